@@ -1,0 +1,329 @@
+"""Sourced catalogs of hardware, models and frameworks, loaded once and validated on load.
+
+The data lives in ``features/data/``: ``hardware.csv`` (+ ``hardware_aliases.csv``),
+``models.csv`` (+ ``hf_configs/`` and ``model_aliases.csv``) and ``frameworks.csv``. Every row
+carries a ``source``; a bad row raises :class:`DataError` naming the file and line.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from functools import cache
+from importlib import resources
+from pathlib import Path
+
+import pandas as pd
+
+from features.errors import DataError, UnknownNameError, closest_names
+from features.model_arch import ModelArch, arch_from_config
+
+__all__ = [
+    "HardwareSpec",
+    "FrameworkSpec",
+    "PRECISION_PEAK_COLUMN",
+    "hardware_table",
+    "hardware_ids",
+    "get_hardware",
+    "resolve_hardware",
+    "model_ids",
+    "resolve_model",
+    "get_model",
+    "framework_ids",
+    "framework_table",
+    "resolve_framework",
+    "get_framework",
+    "catalog_fingerprint",
+]
+
+_DATA = resources.files("features") / "data"
+
+PEAK_COLUMNS = ["fp32_tflops", "tf32_tflops", "fp16_tflops", "bf16_tflops", "fp8_tflops", "int8_tops",
+                "fp4_tflops"]
+_HARDWARE_NUMERIC = ["memory_gb", "mem_bw_gbps", *PEAK_COLUMNS, "intra_node_bw_gbps", "inter_node_bw_gbps",
+                     "devices_per_node", "scale_up_domain_devices", "tdp_w", "price_usd_per_device_hour"]
+_HARDWARE_REQUIRED = ["id", "vendor", "memory_gb", "mem_bw_gbps", "devices_per_node", "scale_up_domain_devices",
+                      "source"]
+# Which peak a matmul in each weight precision runs at; weight-only int4 dequantises to fp16.
+PRECISION_PEAK_COLUMN = {
+    "fp32": "fp32_tflops",
+    "tf32": "tf32_tflops",
+    "fp16": "fp16_tflops",
+    "bf16": "bf16_tflops",
+    "fp8": "fp8_tflops",
+    "int8": "int8_tops",
+    "int4": "fp16_tflops",
+    "fp4": "fp4_tflops",
+}
+
+
+@dataclass(frozen=True)
+class HardwareSpec:
+    """One accelerator SKU; bandwidths per device per direction, peaks dense."""
+
+    id: str
+    vendor: str
+    name: str
+    memory_gb: float
+    mem_bw_gbps: float
+    peak_tflops: dict[str, float]
+    intra_node_bw_gbps: float
+    inter_node_bw_gbps: float
+    devices_per_node: int
+    scale_up_domain_devices: int
+    tdp_w: float
+    price_usd_per_device_hour: float
+    price_source: str
+    source: str
+
+
+@dataclass(frozen=True)
+class FrameworkSpec:
+    """An inference engine: how it batches, how it uses several devices, what it supports."""
+
+    id: str
+    display_name: str
+    batching: str
+    device_split: str
+    weight_precisions: tuple[str, ...]
+    kv_precisions: tuple[str, ...]
+    vendors: tuple[str, ...]
+    usable_memory_fraction: float
+    max_batched_tokens: float = field(metadata={"help": "prefill token budget per step; nan = unchunked"})
+    source: str = ""
+
+
+def _read_csv(name: str, required: list[str]) -> pd.DataFrame:
+    path = _DATA / name
+    try:
+        with path.open("r", encoding="utf-8") as handle:
+            table = pd.read_csv(handle, dtype=str, keep_default_na=False)
+    except FileNotFoundError as exc:
+        raise DataError(f"catalog file {path} is missing; reinstall the package") from exc
+    missing = [c for c in required if c not in table.columns]
+    if missing:
+        raise DataError(f"{path}: missing columns {', '.join(missing)}")
+    for column in required:
+        blank = table.index[table[column].str.strip() == ""]
+        if len(blank):
+            raise DataError(f"{path}:{blank[0] + 2}: required field '{column}' is blank")
+    return table
+
+
+def _to_float(table: pd.DataFrame, columns: list[str], file: str) -> pd.DataFrame:
+    out = table.copy()
+    for column in columns:
+        converted = pd.to_numeric(out[column].replace("", None), errors="coerce")
+        bad = out.index[converted.isna() & (out[column].str.strip() != "")]
+        if len(bad):
+            raise DataError(f"features/data/{file}:{bad[0] + 2}: '{column}' is not a number: "
+                            f"{out.at[bad[0], column]!r}")
+        out[column] = converted.astype(float)
+    return out
+
+
+@cache
+def hardware_table() -> pd.DataFrame:
+    """All hardware rows, numeric columns as floats, indexed by catalog id."""
+    table = _to_float(_read_csv("hardware.csv", _HARDWARE_REQUIRED), _HARDWARE_NUMERIC, "hardware.csv")
+    if table["id"].duplicated().any():
+        dup = table.index[table["id"].duplicated()][0]
+        raise DataError(f"features/data/hardware.csv:{dup + 2}: duplicate id '{table.at[dup, 'id']}'")
+    no_peak = table.index[table[["fp16_tflops", "bf16_tflops"]].isna().all(axis=1)]
+    if len(no_peak):
+        raise DataError(f"features/data/hardware.csv:{no_peak[0] + 2}: needs fp16_tflops or bf16_tflops")
+    multi = table["devices_per_node"] > 1
+    no_link = table.index[multi & table["intra_node_bw_gbps"].isna()]
+    if len(no_link):
+        raise DataError(f"features/data/hardware.csv:{no_link[0] + 2}: intra_node_bw_gbps is blank")
+    # Half-precision peaks stand in for each other where a vendor publishes only one of them.
+    table["fp16_tflops"] = table["fp16_tflops"].fillna(table["bf16_tflops"])
+    table["bf16_tflops"] = table["bf16_tflops"].fillna(table["fp16_tflops"])
+    table["inter_node_bw_gbps"] = table["inter_node_bw_gbps"].fillna(table["intra_node_bw_gbps"])
+    return table.set_index("id", drop=False)
+
+
+@cache
+def _hardware_aliases() -> dict[str, str]:
+    table = _read_csv("hardware_aliases.csv", ["alias", "hardware_id", "evidence"])
+    known = set(hardware_table().index)
+    aliases: dict[str, str] = {}
+    for row_number, row in enumerate(table.itertuples(index=False), start=2):
+        if row.hardware_id not in known:
+            raise DataError(f"features/data/hardware_aliases.csv:{row_number}: unknown hardware_id "
+                            f"'{row.hardware_id}'")
+        aliases[_key(row.alias)] = row.hardware_id
+    return aliases
+
+
+def _key(name: str) -> str:
+    """Case-, space- and separator-insensitive lookup key ('H100_SXM' == 'h100-sxm')."""
+    return "".join(ch for ch in name.lower() if ch.isalnum())
+
+
+def hardware_ids() -> list[str]:
+    return list(hardware_table().index)
+
+
+def resolve_hardware(name: str) -> str:
+    """Catalog id for an id or any known alias; ``UnknownNameError`` with suggestions otherwise."""
+    table = hardware_table()
+    by_key = {_key(i): i for i in table.index}
+    key = _key(str(name))
+    if key in by_key:
+        return by_key[key]
+    aliases = _hardware_aliases()
+    if key in aliases:
+        return aliases[key]
+    raise UnknownNameError("GPU", str(name), closest_names(str(name), hardware_ids()))
+
+
+def get_hardware(name: str) -> HardwareSpec:
+    row = hardware_table().loc[resolve_hardware(name)]
+    return HardwareSpec(
+        id=row["id"],
+        vendor=row["vendor"],
+        name=row.get("name", row["id"]) or row["id"],
+        memory_gb=float(row["memory_gb"]),
+        mem_bw_gbps=float(row["mem_bw_gbps"]),
+        peak_tflops={c.rsplit("_", 1)[0]: float(row[c]) for c in PEAK_COLUMNS if pd.notna(row[c])},
+        intra_node_bw_gbps=float(row["intra_node_bw_gbps"]),
+        inter_node_bw_gbps=float(row["inter_node_bw_gbps"]),
+        devices_per_node=int(row["devices_per_node"]),
+        scale_up_domain_devices=int(row["scale_up_domain_devices"]),
+        tdp_w=float(row["tdp_w"]),
+        price_usd_per_device_hour=float(row["price_usd_per_device_hour"]),
+        price_source=str(row.get("price_source", "")),
+        source=str(row["source"]),
+    )
+
+
+# --- models ----------------------------------------------------------------------------------
+
+
+@cache
+def _model_manifest() -> pd.DataFrame:
+    table = _read_csv("models.csv", ["model_id", "config_file", "source"])
+    for row_number, row in enumerate(table.itertuples(index=False), start=2):
+        if not (_DATA / "hf_configs" / row.config_file).is_file():
+            raise DataError(f"features/data/models.csv:{row_number}: config file '{row.config_file}' "
+                            "is not in features/data/hf_configs/")
+    return table.set_index("model_id", drop=False)
+
+
+@cache
+def _model_aliases() -> dict[str, str]:
+    table = _read_csv("model_aliases.csv", ["alias", "model_id", "evidence"])
+    known = set(_model_manifest().index)
+    aliases = {}
+    for row_number, row in enumerate(table.itertuples(index=False), start=2):
+        if row.model_id not in known:
+            raise DataError(f"features/data/model_aliases.csv:{row_number}: unknown model_id '{row.model_id}'")
+        aliases[row.alias.lower()] = row.model_id
+    return aliases
+
+
+def model_ids() -> list[str]:
+    return list(_model_manifest().index)
+
+
+def resolve_model(name: str) -> str:
+    """Canonical HF id for a bundled id or alias, or the path of a local config.json."""
+    name = str(name)
+    path = Path(name).expanduser()
+    if path.is_dir() and (path / "config.json").is_file():
+        return str(path / "config.json")
+    if path.is_file() and path.suffix == ".json":
+        return str(path)
+    by_lower = {m.lower(): m for m in model_ids()}
+    if name.lower() in by_lower:
+        return by_lower[name.lower()]
+    aliases = _model_aliases()
+    if name.lower() in aliases:
+        return aliases[name.lower()]
+    raise UnknownNameError("model", name, closest_names(name, model_ids() + list(aliases)))
+
+
+def _load_json(path: Path, model: str) -> dict:
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, json.JSONDecodeError) as exc:
+        raise DataError(f"cannot read config for '{model}' from {path}: {exc}") from exc
+
+
+@cache
+def get_model(name: str) -> ModelArch:
+    """Architecture of a bundled model, an alias, or a ``config.json`` path."""
+    model_id = resolve_model(name)
+    if model_id in _model_manifest().index:
+        row = _model_manifest().loc[model_id]
+        config = _load_json(Path(str(_DATA / "hf_configs" / row["config_file"])), model_id)
+        quant_file = str(row.get("quant_config_file", "") or "")
+        quant = _load_json(Path(str(_DATA / "hf_configs" / quant_file)), model_id) if quant_file else None
+        return arch_from_config(model_id, config, quant)
+    path = Path(model_id)
+    quant_path = path.with_name("hf_quant_config.json")
+    quant = _load_json(quant_path, model_id) if quant_path.is_file() else None
+    return arch_from_config(model_id, _load_json(path, model_id), quant)
+
+
+# --- frameworks ------------------------------------------------------------------------------
+
+
+@cache
+def _framework_table() -> pd.DataFrame:
+    table = _read_csv("frameworks.csv", ["id", "batching", "device_split", "weight_precisions", "vendors",
+                                         "usable_memory_fraction", "source"])
+    bad = table.index[~table["batching"].isin(["static", "continuous"])]
+    if len(bad):
+        raise DataError(f"features/data/frameworks.csv:{bad[0] + 2}: batching must be static or continuous")
+    bad = table.index[~table["device_split"].isin(["tensor", "layer"])]
+    if len(bad):
+        raise DataError(f"features/data/frameworks.csv:{bad[0] + 2}: device_split must be tensor or layer")
+    numeric = ["usable_memory_fraction", "max_batched_tokens"]
+    return _to_float(table, numeric, "frameworks.csv").set_index("id", drop=False)
+
+
+def framework_table() -> pd.DataFrame:
+    """All framework rows indexed by id (numeric columns as floats)."""
+    return _framework_table()
+
+
+def framework_ids() -> list[str]:
+    return list(_framework_table().index)
+
+
+def resolve_framework(name: str) -> str:
+    table = _framework_table()
+    key = _key(str(name))
+    for fid, row in table.iterrows():
+        if key == _key(fid) or key in {_key(a) for a in row["aliases"].split(";") if a}:
+            return str(fid)
+    raise UnknownNameError("framework", str(name), closest_names(str(name), framework_ids()))
+
+
+def get_framework(name: str) -> FrameworkSpec:
+    row = _framework_table().loc[resolve_framework(name)]
+    split = lambda text: tuple(p for p in str(text).split(";") if p)  # noqa: E731
+    return FrameworkSpec(
+        id=row["id"],
+        display_name=row["display_name"],
+        batching=row["batching"],
+        device_split=row["device_split"],
+        weight_precisions=split(row["weight_precisions"]),
+        kv_precisions=split(row["kv_precisions"]),
+        vendors=split(row["vendors"]),
+        usable_memory_fraction=float(row["usable_memory_fraction"]),
+        max_batched_tokens=float(row["max_batched_tokens"]),
+        source=row["source"],
+    )
+
+
+def catalog_fingerprint() -> str:
+    """md5 of every catalog file, so a model bundle can tell which catalog it was trained with."""
+    import hashlib
+
+    digest = hashlib.md5()
+    for name in ("hardware.csv", "hardware_aliases.csv", "models.csv", "model_aliases.csv", "frameworks.csv"):
+        digest.update((_DATA / name).read_bytes())
+    return digest.hexdigest()

@@ -1,0 +1,162 @@
+"""Roofline cost of one engine step: FLOPs, bytes moved, communication, and the time each takes.
+
+A step decodes one token for each running sequence and/or prefills whole prompts (a pure prefill,
+a pure decode, or the mixed step of a continuous-batching engine).
+Compute and memory traffic overlap (the roofline: a step takes the longer of the two); collective
+communication for tensor, pipeline and expert parallelism sits on the critical path and adds.
+Pipeline stages run one after another for one batch (no micro-batch overlap), which is also how
+llama.cpp's layer split behaves. Everything is vectorised over rows; no Python loop per row.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+__all__ = ["StepCost", "step_cost", "link_bandwidth_gbps", "numeric_columns", "P2P_LATENCY_S", "ACTIVATION_BYTES_PER_VALUE", "MATMULS_PER_LAYER"]
+
+# One collective or point-to-point transfer costs this much before bandwidth counts.
+# Source: ai-dynamo/aiconfigurator systems/*.yaml `p2p_latency: 0.00001` (labelled empirical there).
+P2P_LATENCY_S = 10e-6
+# Activations and all-reduce payloads are exchanged in 16-bit precision by every engine modelled here.
+ACTIVATION_BYTES_PER_VALUE = 2.0
+# Matmul inputs/outputs per transformer layer streamed through memory: q, k, v, o, gate, up, down, router.
+MATMULS_PER_LAYER = 8
+
+
+@dataclass(frozen=True)
+class StepCost:
+    """Per-row arrays for one step of one model replica; byte and FLOP counts are per device."""
+
+    flops: np.ndarray
+    weight_bytes: np.ndarray
+    kv_bytes: np.ndarray
+    activation_bytes: np.ndarray
+    comm_bytes: np.ndarray
+    compute_s: np.ndarray
+    memory_s: np.ndarray
+    comm_s: np.ndarray
+
+    @property
+    def time_s(self) -> np.ndarray:
+        return np.maximum(self.compute_s, self.memory_s) + self.comm_s
+
+    @property
+    def bytes_moved(self) -> np.ndarray:
+        return self.weight_bytes + self.kv_bytes + self.activation_bytes
+
+
+def numeric_columns(specs: pd.DataFrame) -> dict[str, np.ndarray]:
+    """The numeric spec columns as float arrays (string columns such as vendor are skipped)."""
+    return {name: specs[name].to_numpy(dtype=float) for name in specs.columns
+            if pd.api.types.is_numeric_dtype(specs[name])}
+
+
+def _window_context(context: np.ndarray, window: np.ndarray) -> np.ndarray:
+    """Tokens a windowed layer attends to; ``window == 0`` means no windowed layers."""
+    return np.where(window > 0, np.minimum(context, np.where(window > 0, window, 1.0)), 0.0)
+
+
+def link_bandwidth_gbps(specs: pd.DataFrame, group_size: np.ndarray) -> np.ndarray:
+    """Scale-up link bandwidth if the group fits the NVLink/xGMI domain, else the network."""
+    inside = group_size <= specs["scale_up_domain_devices"].to_numpy()
+    return np.where(inside, specs["intra_node_bw_gbps"].to_numpy(), specs["inter_node_bw_gbps"].to_numpy())
+
+
+def step_cost(
+    specs: pd.DataFrame,
+    tp: np.ndarray,
+    pp: np.ndarray,
+    ep: np.ndarray,
+    decode_seqs: np.ndarray | float,
+    decode_context: np.ndarray | float,
+    prefill_seqs: np.ndarray | float,
+    prefill_len: np.ndarray | float,
+    chunk_tokens: np.ndarray | None = None,
+) -> StepCost:
+    """Cost of one step that decodes one token for each of ``decode_seqs`` sequences holding
+    ``decode_context`` tokens and prefills ``prefill_seqs`` prompts of ``prefill_len`` tokens.
+
+    ``chunk_tokens`` splits the step into chunks that each stream the weights again (llama.cpp's
+    prompt batch, a serving engine's prefill token budget); nan means one pass.
+    """
+    s = numeric_columns(specs)
+    tp, pp, ep = (np.asarray(x, dtype=float) for x in (tp, pp, ep))
+    d_seqs, d_ctx, p_seqs, p_len = (np.broadcast_to(np.asarray(x, dtype=float), tp.shape)
+                                    for x in (decode_seqs, decode_context, prefill_seqs, prefill_len))
+    tokens = d_seqs + p_seqs * p_len
+    shards = tp * pp
+    layers, hidden = s["num_layers"], s["hidden_size"]
+    window = s["sliding_window"]
+
+    # FLOPs: every new token multiplies the active weights, then attends to all earlier tokens
+    # (a prompt token at position t sees t tokens: (len + 1) / 2 on average).
+    d_ctx_full = d_ctx + 1.0
+    p_ctx_full = (p_len + 1.0) / 2.0
+    attn_flops = (d_seqs * (s["attn_flops_per_ctx_full"] * d_ctx_full
+                            + s["attn_flops_per_ctx_window"] * _window_context(d_ctx_full, window))
+                  + p_seqs * p_len * (s["attn_flops_per_ctx_full"] * p_ctx_full
+                                      + s["attn_flops_per_ctx_window"] * _window_context(p_ctx_full, window)))
+    matmul_flops = tokens * 2.0 * s["matmul_params_per_token"]
+    flops = (matmul_flops + attn_flops) / shards
+    compute_s = (matmul_flops / (s["matmul_peak_tflops"] * 1e12)
+                 + attn_flops / (s["attention_peak_tflops"] * 1e12)) / shards
+
+    # Weights: each chunk streams the shard once; MoE streams only the experts its tokens pick.
+    chunk = np.full_like(tokens, np.inf) if chunk_tokens is None else np.where(
+        np.isnan(chunk_tokens), np.inf, chunk_tokens)
+    chunks = np.maximum(1.0, np.ceil(tokens / chunk))
+    tokens_per_chunk = tokens / chunks
+    expert_share = np.where(s["num_experts"] > 0, s["experts_per_token"] / np.maximum(s["num_experts"], 1.0), 0)
+    touched = 1.0 - np.power(1.0 - expert_share, tokens_per_chunk)
+    dense_params = s["total_params"] - s["expert_params"]
+    expert_shards = np.maximum(tp, ep) * pp
+    weight_bytes = chunks * s["weight_bytes_per_value"] * (dense_params / shards
+                                                           + s["expert_params"] * touched / expert_shards)
+
+    # KV cache: read each sequence's context once per step, write the new tokens. MLA latents are
+    # replicated on every tensor-parallel rank; GQA heads split until each rank holds one.
+    kv_split = np.where(s["is_mla"] > 0, 1.0, np.minimum(tp, np.maximum(s["num_kv_heads"], 1.0)))
+    kv_full, kv_window = s["kv_values_per_token_full"], s["kv_values_per_token_window"]
+    kv_values_read = (d_seqs * (kv_full * d_ctx + kv_window * _window_context(d_ctx, window))
+                      + p_seqs * (kv_full * p_len + kv_window * _window_context(p_len, window)))
+    kv_values_written = tokens * (kv_full + kv_window)
+    kv_bytes = (kv_values_read + kv_values_written) * s["kv_bytes_per_value"] / (kv_split * pp)
+
+    # Activations: inputs and outputs of each matmul per token (column/row-parallel halves split by tp).
+    act_values = tokens * (MATMULS_PER_LAYER * hidden * layers / pp
+                           + s["matmul_params_per_token"] / hidden / shards)
+    activation_bytes = act_values * ACTIVATION_BYTES_PER_VALUE
+
+    memory_s = (weight_bytes + kv_bytes + activation_bytes) / (s["mem_bw_gbps"] * 1e9)
+
+    # Communication: two ring all-reduces per layer (attention and MLP outputs) within tp,
+    # one activation hand-off per pipeline boundary, a dispatch and a combine per MoE layer with ep.
+    payload = tokens * hidden * ACTIVATION_BYTES_PER_VALUE
+    tp_bw = link_bandwidth_gbps(specs, tp) * 1e9
+    allreduce_bytes = np.where(tp > 1, 2.0 * (tp - 1.0) / tp * payload, 0.0)
+    n_allreduce = np.where(tp > 1, 2.0 * layers, 0.0)
+    pp_bw = link_bandwidth_gbps(specs, tp * pp) * 1e9
+    n_p2p = pp - 1.0
+    moe_layers = np.where(s["num_experts"] > 0, layers, 0.0)
+    ep_bytes = np.where(ep > 1, payload * s["experts_per_token"] * (ep - 1.0) / ep, 0.0)
+    n_a2a = np.where(ep > 1, 2.0 * moe_layers, 0.0)
+    ep_bw = link_bandwidth_gbps(specs, ep) * 1e9
+    comm_bytes = n_allreduce * allreduce_bytes + n_p2p * payload + n_a2a * ep_bytes
+    comm_s = (n_allreduce * (P2P_LATENCY_S + allreduce_bytes / tp_bw)
+              + n_p2p * (P2P_LATENCY_S + payload / pp_bw)
+              + n_a2a * (P2P_LATENCY_S + ep_bytes / ep_bw))
+
+    # Pipeline stages run in sequence for a single batch: the replica's step is pp stage times.
+    return StepCost(
+        flops=flops,
+        weight_bytes=weight_bytes,
+        kv_bytes=kv_bytes,
+        activation_bytes=activation_bytes,
+        comm_bytes=comm_bytes,
+        compute_s=compute_s * pp,
+        memory_s=memory_s * pp,
+        comm_s=comm_s,
+    )

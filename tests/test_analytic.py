@@ -1,0 +1,153 @@
+"""The analytic model against hand arithmetic, and its physical invariants."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from features import catalog
+from features.analytic import estimate
+from features.configs import gather_specs, normalize_configs
+from features.errors import ConfigError
+from features.roofline import step_cost
+
+
+def one(**kwargs: object) -> pd.DataFrame:
+    base = {"hardware": "a100-sxm4-40gb", "model": "meta-llama/Llama-2-7b-hf", "framework": "vllm",
+            "tp": 1, "weight_dtype": "fp16", "kv_dtype": "fp16", "batching": "static", "batch_size": 1,
+            "input_len": 128, "output_len": 128}
+    base.update(kwargs)
+    return pd.DataFrame([base])
+
+
+def test_llama2_7b_decode_step_on_a100_40gb_is_bandwidth_bound() -> None:
+    cfg = normalize_configs(one())
+    specs = gather_specs(cfg)
+    cost = step_cost(specs, np.array([1.0]), np.array([1.0]), np.array([1.0]), 1.0, 0.0, 0.0, 0.0)
+    # 6.74e9 params * 2 bytes = 13.48e9 bytes streamed at 1.555e12 B/s = 8.67 ms
+    assert cost.memory_s[0] == pytest.approx(13.48e9 / 1.555e12, rel=0.01)
+    # 2 FLOPs per matmul weight: (6.74e9 - 0.131e9 embedding lookup) * 2 / 312e12 = 42 us
+    assert cost.compute_s[0] == pytest.approx(2 * 6.607e9 / 312e12, rel=0.01)
+    assert cost.memory_s[0] > 100 * cost.compute_s[0]
+    result = estimate(cfg, normalized=True).iloc[0]
+    assert result["decode_bottleneck"] == "memory"
+
+
+def test_prefill_flops_are_two_per_weight_per_token_plus_attention() -> None:
+    cfg = normalize_configs(one(batch_size=4, input_len=1000))
+    arch = catalog.get_model("meta-llama/Llama-2-7b-hf")
+    specs = gather_specs(cfg)
+    cost = step_cost(specs, np.array([1.0]), np.array([1.0]), np.array([1.0]), 0.0, 0.0, 4.0, 1000.0)
+    tokens = 4 * 1000
+    # causal attention: token t sees t tokens; 2 * heads * (qk + v) FLOPs per layer per seen token
+    attention = tokens * (1000 + 1) / 2 * 32 * 2 * 32 * (128 + 128)
+    assert cost.flops[0] == pytest.approx(tokens * 2 * arch.matmul_params_per_token + attention, rel=1e-9)
+
+
+def test_static_latency_is_prefill_plus_decode_steps() -> None:
+    result = estimate(one(batch_size=8, input_len=512, output_len=64)).iloc[0]
+    assert result["latency_s"] == pytest.approx(result["ttft_s"] + 63 * result["itl_s"])
+    assert result["throughput_tok_s"] == pytest.approx(8 * (512 + 64) / result["latency_s"])
+    assert result["output_throughput_tok_s"] == pytest.approx(8 * 64 / result["latency_s"])
+
+
+def test_memory_parts_add_up_and_70b_does_not_fit_one_a100() -> None:
+    result = estimate(one(model="meta-llama/Llama-2-70b-hf")).iloc[0]
+    parts = result[["mem_weights_gb", "mem_kv_gb", "mem_activations_gb", "mem_overhead_gb"]].sum()
+    assert result["mem_per_device_gb"] == pytest.approx(parts)
+    assert result["mem_weights_gb"] == pytest.approx(137.96, rel=0.01)  # 68.98e9 params * 2 bytes
+    assert not result["fits"]
+
+
+def test_llama_cpp_layer_split_uses_pipeline_not_tensor_parallel() -> None:
+    cfg = normalize_configs(one(framework="llama.cpp", tp=None, num_devices=4).drop(columns=["tp"]))
+    assert (cfg["tp"].iloc[0], cfg["pp"].iloc[0]) == (1, 4)
+
+
+def test_continuous_batching_ttft_includes_waiting_and_interference() -> None:
+    common = {"hardware": "h100-sxm", "model": "meta-llama/Llama-3.1-8B", "batching": "continuous",
+              "input_len": 1024, "output_len": 1024, "weight_dtype": "fp8"}
+    alone = estimate(one(**common, concurrency=1)).iloc[0]
+    busy = estimate(one(**common, concurrency=64)).iloc[0]
+    assert busy["itl_s"] > alone["itl_s"]
+    assert busy["ttft_s"] > alone["ttft_s"]
+    assert busy["output_throughput_tok_s"] > 10 * alone["output_throughput_tok_s"]
+    assert busy["latency_s"] == pytest.approx(busy["ttft_s"] + 1023 * busy["itl_s"])
+
+
+def test_concurrency_beyond_kv_capacity_queues() -> None:
+    common = {"hardware": "l4", "model": "meta-llama/Llama-3.1-8B", "batching": "continuous",
+              "input_len": 4096, "output_len": 1024, "weight_dtype": "fp8"}
+    result = estimate(one(**common, concurrency=256)).iloc[0]
+    assert result["max_batch_size"] < 256
+    fewer = estimate(one(**common, concurrency=int(result["max_batch_size"]))).iloc[0]
+    assert result["ttft_s"] > 2 * fewer["ttft_s"]
+
+
+def test_impossible_tp_is_refused_with_reason() -> None:
+    with pytest.raises(ConfigError, match="tp 3 does not divide the 32 attention heads"):
+        estimate(one(tp=3))
+    with pytest.raises(ConfigError, match="tensorrt-llm does not run on AMD hardware"):
+        estimate(one(hardware="mi300x", framework="tensorrt-llm"))
+
+
+def test_vectorised_rows_match_single_rows() -> None:
+    rows = pd.concat([one(batch_size=b) for b in (1, 16, 64)], ignore_index=True)
+    together = estimate(rows)
+    for i, b in enumerate((1, 16, 64)):
+        alone = estimate(one(batch_size=b)).iloc[0]
+        assert together.iloc[i]["latency_s"] == pytest.approx(alone["latency_s"])
+
+
+models = st.sampled_from(["meta-llama/Llama-2-7b-hf", "meta-llama/Meta-Llama-3-70B", "mistralai/Mixtral-8x7B-v0.1",
+                          "deepseek-ai/DeepSeek-V3", "openai/gpt-oss-120b", "Qwen/Qwen2-7B"])
+hardware = st.sampled_from(["a100-sxm4-80gb", "h100-sxm", "mi300x", "b200", "gaudi2", "l40s"])
+
+
+@settings(max_examples=40, deadline=None)
+@given(model=models, hw=hardware, batch=st.integers(1, 256), in_len=st.integers(1, 8192),
+       out_len=st.integers(1, 4096), batching=st.sampled_from(["static", "continuous"]))
+def test_more_tensor_parallel_devices_never_need_more_memory_per_device(
+    model: str, hw: str, batch: int, in_len: int, out_len: int, batching: str
+) -> None:
+    heads = catalog.get_model(model).num_attention_heads
+    tps = [t for t in (1, 2, 4, 8) if heads % t == 0]
+    rows = pd.concat([one(model=model, hardware=hw, tp=t, batch_size=batch, input_len=in_len, output_len=out_len,
+                          batching=batching, weight_dtype="fp16") for t in tps], ignore_index=True)
+    mem = estimate(rows)["mem_per_device_gb"].to_numpy()
+    assert np.all(np.diff(mem) <= 1e-9)
+
+
+@settings(max_examples=40, deadline=None)
+@given(model=models, hw=hardware, batch=st.integers(1, 64), in_len=st.integers(1, 4096),
+       out_len=st.integers(1, 2048), extra=st.integers(1, 2048))
+def test_more_tokens_never_fewer_flops_or_less_time(
+    model: str, hw: str, batch: int, in_len: int, out_len: int, extra: int
+) -> None:
+    heads = catalog.get_model(model).num_attention_heads
+    tp = next(t for t in (4, 2, 1) if heads % t == 0)
+    rows = pd.concat([one(model=model, hardware=hw, tp=tp, batch_size=batch,
+                          input_len=i, output_len=o, weight_dtype="fp16")
+                      for i, o in ((in_len, out_len), (in_len + extra, out_len), (in_len, out_len + extra))],
+                     ignore_index=True)
+    result = estimate(rows)
+    assert result["prefill_flops"].iloc[1] >= result["prefill_flops"].iloc[0]
+    assert result["ttft_s"].iloc[1] >= result["ttft_s"].iloc[0]
+    assert (result["latency_s"].iloc[1:] >= result["latency_s"].iloc[0] * (1 - 1e-12)).all()
+
+
+@settings(max_examples=40, deadline=None)
+@given(model=models, batch=st.integers(1, 64), in_len=st.integers(1, 4096), ctx=st.integers(0, 8192))
+def test_doubling_bandwidth_never_slows_a_memory_bound_phase(model: str, batch: int, in_len: int, ctx: int) -> None:
+    cfg = normalize_configs(one(model=model, hardware="h100-sxm", tp=4, batch_size=batch, input_len=in_len))
+    specs = gather_specs(cfg)
+    faster = specs.copy()
+    faster["mem_bw_gbps"] *= 2
+    args = (np.array([4.0]), np.array([1.0]), np.array([1.0]), float(batch), float(ctx), 0.0, 0.0)
+    slow, fast = step_cost(specs, *args), step_cost(faster, *args)
+    assert fast.time_s[0] <= slow.time_s[0]
+    if slow.memory_s[0] > slow.compute_s[0]:
+        assert fast.memory_s[0] == pytest.approx(slow.memory_s[0] / 2)

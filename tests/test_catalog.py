@@ -1,0 +1,96 @@
+"""Catalogs: every row sourced, every dataset label resolves, bad rows named by file and line."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from features import catalog
+from features.errors import DataError, UnknownNameError
+
+REQUIRED_SKUS = ["a100-sxm4-40gb", "a100-sxm4-80gb", "h100-sxm", "h100-pcie", "gh200", "h200", "b200", "b300",
+                 "gb200", "gb300", "mi250-gcd", "mi300x", "gaudi2", "intel-max-1550", "sn40l", "l4", "l40s"]
+
+
+def test_required_hardware_present_with_sources() -> None:
+    table = catalog.hardware_table()
+    assert set(REQUIRED_SKUS) <= set(table.index)
+    assert table["source"].str.strip().ne("").all()
+    reference = pd.read_csv(Path(__file__).parents[1] / "features" / "data" / "hardware.csv")
+    assert len(reference) >= 28
+
+
+def test_hardware_specs_match_datasheets() -> None:
+    a100 = catalog.get_hardware("a100-sxm4-40gb")
+    assert (a100.memory_gb, a100.mem_bw_gbps, a100.peak_tflops["fp16"]) == (40, 1555, 312)
+    h100 = catalog.get_hardware("h100-sxm")
+    assert (h100.memory_gb, h100.mem_bw_gbps, h100.intra_node_bw_gbps) == (80, 3350, 450)
+    assert "fp8" not in a100.peak_tflops and h100.peak_tflops["fp8"] == pytest.approx(1978.9)
+    assert catalog.get_hardware("b200").peak_tflops["fp4"] == 9000
+
+
+@pytest.mark.parametrize(("label", "expected"), [
+    ("Nvidia A100 GPU", "a100-sxm4-40gb"), ("Nvidia H100 GPU", "h100-sxm"), ("h100_sxm", "h100-sxm"),
+    ("h200_sxm", "h200"), ("b200_sxm", "b200"), ("gb200", "gb200"), ("Habana Gaudi2", "gaudi2"),
+    ("SambaNova SN40L", "sn40l"), ("AMD MI300X GPU", "mi300x"),
+])
+def test_dataset_labels_resolve(label: str, expected: str) -> None:
+    assert catalog.resolve_hardware(label) == expected
+
+
+def test_every_dataset_label_and_model_resolves(shared_datasets: Path) -> None:
+    labels, models = set(), set()
+    for path in (shared_datasets / "llm-inference-bench").rglob("*.csv"):
+        table = pd.read_csv(path)
+        labels |= set(table["Hardware"].dropna())
+        models |= set(table["Model"].dropna())
+    silicon = pd.read_csv(shared_datasets / "aiconfigurator" / "silicon_sample.csv")
+    labels |= set(silicon["system"])
+    models |= set(silicon["model_path"])
+    for label in labels:
+        catalog.resolve_hardware(label)
+    for model in models:
+        assert catalog.get_model(model).total_params > 0
+
+
+def test_unknown_gpu_suggests_close_names() -> None:
+    with pytest.raises(UnknownNameError) as info:
+        catalog.resolve_hardware("h1000")
+    assert str(info.value).startswith("unknown GPU 'h1000'; did you mean: ")
+    assert "h100-sxm" in info.value.suggestions
+
+
+def test_frameworks_cover_the_benchmarks() -> None:
+    for label, fid in [("vLLM", "vllm"), ("TensorRT-LLM", "tensorrt-llm"), ("trtllm", "tensorrt-llm"),
+                       ("sglang", "sglang"), ("llama.cpp", "llama.cpp"), ("Deepspeed-MII", "deepspeed-mii"),
+                       ("Deepspeed", "deepspeed"), ("sambaflow", "sambaflow")]:
+        assert catalog.resolve_framework(label) == fid
+    assert catalog.get_framework("llama.cpp").device_split == "layer"
+    assert catalog.get_framework("vllm").batching == "continuous"
+
+
+def test_model_from_a_config_json_path(tmp_path: Path) -> None:
+    config = tmp_path / "config.json"
+    config.write_text('{"model_type": "llama", "hidden_size": 256, "num_hidden_layers": 4, '
+                      '"num_attention_heads": 8, "intermediate_size": 512, "vocab_size": 1000}')
+    arch = catalog.get_model(str(tmp_path))
+    assert arch.num_layers == 4 and arch.total_params > 0
+
+
+def test_malformed_catalog_row_names_file_and_line(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    source = Path(catalog.__file__).parent / "data" / "hardware.csv"
+    lines = source.read_text().splitlines()
+    header = lines[0].split(",")
+    broken = lines[2].split(",")
+    broken[header.index("mem_bw_gbps")] = "fast"
+    (tmp_path / "hardware.csv").write_text("\n".join([lines[0], lines[1], ",".join(broken)]) + "\n")
+    monkeypatch.setattr(catalog, "_DATA", tmp_path)
+    catalog.hardware_table.cache_clear()
+    try:
+        with pytest.raises(DataError, match=r"hardware.csv:3: 'mem_bw_gbps' is not a number: 'fast'"):
+            catalog.hardware_table()
+    finally:
+        monkeypatch.undo()
+        catalog.hardware_table.cache_clear()

@@ -1,0 +1,75 @@
+"""The command line, driven with click's CliRunner: exit codes, messages, no tracebacks."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from click.testing import CliRunner
+
+from surrogate import __version__
+from surrogate.cli import cli
+
+ESTIMATE = ["estimate", "--model", "meta-llama/Meta-Llama-3-8B", "--hardware", "h100-sxm", "--num-devices", "2",
+            "--tp", "2", "--batch-size", "16", "--input-len", "1024", "--output-len", "256"]
+
+
+def run(args: list[str]) -> object:
+    return CliRunner().invoke(cli, args)
+
+
+def test_version() -> None:
+    result = run(["--version"])
+    assert result.exit_code == 0 and __version__ in result.output
+
+
+@pytest.mark.parametrize("command", [[], ["estimate"]])
+def test_help_on_every_command(command: list[str]) -> None:
+    result = run([*command, "--help"])
+    assert result.exit_code == 0 and "Usage:" in result.output
+
+
+def test_estimate_prints_a_table() -> None:
+    result = run(ESTIMATE)
+    assert result.exit_code == 0, result.output
+    assert "time to first token" in result.output and "memory per device" in result.output
+
+
+def test_estimate_json_parses() -> None:
+    result = run([*ESTIMATE, "--json"])
+    assert result.exit_code == 0, result.output
+    payload = json.loads(result.output)
+    assert payload["config"]["tp"] == 2 and payload["config"]["hardware"] == "h100-sxm"
+    assert payload["estimate"]["fits"] is True
+    assert payload["estimate"]["latency_s"] > payload["estimate"]["ttft_s"] > 0
+
+
+def test_unknown_gpu_is_a_usage_error_with_suggestions() -> None:
+    result = run(["estimate", "--model", "meta-llama/Meta-Llama-3-8B", "--hardware", "h1000", "--input-len", "8",
+                  "--output-len", "8"])
+    assert result.exit_code == 2
+    assert "unknown GPU 'h1000'; did you mean:" in result.output
+    assert "h100-sxm" in result.output
+    assert "Traceback" not in result.output
+
+
+def test_unknown_model_and_framework_suggest_names() -> None:
+    model = run(["estimate", "--model", "meta-llama/Llama-2-7b", "--hardware", "h100-sxm", "--input-len", "8",
+                 "--output-len", "8"])
+    assert model.exit_code == 2 and "unknown model 'meta-llama/Llama-2-7b'; did you mean:" in model.output
+    framework = run([*ESTIMATE, "--framework", "vlm"])
+    assert framework.exit_code == 2 and "unknown framework 'vlm'; did you mean: vllm" in framework.output
+
+
+def test_infeasible_exits_1_with_reason_and_alternatives() -> None:
+    result = run(["estimate", "--model", "meta-llama/Llama-2-70b-hf", "--hardware", "a100-sxm4-40gb",
+                  "--input-len", "128", "--output-len", "128", "--weight-dtype", "fp16"])
+    assert result.exit_code == 1
+    assert "does not fit: needs" in result.output and "GB usable on a100-sxm4-40gb" in result.output
+    assert "Would fit: 4x a100-sxm4-40gb (tp=4)" in result.output
+    assert "Traceback" not in result.output
+
+
+def test_impossible_parallelism_is_a_usage_error() -> None:
+    result = run([*ESTIMATE[:-6], "--tp", "3", "--num-devices", "3", "--input-len", "8", "--output-len", "8"])
+    assert result.exit_code == 2 and "does not divide" in result.output
