@@ -15,7 +15,10 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-__all__ = ["StepCost", "step_cost", "link_bandwidth_gbps", "numeric_columns", "P2P_LATENCY_S", "ACTIVATION_BYTES_PER_VALUE", "MATMULS_PER_LAYER"]
+__all__ = [
+    "StepCost", "step_cost", "link_bandwidth_gbps", "numeric_columns",
+    "P2P_LATENCY_S", "ACTIVATION_BYTES_PER_VALUE", "MATMULS_PER_LAYER",
+]
 
 # One collective or point-to-point transfer costs this much before bandwidth counts.
 # Source: ai-dynamo/aiconfigurator systems/*.yaml `p2p_latency: 0.00001` (labelled empirical there).

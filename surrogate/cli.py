@@ -19,7 +19,7 @@ from features.configs import normalize_configs
 from features.errors import ConfigError, SurrogateError
 from surrogate import __version__
 from surrogate.advice import fit_alternatives
-from surrogate.report import estimate_table, print_json
+from surrogate.report import describe_config, estimate_table, print_json
 
 _stdout = Console()
 _stderr = Console(stderr=True)
@@ -74,7 +74,7 @@ def _config_options(func: Any) -> Any:
         click.option("--weight-dtype", default=None, help="fp16, bf16, fp8, int8, int4, fp4 (default: checkpoint)."),
         click.option("--kv-dtype", default="fp16", show_default=True, help="KV-cache precision."),
         click.option("--batching", type=click.Choice(["static", "continuous"]), default=None,
-                     help="Static batch or continuous serving (default: the framework's style)."),
+                     help="Static batch, or continuous serving (default: continuous if --concurrency is given)."),
         click.option("--batch-size", type=click.IntRange(min=1), default=1, show_default=True,
                      help="Sequences in a static batch."),
         click.option("--concurrency", type=click.IntRange(min=1), default=None,
@@ -93,7 +93,8 @@ def _config_frame(params: dict[str, Any]) -> pd.DataFrame:
         "hardware": params["hardware"], "model": params["model"], "framework": params["framework"],
         "tp": params["tp"], "pp": params["pp"], "dp": params["dp"], "ep": params["ep"],
         "weight_dtype": params["weight_dtype"], "kv_dtype": params["kv_dtype"],
-        "batching": params["batching"], "batch_size": params["batch_size"],
+        "batching": params["batching"] or ("continuous" if params["concurrency"] else "static"),
+        "batch_size": params["batch_size"],
         "concurrency": params["concurrency"], "input_len": params["input_len"],
         "output_len": params["output_len"],
     }
@@ -121,11 +122,8 @@ def estimate(as_json: bool, **params: Any) -> None:
     if as_json:
         print_json({"config": row.to_dict(), "estimate": result.to_dict()})
     else:
-        title = (f"{row['model']} on {row['num_devices']}x {row['hardware']} ({row['framework']}, "
-                 f"tp={row['tp']} pp={row['pp']} dp={row['dp']}, {row['weight_dtype']} weights, "
-                 f"{row['batching']} batch {row['batch_size'] if row['batching'] == 'static' else row['concurrency']}, "
-                 f"{row['input_len']} in / {row['output_len']} out)")
-        _stdout.print(estimate_table(row, result, title))
+        _stdout.print(describe_config(row), soft_wrap=True)
+        _stdout.print(estimate_table(result))
     if not bool(result["fits"]):
         over = result["mem_per_device_gb"] - result["mem_usable_gb"]
         alternatives = fit_alternatives(config)

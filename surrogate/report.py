@@ -11,7 +11,7 @@ import pandas as pd
 from rich.console import Console
 from rich.table import Table
 
-__all__ = ["to_jsonable", "print_json", "estimate_table", "format_seconds"]
+__all__ = ["to_jsonable", "print_json", "estimate_table", "format_seconds", "describe_config"]
 
 
 def to_jsonable(value: Any) -> Any:
@@ -58,9 +58,19 @@ _ROWS: list[tuple[str, str, Any]] = [
 ]
 
 
-def estimate_table(config: pd.Series, result: pd.Series, title: str) -> Table:
+def describe_config(config: pd.Series) -> str:
+    """One line naming a deployment: model, devices, parallelism, precision, workload."""
+    load = (f"static batch {config['batch_size']}" if config["batching"] == "static"
+            else f"{config['concurrency']} concurrent requests")
+    return (f"{config['model']} on {config['num_devices']}x {config['hardware']} with {config['framework']} "
+            f"(tp={config['tp']} pp={config['pp']} dp={config['dp']} ep={config['ep']}), "
+            f"{config['weight_dtype']} weights, {config['kv_dtype']} KV, {load}, "
+            f"{config['input_len']} in / {config['output_len']} out tokens")
+
+
+def estimate_table(result: pd.Series) -> Table:
     """One configuration's analytic estimate as a two-column table."""
-    table = Table(title=title, show_header=True, header_style="bold")
+    table = Table(show_header=True, header_style="bold")
     table.add_column("metric")
     table.add_column("analytic estimate", justify="right")
     for key, label, fmt in _ROWS:
