@@ -106,7 +106,7 @@ def invalid_reasons(configs: pd.DataFrame) -> pd.Series:
     flag((product != c["num_devices"]).to_numpy(),
          "num_devices " + c["num_devices"].astype(str) + " != tp*pp*dp = " + product.astype(str))
     heads = specs["num_attention_heads"].astype(np.int64)
-    flag((heads % c["tp"] != 0).to_numpy(),
+    flag(((heads % c["tp"] != 0) & ~specs["uneven_head_split"]).to_numpy(),
          "tp " + c["tp"].astype(str) + " does not divide the " + heads.astype(str) + " attention heads")
     flag((c["pp"] > specs["num_layers"]).to_numpy(),
          "pp " + c["pp"].astype(str) + " exceeds the " + specs["num_layers"].astype(int).astype(str) + " layers")
@@ -146,6 +146,7 @@ def gather_specs(configs: pd.DataFrame) -> pd.DataFrame:
     out["usable_memory_fraction"] = fw["usable_memory_fraction"].to_numpy()
     out["max_batched_tokens"] = fw["max_batched_tokens"].to_numpy()
     out["fw_vendors"] = fw["vendors"].to_numpy()
+    out["uneven_head_split"] = fw["uneven_head_split"].str.lower().eq("true").to_numpy()
     if np.isnan(peak).any():
         row = int(np.isnan(peak).argmax())
         raise ConfigError(f"{configs['hardware'].iloc[row]} has no published peak for "

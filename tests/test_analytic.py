@@ -151,3 +151,10 @@ def test_doubling_bandwidth_never_slows_a_memory_bound_phase(model: str, batch: 
     assert fast.time_s[0] <= slow.time_s[0]
     if slow.memory_s[0] > slow.compute_s[0]:
         assert fast.memory_s[0] == pytest.approx(slow.memory_s[0] / 2)
+
+
+def test_deepspeed_autotp_may_split_heads_unevenly() -> None:
+    # LLM-Inference-Bench ran Qwen2-7B (28 heads) on 8 Gaudi2 with DeepSpeed; vLLM refuses that split.
+    assert estimate(one(model="Qwen/Qwen2-7B", hardware="gaudi2", framework="deepspeed", tp=8))["fits"].iloc[0]
+    with pytest.raises(ConfigError, match="tp 8 does not divide the 28 attention heads"):
+        estimate(one(model="Qwen/Qwen2-7B", hardware="h100-sxm", framework="vllm", tp=8))
