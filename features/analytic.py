@@ -8,8 +8,10 @@ Continuous batching (a serving engine with ``concurrency`` requests in flight pe
 aiconfigurator "silicon" rows) is a closed-loop steady state. Each request lives for about
 ``output_len`` engine steps, so by Little's law ``running / output_len`` new requests arrive per
 step; every step decodes one token for each running request and prefills the arrivals (chunked
-prefill, as in Sarathi-Serve, arXiv 2403.02310). ITL is that mixed step. TTFT is half a step of
-waiting for the next step boundary plus a step that carries a whole prompt. When the KV cache holds
+prefill, as in Sarathi-Serve, arXiv 2403.02310). ITL is that mixed step. Benchmark clients with
+equal prompt and output lengths start and finish together, so arrivals come in waves: TTFT is half
+a step of waiting for the next step boundary plus the prefill of the prompts ahead of it in its
+wave (half the running requests on average, in chunks of the prefill budget). When the KV cache holds
 fewer than ``concurrency`` sequences the rest queue: the closed loop's response time grows by
 ``concurrency / running`` (Little's law again) and the extra wait lands on TTFT.
 
@@ -91,13 +93,14 @@ def estimate(configs: pd.DataFrame, *, normalized: bool = False) -> pd.DataFrame
     # Static: a prefill of the whole batch, then decode steps. Continuous: mixed steps.
     prefill = step_cost(specs, tp, pp, ep, 0.0, 0.0, np.where(continuous, np.maximum(arrivals, 1.0), sequences),
                         in_len, chunk)
-    prefill_with_decode = step_cost(specs, tp, pp, ep, np.where(continuous, running, 0.0), decode_ctx,
-                                    np.where(continuous, np.maximum(arrivals, 1.0), sequences), in_len, chunk)
+    # Closed-loop clients with equal prompt and output lengths arrive together (in waves): on
+    # average a request's prompt is prefilled after half of the prompts that arrived with it.
+    wave_prefill = step_cost(specs, tp, pp, ep, 0.0, 0.0, (running + 1.0) / 2.0, in_len, chunk)
     decode = step_cost(specs, tp, pp, ep, running, decode_ctx, arrivals, in_len, chunk)
 
     itl = decode.time_s
     ttft_static = prefill.time_s
-    ttft_continuous = 0.5 * itl + prefill_with_decode.time_s
+    ttft_continuous = 0.5 * itl + wave_prefill.time_s
     ttft = np.where(continuous, ttft_continuous, ttft_static)
     service = ttft + (out_len - 1.0) * itl
     queue_wait = np.where(continuous, service * (sequences / running - 1.0), 0.0)
