@@ -27,7 +27,8 @@ from features.build import PHYSICS_FEATURES, build_features
 from features.configs import CONFIG_COLUMNS, REQUIRED_COLUMNS, normalize_configs
 from features.errors import ConfigError, DataError, NotFittedError, SurrogateError
 
-__all__ = ["SurrogateModel", "load", "METRICS", "BUNDLE_FORMAT", "IncompatibleBundleError"]
+__all__ = ["SurrogateModel", "load", "load_default", "default_model_path", "METRICS", "BUNDLE_FORMAT",
+           "IncompatibleBundleError"]
 
 BUNDLE_FORMAT = 1
 METRICS = ["latency_s", "ttft_s", "itl_s"]
@@ -225,3 +226,17 @@ def load(path: str | Path) -> SurrogateModel:
     if not isinstance(model, SurrogateModel):
         raise IncompatibleBundleError(f"{path} holds a {type(model).__name__}, not a surrogate model bundle")
     return model
+
+
+def default_model_path() -> Path:
+    """Where the bundled default model lives (``models/default.joblib`` beside the packages)."""
+    return Path(__file__).resolve().parents[1] / "models" / "default.joblib"
+
+
+def load_default() -> SurrogateModel:
+    """The bundled default model; a clear error if this installation lacks it."""
+    path = default_model_path()
+    if not path.is_file():
+        raise DataError(f"no default model at {path}; train one with `python scripts/train_default.py` "
+                        "or pass --model-file")
+    return load(path)
