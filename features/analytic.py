@@ -12,8 +12,10 @@ prefill, as in Sarathi-Serve, arXiv 2403.02310). ITL is that mixed step. Benchma
 equal prompt and output lengths start and finish together, so arrivals come in waves: TTFT is half
 a step of waiting for the next step boundary plus the prefill of the prompts ahead of it in its
 wave (half the running requests on average, in chunks of the prefill budget). When the KV cache holds
-fewer than ``concurrency`` sequences the rest queue: the closed loop's response time grows by
-``concurrency / running`` (Little's law again) and the extra wait lands on TTFT.
+fewer than ``concurrency`` sequences (at their mean length, input + output / 2, since paged caches
+grow with the sequence), the rest are preempted and resumed: each request progresses
+``running / concurrency`` of the time (Little's law again), which stretches ITL, not TTFT (a
+preempted request already has its first token).
 
 No efficiency factor is fitted to benchmark data here; this is the baseline the learned model
 corrects and the prior that carries hardware and models no benchmark covered.
@@ -87,7 +89,11 @@ def estimate(configs: pd.DataFrame, *, normalized: bool = False) -> pd.DataFrame
     prefill_tokens = np.minimum(prefill_tokens, np.where(np.isnan(chunk), np.inf, chunk))
     mem = memory_per_device(specs, tp, pp, ep, sequences, seq_len, prefill_tokens)
     max_seqs = mem.max_sequences
-    running = np.where(continuous, np.clip(np.minimum(sequences, max_seqs), 1.0, None), sequences)
+    # Paged KV caches allocate as sequences grow: a running request holds input + output / 2 tokens
+    # on average, so that is what bounds how many run at once.
+    mean_len_mem = memory_per_device(specs, tp, pp, ep, sequences, in_len + out_len / 2.0, prefill_tokens)
+    running = np.where(continuous, np.clip(np.minimum(sequences, mean_len_mem.max_sequences), 1.0, None),
+                       sequences)
     arrivals = np.where(continuous, running / out_len, 0.0)
 
     # Static: a prefill of the whole batch, then decode steps. Continuous: mixed steps.
@@ -98,13 +104,12 @@ def estimate(configs: pd.DataFrame, *, normalized: bool = False) -> pd.DataFrame
     wave_prefill = step_cost(specs, tp, pp, ep, 0.0, 0.0, (running + 1.0) / 2.0, in_len, chunk)
     decode = step_cost(specs, tp, pp, ep, running, decode_ctx, arrivals, in_len, chunk)
 
-    itl = decode.time_s
+    # Requests beyond what the KV cache holds are preempted and resumed (vLLM) or wait their turn
+    # between tokens: each one progresses running / concurrency of the time (Little's law).
+    itl = decode.time_s * np.where(continuous, sequences / running, 1.0)
     ttft_static = prefill.time_s
-    ttft_continuous = 0.5 * itl + wave_prefill.time_s
+    ttft_continuous = 0.5 * decode.time_s + wave_prefill.time_s
     ttft = np.where(continuous, ttft_continuous, ttft_static)
-    service = ttft + (out_len - 1.0) * itl
-    queue_wait = np.where(continuous, service * (sequences / running - 1.0), 0.0)
-    ttft = ttft + queue_wait
     latency = ttft + (out_len - 1.0) * itl
     throughput = dp * sequences * seq_len / latency
     output_throughput = dp * sequences * out_len / latency

@@ -26,6 +26,7 @@ from features.analytic import estimate
 from features.build import PHYSICS_FEATURES, build_features
 from features.configs import CONFIG_COLUMNS, REQUIRED_COLUMNS, normalize_configs
 from features.errors import ConfigError, DataError, NotFittedError, SurrogateError
+from surrogate.ingest.schema import CANONICAL_COLUMNS
 
 __all__ = ["SurrogateModel", "load", "load_default", "default_model_path", "METRICS", "BUNDLE_FORMAT",
            "IncompatibleBundleError"]
@@ -33,10 +34,11 @@ __all__ = ["SurrogateModel", "load", "load_default", "default_model_path", "METR
 BUNDLE_FORMAT = 1
 METRICS = ["latency_s", "ttft_s", "itl_s"]
 QUANTILES = {"p10": 0.1, "p90": 0.9}
-# Columns a prediction input may carry besides the configuration: measurements and provenance are
-# ignored, so a canonical data table can be passed straight in.
-IGNORED_COLUMNS = {"framework_version", "mode", "throughput_tok_s", "output_throughput_tok_s", "power_w",
-                   "source", "source_file", "source_line", *METRICS}
+_COVERAGE = QUANTILES["p90"] - QUANTILES["p10"]
+_CALIBRATION_FOLDS = 3
+# Columns a prediction input may carry besides the configuration: the rest of the canonical
+# measurement table (metrics, provenance, labels) is ignored, so a data table can be passed straight in.
+IGNORED_COLUMNS = set(CANONICAL_COLUMNS) - set(CONFIG_COLUMNS)
 
 
 class IncompatibleBundleError(SurrogateError):
@@ -102,6 +104,28 @@ class SurrogateModel:
             params["alpha"] = alpha
         return params
 
+    def _train(self, feats: pd.DataFrame, target: np.ndarray, objective: str, alpha: float | None) -> lgb.Booster:
+        data = lgb.Dataset(feats, label=target, free_raw_data=True)
+        return lgb.train(self._params(objective, alpha), data, num_boost_round=self.n_estimators)
+
+    def _conformal_offset(self, feats: pd.DataFrame, target: np.ndarray) -> float:
+        """Conformalized quantile regression (Romano et al., NeurIPS 2019, arXiv 1905.03222).
+
+        Out-of-fold P10/P90 predictions give conformity scores max(lo - y, y - hi); widening (or
+        narrowing) both bounds by their 80% quantile makes the P10-P90 band cover 80% of new rows
+        drawn like the training rows. Quantile trees alone under-cover on their own training data.
+        """
+        rng = np.random.default_rng(self.seed)
+        folds = rng.permutation(len(target)) % _CALIBRATION_FOLDS
+        scores = np.empty(len(target))
+        for k in range(_CALIBRATION_FOLDS):
+            test = folds == k
+            low = self._train(feats[~test], target[~test], "quantile", QUANTILES["p10"]).predict(feats[test])
+            high = self._train(feats[~test], target[~test], "quantile", QUANTILES["p90"]).predict(feats[test])
+            scores[test] = np.maximum(low - target[test], target[test] - high)
+        level = min(1.0, _COVERAGE * (1.0 + 1.0 / len(target)))
+        return float(np.quantile(scores, level))
+
     def _features(self, cfg: pd.DataFrame, est: pd.DataFrame) -> pd.DataFrame:
         feats = build_features(cfg, est, normalized=True, with_hardware_id=self.with_hardware_id,
                                with_specs=self.with_specs)
@@ -114,6 +138,7 @@ class SurrogateModel:
         feats = self._features(cfg, est)
         self.models_: dict[str, dict[str, lgb.Booster]] = {}
         self.train_rows_: dict[str, int] = {}
+        self.interval_offsets_: dict[str, float] = {}
         for metric in METRICS:
             if metric not in table.columns:
                 continue
@@ -128,10 +153,12 @@ class SurrogateModel:
                                                                           for q, a in QUANTILES.items()]]:
                 if progress:
                     progress(f"{metric} {name}")
-                data = lgb.Dataset(feats[rows], label=target, free_raw_data=True)
-                fitted[name] = lgb.train(self._params(objective, alpha), data, num_boost_round=self.n_estimators)
+                fitted[name] = self._train(feats[rows], target, objective, alpha)
             self.models_[metric] = fitted
             self.train_rows_[metric] = int(rows.sum())
+            if progress:
+                progress(f"{metric} interval calibration")
+            self.interval_offsets_[metric] = self._conformal_offset(feats[rows], target)
         if not self.models_:
             raise DataError("no metric has 20 or more measured rows; nothing to train")
         self.feature_names_in_ = list(feats.columns)
@@ -140,6 +167,7 @@ class SurrogateModel:
             "format_version": BUNDLE_FORMAT, "versions": _versions(), "seed": self.seed,
             "data_fingerprint": fingerprint(table), "rows_by_source": sources,
             "rows_by_metric": self.train_rows_, "catalog_fingerprint": catalog.catalog_fingerprint(),
+            "interval_offsets_log": self.interval_offsets_,
             "feature_names": self.feature_names_in_, "physics": self.physics,
             "with_hardware_id": self.with_hardware_id, "with_specs": self.with_specs, "cv_scores": {},
         }
@@ -169,10 +197,11 @@ class SurrogateModel:
         for metric in METRICS:
             base = est[metric].to_numpy() if self.physics else np.ones(len(est))
             fitted = self.models_.get(metric)
-            for name in ["p50", *QUANTILES]:
+            offset = self.interval_offsets_.get(metric, 0.0)
+            for name, widen in [("p50", 0.0), ("p10", -offset), ("p90", offset)]:
                 column = metric if name == "p50" else f"{metric}_{name}"
                 log_ratio = fitted[name].predict(feats) if fitted else np.zeros(len(cfg))
-                out[column] = base * np.exp(log_ratio)
+                out[column] = base * np.exp(log_ratio + widen)
             ordered = np.sort(out[[f"{metric}_p10", metric, f"{metric}_p90"]].to_numpy(), axis=1)
             out[f"{metric}_p10"], out[metric], out[f"{metric}_p90"] = ordered.T
         self._make_consistent(cfg, out)

@@ -1,0 +1,157 @@
+"""What every adapter shares: its output, the context a user passes, and line-accurate CSV reading.
+
+An adapter turns files into candidate canonical rows (``records``) plus the rows it cannot use
+(``rejections``) and remarks on rows it kept (``notes``). Labels stay as written; the common checks
+in :mod:`surrogate.ingest.checks` resolve them against the catalog.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import math
+from collections.abc import Iterator
+from dataclasses import dataclass, field, fields
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from features.errors import DataError
+from surrogate.ingest.account import Note, Rejection
+
+__all__ = ["AdapterOutput", "IngestContext", "CsvRow", "read_csv_rows", "number", "whole", "source_fields_json",
+           "relative_name"]
+
+
+@dataclass(frozen=True)
+class IngestContext:
+    """Facts about a run that a result file may not record (``surrogate data ingest`` flags).
+
+    ``None`` means "not given"; a file's own metadata fills it, and a conflict rejects the row.
+    """
+
+    hardware: str | None = field(default=None, metadata={"help": "accelerator the benchmark ran on"})
+    model: str | None = field(default=None, metadata={"help": "model id (overrides nothing the file states)"})
+    framework: str | None = field(default=None, metadata={"help": "serving engine (vllm, sglang, ...)"})
+    framework_version: str | None = field(default=None, metadata={"help": "engine version"})
+    num_devices: int | None = field(default=None, metadata={"help": "devices in total"})
+    tp: int | None = field(default=None, metadata={"help": "tensor-parallel degree"})
+    pp: int | None = field(default=None, metadata={"help": "pipeline-parallel degree"})
+    dp: int | None = field(default=None, metadata={"help": "data-parallel replicas"})
+    ep: int | None = field(default=None, metadata={"help": "expert-parallel degree"})
+    weight_dtype: str | None = field(default=None, metadata={"help": "weight format"})
+    kv_dtype: str | None = field(default=None, metadata={"help": "KV-cache format"})
+    input_len: int | None = field(default=None, metadata={"help": "prompt tokens per request"})
+    output_len: int | None = field(default=None, metadata={"help": "generated tokens per request"})
+    batch_size: int | None = field(default=None, metadata={"help": "static batch size"})
+    concurrency: int | None = field(default=None, metadata={"help": "requests in flight"})
+
+    def given(self) -> dict[str, Any]:
+        """The fields the user set."""
+        return {f.name: getattr(self, f.name) for f in fields(self) if getattr(self, f.name) is not None}
+
+
+@dataclass
+class AdapterOutput:
+    """Candidate rows of one source, in canonical columns with labels as written."""
+
+    records: pd.DataFrame
+    rejections: list[Rejection] = field(default_factory=list)
+    notes: list[Note] = field(default_factory=list)
+
+    @property
+    def rows_read(self) -> int:
+        return len(self.records) + len(self.rejections)
+
+
+@dataclass(frozen=True)
+class CsvRow:
+    """One data row of a CSV file with its 1-based physical line number."""
+
+    line: int
+    values: dict[str, str]
+
+
+def relative_name(path: Path, root: Path) -> str:
+    """``path`` relative to ``root`` with forward slashes (the file name when ``root`` is the file)."""
+    try:
+        rel = path.relative_to(root)
+    except ValueError:
+        return path.name
+    return path.name if str(rel) == "." else rel.as_posix()
+
+
+def read_csv_rows(path: Path, file_label: str) -> tuple[list[str], Iterator[CsvRow | Rejection]]:
+    """Header (names stripped of surrounding spaces) and the data rows of a CSV file.
+
+    Blank lines are skipped but counted, so ``line`` is the physical line (header = 1). A row with the
+    wrong number of fields comes back as a :class:`Rejection` instead of a row.
+    """
+    try:
+        handle = path.open("r", encoding="utf-8-sig", newline="")
+    except OSError as exc:
+        raise DataError(f"cannot read {path}: {exc.strerror or exc}") from exc
+    reader = csv.reader(handle)
+    try:
+        header = next(reader)
+    except StopIteration:
+        handle.close()
+        return [], iter(())
+    except csv.Error as exc:
+        handle.close()
+        raise DataError(f"{file_label}:1: cannot parse the header: {exc}") from exc
+    names = [h.strip() for h in header]
+
+    def rows() -> Iterator[CsvRow | Rejection]:
+        with handle:
+            start = reader.line_num + 1
+            while True:
+                try:
+                    cells = next(reader)
+                except StopIteration:
+                    return
+                except csv.Error as exc:
+                    yield Rejection(file_label, reader.line_num, f"cannot parse the line: {exc}")
+                    start = reader.line_num + 1
+                    continue
+                line, start = start, reader.line_num + 1
+                if not cells or all(not c.strip() for c in cells):
+                    continue
+                if len(cells) != len(names):
+                    yield Rejection(file_label, line, f"expected {len(names)} fields, found {len(cells)}")
+                    continue
+                yield CsvRow(line, {n: c.strip() for n, c in zip(names, cells, strict=True)})
+
+    return names, rows()
+
+
+def number(text: Any) -> float | None:
+    """A finite float from a cell, or ``None`` when it is blank, 'None', 'nan' or not a number."""
+    if text is None:
+        return None
+    if isinstance(text, int | float):
+        value = float(text)
+        return value if math.isfinite(value) else None
+    stripped = str(text).strip()
+    if not stripped or stripped.lower() in {"none", "nan", "null", "na", "n/a"}:
+        return None
+    try:
+        value = float(stripped)
+    except ValueError:
+        return None
+    return value if math.isfinite(value) else None
+
+
+def whole(text: Any) -> int | None:
+    """A whole number from a cell ('4', '4.0'), or ``None`` when it is blank or not whole."""
+    value = number(text)
+    if value is None or value != round(value):
+        return None
+    return int(round(value))
+
+
+def source_fields_json(values: dict[str, Any], used: set[str]) -> str | None:
+    """JSON of the fields an adapter did not map, so nothing in the source is lost (``None`` if empty)."""
+    extra = {k: v for k, v in values.items() if k not in used and v not in ("", None)}
+    return json.dumps(extra, sort_keys=True) if extra else None

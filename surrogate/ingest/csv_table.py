@@ -1,0 +1,92 @@
+"""Adapter for your own measurements: a CSV or parquet file in the canonical columns.
+
+Column names are those of :data:`surrogate.ingest.schema.SCHEMA` (``hardware, model, framework,
+tp, batch_size, input_len, output_len, latency_s, ...``). Required: ``hardware``, ``model``,
+``framework``, ``input_len``, ``output_len`` and at least one metric; the rest defaults as
+documented (aggregated, pp = dp = ep = 1, tp from num_devices, the framework's batching, the
+checkpoint's weight format). Columns the schema does not know, and provenance columns of a table
+exported from a dataset, are kept in ``source_fields``. ``source_line`` is the physical line for
+CSV (header = 1) and the 1-based row number for parquet.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from features.errors import DataError
+from surrogate.ingest.account import Rejection
+from surrogate.ingest.base import AdapterOutput, read_csv_rows, relative_name
+from surrogate.ingest.schema import (
+    CONFIG_COLUMNS,
+    DISAGG_COLUMNS,
+    MEASUREMENT_COLUMNS,
+    METRIC_COLUMNS,
+    SCHEMA,
+    coerce_dtypes,
+)
+
+__all__ = ["NAME", "read", "INPUT_COLUMNS"]
+
+NAME = "csv"
+# What a user's table may set; everything else goes to source_fields.
+INPUT_COLUMNS = CONFIG_COLUMNS + DISAGG_COLUMNS + METRIC_COLUMNS
+_NUMERIC = {c.name for c in SCHEMA if c.dtype in {"Int64", "float64"}}
+
+
+def _rows(file: Path, label: str) -> tuple[list[str], list[tuple[int, dict[str, Any]]], list[Rejection]]:
+    if file.suffix.lower() in {".parquet", ".pq"}:
+        try:
+            frame = pd.read_parquet(file)
+        except (OSError, ValueError) as exc:
+            raise DataError(f"cannot read {file} as parquet: {exc}") from exc
+        records = frame.astype(object).where(frame.notna(), None).to_dict("records")
+        return [str(c) for c in frame.columns], list(enumerate(records, start=1)), []
+    header, items = read_csv_rows(file, label)
+    rows: list[tuple[int, dict[str, Any]]] = []
+    rejections: list[Rejection] = []
+    for item in items:
+        if isinstance(item, Rejection):
+            rejections.append(item)
+        else:
+            rows.append((item.line, {k: (v if v != "" else None) for k, v in item.values.items()}))
+    return header, rows, rejections
+
+
+def read(path: Path) -> AdapterOutput:
+    """One CSV or parquet file in canonical columns."""
+    path = Path(path)
+    if not path.is_file():
+        raise DataError(f"{path} is not a file; the csv source reads one .csv or .parquet file")
+    label = relative_name(path, path.parent)
+    header, rows, rejections = _rows(path, label)
+    known = [c for c in header if c in INPUT_COLUMNS]
+    if "hardware" not in header or "model" not in header:
+        raise DataError(f"{label}:1: needs at least the columns hardware, model, input_len, output_len and a metric "
+                        f"(found: {', '.join(header[:12])})")
+    records: list[dict[str, Any]] = []
+    for line, values in rows:
+        bad = []
+        record: dict[str, Any] = {"source_file": label, "source_line": line}
+        for name in known:
+            value = values.get(name)
+            if name in _NUMERIC and value is not None:
+                parsed = pd.to_numeric(pd.Series([value]), errors="coerce").iloc[0]
+                if pd.isna(parsed):
+                    bad.append(f"{name} {value!r} is not a number")
+                elif name not in METRIC_COLUMNS and float(parsed) != round(float(parsed)) and name not in {
+                        "prefill_chunk_tokens", "kv_block_size"}:
+                    bad.append(f"{name} {value!r} is not a whole number")
+                value = parsed
+            record[name] = value
+        if bad:
+            rejections.append(Rejection(label, line, "; ".join(bad)))
+            continue
+        extra = {k: v for k, v in values.items() if k not in known and v is not None}
+        record["source_fields"] = json.dumps(extra, sort_keys=True, default=str) if extra else None
+        records.append(record)
+    frame = pd.DataFrame.from_records(records, columns=[c for c in MEASUREMENT_COLUMNS if c != "measurement_id"])
+    return AdapterOutput(coerce_dtypes(frame), rejections, [])

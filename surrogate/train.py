@@ -1,0 +1,64 @@
+"""Training: pick the rows a model may learn from, fit the bundle, record cross-validation scores."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from typing import Any
+
+import pandas as pd
+
+from features.errors import DataError
+from surrogate.bundle import METRICS, SurrogateModel
+from surrogate.evaluate import VARIANTS, cross_validate
+
+__all__ = ["training_rows", "train_bundle", "compact_scores"]
+
+logger = logging.getLogger(__name__)
+
+
+def training_rows(table: pd.DataFrame, include_faster_than_physics: bool = False) -> pd.DataFrame:
+    """Aggregated deployments with at least one metric; rows faster than physics only when asked.
+
+    Disaggregated serving (separate prefill and decode workers) is not modelled by the analytic
+    model yet, so those rows are left out (and counted in the log).
+    """
+    keep = pd.Series(True, index=table.index)
+    if "mode" in table:
+        disagg = table["mode"].astype("string").eq("disaggregated").fillna(False)
+        if disagg.any():
+            logger.info("leaving out %d disaggregated rows (not modelled yet)", int(disagg.sum()))
+        keep &= ~disagg
+    if "faster_than_physics" in table and not include_faster_than_physics:
+        fast = table["faster_than_physics"].astype("boolean").fillna(False)
+        if fast.any():
+            logger.info("leaving out %d rows faster than the analytic lower bound", int(fast.sum()))
+        keep &= ~fast
+    metrics = [m for m in METRICS if m in table]
+    if not metrics:
+        raise DataError(f"training data has none of the metric columns {', '.join(METRICS)}")
+    keep &= table[metrics].notna().any(axis=1)
+    rows = table[keep].reset_index(drop=True)
+    if rows.empty:
+        raise DataError("no rows to train on after leaving out disaggregated and faster-than-physics rows")
+    return rows
+
+
+def compact_scores(summary: dict[str, Any]) -> dict[str, Any]:
+    """Headline numbers of a cross-validation summary (no per-group detail)."""
+    out: dict[str, Any] = {}
+    for metric, entry in summary.get("metrics", {}).items():
+        out[metric] = {variant: {k: round(v, 3) if isinstance(v, float) else v for k, v in entry[variant].items()}
+                       for variant in VARIANTS if variant in entry}
+    return out
+
+
+def train_bundle(table: pd.DataFrame, seed: int | None = 0, cv_folds: int = 5,
+                 progress: Callable[[str], None] | None = None, **params: Any) -> SurrogateModel:
+    """Fit on every training row; with ``cv_folds`` > 1, store random k-fold scores in the metadata."""
+    rows = training_rows(table)
+    model = SurrogateModel(seed=seed, **params).fit(rows, progress=progress)
+    if cv_folds > 1:
+        evaluation = cross_validate(rows, "random", seed=seed, n_folds=cv_folds, progress=progress, **params)
+        model.metadata["cv_scores"] = {"split": f"random {cv_folds}-fold", **compact_scores(evaluation.summary)}
+    return model
