@@ -26,7 +26,7 @@ from features.analytic import estimate
 from features.build import PHYSICS_FEATURES, build_features
 from features.configs import CONFIG_COLUMNS, REQUIRED_COLUMNS, normalize_configs
 from features.errors import ConfigError, DataError, NotFittedError, SurrogateError
-from surrogate.ingest.schema import CANONICAL_COLUMNS
+from surrogate.ingest.schema import SCHEMA
 
 __all__ = ["SurrogateModel", "load", "load_default", "default_model_path", "METRICS", "BUNDLE_FORMAT",
            "IncompatibleBundleError"]
@@ -38,7 +38,7 @@ _COVERAGE = QUANTILES["p90"] - QUANTILES["p10"]
 _CALIBRATION_FOLDS = 3
 # Columns a prediction input may carry besides the configuration: the rest of the canonical
 # measurement table (metrics, provenance, labels) is ignored, so a data table can be passed straight in.
-IGNORED_COLUMNS = set(CANONICAL_COLUMNS) - set(CONFIG_COLUMNS)
+IGNORED_COLUMNS = {c.name for c in SCHEMA} - set(CONFIG_COLUMNS)
 
 
 class IncompatibleBundleError(SurrogateError):
@@ -55,11 +55,14 @@ def _versions() -> dict[str, str]:
     return out
 
 
+def _row_hashes(table: pd.DataFrame) -> np.ndarray:
+    cols = [c for c in CONFIG_COLUMNS + METRICS if c in table.columns]
+    return pd.util.hash_pandas_object(table[cols].astype(str), index=False).to_numpy()
+
+
 def fingerprint(table: pd.DataFrame) -> str:
     """md5 of the training rows (configuration and metrics), independent of row order."""
-    cols = [c for c in CONFIG_COLUMNS + METRICS if c in table.columns]
-    hashed = pd.util.hash_pandas_object(table[cols].astype(str), index=False).to_numpy()
-    return hashlib.md5(np.sort(hashed).tobytes()).hexdigest()
+    return hashlib.md5(np.sort(_row_hashes(table)).tobytes()).hexdigest()
 
 
 class SurrogateModel:
@@ -132,7 +135,11 @@ class SurrogateModel:
         return feats if self.physics else feats.drop(columns=PHYSICS_FEATURES)
 
     def fit(self, table: pd.DataFrame, progress: Callable[[str], None] | None = None) -> SurrogateModel:
-        """Train on canonical rows; each metric uses the rows that measured it."""
+        """Train on canonical rows; each metric uses the rows that measured it.
+
+        Rows are put in a canonical order first, so the same rows in any order give the same model.
+        """
+        table = table.iloc[np.argsort(_row_hashes(table), kind="stable")].reset_index(drop=True)
         cfg = normalize_configs(table[[c for c in table.columns if c in CONFIG_COLUMNS]])
         est = estimate(cfg, normalized=True)
         feats = self._features(cfg, est)

@@ -27,6 +27,7 @@ from surrogate.data_cli import data
 from surrogate.evaluate import SPLITS, cross_validate
 from surrogate.evaluation_report import write_evaluation
 from surrogate.ingest import load_shared
+from surrogate.ingest.store import default_data_dir, has_table, read_table
 from surrogate.optimize_cli import optimize_command
 from surrogate.report import (
     describe_config,
@@ -168,7 +169,10 @@ def _progress() -> Progress:
 def _training_table(data_dir: Path | None, shared_dir: Path | None) -> pd.DataFrame:
     """A dataset written by `surrogate data ingest`, or the shared datasets ingested in memory."""
     if data_dir is not None:
-        return pd.read_parquet(data_dir)  # TODO(store): use the ingest store's reader
+        return read_table(data_dir)
+    if shared_dir is None and has_table(default_data_dir()):
+        logging.getLogger(__name__).info("training on the dataset in %s", default_data_dir())
+        return read_table(default_data_dir())
     return load_shared(shared_dir).table
 
 

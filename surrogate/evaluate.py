@@ -14,6 +14,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from features.configs import CONFIG_COLUMNS
 from surrogate.bundle import METRICS, SurrogateModel
 
 __all__ = ["SPLITS", "VARIANTS", "Evaluation", "cross_validate", "error_summary"]
@@ -73,8 +74,9 @@ def cross_validate(table: pd.DataFrame, split: str, seed: int | None = 0, n_fold
         held = table[test]
         full = SurrogateModel(seed=seed, **model_params).fit(train)
         plain = SurrogateModel(seed=seed, physics=False, **model_params).fit(train)
-        pred_full = full.predict(held.drop(columns=[c for c in held.columns if c in _NOT_CONFIG]))
-        pred_plain = plain.predict(held.drop(columns=[c for c in held.columns if c in _NOT_CONFIG]))
+        configs = held[[c for c in held.columns if c in CONFIG_COLUMNS]]
+        pred_full = full.predict(configs)
+        pred_plain = plain.predict(configs)
         fold = pd.DataFrame({"fold": k, "group": held[split].astype(str) if split != "random" else str(k)},
                             index=held.index)
         for metric in METRICS:
@@ -90,9 +92,6 @@ def cross_validate(table: pd.DataFrame, split: str, seed: int | None = 0, n_fold
         rows.append(fold)
     predictions = pd.concat(rows).sort_index()
     return Evaluation(split=split, seed=seed, predictions=predictions, summary=summarize(predictions, split))
-
-
-_NOT_CONFIG = {"group", "fold", "faster_than_physics"}
 
 
 def summarize(predictions: pd.DataFrame, split: str) -> dict[str, Any]:

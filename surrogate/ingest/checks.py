@@ -34,7 +34,7 @@ from surrogate.ingest.schema import (
 __all__ = ["check_records", "analytic_configs", "measurement_ids"]
 
 _POSITIVE_INT = ["num_devices", "tp", "pp", "dp", "ep", "moe_tp", "batch_size", "concurrency", "input_len",
-                 "output_len"] + [c for c in DISAGG_COLUMNS]
+                 "output_len", *DISAGG_COLUMNS]
 _LABELS = {"hardware": ("hardware_label", catalog.resolve_hardware),
            "model": ("model_label", catalog.resolve_model),
            "framework": ("framework_label", catalog.resolve_framework)}
@@ -53,9 +53,8 @@ class _Sink:
         mask = mask.fillna(False).astype(bool) & self.alive
         if not mask.any():
             return
-        texts = reasons if isinstance(reasons, str) else reasons
         for idx in self.frame.index[mask]:
-            reason = texts if isinstance(texts, str) else str(texts.loc[idx])
+            reason = reasons if isinstance(reasons, str) else str(reasons.loc[idx])
             self.rejections.append(Rejection(str(self.frame.at[idx, "source_file"]),
                                              int(self.frame.at[idx, "source_line"]), reason))
         self.alive &= ~mask
@@ -125,9 +124,7 @@ def _fill_defaults(frame: pd.DataFrame, sink: _Sink) -> None:
 def _check_numbers(frame: pd.DataFrame, sink: _Sink) -> None:
     f = frame
     agg = f["mode"].eq("aggregated")
-    required = {"hardware": None, "model": None, "framework": None, "input_len": None, "output_len": None,
-                "batching": None}
-    for name in required:
+    for name in ("hardware", "model", "framework", "input_len", "output_len", "batching"):
         sink.reject(f[name].isna(), f"{name} is missing")
     for name, allowed in (("batching", BATCHING_VALUES), ("mode", MODE_VALUES)):
         sink.reject(f[name].notna() & ~f[name].isin(allowed),

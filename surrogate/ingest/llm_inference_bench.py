@@ -35,6 +35,7 @@ a file means is decided by its columns, so a fresh clone with more files reads t
 from __future__ import annotations
 
 import re
+from functools import cache
 from pathlib import Path
 from typing import Any
 
@@ -66,6 +67,7 @@ def _pick(values: dict[str, str], *names: str) -> tuple[str | None, str | None]:
     return None, None
 
 
+@cache
 def _framework_id(label: str) -> str | None:
     try:
         return catalog.resolve_framework(label)
@@ -258,6 +260,7 @@ class _FileReader:
                        f"{in_len}-out run")
 
 
+@cache
 def _tdp_w(label: str) -> float | None:
     try:
         return catalog.get_hardware(label).tdp_w

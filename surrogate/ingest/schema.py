@@ -111,7 +111,8 @@ SCHEMA: tuple[ColumnSpec, ...] = (
                "measurements; 0 for one measurement"),
     ColumnSpec("faster_than_physics", "bool", _Q, "a measured time is below half its analytic lower bound "
                "(surrogate.ingest.physics); kept out of training by default"),
-    ColumnSpec("hardware_label", "string", _L, "hardware as the source wrote it"),
+    ColumnSpec("hardware_label", "string", _L, "hardware as the source wrote it; part of the key, so two labels "
+               "the catalog maps to one device stay apart"),
     ColumnSpec("model_label", "string", _L, "model as the source wrote it"),
     ColumnSpec("framework_label", "string", _L, "framework as the source wrote it"),
     ColumnSpec("source_fields", "string", _L, "JSON of the source fields not mapped to a column (nothing lost)"),
@@ -149,7 +150,7 @@ def _coerce(series: pd.Series, dtype: str, name: str) -> pd.Series:
     if dtype == "string":
         return series.astype("string")
     if dtype == "bool":
-        return series.fillna(False).astype(bool)
+        return series.astype(object).where(series.notna(), False).astype(bool)
     numeric = pd.to_numeric(series, errors="coerce")
     bad = numeric.isna() & series.notna() & series.astype("string").str.strip().ne("")
     if bad.any():
@@ -157,7 +158,7 @@ def _coerce(series: pd.Series, dtype: str, name: str) -> pd.Series:
     if dtype == "Int64":
         fractional = numeric.notna() & (numeric != np.round(numeric))
         if fractional.any():
-            raise DataError(f"column '{name}': {numeric[fractional].iloc[0]!r} is not a whole number")
+            raise DataError(f"column '{name}': {float(numeric[fractional].iloc[0])!r} is not a whole number")
         return numeric.round().astype("Int64")
     return numeric.astype("float64")
 

@@ -25,7 +25,8 @@ from features.errors import DataError
 from surrogate.ingest import IngestContext, IngestResult, ingest
 from surrogate.ingest.schema import CANONICAL_COLUMNS, MEASUREMENT_COLUMNS, coerce_dtypes, empty_frame
 
-__all__ = ["DATA_DIR_ENV", "DEFAULT_DATA_DIR", "default_data_dir", "read_measurements", "read_table", "ingest_into", "read_log"]
+__all__ = ["DATA_DIR_ENV", "DEFAULT_DATA_DIR", "default_data_dir", "read_measurements", "read_table", "ingest_into",
+           "read_log"]
 
 DATA_DIR_ENV = "SURROGATE_DATA_DIR"
 _MEASUREMENTS = "measurements.parquet"
@@ -63,6 +64,11 @@ def _read(path: Path, columns: list[str]) -> pd.DataFrame:
 def read_measurements(data_dir: Path) -> pd.DataFrame:
     """Every stored measurement (an empty frame when the dataset does not exist yet)."""
     return _read(Path(data_dir) / _MEASUREMENTS, MEASUREMENT_COLUMNS)
+
+
+def has_table(data_dir: Path) -> bool:
+    """Whether something was ingested into ``data_dir``."""
+    return (Path(data_dir) / _TABLE).is_file()
 
 
 def read_table(data_dir: Path) -> pd.DataFrame:

@@ -1,0 +1,95 @@
+"""Prediction throughput and training time, as medians of repeated runs.
+
+    python benchmarks/speed.py [--rows 200000] [--repeats 5] [--model-file PATH] [--skip-train]
+
+Prediction: a batch of distinct configurations (hardware x model x framework x layout x workload)
+through ``SurrogateModel.predict`` end to end (normalisation, analytic model, features, 9 LightGBM
+models). Training: ``train_bundle`` on every shared row with cross-validation off, as `surrogate
+train --cv-folds 0` does.
+"""
+
+from __future__ import annotations
+
+import argparse
+import itertools
+import json
+import statistics
+import sys
+import time
+from pathlib import Path
+
+import pandas as pd
+
+from surrogate.bundle import SurrogateModel, load, load_default
+from surrogate.ingest import load_shared
+from surrogate.train import train_bundle, training_rows
+
+
+def configurations(rows: int) -> pd.DataFrame:
+    """A grid of valid deployments, repeated with varied lengths up to ``rows`` rows."""
+    grid = itertools.product(
+        ["h100-sxm", "a100-sxm4-80gb", "h200", "b200", "mi300x", "l40s"],
+        ["meta-llama/Meta-Llama-3-8B", "meta-llama/Llama-3.1-70B", "mistralai/Mixtral-8x7B-v0.1", "Qwen/Qwen3-32B"],
+        ["vllm", "sglang"], [1, 2, 4, 8], [1, 8, 32, 128], ["static", "continuous"],
+    )
+    base = pd.DataFrame([{"hardware": hw, "model": m, "framework": fw, "tp": tp, "batch_size": b, "concurrency": b,
+                          "batching": batching, "weight_dtype": "bf16"}
+                         for hw, m, fw, tp, b, batching in grid])
+    reps = -(-rows // len(base))
+    table = pd.concat([base] * reps, ignore_index=True).head(rows)
+    table["input_len"] = 128 + (table.index.to_numpy() * 37) % 4000
+    table["output_len"] = 64 + (table.index.to_numpy() * 11) % 2000
+    return table
+
+
+def _median_seconds(func: object, repeats: int) -> float:
+    times = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        func()  # type: ignore[operator]
+        times.append(time.perf_counter() - start)
+    return statistics.median(times)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--rows", type=int, default=200_000)
+    parser.add_argument("--repeats", type=int, default=5)
+    parser.add_argument("--model-file", type=Path, default=None)
+    parser.add_argument("--skip-train", action="store_true")
+    parser.add_argument("--json", type=Path, default=None, help="also write the results here")
+    args = parser.parse_args(argv)
+
+    results: dict[str, float] = {}
+    table = load_shared().table if not args.skip_train or args.model_file is None else None
+    if args.model_file:
+        model = load(args.model_file)
+    else:
+        try:
+            model = load_default()
+        except Exception:  # noqa: BLE001 - no default bundle yet: train one for the measurement
+            model = SurrogateModel(seed=0).fit(training_rows(table))
+    configs = configurations(args.rows)
+    model.predict(configs.head(1000))  # warm caches (catalog, model configs)
+    seconds = _median_seconds(lambda: model.predict(configs), args.repeats)
+    results["predict_rows"] = len(configs)
+    results["predict_median_s"] = seconds
+    results["predict_configs_per_s"] = len(configs) / seconds
+    print(f"predict: {len(configs):,} configurations in {seconds:.2f} s (median of {args.repeats}) = "
+          f"{len(configs) / seconds:,.0f} configurations/s; aim >= 200,000/s -> ratio "
+          f"{len(configs) / seconds / 200_000:.2f}")
+    if not args.skip_train:
+        train_repeats = max(1, min(3, args.repeats))
+        seconds = _median_seconds(lambda: train_bundle(table, seed=0, cv_folds=0), train_repeats)
+        results["train_median_s"] = seconds
+        results["train_rows"] = len(training_rows(table))
+        print(f"train: {results['train_rows']:,} rows in {seconds:.1f} s (median of {train_repeats}); "
+              f"aim <= 60 s -> ratio {seconds / 60:.2f}")
+    if args.json:
+        args.json.parent.mkdir(parents=True, exist_ok=True)
+        args.json.write_text(json.dumps(results, indent=2))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,59 @@
+"""csv adapter: a user's own table in the canonical columns, as CSV or parquet."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from features.errors import DataError
+from surrogate.ingest import ingest
+
+FIXTURE = Path(__file__).parent / "fixtures" / "ingest" / "csv" / "my_measurements.csv"
+
+
+def test_account_and_rejections() -> None:
+    result = ingest("csv", FIXTURE)
+    a = result.account
+    assert (a.rows_read, a.kept, a.merged, a.rejected) == (6, 2, 1, 3) and a.adds_up
+    assert sorted(str(r) for r in a.rejections) == sorted([
+        "my_measurements.csv:5: tp 'two' is not a number",
+        "my_measurements.csv:6: no metric measured",
+        "my_measurements.csv:8: batching must be one of static, continuous: got sideways",
+    ])
+
+
+def test_spellings_of_one_device_and_model_merge() -> None:
+    table = ingest("csv", FIXTURE).table
+    row = table[table["source_line"] == 2].iloc[0]
+    assert row["n_measurements"] == 2 and row["ttft_s"] == pytest.approx(0.088)
+
+
+def test_unknown_columns_are_kept_in_source_fields() -> None:
+    measurements = ingest("csv", FIXTURE).measurements
+    assert json.loads(measurements["source_fields"].iloc[0]) == {"operator": "alice"}
+
+
+def test_defaults_fill_devices_and_parallelism() -> None:
+    row = ingest("csv", FIXTURE).table.query("source_line == 7").iloc[0]
+    assert (row["tp"], row["pp"], row["dp"], row["num_devices"], row["mode"]) == (2, 1, 1, 2, "aggregated")
+
+
+def test_parquet_rows_are_numbered_from_one(tmp_path: Path) -> None:
+    frame = pd.DataFrame({"hardware": ["h100-sxm", "h100-sxm"], "model": ["qwen3-8b", "qwen3-8b"],
+                          "framework": ["sglang", "sglang"], "concurrency": [8, 8], "input_len": [512, 512],
+                          "output_len": [64, 64], "itl_s": [0.009, -0.009]})
+    path = tmp_path / "runs.parquet"
+    frame.to_parquet(path)
+    result = ingest("csv", path)
+    assert result.account.kept == 1
+    assert str(result.account.rejections[0]) == "runs.parquet:2: itl_s must be positive: got -0.009"
+
+
+def test_a_table_without_hardware_is_a_data_error(tmp_path: Path) -> None:
+    path = tmp_path / "bad.csv"
+    path.write_text("model,latency_s\nqwen3-8b,1.0\n")
+    with pytest.raises(DataError, match="needs at least the columns hardware"):
+        ingest("csv", path)

@@ -1,0 +1,94 @@
+"""train, evaluate and predict through the command line, on a small synthetic dataset."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pandas as pd
+import pytest
+from click.testing import CliRunner
+
+from surrogate.cli import cli
+from tests._tiny_model import synthetic_table
+
+ONE = ["--model", "meta-llama/Meta-Llama-3-8B", "--hardware", "h100-sxm", "--tp", "2", "--concurrency", "16",
+       "--input-len", "512", "--output-len", "128"]
+
+
+@pytest.fixture(scope="module")
+def dataset(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    root = tmp_path_factory.mktemp("data")
+    csv = root / "mine.csv"
+    synthetic_table().iloc[::3].to_csv(csv, index=False)
+    result = CliRunner().invoke(cli, ["data", "ingest", "csv", str(csv), "--into", str(root / "store")])
+    assert result.exit_code == 0, result.output
+    return root / "store"
+
+
+@pytest.fixture(scope="module")
+def bundle(dataset: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    out = tmp_path_factory.mktemp("model") / "m.joblib"
+    result = CliRunner().invoke(cli, ["train", "--data", str(dataset), "--out", str(out), "--cv-folds", "0",
+                                      "--seed", "3"])
+    assert result.exit_code == 0, result.output
+    assert "trained on" in result.output and out.is_file()
+    return out
+
+
+def test_train_json_reports_metadata(dataset: Path, tmp_path: Path) -> None:
+    result = CliRunner().invoke(cli, ["train", "--data", str(dataset), "--out", str(tmp_path / "m.joblib"),
+                                      "--cv-folds", "2", "--json"])
+    assert result.exit_code == 0, result.output
+    meta = json.loads(result.output)
+    assert meta["seed"] == 0 and meta["rows_by_metric"]["itl_s"] > 0
+    assert meta["cv_scores"]["split"] == "random 2-fold"
+    assert 0 <= meta["cv_scores"]["itl_s"]["surrogate"]["p10_p90_coverage_pct"] <= 100
+
+
+def test_predict_one_configuration(bundle: Path) -> None:
+    result = CliRunner().invoke(cli, ["predict", "--model-file", str(bundle), *ONE])
+    assert result.exit_code == 0, result.output
+    assert "inter-token latency" in result.output and "P90" in result.output
+
+
+def test_predict_csv_keeps_input_columns(bundle: Path, tmp_path: Path) -> None:
+    configs = synthetic_table().head(5).drop(columns=["latency_s", "ttft_s", "itl_s"])
+    configs.to_csv(tmp_path / "in.csv", index=False)
+    result = CliRunner().invoke(cli, ["predict", "--model-file", str(bundle), "--input", str(tmp_path / "in.csv"),
+                                      "--output", str(tmp_path / "out.csv")])
+    assert result.exit_code == 0, result.output
+    out = pd.read_csv(tmp_path / "out.csv")
+    assert list(out.columns[: len(configs.columns)]) == list(configs.columns)
+    assert {"latency_s", "latency_s_p10", "latency_s_p90", "throughput_tok_s"} <= set(out.columns)
+    assert len(out) == 5
+
+
+def test_predict_json_and_errors(bundle: Path, tmp_path: Path) -> None:
+    result = CliRunner().invoke(cli, ["predict", "--model-file", str(bundle), *ONE, "--json"])
+    assert result.exit_code == 0
+    assert json.loads(result.output)[0]["itl_s_p90"] > 0
+    usage = CliRunner().invoke(cli, ["predict", "--model-file", str(bundle), "--model", "meta-llama/Meta-Llama-3-8B"])
+    assert usage.exit_code == 2 and "missing --hardware, --input-len, --output-len" in usage.output
+    bad = tmp_path / "bad.csv"
+    bad.write_text("gpu,model\nh100,x\n")
+    wrong = CliRunner().invoke(cli, ["predict", "--model-file", str(bundle), "--input", str(bad)])
+    assert wrong.exit_code == 2 and "unexpected columns: gpu" in wrong.output
+    missing = CliRunner().invoke(cli, ["predict", "--model-file", str(tmp_path / "none.joblib"), *ONE])
+    assert missing.exit_code == 2 and "does not exist" in missing.output
+    assert "Traceback" not in wrong.output + missing.output + usage.output
+
+
+def test_evaluate_writes_json_and_plots(dataset: Path, tmp_path: Path) -> None:
+    result = CliRunner().invoke(cli, ["evaluate", "--data", str(dataset), "--split", "hardware",
+                                      "--out", str(tmp_path)])
+    assert result.exit_code == 0, result.output
+    assert "held-out accuracy, split = hardware" in result.output
+    summary = json.loads((tmp_path / "evaluation.json").read_text())
+    assert set(summary["metrics"]["itl_s"]["by_group"]) == {"h100-sxm", "a100-sxm4-80gb", "l40s"}
+    assert (tmp_path / "itl_s.png").stat().st_size > 1000
+
+
+@pytest.mark.parametrize("command", ["train", "evaluate", "predict"])
+def test_help(command: str) -> None:
+    assert CliRunner().invoke(cli, [command, "--help"]).exit_code == 0
