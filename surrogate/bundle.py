@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Callable
+from importlib import resources
 from importlib.metadata import version as _pkg_version
 from pathlib import Path
 from typing import Any
@@ -265,8 +266,8 @@ def load(path: str | Path) -> SurrogateModel:
 
 
 def default_model_path() -> Path:
-    """Where the bundled default model lives (``models/default.joblib`` beside the packages)."""
-    return Path(__file__).resolve().parents[1] / "models" / "default.joblib"
+    """Where the bundled default model lives: ``models/default.joblib``, installed as package data."""
+    return Path(str(resources.files("models") / "default.joblib"))
 
 
 def load_default() -> SurrogateModel:

@@ -29,8 +29,17 @@ from typing import Any
 import pandas as pd
 
 from features.errors import DataError
-from surrogate.ingest.account import Note, Rejection
-from surrogate.ingest.base import AdapterOutput, CsvRow, number, read_csv_rows, relative_name, source_fields_json, whole
+from surrogate.ingest.account import Rejection
+from surrogate.ingest.base import (
+    AdapterOutput,
+    CsvRow,
+    RowSink,
+    number,
+    read_csv_rows,
+    relative_name,
+    source_fields_json,
+    whole,
+)
 from surrogate.ingest.schema import MEASUREMENT_COLUMNS, coerce_dtypes
 
 __all__ = ["NAME", "read", "DEFAULT_FILE"]
@@ -47,18 +56,7 @@ _MAPPED = set(_REQUIRED) | {"backend_version", "precision", "gemm_quant_mode", "
     f"{phase}_{name}" for phase in ("prefill", "decode") for name in _WORKER}
 
 
-class _Reader:
-    def __init__(self, file_label: str) -> None:
-        self.file = file_label
-        self.records: list[dict[str, Any]] = []
-        self.rejections: list[Rejection] = []
-        self.notes: list[Note] = []
-
-    def reject(self, row: CsvRow, reason: str) -> None:
-        self.rejections.append(Rejection(self.file, row.line, reason))
-
-    def note(self, row: CsvRow, message: str) -> None:
-        self.notes.append(Note(self.file, row.line, message))
+class _Reader(RowSink):
 
     def positive(self, row: CsvRow, name: str, *, integer: bool = True,
                  optional: bool = False) -> tuple[bool, float | int | None]:

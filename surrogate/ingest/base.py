@@ -20,8 +20,8 @@ import pandas as pd
 from features.errors import DataError
 from surrogate.ingest.account import Note, Rejection
 
-__all__ = ["AdapterOutput", "IngestContext", "CsvRow", "read_csv_rows", "number", "whole", "source_fields_json",
-           "relative_name"]
+__all__ = ["AdapterOutput", "IngestContext", "CsvRow", "RowSink", "read_csv_rows", "number", "whole",
+           "source_fields_json", "relative_name"]
 
 
 @dataclass(frozen=True)
@@ -63,6 +63,22 @@ class AdapterOutput:
     @property
     def rows_read(self) -> int:
         return len(self.records) + len(self.rejections)
+
+
+class RowSink:
+    """Collects one file's records, rejected rows and notes, each tagged with the file and line."""
+
+    def __init__(self, file_label: str) -> None:
+        self.file = file_label
+        self.records: list[dict[str, Any]] = []
+        self.rejections: list[Rejection] = []
+        self.notes: list[Note] = []
+
+    def reject(self, row: CsvRow, reason: str) -> None:
+        self.rejections.append(Rejection(self.file, row.line, reason))
+
+    def note(self, row: CsvRow, message: str) -> None:
+        self.notes.append(Note(self.file, row.line, message))
 
 
 @dataclass(frozen=True)

@@ -44,7 +44,16 @@ import pandas as pd
 from features import catalog
 from features.errors import DataError, SurrogateError
 from surrogate.ingest.account import Note, Rejection
-from surrogate.ingest.base import AdapterOutput, CsvRow, number, read_csv_rows, relative_name, source_fields_json, whole
+from surrogate.ingest.base import (
+    AdapterOutput,
+    CsvRow,
+    RowSink,
+    number,
+    read_csv_rows,
+    relative_name,
+    source_fields_json,
+    whole,
+)
 from surrogate.ingest.schema import MEASUREMENT_COLUMNS, coerce_dtypes
 
 __all__ = ["NAME", "read", "THROUGHPUT_TOLERANCE", "MILLIWATT_THRESHOLD_W"]
@@ -75,21 +84,12 @@ def _framework_id(label: str) -> str | None:
         return None
 
 
-class _FileReader:
+class _FileReader(RowSink):
     """Turns the rows of one file into records, rejections and notes."""
 
     def __init__(self, file_label: str, header: list[str]) -> None:
-        self.file = file_label
+        super().__init__(file_label)
         self.header = header
-        self.records: list[dict[str, Any]] = []
-        self.rejections: list[Rejection] = []
-        self.notes: list[Note] = []
-
-    def reject(self, row: CsvRow, reason: str) -> None:
-        self.rejections.append(Rejection(self.file, row.line, reason))
-
-    def note(self, row: CsvRow, message: str) -> None:
-        self.notes.append(Note(self.file, row.line, message))
 
     def numbers(self, row: CsvRow, names: list[str], integer: bool) -> dict[str, float] | None:
         out: dict[str, float] = {}
