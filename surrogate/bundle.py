@@ -37,6 +37,10 @@ METRICS = ["latency_s", "ttft_s", "itl_s"]
 QUANTILES = {"p10": 0.1, "p90": 0.9}
 _COVERAGE = QUANTILES["p90"] - QUANTILES["p10"]
 _CALIBRATION_FOLDS = 3
+# One thread: the training sets are small (thousands of rows), and OpenMP threads that share two
+# cores with another busy process spin-wait; measured 0.5 s single-threaded vs 142 s with 2 threads
+# for one 400-tree fit while another process was busy.
+_THREADS = 1
 # Columns a prediction input may carry besides the configuration: the rest of the canonical
 # measurement table (metrics, provenance, labels) is ignored, so a data table can be passed straight in.
 IGNORED_COLUMNS = {c.name for c in SCHEMA} - set(CONFIG_COLUMNS)
@@ -102,7 +106,7 @@ class SurrogateModel:
             "num_leaves": self.num_leaves, "min_data_in_leaf": self.min_child_samples,
             "bagging_fraction": 0.8, "bagging_freq": 1, "feature_fraction": 0.8, "lambda_l2": 1.0,
             "seed": self.seed if self.seed is not None else 0, "deterministic": True,
-            "force_col_wise": True, "num_threads": 2, "verbose": -1,
+            "force_col_wise": True, "num_threads": _THREADS, "verbose": -1,
         }
         if alpha is not None:
             params["alpha"] = alpha
