@@ -75,7 +75,7 @@ class SurrogateModel:
 
     def __init__(self, seed: int | None = 0, n_estimators: int = 400, learning_rate: float = 0.05,
                  num_leaves: int = 31, min_child_samples: int = 10, physics: bool = True,
-                 with_hardware_id: bool = False, with_specs: bool = False) -> None:
+                 with_hardware_id: bool = False, with_specs: bool = False, calibrate: bool = True) -> None:
         self.seed = seed
         self.n_estimators = n_estimators
         self.learning_rate = learning_rate
@@ -84,6 +84,7 @@ class SurrogateModel:
         self.physics = physics
         self.with_hardware_id = with_hardware_id
         self.with_specs = with_specs
+        self.calibrate = calibrate
 
     # --- pickling with a format check -------------------------------------------------------
     def __getstate__(self) -> dict[str, Any]:
@@ -116,22 +117,25 @@ class SurrogateModel:
         data = lgb.Dataset(feats, label=target, free_raw_data=True)
         return lgb.train(self._params(objective, alpha), data, num_boost_round=self.n_estimators)
 
-    def _conformal_offset(self, feats: pd.DataFrame, target: np.ndarray) -> float:
+    def _conformal_offset(self, feats: pd.DataFrame, target: np.ndarray, folds: np.ndarray) -> float:
         """Conformalized quantile regression (Romano et al., NeurIPS 2019, arXiv 1905.03222).
 
         Out-of-fold P10/P90 predictions give conformity scores max(lo - y, y - hi); widening (or
         narrowing) both bounds by their 80% quantile makes the P10-P90 band cover 80% of new rows
-        drawn like the training rows. Quantile trees alone under-cover on their own training data.
+        drawn like the held-out folds. Quantile trees alone under-cover on their own training data.
         """
-        rng = np.random.default_rng(self.seed)
-        folds = rng.permutation(len(target)) % _CALIBRATION_FOLDS
-        scores = np.empty(len(target))
-        for k in range(_CALIBRATION_FOLDS):
+        scores = np.full(len(target), np.nan)
+        for k in np.unique(folds):
             test = folds == k
+            if test.all():
+                continue
             low = self._train(feats[~test], target[~test], "quantile", QUANTILES["p10"]).predict(feats[test])
             high = self._train(feats[~test], target[~test], "quantile", QUANTILES["p90"]).predict(feats[test])
             scores[test] = np.maximum(low - target[test], target[test] - high)
-        level = min(1.0, _COVERAGE * (1.0 + 1.0 / len(target)))
+        scores = scores[np.isfinite(scores)]
+        if len(scores) == 0:
+            return 0.0
+        level = min(1.0, _COVERAGE * (1.0 + 1.0 / len(scores)))
         return float(np.quantile(scores, level))
 
     def _features(self, cfg: pd.DataFrame, est: pd.DataFrame) -> pd.DataFrame:
@@ -151,6 +155,8 @@ class SurrogateModel:
         self.models_: dict[str, dict[str, lgb.Booster]] = {}
         self.train_rows_: dict[str, int] = {}
         self.interval_offsets_: dict[str, float] = {}
+        self.unseen_hardware_offsets_: dict[str, float] = {}
+        self.seen_hardware_ = sorted(set(cfg["hardware"]))
         for metric in METRICS:
             if metric not in table.columns:
                 continue
@@ -168,9 +174,19 @@ class SurrogateModel:
                 fitted[name] = self._train(feats[rows], target, objective, alpha)
             self.models_[metric] = fitted
             self.train_rows_[metric] = int(rows.sum())
+            if not self.calibrate:
+                self.interval_offsets_[metric] = self.unseen_hardware_offsets_[metric] = 0.0
+                continue
             if progress:
                 progress(f"{metric} interval calibration")
-            self.interval_offsets_[metric] = self._conformal_offset(feats[rows], target)
+            random_folds = np.random.default_rng(self.seed).permutation(int(rows.sum())) % _CALIBRATION_FOLDS
+            self.interval_offsets_[metric] = self._conformal_offset(feats[rows], target, random_folds)
+            # Rows on hardware the model never saw get the band calibrated by leaving each
+            # accelerator out in turn, which is wider: trust falls off outside the data.
+            hardware = cfg["hardware"].to_numpy()[rows]
+            offset = self._conformal_offset(feats[rows], target, hardware) if len(set(hardware)) > 1 else np.nan
+            self.unseen_hardware_offsets_[metric] = float(max(offset, self.interval_offsets_[metric])
+                                                          if np.isfinite(offset) else self.interval_offsets_[metric])
         if not self.models_:
             raise DataError("no metric has 20 or more measured rows; nothing to train")
         self.feature_names_in_ = list(feats.columns)
@@ -180,6 +196,8 @@ class SurrogateModel:
             "data_fingerprint": fingerprint(table), "rows_by_source": sources,
             "rows_by_metric": self.train_rows_, "catalog_fingerprint": catalog.catalog_fingerprint(),
             "interval_offsets_log": self.interval_offsets_,
+            "unseen_hardware_interval_offsets_log": self.unseen_hardware_offsets_,
+            "seen_hardware": self.seen_hardware_,
             "feature_names": self.feature_names_in_, "physics": self.physics,
             "with_hardware_id": self.with_hardware_id, "with_specs": self.with_specs, "cv_scores": {},
         }
@@ -205,11 +223,13 @@ class SurrogateModel:
         cfg = normalize_configs(configs[[c for c in configs.columns if c in CONFIG_COLUMNS]])
         est = estimate(cfg, normalized=True)
         feats = self._features(cfg, est)
+        unseen = ~cfg["hardware"].isin(self.seen_hardware_).to_numpy()
         out = pd.DataFrame(index=configs.index)
         for metric in METRICS:
             base = est[metric].to_numpy() if self.physics else np.ones(len(est))
             fitted = self.models_.get(metric)
-            offset = self.interval_offsets_.get(metric, 0.0)
+            offset = np.where(unseen, self.unseen_hardware_offsets_.get(metric, 0.0),
+                              self.interval_offsets_.get(metric, 0.0))
             for name, widen in [("p50", 0.0), ("p10", -offset), ("p90", offset)]:
                 column = metric if name == "p50" else f"{metric}_{name}"
                 log_ratio = fitted[name].predict(feats) if fitted else np.zeros(len(cfg))
@@ -219,6 +239,7 @@ class SurrogateModel:
         self._make_consistent(cfg, out)
         for metric in METRICS:
             out[f"analytic_{metric}"] = est[metric].to_numpy()
+        out["hardware_seen_in_training"] = ~unseen
         for column in ["mem_per_device_gb", "max_batch_size", "fits", "bottleneck"]:
             out[column] = est[column].to_numpy()
         return out

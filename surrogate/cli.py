@@ -227,14 +227,17 @@ def train(data_dir: Path | None, shared_dir: Path | None, out_path: Path, seed: 
 @click.option("--seed", type=int, default=0, show_default=True, help="Random seed.")
 @click.option("--out", "out_dir", type=click.Path(path_type=Path, file_okay=False), default=None,
               help="Write evaluation.json, predictions.csv and one PNG per metric here.")
+@click.option("--with-specs", is_flag=True, help="Also feed raw datasheet numbers (to measure whether they help).")
+@click.option("--with-hardware-id", is_flag=True, help="Also feed the hardware id as a category (same purpose).")
 @click.option("--json", "as_json", is_flag=True, help="Print the summary as JSON.")
 def evaluate(data_dir: Path | None, shared_dir: Path | None, split: str, seed: int, out_dir: Path | None,
-             as_json: bool) -> None:
+             with_specs: bool, with_hardware_id: bool, as_json: bool) -> None:
     """Accuracy on held-out rows: analytic baseline, LightGBM without physics, full surrogate."""
     rows = training_rows(_training_table(data_dir, shared_dir))
     with _progress() as progress:
         task = progress.add_task("evaluating", total=None)
-        evaluation = cross_validate(rows, split, seed=seed,
+        evaluation = cross_validate(rows, split, seed=seed, with_specs=with_specs,
+                                    with_hardware_id=with_hardware_id,
                                     progress=lambda msg: progress.update(task, description=msg))
     if out_dir is not None:
         write_evaluation(evaluation, out_dir)

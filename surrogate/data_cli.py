@@ -169,7 +169,7 @@ def _int(value: Any) -> int | None:
 
 
 @data.command()
-@click.option("--data-dir", type=click.Path(path_type=Path), default=None,
+@click.option("--data", "data_dir", type=click.Path(path_type=Path), default=None,
               help=f"Dataset directory (default: ${DATA_DIR_ENV} or ./surrogate-data).")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON instead of tables.")
 def summary(data_dir: Path | None, as_json: bool) -> None:

@@ -73,7 +73,7 @@ def cross_validate(table: pd.DataFrame, split: str, seed: int | None = 0, n_fold
         train = table[~test]
         held = table[test]
         full = SurrogateModel(seed=seed, **model_params).fit(train)
-        plain = SurrogateModel(seed=seed, physics=False, **model_params).fit(train)
+        plain = SurrogateModel(seed=seed, physics=False, calibrate=False, **model_params).fit(train)
         configs = held[[c for c in held.columns if c in CONFIG_COLUMNS]]
         pred_full = full.predict(configs)
         pred_plain = plain.predict(configs)

@@ -43,6 +43,16 @@ def test_prediction_columns_and_consistency() -> None:
     assert {"analytic_latency_s", "bottleneck", "mem_per_device_gb", "fits"} <= set(prediction.columns)
 
 
+def test_unseen_hardware_gets_the_wider_leave_one_hardware_out_interval() -> None:
+    model = tiny_model()
+    prediction = model.predict(UNSEEN)
+    assert not prediction["hardware_seen_in_training"].any()
+    seen = model.predict(synthetic_table().head(3))
+    assert seen["hardware_seen_in_training"].all()
+    for metric in METRICS:
+        assert model.unseen_hardware_offsets_[metric] >= model.interval_offsets_[metric]
+
+
 def test_unseen_hardware_and_model_stay_near_physics() -> None:
     prediction = tiny_model().predict(UNSEEN)
     for metric in METRICS:

@@ -85,5 +85,5 @@ def test_summary_after_ingest_and_env_override(tmp_path: Path) -> None:
 
 
 def test_summary_without_a_dataset_exits_1(tmp_path: Path) -> None:
-    result = run(["data", "summary", "--data-dir", str(tmp_path / "none")])
+    result = run(["data", "summary", "--data", str(tmp_path / "none")])
     assert result.exit_code == 1 and "surrogate data ingest" in result.output

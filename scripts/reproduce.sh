@@ -1,0 +1,27 @@
+#!/usr/bin/env bash
+# Rerun every measurement the README quotes and rewrite benchmarks/results/.
+# Needs the shared datasets at ../shared/datasets (or SURROGATE_SHARED_DIR) and the package installed.
+# Takes about 20-30 minutes on 2 cores.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+SHARED="${SURROGATE_SHARED_DIR:-../shared/datasets}"
+DATA="${SURROGATE_DATA_DIR:-surrogate-data}"
+OUT=benchmarks/results
+mkdir -p "$OUT"
+
+surrogate data ingest llm-inference-bench "$SHARED/llm-inference-bench" --into "$DATA" > "$OUT/ingest-llm-inference-bench.txt"
+surrogate data ingest aiconfigurator "$SHARED/aiconfigurator/silicon_sample.csv" --into "$DATA" > "$OUT/ingest-aiconfigurator.txt"
+surrogate data summary --data "$DATA" > "$OUT/data-summary.txt"
+python benchmarks/roofline_baseline.py --markdown "$OUT/roofline_baseline.md" > /dev/null
+python scripts/train_default.py | tee "$OUT/train_default.txt"
+for split in random hardware model framework source; do
+  surrogate evaluate --data "$DATA" --split "$split" --out "$OUT/evaluate-$split" > "$OUT/evaluate-$split.txt"
+done
+python scripts/accuracy_tables.py --results "$OUT" > "$OUT/accuracy.md"
+python benchmarks/speed.py --json "$OUT/speed.json" | tee "$OUT/speed.txt"
+for bench in optimize_speed optimizer_quality regret; do
+  if [ -f "benchmarks/$bench.py" ]; then
+    python "benchmarks/$bench.py" --json "$OUT/$bench.json" | tee "$OUT/$bench.txt"
+  fi
+done
+echo "results in $OUT"
