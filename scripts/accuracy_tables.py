@@ -53,6 +53,13 @@ def main(argv: list[str] | None = None) -> int:
                 f"{args.results}/evaluate-{split}`", "", *split_table(summary), ""]
         if split != "random":
             out += ["Median APE % per held-out group:", "", *group_table(summary), ""]
+    specs = args.results / "evaluate-hardware-with-specs" / "evaluation.json"
+    if specs.is_file():
+        summary = json.loads(specs.read_text())
+        out += ["### split: hardware, with raw datasheet features added (`--with-specs`)", "",
+                f"Command: `surrogate evaluate --split hardware --with-specs --out {args.results}/"
+                "evaluate-hardware-with-specs`", "", *split_table(summary), "", "Median APE % per held-out group:",
+                "", *group_table(summary), ""]
     print("\n".join(out))
     return 0
 

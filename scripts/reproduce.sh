@@ -17,6 +17,8 @@ python scripts/train_default.py | tee "$OUT/train_default.txt"
 for split in random hardware model framework source; do
   surrogate evaluate --data "$DATA" --split "$split" --out "$OUT/evaluate-$split" > "$OUT/evaluate-$split.txt"
 done
+surrogate evaluate --data "$DATA" --split hardware --with-specs --out "$OUT/evaluate-hardware-with-specs" \
+  > "$OUT/evaluate-hardware-with-specs.txt"
 python scripts/accuracy_tables.py --results "$OUT" > "$OUT/accuracy.md"
 python benchmarks/speed.py --json "$OUT/speed.json" | tee "$OUT/speed.txt"
 for bench in optimize_speed optimizer_quality regret; do

@@ -1,0 +1,265 @@
+"""Find the best deployment for a workload on the user's devices: exact when small, Optuna when large.
+
+``optimize(model, inventory, workload, options)`` enumerates every valid configuration
+(``surrogate.search_space``), predicts them with the surrogate (``model.predict`` only) and keeps
+those that fit in memory and meet the latency targets (``surrogate.scoring``). Up to
+``OptimizeOptions.exhaustive_limit`` candidates are all predicted in batches and the optimum is
+exact; larger spaces, or any run with a shared ``storage``, are searched with Optuna (TPE, or
+NSGA-II for Pareto fronts; ``surrogate.optuna_search``). Nothing feasible raises
+``InfeasibleError`` naming the binding constraint and what would work (``surrogate.infeasible``).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+from typing import Any, Protocol
+
+import numpy as np
+import pandas as pd
+
+from features import catalog
+from features.errors import ConfigError, InfeasibleError
+from surrogate.analytic_predictor import AnalyticPredictor
+from surrogate.infeasible import explain_infeasible
+from surrogate.optuna_search import SEARCH_DIMENSIONS, StudySettings, run_study
+from surrogate.scoring import OBJECTIVES, PARETO_OBJECTIVES, TARGETS, Objective, Targets, pareto_front, rank, score
+from surrogate.search_space import Inventory, SearchSpace, Workload, enumerate_candidates
+
+__all__ = ["Predictor", "OptimizeOptions", "OptimizeResult", "optimize", "SEARCH_METHODS", "KNOB_COLUMNS"]
+
+log = logging.getLogger(__name__)
+
+SEARCH_METHODS = ("auto", "exhaustive", "optuna")
+KNOB_COLUMNS = ["hardware", "num_devices", "framework", "tp", "pp", "dp", "weight_dtype", "kv_dtype", "batching",
+                "concurrency"]
+_PREDICT_CHUNK_ROWS = 50_000
+# Latency limits scaled by these when the roofline picks first trials (it underestimates latency).
+_ROOFLINE_TIGHTENING = (1.0, 0.5, 0.25)
+
+
+def _seed_trials(trials: int) -> int:
+    """How many roofline picks start a study: a tenth of the budget, 1 to 10."""
+    return int(np.clip(trials // 10, 1, 10))
+
+
+class Predictor(Protocol):
+    """Anything with the ``SurrogateModel.predict`` signature."""
+
+    def predict(self, configs: pd.DataFrame) -> pd.DataFrame: ...
+
+
+@dataclass(frozen=True)
+class OptimizeOptions:
+    """What to optimise, under which limits, and how to search."""
+
+    objective: str = field(default="throughput", metadata={"help": "throughput, latency or cost"})
+    targets: Targets = field(default_factory=Targets, metadata={"help": "latency limits and their quantile"})
+    pareto: bool = field(default=False, metadata={"help": "return the throughput / per-user speed front"})
+    search: str = field(default="auto", metadata={"help": "auto, exhaustive or optuna"})
+    trials: int = field(default=200, metadata={"help": "Optuna trials run by this process"})
+    seed: int | None = field(default=0, metadata={"help": "seed of the Optuna sampler"})
+    exhaustive_limit: int = field(default=20_000, metadata={"help": "largest space enumerated exactly"})
+    storage: str | None = field(default=None, metadata={"help": "Optuna storage URL or journal file"})
+    study_name: str | None = field(default=None, metadata={"help": "study shared by several processes"})
+    top_k: int = field(default=5, metadata={"help": "configurations to return"})
+    trials_per_batch: int = field(default=16, metadata={"help": "trials predicted in one surrogate call"})
+
+    def __post_init__(self) -> None:
+        if self.objective not in OBJECTIVES:
+            raise ConfigError(f"objective must be one of {', '.join(OBJECTIVES)}, got '{self.objective}'")
+        if self.search not in SEARCH_METHODS:
+            raise ConfigError(f"search must be one of {', '.join(SEARCH_METHODS)}, got '{self.search}'")
+        if self.trials < 1 or self.top_k < 1 or self.trials_per_batch < 1:
+            raise ConfigError("trials, top_k and trials_per_batch must be at least 1")
+        if self.study_name and not self.storage:
+            raise ConfigError("--study-name needs --storage (the study lives in that storage)")
+
+
+@dataclass
+class OptimizeResult:
+    """The ranked feasible configurations, the winner and why, and how the search went."""
+
+    ranked: pd.DataFrame = field(repr=False)
+    front: pd.DataFrame | None = field(repr=False)
+    evaluated: pd.DataFrame = field(repr=False)
+    objective: Objective
+    pareto_objectives: tuple[Objective, ...]
+    method: str
+    searched: str
+    space_size: int
+    why: str
+    notes: tuple[str, ...] = field(metadata={"help": "caveats worth reading (left-out hardware, no cost axis)"})
+    skipped: tuple[str, ...] = field(metadata={"help": "combinations the search space left out, and why"})
+    seed: int | None
+    study_name: str | None
+    top_k: int
+    history: pd.DataFrame | None = field(default=None, repr=False, metadata={
+        "help": "Optuna trials in order (number, worker, feasible, value_0..); None when exhaustive"})
+
+    @property
+    def best(self) -> pd.Series:
+        return self.ranked.iloc[0]
+
+    @property
+    def top(self) -> pd.DataFrame:
+        return self.ranked.head(self.top_k)
+
+
+def _predict(model: Predictor, configs: pd.DataFrame, targets: Targets) -> pd.DataFrame:
+    parts = [score(configs.iloc[i:i + _PREDICT_CHUNK_ROWS],
+                   model.predict(configs.iloc[i:i + _PREDICT_CHUNK_ROWS]), targets)
+             for i in range(0, len(configs), _PREDICT_CHUNK_ROWS)]
+    return pd.concat(parts, ignore_index=True)
+
+
+def _request(inventory: Inventory, workload: Workload, space: SearchSpace, options: OptimizeOptions) -> dict[str, Any]:
+    """What defines a study: trials of different requests must not share one."""
+    described = {**asdict(workload), "model": catalog.resolve_model(workload.model)}
+    return {"inventory": [[p.hardware, p.count] for p in inventory.pools], "workload": described,
+            "space": asdict(space), "objective": options.objective, "pareto": options.pareto,
+            "targets": asdict(options.targets)}
+
+
+def _differences(best: pd.Series, other: pd.Series) -> str:
+    changed = [f"{c}={other[c]}" for c in KNOB_COLUMNS if other[c] != best[c]]
+    return ", ".join(changed) if changed else "same knobs"
+
+
+def _why(ranked: pd.DataFrame, objective: Objective) -> str:
+    best = ranked.iloc[0]
+    value = float(best[objective.column])
+    tail = (f"{best['bottleneck']}-bound, {best['mem_per_device_gb']:.1f} of {best['usable_gb']:.1f} GB "
+            "per device")
+    if len(ranked) == 1:
+        return f"the only configuration that meets every constraint ({tail})"
+    runner = ranked.iloc[1]
+    other = float(runner[objective.column])
+    margin = (value / other - 1.0) if objective.maximize else (other / value - 1.0)
+    return (f"{value:,.4g} {objective.label}, {margin:.1%} better than the runner-up "
+            f"(which differs in {_differences(best, runner)}); {tail}")
+
+
+def _roofline_picks(configs: pd.DataFrame, targets: Targets, objectives: tuple[Objective, ...], count: int,
+                    pareto: bool) -> list[int]:
+    """Candidate rows the roofline alone ranks best: the first trials of an Optuna study.
+
+    The roofline is cheap (no trees), so screening every candidate with it costs little and starts
+    the study in the right region. It is optimistic about latency, so its picks under tighter
+    versions of the latency limits (x1, x1/2, x1/4) are included. Every reported number still comes
+    from the surrogate.
+    """
+    predictions = AnalyticPredictor().predict(configs)
+    picks: list[int] = []
+    for tighten in _ROOFLINE_TIGHTENING:
+        tighter = Targets(**{name: (None if getattr(targets, name) is None else getattr(targets, name) * tighten)
+                             for name in TARGETS}, risk=targets.risk)
+        scored = score(configs, predictions, tighter)
+        if pareto:
+            front = pareto_front(scored, objectives)
+            step = max(len(front) // count, 1)
+            ranked = front.index[::step]
+        else:
+            ranked = rank(scored, objectives[0]).index
+        picks += [int(i) for i in ranked if int(i) not in picks][:max(count // len(_ROOFLINE_TIGHTENING), 1)]
+        if not targets.given():
+            break
+    return picks[:count]
+
+
+def _restrict_for_cost(candidates: pd.DataFrame, notes: list[str]) -> pd.DataFrame:
+    price = candidates["hardware"].map(catalog.hardware_table()["price_usd_per_device_hour"])
+    unpriced = sorted(set(candidates.loc[price.isna(), "hardware"]))
+    if unpriced:
+        notes.append(f"--objective cost leaves out {', '.join(unpriced)}: no price in the catalog")
+    kept = candidates[price.notna().to_numpy()].reset_index(drop=True)
+    if kept.empty:
+        raise InfeasibleError(f"no catalog price for {', '.join(unpriced)}; use --objective throughput or latency")
+    return kept
+
+
+def optimize(model: Predictor, inventory: Inventory, workload: Workload, options: OptimizeOptions | None = None,
+             space: SearchSpace | None = None, progress: Callable[[int, int], None] | None = None) -> OptimizeResult:
+    """The best configurations for ``workload`` on ``inventory`` by ``options.objective``."""
+    options = options or OptimizeOptions()
+    space = space or SearchSpace()
+    candidates = enumerate_candidates(inventory, workload, space)
+    notes: list[str] = []
+    configs = candidates.configs
+    objective = OBJECTIVES[options.objective]
+    if options.objective == "cost":
+        configs = _restrict_for_cost(configs, notes)
+    pareto_objectives: tuple[Objective, ...] = PARETO_OBJECTIVES
+    if options.pareto:
+        prices = configs["hardware"].map(catalog.hardware_table()["price_usd_per_device_hour"])
+        if prices.notna().all():
+            pareto_objectives = (*PARETO_OBJECTIVES, OBJECTIVES["cost"])
+        else:
+            notes.append("Pareto front without cost: no catalog price for "
+                         + ", ".join(sorted(set(configs.loc[prices.isna(), "hardware"]))))
+    size = len(configs)
+    exhaustive = options.search == "exhaustive" or (
+        options.search == "auto" and options.storage is None and size <= options.exhaustive_limit)
+    study_name = None
+    history = None
+    if exhaustive:
+        method = "exhaustive"
+        scored = _predict(model, configs, options.targets)
+        if progress:
+            progress(size, size)
+        searched = f"exhaustive over {size:,} configurations"
+    else:
+        request = _request(inventory, workload, space, options)
+        name = options.study_name
+        if options.storage and not name:
+            digest = hashlib.md5(json.dumps(request, sort_keys=True).encode()).hexdigest()[:10]
+            name = f"surrogate-{digest}"
+        method = "nsga2" if options.pareto else "tpe"
+        settings = StudySettings(trials=options.trials, seed=options.seed, storage=options.storage,
+                                 study_name=name, trials_per_batch=options.trials_per_batch, pareto=options.pareto)
+        objectives = pareto_objectives if options.pareto else (objective,)
+        # Without a fixed concurrency, replicas follow from tp and pp and each trial sweeps the
+        # sequences per replica; with one, sequences follow from replicas and each trial sweeps those.
+        derived, profiled = ("dp", "concurrency") if workload.concurrency is None else ("concurrency", "dp")
+        dims = [d for d in SEARCH_DIMENSIONS if d not in (derived, profiled) and configs[d].nunique() > 1]
+        known: list[pd.DataFrame] = []  # scored rows indexed by candidate position, one frame per batch
+
+        def evaluate(indices: np.ndarray) -> pd.DataFrame:
+            seen = set().union(*(frame.index for frame in known)) if known else set()
+            fresh = sorted({int(i) for i in indices} - seen)
+            if fresh:
+                rows = _predict(model, configs.iloc[fresh], options.targets)
+                rows.index = pd.Index(fresh)
+                known.append(rows)
+            table = pd.concat(known) if len(known) > 1 else known[0]
+            if len(known) > 1:
+                known[:] = [table]
+            return table.loc[[int(i) for i in indices]].reset_index(drop=True)
+
+        first = _roofline_picks(configs, options.targets, objectives, _seed_trials(options.trials), options.pareto)
+        outcome = run_study(configs, dims, objectives, evaluate, settings, request, progress, first, profiled)
+        found, study_name, history = outcome.configs, outcome.study_name, outcome.history
+        if found.empty:
+            raise InfeasibleError(f"no trial of study '{study_name}' finished; run more --trials")
+        scored = _predict(model, found, options.targets)
+        label = "NSGA-II" if options.pareto else "TPE"
+        where = f", study '{study_name}'" if options.storage else ""
+        searched = (f"{label} search: {options.trials} trials{where} (the first {len(first)} the roofline's "
+                    f"picks), {len(scored):,} of {size:,} configurations evaluated (seed {options.seed})")
+    log.info("%s", searched)
+    for reason in candidates.notes:
+        log.debug("%s", reason)
+    ranked = rank(scored, objective)
+    if ranked.empty:
+        message = explain_infeasible(scored, options.targets, inventory, workload, searched)
+        if not exhaustive:
+            message += "; more --trials or --search exhaustive may find one"
+        raise InfeasibleError(message)
+    front = pareto_front(scored, pareto_objectives) if options.pareto else None
+    return OptimizeResult(ranked=ranked.reset_index(drop=True), front=front, evaluated=scored, objective=objective,
+                          pareto_objectives=pareto_objectives, method=method, searched=searched, space_size=size,
+                          why=_why(ranked, objective), notes=tuple(notes), skipped=candidates.notes, seed=options.seed,
+                          study_name=study_name, top_k=options.top_k, history=history)

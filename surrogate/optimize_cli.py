@@ -1,0 +1,144 @@
+"""``surrogate optimize``: flags to library calls, tables to stdout, progress and notes to stderr.
+
+Errors are left to the group in ``surrogate.cli``: ``InfeasibleError`` exits 1 with the binding
+constraint, unknown names and bad flags exit 2.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from contextlib import nullcontext
+from pathlib import Path
+from typing import Any
+
+import click
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+from surrogate.bundle import SurrogateModel, load, load_default
+from surrogate.optimize import SEARCH_METHODS, OptimizeOptions, optimize
+from surrogate.optimize_report import deployment, headline, pareto_table, result_payload, top_table, write_files
+from surrogate.recommend import recommendation
+from surrogate.report import print_json
+from surrogate.scoring import OBJECTIVES, RISKS, Targets
+from surrogate.search_space import DEFAULT_MAX_SEQUENCES, Inventory, SearchSpace, Workload
+
+__all__ = ["optimize_command"]
+
+_DEFAULT_PARETO_DIR = Path("optimize-results")
+_PIPE_WIDTH = 160  # columns when stdout is a file or pipe (rich would wrap at 80)
+
+
+def _help(cls: type, name: str) -> str:
+    """Help text from a dataclass field's metadata (one source for library and CLI)."""
+    text = next(f.metadata.get("help", "") for f in dataclasses.fields(cls) if f.name == name)
+    return f"{text[:1].upper()}{text[1:]}."
+
+
+def _split(text: str | None) -> tuple[str, ...] | None:
+    if text is None:
+        return None
+    items = tuple(p.strip() for p in text.split(",") if p.strip())
+    if not items:
+        raise click.BadParameter("give at least one name, comma-separated")
+    return items
+
+
+def _model(path: Path | None) -> SurrogateModel:
+    return load(path) if path is not None else load_default()
+
+
+@click.command("optimize")
+@click.option("--model", "model_name", required=True, help="HF model id, alias, or path to a config.json.")
+@click.option("--gpus", multiple=True, required=True,
+              help="Devices you have, TYPE:COUNT (repeatable), e.g. --gpus h100-sxm:8 --gpus a100-sxm4-80gb:16.")
+@click.option("--input-len", type=click.IntRange(min=1), required=True, help="Prompt tokens per request.")
+@click.option("--output-len", type=click.IntRange(min=1), required=True, help="Generated tokens per request.")
+@click.option("--concurrency", type=click.IntRange(min=1), default=None,
+              help="Requests in flight across the whole deployment (default: searched per replica).")
+@click.option("--max-ttft-s", type=click.FloatRange(min=0, min_open=True), default=None,
+              help="Limit on time to first token, seconds.")
+@click.option("--max-itl-s", type=click.FloatRange(min=0, min_open=True), default=None,
+              help="Limit on inter-token latency, seconds.")
+@click.option("--max-latency-s", type=click.FloatRange(min=0, min_open=True), default=None,
+              help="Limit on end-to-end latency per request, seconds.")
+@click.option("--risk", type=click.Choice(RISKS), default="p90", show_default=True,
+              help="Which prediction the latency limits apply to: P90 (cautious) or the median.")
+@click.option("--objective", type=click.Choice(list(OBJECTIVES)), default="throughput", show_default=True,
+              help="throughput: output tokens/s per device; latency: seconds per request; cost: $ per "
+                   "million output tokens (catalog prices).")
+@click.option("--pareto", is_flag=True, help="Also return the front of throughput per device vs per-user speed "
+                                             "(and cost where priced), as a table, CSV and PNG.")
+@click.option("--frameworks", default=None, help="Comma-separated, e.g. vllm,sglang (default: all that run).")
+@click.option("--precisions", default="fp16,fp8", show_default=True, help=_help(SearchSpace, "precisions"))
+@click.option("--max-sequences", type=click.IntRange(min=1), default=DEFAULT_MAX_SEQUENCES, show_default=True,
+              help=_help(SearchSpace, "max_sequences"))
+@click.option("--search", type=click.Choice(SEARCH_METHODS), default="auto", show_default=True,
+              help="auto: exhaustive when the space is small, else Optuna (always Optuna with --storage).")
+@click.option("--trials", type=click.IntRange(min=1), default=200, show_default=True,
+              help=_help(OptimizeOptions, "trials"))
+@click.option("--seed", type=int, default=0, show_default=True, help=_help(OptimizeOptions, "seed"))
+@click.option("--storage", default=None,
+              help="Optuna storage shared by several processes: sqlite:///study.db, postgresql://..., or a "
+                   "journal file (*.log).")
+@click.option("--study-name", default=None, help="Study name in --storage (default: derived from the request).")
+@click.option("--top", "top_k", type=click.IntRange(min=1), default=5, show_default=True,
+              help="Configurations to show.")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON instead of tables.")
+@click.option("--out", "out_dir", type=click.Path(file_okay=False, path_type=Path), default=None,
+              help=f"Write top.csv, result.json (and pareto.csv/png) here; --pareto defaults to "
+                   f"./{_DEFAULT_PARETO_DIR}.")
+@click.option("--model-file", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              help="Surrogate bundle to use (default: the shipped models/default.joblib).")
+def optimize_command(model_name: str, gpus: tuple[str, ...], input_len: int, output_len: int,
+                     concurrency: int | None, max_ttft_s: float | None, max_itl_s: float | None,
+                     max_latency_s: float | None, risk: str, objective: str, pareto: bool, frameworks: str | None,
+                     precisions: str, max_sequences: int, search: str, trials: int, seed: int,
+                     storage: str | None, study_name: str | None, top_k: int, as_json: bool,
+                     out_dir: Path | None, model_file: Path | None) -> None:
+    """Find the best deployment of a model on your devices under memory and latency limits.
+
+    Example: surrogate optimize --model meta-llama/Llama-3.1-70B --gpus h100-sxm:8 --input-len 1024
+    --output-len 256 --max-itl-s 0.05
+    """
+    stderr = Console(stderr=True)
+    stdout = Console() if Console().is_terminal else Console(width=_PIPE_WIDTH)
+    inventory = Inventory.parse(gpus)
+    workload = Workload(model=model_name, input_len=input_len, output_len=output_len, concurrency=concurrency)
+    space = SearchSpace(frameworks=_split(frameworks), precisions=_split(precisions) or (),
+                        max_sequences=max_sequences)
+    targets = Targets(max_ttft_s=max_ttft_s, max_itl_s=max_itl_s, max_latency_s=max_latency_s, risk=risk)
+    options = OptimizeOptions(objective=objective, targets=targets, pareto=pareto, search=search, trials=trials,
+                              seed=seed, storage=storage, study_name=study_name, top_k=top_k)
+    model = _model(model_file)
+    bar = Progress(TextColumn("optimizing"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+                   console=stderr, transient=True)
+    with bar if stderr.is_terminal else nullcontext():
+        task = bar.add_task("trials", total=None)
+        result = optimize(model, inventory, workload, options, space,
+                          progress=lambda done, total: bar.update(task, completed=done, total=total))
+    for note in result.notes:
+        stderr.print(f"[dim]note: {note}[/dim]", soft_wrap=True)
+    request = {"model": model_name, "gpus": list(gpus), "input_len": input_len, "output_len": output_len,
+               "concurrency": concurrency, "objective": objective, "risk": risk, "targets": targets.given(),
+               "frameworks": space.frameworks, "precisions": space.precisions, "pareto": pareto}
+    payload = result_payload(result, request)
+    if out_dir is None and pareto:
+        out_dir = _DEFAULT_PARETO_DIR
+    written = write_files(result, out_dir, payload) if out_dir is not None else []
+    if as_json:
+        print_json(payload)
+    else:
+        _print_tables(stdout, result)
+    for path in written:
+        stderr.print(f"wrote {path}", soft_wrap=True)
+    if not as_json:
+        stdout.print(recommendation(result.best), soft_wrap=True, markup=False, highlight=False)
+
+
+def _print_tables(stdout: Console, result: Any) -> None:
+    stdout.print(headline(result), soft_wrap=True, markup=False)
+    stdout.print(top_table(result))
+    if result.front is not None:
+        stdout.print(pareto_table(result))
+    stdout.print(f"Why #1 ({deployment(result.best)}): {result.why}", soft_wrap=True, markup=False, highlight=False)

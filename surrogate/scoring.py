@@ -1,0 +1,146 @@
+"""Objectives, constraints, ranking and Pareto fronts over predicted configurations (pure, vectorised).
+
+Units: throughput per device counts generated (output) tokens per second per device of the whole
+deployment; per-user speed is ``1 / ITL`` in tokens per second seen by one request; cost is US
+dollars per million generated tokens at the catalog's on-demand price per device-hour. Objectives
+use the median prediction; latency targets are checked on the P90 prediction (``risk="p90"``) or
+the median (``risk="p50"``). Memory is the analytic model's hard limit (``fits``).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from features import catalog
+from features.errors import ConfigError
+
+__all__ = ["OBJECTIVES", "RISKS", "TARGETS", "Objective", "Targets", "score", "rank", "pareto_front",
+           "objective_matrix", "constraint_matrix", "CONSTRAINT_COLUMNS"]
+
+_SECONDS_PER_HOUR = 3600.0
+_TOKENS_PER_MILLION = 1e6
+
+
+@dataclass(frozen=True)
+class Objective:
+    """One thing to optimise: which scored column, and which way is better."""
+
+    name: str
+    column: str
+    maximize: bool
+    label: str
+
+
+OBJECTIVES = {
+    "throughput": Objective("throughput", "throughput_per_device_tok_s", True, "output tokens/s per device"),
+    "latency": Objective("latency", "latency_s", False, "seconds per request"),
+    "cost": Objective("cost", "cost_usd_per_mtok", False, "USD per million output tokens"),
+}
+# Pareto mode: throughput per device against per-user speed, and cost where every device is priced.
+PARETO_OBJECTIVES = (OBJECTIVES["throughput"],
+                     Objective("per_user", "per_user_tok_s", True, "output tokens/s per request"))
+RISKS = ("p50", "p90")
+# Latency targets: option name -> predicted metric it bounds.
+TARGETS = {"max_ttft_s": "ttft_s", "max_itl_s": "itl_s", "max_latency_s": "latency_s"}
+CONSTRAINT_COLUMNS = ["memory_over_gb", "ttft_over_s", "itl_over_s", "latency_over_s"]
+
+
+@dataclass(frozen=True)
+class Targets:
+    """Latency limits (``None`` = no limit) and which prediction they apply to."""
+
+    max_ttft_s: float | None = None
+    max_itl_s: float | None = None
+    max_latency_s: float | None = None
+    risk: str = "p90"
+
+    def __post_init__(self) -> None:
+        if self.risk not in RISKS:
+            raise ConfigError(f"risk must be one of {', '.join(RISKS)}, got '{self.risk}'")
+        for name in TARGETS:
+            value = getattr(self, name)
+            if value is not None and not value > 0:
+                raise ConfigError(f"--{name.replace('_', '-')} must be positive, got {value}")
+
+    def column(self, metric: str) -> str:
+        """The predicted column a target on ``metric`` is checked against."""
+        return metric if self.risk == "p50" else f"{metric}_{self.risk}"
+
+    def given(self) -> dict[str, float]:
+        return {metric: getattr(self, name) for name, metric in TARGETS.items() if getattr(self, name) is not None}
+
+
+def _usable_gb(configs: pd.DataFrame) -> np.ndarray:
+    hardware = catalog.hardware_table()["memory_gb"]
+    fraction = catalog.framework_table()["usable_memory_fraction"]
+    return (configs["hardware"].map(hardware).to_numpy(dtype=float)
+            * configs["framework"].map(fraction).to_numpy(dtype=float))
+
+
+def score(configs: pd.DataFrame, predictions: pd.DataFrame, targets: Targets) -> pd.DataFrame:
+    """Configurations beside their predictions, objective columns and constraint violations.
+
+    A violation column is > 0 when the constraint is broken (Optuna's ``constraints_func``
+    convention) and <= 0 otherwise; ``feasible`` is true when none is broken.
+    """
+    out = pd.concat([configs.reset_index(drop=True), predictions.reset_index(drop=True)], axis=1)
+    devices = out["num_devices"].to_numpy(dtype=float)
+    price = out["hardware"].map(catalog.hardware_table()["price_usd_per_device_hour"]).to_numpy(dtype=float)
+    for suffix in ["", "_p10", "_p90"]:
+        throughput = out[f"output_throughput_tok_s{suffix}"].to_numpy(dtype=float)
+        out[f"throughput_per_device_tok_s{suffix}"] = throughput / devices
+    out["per_user_tok_s"] = 1.0 / out["itl_s"].to_numpy(dtype=float)
+    out["price_usd_per_device_hour"] = price
+    out["cost_usd_per_mtok"] = (price * devices / _SECONDS_PER_HOUR
+                                / out["output_throughput_tok_s"].to_numpy(dtype=float) * _TOKENS_PER_MILLION)
+    out["usable_gb"] = _usable_gb(out)
+    over = out["mem_per_device_gb"].to_numpy(dtype=float) - out["usable_gb"].to_numpy()
+    fits = out["fits"].to_numpy(dtype=bool)
+    # ``fits`` is the analytic model's verdict; keep the violation's sign consistent with it.
+    out["memory_over_gb"] = np.where(fits, np.minimum(over, 0.0), np.maximum(over, 1e-9))
+    given = targets.given()
+    for metric in TARGETS.values():
+        column = f"{metric.removesuffix('_s')}_over_s"
+        limit = given.get(metric)
+        out[column] = 0.0 if limit is None else out[targets.column(metric)].to_numpy(dtype=float) - limit
+    out["feasible"] = (out[CONSTRAINT_COLUMNS].to_numpy() <= 0.0).all(axis=1)
+    return out
+
+
+def objective_matrix(scored: pd.DataFrame, objectives: tuple[Objective, ...]) -> np.ndarray:
+    """Objective values, one column per objective, in their natural units and directions."""
+    return np.column_stack([scored[o.column].to_numpy(dtype=float) for o in objectives])
+
+
+def constraint_matrix(scored: pd.DataFrame) -> np.ndarray:
+    return scored[CONSTRAINT_COLUMNS].to_numpy(dtype=float)
+
+
+def rank(scored: pd.DataFrame, objective: Objective) -> pd.DataFrame:
+    """Feasible rows, best first; ties go to fewer devices, then lower latency, then input order."""
+    feasible = scored[scored["feasible"]]
+    key = feasible[objective.column].to_numpy(dtype=float)
+    order = np.lexsort((np.arange(len(feasible)), feasible["latency_s"].to_numpy(dtype=float),
+                        feasible["num_devices"].to_numpy(), -key if objective.maximize else key))
+    return feasible.iloc[order]
+
+
+def pareto_front(scored: pd.DataFrame, objectives: tuple[Objective, ...]) -> pd.DataFrame:
+    """Feasible rows no other feasible row beats on every objective, by throughput per device."""
+    feasible = scored[scored["feasible"]]
+    if feasible.empty:
+        return feasible
+    values = objective_matrix(feasible, objectives)
+    values = np.where([o.maximize for o in objectives], -values, values)  # all "smaller is better"
+    order = np.lexsort(values.T[::-1])
+    front: list[int] = []
+    for i in order:
+        point = values[i]
+        if front and (values[front] <= point).all(axis=1).any():
+            continue  # dominated, or equal to a point already on the front
+        front.append(int(i))
+    result = feasible.iloc[front]
+    return result.sort_values(objectives[0].column, ascending=not objectives[0].maximize, kind="stable")

@@ -1,0 +1,255 @@
+"""What the optimizer may choose from: the user's devices, the workload, and every valid deployment.
+
+``enumerate_candidates`` lists every configuration (rows in ``features.configs.CONFIG_COLUMNS``)
+that the inventory, the frameworks and the precisions allow, and says what it left out and why.
+The knobs:
+
+- hardware: one pool of the inventory; a deployment never mixes device types;
+- tp: powers of two within the scale-up domain (NVLink island) that divide the attention heads;
+- pp: powers of two, at most the layers; llama.cpp splits layers only (tp = 1);
+- dp: replicas. With ``Workload.concurrency`` (requests in flight across the deployment) replicas
+  are searched and share those requests; without it each replica is sized on its own and the
+  deployment fills the pool with as many replicas as fit (throughput per device and cost per token
+  do not depend on the replica count);
+- sequences per replica: powers of two up to ``SearchSpace.max_sequences`` (continuous engines:
+  requests in flight; static engines: batch size; llama.cpp: one sequence);
+- weight and KV precision: ``SearchSpace.precisions`` that the framework supports and the hardware
+  runs (fp8 weights need fp8 tensor cores, fp4 needs fp4, int8 needs int8; weight-only int4
+  dequantises to fp16 anywhere);
+- framework: those that run on the hardware's vendor.
+
+The longest sequence is ``input_len + output_len`` (what vLLM calls ``--max-model-len``).
+"""
+
+from __future__ import annotations
+
+import math
+from collections import Counter
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+
+from features import catalog
+from features.configs import CONFIG_COLUMNS, invalid_reasons, normalize_configs
+from features.errors import ConfigError, InfeasibleError
+from features.precision import canonical_dtype
+
+__all__ = ["DevicePool", "Inventory", "Workload", "SearchSpace", "Candidates", "enumerate_candidates",
+           "DEFAULT_MAX_SEQUENCES", "SIXTEEN_BIT"]
+
+# Search bound, not a measured number: the largest batch or concurrency per replica tried.
+DEFAULT_MAX_SEQUENCES = 512
+SIXTEEN_BIT = ("fp16", "bf16")
+# Weight formats that run on their own tensor-core peak; without that peak they are not offered.
+_WEIGHT_PEAK_NEEDED = {"fp8": "fp8", "fp4": "fp4", "int8": "int8"}
+_DEFAULT_PRECISIONS = ("fp16", "fp8")
+
+
+@dataclass(frozen=True)
+class DevicePool:
+    """Devices of one type that the user has."""
+
+    hardware: str = field(metadata={"help": "catalog id, e.g. h100-sxm"})
+    count: int = field(metadata={"help": "how many of them"})
+
+
+@dataclass(frozen=True)
+class Inventory:
+    """Every device type the user could deploy on (one type per deployment)."""
+
+    pools: tuple[DevicePool, ...]
+
+    @classmethod
+    def parse(cls, items: Sequence[str]) -> Inventory:
+        """``["h100-sxm:8", "a100-sxm4-80gb:16"]``; a bare name means one device.
+
+        Unknown names raise ``UnknownNameError`` with suggestions; bad counts raise ``ConfigError``.
+        """
+        if not items:
+            raise ConfigError("give at least one --gpus TYPE:COUNT, e.g. --gpus h100-sxm:8")
+        counts: dict[str, int] = {}
+        for item in items:
+            name, _, count_text = str(item).partition(":")
+            try:
+                count = int(count_text) if count_text else 1
+            except ValueError:
+                raise ConfigError(f"--gpus {item!r}: the count after ':' must be a whole number") from None
+            if count < 1:
+                raise ConfigError(f"--gpus {item!r}: the count must be at least 1")
+            hardware = catalog.resolve_hardware(name.strip())
+            counts[hardware] = counts.get(hardware, 0) + count
+        return cls(tuple(DevicePool(h, c) for h, c in counts.items()))
+
+    def describe(self) -> str:
+        return ", ".join(f"{p.count}x {p.hardware}" for p in self.pools)
+
+
+@dataclass(frozen=True)
+class Workload:
+    """The traffic to serve: one model, fixed prompt and output lengths."""
+
+    model: str = field(metadata={"help": "HF model id, alias, or config.json path"})
+    input_len: int = field(metadata={"help": "prompt tokens per request"})
+    output_len: int = field(metadata={"help": "generated tokens per request"})
+    concurrency: int | None = field(default=None, metadata={
+        "help": "requests in flight across the whole deployment (default: searched per replica)"})
+
+    @property
+    def max_seq_len(self) -> int:
+        """Longest sequence a request reaches: prompt plus output (vLLM ``--max-model-len``)."""
+        return self.input_len + self.output_len
+
+
+@dataclass(frozen=True)
+class SearchSpace:
+    """Which frameworks and number formats the optimizer may pick, and how far it scales batches."""
+
+    frameworks: tuple[str, ...] | None = field(default=None, metadata={
+        "help": "frameworks to consider (default: every one that runs on the hardware)"})
+    precisions: tuple[str, ...] = field(default=_DEFAULT_PRECISIONS, metadata={
+        "help": "weight and KV-cache formats to consider; fp16/bf16 mean the checkpoint's 16-bit format"})
+    max_sequences: int = field(default=DEFAULT_MAX_SEQUENCES, metadata={
+        "help": "largest batch or concurrency per replica tried (powers of two)"})
+
+
+@dataclass(frozen=True)
+class Candidates:
+    """Every valid configuration (normalised, ``CONFIG_COLUMNS``) and what was left out, with why."""
+
+    configs: pd.DataFrame
+    notes: tuple[str, ...] = ()
+
+    def __len__(self) -> int:
+        return len(self.configs)
+
+
+def _powers_of_two(limit: int) -> list[int]:
+    return [2**k for k in range(int(math.log2(max(limit, 1))) + 1)]
+
+
+def _precisions(space: SearchSpace, native: str) -> list[str]:
+    """Canonical formats to try; 16-bit means the checkpoint's own 16-bit format when it has one."""
+    sixteen = native if native in SIXTEEN_BIT else "bf16"
+    out: list[str] = []
+    for name in space.precisions:
+        dtype = canonical_dtype(name)
+        dtype = sixteen if dtype in SIXTEEN_BIT else dtype
+        if dtype not in out:
+            out.append(dtype)
+    return out
+
+
+def _frameworks(space: SearchSpace) -> list[str]:
+    if space.frameworks is None:
+        return catalog.framework_ids()
+    return list(dict.fromkeys(catalog.resolve_framework(f) for f in space.frameworks))
+
+
+def _weight_ok(dtype: str, hw: catalog.HardwareSpec) -> bool:
+    needed = _WEIGHT_PEAK_NEEDED.get(dtype)
+    return needed is None or needed in hw.peak_tflops
+
+
+def _layouts(pool: DevicePool, hw: catalog.HardwareSpec, layer_split: bool, layers: int,
+             workload: Workload) -> list[tuple[int, int, int]]:
+    """(tp, pp, dp) for one pool; dp is searched only when the total concurrency is fixed."""
+    tps = [1] if layer_split else _powers_of_two(min(pool.count, hw.scale_up_domain_devices))
+    out = []
+    for tp in tps:
+        for pp in _powers_of_two(min(pool.count // tp, layers)):
+            most = pool.count // (tp * pp)
+            if workload.concurrency is None:
+                out.append((tp, pp, most))
+            else:
+                out.extend((tp, pp, dp) for dp in range(1, min(most, workload.concurrency) + 1))
+    return out
+
+
+def _sequences(workload: Workload, dp: np.ndarray, single: bool, space: SearchSpace) -> list[np.ndarray]:
+    """Sequences per replica for each layout (one array per layout)."""
+    if workload.concurrency is not None:
+        per_replica = np.ceil(workload.concurrency / dp).astype(np.int64)
+        if single:  # one sequence per replica: enough replicas for every request, or nothing
+            return [np.array([1]) if p == 1 else np.array([], dtype=np.int64) for p in per_replica]
+        return [np.array([p]) for p in per_replica]
+    choices = np.array([1]) if single else np.array(_powers_of_two(space.max_sequences))
+    return [choices for _ in dp]
+
+
+def enumerate_candidates(inventory: Inventory, workload: Workload, space: SearchSpace | None = None) -> Candidates:
+    """Every valid configuration for this inventory and workload.
+
+    Raises ``ConfigError`` for impossible requests (sequence longer than the model's context,
+    unknown precision) and ``InfeasibleError`` when the choices leave nothing to search (for
+    example ``--frameworks tensorrt-llm`` on AMD devices).
+    """
+    space = space or SearchSpace()
+    arch = catalog.get_model(workload.model)
+    model_id = catalog.resolve_model(workload.model)
+    if workload.input_len < 1 or workload.output_len < 1:
+        raise ConfigError("input and output lengths must be at least 1 token")
+    if workload.concurrency is not None and workload.concurrency < 1:
+        raise ConfigError("concurrency must be at least 1")
+    if workload.max_seq_len > arch.max_position_embeddings:
+        raise ConfigError(f"{model_id} handles at most {arch.max_position_embeddings} tokens per sequence; "
+                          f"{workload.input_len} in + {workload.output_len} out = {workload.max_seq_len}")
+    precisions = _precisions(space, arch.native_weight_dtype)
+    skipped: Counter[str] = Counter()
+    blocks: list[pd.DataFrame] = []
+    for pool in inventory.pools:
+        hw = catalog.get_hardware(pool.hardware)
+        for fw_id in _frameworks(space):
+            fw = catalog.get_framework(fw_id)
+            if hw.vendor not in fw.vendors:
+                if space.frameworks is not None:  # only worth saying when the user asked for it
+                    skipped[f"{fw_id} does not run on {hw.vendor} ({pool.hardware})"] += 1
+                continue
+            weights = [d for d in precisions if d in fw.weight_precisions and _weight_ok(d, hw)]
+            for d in precisions:
+                if d not in weights:
+                    why = f"{fw_id} lacks it" if d not in fw.weight_precisions else f"{pool.hardware} lacks {d} units"
+                    skipped[f"{d} weights with {fw_id} on {pool.hardware} ({why})"] += 1
+            kvs = [d for d in precisions if d in fw.kv_precisions]
+            if not weights or not kvs:
+                continue
+            layer_split = fw.device_split == "layer"
+            single = fw_id == "llama.cpp"
+            layouts = _layouts(pool, hw, layer_split, arch.num_layers, workload)
+            dp = np.array([layout[2] for layout in layouts], dtype=np.int64)
+            seqs = _sequences(workload, dp, single, space)
+            rows = [(tp, pp, d, s) for (tp, pp, d), choices in zip(layouts, seqs, strict=True) for s in choices]
+            if not rows:
+                skipped[f"{fw_id} serves one sequence per replica; {workload.concurrency} requests need "
+                        f"more {pool.hardware} than the {pool.count} available"] += 1
+                continue
+            grid = pd.DataFrame(rows, columns=["tp", "pp", "dp", "sequences"])
+            dtypes = pd.DataFrame([(w, k) for w in weights for k in kvs], columns=["weight_dtype", "kv_dtype"])
+            block = grid.merge(dtypes, how="cross")
+            block["hardware"] = pool.hardware
+            block["framework"] = fw_id
+            block["batching"] = fw.batching
+            blocks.append(block)
+    if not blocks:
+        reasons = "; ".join(sorted(skipped)) or "no framework, precision and device combination is valid"
+        raise InfeasibleError(f"nothing to search for {inventory.describe()}: {reasons}")
+    table = pd.concat(blocks, ignore_index=True)
+    table["num_devices"] = table["tp"] * table["pp"] * table["dp"]
+    table["ep"] = 1
+    table["model"] = model_id
+    table["batch_size"] = table["sequences"]
+    table["concurrency"] = table["sequences"]
+    table["input_len"] = workload.input_len
+    table["output_len"] = workload.output_len
+    table["prefill_chunk_tokens"] = np.nan
+    configs = normalize_configs(table[CONFIG_COLUMNS])
+    reasons = invalid_reasons(configs)
+    bad = reasons.ne("")
+    for reason, count in reasons[bad].value_counts().items():
+        skipped[str(reason)] += int(count)
+    configs = configs[~bad.to_numpy()].reset_index(drop=True)
+    if configs.empty:
+        raise InfeasibleError(f"nothing to search for {inventory.describe()}: " + "; ".join(sorted(skipped)))
+    notes = tuple(f"skipped {reason}" for reason in sorted(skipped))
+    return Candidates(configs=configs[CONFIG_COLUMNS], notes=notes)

@@ -1,0 +1,190 @@
+"""The optimizer: exact on small spaces, constraints never violated, seeded, clear when infeasible."""
+
+from __future__ import annotations
+
+import numpy as np
+import optuna
+import pandas as pd
+import pytest
+from _tiny_model import tiny_model
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from features.errors import ConfigError, InfeasibleError
+from surrogate.bundle import SurrogateModel
+from surrogate.optimize import OptimizeOptions, optimize
+from surrogate.optuna_search import open_storage
+from surrogate.recommend import launch_command, recommendation
+from surrogate.scoring import OBJECTIVES, PARETO_OBJECTIVES, Targets, score
+from surrogate.search_space import Inventory, SearchSpace, Workload, enumerate_candidates
+
+LLAMA_8B = "meta-llama/Meta-Llama-3-8B"
+SMALL_SPACE = SearchSpace(frameworks=("vllm", "sglang"), max_sequences=64)
+
+
+@pytest.fixture(scope="module")
+def model() -> SurrogateModel:
+    return tiny_model()
+
+
+def _brute_force_best(model: SurrogateModel, inventory: Inventory, workload: Workload, space: SearchSpace,
+                      targets: Targets, objective: str) -> pd.Series:
+    configs = enumerate_candidates(inventory, workload, space).configs
+    scored = score(configs, model.predict(configs), targets)
+    ok = scored[scored["feasible"]]
+    column = OBJECTIVES[objective].column
+    best_value = ok[column].max() if OBJECTIVES[objective].maximize else ok[column].min()
+    return ok[ok[column] == best_value].iloc[0]
+
+
+@pytest.mark.parametrize("objective", ["throughput", "latency", "cost"])
+def test_exhaustive_best_equals_brute_force(model: SurrogateModel, objective: str) -> None:
+    inventory = Inventory.parse(["h100-sxm:4", "a100-sxm4-80gb:4"])
+    workload = Workload(LLAMA_8B, 512, 128)
+    targets = Targets(max_itl_s=0.03)
+    result = optimize(model, inventory, workload, OptimizeOptions(objective=objective, targets=targets), SMALL_SPACE)
+    expected = _brute_force_best(model, inventory, workload, SMALL_SPACE, targets, objective)
+    column = OBJECTIVES[objective].column
+    assert result.method == "exhaustive" and "exhaustive over" in result.searched
+    assert result.best[column] == pytest.approx(expected[column])
+    assert result.why and "better than the runner-up" in result.why
+
+
+def test_optuna_finds_the_exhaustive_best_on_a_small_space(model: SurrogateModel) -> None:
+    inventory = Inventory.parse(["h100-sxm:2"])
+    workload = Workload(LLAMA_8B, 512, 128)
+    space = SearchSpace(frameworks=("vllm", "tensorrt-llm"), max_sequences=32)
+    exact = optimize(model, inventory, workload, OptimizeOptions(), space)
+    searched = optimize(model, inventory, workload, OptimizeOptions(search="optuna", trials=120, seed=3), space)
+    assert searched.method == "tpe" and exact.space_size < 200
+    assert searched.best["throughput_per_device_tok_s"] == pytest.approx(exact.best["throughput_per_device_tok_s"])
+
+
+_POOLS = st.dictionaries(st.sampled_from(["h100-sxm", "a100-sxm4-40gb", "l40s"]), st.integers(1, 4),
+                         min_size=1, max_size=2)
+
+
+@settings(max_examples=8, deadline=None, derandomize=True,
+          suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(pools=_POOLS, input_len=st.sampled_from([128, 1024, 4096]), output_len=st.sampled_from([32, 256]),
+       concurrency=st.one_of(st.none(), st.sampled_from([1, 8, 64])),
+       max_itl_s=st.one_of(st.none(), st.floats(0.005, 0.1)), max_ttft_s=st.one_of(st.none(), st.floats(0.05, 5.0)),
+       risk=st.sampled_from(["p50", "p90"]), search=st.sampled_from(["exhaustive", "optuna"]))
+def test_returned_configurations_never_violate_constraints(model: SurrogateModel, pools: dict[str, int],
+                                                           input_len: int, output_len: int, concurrency: int | None,
+                                                           max_itl_s: float | None, max_ttft_s: float | None,
+                                                           risk: str, search: str) -> None:
+    inventory = Inventory.parse([f"{h}:{c}" for h, c in pools.items()])
+    workload = Workload(LLAMA_8B, input_len, output_len, concurrency)
+    targets = Targets(max_itl_s=max_itl_s, max_ttft_s=max_ttft_s, risk=risk)
+    options = OptimizeOptions(targets=targets, search=search, trials=40, pareto=search == "exhaustive")
+    try:
+        result = optimize(model, inventory, workload, options, SMALL_SPACE)
+    except InfeasibleError as exc:
+        assert str(exc)
+        return
+    suffix = "" if risk == "p50" else "_p90"
+    for table in [result.ranked, result.front]:
+        if table is None:
+            continue
+        assert table["fits"].all()
+        assert (table["mem_per_device_gb"] <= table["usable_gb"] + 1e-9).all()
+        for metric, limit in [("itl_s", max_itl_s), ("ttft_s", max_ttft_s)]:
+            if limit is not None:
+                assert (table[f"{metric}{suffix}"] <= limit).all()
+        for hardware, rows in table.groupby("hardware"):
+            assert (rows["num_devices"] <= pools[str(hardware)]).all()
+        if concurrency is not None:
+            assert (table["concurrency"] * table["dp"] >= concurrency).all()
+
+
+def test_same_seed_same_recommendation(model: SurrogateModel) -> None:
+    inventory = Inventory.parse(["h100-sxm:4", "a100-sxm4-80gb:4"])
+    workload = Workload(LLAMA_8B, 512, 128, concurrency=32)
+    options = OptimizeOptions(search="optuna", trials=48, seed=7)
+    first = optimize(model, inventory, workload, options, SMALL_SPACE)
+    second = optimize(model, inventory, workload, options, SMALL_SPACE)
+    assert recommendation(first.best) == recommendation(second.best)
+    assert first.evaluated.equals(second.evaluated)
+
+
+def test_memory_infeasible_names_devices_needed(model: SurrogateModel) -> None:
+    with pytest.raises(InfeasibleError, match=r"nothing fits in memory.*needs \d+x h100-sxm at bf16, or \d+x at fp8"):
+        optimize(model, Inventory.parse(["h100-sxm:1"]), Workload("meta-llama/Llama-3.1-405B", 512, 128))
+
+
+def test_latency_infeasible_names_the_binding_target(model: SurrogateModel) -> None:
+    options = OptimizeOptions(targets=Targets(max_itl_s=1e-4))
+    with pytest.raises(InfeasibleError, match=r"lowest predicted P90 ITL is .* > 100 us|lowest predicted P90 ITL"):
+        optimize(model, Inventory.parse(["h100-sxm:2"]), Workload(LLAMA_8B, 512, 128), options, SMALL_SPACE)
+
+
+def test_cost_objective_leaves_out_unpriced_hardware(model: SurrogateModel) -> None:
+    inventory = Inventory.parse(["h100-sxm:2", "mi300x:2"])  # the catalog has no MI300X price
+    result = optimize(model, inventory, Workload(LLAMA_8B, 512, 128), OptimizeOptions(objective="cost"))
+    assert set(result.ranked["hardware"]) == {"h100-sxm"}
+    assert any("mi300x" in note for note in result.notes)
+    with pytest.raises(InfeasibleError, match="no catalog price"):
+        optimize(model, Inventory.parse(["mi300x:2"]), Workload(LLAMA_8B, 512, 128), OptimizeOptions(objective="cost"))
+
+
+def test_pareto_front_is_not_dominated(model: SurrogateModel) -> None:
+    result = optimize(model, Inventory.parse(["h100-sxm:2", "a100-sxm4-80gb:2"]), Workload(LLAMA_8B, 512, 128),
+                      OptimizeOptions(pareto=True), SMALL_SPACE)
+    assert result.front is not None and len(result.front) >= 2
+    assert len(result.pareto_objectives) == 3  # both devices are priced: cost is the third axis
+    columns = [o.column for o in result.pareto_objectives]
+    signs = np.array([-1.0 if o.maximize else 1.0 for o in result.pareto_objectives])
+    front = result.front[columns].to_numpy() * signs
+    everything = result.evaluated[result.evaluated["feasible"]][columns].to_numpy() * signs
+    for point in front:
+        dominated = (everything <= point).all(axis=1) & (everything < point).any(axis=1)
+        assert not dominated.any()
+    assert PARETO_OBJECTIVES[0].column == "throughput_per_device_tok_s"
+
+
+def test_pareto_search_with_nsga2(model: SurrogateModel) -> None:
+    inventory = Inventory.parse(["h100-sxm:2", "mi300x:2"])  # MI300X has no price: no cost axis
+    result = optimize(model, inventory, Workload(LLAMA_8B, 512, 128),
+                      OptimizeOptions(pareto=True, search="optuna", trials=48), SMALL_SPACE)
+    assert result.method == "nsga2" and result.front is not None and len(result.front) >= 1
+    assert result.front["feasible"].all() and len(result.pareto_objectives) == 2
+    assert any("without cost" in note for note in result.notes)
+
+
+def test_storage_accumulates_trials_and_refuses_other_requests(model: SurrogateModel, tmp_path: object) -> None:
+    storage = f"sqlite:///{tmp_path}/study.db"
+    inventory = Inventory.parse(["h100-sxm:2"])
+    workload = Workload(LLAMA_8B, 512, 128)
+    options = OptimizeOptions(trials=12, storage=storage, study_name="shared", trials_per_batch=4)
+    first = optimize(model, inventory, workload, options, SMALL_SPACE)
+    assert first.method == "tpe" and first.study_name == "shared"
+    optimize(model, inventory, workload, OptimizeOptions(trials=12, storage=storage, study_name="shared", seed=1),
+             SMALL_SPACE)
+    study = optuna.load_study(study_name="shared", storage=storage)
+    assert len(study.trials) == 24
+    assert all(set(t.constraints) >= {"memory_over_gb", "itl_over_s"} for t in study.trials)
+    with pytest.raises(ConfigError, match="another request"):
+        optimize(model, inventory, Workload(LLAMA_8B, 1024, 128), options, SMALL_SPACE)
+
+
+def test_journal_files_and_bad_storage_strings(tmp_path: object) -> None:
+    assert isinstance(open_storage(f"{tmp_path}/study.log"), optuna.storages.JournalStorage)
+    assert open_storage("study.db") == "sqlite:///study.db"
+    with pytest.raises(ConfigError):
+        open_storage("not-a-storage")
+
+
+@pytest.mark.parametrize(("framework", "expected"), [
+    ("vllm", "vllm serve m --tensor-parallel-size 2 --pipeline-parallel-size 1 --data-parallel-size 2 "
+             "--max-model-len 1280 --max-num-seqs 64 --quantization fp8 --kv-cache-dtype fp8"),
+    ("sglang", "python -m sglang.launch_server --model-path m --tp 2 --dp 2 --context-length 1280"),
+    ("tensorrt-llm", "trtllm-serve m --tp_size 2 --pp_size 1 --max_batch_size 64 --max_seq_len 1280"),
+])
+def test_launch_commands(framework: str, expected: str) -> None:
+    row = pd.Series({"framework": framework, "model": "m", "tp": 2, "pp": 1, "dp": 2, "num_devices": 4,
+                     "hardware": "h100-sxm", "weight_dtype": "fp8", "kv_dtype": "fp8", "batching": "continuous",
+                     "batch_size": 64, "concurrency": 64, "input_len": 1024, "output_len": 256})
+    assert launch_command(row).startswith(expected)
+    if framework == "tensorrt-llm":
+        assert "2 such replicas" in launch_command(row)
