@@ -21,8 +21,23 @@ try:
 except PackageNotFoundError:  # running from a source tree without installation
     __version__ = "0.0.0"
 
+_BUNDLE_NAMES = ("SurrogateModel", "load", "load_default")
+
+
+def __getattr__(name: str) -> object:
+    """``surrogate.load`` and friends, imported on first use (LightGBM is slow to import)."""
+    if name in _BUNDLE_NAMES:
+        from surrogate import bundle
+
+        return getattr(bundle, name)
+    raise AttributeError(f"module 'surrogate' has no attribute '{name}'")
+
+
 __all__ = [
     "__version__",
+    "SurrogateModel",
+    "load",
+    "load_default",
     "ConfigError",
     "DataError",
     "InfeasibleError",

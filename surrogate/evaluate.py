@@ -21,7 +21,6 @@ __all__ = ["SPLITS", "VARIANTS", "Evaluation", "cross_validate", "error_summary"
 
 SPLITS = ["random", "hardware", "model", "framework", "source"]
 VARIANTS = ["analytic", "lightgbm_no_physics", "surrogate"]
-_MIN_GROUP_ROWS_FOR_TABLE = 100
 
 
 @dataclass
@@ -122,9 +121,3 @@ def summarize(predictions: pd.DataFrame, split: str) -> dict[str, Any]:
             entry["by_group"] = groups
         out["metrics"][metric] = entry
     return out
-
-
-def groups_with_many_rows(summary: dict[str, Any], metric: str) -> dict[str, dict[str, Any]]:
-    """Held-out groups with at least 100 rows (the issue's bar for leave-one-hardware-out)."""
-    groups = summary["metrics"].get(metric, {}).get("by_group", {})
-    return {g: v for g, v in groups.items() if v["surrogate"]["rows"] >= _MIN_GROUP_ROWS_FOR_TABLE}
