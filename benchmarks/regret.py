@@ -41,13 +41,6 @@ GROUP_KEYS = ["source", "model", "input_len", "output_len", "framework", "batchi
 OBJECTIVE = OBJECTIVES["throughput"]
 
 
-class _MedianOnly(SurrogateModel):
-    """The surrogate without interval calibration: the pick only needs the median."""
-
-    def _conformal_offset(self, feats: pd.DataFrame, target: np.ndarray) -> float:  # noqa: ARG002
-        return 0.0
-
-
 def _sequences(cfg: pd.DataFrame) -> np.ndarray:
     continuous = cfg["batching"].eq("continuous").to_numpy()
     return np.where(continuous, cfg["concurrency"], cfg["batch_size"]).astype(float) * cfg["dp"].to_numpy(float)
@@ -91,7 +84,9 @@ def evaluate(table: pd.DataFrame, folds: int, n_estimators: int, seed: int, min_
         if not test.any():
             continue
         started = time.perf_counter()
-        model = _MedianOnly(seed=seed, n_estimators=n_estimators).fit(table[(fold != k).to_numpy()])
+        # The pick only needs the median: skip interval calibration.
+        model = SurrogateModel(seed=seed, n_estimators=n_estimators, calibrate=False).fit(
+            table[(fold != k).to_numpy()])
         held = table[test].reset_index(drop=True)
         cfg = normalize_configs(held[[c for c in held.columns if c in CONFIG_COLUMNS]])[CONFIG_COLUMNS]
         scored = score(cfg, model.predict(cfg), Targets())
