@@ -7,6 +7,8 @@ continuous stream with ``concurrency`` requests in flight per replica.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import numpy as np
 import pandas as pd
 
@@ -30,9 +32,9 @@ _PEAK_FALLBACK = {"fp4": ["fp4_tflops", "fp8_tflops", "fp16_tflops"], "fp8": ["f
                   "bf16": ["bf16_tflops"], "fp32": ["fp32_tflops"], "tf32": ["tf32_tflops", "fp32_tflops"]}
 
 
-def _map_unique(values: pd.Series, resolve: object) -> pd.Series:
+def _map_unique(values: pd.Series, resolve: Callable[[str], str]) -> pd.Series:
     """Resolve each distinct value once (catalog lookups are the slow part)."""
-    uniques = {v: resolve(v) for v in pd.unique(values.astype(str))}  # type: ignore[operator]
+    uniques = {v: resolve(v) for v in pd.unique(values.astype(str))}
     return values.astype(str).map(uniques)
 
 
