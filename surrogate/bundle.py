@@ -138,6 +138,12 @@ class SurrogateModel:
         level = min(1.0, _COVERAGE * (1.0 + 1.0 / len(scores)))
         return float(np.quantile(scores, level))
 
+    def _group_offset(self, feats: pd.DataFrame, target: np.ndarray, groups: np.ndarray, floor: float) -> float:
+        """Conformal offset with whole groups held out; never narrower than ``floor``."""
+        if len(set(groups)) < 2:
+            return floor
+        return max(self._conformal_offset(feats, target, groups), floor)
+
     def _features(self, cfg: pd.DataFrame, est: pd.DataFrame) -> pd.DataFrame:
         feats = build_features(cfg, est, normalized=True, with_hardware_id=self.with_hardware_id,
                                with_specs=self.with_specs)
@@ -156,7 +162,9 @@ class SurrogateModel:
         self.train_rows_: dict[str, int] = {}
         self.interval_offsets_: dict[str, float] = {}
         self.unseen_hardware_offsets_: dict[str, float] = {}
+        self.unseen_model_offsets_: dict[str, float] = {}
         self.seen_hardware_ = sorted(set(cfg["hardware"]))
+        self.seen_models_ = sorted(set(cfg["model"]))
         for metric in METRICS:
             if metric not in table.columns:
                 continue
@@ -175,18 +183,20 @@ class SurrogateModel:
             self.models_[metric] = fitted
             self.train_rows_[metric] = int(rows.sum())
             if not self.calibrate:
-                self.interval_offsets_[metric] = self.unseen_hardware_offsets_[metric] = 0.0
+                self.interval_offsets_[metric] = 0.0
+                self.unseen_hardware_offsets_[metric] = self.unseen_model_offsets_[metric] = 0.0
                 continue
             if progress:
                 progress(f"{metric} interval calibration")
             random_folds = np.random.default_rng(self.seed).permutation(int(rows.sum())) % _CALIBRATION_FOLDS
             self.interval_offsets_[metric] = self._conformal_offset(feats[rows], target, random_folds)
-            # Rows on hardware the model never saw get the band calibrated by leaving each
-            # accelerator out in turn, which is wider: trust falls off outside the data.
-            hardware = cfg["hardware"].to_numpy()[rows]
-            offset = self._conformal_offset(feats[rows], target, hardware) if len(set(hardware)) > 1 else np.nan
-            self.unseen_hardware_offsets_[metric] = float(max(offset, self.interval_offsets_[metric])
-                                                          if np.isfinite(offset) else self.interval_offsets_[metric])
+            # Rows on hardware (or a model) the training data never saw get the band calibrated by
+            # leaving each accelerator (each group of models) out in turn, which is wider: trust
+            # falls off outside the data.
+            self.unseen_hardware_offsets_[metric] = self._group_offset(
+                feats[rows], target, cfg["hardware"].to_numpy()[rows], self.interval_offsets_[metric])
+            self.unseen_model_offsets_[metric] = self._group_offset(
+                feats[rows], target, _model_folds(cfg["model"].to_numpy()[rows]), self.interval_offsets_[metric])
         if not self.models_:
             raise DataError("no metric has 20 or more measured rows; nothing to train")
         self.feature_names_in_ = list(feats.columns)
@@ -197,7 +207,8 @@ class SurrogateModel:
             "rows_by_metric": self.train_rows_, "catalog_fingerprint": catalog.catalog_fingerprint(),
             "interval_offsets_log": self.interval_offsets_,
             "unseen_hardware_interval_offsets_log": self.unseen_hardware_offsets_,
-            "seen_hardware": self.seen_hardware_,
+            "unseen_model_interval_offsets_log": self.unseen_model_offsets_,
+            "seen_hardware": self.seen_hardware_, "seen_models": self.seen_models_,
             "feature_names": self.feature_names_in_, "physics": self.physics,
             "with_hardware_id": self.with_hardware_id, "with_specs": self.with_specs, "cv_scores": {},
         }
@@ -224,12 +235,16 @@ class SurrogateModel:
         est = estimate(cfg, normalized=True)
         feats = self._features(cfg, est)
         unseen = ~cfg["hardware"].isin(self.seen_hardware_).to_numpy()
+        unseen_model = ~cfg["model"].isin(getattr(self, "seen_models_", cfg["model"])).to_numpy()
         out = pd.DataFrame(index=configs.index)
         for metric in METRICS:
             base = est[metric].to_numpy() if self.physics else np.ones(len(est))
             fitted = self.models_.get(metric)
-            offset = np.where(unseen, self.unseen_hardware_offsets_.get(metric, 0.0),
-                              self.interval_offsets_.get(metric, 0.0))
+            base_offset = self.interval_offsets_.get(metric, 0.0)
+            offset = np.maximum(
+                np.where(unseen, self.unseen_hardware_offsets_.get(metric, base_offset), base_offset),
+                np.where(unseen_model, getattr(self, "unseen_model_offsets_", {}).get(metric, base_offset),
+                         base_offset))
             for name, widen in [("p50", 0.0), ("p10", -offset), ("p90", offset)]:
                 column = metric if name == "p50" else f"{metric}_{name}"
                 log_ratio = fitted[name].predict(feats) if fitted else np.zeros(len(cfg))
@@ -240,6 +255,7 @@ class SurrogateModel:
         for metric in METRICS:
             out[f"analytic_{metric}"] = est[metric].to_numpy()
         out["hardware_seen_in_training"] = ~unseen
+        out["model_seen_in_training"] = ~unseen_model
         for column in ["mem_per_device_gb", "max_batch_size", "fits", "bottleneck"]:
             out[column] = est[column].to_numpy()
         return out
@@ -288,6 +304,12 @@ def load(path: str | Path) -> SurrogateModel:
     if not isinstance(model, SurrogateModel):
         raise IncompatibleBundleError(f"{path} holds a {type(model).__name__}, not a surrogate model bundle")
     return model
+
+
+def _model_folds(models: np.ndarray) -> np.ndarray:
+    """Models assigned to a few folds by a stable hash (whole models held out, few fits)."""
+    codes = pd.util.hash_array(models.astype(str)) % np.uint64(_CALIBRATION_FOLDS + 2)
+    return codes.astype(np.int64)
 
 
 def default_model_path() -> Path:

@@ -99,8 +99,9 @@ def prediction_table(prediction: pd.Series) -> Table:
         analytic = prediction.get(f"analytic_{key}")
         table.add_row(label, fmt(prediction[key]), fmt(prediction[f"{key}_p10"]), fmt(prediction[f"{key}_p90"]),
                       fmt(analytic) if analytic is not None else "")
-    if not prediction.get("hardware_seen_in_training", True):
-        table.add_row("hardware in training data", "no: interval widened", "", "", "")
+    for key, label in [("hardware_seen_in_training", "hardware"), ("model_seen_in_training", "model")]:
+        if not prediction.get(key, True):
+            table.add_row(f"{label} in training data", "no: interval widened", "", "", "")
     table.add_row("memory per device", f"{prediction['mem_per_device_gb']:.1f} GB", "", "", "")
     table.add_row("fits in memory", "yes" if prediction["fits"] else "NO", "", "", "")
     table.add_row("bottleneck (analytic)", str(prediction["bottleneck"]), "", "", "")

@@ -49,8 +49,14 @@ def test_unseen_hardware_gets_the_wider_leave_one_hardware_out_interval() -> Non
     assert not prediction["hardware_seen_in_training"].any()
     seen = model.predict(synthetic_table().head(3))
     assert seen["hardware_seen_in_training"].all()
+    assert not prediction["model_seen_in_training"].any()
+    assert seen["model_seen_in_training"].all()
     for metric in METRICS:
         assert model.unseen_hardware_offsets_[metric] >= model.interval_offsets_[metric]
+        assert model.unseen_model_offsets_[metric] >= model.interval_offsets_[metric]
+    wide = prediction["itl_s_p90"] / prediction["itl_s_p10"]
+    offsets = np.maximum(model.unseen_hardware_offsets_["itl_s"], model.unseen_model_offsets_["itl_s"])
+    assert (wide >= np.exp(2 * offsets) * 0.999).all()
 
 
 def test_unseen_hardware_and_model_stay_near_physics() -> None:
