@@ -11,7 +11,13 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from features.roofline import ACTIVATION_BYTES_PER_VALUE, numeric_columns
+from features.roofline import (
+    ACTIVATION_BYTES_PER_VALUE,
+    kv_shards,
+    numeric_columns,
+    weight_bytes_per_device,
+    window_tokens,
+)
 
 __all__ = ["MemoryBreakdown", "memory_per_device", "RUNTIME_BYTES", "nccl_bytes"]
 
@@ -72,14 +78,10 @@ def memory_per_device(
     s = numeric_columns(specs)
     tp, pp, ep = (np.asarray(x, dtype=float) for x in (tp, pp, ep))
     sequences, seq_len, prefill_tokens = (np.asarray(x, dtype=float) for x in (sequences, seq_len, prefill_tokens))
-    dense_params = s["total_params"] - s["expert_params"]
-    weight_bytes = s["weight_bytes_per_value"] * (dense_params / (tp * pp)
-                                                 + s["expert_params"] / (np.maximum(tp, ep) * pp))
-    window = s["sliding_window"]
-    window_len = np.where(window > 0, np.minimum(seq_len, np.where(window > 0, window, 1.0)), 0.0)
-    kv_split = np.where(s["is_mla"] > 0, 1.0, np.minimum(tp, np.maximum(s["num_kv_heads"], 1.0)))
+    weight_bytes = weight_bytes_per_device(s, tp, pp, ep)
+    window_len = window_tokens(seq_len, s["sliding_window"])
     kv_per_seq = (s["kv_values_per_token_full"] * seq_len + s["kv_values_per_token_window"] * window_len) \
-        * s["kv_bytes_per_value"] / (kv_split * pp)
+        * s["kv_bytes_per_value"] / kv_shards(s, tp, pp)
     # Peak activations: the residual stream plus the widest MLP intermediate for the prefill
     # tokens of one layer, and fp32 logits for the last token of each sequence.
     hidden_values = prefill_tokens * (2.0 * s["hidden_size"] + s["ffn_active_width"] / tp)

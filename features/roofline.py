@@ -16,7 +16,8 @@ import numpy as np
 import pandas as pd
 
 __all__ = [
-    "StepCost", "step_cost", "link_bandwidth_gbps", "numeric_columns",
+    "StepCost", "step_cost", "link_bandwidth_gbps", "numeric_columns", "weight_bytes_per_device", "kv_shards",
+    "window_tokens",
     "P2P_LATENCY_S", "ACTIVATION_BYTES_PER_VALUE", "MATMULS_PER_LAYER",
 ]
 
@@ -57,7 +58,22 @@ def numeric_columns(specs: pd.DataFrame) -> dict[str, np.ndarray]:
             if pd.api.types.is_numeric_dtype(specs[name])}
 
 
-def _window_context(context: np.ndarray, window: np.ndarray) -> np.ndarray:
+def weight_bytes_per_device(s: dict[str, np.ndarray], tp: np.ndarray, pp: np.ndarray, ep: np.ndarray,
+                            expert_fraction: np.ndarray | float = 1.0) -> np.ndarray:
+    """Bytes of one device's weight shard: dense weights split tp*pp ways, experts max(tp, ep)*pp
+    ways; ``expert_fraction`` counts only the experts a step touches."""
+    dense_params = s["total_params"] - s["expert_params"]
+    return s["weight_bytes_per_value"] * (dense_params / (tp * pp)
+                                          + s["expert_params"] * expert_fraction / (np.maximum(tp, ep) * pp))
+
+
+def kv_shards(s: dict[str, np.ndarray], tp: np.ndarray, pp: np.ndarray) -> np.ndarray:
+    """Ways the KV cache is split: MLA latents are replicated on every tensor-parallel rank; GQA
+    heads split until each rank holds one; pipeline stages hold their own layers."""
+    return np.where(s["is_mla"] > 0, 1.0, np.minimum(tp, np.maximum(s["num_kv_heads"], 1.0))) * pp
+
+
+def window_tokens(context: np.ndarray, window: np.ndarray) -> np.ndarray:
     """Tokens a windowed layer attends to; ``window == 0`` means no windowed layers."""
     return np.where(window > 0, np.minimum(context, np.where(window > 0, window, 1.0)), 0.0)
 
@@ -99,9 +115,9 @@ def step_cost(
     d_ctx_full = d_ctx + 1.0
     p_ctx_full = (p_len + 1.0) / 2.0
     attn_flops = (d_seqs * (s["attn_flops_per_ctx_full"] * d_ctx_full
-                            + s["attn_flops_per_ctx_window"] * _window_context(d_ctx_full, window))
+                            + s["attn_flops_per_ctx_window"] * window_tokens(d_ctx_full, window))
                   + p_seqs * p_len * (s["attn_flops_per_ctx_full"] * p_ctx_full
-                                      + s["attn_flops_per_ctx_window"] * _window_context(p_ctx_full, window)))
+                                      + s["attn_flops_per_ctx_window"] * window_tokens(p_ctx_full, window)))
     matmul_flops = tokens * 2.0 * s["matmul_params_per_token"]
     flops = (matmul_flops + attn_flops) / shards
     compute_s = (matmul_flops / (s["matmul_peak_tflops"] * 1e12)
@@ -114,19 +130,14 @@ def step_cost(
     tokens_per_chunk = tokens / chunks
     expert_share = np.where(s["num_experts"] > 0, s["experts_per_token"] / np.maximum(s["num_experts"], 1.0), 0)
     touched = 1.0 - np.power(1.0 - expert_share, tokens_per_chunk)
-    dense_params = s["total_params"] - s["expert_params"]
-    expert_shards = np.maximum(tp, ep) * pp
-    weight_bytes = chunks * s["weight_bytes_per_value"] * (dense_params / shards
-                                                           + s["expert_params"] * touched / expert_shards)
+    weight_bytes = chunks * weight_bytes_per_device(s, tp, pp, ep, touched)
 
-    # KV cache: read each sequence's context once per step, write the new tokens. MLA latents are
-    # replicated on every tensor-parallel rank; GQA heads split until each rank holds one.
-    kv_split = np.where(s["is_mla"] > 0, 1.0, np.minimum(tp, np.maximum(s["num_kv_heads"], 1.0)))
+    # KV cache: read each sequence's context once per step, write the new tokens.
     kv_full, kv_window = s["kv_values_per_token_full"], s["kv_values_per_token_window"]
-    kv_values_read = (d_seqs * (kv_full * d_ctx + kv_window * _window_context(d_ctx, window))
-                      + p_seqs * (kv_full * p_len + kv_window * _window_context(p_len, window)))
+    kv_values_read = (d_seqs * (kv_full * d_ctx + kv_window * window_tokens(d_ctx, window))
+                      + p_seqs * (kv_full * p_len + kv_window * window_tokens(p_len, window)))
     kv_values_written = tokens * (kv_full + kv_window)
-    kv_bytes = (kv_values_read + kv_values_written) * s["kv_bytes_per_value"] / (kv_split * pp)
+    kv_bytes = (kv_values_read + kv_values_written) * s["kv_bytes_per_value"] / kv_shards(s, tp, pp)
 
     # Activations: inputs and outputs of each matmul per token (column/row-parallel halves split by tp).
     act_values = tokens * (MATMULS_PER_LAYER * hidden * layers / pp
