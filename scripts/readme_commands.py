@@ -1,0 +1,77 @@
+"""Run every ``surrogate`` command the README shows and compare what they print with a stored copy.
+
+Proof that a refactoring changed nothing users see: the first-screen command and every ``$ surrogate``
+example are run at a fixed terminal width, as shown and with ``--json``; their exit codes and output are written to
+``benchmarks/results/readme_commands.txt`` (``--write``) or diffed against it (the default, exit 1 on
+any difference).
+
+    python scripts/readme_commands.py --write   # record
+    python scripts/readme_commands.py           # check
+"""
+
+from __future__ import annotations
+
+import argparse
+import difflib
+import os
+import re
+import shlex
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+README = REPO_ROOT / "README.md"
+STORED = REPO_ROOT / "benchmarks" / "results" / "readme_commands.txt"
+_WIDTH = "200"
+
+
+def readme_commands(text: str) -> list[str]:
+    """The first-screen main job and every ``$ surrogate ...`` line in a code block, then each with ``--json``."""
+    commands: list[str] = []
+    first = re.search(r"^python3 -m venv .venv && .*?&& (surrogate .*)$", text, flags=re.MULTILINE)
+    if first:
+        commands.append(first.group(1).strip())
+    in_block = False
+    for line in text.splitlines():
+        if line.startswith("```"):
+            in_block = not in_block
+            continue
+        if in_block and line.startswith("$ surrogate "):
+            commands.append(line.removeprefix("$ ").strip())
+    # The same commands with --json: every number they compute, not only those the tables round.
+    commands += [f"{command} --json" for command in commands]
+    return list(dict.fromkeys(commands))
+
+
+def run(command: str, workdir: Path) -> str:
+    """Exit code and combined output of one command, run with ``python -m surrogate``."""
+    argv = [sys.executable, "-m", "surrogate", *shlex.split(command)[1:]]
+    env = {**os.environ, "COLUMNS": _WIDTH, "TERM": "dumb", "NO_COLOR": "1"}
+    done = subprocess.run(argv, cwd=workdir, env=env, capture_output=True, text=True, check=False)
+    return f"$ {command}\n[exit {done.returncode}]\n{done.stdout}{done.stderr}\n"
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--write", action="store_true", help="record the outputs instead of checking them")
+    args = parser.parse_args()
+    commands = readme_commands(README.read_text(encoding="utf-8"))
+    with tempfile.TemporaryDirectory() as workdir:
+        output = "".join(run(command, Path(workdir)) for command in commands)
+    if args.write:
+        STORED.write_text(output, encoding="utf-8")
+        print(f"recorded {len(commands)} commands in {STORED.relative_to(REPO_ROOT)}")
+        return 0
+    stored = STORED.read_text(encoding="utf-8")
+    if stored == output:
+        print(f"{len(commands)} README commands print the same as {STORED.relative_to(REPO_ROOT)}")
+        return 0
+    sys.stdout.writelines(difflib.unified_diff(stored.splitlines(keepends=True), output.splitlines(keepends=True),
+                                               "stored", "now"))
+    return 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
