@@ -21,10 +21,8 @@ from pathlib import Path
 
 import pandas as pd
 
-from surrogate.bundle import SurrogateModel, load, load_default
-from surrogate.optimize import OptimizeOptions, optimize
-from surrogate.scoring import OBJECTIVES, Targets
-from surrogate.search_space import Inventory, SearchSpace, Workload
+from surrogate.model import AnalyticPredictor, SurrogateModel, load, load_default
+from surrogate.optimize import OBJECTIVES, Inventory, OptimizeOptions, SearchSpace, Targets, Workload, optimize
 
 _WITHIN = 0.01
 
@@ -80,7 +78,7 @@ def run_case(model: SurrogateModel, case: Case, budgets: list[int], seeds: list[
         for seed in seeds:
             options = OptimizeOptions(targets=case.targets, search="optuna", trials=budget, seed=seed)
             started = time.perf_counter()
-            found = optimize(model, inventory, case.workload, options, case.space)
+            found = optimize(model, inventory, case.workload, options, case.space, seed_predictor=AnalyticPredictor())
             times.append(time.perf_counter() - started)
             gaps.append(1.0 - float(found.best[column]) / optimum)
             evaluated.append(len(found.evaluated))
@@ -124,7 +122,7 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _warm_frame() -> pd.DataFrame:
-    from surrogate.search_space import enumerate_candidates
+    from surrogate.optimize import enumerate_candidates
 
     return enumerate_candidates(Inventory.parse(["h100-sxm:1"]), Workload("meta-llama/Meta-Llama-3-8B", 128, 128),
                                 SearchSpace(frameworks=("vllm",))).configs.head(4)

@@ -32,10 +32,9 @@ import numpy as np
 import pandas as pd
 
 from features.configs import CONFIG_COLUMNS, normalize_configs
-from surrogate.bundle import SurrogateModel
 from surrogate.ingest import load_shared
-from surrogate.scoring import OBJECTIVES, Targets, score
-from surrogate.train import training_rows
+from surrogate.model import SurrogateModel, training_rows
+from surrogate.optimize import OBJECTIVES, Targets, score
 
 GROUP_KEYS = ["source", "model", "input_len", "output_len", "framework", "batching"]
 OBJECTIVE = OBJECTIVES["throughput"]

@@ -20,9 +20,8 @@ from pathlib import Path
 
 import pandas as pd
 
-from surrogate.bundle import SurrogateModel, load, load_default
 from surrogate.ingest import load_shared
-from surrogate.train import train_bundle, training_rows
+from surrogate.model import SurrogateModel, load, load_default, train_bundle, training_rows
 
 
 def configurations(rows: int) -> pd.DataFrame:

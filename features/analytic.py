@@ -23,13 +23,16 @@ corrects and the prior that carries hardware and models no benchmark covered.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
+import numpy.typing as npt
 import pandas as pd
 
-from features.configs import gather_specs, invalid_reasons, normalize_configs
+from features.configs import _specs_for, invalid_reasons, normalize_configs
 from features.errors import ConfigError
-from features.memory import memory_per_device
-from features.roofline import StepCost, step_cost
+from features.memory import MemoryBreakdown, memory_per_device
+from features.roofline import FloatArray, StepCost, step_cost
 
 __all__ = ["estimate", "ANALYTIC_COLUMNS"]
 
@@ -47,11 +50,45 @@ ANALYTIC_COLUMNS = [
 ]
 
 
-def _bottleneck(compute_s: np.ndarray, memory_s: np.ndarray, comm_s: np.ndarray) -> np.ndarray:
-    return np.array(_PARTS, dtype=object)[np.argmax(np.stack([compute_s, memory_s, comm_s]), axis=0)]
+@dataclass(frozen=True)
+class _Workload:
+    """The configuration as float arrays (one value per row), read once for every phase."""
+
+    tp: FloatArray
+    pp: FloatArray
+    ep: FloatArray
+    dp: FloatArray
+    in_len: FloatArray
+    out_len: FloatArray
+    continuous: npt.NDArray[np.bool_]
+    chunk: FloatArray  # prefill token budget per step; nan = unchunked
+    sequences: FloatArray  # concurrency (continuous) or batch size (static)
 
 
-def _phase_columns(prefix: str, cost: StepCost) -> dict[str, np.ndarray]:
+def _workload(cfg: pd.DataFrame, specs: pd.DataFrame) -> _Workload:
+    """Read the layout and workload columns once; the framework's budget fills a missing chunk size."""
+    tp, pp, ep, dp = (cfg[c].to_numpy(dtype=float) for c in ("tp", "pp", "ep", "dp"))
+    continuous = cfg["batching"].eq("continuous").to_numpy()
+    chunk = cfg["prefill_chunk_tokens"].to_numpy(dtype=float)
+    return _Workload(
+        tp=tp, pp=pp, ep=ep, dp=dp,
+        in_len=cfg["input_len"].to_numpy(dtype=float),
+        out_len=cfg["output_len"].to_numpy(dtype=float),
+        continuous=continuous,
+        chunk=np.where(np.isnan(chunk), specs["max_batched_tokens"].to_numpy(dtype=float), chunk),
+        sequences=np.where(continuous, cfg["concurrency"], cfg["batch_size"]).astype(float),
+    )
+
+
+def _bottleneck(compute_s: FloatArray, memory_s: FloatArray, comm_s: FloatArray) -> npt.NDArray[np.object_]:
+    """Name of the largest of the three times, per row."""
+    largest = np.argmax(np.stack([compute_s, memory_s, comm_s]), axis=0)
+    names: npt.NDArray[np.object_] = np.array(_PARTS, dtype=object)[largest]
+    return names
+
+
+def _phase_columns(prefix: str, cost: StepCost) -> dict[str, npt.NDArray[np.generic]]:
+    """Output columns of one phase (prefill or decode), named ``{prefix}_...``."""
     return {
         f"{prefix}_flops": cost.flops,
         f"{prefix}_bytes": cost.bytes_moved,
@@ -63,83 +100,95 @@ def _phase_columns(prefix: str, cost: StepCost) -> dict[str, np.ndarray]:
     }
 
 
-def estimate(configs: pd.DataFrame, *, normalized: bool = False) -> pd.DataFrame:
+def estimate(
+    configs: pd.DataFrame, *, normalized: bool = False, specs: pd.DataFrame | None = None
+) -> pd.DataFrame:
     """Analytic metrics for every row of ``configs`` (columns of ``features.configs.CONFIG_COLUMNS``).
 
     Returns a frame with the same index holding :data:`ANALYTIC_COLUMNS`. Raises ``ConfigError``
     naming the first impossible row (tp not dividing the heads, device counts that do not add up).
+    ``specs`` may pass ``features.configs.gather_specs`` of the normalised rows (row for row; its
+    index is ignored and it is not modified) so a caller that already has it does not gather it again.
     """
     cfg = configs if normalized else normalize_configs(configs)
-    reasons = invalid_reasons(cfg)
+    specs = _specs_for(cfg, specs)
+    reasons = invalid_reasons(cfg, specs=specs)
     if reasons.ne("").any():
         first = reasons.index[reasons.ne("")][0]
         raise ConfigError(f"row {first}: {reasons[first]}")
-    specs = gather_specs(cfg).reset_index(drop=True)
-    tp, pp, ep, dp = (cfg[c].to_numpy(dtype=float) for c in ("tp", "pp", "ep", "dp"))
-    in_len, out_len = cfg["input_len"].to_numpy(dtype=float), cfg["output_len"].to_numpy(dtype=float)
-    continuous = cfg["batching"].eq("continuous").to_numpy()
-    chunk = cfg["prefill_chunk_tokens"].to_numpy(dtype=float)
-    chunk = np.where(np.isnan(chunk), specs["max_batched_tokens"].to_numpy(dtype=float), chunk)
-    sequences = np.where(continuous, cfg["concurrency"], cfg["batch_size"]).astype(float)
-    seq_len = in_len + out_len
-    decode_ctx = in_len + (out_len - 1.0) / 2.0
-
-    # Memory first: under continuous batching it caps how many requests run at once.
-    prefill_tokens = np.where(continuous, np.maximum(sequences / out_len, 1.0) * in_len, sequences * in_len)
-    prefill_tokens = np.minimum(prefill_tokens, np.where(np.isnan(chunk), np.inf, chunk))
-    mem = memory_per_device(specs, tp, pp, ep, sequences, seq_len, prefill_tokens)
-    max_seqs = mem.max_sequences
-    # Paged KV caches allocate as sequences grow: a running request holds input + output / 2 tokens
-    # on average, so that is what bounds how many run at once.
-    mean_len_mem = memory_per_device(specs, tp, pp, ep, sequences, in_len + out_len / 2.0, prefill_tokens)
-    running = np.where(continuous, np.clip(np.minimum(sequences, mean_len_mem.max_sequences), 1.0, None),
-                       sequences)
-    arrivals = np.where(continuous, running / out_len, 0.0)
+    w = _workload(cfg, specs)
+    mem, running = _memory(specs, w)
+    arrivals = np.where(w.continuous, running / w.out_len, 0.0)
 
     # Static: a prefill of the whole batch, then decode steps. Continuous: mixed steps.
-    prefill = step_cost(specs, tp, pp, ep, 0.0, 0.0, np.where(continuous, np.maximum(arrivals, 1.0), sequences),
-                        in_len, chunk)
+    prefill = step_cost(specs, w.tp, w.pp, w.ep, 0.0, 0.0,
+                        np.where(w.continuous, np.maximum(arrivals, 1.0), w.sequences), w.in_len, w.chunk)
     # Closed-loop clients with equal prompt and output lengths arrive together (in waves): on
     # average a request's prompt is prefilled after half of the prompts that arrived with it.
-    wave_prefill = step_cost(specs, tp, pp, ep, 0.0, 0.0, (running + 1.0) / 2.0, in_len, chunk)
-    decode = step_cost(specs, tp, pp, ep, running, decode_ctx, arrivals, in_len, chunk)
-
-    # Requests beyond what the KV cache holds are preempted and resumed (vLLM) or wait their turn
-    # between tokens: each one progresses running / concurrency of the time (Little's law).
-    itl = decode.time_s * np.where(continuous, sequences / running, 1.0)
-    ttft_static = prefill.time_s
-    ttft_continuous = 0.5 * decode.time_s + wave_prefill.time_s
-    ttft = np.where(continuous, ttft_continuous, ttft_static)
-    latency = ttft + (out_len - 1.0) * itl
-    throughput = dp * sequences * seq_len / latency
-    output_throughput = dp * sequences * out_len / latency
-
-    steps = out_len - 1.0
-    bottleneck = _bottleneck(prefill.compute_s + steps * decode.compute_s,
-                             prefill.memory_s + steps * decode.memory_s,
-                             prefill.comm_s + steps * decode.comm_s)
-    # Memory is what the requested batch or concurrency needs; when it does not fit, the
-    # estimates above already include the queueing a continuous engine would fall back to.
-    total = mem.total_bytes
-    fits = mem.fits
-    kv_bytes = mem.kv_bytes
+    wave_prefill = step_cost(specs, w.tp, w.pp, w.ep, 0.0, 0.0, (running + 1.0) / 2.0, w.in_len, w.chunk)
+    decode_ctx = w.in_len + (w.out_len - 1.0) / 2.0
+    decode = step_cost(specs, w.tp, w.pp, w.ep, running, decode_ctx, arrivals, w.in_len, w.chunk)
 
     out = {
-        "ttft_s": ttft,
-        "itl_s": itl,
-        "latency_s": latency,
-        "throughput_tok_s": throughput,
-        "output_throughput_tok_s": output_throughput,
-        "mem_per_device_gb": total / _GB,
-        "mem_weights_gb": mem.weight_bytes / _GB,
-        "mem_kv_gb": kv_bytes / _GB,
-        "mem_activations_gb": mem.activation_bytes / _GB,
-        "mem_overhead_gb": np.broadcast_to(mem.overhead_bytes, tp.shape) / _GB,
-        "mem_usable_gb": mem.usable_bytes / _GB,
-        "max_batch_size": max_seqs.astype(np.int64),
-        "fits": fits.astype(bool),
-        "bottleneck": bottleneck,
+        **_timing_columns(w, running, prefill, wave_prefill, decode),
+        **_memory_columns(mem, w.tp.shape),
         **_phase_columns("prefill", prefill),
         **_phase_columns("decode", decode),
     }
     return pd.DataFrame(out, index=cfg.index)[ANALYTIC_COLUMNS]
+
+
+def _memory(specs: pd.DataFrame, w: _Workload) -> tuple[MemoryBreakdown, FloatArray]:
+    """Memory of the requested batch or concurrency, and how many sequences actually run at once.
+
+    Memory comes first: under continuous batching it caps how many requests run at once.
+    """
+    prefill_tokens = np.where(w.continuous, np.maximum(w.sequences / w.out_len, 1.0) * w.in_len,
+                              w.sequences * w.in_len)
+    prefill_tokens = np.minimum(prefill_tokens, np.where(np.isnan(w.chunk), np.inf, w.chunk))
+    mem = memory_per_device(specs, w.tp, w.pp, w.ep, w.sequences, w.in_len + w.out_len, prefill_tokens)
+    # Paged KV caches allocate as sequences grow: a running request holds input + output / 2 tokens
+    # on average, so that is what bounds how many run at once.
+    mean_len_mem = memory_per_device(specs, w.tp, w.pp, w.ep, w.sequences, w.in_len + w.out_len / 2.0,
+                                     prefill_tokens)
+    running = np.where(w.continuous, np.clip(np.minimum(w.sequences, mean_len_mem.max_sequences), 1.0, None),
+                       w.sequences)
+    return mem, running
+
+
+def _timing_columns(w: _Workload, running: FloatArray, prefill: StepCost, wave_prefill: StepCost,
+                    decode: StepCost) -> dict[str, npt.NDArray[np.generic]]:
+    """TTFT, ITL, end-to-end latency, throughputs and the overall bottleneck from the step costs."""
+    # Requests beyond what the KV cache holds are preempted and resumed (vLLM) or wait their turn
+    # between tokens: each one progresses running / concurrency of the time (Little's law).
+    itl = decode.time_s * np.where(w.continuous, w.sequences / running, 1.0)
+    ttft_static = prefill.time_s
+    ttft_continuous = 0.5 * decode.time_s + wave_prefill.time_s
+    ttft = np.where(w.continuous, ttft_continuous, ttft_static)
+    latency = ttft + (w.out_len - 1.0) * itl
+    steps = w.out_len - 1.0
+    return {
+        "ttft_s": ttft,
+        "itl_s": itl,
+        "latency_s": latency,
+        "throughput_tok_s": w.dp * w.sequences * (w.in_len + w.out_len) / latency,
+        "output_throughput_tok_s": w.dp * w.sequences * w.out_len / latency,
+        "bottleneck": _bottleneck(prefill.compute_s + steps * decode.compute_s,
+                                  prefill.memory_s + steps * decode.memory_s,
+                                  prefill.comm_s + steps * decode.comm_s),
+    }
+
+
+def _memory_columns(mem: MemoryBreakdown, shape: tuple[int, ...]) -> dict[str, npt.NDArray[np.generic]]:
+    """Memory output columns in GB. They describe what the requested batch or concurrency needs;
+    when it does not fit, the timings already include the queueing a continuous engine falls back to."""
+    return {
+        "mem_per_device_gb": mem.total_bytes / _GB,
+        "mem_weights_gb": mem.weight_bytes / _GB,
+        "mem_kv_gb": mem.kv_bytes / _GB,
+        "mem_activations_gb": mem.activation_bytes / _GB,
+        "mem_overhead_gb": np.broadcast_to(mem.overhead_bytes, shape) / _GB,
+        "mem_usable_gb": mem.usable_bytes / _GB,
+        "max_batch_size": mem.max_sequences.astype(np.int64),
+        "fits": mem.fits.astype(bool),
+    }

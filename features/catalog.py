@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from functools import cache
 from importlib import resources
 from pathlib import Path
+from typing import Any
 
 import pandas as pd
 
@@ -21,7 +22,6 @@ from features.model_arch import ModelArch, arch_from_config
 __all__ = [
     "HardwareSpec",
     "FrameworkSpec",
-    "PRECISION_PEAK_COLUMN",
     "hardware_table",
     "hardware_ids",
     "get_hardware",
@@ -44,17 +44,6 @@ _HARDWARE_NUMERIC = ["memory_gb", "mem_bw_gbps", *PEAK_COLUMNS, "intra_node_bw_g
                      "devices_per_node", "scale_up_domain_devices", "tdp_w", "price_usd_per_device_hour"]
 _HARDWARE_REQUIRED = ["id", "vendor", "memory_gb", "mem_bw_gbps", "devices_per_node", "scale_up_domain_devices",
                       "source"]
-# Which peak a matmul in each weight precision runs at; weight-only int4 dequantises to fp16.
-PRECISION_PEAK_COLUMN = {
-    "fp32": "fp32_tflops",
-    "tf32": "tf32_tflops",
-    "fp16": "fp16_tflops",
-    "bf16": "bf16_tflops",
-    "fp8": "fp8_tflops",
-    "int8": "int8_tops",
-    "int4": "fp16_tflops",
-    "fp4": "fp4_tflops",
-}
 
 
 @dataclass(frozen=True)
@@ -168,7 +157,7 @@ def hardware_ids() -> list[str]:
 def resolve_hardware(name: str) -> str:
     """Catalog id for an id or any known alias; ``UnknownNameError`` with suggestions otherwise."""
     table = hardware_table()
-    by_key = {_key(i): i for i in table.index}
+    by_key: dict[str, str] = {_key(i): i for i in table.index}
     key = _key(str(name))
     if key in by_key:
         return by_key[key]
@@ -244,11 +233,14 @@ def resolve_model(name: str) -> str:
     raise UnknownNameError("model", name, closest_names(name, model_ids() + list(aliases)))
 
 
-def _load_json(path: Path, model: str) -> dict:
+def _load_json(path: Path, model: str) -> dict[str, Any]:
     try:
-        return json.loads(path.read_text(encoding="utf-8"))
+        parsed = json.loads(path.read_text(encoding="utf-8"))
     except (OSError, json.JSONDecodeError) as exc:
         raise DataError(f"cannot read config for '{model}' from {path}: {exc}") from exc
+    if not isinstance(parsed, dict):
+        raise DataError(f"config for '{model}' in {path} is not a JSON object; pass a Hugging Face config.json")
+    return parsed
 
 
 @cache
@@ -304,19 +296,23 @@ def resolve_framework(name: str) -> str:
 
 def get_framework(name: str) -> FrameworkSpec:
     row = _framework_table().loc[resolve_framework(name)]
-    split = lambda text: tuple(p for p in str(text).split(";") if p)  # noqa: E731
     return FrameworkSpec(
         id=row["id"],
         display_name=row["display_name"],
         batching=row["batching"],
         device_split=row["device_split"],
-        weight_precisions=split(row["weight_precisions"]),
-        kv_precisions=split(row["kv_precisions"]),
-        vendors=split(row["vendors"]),
+        weight_precisions=_split_list(row["weight_precisions"]),
+        kv_precisions=_split_list(row["kv_precisions"]),
+        vendors=_split_list(row["vendors"]),
         usable_memory_fraction=float(row["usable_memory_fraction"]),
         max_batched_tokens=float(row["max_batched_tokens"]),
         source=row["source"],
     )
+
+
+def _split_list(text: object) -> tuple[str, ...]:
+    """A ';'-separated catalog cell as a tuple, blanks dropped."""
+    return tuple(p for p in str(text).split(";") if p)
 
 
 def catalog_fingerprint() -> str:

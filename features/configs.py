@@ -14,7 +14,7 @@ import pandas as pd
 
 from features import catalog
 from features.errors import ConfigError
-from features.precision import BYTES_PER_VALUE, canonical_dtype
+from features.precision import BYTES_PER_VALUE, PEAK_COLUMNS_BY_WEIGHT, canonical_dtype
 
 __all__ = ["CONFIG_COLUMNS", "REQUIRED_COLUMNS", "normalize_configs", "invalid_reasons", "gather_specs"]
 
@@ -24,12 +24,6 @@ CONFIG_COLUMNS = [
 ]
 REQUIRED_COLUMNS = ["hardware", "model", "input_len", "output_len"]
 _INT_COLUMNS = ["num_devices", "tp", "pp", "dp", "ep", "batch_size", "concurrency", "input_len", "output_len"]
-
-# Fallback when a SKU lacks a peak for the weight format: the kernel dequantises to the next
-# format the tensor cores run (e.g. fp8 weights on A100 run as fp16 Marlin kernels).
-_PEAK_FALLBACK = {"fp4": ["fp4_tflops", "fp8_tflops", "fp16_tflops"], "fp8": ["fp8_tflops", "fp16_tflops"],
-                  "int8": ["int8_tops", "fp16_tflops"], "int4": ["fp16_tflops"], "fp16": ["fp16_tflops"],
-                  "bf16": ["bf16_tflops"], "fp32": ["fp32_tflops"], "tf32": ["tf32_tflops", "fp32_tflops"]}
 
 
 def _map_unique(values: pd.Series, resolve: Callable[[str], str]) -> pd.Series:
@@ -92,9 +86,13 @@ def normalize_configs(configs: pd.DataFrame) -> pd.DataFrame:
     return out
 
 
-def invalid_reasons(configs: pd.DataFrame) -> pd.Series:
-    """Why each normalised row is impossible ('' when it is fine), without raising."""
-    specs = gather_specs(configs)
+def invalid_reasons(configs: pd.DataFrame, *, specs: pd.DataFrame | None = None) -> pd.Series:
+    """Why each normalised row is impossible ('' when it is fine), without raising.
+
+    ``specs`` may pass :func:`gather_specs` of the same rows (row for row, in the same order; its
+    index is ignored), so a caller that already gathered them does not gather them again.
+    """
+    specs = _specs_for(configs, specs)
     reasons = pd.Series("", index=configs.index, dtype=object)
 
     def flag(mask: np.ndarray, message: pd.Series) -> None:
@@ -102,7 +100,7 @@ def invalid_reasons(configs: pd.DataFrame) -> pd.Series:
         reasons[mask & empty] = message[mask & empty]
 
     c = configs
-    for name in ["num_devices", "tp", "pp", "dp", "ep", "batch_size", "concurrency", "input_len", "output_len"]:
+    for name in _INT_COLUMNS:
         flag((c[name] < 1).to_numpy(), f"{name} must be at least 1, got " + c[name].astype(str))
     product = c["tp"] * c["pp"] * c["dp"]
     flag((product != c["num_devices"]).to_numpy(),
@@ -117,6 +115,21 @@ def invalid_reasons(configs: pd.DataFrame) -> pd.Series:
     return reasons
 
 
+def _specs_for(configs: pd.DataFrame, specs: pd.DataFrame | None) -> pd.DataFrame:
+    """``gather_specs(configs)``, or the caller's copy of it relabelled with ``configs.index``.
+
+    Shared by ``invalid_reasons``, ``estimate`` and ``build_features`` so one prediction gathers
+    specs once. Rows are matched by position, as ``gather_specs`` builds them; the caller's frame
+    is not modified (``set_axis`` returns a new frame).
+    """
+    if specs is None:
+        return gather_specs(configs)
+    if len(specs) != len(configs):
+        raise ConfigError(f"specs has {len(specs)} rows for {len(configs)} configurations; "
+                          "pass gather_specs() of the same normalised rows")
+    return specs.set_axis(configs.index, axis=0)
+
+
 def gather_specs(configs: pd.DataFrame) -> pd.DataFrame:
     """Per-row hardware, model and framework numbers for a normalised configuration table."""
     hardware = catalog.hardware_table()
@@ -128,7 +141,7 @@ def gather_specs(configs: pd.DataFrame) -> pd.DataFrame:
         out[name] = hw[name].to_numpy()
     weight = configs["weight_dtype"].to_numpy()
     peak = np.full(len(configs), np.nan)
-    for dtype, columns in _PEAK_FALLBACK.items():
+    for dtype, columns in PEAK_COLUMNS_BY_WEIGHT.items():
         rows = weight == dtype
         for col in columns:
             fill = rows & np.isnan(peak)

@@ -15,6 +15,7 @@ __all__ = [
     "DataError",
     "NotFittedError",
     "InfeasibleError",
+    "IncompatibleBundleError",
     "closest_names",
 ]
 
@@ -51,6 +52,10 @@ class NotFittedError(SurrogateError, ValueError):
 
 class InfeasibleError(SurrogateError):
     """Nothing satisfies the request (memory, latency target); the message says what would."""
+
+
+class IncompatibleBundleError(SurrogateError):
+    """A model file that is not a bundle this version can read (another format, or not a bundle at all)."""
 
 
 def closest_names(name: str, candidates: list[str], limit: int = 3) -> list[str]:

@@ -9,10 +9,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
+import numpy.typing as npt
 import pandas as pd
 
 from features.roofline import (
     ACTIVATION_BYTES_PER_VALUE,
+    FloatArray,
     kv_shards,
     numeric_columns,
     weight_bytes_per_device,
@@ -31,7 +33,8 @@ _NCCL_BYTES_TP4_PLUS = 411_041_792.0
 _LOGIT_BYTES_PER_VALUE = 4.0
 
 
-def nccl_bytes(group: np.ndarray) -> np.ndarray:
+def nccl_bytes(group: FloatArray) -> FloatArray:
+    """NCCL buffer bytes per device for a tensor-parallel group of ``group`` devices."""
     return np.select([group >= 4, group >= 2], [_NCCL_BYTES_TP4_PLUS, _NCCL_BYTES_TP2], 0.0)
 
 
@@ -39,23 +42,23 @@ def nccl_bytes(group: np.ndarray) -> np.ndarray:
 class MemoryBreakdown:
     """Bytes per device for each part, plus what fits."""
 
-    weight_bytes: np.ndarray
-    kv_bytes: np.ndarray
-    activation_bytes: np.ndarray
-    overhead_bytes: np.ndarray
-    usable_bytes: np.ndarray
-    kv_bytes_per_sequence: np.ndarray
+    weight_bytes: FloatArray
+    kv_bytes: FloatArray
+    activation_bytes: FloatArray
+    overhead_bytes: FloatArray
+    usable_bytes: FloatArray
+    kv_bytes_per_sequence: FloatArray
 
     @property
-    def total_bytes(self) -> np.ndarray:
+    def total_bytes(self) -> FloatArray:
         return self.weight_bytes + self.kv_bytes + self.activation_bytes + self.overhead_bytes
 
     @property
-    def fits(self) -> np.ndarray:
+    def fits(self) -> npt.NDArray[np.bool_]:
         return self.total_bytes <= self.usable_bytes
 
     @property
-    def max_sequences(self) -> np.ndarray:
+    def max_sequences(self) -> FloatArray:
         """Most sequences whose KV cache fits beside weights, activations and overhead."""
         free = self.usable_bytes - self.weight_bytes - self.activation_bytes - self.overhead_bytes
         return np.maximum(np.floor(free / np.maximum(self.kv_bytes_per_sequence, 1.0)), 0.0)
@@ -63,12 +66,12 @@ class MemoryBreakdown:
 
 def memory_per_device(
     specs: pd.DataFrame,
-    tp: np.ndarray,
-    pp: np.ndarray,
-    ep: np.ndarray,
-    sequences: np.ndarray,
-    seq_len: np.ndarray,
-    prefill_tokens: np.ndarray,
+    tp: FloatArray,
+    pp: FloatArray,
+    ep: FloatArray,
+    sequences: FloatArray,
+    seq_len: FloatArray,
+    prefill_tokens: FloatArray,
 ) -> MemoryBreakdown:
     """Memory of one device holding ``sequences`` sequences of up to ``seq_len`` tokens each.
 

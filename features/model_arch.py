@@ -70,15 +70,6 @@ class ModelArch:
             window_part *= self.sliding_window / context_len
         return (self.kv_values_per_token_full + window_part) * bytes_per_value
 
-    def flops_per_token(self, context_len: int = 0) -> float:
-        """Forward FLOPs for one token attending to ``context_len`` earlier tokens."""
-        window_ctx = min(context_len, self.sliding_window) if self.sliding_window else context_len
-        return (
-            2.0 * self.matmul_params_per_token
-            + self.attn_flops_per_ctx_full * context_len
-            + self.attn_flops_per_ctx_window * window_ctx
-        )
-
 
 def _text_config(config: dict[str, Any]) -> dict[str, Any]:
     """Multimodal checkpoints nest the language model under ``text_config``; use it."""
@@ -139,12 +130,38 @@ def _layer_kinds(config: dict[str, Any], num_layers: int) -> list[str]:
     if isinstance(pattern, str) and len(pattern) == num_layers:  # Nemotron-H: '*' = attention
         return ["full" if ch == "*" else "none" for ch in pattern]
     window = config.get("sliding_window")
-    use_window = config.get("use_sliding_window", True) and window
-    if config.get("model_type") in ("gemma2", "gemma3_text", "gemma3") and window:
+    if not window:
+        return ["full"] * num_layers
+    if config.get("model_type") in ("gemma2", "gemma3_text", "gemma3"):
         return ["window" if i % 2 == 0 else "full" for i in range(num_layers)]
-    if use_window and int(window) < int(_first(config, "max_position_embeddings", default=10**9)):
-        return ["window"] * num_layers
-    return ["full"] * num_layers
+    if not config.get("use_sliding_window", True):
+        return ["full"] * num_layers
+    # A window at least as long as the context never slides.
+    max_len = int(_first(config, "max_position_embeddings", default=10**9))
+    return ["window"] * num_layers if int(window) < max_len else ["full"] * num_layers
+
+
+@dataclass(frozen=True)
+class _Attention:
+    """Attention shape of a model, from which its KV cache and attention FLOPs follow."""
+
+    is_mla: bool
+    qk_dim: int
+    v_dim: int
+    params_per_layer: float
+    kv_values_per_layer: list[float]  # K+V elements (MLA: latent + RoPE key) one token adds, per layer
+    kv_heads_mean: float
+
+
+@dataclass(frozen=True)
+class _Mlp:
+    """MLP and expert parameters of a model; ``num_experts`` is 0 for dense models."""
+
+    num_experts: int
+    experts_per_token: int
+    expert_params: float
+    total_params: float
+    active_params: float
 
 
 def arch_from_config(
@@ -153,6 +170,56 @@ def arch_from_config(
     """Build a :class:`ModelArch` from a parsed config.json; raise ``ConfigError`` if keys are missing."""
     cfg = _text_config(config)
     model_type = str(cfg.get("model_type", "unknown"))
+    hidden, layers, heads, vocab = _dimensions(model_id, cfg)
+    attn = _attention(cfg, hidden, layers, heads)
+    kinds = _layer_kinds(cfg, layers)
+    window = int(cfg.get("sliding_window") or 0) if "window" in kinds else 0
+    kv_full = sum(v for v, k in zip(attn.kv_values_per_layer, kinds, strict=True) if k == "full")
+    kv_window = sum(v for v, k in zip(attn.kv_values_per_layer, kinds, strict=True) if k == "window")
+    attn_flops_layer = 2.0 * heads * (attn.qk_dim + attn.v_dim)  # QK^T and AV, per context token
+    total_attn = attn.params_per_layer * layers
+    mlp = _mlp(cfg, model_type, hidden, layers)
+
+    tied = bool(cfg.get("tie_word_embeddings", model_type not in ("llama", "mistral", "mixtral", "gptj")))
+    embed = float(vocab * hidden)
+    lm_head = 0.0 if tied else embed
+    # Input embeddings are looked up, not multiplied; the LM head (tied or not) is one
+    # vocab x hidden matmul per token.
+    matmul = total_attn + mlp.active_params + embed
+
+    return ModelArch(
+        model_id=model_id,
+        model_type=model_type,
+        num_layers=layers,
+        hidden_size=hidden,
+        num_attention_heads=heads,
+        num_kv_heads=float(attn.kv_heads_mean),
+        qk_head_dim=int(attn.qk_dim),
+        v_head_dim=int(attn.v_dim),
+        vocab_size=vocab,
+        total_params=float(total_attn + mlp.total_params + embed + lm_head),
+        active_params=float(total_attn + mlp.active_params + embed + lm_head),
+        matmul_params_per_token=float(matmul),
+        embedding_params=embed,
+        ffn_active_width=float(mlp.active_params) / (layers * hidden),
+        expert_params=mlp.expert_params,
+        num_experts=mlp.num_experts,
+        experts_per_token=mlp.experts_per_token,
+        kv_values_per_token_full=float(kv_full),
+        kv_values_per_token_window=float(kv_window),
+        sliding_window=window,
+        attn_flops_per_ctx_full=float(attn_flops_layer * kinds.count("full")),
+        attn_flops_per_ctx_window=float(attn_flops_layer * kinds.count("window")),
+        is_mla=attn.is_mla,
+        native_weight_dtype=_native_dtype(cfg, quant_config),
+        max_position_embeddings=int(_first(cfg, "max_position_embeddings", "n_positions", "seq_length",
+                                           default=2048)),
+    )
+
+
+def _dimensions(model_id: str, cfg: dict[str, Any]) -> tuple[int, int, int, int]:
+    """Hidden size, layers, attention heads and vocabulary under any family's key names; every
+    other number derives from them, so a config without one raises ``ConfigError``."""
     hidden = _first(cfg, "hidden_size", "n_embd", "n_embed", "d_model")
     layers = _first(cfg, "num_hidden_layers", "n_layer", "num_layers")
     heads = _first(cfg, "num_attention_heads", "n_head", "num_heads")
@@ -161,48 +228,54 @@ def arch_from_config(
         raise ConfigError(
             f"config for '{model_id}' lacks hidden_size, num_hidden_layers, num_attention_heads or vocab_size"
         )
-    hidden, layers, heads, vocab = int(hidden), int(layers), int(heads), int(vocab)
+    return int(hidden), int(layers), int(heads), int(vocab)
 
-    # --- attention -------------------------------------------------------------------------
+
+def _attention(cfg: dict[str, Any], hidden: int, layers: int, heads: int) -> _Attention:
+    """MLA (a ``kv_lora_rank`` is given) or MHA/GQA/MQA attention; they size the KV cache differently."""
     kv_lora = cfg.get("kv_lora_rank")
-    is_mla = kv_lora is not None
-    kv_per_layer = cfg.get("num_key_value_heads_per_layer")
-    if is_mla:
-        rope_dim = int(cfg.get("qk_rope_head_dim", 64))
-        nope_dim = int(cfg.get("qk_nope_head_dim", 128))
-        qk_dim = nope_dim + rope_dim
-        v_dim = int(cfg.get("v_head_dim", nope_dim))
-        q_lora = cfg.get("q_lora_rank")
-        q_params = hidden * heads * qk_dim if not q_lora else hidden * q_lora + q_lora * heads * qk_dim
-        attn_params = (q_params + hidden * (kv_lora + rope_dim) + kv_lora * heads * (nope_dim + v_dim)
-                       + heads * v_dim * hidden)
-        kv_values_layer = [float(kv_lora + rope_dim)] * layers
-        kv_heads_mean = float(heads)
+    if kv_lora is not None:
+        return _mla_attention(cfg, hidden, layers, heads, int(kv_lora))
+    head_dim = int(_first(cfg, "head_dim", default=hidden // heads))
+    if cfg.get("multi_query") and not cfg.get("new_decoder_architecture"):
+        kv_default = 1  # Falcon-7B style multi-query attention
     else:
-        head_dim = int(_first(cfg, "head_dim", default=hidden // heads))
-        qk_dim = v_dim = head_dim
-        if cfg.get("multi_query") and not cfg.get("new_decoder_architecture"):
-            kv_default = 1  # Falcon-7B style multi-query attention
-        else:
-            kv_default = _first(cfg, "num_key_value_heads", "n_head_kv", "num_kv_heads", default=heads)
-        kv_heads = [int(k) for k in kv_per_layer] if isinstance(kv_per_layer, list) else [int(kv_default)] * layers
-        kv_values_layer = [2.0 * k * head_dim for k in kv_heads]
-        kv_heads_mean = sum(kv_heads) / len(kv_heads)
-        attn_params = None  # per layer, below
+        kv_default = _first(cfg, "num_key_value_heads", "n_head_kv", "num_kv_heads", default=heads)
+    kv_per_layer = cfg.get("num_key_value_heads_per_layer")
+    kv_heads = [int(k) for k in kv_per_layer] if isinstance(kv_per_layer, list) else [int(kv_default)] * layers
+    kv_heads_mean = sum(kv_heads) / len(kv_heads)
+    return _Attention(
+        is_mla=False,
+        qk_dim=head_dim,
+        v_dim=head_dim,
+        params_per_layer=hidden * heads * head_dim + 2 * hidden * kv_heads_mean * head_dim + heads * head_dim * hidden,
+        kv_values_per_layer=[2.0 * k * head_dim for k in kv_heads],
+        kv_heads_mean=kv_heads_mean,
+    )
 
-    kinds = _layer_kinds(cfg, layers)
-    window = int(cfg.get("sliding_window") or 0) if "window" in kinds else 0
-    kv_full = sum(v for v, k in zip(kv_values_layer, kinds, strict=True) if k == "full")
-    kv_window = sum(v for v, k in zip(kv_values_layer, kinds, strict=True) if k == "window")
-    attn_flops_layer = 2.0 * heads * (qk_dim + v_dim)  # QK^T and AV, per context token
-    flops_full = attn_flops_layer * kinds.count("full")
-    flops_window = attn_flops_layer * kinds.count("window")
 
-    if not is_mla:
-        attn_params = hidden * heads * qk_dim + 2 * hidden * kv_heads_mean * qk_dim + heads * v_dim * hidden
-    total_attn = attn_params * layers
+def _mla_attention(cfg: dict[str, Any], hidden: int, layers: int, heads: int, kv_lora: int) -> _Attention:
+    """Multi-head latent attention (DeepSeek-V2, arXiv 2405.04434, section 2.1.2): every token caches one
+    ``kv_lora_rank`` latent plus the shared RoPE key; queries may be low-rank too (``q_lora_rank``)."""
+    rope_dim = int(cfg.get("qk_rope_head_dim", 64))
+    nope_dim = int(cfg.get("qk_nope_head_dim", 128))
+    qk_dim = nope_dim + rope_dim
+    v_dim = int(cfg.get("v_head_dim", nope_dim))
+    q_lora = cfg.get("q_lora_rank")
+    q_params = hidden * heads * qk_dim if not q_lora else hidden * q_lora + q_lora * heads * qk_dim
+    return _Attention(
+        is_mla=True,
+        qk_dim=qk_dim,
+        v_dim=v_dim,
+        params_per_layer=(q_params + hidden * (kv_lora + rope_dim) + kv_lora * heads * (nope_dim + v_dim)
+                          + heads * v_dim * hidden),
+        kv_values_per_layer=[float(kv_lora + rope_dim)] * layers,
+        kv_heads_mean=float(heads),
+    )
 
-    # --- MLP / experts ------------------------------------------------------------------------
+
+def _mlp(cfg: dict[str, Any], model_type: str, hidden: int, layers: int) -> _Mlp:
+    """Gated (gate, up, down) or plain (up, down) MLP in every layer, or routed experts where configured."""
     num_experts = int(_first(cfg, "n_routed_experts", "num_local_experts", "num_experts", "moe_num_experts",
                              default=0) or 0)
     top_k = int(_first(cfg, "num_experts_per_tok", "experts_per_token", "moe_topk", default=0) or 0)
@@ -210,62 +283,33 @@ def arch_from_config(
                 or 4 * hidden)
     mats = 2 if model_type in _PLAIN_MLP_TYPES else 3
     if num_experts > 1:
-        expert_inter = int(_first(cfg, "moe_intermediate_size", default=inter))
-        shared_inter = int(_first(cfg, "shared_expert_intermediate_size", "shared_intermediate_size", default=0)
-                           or 0)
-        shared_inter += int(cfg.get("n_shared_experts") or 0) * expert_inter
-        dense_layers = int(cfg.get("first_k_dense_replace") or 0)
-        mlp_only = cfg.get("mlp_only_layers") or []
-        step = int(cfg.get("decoder_sparse_step") or cfg.get("moe_layer_freq") or 1)
-        moe_layers = [i for i in range(dense_layers, layers) if i not in mlp_only and (i + 1) % step == 0] \
-            if step > 1 else [i for i in range(dense_layers, layers) if i not in mlp_only]
-        n_moe = len(moe_layers)
-        n_dense = layers - n_moe
-        expert_params = float(n_moe * num_experts * mats * hidden * expert_inter)
-        router = n_moe * hidden * num_experts
-        shared = n_moe * mats * hidden * shared_inter
-        dense_mlp = n_dense * mats * hidden * inter
-        total_mlp = expert_params + router + shared + dense_mlp
-        active_mlp = n_moe * top_k * mats * hidden * expert_inter + router + shared + dense_mlp
-    else:
-        num_experts, top_k, expert_params = 0, 0, 0.0
-        total_mlp = active_mlp = float(layers * mats * hidden * inter)
+        return _moe_mlp(cfg, hidden, layers, inter, mats, num_experts, top_k)
+    dense = float(layers * mats * hidden * inter)
+    return _Mlp(num_experts=0, experts_per_token=0, expert_params=0.0, total_params=dense, active_params=dense)
 
-    # --- embeddings ---------------------------------------------------------------------------
-    tied = bool(cfg.get("tie_word_embeddings", model_type not in ("llama", "mistral", "mixtral", "gptj")))
-    embed = float(vocab * hidden)
-    lm_head = 0.0 if tied else embed
-    total = total_attn + total_mlp + embed + lm_head
-    active = total_attn + active_mlp + embed + lm_head
-    # Input embeddings are looked up, not multiplied; the LM head (tied or not) is one
-    # vocab x hidden matmul per token.
-    matmul = total_attn + active_mlp + embed
 
-    return ModelArch(
-        model_id=model_id,
-        model_type=model_type,
-        num_layers=layers,
-        hidden_size=hidden,
-        num_attention_heads=heads,
-        num_kv_heads=float(kv_heads_mean),
-        qk_head_dim=int(qk_dim),
-        v_head_dim=int(v_dim),
-        vocab_size=vocab,
-        total_params=float(total),
-        active_params=float(active),
-        matmul_params_per_token=float(matmul),
-        embedding_params=embed,
-        ffn_active_width=float(active_mlp) / (layers * hidden),
-        expert_params=expert_params,
+def _moe_mlp(cfg: dict[str, Any], hidden: int, layers: int, inter: int, mats: int, num_experts: int,
+             top_k: int) -> _Mlp:
+    """Routed experts (plus router and shared experts) in the MoE layers, dense MLPs in the rest
+    (DeepSeek's ``first_k_dense_replace``, Qwen's ``mlp_only_layers`` and ``decoder_sparse_step``)."""
+    expert_inter = int(_first(cfg, "moe_intermediate_size", default=inter))
+    shared_inter = int(_first(cfg, "shared_expert_intermediate_size", "shared_intermediate_size", default=0) or 0)
+    shared_inter += int(cfg.get("n_shared_experts") or 0) * expert_inter
+    dense_layers = int(cfg.get("first_k_dense_replace") or 0)
+    mlp_only = cfg.get("mlp_only_layers") or []
+    step = int(cfg.get("decoder_sparse_step") or cfg.get("moe_layer_freq") or 1)
+    moe_layers = [i for i in range(dense_layers, layers) if i not in mlp_only and (i + 1) % step == 0] \
+        if step > 1 else [i for i in range(dense_layers, layers) if i not in mlp_only]
+    n_moe = len(moe_layers)
+    n_dense = layers - n_moe
+    expert_params = float(n_moe * num_experts * mats * hidden * expert_inter)
+    router = n_moe * hidden * num_experts
+    shared = n_moe * mats * hidden * shared_inter
+    dense_mlp = n_dense * mats * hidden * inter
+    return _Mlp(
         num_experts=num_experts,
         experts_per_token=top_k,
-        kv_values_per_token_full=float(kv_full),
-        kv_values_per_token_window=float(kv_window),
-        sliding_window=window,
-        attn_flops_per_ctx_full=float(flops_full),
-        attn_flops_per_ctx_window=float(flops_window),
-        is_mla=is_mla,
-        native_weight_dtype=_native_dtype(cfg, quant_config),
-        max_position_embeddings=int(_first(cfg, "max_position_embeddings", "n_positions", "seq_length",
-                                           default=2048)),
+        expert_params=expert_params,
+        total_params=expert_params + router + shared + dense_mlp,
+        active_params=n_moe * top_k * mats * hidden * expert_inter + router + shared + dense_mlp,
     )

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from features.errors import UnknownNameError, closest_names
 
-__all__ = ["BYTES_PER_VALUE", "canonical_dtype"]
+__all__ = ["BYTES_PER_VALUE", "PEAK_COLUMNS_BY_WEIGHT", "canonical_dtype", "native_peak"]
 
 # Storage size of one weight or KV value; 4-bit formats ignore their per-block scales
 # (1 byte per 16 values for NVFP4, 1 per 32 for MXFP4: under 7%).
@@ -18,6 +18,22 @@ BYTES_PER_VALUE: dict[str, float] = {
     "int4": 0.5,
     "fp4": 0.5,
 }
+
+# Which datasheet peak a matmul with weights in each format runs at, best first. A SKU without the
+# first peak falls back to the next one the tensor cores run (fp8 weights on A100 run as fp16 Marlin
+# kernels); weight-only int4 always dequantises to fp16. Columns of ``features/data/hardware.csv``.
+PEAK_COLUMNS_BY_WEIGHT: dict[str, tuple[str, ...]] = {
+    "fp4": ("fp4_tflops", "fp8_tflops", "fp16_tflops"),
+    "fp8": ("fp8_tflops", "fp16_tflops"),
+    "int8": ("int8_tops", "fp16_tflops"),
+    "int4": ("fp16_tflops",),
+    "fp16": ("fp16_tflops",),
+    "bf16": ("bf16_tflops",),
+    "fp32": ("fp32_tflops",),
+    "tf32": ("tf32_tflops", "fp32_tflops"),
+}
+# Weight formats worth choosing only where the hardware has their own tensor-core peak.
+_NEEDS_OWN_PEAK = ("fp8", "fp4", "int8")
 
 _SPELLINGS = {
     "float32": "fp32", "float": "fp32", "float16": "fp16", "half": "fp16", "bfloat16": "bf16",
@@ -34,3 +50,14 @@ def canonical_dtype(name: str) -> str:
     if key not in BYTES_PER_VALUE:
         raise UnknownNameError("precision", str(name), closest_names(str(name), list(BYTES_PER_VALUE)))
     return key
+
+
+def native_peak(dtype: str) -> str | None:
+    """The ``HardwareSpec.peak_tflops`` key a weight format needs to be worth running, or None if any will do.
+
+    fp8, fp4 and int8 weights pay off only on tensor cores for that format; elsewhere they are
+    dequantised and run at the 16-bit peak, so the optimizer does not offer them.
+    """
+    if dtype not in _NEEDS_OWN_PEAK:
+        return None
+    return PEAK_COLUMNS_BY_WEIGHT[dtype][0].rsplit("_", 1)[0]

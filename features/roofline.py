@@ -13,6 +13,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
+import numpy.typing as npt
 import pandas as pd
 
 __all__ = [
@@ -29,37 +30,42 @@ ACTIVATION_BYTES_PER_VALUE = 2.0
 # Matmul inputs/outputs per transformer layer streamed through memory: q, k, v, o, gate, up, down, router.
 MATMULS_PER_LAYER = 8
 
+# One float per configuration row: every spec and layout column is read with ``to_numpy(dtype=float)``.
+FloatArray = npt.NDArray[np.float64]
+
 
 @dataclass(frozen=True)
 class StepCost:
     """Per-row arrays for one step of one model replica; byte and FLOP counts are per device."""
 
-    flops: np.ndarray
-    weight_bytes: np.ndarray
-    kv_bytes: np.ndarray
-    activation_bytes: np.ndarray
-    comm_bytes: np.ndarray
-    compute_s: np.ndarray
-    memory_s: np.ndarray
-    comm_s: np.ndarray
+    flops: FloatArray
+    weight_bytes: FloatArray
+    kv_bytes: FloatArray
+    activation_bytes: FloatArray
+    comm_bytes: FloatArray
+    compute_s: FloatArray
+    memory_s: FloatArray
+    comm_s: FloatArray
 
     @property
-    def time_s(self) -> np.ndarray:
+    def time_s(self) -> FloatArray:
+        """Step time: compute and memory traffic overlap, communication adds."""
         return np.maximum(self.compute_s, self.memory_s) + self.comm_s
 
     @property
-    def bytes_moved(self) -> np.ndarray:
+    def bytes_moved(self) -> FloatArray:
+        """Bytes through device memory: weights, KV cache and activations."""
         return self.weight_bytes + self.kv_bytes + self.activation_bytes
 
 
-def numeric_columns(specs: pd.DataFrame) -> dict[str, np.ndarray]:
+def numeric_columns(specs: pd.DataFrame) -> dict[str, FloatArray]:
     """The numeric spec columns as float arrays (string columns such as vendor are skipped)."""
     return {name: specs[name].to_numpy(dtype=float) for name in specs.columns
             if pd.api.types.is_numeric_dtype(specs[name])}
 
 
-def weight_bytes_per_device(s: dict[str, np.ndarray], tp: np.ndarray, pp: np.ndarray, ep: np.ndarray,
-                            expert_fraction: np.ndarray | float = 1.0) -> np.ndarray:
+def weight_bytes_per_device(s: dict[str, FloatArray], tp: FloatArray, pp: FloatArray, ep: FloatArray,
+                            expert_fraction: FloatArray | float = 1.0) -> FloatArray:
     """Bytes of one device's weight shard: dense weights split tp*pp ways, experts max(tp, ep)*pp
     ways; ``expert_fraction`` counts only the experts a step touches."""
     dense_params = s["total_params"] - s["expert_params"]
@@ -67,33 +73,35 @@ def weight_bytes_per_device(s: dict[str, np.ndarray], tp: np.ndarray, pp: np.nda
                                           + s["expert_params"] * expert_fraction / (np.maximum(tp, ep) * pp))
 
 
-def kv_shards(s: dict[str, np.ndarray], tp: np.ndarray, pp: np.ndarray) -> np.ndarray:
+def kv_shards(s: dict[str, FloatArray], tp: FloatArray, pp: FloatArray) -> FloatArray:
     """Ways the KV cache is split: MLA latents are replicated on every tensor-parallel rank; GQA
     heads split until each rank holds one; pipeline stages hold their own layers."""
     return np.where(s["is_mla"] > 0, 1.0, np.minimum(tp, np.maximum(s["num_kv_heads"], 1.0))) * pp
 
 
-def window_tokens(context: np.ndarray, window: np.ndarray) -> np.ndarray:
+def window_tokens(context: FloatArray, window: FloatArray) -> FloatArray:
     """Tokens a windowed layer attends to; ``window == 0`` means no windowed layers."""
     return np.where(window > 0, np.minimum(context, np.where(window > 0, window, 1.0)), 0.0)
 
 
-def link_bandwidth_gbps(specs: pd.DataFrame, group_size: np.ndarray) -> np.ndarray:
+def link_bandwidth_gbps(specs: pd.DataFrame, group_size: FloatArray) -> FloatArray:
     """Scale-up link bandwidth if the group fits the NVLink/xGMI domain, else the network."""
     inside = group_size <= specs["scale_up_domain_devices"].to_numpy()
-    return np.where(inside, specs["intra_node_bw_gbps"].to_numpy(), specs["inter_node_bw_gbps"].to_numpy())
+    intra: FloatArray = specs["intra_node_bw_gbps"].to_numpy()
+    inter: FloatArray = specs["inter_node_bw_gbps"].to_numpy()
+    return np.where(inside, intra, inter)
 
 
 def step_cost(
     specs: pd.DataFrame,
-    tp: np.ndarray,
-    pp: np.ndarray,
-    ep: np.ndarray,
-    decode_seqs: np.ndarray | float,
-    decode_context: np.ndarray | float,
-    prefill_seqs: np.ndarray | float,
-    prefill_len: np.ndarray | float,
-    chunk_tokens: np.ndarray | None = None,
+    tp: FloatArray,
+    pp: FloatArray,
+    ep: FloatArray,
+    decode_seqs: FloatArray | float,
+    decode_context: FloatArray | float,
+    prefill_seqs: FloatArray | float,
+    prefill_len: FloatArray | float,
+    chunk_tokens: FloatArray | None = None,
 ) -> StepCost:
     """Cost of one step that decodes one token for each of ``decode_seqs`` sequences holding
     ``decode_context`` tokens and prefills ``prefill_seqs`` prompts of ``prefill_len`` tokens.
@@ -107,11 +115,37 @@ def step_cost(
                                     for x in (decode_seqs, decode_context, prefill_seqs, prefill_len))
     tokens = d_seqs + p_seqs * p_len
     shards = tp * pp
-    layers, hidden = s["num_layers"], s["hidden_size"]
-    window = s["sliding_window"]
+    flops, compute_s = _compute(s, shards, tokens, d_seqs, d_ctx, p_seqs, p_len)
+    weight_bytes = _weight_stream_bytes(s, tp, pp, ep, tokens, chunk_tokens)
+    kv_bytes = _kv_bytes(s, tp, pp, tokens, d_seqs, d_ctx, p_seqs, p_len)
+    # Activations: inputs and outputs of each matmul per token (column/row-parallel halves split by tp).
+    act_values = tokens * (MATMULS_PER_LAYER * s["hidden_size"] * s["num_layers"] / pp
+                           + s["matmul_params_per_token"] / s["hidden_size"] / shards)
+    activation_bytes = act_values * ACTIVATION_BYTES_PER_VALUE
+    memory_s = (weight_bytes + kv_bytes + activation_bytes) / (s["mem_bw_gbps"] * 1e9)
+    comm_bytes, comm_s = _communication(specs, s, tp, pp, ep, tokens)
 
-    # FLOPs: every new token multiplies the active weights, then attends to all earlier tokens
-    # (a prompt token at position t sees t tokens: (len + 1) / 2 on average).
+    # Pipeline stages run in sequence for a single batch: the replica's step is pp stage times.
+    return StepCost(
+        flops=flops,
+        weight_bytes=weight_bytes,
+        kv_bytes=kv_bytes,
+        activation_bytes=activation_bytes,
+        comm_bytes=comm_bytes,
+        compute_s=compute_s * pp,
+        memory_s=memory_s * pp,
+        comm_s=comm_s,
+    )
+
+
+def _compute(s: dict[str, FloatArray], shards: FloatArray, tokens: FloatArray, d_seqs: FloatArray,
+             d_ctx: FloatArray, p_seqs: FloatArray, p_len: FloatArray) -> tuple[FloatArray, FloatArray]:
+    """FLOPs per device and their time: matmuls and attention run at different peaks.
+
+    Every new token multiplies the active weights, then attends to all earlier tokens (a prompt
+    token at position t sees t tokens: (len + 1) / 2 on average).
+    """
+    window = s["sliding_window"]
     d_ctx_full = d_ctx + 1.0
     p_ctx_full = (p_len + 1.0) / 2.0
     attn_flops = (d_seqs * (s["attn_flops_per_ctx_full"] * d_ctx_full
@@ -122,33 +156,40 @@ def step_cost(
     flops = (matmul_flops + attn_flops) / shards
     compute_s = (matmul_flops / (s["matmul_peak_tflops"] * 1e12)
                  + attn_flops / (s["attention_peak_tflops"] * 1e12)) / shards
+    return flops, compute_s
 
-    # Weights: each chunk streams the shard once; MoE streams only the experts its tokens pick.
+
+def _weight_stream_bytes(s: dict[str, FloatArray], tp: FloatArray, pp: FloatArray, ep: FloatArray,
+                         tokens: FloatArray, chunk_tokens: FloatArray | None) -> FloatArray:
+    """Weight bytes one device streams: each chunk streams the shard once, and MoE streams only
+    the experts the chunk's tokens pick (each expert is missed by all of them with (1 - k/E)^tokens)."""
     chunk = np.full_like(tokens, np.inf) if chunk_tokens is None else np.where(
         np.isnan(chunk_tokens), np.inf, chunk_tokens)
     chunks = np.maximum(1.0, np.ceil(tokens / chunk))
     tokens_per_chunk = tokens / chunks
     expert_share = np.where(s["num_experts"] > 0, s["experts_per_token"] / np.maximum(s["num_experts"], 1.0), 0)
     touched = 1.0 - np.power(1.0 - expert_share, tokens_per_chunk)
-    weight_bytes = chunks * weight_bytes_per_device(s, tp, pp, ep, touched)
+    return chunks * weight_bytes_per_device(s, tp, pp, ep, touched)
 
-    # KV cache: read each sequence's context once per step, write the new tokens.
+
+def _kv_bytes(s: dict[str, FloatArray], tp: FloatArray, pp: FloatArray, tokens: FloatArray, d_seqs: FloatArray,
+              d_ctx: FloatArray, p_seqs: FloatArray, p_len: FloatArray) -> FloatArray:
+    """KV-cache bytes one device moves: each sequence's context read once per step, new tokens written."""
+    window = s["sliding_window"]
     kv_full, kv_window = s["kv_values_per_token_full"], s["kv_values_per_token_window"]
     kv_values_read = (d_seqs * (kv_full * d_ctx + kv_window * window_tokens(d_ctx, window))
                       + p_seqs * (kv_full * p_len + kv_window * window_tokens(p_len, window)))
     kv_values_written = tokens * (kv_full + kv_window)
-    kv_bytes = (kv_values_read + kv_values_written) * s["kv_bytes_per_value"] / kv_shards(s, tp, pp)
+    return (kv_values_read + kv_values_written) * s["kv_bytes_per_value"] / kv_shards(s, tp, pp)
 
-    # Activations: inputs and outputs of each matmul per token (column/row-parallel halves split by tp).
-    act_values = tokens * (MATMULS_PER_LAYER * hidden * layers / pp
-                           + s["matmul_params_per_token"] / hidden / shards)
-    activation_bytes = act_values * ACTIVATION_BYTES_PER_VALUE
 
-    memory_s = (weight_bytes + kv_bytes + activation_bytes) / (s["mem_bw_gbps"] * 1e9)
-
-    # Communication: two ring all-reduces per layer (attention and MLP outputs) within tp,
-    # one activation hand-off per pipeline boundary, a dispatch and a combine per MoE layer with ep.
-    payload = tokens * hidden * ACTIVATION_BYTES_PER_VALUE
+def _communication(specs: pd.DataFrame, s: dict[str, FloatArray], tp: FloatArray, pp: FloatArray, ep: FloatArray,
+                   tokens: FloatArray) -> tuple[FloatArray, FloatArray]:
+    """Bytes sent and time on the critical path for collectives: two ring all-reduces per layer
+    (attention and MLP outputs) within tp, one activation hand-off per pipeline boundary, a
+    dispatch and a combine per MoE layer with ep; each pays ``P2P_LATENCY_S`` before bandwidth."""
+    layers = s["num_layers"]
+    payload = tokens * s["hidden_size"] * ACTIVATION_BYTES_PER_VALUE
     tp_bw = link_bandwidth_gbps(specs, tp) * 1e9
     allreduce_bytes = np.where(tp > 1, 2.0 * (tp - 1.0) / tp * payload, 0.0)
     n_allreduce = np.where(tp > 1, 2.0 * layers, 0.0)
@@ -162,15 +203,4 @@ def step_cost(
     comm_s = (n_allreduce * (P2P_LATENCY_S + allreduce_bytes / tp_bw)
               + n_p2p * (P2P_LATENCY_S + payload / pp_bw)
               + n_a2a * (P2P_LATENCY_S + ep_bytes / ep_bw))
-
-    # Pipeline stages run in sequence for a single batch: the replica's step is pp stage times.
-    return StepCost(
-        flops=flops,
-        weight_bytes=weight_bytes,
-        kv_bytes=kv_bytes,
-        activation_bytes=activation_bytes,
-        comm_bytes=comm_bytes,
-        compute_s=compute_s * pp,
-        memory_s=memory_s * pp,
-        comm_s=comm_s,
-    )
+    return comm_bytes, comm_s

@@ -14,8 +14,8 @@ from pathlib import Path
 from rich.console import Console
 
 from surrogate.ingest import load_shared
+from surrogate.model import train_bundle
 from surrogate.report import scores_table
-from surrogate.train import train_bundle
 
 DEFAULT_OUT = Path(__file__).resolve().parents[1] / "models" / "default.joblib"
 

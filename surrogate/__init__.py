@@ -1,15 +1,11 @@
 """surrogate: predict and optimise LLM inference deployments."""
 
-import os
 from importlib.metadata import PackageNotFoundError, version
-
-# LightGBM's OpenMP threads spin while idle; on a busy 2-core machine that made one fit take 136 s
-# instead of 1.6 s. Passive waiting must be chosen before LightGBM loads the OpenMP runtime.
-os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
 from features.errors import (
     ConfigError,
     DataError,
+    IncompatibleBundleError,
     InfeasibleError,
     NotFittedError,
     SurrogateError,
@@ -25,11 +21,11 @@ _BUNDLE_NAMES = ("SurrogateModel", "load", "load_default")
 
 
 def __getattr__(name: str) -> object:
-    """``surrogate.load`` and friends, imported on first use (LightGBM is slow to import)."""
+    """``surrogate.load`` and friends, imported on first use (pandas and the catalogs load then)."""
     if name in _BUNDLE_NAMES:
-        from surrogate import bundle
+        from surrogate import model
 
-        return getattr(bundle, name)
+        return getattr(model, name)
     raise AttributeError(f"module 'surrogate' has no attribute '{name}'")
 
 
@@ -40,6 +36,7 @@ __all__ = [
     "load_default",
     "ConfigError",
     "DataError",
+    "IncompatibleBundleError",
     "InfeasibleError",
     "NotFittedError",
     "SurrogateError",

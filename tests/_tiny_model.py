@@ -12,7 +12,7 @@ import numpy as np
 import pandas as pd
 
 from features.analytic import estimate
-from surrogate.bundle import SurrogateModel
+from surrogate.model import SurrogateModel
 
 _HARDWARE = ["h100-sxm", "a100-sxm4-80gb", "l40s"]
 _MODELS = ["meta-llama/Meta-Llama-3-8B", "Qwen/Qwen2.5-14B"]

@@ -11,7 +11,7 @@ import pytest
 
 from features.build import CATEGORICAL_FEATURES, FEATURE_COLUMNS, build_features
 from features.errors import ConfigError, NotFittedError
-from surrogate.bundle import METRICS, IncompatibleBundleError, SurrogateModel, load
+from surrogate.model import METRICS, IncompatibleBundleError, SurrogateModel, load
 from tests._tiny_model import synthetic_table, tiny_model
 
 UNSEEN = pd.DataFrame([{"hardware": "mi300x", "model": "mistralai/Mixtral-8x7B-v0.1", "framework": "vllm", "tp": 2,
@@ -120,7 +120,7 @@ def test_public_api_is_pinned() -> None:
     import surrogate
 
     assert sorted(surrogate.__all__) == sorted([
-        "__version__", "SurrogateModel", "load", "load_default", "ConfigError", "DataError", "InfeasibleError",
-        "NotFittedError", "SurrogateError", "UnknownNameError"])
+        "__version__", "SurrogateModel", "load", "load_default", "ConfigError", "DataError", "IncompatibleBundleError",
+        "InfeasibleError", "NotFittedError", "SurrogateError", "UnknownNameError"])
     assert surrogate.load is load
     assert surrogate.SurrogateModel is SurrogateModel

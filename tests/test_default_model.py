@@ -7,9 +7,8 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from surrogate.bundle import default_model_path, load_default
 from surrogate.ingest import load_shared
-from surrogate.train import train_bundle, training_rows
+from surrogate.model import default_model_path, load_default, train_bundle, training_rows
 
 
 def test_default_model_is_installed_and_small() -> None:

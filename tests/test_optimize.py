@@ -11,12 +11,21 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from features.errors import ConfigError, InfeasibleError
-from surrogate.bundle import SurrogateModel
-from surrogate.optimize import OptimizeOptions, optimize
-from surrogate.optuna_search import open_storage
-from surrogate.recommend import launch_command, recommendation
-from surrogate.scoring import OBJECTIVES, PARETO_OBJECTIVES, Targets, score
-from surrogate.search_space import Inventory, SearchSpace, Workload, enumerate_candidates
+from surrogate.model import SurrogateModel
+from surrogate.optimize import (
+    OBJECTIVES,
+    PARETO_OBJECTIVES,
+    Inventory,
+    OptimizeOptions,
+    SearchSpace,
+    Targets,
+    Workload,
+    enumerate_candidates,
+    open_storage,
+    optimize,
+    score,
+)
+from surrogate.report import launch_command, recommendation
 
 LLAMA_8B = "meta-llama/Meta-Llama-3-8B"
 SMALL_SPACE = SearchSpace(frameworks=("vllm", "sglang"), max_sequences=64)
@@ -88,7 +97,7 @@ def test_returned_configurations_never_violate_constraints(model: SurrogateModel
         if table is None:
             continue
         assert table["fits"].all()
-        assert (table["mem_per_device_gb"] <= table["usable_gb"] + 1e-9).all()
+        assert (table["mem_per_device_gb"] <= table["mem_usable_gb"] + 1e-9).all()
         for metric, limit in [("itl_s", max_itl_s), ("ttft_s", max_ttft_s)]:
             if limit is not None:
                 assert (table[f"{metric}{suffix}"] <= limit).all()

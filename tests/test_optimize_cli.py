@@ -13,8 +13,8 @@ import pytest
 from _tiny_model import tiny_model
 from click.testing import CliRunner
 
-from surrogate import bundle
 from surrogate.cli import cli
+from surrogate.model import _files as model_files
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 BASE = ["optimize", "--model", "meta-llama/Meta-Llama-3-8B", "--gpus", "h100-sxm:2", "--gpus", "a100-sxm4-80gb:2",
@@ -78,7 +78,7 @@ def test_unknown_gpu_exits_2_with_suggestions(model_file: str) -> None:
 
 
 def test_missing_default_model_exits_1(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
-    monkeypatch.setattr(bundle, "default_model_path", lambda: tmp_path / "absent.joblib")
+    monkeypatch.setattr(model_files, "default_model_path", lambda: tmp_path / "absent.joblib")
     result = run(BASE)
     assert result.exit_code == 1 and "--model-file" in result.output
 

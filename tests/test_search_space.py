@@ -11,7 +11,7 @@ from hypothesis import strategies as st
 from features import catalog
 from features.configs import invalid_reasons
 from features.errors import ConfigError, InfeasibleError, UnknownNameError
-from surrogate.search_space import Inventory, SearchSpace, Workload, enumerate_candidates
+from surrogate.optimize import Inventory, SearchSpace, Workload, enumerate_candidates
 
 LLAMA_8B = "meta-llama/Meta-Llama-3-8B"
 QWEN_7B = "Qwen/Qwen2-7B"  # 28 heads: tp=8 is not allowed

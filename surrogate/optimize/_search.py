@@ -1,12 +1,12 @@
 """Find the best deployment for a workload on the user's devices: exact when small, Optuna when large.
 
 ``optimize(model, inventory, workload, options)`` enumerates every valid configuration
-(``surrogate.search_space``), predicts them with the surrogate (``model.predict`` only) and keeps
-those that fit in memory and meet the latency targets (``surrogate.scoring``). Up to
+(``_space``), predicts them with the surrogate (``model.predict`` only) and keeps those that fit
+in memory and meet the latency targets (``_scoring``). Up to
 ``OptimizeOptions.exhaustive_limit`` candidates are all predicted in batches and the optimum is
 exact; larger spaces, or any run with a shared ``storage``, are searched with Optuna (TPE, or
-NSGA-II for Pareto fronts; ``surrogate.optuna_search``). Nothing feasible raises
-``InfeasibleError`` naming the binding constraint and what would work (``surrogate.infeasible``).
+NSGA-II for Pareto fronts; ``_optuna``). Nothing feasible raises ``InfeasibleError`` naming the
+binding constraint and what would work (``_feasibility``).
 """
 
 from __future__ import annotations
@@ -23,11 +23,19 @@ import pandas as pd
 
 from features import catalog
 from features.errors import ConfigError, InfeasibleError
-from surrogate.analytic_predictor import AnalyticPredictor
-from surrogate.infeasible import explain_infeasible
-from surrogate.optuna_search import SEARCH_DIMENSIONS, StudySettings, run_study
-from surrogate.scoring import OBJECTIVES, PARETO_OBJECTIVES, TARGETS, Objective, Targets, pareto_front, rank, score
-from surrogate.search_space import Inventory, SearchSpace, Workload, enumerate_candidates
+from surrogate.optimize._feasibility import explain_infeasible
+from surrogate.optimize._optuna import SEARCH_DIMENSIONS, StudySettings, run_study
+from surrogate.optimize._scoring import (
+    OBJECTIVES,
+    PARETO_OBJECTIVES,
+    TARGETS,
+    Objective,
+    Targets,
+    pareto_front,
+    rank,
+    score,
+)
+from surrogate.optimize._space import Inventory, SearchSpace, Workload, enumerate_candidates
 
 __all__ = ["Predictor", "OptimizeOptions", "OptimizeResult", "optimize", "SEARCH_METHODS", "KNOB_COLUMNS"]
 
@@ -47,9 +55,9 @@ def _seed_trials(trials: int) -> int:
 
 
 class Predictor(Protocol):
-    """Anything with the ``SurrogateModel.predict`` signature."""
+    """Anything with the ``SurrogateModel.predict`` signature (candidates come normalised)."""
 
-    def predict(self, configs: pd.DataFrame) -> pd.DataFrame: ...
+    def predict(self, configs: pd.DataFrame, *, normalized: bool = False) -> pd.DataFrame: ...
 
 
 @dataclass(frozen=True)
@@ -111,7 +119,7 @@ class OptimizeResult:
 
 def _predict(model: Predictor, configs: pd.DataFrame, targets: Targets) -> pd.DataFrame:
     parts = [score(configs.iloc[i:i + _PREDICT_CHUNK_ROWS],
-                   model.predict(configs.iloc[i:i + _PREDICT_CHUNK_ROWS]), targets)
+                   model.predict(configs.iloc[i:i + _PREDICT_CHUNK_ROWS], normalized=True), targets)
              for i in range(0, len(configs), _PREDICT_CHUNK_ROWS)]
     return pd.concat(parts, ignore_index=True)
 
@@ -132,7 +140,7 @@ def _differences(best: pd.Series, other: pd.Series) -> str:
 def _why(ranked: pd.DataFrame, objective: Objective) -> str:
     best = ranked.iloc[0]
     value = float(best[objective.column])
-    tail = (f"{best['bottleneck']}-bound, {best['mem_per_device_gb']:.1f} of {best['usable_gb']:.1f} GB "
+    tail = (f"{best['bottleneck']}-bound, {best['mem_per_device_gb']:.1f} of {best['mem_usable_gb']:.1f} GB "
             "per device")
     if len(ranked) == 1:
         return f"the only configuration that meets every constraint ({tail})"
@@ -143,16 +151,16 @@ def _why(ranked: pd.DataFrame, objective: Objective) -> str:
             f"(which differs in {_differences(best, runner)}); {tail}")
 
 
-def _roofline_picks(configs: pd.DataFrame, targets: Targets, objectives: tuple[Objective, ...], count: int,
-                    pareto: bool) -> list[int]:
-    """Candidate rows the roofline alone ranks best: the first trials of an Optuna study.
+def _seed_picks(seed_predictor: Predictor, configs: pd.DataFrame, targets: Targets,
+                objectives: tuple[Objective, ...], count: int, pareto: bool) -> list[int]:
+    """Candidate rows a cheap predictor ranks best: the first trials of an Optuna study.
 
-    The roofline is cheap (no trees), so screening every candidate with it costs little and starts
-    the study in the right region. It is optimistic about latency, so its picks under tighter
-    versions of the latency limits (x1, x1/2, x1/4) are included. Every reported number still comes
-    from the surrogate.
+    The seed predictor (the roofline alone, no trees) screens every candidate at little cost and
+    starts the study in the right region. The roofline is optimistic about latency, so its picks
+    under tighter versions of the latency limits (x1, x1/2, x1/4) are included. Every reported
+    number still comes from the surrogate.
     """
-    predictions = AnalyticPredictor().predict(configs)
+    predictions = seed_predictor.predict(configs, normalized=True)
     picks: list[int] = []
     for tighten in _ROOFLINE_TIGHTENING:
         tighter = Targets(**{name: (None if getattr(targets, name) is None else getattr(targets, name) * tighten)
@@ -181,9 +189,99 @@ def _restrict_for_cost(candidates: pd.DataFrame, notes: list[str]) -> pd.DataFra
     return kept
 
 
+class _ScoredRows:
+    """Scored candidate rows by position, each predicted once however often the search asks."""
+
+    def __init__(self, model: Predictor, configs: pd.DataFrame, targets: Targets) -> None:
+        self.model, self.configs, self.targets = model, configs, targets
+        self.frames: list[pd.DataFrame] = []
+
+    def __call__(self, indices: np.ndarray) -> pd.DataFrame:
+        table = self.table()
+        fresh = sorted({int(i) for i in indices} - set(table.index))
+        if fresh:
+            rows = _predict(self.model, self.configs.iloc[fresh], self.targets)
+            rows.index = pd.Index(fresh)
+            self.frames.append(rows)
+            table = self.table()
+        return table.loc[[int(i) for i in indices]].reset_index(drop=True)
+
+    def table(self) -> pd.DataFrame:
+        """Every row scored so far, indexed by candidate position."""
+        if len(self.frames) > 1:
+            self.frames[:] = [pd.concat(self.frames)]
+        return self.frames[0] if self.frames else pd.DataFrame(index=pd.Index([], dtype=np.int64))
+
+
+def _pareto_objectives(configs: pd.DataFrame, pareto: bool, notes: list[str]) -> tuple[Objective, ...]:
+    """Throughput per device against per-user speed, and cost when every device has a price."""
+    if not pareto:
+        return PARETO_OBJECTIVES
+    prices = configs["hardware"].map(catalog.hardware_table()["price_usd_per_device_hour"])
+    if prices.notna().all():
+        return (*PARETO_OBJECTIVES, OBJECTIVES["cost"])
+    notes.append("Pareto front without cost: no catalog price for "
+                 + ", ".join(sorted(set(configs.loc[prices.isna(), "hardware"]))))
+    return PARETO_OBJECTIVES
+
+
+@dataclass(frozen=True)
+class _Searched:
+    """What a search scored, and how to describe it."""
+
+    scored: pd.DataFrame
+    method: str
+    searched: str
+    study_name: str | None = None
+    history: pd.DataFrame | None = None
+
+
+def _exhaustive(model: Predictor, configs: pd.DataFrame, options: OptimizeOptions,
+                progress: Callable[[int, int], None] | None) -> _Searched:
+    scored = _predict(model, configs, options.targets)
+    if progress:
+        progress(len(configs), len(configs))
+    return _Searched(scored, "exhaustive", f"exhaustive over {len(configs):,} configurations")
+
+
+def _optuna(model: Predictor, configs: pd.DataFrame, request: dict[str, Any], workload: Workload,
+            options: OptimizeOptions, objectives: tuple[Objective, ...], seed_predictor: Predictor | None,
+            progress: Callable[[int, int], None] | None) -> _Searched:
+    """TPE (NSGA-II for a front) over the candidate table; every configuration it touched, scored once."""
+    name = options.study_name
+    if options.storage and not name:
+        name = f"surrogate-{hashlib.md5(json.dumps(request, sort_keys=True).encode()).hexdigest()[:10]}"
+    settings = StudySettings(trials=options.trials, seed=options.seed, storage=options.storage,
+                             study_name=name, trials_per_batch=options.trials_per_batch, pareto=options.pareto)
+    # Without a fixed concurrency, replicas follow from tp and pp and each trial sweeps the
+    # sequences per replica; with one, sequences follow from replicas and each trial sweeps those.
+    derived, profiled = ("dp", "concurrency") if workload.concurrency is None else ("concurrency", "dp")
+    dims = [d for d in SEARCH_DIMENSIONS if d not in (derived, profiled) and configs[d].nunique() > 1]
+    scored_rows = _ScoredRows(model, configs, options.targets)
+    first = ([] if seed_predictor is None else
+             _seed_picks(seed_predictor, configs, options.targets, objectives, _seed_trials(options.trials),
+                         options.pareto))
+    outcome = run_study(configs, dims, objectives, scored_rows, settings, request, progress, first, profiled)
+    if len(outcome.indices) == 0:
+        raise InfeasibleError(f"no trial of study '{outcome.study_name}' finished; run more --trials")
+    # Trials run by other workers on a shared storage may name rows this process has not scored yet.
+    scored = scored_rows(outcome.indices)
+    label = "NSGA-II" if options.pareto else "TPE"
+    where = f", study '{outcome.study_name}'" if options.storage else ""
+    seeded = f" (the first {len(first)} the roofline's picks)" if first else ""
+    searched = (f"{label} search: {options.trials} trials{where}{seeded}, {len(scored):,} of {len(configs):,} "
+                f"configurations evaluated (seed {options.seed})")
+    return _Searched(scored, "nsga2" if options.pareto else "tpe", searched, outcome.study_name, outcome.history)
+
+
 def optimize(model: Predictor, inventory: Inventory, workload: Workload, options: OptimizeOptions | None = None,
-             space: SearchSpace | None = None, progress: Callable[[int, int], None] | None = None) -> OptimizeResult:
-    """The best configurations for ``workload`` on ``inventory`` by ``options.objective``."""
+             space: SearchSpace | None = None, progress: Callable[[int, int], None] | None = None,
+             seed_predictor: Predictor | None = None) -> OptimizeResult:
+    """The best configurations for ``workload`` on ``inventory`` by ``options.objective``.
+
+    ``seed_predictor`` (e.g. ``surrogate.model.AnalyticPredictor()``, cheap) picks the first trials
+    of an Optuna search; without one the sampler starts on its own. Exhaustive searches ignore it.
+    """
     options = options or OptimizeOptions()
     space = space or SearchSpace()
     candidates = enumerate_candidates(inventory, workload, space)
@@ -192,74 +290,27 @@ def optimize(model: Predictor, inventory: Inventory, workload: Workload, options
     objective = OBJECTIVES[options.objective]
     if options.objective == "cost":
         configs = _restrict_for_cost(configs, notes)
-    pareto_objectives: tuple[Objective, ...] = PARETO_OBJECTIVES
-    if options.pareto:
-        prices = configs["hardware"].map(catalog.hardware_table()["price_usd_per_device_hour"])
-        if prices.notna().all():
-            pareto_objectives = (*PARETO_OBJECTIVES, OBJECTIVES["cost"])
-        else:
-            notes.append("Pareto front without cost: no catalog price for "
-                         + ", ".join(sorted(set(configs.loc[prices.isna(), "hardware"]))))
-    size = len(configs)
+    pareto_objectives = _pareto_objectives(configs, options.pareto, notes)
     exhaustive = options.search == "exhaustive" or (
-        options.search == "auto" and options.storage is None and size <= options.exhaustive_limit)
-    study_name = None
-    history = None
+        options.search == "auto" and options.storage is None and len(configs) <= options.exhaustive_limit)
     if exhaustive:
-        method = "exhaustive"
-        scored = _predict(model, configs, options.targets)
-        if progress:
-            progress(size, size)
-        searched = f"exhaustive over {size:,} configurations"
+        found = _exhaustive(model, configs, options, progress)
     else:
         request = _request(inventory, workload, space, options)
-        name = options.study_name
-        if options.storage and not name:
-            digest = hashlib.md5(json.dumps(request, sort_keys=True).encode()).hexdigest()[:10]
-            name = f"surrogate-{digest}"
-        method = "nsga2" if options.pareto else "tpe"
-        settings = StudySettings(trials=options.trials, seed=options.seed, storage=options.storage,
-                                 study_name=name, trials_per_batch=options.trials_per_batch, pareto=options.pareto)
         objectives = pareto_objectives if options.pareto else (objective,)
-        # Without a fixed concurrency, replicas follow from tp and pp and each trial sweeps the
-        # sequences per replica; with one, sequences follow from replicas and each trial sweeps those.
-        derived, profiled = ("dp", "concurrency") if workload.concurrency is None else ("concurrency", "dp")
-        dims = [d for d in SEARCH_DIMENSIONS if d not in (derived, profiled) and configs[d].nunique() > 1]
-        known: list[pd.DataFrame] = []  # scored rows indexed by candidate position, one frame per batch
-
-        def evaluate(indices: np.ndarray) -> pd.DataFrame:
-            seen = set().union(*(frame.index for frame in known)) if known else set()
-            fresh = sorted({int(i) for i in indices} - seen)
-            if fresh:
-                rows = _predict(model, configs.iloc[fresh], options.targets)
-                rows.index = pd.Index(fresh)
-                known.append(rows)
-            table = pd.concat(known) if len(known) > 1 else known[0]
-            if len(known) > 1:
-                known[:] = [table]
-            return table.loc[[int(i) for i in indices]].reset_index(drop=True)
-
-        first = _roofline_picks(configs, options.targets, objectives, _seed_trials(options.trials), options.pareto)
-        outcome = run_study(configs, dims, objectives, evaluate, settings, request, progress, first, profiled)
-        found, study_name, history = outcome.configs, outcome.study_name, outcome.history
-        if found.empty:
-            raise InfeasibleError(f"no trial of study '{study_name}' finished; run more --trials")
-        scored = _predict(model, found, options.targets)
-        label = "NSGA-II" if options.pareto else "TPE"
-        where = f", study '{study_name}'" if options.storage else ""
-        searched = (f"{label} search: {options.trials} trials{where} (the first {len(first)} the roofline's "
-                    f"picks), {len(scored):,} of {size:,} configurations evaluated (seed {options.seed})")
-    log.info("%s", searched)
+        found = _optuna(model, configs, request, workload, options, objectives, seed_predictor, progress)
+    log.info("%s", found.searched)
     for reason in candidates.notes:
         log.debug("%s", reason)
-    ranked = rank(scored, objective)
+    ranked = rank(found.scored, objective)
     if ranked.empty:
-        message = explain_infeasible(scored, options.targets, inventory, workload, searched)
+        message = explain_infeasible(found.scored, options.targets, inventory, workload, found.searched)
         if not exhaustive:
             message += "; more --trials or --search exhaustive may find one"
         raise InfeasibleError(message)
-    front = pareto_front(scored, pareto_objectives) if options.pareto else None
-    return OptimizeResult(ranked=ranked.reset_index(drop=True), front=front, evaluated=scored, objective=objective,
-                          pareto_objectives=pareto_objectives, method=method, searched=searched, space_size=size,
-                          why=_why(ranked, objective), notes=tuple(notes), skipped=candidates.notes, seed=options.seed,
-                          study_name=study_name, top_k=options.top_k, history=history)
+    front = pareto_front(found.scored, pareto_objectives) if options.pareto else None
+    return OptimizeResult(ranked=ranked.reset_index(drop=True), front=front, evaluated=found.scored,
+                          objective=objective, pareto_objectives=pareto_objectives, method=found.method,
+                          searched=found.searched, space_size=len(configs), why=_why(ranked, objective),
+                          notes=tuple(notes), skipped=candidates.notes, seed=options.seed,
+                          study_name=found.study_name, top_k=options.top_k, history=found.history)

@@ -15,7 +15,7 @@ import numpy as np
 import pandas as pd
 
 from features.configs import CONFIG_COLUMNS
-from surrogate.bundle import METRICS, SurrogateModel
+from surrogate.model._bundle import METRICS, SurrogateModel
 
 __all__ = ["SPLITS", "VARIANTS", "Evaluation", "cross_validate", "error_summary"]
 

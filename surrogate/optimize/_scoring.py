@@ -4,7 +4,8 @@ Units: throughput per device counts generated (output) tokens per second per dev
 deployment; per-user speed is ``1 / ITL`` in tokens per second seen by one request; cost is US
 dollars per million generated tokens at the catalog's on-demand price per device-hour. Objectives
 use the median prediction; latency targets are checked on the P90 prediction (``risk="p90"``) or
-the median (``risk="p50"``). Memory is the analytic model's hard limit (``fits``).
+the median (``risk="p50"``). Memory is the analytic model's hard limit (``fits``, against the
+``mem_usable_gb`` every prediction carries).
 """
 
 from __future__ import annotations
@@ -73,13 +74,6 @@ class Targets:
         return {metric: getattr(self, name) for name, metric in TARGETS.items() if getattr(self, name) is not None}
 
 
-def _usable_gb(configs: pd.DataFrame) -> np.ndarray:
-    hardware = catalog.hardware_table()["memory_gb"]
-    fraction = catalog.framework_table()["usable_memory_fraction"]
-    return (configs["hardware"].map(hardware).to_numpy(dtype=float)
-            * configs["framework"].map(fraction).to_numpy(dtype=float))
-
-
 def score(configs: pd.DataFrame, predictions: pd.DataFrame, targets: Targets) -> pd.DataFrame:
     """Configurations beside their predictions, objective columns and constraint violations.
 
@@ -96,8 +90,7 @@ def score(configs: pd.DataFrame, predictions: pd.DataFrame, targets: Targets) ->
     out["price_usd_per_device_hour"] = price
     out["cost_usd_per_mtok"] = (price * devices / _SECONDS_PER_HOUR
                                 / out["output_throughput_tok_s"].to_numpy(dtype=float) * _TOKENS_PER_MILLION)
-    out["usable_gb"] = _usable_gb(out)
-    over = out["mem_per_device_gb"].to_numpy(dtype=float) - out["usable_gb"].to_numpy()
+    over = out["mem_per_device_gb"].to_numpy(dtype=float) - out["mem_usable_gb"].to_numpy(dtype=float)
     fits = out["fits"].to_numpy(dtype=bool)
     # ``fits`` is the analytic model's verdict; keep the violation's sign consistent with it.
     out["memory_over_gb"] = np.where(fits, np.minimum(over, 0.0), np.maximum(over, 1e-9))

@@ -1,6 +1,6 @@
 """``surrogate optimize``: flags to library calls, tables to stdout, progress and notes to stderr.
 
-Errors are left to the group in ``surrogate.cli``: ``InfeasibleError`` exits 1 with the binding
+Errors are left to the root group (``surrogate.cli._root``): ``InfeasibleError`` exits 1 with the binding
 constraint, unknown names and bad flags exit 2.
 """
 
@@ -9,19 +9,35 @@ from __future__ import annotations
 import dataclasses
 from contextlib import nullcontext
 from pathlib import Path
-from typing import Any
 
 import click
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-from surrogate.bundle import SurrogateModel, load, load_default
-from surrogate.optimize import SEARCH_METHODS, OptimizeOptions, optimize
-from surrogate.optimize_report import deployment, headline, pareto_table, result_payload, top_table, write_files
-from surrogate.recommend import recommendation
-from surrogate.report import print_json
-from surrogate.scoring import OBJECTIVES, RISKS, Targets
-from surrogate.search_space import DEFAULT_MAX_SEQUENCES, Inventory, SearchSpace, Workload
+from surrogate.model import AnalyticPredictor, SurrogateModel, load, load_default
+from surrogate.optimize import (
+    DEFAULT_MAX_SEQUENCES,
+    OBJECTIVES,
+    RISKS,
+    SEARCH_METHODS,
+    Inventory,
+    OptimizeOptions,
+    OptimizeResult,
+    SearchSpace,
+    Targets,
+    Workload,
+    optimize,
+)
+from surrogate.report import (
+    headline,
+    pareto_table,
+    print_json,
+    recommendation,
+    result_payload,
+    top_table,
+    why_line,
+    write_files,
+)
 
 __all__ = ["optimize_command"]
 
@@ -116,7 +132,8 @@ def optimize_command(model_name: str, gpus: tuple[str, ...], input_len: int, out
     with bar if stderr.is_terminal else nullcontext():
         task = bar.add_task("trials", total=None)
         result = optimize(model, inventory, workload, options, space,
-                          progress=lambda done, total: bar.update(task, completed=done, total=total))
+                          progress=lambda done, total: bar.update(task, completed=done, total=total),
+                          seed_predictor=AnalyticPredictor())
     for note in result.notes:
         stderr.print(f"[dim]note: {note}[/dim]", soft_wrap=True)
     request = {"model": model_name, "gpus": list(gpus), "input_len": input_len, "output_len": output_len,
@@ -136,9 +153,9 @@ def optimize_command(model_name: str, gpus: tuple[str, ...], input_len: int, out
         stdout.print(recommendation(result.best), soft_wrap=True, markup=False, highlight=False)
 
 
-def _print_tables(stdout: Console, result: Any) -> None:
+def _print_tables(stdout: Console, result: OptimizeResult) -> None:
     stdout.print(headline(result), soft_wrap=True, markup=False)
     stdout.print(top_table(result))
     if result.front is not None:
         stdout.print(pareto_table(result))
-    stdout.print(f"Why #1 ({deployment(result.best)}): {result.why}", soft_wrap=True, markup=False, highlight=False)
+    stdout.print(why_line(result), soft_wrap=True, markup=False, highlight=False)

@@ -9,8 +9,8 @@ from typing import Any
 import pandas as pd
 
 from features.errors import DataError
-from surrogate.bundle import METRICS, SurrogateModel
-from surrogate.evaluate import VARIANTS, cross_validate
+from surrogate.model._bundle import METRICS, SurrogateModel
+from surrogate.model._evaluate import VARIANTS, cross_validate
 
 __all__ = ["training_rows", "train_bundle", "compact_scores"]
 

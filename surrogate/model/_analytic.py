@@ -19,8 +19,11 @@ _METRICS = ["latency_s", "ttft_s", "itl_s", "throughput_tok_s", "output_throughp
 class AnalyticPredictor:
     """``predict(configs)`` with the columns of ``SurrogateModel.predict``, from the roofline only."""
 
-    def predict(self, configs: pd.DataFrame) -> pd.DataFrame:
-        cfg = normalize_configs(configs[[c for c in configs.columns if c in CONFIG_COLUMNS]])
+    def predict(self, configs: pd.DataFrame, *, normalized: bool = False) -> pd.DataFrame:
+        """Roofline metrics (P10 = P90 = median), memory and bottleneck, indexed like ``configs``."""
+        cfg = configs[[c for c in configs.columns if c in CONFIG_COLUMNS]]
+        if not normalized:
+            cfg = normalize_configs(cfg)
         est = estimate(cfg, normalized=True)
         out = pd.DataFrame(index=configs.index)
         for metric in _METRICS:
@@ -29,6 +32,6 @@ class AnalyticPredictor:
                 out[f"{metric}{suffix}"] = values
         for metric in ["latency_s", "ttft_s", "itl_s"]:
             out[f"analytic_{metric}"] = est[metric].to_numpy()
-        for column in ["mem_per_device_gb", "max_batch_size", "fits", "bottleneck"]:
+        for column in ["mem_per_device_gb", "mem_usable_gb", "max_batch_size", "fits", "bottleneck"]:
             out[column] = est[column].to_numpy()
         return out

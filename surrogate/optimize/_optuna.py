@@ -25,18 +25,19 @@ import socket
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
-import optuna
 import pandas as pd
-from optuna.storages import BaseStorage, JournalStorage
-from optuna.storages.journal import JournalFileBackend
-from optuna.trial import FrozenTrial, Trial, TrialState
 
 from features.configs import CONFIG_COLUMNS
 from features.errors import ConfigError
-from surrogate.scoring import CONSTRAINT_COLUMNS, Objective, constraint_matrix, objective_matrix
+from surrogate.optimize._scoring import CONSTRAINT_COLUMNS, Objective, constraint_matrix, objective_matrix
+
+if TYPE_CHECKING:  # Optuna is imported when a study runs: `surrogate --help` need not load it.
+    import optuna
+    from optuna.storages import BaseStorage
+    from optuna.trial import FrozenTrial, Trial
 
 __all__ = ["StudySettings", "StudyOutcome", "open_storage", "run_study", "SEARCH_DIMENSIONS",
            "config_from_attrs"]
@@ -51,8 +52,6 @@ _SQLITE_SUFFIXES = (".db", ".sqlite", ".sqlite3")
 # Two workers starting on a fresh database race to create its tables; the loser retries.
 _CREATE_ATTEMPTS = 5
 _CREATE_RETRY_S = 0.5
-# Optuna 5 reads constraints set on the trial; older versions need the sampler's constraints_func.
-_TRIAL_CONSTRAINTS = hasattr(Trial, "set_constraint")
 
 
 @dataclass(frozen=True)
@@ -69,15 +68,18 @@ class StudySettings:
 
 @dataclass(frozen=True)
 class StudyOutcome:
-    """Every distinct configuration the study evaluated, its name, and the trials in order."""
+    """Every candidate row the study evaluated (positions, ascending), its name, and the trials in order."""
 
-    configs: pd.DataFrame
+    indices: np.ndarray
     study_name: str
     history: pd.DataFrame = field(metadata={"help": "number, worker, feasible, value_0.. per finished trial"})
 
 
 def open_storage(url: str) -> str | BaseStorage:
     """An Optuna storage for ``url``: journal files and bare SQLite paths, else the URL as given."""
+    from optuna.storages import JournalStorage
+    from optuna.storages.journal import JournalFileBackend
+
     text = str(url)
     if text.startswith("journal:"):
         return JournalStorage(JournalFileBackend(text.removeprefix("journal:")))
@@ -189,6 +191,7 @@ def _check_request(study: optuna.Study, request: dict[str, Any]) -> None:
 
 def _open_study(settings: StudySettings, objectives: tuple[Objective, ...]) -> optuna.Study:
     """Create or load the study; retry when another worker is creating the same database schema."""
+    import optuna
     from sqlalchemy.exc import IntegrityError, OperationalError
 
     directions = ["maximize" if o.maximize else "minimize" for o in objectives]
@@ -204,8 +207,17 @@ def _open_study(settings: StudySettings, objectives: tuple[Objective, ...]) -> o
     raise AssertionError("unreachable")  # pragma: no cover
 
 
+def _trial_constraints() -> bool:
+    """Optuna 5 reads constraints set on the trial; older versions need the sampler's constraints_func."""
+    from optuna.trial import Trial
+
+    return hasattr(Trial, "set_constraint")
+
+
 def _sampler(settings: StudySettings) -> optuna.samplers.BaseSampler:
-    constraints = {} if _TRIAL_CONSTRAINTS else {"constraints_func": _constraints}
+    import optuna
+
+    constraints = {} if _trial_constraints() else {"constraints_func": _constraints}
     if settings.pareto:
         population = int(np.clip(settings.trials // 10, 8, 50))
         return optuna.samplers.NSGAIISampler(population_size=population, seed=settings.seed, **constraints)
@@ -215,7 +227,7 @@ def _sampler(settings: StudySettings) -> optuna.samplers.BaseSampler:
 
 def _set_constraints(trial: Trial, violations: np.ndarray) -> None:
     values = [float(v) for v in violations]
-    if _TRIAL_CONSTRAINTS:
+    if _trial_constraints():
         for name, value in zip(CONSTRAINT_COLUMNS, values, strict=True):
             trial.set_constraint(name, value)
     else:  # pragma: no cover - Optuna < 5
@@ -233,7 +245,23 @@ def run_study(candidates: pd.DataFrame, dims: list[str], objectives: tuple[Objec
     candidate rows whose slices are tried before sampling (``enqueue_trial``; skipped when the study
     already has them). The outcome covers every finished trial of the study, whichever process ran it.
     """
+    import optuna
+
+    # Each trial is an internal slice, not news to the user: Optuna's per-trial log lines are muted
+    # while this study runs, and the caller's verbosity is restored afterwards.
+    verbosity = optuna.logging.get_verbosity()
     optuna.logging.set_verbosity(optuna.logging.WARNING)
+    try:
+        return _run(candidates, dims, objectives, evaluate, settings, request, progress, first, profiled)
+    finally:
+        optuna.logging.set_verbosity(verbosity)
+
+
+def _run(candidates: pd.DataFrame, dims: list[str], objectives: tuple[Objective, ...],
+         evaluate: Callable[[np.ndarray], pd.DataFrame], settings: StudySettings, request: dict[str, Any],
+         progress: Callable[[int, int], None] | None, first: Sequence[int], profiled: str | None) -> StudyOutcome:
+    from optuna.trial import TrialState
+
     study = _open_study(settings, objectives)
     _check_request(study, request)
     space = _Space(candidates, dims, profiled)
@@ -268,4 +296,4 @@ def run_study(candidates: pd.DataFrame, dims: list[str], objectives: tuple[Objec
     touched = {lookup[space.key(c)] for c in (config_from_attrs(t.user_attrs) for t in finished)
                if c is not None and space.key(c) in lookup}
     indices = np.sort(np.concatenate([space.members[s] for s in touched])) if touched else np.array([], dtype=int)
-    return StudyOutcome(candidates.iloc[indices][CONFIG_COLUMNS].reset_index(drop=True), study.study_name, history)
+    return StudyOutcome(indices, study.study_name, history)

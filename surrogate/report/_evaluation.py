@@ -5,10 +5,9 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from surrogate.bundle import METRICS
-from surrogate.evaluate import VARIANTS, Evaluation
-from surrogate.plots import predicted_vs_measured
-from surrogate.report import to_jsonable
+from surrogate.model import METRICS, VARIANTS, Evaluation
+from surrogate.report._json import to_jsonable
+from surrogate.report._plots import predicted_vs_measured
 
 __all__ = ["write_evaluation"]
 

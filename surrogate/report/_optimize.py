@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Any
 
@@ -9,33 +10,25 @@ import pandas as pd
 from rich.table import Table
 
 from features.configs import CONFIG_COLUMNS
+from surrogate.formatting import describe_config, format_seconds
 from surrogate.optimize import OptimizeResult
-from surrogate.recommend import launch_command, recommendation
-from surrogate.report import format_seconds, to_jsonable
+from surrogate.report._json import to_jsonable
+from surrogate.report._launch import launch_command, recommendation
+from surrogate.report._plots import pareto_plot
 
-__all__ = ["top_table", "pareto_table", "result_payload", "write_files", "headline", "deployment", "RESULT_COLUMNS"]
+__all__ = ["top_table", "pareto_table", "result_payload", "write_files", "headline", "why_line", "RESULT_COLUMNS"]
 
 RESULT_COLUMNS = [
     "throughput_per_device_tok_s", "throughput_per_device_tok_s_p10", "throughput_per_device_tok_s_p90",
     "output_throughput_tok_s", "per_user_tok_s", "cost_usd_per_mtok", "price_usd_per_device_hour",
     "ttft_s", "ttft_s_p10", "ttft_s_p90", "itl_s", "itl_s_p10", "itl_s_p90",
     "latency_s", "latency_s_p10", "latency_s_p90", "analytic_ttft_s", "analytic_itl_s", "analytic_latency_s",
-    "mem_per_device_gb", "usable_gb", "max_batch_size", "fits", "bottleneck", "feasible",
+    "mem_per_device_gb", "mem_usable_gb", "max_batch_size", "fits", "bottleneck", "feasible",
 ]
-
-
-def _load(row: pd.Series) -> str:
-    return f"batch {row['batch_size']}" if row["batching"] == "static" else f"{row['concurrency']} in flight"
 
 
 def _cost(value: float) -> str:
     return "n/a" if pd.isna(value) else f"${value:,.3g}"
-
-
-def deployment(row: pd.Series) -> str:
-    """Compact name of a configuration: devices, engine, layout, formats, load per replica."""
-    return (f"{row['num_devices']}x {row['hardware']} {row['framework']} tp{row['tp']} pp{row['pp']} "
-            f"dp{row['dp']} {row['weight_dtype']}/{row['kv_dtype']}kv {_load(row)}")
 
 
 def _seconds(row: pd.Series, metric: str) -> str:
@@ -53,9 +46,9 @@ def top_table(result: OptimizeResult) -> Table:
     for position, (_, row) in enumerate(result.top.iterrows(), start=1):
         per_device = (f"{row['throughput_per_device_tok_s']:,.0f} [{row['throughput_per_device_tok_s_p10']:,.0f}-"
                       f"{row['throughput_per_device_tok_s_p90']:,.0f}]")
-        table.add_row(str(position), deployment(row), per_device, _seconds(row, "ttft_s"), _seconds(row, "itl_s"),
-                      _seconds(row, "latency_s"), _cost(row["cost_usd_per_mtok"]),
-                      f"{row['mem_per_device_gb']:.1f}/{row['usable_gb']:.0f}", str(row["bottleneck"]))
+        table.add_row(str(position), describe_config(row, compact=True), per_device, _seconds(row, "ttft_s"),
+                      _seconds(row, "itl_s"), _seconds(row, "latency_s"), _cost(row["cost_usd_per_mtok"]),
+                      f"{row['mem_per_device_gb']:.1f}/{row['mem_usable_gb']:.0f}", str(row["bottleneck"]))
     return table
 
 
@@ -67,14 +60,19 @@ def pareto_table(result: OptimizeResult) -> Table:
                             ("$/Mtok", "right"), ("ITL P90", "right"), ("TTFT P90", "right")]:
         table.add_column(header, justify=justify)  # type: ignore[arg-type]
     for _, row in front.iterrows():
-        table.add_row(deployment(row), f"{row['throughput_per_device_tok_s']:,.0f}", f"{row['per_user_tok_s']:,.1f}",
-                      _cost(row["cost_usd_per_mtok"]), format_seconds(float(row["itl_s_p90"])),
-                      format_seconds(float(row["ttft_s_p90"])))
+        table.add_row(describe_config(row, compact=True), f"{row['throughput_per_device_tok_s']:,.0f}",
+                      f"{row['per_user_tok_s']:,.1f}", _cost(row["cost_usd_per_mtok"]),
+                      format_seconds(float(row["itl_s_p90"])), format_seconds(float(row["ttft_s_p90"])))
     return table
 
 
 def headline(result: OptimizeResult) -> str:
     return f"Search: {result.searched}."
+
+
+def why_line(result: OptimizeResult) -> str:
+    """Why the winner won, named in full."""
+    return f"Why #1 ({describe_config(result.best, compact=True)}): {result.why}"
 
 
 def _row_payload(row: pd.Series) -> dict[str, Any]:
@@ -99,33 +97,8 @@ def result_payload(result: OptimizeResult, request: dict[str, Any]) -> dict[str,
     })
 
 
-def _plot(result: OptimizeResult, path: Path) -> None:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    feasible = result.evaluated[result.evaluated["feasible"]]
-    front = result.front if result.front is not None else feasible.head(0)
-    figure, axes = plt.subplots(figsize=(7, 5))
-    axes.scatter(feasible["per_user_tok_s"], feasible["throughput_per_device_tok_s"], s=8, color="0.75",
-                 label="feasible")
-    for hardware, group in front.groupby("hardware"):
-        ordered = group.sort_values("per_user_tok_s")
-        axes.plot(ordered["per_user_tok_s"], ordered["throughput_per_device_tok_s"], "o-", label=str(hardware))
-    axes.set_xlabel("per-user speed (output tokens/s per request)")
-    axes.set_ylabel("throughput (output tokens/s per device)")
-    axes.set_title("Pareto front (median predictions)")
-    axes.legend()
-    figure.tight_layout()
-    figure.savefig(path, dpi=120)
-    plt.close(figure)
-
-
 def write_files(result: OptimizeResult, out_dir: Path, payload: dict[str, Any]) -> list[Path]:
     """top.csv, result.json and, for Pareto runs, pareto.csv and pareto.png under ``out_dir``."""
-    import json
-
     out_dir.mkdir(parents=True, exist_ok=True)
     written = []
     columns = [c for c in [*CONFIG_COLUMNS, *RESULT_COLUMNS] if c in result.ranked.columns]
@@ -138,7 +111,5 @@ def write_files(result: OptimizeResult, out_dir: Path, payload: dict[str, Any]) 
     if result.front is not None:
         csv_path = out_dir / "pareto.csv"
         result.front[columns].to_csv(csv_path, index=False)
-        png_path = out_dir / "pareto.png"
-        _plot(result, png_path)
-        written += [csv_path, png_path]
+        written += [csv_path, pareto_plot(result, out_dir / "pareto.png")]
     return written

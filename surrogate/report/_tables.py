@@ -1,45 +1,15 @@
-"""Turn result tables into what people read: rich tables on stdout, JSON for scripts."""
+"""Rich tables people read: one estimate, one prediction with its interval, accuracy scores."""
 
 from __future__ import annotations
 
-import json
-import math
-from pathlib import Path
 from typing import Any
 
-import numpy as np
 import pandas as pd
-from rich.console import Console
 from rich.table import Table
 
-from features.errors import DataError
+from surrogate.formatting import format_seconds
 
-__all__ = ["to_jsonable", "print_json", "estimate_table", "format_seconds", "describe_config", "prediction_table",
-           "scores_table", "groups_table", "read_configs_csv"]
-
-
-def to_jsonable(value: Any) -> Any:
-    """numpy/pandas scalars and containers to plain JSON types; NaN becomes null."""
-    if isinstance(value, dict):
-        return {str(k): to_jsonable(v) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return [to_jsonable(v) for v in value]
-    if isinstance(value, np.generic):
-        value = value.item()
-    if isinstance(value, float) and not math.isfinite(value):
-        return None
-    return value
-
-
-def print_json(payload: Any, console: Console | None = None) -> None:
-    text = json.dumps(to_jsonable(payload), indent=2)
-    (console or Console()).print_json(text) if console else print(text)
-
-
-def format_seconds(seconds: float) -> str:
-    if seconds >= 1.0:
-        return f"{seconds:.3g} s"
-    return f"{seconds * 1e3:.3g} ms"
+__all__ = ["estimate_table", "prediction_table", "scores_table", "groups_table"]
 
 
 _ROWS: list[tuple[str, str, Any]] = [
@@ -60,16 +30,6 @@ _ROWS: list[tuple[str, str, Any]] = [
     ("prefill_bottleneck", "prefill bound by", str),
     ("decode_bottleneck", "decode bound by", str),
 ]
-
-
-def describe_config(config: pd.Series) -> str:
-    """One line naming a deployment: model, devices, parallelism, precision, workload."""
-    load = (f"static batch {config['batch_size']}" if config["batching"] == "static"
-            else f"{config['concurrency']} concurrent requests")
-    return (f"{config['model']} on {config['num_devices']}x {config['hardware']} with {config['framework']} "
-            f"(tp={config['tp']} pp={config['pp']} dp={config['dp']} ep={config['ep']}), "
-            f"{config['weight_dtype']} weights, {config['kv_dtype']} KV, {load}, "
-            f"{config['input_len']} in / {config['output_len']} out tokens")
 
 
 def estimate_table(result: pd.Series) -> Table:
@@ -135,11 +95,3 @@ def groups_table(summary: dict[str, Any]) -> Table:
                           *(f"{variants[v]['median_ape_pct']:.1f}" for v in
                             ("analytic", "lightgbm_no_physics", "surrogate")))
     return table
-
-
-def read_configs_csv(path: Path) -> pd.DataFrame:
-    """Configurations from a user's CSV; a malformed file is a DataError naming it."""
-    try:
-        return pd.read_csv(path)
-    except (OSError, pd.errors.ParserError, UnicodeDecodeError) as exc:
-        raise DataError(f"{path}: cannot read as CSV: {exc}") from exc

@@ -2,7 +2,7 @@
 
 Click wiring and rendering only; the work is in :mod:`surrogate.ingest`. Results go to stdout
 (rich tables, or JSON with ``--json``), progress to stderr. Errors are mapped to exit codes by the
-root group in ``surrogate/cli.py``.
+root group in ``surrogate.cli._root``.
 """
 
 from __future__ import annotations
@@ -11,23 +11,18 @@ from pathlib import Path
 from typing import Any
 
 import click
-import pandas as pd
-from rich.console import Console
 from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TransferSpeedColumn
 from rich.table import Table
 
 from features.errors import DataError
+from surrogate.cli._root import stderr, stdout
 from surrogate.ingest import ADAPTERS, IngestContext, IngestResult
-from surrogate.ingest.account import Account, reason_kind
 from surrogate.ingest.fetch import fetch as fetch_files
-from surrogate.ingest.schema import METRIC_COLUMNS
 from surrogate.ingest.store import DATA_DIR_ENV, default_data_dir, ingest_into, read_table
-from surrogate.report import print_json
+from surrogate.report import account_tables, print_json, summary_dict, summary_tables
 
-__all__ = ["data", "account_tables", "summary_dict"]
+__all__ = ["data"]
 
-_stdout = Console()
-_stderr = Console(stderr=True)
 _NOTE_EXAMPLES = 3
 
 
@@ -62,66 +57,22 @@ def _context_options(func: Any) -> Any:
     return func
 
 
-def account_tables(account: Account) -> list[Table]:
-    """The account as rich tables: totals, rejections by reason, notes by kind, noise floor."""
-    totals = Table(title=f"{account.source}: {account.path}", show_header=True, header_style="bold")
-    for name in ("rows read", "kept", "merged", "rejected", "adds up"):
-        totals.add_column(name, justify="right")
-    totals.add_row(str(account.rows_read), str(account.kept), str(account.merged), str(account.rejected),
-                   "yes" if account.adds_up else "NO")
-    merged = Table(title="merged rows", header_style="bold")
-    merged.add_column("kind")
-    merged.add_column("rows", justify="right")
-    merged.add_row("exact copies of a measurement", str(account.exact_copies))
-    merged.add_row("repeated measurements (median kept)", str(account.repeated_measurements))
-    merged.add_row("already in the dataset", str(account.already_stored))
-    tables = [totals, merged]
-    if account.rejections:
-        reasons = Table(title="rejected rows by reason", header_style="bold")
-        reasons.add_column("reason")
-        reasons.add_column("rows", justify="right")
-        for reason, count in account.rejections_by_reason().items():
-            reasons.add_row(reason, str(count))
-        tables.append(reasons)
-    if account.notes:
-        notes = Table(title="notes on kept rows", header_style="bold")
-        notes.add_column("kind")
-        notes.add_column("rows", justify="right")
-        notes.add_column("example")
-        examples: dict[str, str] = {}
-        for note in account.notes:
-            examples.setdefault(reason_kind(note.message), str(note))
-        for kind, count in account.notes_by_kind().items():
-            notes.add_row(kind, str(count), examples.get(kind, ""))
-        tables.append(notes)
-    if account.noise:
-        noise = Table(title="noise floor: spread (max - min) / median of repeated measurements",
-                      header_style="bold")
-        for name in ("metric", "configurations", "median", "p90", "max"):
-            noise.add_column(name, justify="right")
-        for n in account.noise:
-            noise.add_row(n.metric, str(n.configurations), f"{n.median_spread_frac:.2%}", f"{n.p90_spread_frac:.2%}",
-                          f"{n.max_spread_frac:.2%}")
-        tables.append(noise)
-    return tables
-
-
 def _print_account(result: IngestResult, as_json: bool) -> None:
     account = result.account
     if as_json:
         print_json(account.to_dict())
         return
     for table in account_tables(account):
-        _stdout.print(table)
+        stdout.print(table)
     if account.rejections:
-        _stdout.print(f"[bold]rejected rows ({len(account.rejections)}):[/bold]")
+        stdout.print(f"[bold]rejected rows ({len(account.rejections)}):[/bold]")
         for rejection in account.rejections:
-            _stdout.print(str(rejection), markup=False, highlight=False, soft_wrap=True)
+            stdout.print(str(rejection), markup=False, highlight=False, soft_wrap=True)
     flagged = [n for n in account.notes if n.message.startswith("faster than physics")]
     if flagged:
-        _stdout.print(f"[bold]faster than physics ({len(flagged)}), kept out of training:[/bold]")
+        stdout.print(f"[bold]faster than physics ({len(flagged)}), kept out of training:[/bold]")
         for note in flagged:
-            _stdout.print(str(note), markup=False, highlight=False, soft_wrap=True)
+            stdout.print(str(note), markup=False, highlight=False, soft_wrap=True)
 
 
 @data.command()
@@ -144,28 +95,9 @@ def ingest(source: str, path: Path, data_dir: Path | None, strict: bool, as_json
     result = ingest_into(source, path, data_dir, IngestContext(**context))
     _print_account(result, as_json)
     target = data_dir if data_dir is not None else default_data_dir()
-    _stderr.print(f"dataset: {target} ({len(result.table)} configurations)", highlight=False)
+    stderr.print(f"dataset: {target} ({len(result.table)} configurations)", highlight=False)
     if strict and result.account.rejected:
         raise DataError(f"{result.account.rejected} rows rejected (--strict)")
-
-
-def summary_dict(table: pd.DataFrame) -> dict[str, Any]:
-    """Counts by source, hardware, framework, model, batching and metric; ranges of lengths and batches."""
-    out: dict[str, Any] = {"configurations": int(len(table))}
-    for column in ("source", "hardware", "framework", "model", "batching", "mode"):
-        out[f"by_{column}"] = {str(k): int(v) for k, v in table[column].value_counts(dropna=False).items()}
-    out["by_metric"] = {m: int(table[m].notna().sum()) for m in METRIC_COLUMNS}
-    out["faster_than_physics"] = int(table["faster_than_physics"].sum())
-    ranges: dict[str, Any] = {}
-    for source, group in table.groupby("source"):
-        ranges[str(source)] = {c: [_int(group[c].min()), _int(group[c].max())]
-                               for c in ("input_len", "output_len", "batch_size", "concurrency", "num_devices")}
-    out["ranges_by_source"] = ranges
-    return out
-
-
-def _int(value: Any) -> int | None:
-    return None if pd.isna(value) else int(value)
 
 
 @data.command()
@@ -179,24 +111,8 @@ def summary(data_dir: Path | None, as_json: bool) -> None:
     if as_json:
         print_json(info)
         return
-    _stdout.print(f"[bold]{info['configurations']} configurations[/bold] ({info['faster_than_physics']} faster "
-                  "than physics, kept out of training)")
-    for key in ("by_source", "by_hardware", "by_framework", "by_batching", "by_mode", "by_metric", "by_model"):
-        counts = Table(title=key.replace("_", " "), header_style="bold")
-        counts.add_column(key[3:])
-        counts.add_column("rows", justify="right")
-        for name, count in info[key].items():
-            counts.add_row(name, str(count))
-        _stdout.print(counts)
-    ranges = Table(title="ranges (min - max)", header_style="bold")
-    ranges.add_column("source")
-    columns = ("input_len", "output_len", "batch_size", "concurrency", "num_devices")
-    for column in columns:
-        ranges.add_column(column, justify="right")
-    for source, values in info["ranges_by_source"].items():
-        ranges.add_row(source, *(f"{values[c][0]} - {values[c][1]}" if values[c][0] is not None else "-"
-                                 for c in columns))
-    _stdout.print(ranges)
+    for table in summary_tables(info):
+        stdout.print(table)
 
 
 @data.command()
@@ -210,7 +126,7 @@ def summary(data_dir: Path | None, as_json: bool) -> None:
 def fetch(source: str, dest: Path, manifest: Path | None, base_url: str | None, as_json: bool) -> None:
     """Download the pinned upstream files of SOURCE into --dest, resumable, checking sha256."""
     with Progress(TextColumn("{task.description}"), BarColumn(), DownloadColumn(), TransferSpeedColumn(),
-                  console=_stderr, transient=True) as bar:
+                  console=stderr, transient=True) as bar:
         tasks: dict[str, Any] = {}
 
         def progress(name: str, done: int, total: int | None) -> None:
@@ -228,9 +144,9 @@ def fetch(source: str, dest: Path, manifest: Path | None, base_url: str | None, 
         for r in results:
             check = "ok" if not r.mismatch else f"MISMATCH with the {r.sha256_of} hash"
             table.add_row(r.path, r.status, str(r.bytes), check)
-        _stdout.print(table)
+        stdout.print(table)
     mismatched = [r for r in results if r.mismatch]
     if mismatched:
-        _stderr.print(f"{len(mismatched)} files differ from the manifest's shared-copy hashes: expected for a "
+        stderr.print(f"{len(mismatched)} files differ from the manifest's shared-copy hashes: expected for a "
                       "complete upstream download (the shared copy withholds test rows); the files were kept.",
                       highlight=False)

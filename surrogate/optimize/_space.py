@@ -34,16 +34,14 @@ import pandas as pd
 from features import catalog
 from features.configs import CONFIG_COLUMNS, invalid_reasons, normalize_configs
 from features.errors import ConfigError, InfeasibleError
-from features.precision import canonical_dtype
+from features.precision import canonical_dtype, native_peak
 
 __all__ = ["DevicePool", "Inventory", "Workload", "SearchSpace", "Candidates", "enumerate_candidates",
-           "DEFAULT_MAX_SEQUENCES", "SIXTEEN_BIT"]
+           "replica_layouts", "weight_runs_on", "DEFAULT_MAX_SEQUENCES", "SIXTEEN_BIT"]
 
 # Search bound, not a measured number: the largest batch or concurrency per replica tried.
 DEFAULT_MAX_SEQUENCES = 512
 SIXTEEN_BIT = ("fp16", "bf16")
-# Weight formats that run on their own tensor-core peak; without that peak they are not offered.
-_WEIGHT_PEAK_NEEDED = {"fp8": "fp8", "fp4": "fp4", "int8": "int8"}
 _DEFAULT_PRECISIONS = ("fp16", "fp8")
 
 
@@ -147,23 +145,29 @@ def _frameworks(space: SearchSpace) -> list[str]:
     return list(dict.fromkeys(catalog.resolve_framework(f) for f in space.frameworks))
 
 
-def _weight_ok(dtype: str, hw: catalog.HardwareSpec) -> bool:
-    needed = _WEIGHT_PEAK_NEEDED.get(dtype)
+def weight_runs_on(dtype: str, hw: catalog.HardwareSpec) -> bool:
+    """Whether ``dtype`` weights are worth offering on ``hw`` (fp8, fp4, int8 need their own tensor cores)."""
+    needed = native_peak(dtype)
     return needed is None or needed in hw.peak_tflops
+
+
+def replica_layouts(hw: catalog.HardwareSpec, layer_split: bool, layers: int, devices: int) -> list[tuple[int, int]]:
+    """(tp, pp) of one replica on at most ``devices`` devices: tp a power of two within the scale-up
+    domain (1 for engines that split layers only), pp a power of two up to the layers."""
+    tps = [1] if layer_split else _powers_of_two(min(devices, hw.scale_up_domain_devices))
+    return [(tp, pp) for tp in tps for pp in _powers_of_two(min(devices // tp, layers))]
 
 
 def _layouts(pool: DevicePool, hw: catalog.HardwareSpec, layer_split: bool, layers: int,
              workload: Workload) -> list[tuple[int, int, int]]:
     """(tp, pp, dp) for one pool; dp is searched only when the total concurrency is fixed."""
-    tps = [1] if layer_split else _powers_of_two(min(pool.count, hw.scale_up_domain_devices))
     out = []
-    for tp in tps:
-        for pp in _powers_of_two(min(pool.count // tp, layers)):
-            most = pool.count // (tp * pp)
-            if workload.concurrency is None:
-                out.append((tp, pp, most))
-            else:
-                out.extend((tp, pp, dp) for dp in range(1, min(most, workload.concurrency) + 1))
+    for tp, pp in replica_layouts(hw, layer_split, layers, pool.count):
+        most = pool.count // (tp * pp)
+        if workload.concurrency is None:
+            out.append((tp, pp, most))
+        else:
+            out.extend((tp, pp, dp) for dp in range(1, min(most, workload.concurrency) + 1))
     return out
 
 
@@ -206,7 +210,7 @@ def enumerate_candidates(inventory: Inventory, workload: Workload, space: Search
                 if space.frameworks is not None:  # only worth saying when the user asked for it
                     skipped[f"{fw_id} does not run on {hw.vendor} ({pool.hardware})"] += 1
                 continue
-            weights = [d for d in precisions if d in fw.weight_precisions and _weight_ok(d, hw)]
+            weights = [d for d in precisions if d in fw.weight_precisions and weight_runs_on(d, hw)]
             for d in precisions:
                 if d not in weights:
                     why = f"{fw_id} lacks it" if d not in fw.weight_precisions else f"{pool.hardware} lacks {d} units"

@@ -1,0 +1,170 @@
+"""``surrogate estimate``, ``train``, ``evaluate`` and ``predict``: flags to library calls, results to stdout.
+
+Click wiring only. Errors reach the root group (``surrogate.cli._root``), which maps them to exit codes.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import click
+import pandas as pd
+from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+
+from features.analytic import estimate as analytic_estimate
+from features.configs import normalize_configs
+from features.errors import InfeasibleError
+from surrogate.cli._options import config_frame, config_options, data_options, read_configs_csv, training_table
+from surrogate.cli._root import stderr, stdout
+from surrogate.formatting import describe_config
+from surrogate.model import (
+    SPLITS,
+    check_columns,
+    compact_scores,
+    cross_validate,
+    load,
+    load_default,
+    train_bundle,
+    training_rows,
+)
+from surrogate.optimize import fit_alternatives
+from surrogate.report import (
+    estimate_table,
+    groups_table,
+    prediction_table,
+    print_json,
+    scores_table,
+    write_evaluation,
+)
+
+__all__ = ["estimate", "train", "evaluate", "predict"]
+
+
+@click.command()
+@config_options()
+@click.option("--json", "as_json", is_flag=True, help="Print JSON instead of a table.")
+def estimate(as_json: bool, **params: Any) -> None:
+    """Analytic (roofline) estimate for one deployment.
+
+    Example: surrogate estimate --model meta-llama/Meta-Llama-3-8B --hardware h100-sxm
+    --num-devices 2 --tp 2 --batch-size 16 --input-len 1024 --output-len 256
+    """
+    config = normalize_configs(config_frame(params))
+    result = analytic_estimate(config, normalized=True).iloc[0]
+    row = config.iloc[0]
+    if as_json:
+        print_json({"config": row.to_dict(), "estimate": result.to_dict()})
+    else:
+        stdout.print(describe_config(row), soft_wrap=True)
+        stdout.print(estimate_table(result))
+    if not bool(result["fits"]):
+        over = result["mem_per_device_gb"] - result["mem_usable_gb"]
+        alternatives = fit_alternatives(config)
+        hint = f" Would fit: {'; '.join(alternatives)}." if alternatives else ""
+        raise InfeasibleError(
+            f"does not fit: needs {result['mem_per_device_gb']:.1f} GB per device, "
+            f"{result['mem_usable_gb']:.1f} GB usable on {row['hardware']} ({over:.1f} GB over).{hint}"
+        )
+
+
+def _progress() -> Progress:
+    return Progress(SpinnerColumn(), TextColumn("{task.description}"), TimeElapsedColumn(), console=stderr,
+                    transient=True)
+
+
+@click.command()
+@data_options
+@click.option("--out", "out_path", type=click.Path(path_type=Path, dir_okay=False), required=True,
+              help="Where to write the model bundle (.joblib).")
+@click.option("--seed", type=int, default=0, show_default=True, help="Random seed (LightGBM and CV folds).")
+@click.option("--cv-folds", type=click.IntRange(min=0), default=5, show_default=True,
+              help="Random k-fold cross-validation stored in the bundle's metadata (0 or 1 to skip).")
+@click.option("--json", "as_json", is_flag=True, help="Print the bundle metadata as JSON.")
+def train(data_dir: Path | None, shared_dir: Path | None, out_path: Path, seed: int, cv_folds: int,
+          as_json: bool) -> None:
+    """Train the LightGBM correction on measured data and save a model bundle."""
+    table = training_table(data_dir, shared_dir)
+    with _progress() as progress:
+        task = progress.add_task("training", total=None)
+        model = train_bundle(table, seed=seed, cv_folds=cv_folds,
+                             progress=lambda msg: progress.update(task, description=f"training: {msg}"))
+    model.save(out_path)
+    if as_json:
+        print_json(model.metadata)
+        return
+    meta = model.metadata
+    stdout.print(f"trained on {sum(meta['rows_by_metric'].values())} metric rows "
+                  f"({', '.join(f'{k}: {v}' for k, v in meta['rows_by_metric'].items())}); "
+                  f"data fingerprint {meta['data_fingerprint'][:12]}, seed {meta['seed']}")
+    if meta["cv_scores"]:
+        stdout.print(scores_table(meta["cv_scores"], f"cross-validation ({meta['cv_scores']['split']})"))
+    stdout.print(f"saved {out_path}")
+
+
+@click.command()
+@data_options
+@click.option("--split", type=click.Choice(SPLITS), default="random", show_default=True,
+              help="random 5-fold, or leave one hardware / model / framework / source out.")
+@click.option("--seed", type=int, default=0, show_default=True, help="Random seed.")
+@click.option("--out", "out_dir", type=click.Path(path_type=Path, file_okay=False), default=None,
+              help="Write evaluation.json, predictions.csv and one PNG per metric here.")
+@click.option("--with-specs", is_flag=True, help="Also feed raw datasheet numbers (to measure whether they help).")
+@click.option("--with-hardware-id", is_flag=True, help="Also feed the hardware id as a category (same purpose).")
+@click.option("--json", "as_json", is_flag=True, help="Print the summary as JSON.")
+def evaluate(data_dir: Path | None, shared_dir: Path | None, split: str, seed: int, out_dir: Path | None,
+             with_specs: bool, with_hardware_id: bool, as_json: bool) -> None:
+    """Accuracy on held-out rows: analytic baseline, LightGBM without physics, full surrogate."""
+    rows = training_rows(training_table(data_dir, shared_dir))
+    with _progress() as progress:
+        task = progress.add_task("evaluating", total=None)
+        evaluation = cross_validate(rows, split, seed=seed, with_specs=with_specs,
+                                    with_hardware_id=with_hardware_id,
+                                    progress=lambda msg: progress.update(task, description=msg))
+    if out_dir is not None:
+        write_evaluation(evaluation, out_dir)
+    if as_json:
+        print_json(evaluation.summary)
+        return
+    stdout.print(scores_table(compact_scores(evaluation.summary), f"held-out accuracy, split = {split}"))
+    if split != "random":
+        stdout.print(groups_table(evaluation.summary))
+    if out_dir is not None:
+        stdout.print(f"wrote {out_dir}/evaluation.json, predictions.csv and plots")
+
+
+@click.command()
+@config_options(required=False)
+@click.option("--input", "input_path", type=click.Path(path_type=Path, dir_okay=False, exists=True), default=None,
+              help="CSV of configurations in the canonical column names (one per row).")
+@click.option("--model-file", type=click.Path(path_type=Path, dir_okay=False), default=None,
+              help="Model bundle (default: the bundled models/default.joblib).")
+@click.option("--output", "output_path", type=click.Path(path_type=Path, dir_okay=False), default=None,
+              help="Write the input columns plus predictions to this CSV.")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON instead of a table.")
+def predict(input_path: Path | None, model_file: Path | None, output_path: Path | None, as_json: bool,
+            **params: Any) -> None:
+    """Learned prediction with P10-P90 intervals, for one deployment or a CSV of them."""
+    if input_path is None:
+        missing = [f"--{k.replace('_', '-')}" for k in ("model", "hardware", "input_len", "output_len")
+                   if params[k] is None]
+        if missing:
+            raise click.UsageError(f"give --input CSV, or describe one deployment (missing {', '.join(missing)})")
+        configs = config_frame(params)
+    else:
+        configs = read_configs_csv(input_path)
+    model = load(model_file) if model_file else load_default()
+    check_columns(configs)
+    normalized = normalize_configs(configs)
+    predictions = model.predict(normalized, normalized=True)
+    combined = pd.concat([configs.reset_index(drop=True), predictions.reset_index(drop=True)], axis=1)
+    if output_path is not None:
+        combined.to_csv(output_path, index=False)
+    if as_json:
+        print_json(combined.to_dict(orient="records"))
+    elif output_path is None or input_path is None:
+        for i, row in normalized.reset_index(drop=True).iterrows():
+            stdout.print(describe_config(row), soft_wrap=True)
+            stdout.print(prediction_table(predictions.iloc[i]))
+    if output_path is not None:
+        stderr.print(f"wrote {len(combined)} predictions to {output_path}")

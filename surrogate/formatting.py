@@ -1,0 +1,41 @@
+"""How numbers and deployments are written for people: one place, imported by the optimizer and the reports.
+
+Only the standard library: any layer may use it without pulling in another.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+__all__ = ["format_seconds", "describe_load", "describe_config"]
+
+
+def format_seconds(seconds: float) -> str:
+    """Three significant digits, in milliseconds below one second: ``0.0123 -> '12.3 ms'``."""
+    if seconds >= 1.0:
+        return f"{seconds:.3g} s"
+    return f"{seconds * 1e3:.3g} ms"
+
+
+def describe_load(config: Mapping[str, Any], *, compact: bool = True) -> str:
+    """Sequences per replica: a static batch, or requests in flight under continuous batching."""
+    if config["batching"] == "static":
+        return f"batch {config['batch_size']}" if compact else f"static batch {config['batch_size']}"
+    return f"{config['concurrency']} in flight" if compact else f"{config['concurrency']} concurrent requests"
+
+
+def describe_config(config: Mapping[str, Any], *, compact: bool = False) -> str:
+    """One line naming a deployment (a configuration row, ``features.configs.CONFIG_COLUMNS``).
+
+    Full: model, devices, engine, parallel layout, formats and workload (above a prediction).
+    Compact: devices, engine, layout, formats and load per replica (in tables and error messages).
+    """
+    if compact:
+        return (f"{config['num_devices']}x {config['hardware']} {config['framework']} tp{config['tp']} "
+                f"pp{config['pp']} dp{config['dp']} {config['weight_dtype']}/{config['kv_dtype']}kv "
+                f"{describe_load(config)}")
+    return (f"{config['model']} on {config['num_devices']}x {config['hardware']} with {config['framework']} "
+            f"(tp={config['tp']} pp={config['pp']} dp={config['dp']} ep={config['ep']}), "
+            f"{config['weight_dtype']} weights, {config['kv_dtype']} KV, {describe_load(config, compact=False)}, "
+            f"{config['input_len']} in / {config['output_len']} out tokens")

@@ -1,0 +1,32 @@
+"""Predicted metrics that agree with each other: one is derived from the others, never fitted apart."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+__all__ = ["make_consistent"]
+
+
+def make_consistent(cfg: pd.DataFrame, out: pd.DataFrame) -> None:
+    """Continuous rows: latency from TTFT and ITL. Static rows: ITL from latency and TTFT.
+
+    Throughputs always follow from latency, so no two predicted numbers contradict each other.
+    ``out`` (median, ``_p10`` and ``_p90`` of each metric) is updated in place.
+    """
+    continuous = cfg["batching"].eq("continuous").to_numpy()
+    steps = (cfg["output_len"].to_numpy(dtype=float) - 1.0)
+    for suffix in ["", "_p10", "_p90"]:
+        ttft, itl, lat = (out[f"{m}{suffix}"].to_numpy() for m in ("ttft_s", "itl_s", "latency_s"))
+        derived_latency = ttft + steps * itl
+        derived_itl = np.where(steps > 0, (lat - np.minimum(ttft, lat)) / np.maximum(steps, 1.0), itl)
+        out[f"latency_s{suffix}"] = np.where(continuous, derived_latency, lat)
+        out[f"itl_s{suffix}"] = np.where(continuous | (derived_itl <= 0), itl, derived_itl)
+    sequences = np.where(continuous, cfg["concurrency"], cfg["batch_size"]).astype(float)
+    tokens = cfg["dp"].to_numpy(dtype=float) * sequences
+    in_len, out_len = cfg["input_len"].to_numpy(dtype=float), cfg["output_len"].to_numpy(dtype=float)
+    # A fast P10 latency is a high P90 throughput.
+    for suffix, latency_suffix in [("", ""), ("_p10", "_p90"), ("_p90", "_p10")]:
+        latency = out[f"latency_s{latency_suffix}"].to_numpy()
+        out[f"throughput_tok_s{suffix}"] = tokens * (in_len + out_len) / latency
+        out[f"output_throughput_tok_s{suffix}"] = tokens * out_len / latency
