@@ -2,6 +2,7 @@
 
     python benchmarks/speed.py [--rows 200000] [--repeats 5] [--model-file PATH] [--skip-train]
 
+Ingest: ``load_shared`` over ``../shared/datasets`` (what the data tests load once per run).
 Prediction: a batch of distinct configurations (hardware x model x framework x layout x workload)
 through ``SurrogateModel.predict`` end to end (normalisation, analytic model, features, 9 LightGBM
 models). Training: ``train_bundle`` on every shared row with cross-validation off, as `surrogate
@@ -60,6 +61,10 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
 
     results: dict[str, float] = {}
+    ingest_repeats = max(1, min(3, args.repeats))
+    seconds = _median_seconds(load_shared, ingest_repeats)
+    results["ingest_shared_median_s"] = seconds
+    print(f"ingest: the shared datasets read, checked and merged in {seconds:.2f} s (median of {ingest_repeats})")
     table = load_shared().table if not args.skip_train or args.model_file is None else None
     if args.model_file:
         model = load(args.model_file)

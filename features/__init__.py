@@ -3,7 +3,8 @@
 This package knows nothing of ``surrogate``; ``surrogate`` builds on it.
 """
 
-from features.analytic import ANALYTIC_COLUMNS, estimate
-from features.configs import CONFIG_COLUMNS, normalize_configs
+import lazy_loader
 
-__all__ = ["ANALYTIC_COLUMNS", "CONFIG_COLUMNS", "estimate", "normalize_configs"]
+# Submodules load on first use of a name (``surrogate --help`` must not import pandas or LightGBM);
+# the public names are listed, with their modules, in ``__init__.pyi``.
+__getattr__, __dir__, __all__ = lazy_loader.attach_stub(__name__, __file__)

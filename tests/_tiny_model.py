@@ -1,6 +1,8 @@
 """A small surrogate trained in a fraction of a second on synthetic measurements (analytic x a known factor).
 
 Tests of the optimizer use it instead of the shipped default bundle, so they stay fast and offline.
+Import it one way only, ``from _tiny_model import tiny_model`` (pytest puts tests/ on the path): a
+second spelling (``tests._tiny_model``) would be a second module and train the model again.
 """
 
 from __future__ import annotations

@@ -8,11 +8,11 @@ import joblib
 import numpy as np
 import pandas as pd
 import pytest
+from _tiny_model import synthetic_table, tiny_model
 
 from features.build import CATEGORICAL_FEATURES, FEATURE_COLUMNS, build_features
-from features.errors import ConfigError, NotFittedError
-from surrogate.model import METRICS, IncompatibleBundleError, SurrogateModel, load
-from tests._tiny_model import synthetic_table, tiny_model
+from features.errors import ConfigError, IncompatibleBundleError, NotFittedError
+from surrogate.model import METRICS, SurrogateModel, load
 
 UNSEEN = pd.DataFrame([{"hardware": "mi300x", "model": "mistralai/Mixtral-8x7B-v0.1", "framework": "vllm", "tp": 2,
                         "batching": "continuous", "concurrency": 32, "input_len": 512, "output_len": 256,

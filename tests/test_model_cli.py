@@ -7,10 +7,10 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
+from _tiny_model import synthetic_table
 from click.testing import CliRunner
 
 from surrogate.cli import cli
-from tests._tiny_model import synthetic_table
 
 ONE = ["--model", "meta-llama/Meta-Llama-3-8B", "--hardware", "h100-sxm", "--tp", "2", "--concurrency", "16",
        "--input-len", "512", "--output-len", "128"]

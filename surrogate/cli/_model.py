@@ -9,34 +9,15 @@ from pathlib import Path
 from typing import Any
 
 import click
-import pandas as pd
-from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 
-from features.analytic import estimate as analytic_estimate
-from features.configs import normalize_configs
+import features
+import surrogate.model as models
+import surrogate.optimize as optimize
+import surrogate.report as report
 from features.errors import InfeasibleError
 from surrogate.cli._options import config_frame, config_options, data_options, read_configs_csv, training_table
-from surrogate.cli._root import stderr, stdout
+from surrogate.cli._root import progress_spinner, stderr, stdout
 from surrogate.formatting import describe_config
-from surrogate.model import (
-    SPLITS,
-    check_columns,
-    compact_scores,
-    cross_validate,
-    load,
-    load_default,
-    train_bundle,
-    training_rows,
-)
-from surrogate.optimize import fit_alternatives
-from surrogate.report import (
-    estimate_table,
-    groups_table,
-    prediction_table,
-    print_json,
-    scores_table,
-    write_evaluation,
-)
 
 __all__ = ["estimate", "train", "evaluate", "predict"]
 
@@ -50,27 +31,22 @@ def estimate(as_json: bool, **params: Any) -> None:
     Example: surrogate estimate --model meta-llama/Meta-Llama-3-8B --hardware h100-sxm
     --num-devices 2 --tp 2 --batch-size 16 --input-len 1024 --output-len 256
     """
-    config = normalize_configs(config_frame(params))
-    result = analytic_estimate(config, normalized=True).iloc[0]
+    config = features.normalize_configs(config_frame(params))
+    result = features.estimate(config, normalized=True).iloc[0]
     row = config.iloc[0]
     if as_json:
-        print_json({"config": row.to_dict(), "estimate": result.to_dict()})
+        report.print_json({"config": row.to_dict(), "estimate": result.to_dict()})
     else:
         stdout.print(describe_config(row), soft_wrap=True)
-        stdout.print(estimate_table(result))
+        stdout.print(report.estimate_table(result))
     if not bool(result["fits"]):
         over = result["mem_per_device_gb"] - result["mem_usable_gb"]
-        alternatives = fit_alternatives(config)
+        alternatives = optimize.fit_alternatives(config)
         hint = f" Would fit: {'; '.join(alternatives)}." if alternatives else ""
         raise InfeasibleError(
             f"does not fit: needs {result['mem_per_device_gb']:.1f} GB per device, "
             f"{result['mem_usable_gb']:.1f} GB usable on {row['hardware']} ({over:.1f} GB over).{hint}"
         )
-
-
-def _progress() -> Progress:
-    return Progress(SpinnerColumn(), TextColumn("{task.description}"), TimeElapsedColumn(), console=stderr,
-                    transient=True)
 
 
 @click.command()
@@ -85,26 +61,26 @@ def train(data_dir: Path | None, shared_dir: Path | None, out_path: Path, seed: 
           as_json: bool) -> None:
     """Train the LightGBM correction on measured data and save a model bundle."""
     table = training_table(data_dir, shared_dir)
-    with _progress() as progress:
+    with progress_spinner() as progress:
         task = progress.add_task("training", total=None)
-        model = train_bundle(table, seed=seed, cv_folds=cv_folds,
+        model = models.train_bundle(table, seed=seed, cv_folds=cv_folds,
                              progress=lambda msg: progress.update(task, description=f"training: {msg}"))
     model.save(out_path)
     if as_json:
-        print_json(model.metadata)
+        report.print_json(model.metadata)
         return
     meta = model.metadata
     stdout.print(f"trained on {sum(meta['rows_by_metric'].values())} metric rows "
                   f"({', '.join(f'{k}: {v}' for k, v in meta['rows_by_metric'].items())}); "
                   f"data fingerprint {meta['data_fingerprint'][:12]}, seed {meta['seed']}")
     if meta["cv_scores"]:
-        stdout.print(scores_table(meta["cv_scores"], f"cross-validation ({meta['cv_scores']['split']})"))
+        stdout.print(report.scores_table(meta["cv_scores"], f"cross-validation ({meta['cv_scores']['split']})"))
     stdout.print(f"saved {out_path}")
 
 
 @click.command()
 @data_options
-@click.option("--split", type=click.Choice(SPLITS), default="random", show_default=True,
+@click.option("--split", type=click.Choice(models.SPLITS), default="random", show_default=True,
               help="random 5-fold, or leave one hardware / model / framework / source out.")
 @click.option("--seed", type=int, default=0, show_default=True, help="Random seed.")
 @click.option("--out", "out_dir", type=click.Path(path_type=Path, file_okay=False), default=None,
@@ -115,20 +91,20 @@ def train(data_dir: Path | None, shared_dir: Path | None, out_path: Path, seed: 
 def evaluate(data_dir: Path | None, shared_dir: Path | None, split: str, seed: int, out_dir: Path | None,
              with_specs: bool, with_hardware_id: bool, as_json: bool) -> None:
     """Accuracy on held-out rows: analytic baseline, LightGBM without physics, full surrogate."""
-    rows = training_rows(training_table(data_dir, shared_dir))
-    with _progress() as progress:
+    rows = models.training_rows(training_table(data_dir, shared_dir))
+    with progress_spinner() as progress:
         task = progress.add_task("evaluating", total=None)
-        evaluation = cross_validate(rows, split, seed=seed, with_specs=with_specs,
+        evaluation = models.cross_validate(rows, split, seed=seed, with_specs=with_specs,
                                     with_hardware_id=with_hardware_id,
                                     progress=lambda msg: progress.update(task, description=msg))
     if out_dir is not None:
-        write_evaluation(evaluation, out_dir)
+        report.write_evaluation(evaluation, out_dir)
     if as_json:
-        print_json(evaluation.summary)
+        report.print_json(evaluation.summary)
         return
-    stdout.print(scores_table(compact_scores(evaluation.summary), f"held-out accuracy, split = {split}"))
+    stdout.print(report.scores_table(models.compact_scores(evaluation.summary), f"held-out accuracy, split = {split}"))
     if split != "random":
-        stdout.print(groups_table(evaluation.summary))
+        stdout.print(report.groups_table(evaluation.summary))
     if out_dir is not None:
         stdout.print(f"wrote {out_dir}/evaluation.json, predictions.csv and plots")
 
@@ -153,18 +129,20 @@ def predict(input_path: Path | None, model_file: Path | None, output_path: Path 
         configs = config_frame(params)
     else:
         configs = read_configs_csv(input_path)
-    model = load(model_file) if model_file else load_default()
-    check_columns(configs)
-    normalized = normalize_configs(configs)
+    model = models.load(model_file) if model_file else models.load_default()
+    models.check_columns(configs)
+    normalized = features.normalize_configs(configs)
     predictions = model.predict(normalized, normalized=True)
+    import pandas as pd
+
     combined = pd.concat([configs.reset_index(drop=True), predictions.reset_index(drop=True)], axis=1)
     if output_path is not None:
         combined.to_csv(output_path, index=False)
     if as_json:
-        print_json(combined.to_dict(orient="records"))
+        report.print_json(combined.to_dict(orient="records"))
     elif output_path is None or input_path is None:
         for i, row in normalized.reset_index(drop=True).iterrows():
             stdout.print(describe_config(row), soft_wrap=True)
-            stdout.print(prediction_table(predictions.iloc[i]))
+            stdout.print(report.prediction_table(predictions.iloc[i]))
     if output_path is not None:
         stderr.print(f"wrote {len(combined)} predictions to {output_path}")

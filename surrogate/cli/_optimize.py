@@ -9,12 +9,14 @@ from __future__ import annotations
 import dataclasses
 from contextlib import nullcontext
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-from surrogate.model import AnalyticPredictor, SurrogateModel, load, load_default
+import surrogate.model as models
+import surrogate.report as report
 from surrogate.optimize import (
     DEFAULT_MAX_SEQUENCES,
     OBJECTIVES,
@@ -22,22 +24,13 @@ from surrogate.optimize import (
     SEARCH_METHODS,
     Inventory,
     OptimizeOptions,
-    OptimizeResult,
     SearchSpace,
     Targets,
     Workload,
-    optimize,
 )
-from surrogate.report import (
-    headline,
-    pareto_table,
-    print_json,
-    recommendation,
-    result_payload,
-    top_table,
-    why_line,
-    write_files,
-)
+
+if TYPE_CHECKING:
+    from surrogate.optimize import OptimizeResult
 
 __all__ = ["optimize_command"]
 
@@ -60,8 +53,8 @@ def _split(text: str | None) -> tuple[str, ...] | None:
     return items
 
 
-def _model(path: Path | None) -> SurrogateModel:
-    return load(path) if path is not None else load_default()
+def _model(path: Path | None) -> models.SurrogateModel:
+    return models.load(path) if path is not None else models.load_default()
 
 
 @click.command("optimize")
@@ -131,31 +124,33 @@ def optimize_command(model_name: str, gpus: tuple[str, ...], input_len: int, out
                    console=stderr, transient=True)
     with bar if stderr.is_terminal else nullcontext():
         task = bar.add_task("trials", total=None)
+        from surrogate.optimize import optimize
+
         result = optimize(model, inventory, workload, options, space,
                           progress=lambda done, total: bar.update(task, completed=done, total=total),
-                          seed_predictor=AnalyticPredictor())
+                          seed_predictor=models.AnalyticPredictor())
     for note in result.notes:
         stderr.print(f"[dim]note: {note}[/dim]", soft_wrap=True)
     request = {"model": model_name, "gpus": list(gpus), "input_len": input_len, "output_len": output_len,
                "concurrency": concurrency, "objective": objective, "risk": risk, "targets": targets.given(),
                "frameworks": space.frameworks, "precisions": space.precisions, "pareto": pareto}
-    payload = result_payload(result, request)
+    payload = report.result_payload(result, request)
     if out_dir is None and pareto:
         out_dir = _DEFAULT_PARETO_DIR
-    written = write_files(result, out_dir, payload) if out_dir is not None else []
+    written = report.write_files(result, out_dir, payload) if out_dir is not None else []
     if as_json:
-        print_json(payload)
+        report.print_json(payload)
     else:
         _print_tables(stdout, result)
     for path in written:
         stderr.print(f"wrote {path}", soft_wrap=True)
     if not as_json:
-        stdout.print(recommendation(result.best), soft_wrap=True, markup=False, highlight=False)
+        stdout.print(report.recommendation(result.best), soft_wrap=True, markup=False, highlight=False)
 
 
 def _print_tables(stdout: Console, result: OptimizeResult) -> None:
-    stdout.print(headline(result), soft_wrap=True, markup=False)
-    stdout.print(top_table(result))
+    stdout.print(report.headline(result), soft_wrap=True, markup=False)
+    stdout.print(report.top_table(result))
     if result.front is not None:
-        stdout.print(pareto_table(result))
-    stdout.print(why_line(result), soft_wrap=True, markup=False, highlight=False)
+        stdout.print(report.pareto_table(result))
+    stdout.print(report.why_line(result), soft_wrap=True, markup=False, highlight=False)

@@ -1,17 +1,21 @@
-"""Flags shared by several commands, and turning them (or a user's CSV) into configuration tables."""
+"""Flags shared by several commands, and turning them (or a user's CSV) into configuration tables.
+
+pandas and the ingest package are imported inside the functions that use them: defining the flags
+must stay cheap, since every ``surrogate --help`` does it.
+"""
 
 from __future__ import annotations
 
 import logging
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
-import pandas as pd
 
 from features.errors import DataError
-from surrogate.ingest import load_shared
-from surrogate.ingest.store import default_data_dir, has_table, read_table
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 __all__ = ["config_options", "config_frame", "data_options", "training_table", "read_configs_csv"]
 
@@ -55,6 +59,9 @@ def _add_config_options(func: Any, required: bool) -> Any:
 
 
 def config_frame(params: dict[str, Any]) -> pd.DataFrame:
+    """One configuration row from the deployment flags (tp from --num-devices when only that is given)."""
+    import pandas as pd
+
     row = {
         "hardware": params["hardware"], "model": params["model"], "framework": params["framework"],
         "tp": params["tp"], "pp": params["pp"], "dp": params["dp"], "ep": params["ep"],
@@ -77,6 +84,8 @@ def config_frame(params: dict[str, Any]) -> pd.DataFrame:
 
 def read_configs_csv(path: Path) -> pd.DataFrame:
     """Configurations from a user's CSV; a malformed file is a DataError naming it."""
+    import pandas as pd
+
     try:
         return pd.read_csv(path)
     except (OSError, pd.errors.ParserError, UnicodeDecodeError) as exc:
@@ -85,6 +94,9 @@ def read_configs_csv(path: Path) -> pd.DataFrame:
 
 def training_table(data_dir: Path | None, shared_dir: Path | None) -> pd.DataFrame:
     """A dataset written by `surrogate data ingest`, or the shared datasets ingested in memory."""
+    from surrogate.ingest import load_shared
+    from surrogate.ingest.store import default_data_dir, has_table, read_table
+
     if data_dir is not None:
         return read_table(data_dir)
     if shared_dir is None and has_table(default_data_dir()):

@@ -13,14 +13,21 @@ from typing import Any
 
 import click
 from rich.console import Console
+from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 
 from features.errors import ConfigError, SurrogateError
 from surrogate import __version__
 
-__all__ = ["cli", "main", "stdout", "stderr"]
+__all__ = ["cli", "main", "stdout", "stderr", "progress_spinner"]
 
 stdout = Console()
 stderr = Console(stderr=True)
+
+
+def progress_spinner() -> Progress:
+    """A spinner with the step's name and the time elapsed, on stderr, gone when done."""
+    return Progress(SpinnerColumn(), TextColumn("{task.description}"), TimeElapsedColumn(), console=stderr,
+                    transient=True)
 
 
 class _Group(click.Group):

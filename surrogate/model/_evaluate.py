@@ -16,10 +16,10 @@ import pandas as pd
 
 from features.configs import CONFIG_COLUMNS
 from surrogate.model._bundle import METRICS, SurrogateModel
+from surrogate.model._splits import SPLITS, fold_masks
 
 __all__ = ["SPLITS", "VARIANTS", "Evaluation", "cross_validate", "error_summary"]
 
-SPLITS = ["random", "hardware", "model", "framework", "source"]
 VARIANTS = ["analytic", "lightgbm_no_physics", "surrogate"]
 
 
@@ -49,22 +49,12 @@ def error_summary(measured: np.ndarray, predicted: np.ndarray, low: np.ndarray |
     return out
 
 
-def _folds(table: pd.DataFrame, split: str, seed: int | None, n_folds: int) -> list[np.ndarray]:
-    """Test-row masks for each fold."""
-    if split == "random":
-        rng = np.random.default_rng(seed)
-        assignment = rng.permutation(len(table)) % n_folds
-        return [assignment == k for k in range(n_folds)]
-    groups = table[split].astype(str).to_numpy()
-    return [groups == g for g in sorted(set(groups))]
-
-
 def cross_validate(table: pd.DataFrame, split: str, seed: int | None = 0, n_folds: int = 5,
                    progress: Callable[[str], None] | None = None, **model_params: Any) -> Evaluation:
     """Fit on all but one fold, predict the held-out fold, for every fold and all three variants."""
     table = table.reset_index(drop=True)
     rows = []
-    for k, test in enumerate(_folds(table, split, seed, n_folds)):
+    for k, test in enumerate(fold_masks(table, split, seed, n_folds)):
         if test.all() or not test.any():
             continue
         if progress:

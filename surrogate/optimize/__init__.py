@@ -7,62 +7,8 @@ searches exhaustively or with Optuna (``_search``, ``_optuna``). When nothing is
 ``predict(dataframe)``.
 """
 
-from surrogate.optimize._feasibility import explain_infeasible, fewest_devices, fit_alternatives
-from surrogate.optimize._optuna import open_storage
-from surrogate.optimize._scoring import (
-    CONSTRAINT_COLUMNS,
-    OBJECTIVES,
-    PARETO_OBJECTIVES,
-    RISKS,
-    Objective,
-    Targets,
-    pareto_front,
-    rank,
-    score,
-)
-from surrogate.optimize._search import (
-    KNOB_COLUMNS,
-    SEARCH_METHODS,
-    OptimizeOptions,
-    OptimizeResult,
-    Predictor,
-    optimize,
-)
-from surrogate.optimize._space import (
-    DEFAULT_MAX_SEQUENCES,
-    Candidates,
-    DevicePool,
-    Inventory,
-    SearchSpace,
-    Workload,
-    enumerate_candidates,
-)
+import lazy_loader
 
-__all__ = [
-    "CONSTRAINT_COLUMNS",
-    "DEFAULT_MAX_SEQUENCES",
-    "KNOB_COLUMNS",
-    "OBJECTIVES",
-    "PARETO_OBJECTIVES",
-    "RISKS",
-    "SEARCH_METHODS",
-    "Candidates",
-    "DevicePool",
-    "Inventory",
-    "Objective",
-    "OptimizeOptions",
-    "OptimizeResult",
-    "Predictor",
-    "SearchSpace",
-    "Targets",
-    "Workload",
-    "enumerate_candidates",
-    "explain_infeasible",
-    "fewest_devices",
-    "fit_alternatives",
-    "open_storage",
-    "optimize",
-    "pareto_front",
-    "rank",
-    "score",
-]
+# Submodules load on first use of a name (``surrogate --help`` must not import pandas or LightGBM);
+# the public names are listed, with their modules, in ``__init__.pyi``.
+__getattr__, __dir__, __all__ = lazy_loader.attach_stub(__name__, __file__)

@@ -24,8 +24,8 @@ from features.analytic import estimate
 from features.configs import invalid_reasons, normalize_configs
 from features.errors import SurrogateError
 from surrogate.formatting import describe_config, format_seconds
-from surrogate.optimize._scoring import Targets
-from surrogate.optimize._space import SIXTEEN_BIT, Inventory, Workload, replica_layouts, weight_runs_on
+from surrogate.optimize._request import SIXTEEN_BIT, Inventory, Targets, Workload
+from surrogate.optimize._space import replica_layouts, weight_runs_on
 
 __all__ = ["Layout", "fewest_devices", "fit_alternatives", "explain_infeasible"]
 

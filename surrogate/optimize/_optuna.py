@@ -32,7 +32,8 @@ import pandas as pd
 
 from features.configs import CONFIG_COLUMNS
 from features.errors import ConfigError
-from surrogate.optimize._scoring import CONSTRAINT_COLUMNS, Objective, constraint_matrix, objective_matrix
+from surrogate.optimize._request import Objective
+from surrogate.optimize._scoring import CONSTRAINT_COLUMNS, constraint_matrix, objective_matrix
 
 if TYPE_CHECKING:  # Optuna is imported when a study runs: `surrogate --help` need not load it.
     import optuna

@@ -10,68 +10,19 @@ the median (``risk="p50"``). Memory is the analytic model's hard limit (``fits``
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 import numpy as np
 import pandas as pd
 
 from features import catalog
-from features.errors import ConfigError
+from surrogate.optimize._request import TARGETS, Objective, Targets
 
-__all__ = ["OBJECTIVES", "RISKS", "TARGETS", "Objective", "Targets", "score", "rank", "pareto_front",
-           "objective_matrix", "constraint_matrix", "CONSTRAINT_COLUMNS"]
+__all__ = ["score", "rank", "pareto_front", "objective_matrix", "constraint_matrix", "CONSTRAINT_COLUMNS"]
 
 _SECONDS_PER_HOUR = 3600.0
 _TOKENS_PER_MILLION = 1e6
 
 
-@dataclass(frozen=True)
-class Objective:
-    """One thing to optimise: which scored column, and which way is better."""
-
-    name: str
-    column: str
-    maximize: bool
-    label: str
-
-
-OBJECTIVES = {
-    "throughput": Objective("throughput", "throughput_per_device_tok_s", True, "output tokens/s per device"),
-    "latency": Objective("latency", "latency_s", False, "seconds per request"),
-    "cost": Objective("cost", "cost_usd_per_mtok", False, "USD per million output tokens"),
-}
-# Pareto mode: throughput per device against per-user speed, and cost where every device is priced.
-PARETO_OBJECTIVES = (OBJECTIVES["throughput"],
-                     Objective("per_user", "per_user_tok_s", True, "output tokens/s per request"))
-RISKS = ("p50", "p90")
-# Latency targets: option name -> predicted metric it bounds.
-TARGETS = {"max_ttft_s": "ttft_s", "max_itl_s": "itl_s", "max_latency_s": "latency_s"}
 CONSTRAINT_COLUMNS = ["memory_over_gb", "ttft_over_s", "itl_over_s", "latency_over_s"]
-
-
-@dataclass(frozen=True)
-class Targets:
-    """Latency limits (``None`` = no limit) and which prediction they apply to."""
-
-    max_ttft_s: float | None = None
-    max_itl_s: float | None = None
-    max_latency_s: float | None = None
-    risk: str = "p90"
-
-    def __post_init__(self) -> None:
-        if self.risk not in RISKS:
-            raise ConfigError(f"risk must be one of {', '.join(RISKS)}, got '{self.risk}'")
-        for name in TARGETS:
-            value = getattr(self, name)
-            if value is not None and not value > 0:
-                raise ConfigError(f"--{name.replace('_', '-')} must be positive, got {value}")
-
-    def column(self, metric: str) -> str:
-        """The predicted column a target on ``metric`` is checked against."""
-        return metric if self.risk == "p50" else f"{metric}_{self.risk}"
-
-    def given(self) -> dict[str, float]:
-        return {metric: getattr(self, name) for name, metric in TARGETS.items() if getattr(self, name) is not None}
 
 
 def score(configs: pd.DataFrame, predictions: pd.DataFrame, targets: Targets) -> pd.DataFrame:

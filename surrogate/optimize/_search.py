@@ -22,26 +22,27 @@ import numpy as np
 import pandas as pd
 
 from features import catalog
-from features.errors import ConfigError, InfeasibleError
+from features.errors import InfeasibleError
 from surrogate.optimize._feasibility import explain_infeasible
 from surrogate.optimize._optuna import SEARCH_DIMENSIONS, StudySettings, run_study
-from surrogate.optimize._scoring import (
+from surrogate.optimize._request import (
     OBJECTIVES,
     PARETO_OBJECTIVES,
     TARGETS,
+    Inventory,
     Objective,
+    OptimizeOptions,
+    SearchSpace,
     Targets,
-    pareto_front,
-    rank,
-    score,
+    Workload,
 )
-from surrogate.optimize._space import Inventory, SearchSpace, Workload, enumerate_candidates
+from surrogate.optimize._scoring import pareto_front, rank, score
+from surrogate.optimize._space import enumerate_candidates
 
-__all__ = ["Predictor", "OptimizeOptions", "OptimizeResult", "optimize", "SEARCH_METHODS", "KNOB_COLUMNS"]
+__all__ = ["Predictor", "OptimizeResult", "optimize", "KNOB_COLUMNS"]
 
 log = logging.getLogger(__name__)
 
-SEARCH_METHODS = ("auto", "exhaustive", "optuna")
 KNOB_COLUMNS = ["hardware", "num_devices", "framework", "tp", "pp", "dp", "weight_dtype", "kv_dtype", "batching",
                 "concurrency"]
 _PREDICT_CHUNK_ROWS = 50_000
@@ -58,33 +59,6 @@ class Predictor(Protocol):
     """Anything with the ``SurrogateModel.predict`` signature (candidates come normalised)."""
 
     def predict(self, configs: pd.DataFrame, *, normalized: bool = False) -> pd.DataFrame: ...
-
-
-@dataclass(frozen=True)
-class OptimizeOptions:
-    """What to optimise, under which limits, and how to search."""
-
-    objective: str = field(default="throughput", metadata={"help": "throughput, latency or cost"})
-    targets: Targets = field(default_factory=Targets, metadata={"help": "latency limits and their quantile"})
-    pareto: bool = field(default=False, metadata={"help": "return the throughput / per-user speed front"})
-    search: str = field(default="auto", metadata={"help": "auto, exhaustive or optuna"})
-    trials: int = field(default=200, metadata={"help": "Optuna trials run by this process"})
-    seed: int | None = field(default=0, metadata={"help": "seed of the Optuna sampler"})
-    exhaustive_limit: int = field(default=20_000, metadata={"help": "largest space enumerated exactly"})
-    storage: str | None = field(default=None, metadata={"help": "Optuna storage URL or journal file"})
-    study_name: str | None = field(default=None, metadata={"help": "study shared by several processes"})
-    top_k: int = field(default=5, metadata={"help": "configurations to return"})
-    trials_per_batch: int = field(default=16, metadata={"help": "trials predicted in one surrogate call"})
-
-    def __post_init__(self) -> None:
-        if self.objective not in OBJECTIVES:
-            raise ConfigError(f"objective must be one of {', '.join(OBJECTIVES)}, got '{self.objective}'")
-        if self.search not in SEARCH_METHODS:
-            raise ConfigError(f"search must be one of {', '.join(SEARCH_METHODS)}, got '{self.search}'")
-        if self.trials < 1 or self.top_k < 1 or self.trials_per_batch < 1:
-            raise ConfigError("trials, top_k and trials_per_batch must be at least 1")
-        if self.study_name and not self.storage:
-            raise ConfigError("--study-name needs --storage (the study lives in that storage)")
 
 
 @dataclass

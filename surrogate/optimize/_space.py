@@ -25,8 +25,7 @@ from __future__ import annotations
 
 import math
 from collections import Counter
-from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
@@ -35,82 +34,9 @@ from features import catalog
 from features.configs import CONFIG_COLUMNS, invalid_reasons, normalize_configs
 from features.errors import ConfigError, InfeasibleError
 from features.precision import canonical_dtype, native_peak
+from surrogate.optimize._request import SIXTEEN_BIT, DevicePool, Inventory, SearchSpace, Workload
 
-__all__ = ["DevicePool", "Inventory", "Workload", "SearchSpace", "Candidates", "enumerate_candidates",
-           "replica_layouts", "weight_runs_on", "DEFAULT_MAX_SEQUENCES", "SIXTEEN_BIT"]
-
-# Search bound, not a measured number: the largest batch or concurrency per replica tried.
-DEFAULT_MAX_SEQUENCES = 512
-SIXTEEN_BIT = ("fp16", "bf16")
-_DEFAULT_PRECISIONS = ("fp16", "fp8")
-
-
-@dataclass(frozen=True)
-class DevicePool:
-    """Devices of one type that the user has."""
-
-    hardware: str = field(metadata={"help": "catalog id, e.g. h100-sxm"})
-    count: int = field(metadata={"help": "how many of them"})
-
-
-@dataclass(frozen=True)
-class Inventory:
-    """Every device type the user could deploy on (one type per deployment)."""
-
-    pools: tuple[DevicePool, ...]
-
-    @classmethod
-    def parse(cls, items: Sequence[str]) -> Inventory:
-        """``["h100-sxm:8", "a100-sxm4-80gb:16"]``; a bare name means one device.
-
-        Unknown names raise ``UnknownNameError`` with suggestions; bad counts raise ``ConfigError``.
-        """
-        if not items:
-            raise ConfigError("give at least one --gpus TYPE:COUNT, e.g. --gpus h100-sxm:8")
-        counts: dict[str, int] = {}
-        for item in items:
-            name, _, count_text = str(item).partition(":")
-            try:
-                count = int(count_text) if count_text else 1
-            except ValueError:
-                raise ConfigError(f"--gpus {item!r}: the count after ':' must be a whole number") from None
-            if count < 1:
-                raise ConfigError(f"--gpus {item!r}: the count must be at least 1")
-            hardware = catalog.resolve_hardware(name.strip())
-            counts[hardware] = counts.get(hardware, 0) + count
-        return cls(tuple(DevicePool(h, c) for h, c in counts.items()))
-
-    def describe(self) -> str:
-        return ", ".join(f"{p.count}x {p.hardware}" for p in self.pools)
-
-
-@dataclass(frozen=True)
-class Workload:
-    """The traffic to serve: one model, fixed prompt and output lengths."""
-
-    model: str = field(metadata={"help": "HF model id, alias, or config.json path"})
-    input_len: int = field(metadata={"help": "prompt tokens per request"})
-    output_len: int = field(metadata={"help": "generated tokens per request"})
-    concurrency: int | None = field(default=None, metadata={
-        "help": "requests in flight across the whole deployment (default: searched per replica)"})
-
-    @property
-    def max_seq_len(self) -> int:
-        """Longest sequence a request reaches: prompt plus output (vLLM ``--max-model-len``)."""
-        return self.input_len + self.output_len
-
-
-@dataclass(frozen=True)
-class SearchSpace:
-    """Which frameworks and number formats the optimizer may pick, and how far it scales batches."""
-
-    frameworks: tuple[str, ...] | None = field(default=None, metadata={
-        "help": "frameworks to consider (default: every one that runs on the hardware)"})
-    precisions: tuple[str, ...] = field(default=_DEFAULT_PRECISIONS, metadata={
-        "help": "weight and KV-cache formats to consider; fp16/bf16 mean the checkpoint's 16-bit format"})
-    max_sequences: int = field(default=DEFAULT_MAX_SEQUENCES, metadata={
-        "help": "largest batch or concurrency per replica tried (powers of two)"})
-
+__all__ = ["Candidates", "enumerate_candidates", "replica_layouts", "weight_runs_on"]
 
 @dataclass(frozen=True)
 class Candidates:

@@ -5,42 +5,8 @@ result (tables, JSON, files); ``_evaluation`` an evaluation run (JSON, CSV, plot
 engine command for a winning configuration; ``_data`` an ingest account and a dataset summary.
 """
 
-from surrogate.report._data import account_tables, summary_dict, summary_tables
-from surrogate.report._evaluation import write_evaluation
-from surrogate.report._json import print_json, to_jsonable
-from surrogate.report._launch import launch_command, recommendation
-from surrogate.report._optimize import (
-    RESULT_COLUMNS,
-    headline,
-    pareto_table,
-    result_payload,
-    top_table,
-    why_line,
-    write_files,
-)
-from surrogate.report._plots import pareto_plot, predicted_vs_measured
-from surrogate.report._tables import estimate_table, groups_table, prediction_table, scores_table
+import lazy_loader
 
-__all__ = [
-    "RESULT_COLUMNS",
-    "account_tables",
-    "estimate_table",
-    "groups_table",
-    "headline",
-    "launch_command",
-    "pareto_plot",
-    "pareto_table",
-    "predicted_vs_measured",
-    "prediction_table",
-    "print_json",
-    "recommendation",
-    "result_payload",
-    "scores_table",
-    "summary_dict",
-    "summary_tables",
-    "to_jsonable",
-    "top_table",
-    "why_line",
-    "write_evaluation",
-    "write_files",
-]
+# Submodules load on first use of a name (``surrogate --help`` must not import pandas or LightGBM);
+# the public names are listed, with their modules, in ``__init__.pyi``.
+__getattr__, __dir__, __all__ = lazy_loader.attach_stub(__name__, __file__)

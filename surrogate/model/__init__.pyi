@@ -1,0 +1,27 @@
+"""Public names of ``surrogate.model``, read by type checkers and by ``lazy_loader`` (see ``__init__.py``)."""
+
+from ._analytic import AnalyticPredictor as AnalyticPredictor
+from ._bundle import (
+    BUNDLE_FORMAT as BUNDLE_FORMAT,
+    METRICS as METRICS,
+    SurrogateModel as SurrogateModel,
+    check_columns as check_columns,
+    fingerprint as fingerprint,
+)
+from ._evaluate import (
+    VARIANTS as VARIANTS,
+    Evaluation as Evaluation,
+    cross_validate as cross_validate,
+    error_summary as error_summary,
+)
+from ._files import (
+    default_model_path as default_model_path,
+    load as load,
+    load_default as load_default,
+)
+from ._splits import SPLITS as SPLITS
+from ._train import (
+    compact_scores as compact_scores,
+    train_bundle as train_bundle,
+    training_rows as training_rows,
+)

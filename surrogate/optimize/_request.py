@@ -1,0 +1,166 @@
+"""What the user asks the optimizer for: devices, workload, search space, objective, limits, search options.
+
+Plain frozen dataclasses and the names they accept, with no heavy imports, so that the command line
+can build its flags and help from them without loading pandas or the catalogs.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+from features.errors import ConfigError
+
+__all__ = ["DEFAULT_MAX_SEQUENCES", "SIXTEEN_BIT", "OBJECTIVES", "PARETO_OBJECTIVES", "RISKS", "TARGETS",
+           "SEARCH_METHODS", "DevicePool", "Inventory", "Workload", "SearchSpace", "Objective", "Targets",
+           "OptimizeOptions"]
+
+SEARCH_METHODS = ("auto", "exhaustive", "optuna")
+# Search bound, not a measured number: the largest batch or concurrency per replica tried.
+DEFAULT_MAX_SEQUENCES = 512
+SIXTEEN_BIT = ("fp16", "bf16")
+_DEFAULT_PRECISIONS = ("fp16", "fp8")
+
+
+@dataclass(frozen=True)
+class DevicePool:
+    """Devices of one type that the user has."""
+
+    hardware: str = field(metadata={"help": "catalog id, e.g. h100-sxm"})
+    count: int = field(metadata={"help": "how many of them"})
+
+
+@dataclass(frozen=True)
+class Inventory:
+    """Every device type the user could deploy on (one type per deployment)."""
+
+    pools: tuple[DevicePool, ...]
+
+    @classmethod
+    def parse(cls, items: Sequence[str]) -> Inventory:
+        """``["h100-sxm:8", "a100-sxm4-80gb:16"]``; a bare name means one device.
+
+        Unknown names raise ``UnknownNameError`` with suggestions; bad counts raise ``ConfigError``.
+        """
+        from features.catalog import resolve_hardware
+
+        if not items:
+            raise ConfigError("give at least one --gpus TYPE:COUNT, e.g. --gpus h100-sxm:8")
+        counts: dict[str, int] = {}
+        for item in items:
+            name, _, count_text = str(item).partition(":")
+            try:
+                count = int(count_text) if count_text else 1
+            except ValueError:
+                raise ConfigError(f"--gpus {item!r}: the count after ':' must be a whole number") from None
+            if count < 1:
+                raise ConfigError(f"--gpus {item!r}: the count must be at least 1")
+            hardware = resolve_hardware(name.strip())
+            counts[hardware] = counts.get(hardware, 0) + count
+        return cls(tuple(DevicePool(h, c) for h, c in counts.items()))
+
+    def describe(self) -> str:
+        return ", ".join(f"{p.count}x {p.hardware}" for p in self.pools)
+
+
+@dataclass(frozen=True)
+class Workload:
+    """The traffic to serve: one model, fixed prompt and output lengths."""
+
+    model: str = field(metadata={"help": "HF model id, alias, or config.json path"})
+    input_len: int = field(metadata={"help": "prompt tokens per request"})
+    output_len: int = field(metadata={"help": "generated tokens per request"})
+    concurrency: int | None = field(default=None, metadata={
+        "help": "requests in flight across the whole deployment (default: searched per replica)"})
+
+    @property
+    def max_seq_len(self) -> int:
+        """Longest sequence a request reaches: prompt plus output (vLLM ``--max-model-len``)."""
+        return self.input_len + self.output_len
+
+
+@dataclass(frozen=True)
+class SearchSpace:
+    """Which frameworks and number formats the optimizer may pick, and how far it scales batches."""
+
+    frameworks: tuple[str, ...] | None = field(default=None, metadata={
+        "help": "frameworks to consider (default: every one that runs on the hardware)"})
+    precisions: tuple[str, ...] = field(default=_DEFAULT_PRECISIONS, metadata={
+        "help": "weight and KV-cache formats to consider; fp16/bf16 mean the checkpoint's 16-bit format"})
+    max_sequences: int = field(default=DEFAULT_MAX_SEQUENCES, metadata={
+        "help": "largest batch or concurrency per replica tried (powers of two)"})
+
+
+@dataclass(frozen=True)
+class Objective:
+    """One thing to optimise: which scored column, and which way is better."""
+
+    name: str
+    column: str
+    maximize: bool
+    label: str
+
+
+OBJECTIVES = {
+    "throughput": Objective("throughput", "throughput_per_device_tok_s", True, "output tokens/s per device"),
+    "latency": Objective("latency", "latency_s", False, "seconds per request"),
+    "cost": Objective("cost", "cost_usd_per_mtok", False, "USD per million output tokens"),
+}
+# Pareto mode: throughput per device against per-user speed, and cost where every device is priced.
+PARETO_OBJECTIVES = (OBJECTIVES["throughput"],
+                     Objective("per_user", "per_user_tok_s", True, "output tokens/s per request"))
+RISKS = ("p50", "p90")
+# Latency targets: option name -> predicted metric it bounds.
+TARGETS = {"max_ttft_s": "ttft_s", "max_itl_s": "itl_s", "max_latency_s": "latency_s"}
+
+
+@dataclass(frozen=True)
+class Targets:
+    """Latency limits (``None`` = no limit) and which prediction they apply to."""
+
+    max_ttft_s: float | None = None
+    max_itl_s: float | None = None
+    max_latency_s: float | None = None
+    risk: str = "p90"
+
+    def __post_init__(self) -> None:
+        if self.risk not in RISKS:
+            raise ConfigError(f"risk must be one of {', '.join(RISKS)}, got '{self.risk}'")
+        for name in TARGETS:
+            value = getattr(self, name)
+            if value is not None and not value > 0:
+                raise ConfigError(f"--{name.replace('_', '-')} must be positive, got {value}")
+
+    def column(self, metric: str) -> str:
+        """The predicted column a target on ``metric`` is checked against."""
+        return metric if self.risk == "p50" else f"{metric}_{self.risk}"
+
+    def given(self) -> dict[str, float]:
+        return {metric: getattr(self, name) for name, metric in TARGETS.items() if getattr(self, name) is not None}
+
+
+@dataclass(frozen=True)
+class OptimizeOptions:
+    """What to optimise, under which limits, and how to search."""
+
+    objective: str = field(default="throughput", metadata={"help": "throughput, latency or cost"})
+    targets: Targets = field(default_factory=Targets, metadata={"help": "latency limits and their quantile"})
+    pareto: bool = field(default=False, metadata={"help": "return the throughput / per-user speed front"})
+    search: str = field(default="auto", metadata={"help": "auto, exhaustive or optuna"})
+    trials: int = field(default=200, metadata={"help": "Optuna trials run by this process"})
+    seed: int | None = field(default=0, metadata={"help": "seed of the Optuna sampler"})
+    exhaustive_limit: int = field(default=20_000, metadata={"help": "largest space enumerated exactly"})
+    storage: str | None = field(default=None, metadata={"help": "Optuna storage URL or journal file"})
+    study_name: str | None = field(default=None, metadata={"help": "study shared by several processes"})
+    top_k: int = field(default=5, metadata={"help": "configurations to return"})
+    trials_per_batch: int = field(default=16, metadata={"help": "trials predicted in one surrogate call"})
+
+    def __post_init__(self) -> None:
+        if self.objective not in OBJECTIVES:
+            raise ConfigError(f"objective must be one of {', '.join(OBJECTIVES)}, got '{self.objective}'")
+        if self.search not in SEARCH_METHODS:
+            raise ConfigError(f"search must be one of {', '.join(SEARCH_METHODS)}, got '{self.search}'")
+        if self.trials < 1 or self.top_k < 1 or self.trials_per_batch < 1:
+            raise ConfigError("trials, top_k and trials_per_batch must be at least 1")
+        if self.study_name and not self.storage:
+            raise ConfigError("--study-name needs --storage (the study lives in that storage)")

@@ -1,0 +1,348 @@
+"""Configuration tables: defaults, canonical names, validation messages and per-row catalog numbers."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pandas as pd
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from features import catalog
+from features.configs import CONFIG_COLUMNS, REQUIRED_COLUMNS, gather_specs, invalid_reasons, normalize_configs
+from features.errors import ConfigError, UnknownNameError
+
+LLAMA3_8B = "meta-llama/Meta-Llama-3-8B"  # 32 layers, 32 attention heads, 8 KV heads, bf16 checkpoint
+
+
+def one(**kwargs: object) -> pd.DataFrame:
+    base = {"hardware": "h100-sxm", "model": LLAMA3_8B, "input_len": 128, "output_len": 64}
+    base.update(kwargs)
+    return pd.DataFrame([base])
+
+
+def normal(**kwargs: object) -> pd.Series:
+    return normalize_configs(one(**kwargs)).iloc[0]
+
+
+# --- normalize_configs: defaults -------------------------------------------------------------
+
+
+def test_minimal_row_gets_every_config_column_with_defaults() -> None:
+    out = normalize_configs(one())
+    assert set(CONFIG_COLUMNS) <= set(out.columns)
+    row = out.iloc[0]
+    assert row["framework"] == "vllm"
+    assert row["batching"] == "continuous"  # vLLM is a continuous-batching server
+    assert (row["tp"], row["pp"], row["dp"], row["ep"], row["num_devices"]) == (1, 1, 1, 1, 1)
+    assert row["weight_dtype"] == "bf16"  # Meta-Llama-3-8B config.json torch_dtype bfloat16
+    assert row["kv_dtype"] == "fp16"
+    assert row["batch_size"] == 1 and row["concurrency"] == 1
+    assert math.isnan(row["prefill_chunk_tokens"])
+    for name in ["num_devices", "tp", "pp", "dp", "ep", "batch_size", "concurrency", "input_len", "output_len"]:
+        assert out[name].dtype == np.int64, name
+
+
+@pytest.mark.parametrize(("given", "expected"), [
+    ({"num_devices": 4}, (4, 1, 1)),
+    ({"num_devices": 8, "dp": 2}, (4, 1, 2)),
+    ({"num_devices": 8, "pp": 2}, (4, 2, 1)),
+    ({"tp": 2, "pp": 2, "dp": 2}, (2, 2, 2)),
+])
+def test_tensor_parallel_defaults_to_the_devices_left(given: dict[str, int], expected: tuple[int, int, int]) -> None:
+    row = normal(**given)
+    assert (row["tp"], row["pp"], row["dp"]) == expected
+    assert row["num_devices"] == expected[0] * expected[1] * expected[2]
+
+
+def test_llama_cpp_layer_split_puts_devices_into_pipeline_stages() -> None:
+    row = normal(framework="llama.cpp", num_devices=4, dp=2)
+    assert (row["tp"], row["pp"], row["dp"], row["num_devices"]) == (1, 2, 2, 4)
+    assert row["batching"] == "static"  # llama.cpp processes one static batch
+
+
+def test_concurrency_defaults_to_batch_size_row_by_row() -> None:
+    frame = pd.DataFrame([{**one().iloc[0], "batch_size": 8, "concurrency": None},
+                          {**one().iloc[0], "batch_size": 1, "concurrency": 64}])
+    out = normalize_configs(frame)
+    assert out["concurrency"].tolist() == [8, 64]
+    assert out["batch_size"].tolist() == [8, 1]
+
+
+def test_weight_dtype_defaults_to_the_checkpoint_precision() -> None:
+    frame = pd.concat([one(model=m) for m in ["deepseek-ai/DeepSeek-V3", "openai/gpt-oss-120b",
+                                              "meta-llama/Llama-2-7b-hf"]], ignore_index=True)
+    # DeepSeek-V3 ships fp8 (quantization_config fp8), gpt-oss mxfp4, Llama-2 torch_dtype float16
+    assert normalize_configs(frame)["weight_dtype"].tolist() == ["fp8", "fp4", "fp16"]
+
+
+def test_missing_framework_cells_default_to_vllm() -> None:
+    frame = pd.concat([one(framework=None), one(framework="sglang")], ignore_index=True)
+    assert normalize_configs(frame)["framework"].tolist() == ["vllm", "sglang"]
+
+
+def test_input_is_not_modified_and_extra_columns_pass_through() -> None:
+    frame = one(weight_dtype="bfloat16", measured_latency_s=1.5)
+    before = frame.copy()
+    out = normalize_configs(frame)
+    pd.testing.assert_frame_equal(frame, before)
+    assert out["measured_latency_s"].iloc[0] == 1.5
+
+
+def test_index_is_kept() -> None:
+    frame = pd.concat([one(), one(batch_size=4)])
+    frame.index = ["x", "y"]
+    out = normalize_configs(frame)
+    assert out.index.tolist() == ["x", "y"]
+    assert out.loc["y", "batch_size"] == 4
+
+
+# --- normalize_configs: canonical names ------------------------------------------------------
+
+
+@pytest.mark.parametrize(("column", "alias", "canonical"), [
+    ("hardware", "NVIDIA H100 80GB HBM3", "h100-sxm"),
+    ("hardware", "A100-40GB", "a100-sxm4-40gb"),
+    ("hardware", "H100_SXM", "h100-sxm"),
+    ("model", "meta-llama/Meta-Llama-3-8B-Instruct", LLAMA3_8B),
+    ("model", "META-LLAMA/meta-llama-3-8b", LLAMA3_8B),
+    ("framework", "TensorRT-LLM", "tensorrt-llm"),
+    ("framework", "llamacpp", "llama.cpp"),
+    ("weight_dtype", "bfloat16", "bf16"),
+    ("weight_dtype", "float16", "fp16"),
+    ("weight_dtype", "nvfp4", "fp4"),
+    ("weight_dtype", "AWQ", "int4"),
+    ("weight_dtype", "FP8", "fp8"),
+    ("kv_dtype", "auto", "fp16"),
+    ("kv_dtype", "fp8_e4m3", "fp8"),
+    ("batching", "Static", "static"),
+])
+def test_aliases_become_canonical_names(column: str, alias: str, canonical: str) -> None:
+    assert normal(**{column: alias})[column] == canonical
+
+
+# --- normalize_configs: errors ---------------------------------------------------------------
+
+
+def test_missing_required_columns_are_named() -> None:
+    with pytest.raises(ConfigError, match="^configurations lack required columns: input_len, output_len$"):
+        normalize_configs(pd.DataFrame([{"hardware": "h100-sxm", "model": LLAMA3_8B}]))
+    assert REQUIRED_COLUMNS == ["hardware", "model", "input_len", "output_len"]
+
+
+def test_unknown_batching_is_refused() -> None:
+    with pytest.raises(ConfigError, match="^batching must be 'static' or 'continuous', got 'dynamic'$"):
+        normalize_configs(one(batching="dynamic"))
+
+
+@pytest.mark.parametrize(("column", "value", "message"), [
+    ("hardware", "h1000", "unknown GPU 'h1000'; did you mean: "),
+    ("framework", "vlm", "unknown framework 'vlm'; did you mean: vllm?"),
+    ("weight_dtype", "fp7", "unknown precision 'fp7'; did you mean: "),
+    ("model", "no-such/model", "unknown model 'no-such/model'"),
+])
+def test_unknown_names_raise_with_suggestions(column: str, value: str, message: str) -> None:
+    with pytest.raises(UnknownNameError) as info:
+        normalize_configs(one(**{column: value}))
+    assert str(info.value).startswith(message)
+
+
+@pytest.mark.parametrize("column", ["input_len", "output_len"])
+def test_non_numeric_value_names_column_and_row(column: str) -> None:
+    frame = pd.concat([one(), one(**{column: "many"})], ignore_index=True)
+    with pytest.raises(ConfigError, match=f"^column '{column}' must be a whole number; row 1 has 'many'$"):
+        normalize_configs(frame)
+
+
+@pytest.mark.xfail(strict=True, raises=ValueError,
+                   reason="features bug: tp/pp/dp/ep/batch_size/concurrency go through pd.to_numeric without "
+                          "errors='coerce', so a string raises pandas' plain ValueError, not ConfigError")
+@pytest.mark.parametrize("column", ["tp", "pp", "dp", "ep", "batch_size", "concurrency"])
+def test_non_numeric_parallelism_or_batch_names_the_column(column: str) -> None:
+    frame = pd.concat([one(), one(**{column: "many"})], ignore_index=True)
+    with pytest.raises(ConfigError, match=f"^column '{column}' must be a whole number"):
+        normalize_configs(frame)
+
+
+@pytest.mark.xfail(strict=True, reason="features bug: 2.5 passes pd.to_numeric and astype(int64) truncates it to 2 "
+                                       "silently instead of raising 'must be a whole number'")
+@pytest.mark.parametrize("column", ["tp", "batch_size", "input_len"])
+def test_fractional_value_is_not_a_whole_number(column: str) -> None:
+    with pytest.raises(ConfigError, match=f"^column '{column}' must be a whole number"):
+        normalize_configs(one(**{column: 2.5}))
+
+
+@pytest.mark.xfail(strict=True, reason="features bug: one row without num_devices makes normalize_configs recompute "
+                                       "num_devices = tp*pp*dp for every row, and one row with tp makes every other "
+                                       "row's missing tp 1, so row 0's 4 devices silently become 1")
+def test_device_defaults_are_per_row_in_a_mixed_table() -> None:
+    frame = pd.concat([one(num_devices=4), one(tp=2)], ignore_index=True)
+    out = normalize_configs(frame)
+    assert out[["num_devices", "tp"]].to_numpy().tolist() == [[4, 4], [2, 2]]
+
+
+# --- invalid_reasons -------------------------------------------------------------------------
+
+
+def test_invalid_reasons_names_each_rows_first_problem() -> None:
+    # every row names its device count: a table where only some rows do hits the mixed-table bug above
+    frame = pd.concat([
+        one(tp=2, num_devices=2),                                             # fine
+        one(tp=3, num_devices=3),                                             # Llama-3-8B has 32 heads
+        one(tp=1, pp=40, num_devices=40),                                     # ... and 32 layers
+        one(tp=1, pp=32, num_devices=32),                                     # one layer per stage is fine
+        one(tp=4, num_devices=8),                                             # 4 * 1 * 1 != 8
+        one(tp=1, num_devices=1, hardware="mi300x", framework="tensorrt-llm"),  # TensorRT-LLM is NVIDIA only
+        one(tp=1, num_devices=1, hardware="gaudi2", framework="sglang"),        # SGLang: NVIDIA, AMD
+        one(tp=1, num_devices=1, batch_size=0),
+        one(tp=3, num_devices=8),                                             # device count is checked first
+    ])
+    frame.index = list("abcdefghi")
+    reasons = invalid_reasons(normalize_configs(frame))
+    assert reasons.index.tolist() == list("abcdefghi")
+    assert reasons.tolist() == [
+        "",
+        "tp 3 does not divide the 32 attention heads",
+        "pp 40 exceeds the 32 layers",
+        "",
+        "num_devices 8 != tp*pp*dp = 4",
+        "tensorrt-llm does not run on AMD hardware",
+        "sglang does not run on Intel (Habana) hardware",
+        "batch_size must be at least 1, got 0",
+        "num_devices 8 != tp*pp*dp = 3",
+    ]
+
+
+def test_deepspeed_may_split_heads_unevenly() -> None:
+    # Qwen2-7B has 28 heads; DeepSpeed AutoTP on Gaudi2 splits them 8 ways anyway, vLLM refuses.
+    frame = pd.concat([one(model="Qwen/Qwen2-7B", hardware="gaudi2", framework="deepspeed", tp=8),
+                       one(model="Qwen/Qwen2-7B", hardware="gaudi2", framework="vllm", tp=8)], ignore_index=True)
+    assert invalid_reasons(normalize_configs(frame)).tolist() == ["", "tp 8 does not divide the 28 attention heads"]
+
+
+@pytest.mark.xfail(strict=True, reason="features bug: the vendor check is a substring test on the ';'-joined "
+                                       "vendors string, so 'Intel' matches deepspeed's 'Intel (Habana)'")
+def test_gaudi_only_framework_is_refused_on_an_intel_gpu() -> None:
+    reasons = invalid_reasons(normalize_configs(one(hardware="intel-max-1550", framework="deepspeed")))
+    assert reasons.iloc[0] == "deepspeed does not run on Intel hardware"
+
+
+MODELS = [LLAMA3_8B, "Qwen/Qwen2-7B", "mistralai/Mixtral-8x7B-v0.1", "deepseek-ai/DeepSeek-V3",
+          "JackFram/llama-68m", "google/gemma-7b"]
+NVIDIA_AMD = ["a100-sxm4-80gb", "h100-sxm", "b200", "mi300x", "l40s"]
+
+
+# pp mostly small so that llama-68m's 2 layers put the pp <= layers boundary in reach
+pipeline = st.one_of(st.integers(1, 3), st.integers(1, 100))
+row_params = st.tuples(st.sampled_from(MODELS), st.sampled_from(NVIDIA_AMD), st.sampled_from(["vllm", "sglang"]),
+                       st.integers(1, 16), pipeline, st.integers(1, 4), st.sampled_from([0, 0, 1]))
+
+
+@settings(max_examples=30, deadline=None)
+@given(params=st.lists(row_params, min_size=1, max_size=6))
+def test_invalid_reasons_flags_exactly_the_impossible_rows(
+    params: list[tuple[str, str, str, int, int, int, int]]
+) -> None:
+    frame = pd.concat([one(model=m, hardware=h, framework=fw, tp=tp, pp=pp, dp=dp, num_devices=tp * pp * dp + extra,
+                           weight_dtype="fp16") for m, h, fw, tp, pp, dp, extra in params], ignore_index=True)
+    reasons = invalid_reasons(normalize_configs(frame))
+    for (model, _, _, tp, pp, dp, extra), reason in zip(params, reasons, strict=True):
+        arch = catalog.get_model(model)
+        if extra:
+            assert reason == f"num_devices {tp * pp * dp + extra} != tp*pp*dp = {tp * pp * dp}"
+        elif arch.num_attention_heads % tp:
+            assert reason == f"tp {tp} does not divide the {arch.num_attention_heads} attention heads"
+        elif pp > arch.num_layers:
+            assert reason == f"pp {pp} exceeds the {arch.num_layers} layers"
+        else:
+            assert reason == ""
+
+
+# --- gather_specs ----------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(("hardware", "weight_dtype", "peak_tflops"), [
+    ("h100-sxm", "bf16", 989.4),        # H100 SXM dense bf16
+    ("h100-sxm", "fp8", 1978.9),        # H100 SXM dense fp8
+    ("a100-sxm4-40gb", "fp8", 312.0),   # A100 has no fp8 tensor cores: fp16 Marlin kernels
+    ("h100-sxm", "fp4", 1978.9),        # Hopper has no fp4: next is fp8
+    ("a100-sxm4-40gb", "fp4", 312.0),   # ... and on Ampere fp16
+    ("b200", "fp4", 9000.0),            # B200 dense fp4
+    ("h100-sxm", "int8", 1978.9),       # H100 SXM int8 TOPS
+    ("gaudi2", "int8", 432.0),          # Gaudi2 publishes no int8: bf16/fp16 MME peak
+    ("h100-sxm", "int4", 989.4),        # weight-only int4 always dequantises to fp16
+    ("a100-sxm4-40gb", "tf32", 156.0),  # A100 tf32 dense
+    ("t4", "tf32", 8.1),                # T4 has no tf32: fp32
+])
+def test_matmul_peak_by_weight_format_with_fallback(hardware: str, weight_dtype: str, peak_tflops: float) -> None:
+    specs = gather_specs(normalize_configs(one(hardware=hardware, weight_dtype=weight_dtype)))
+    assert specs["matmul_peak_tflops"].iloc[0] == peak_tflops
+    # attention multiplies 16-bit activations whatever the weights are
+    assert specs["attention_peak_tflops"].iloc[0] == catalog.get_hardware(hardware).peak_tflops["fp16"]
+
+
+def test_missing_peak_names_the_first_row_that_needs_it() -> None:
+    # B300 publishes neither tf32 nor fp32 (hardware.csv blanks)
+    frame = pd.concat([one(weight_dtype="tf32"), one(hardware="b300", weight_dtype="tf32")], ignore_index=True)
+    with pytest.raises(ConfigError, match="^b300 has no published peak for tf32 matmuls$"):
+        gather_specs(normalize_configs(frame))
+
+
+def test_gather_specs_maps_every_row_to_its_own_catalog_numbers() -> None:
+    frame = pd.concat([
+        one(kv_dtype="fp8"),
+        one(hardware="mi300x", model="deepseek-ai/DeepSeek-V3", framework="sglang"),
+        one(hardware="a100-sxm4-40gb", framework="llama.cpp", weight_dtype="int4"),
+    ])
+    frame.index = [30, 10, 20]
+    specs = gather_specs(normalize_configs(frame))
+    assert specs.index.tolist() == [30, 10, 20]
+    assert specs["vendor"].tolist() == ["NVIDIA", "AMD", "NVIDIA"]
+    assert specs["mem_bw_gbps"].tolist() == [3350.0, 5300.0, 1555.0]  # H100 SXM, MI300X, A100 40GB datasheets
+    assert specs["memory_gb"].tolist() == [80.0, 192.0, 40.0]
+    assert specs["num_layers"].tolist() == [32.0, 61.0, 32.0]
+    assert specs["hidden_size"].tolist() == [4096.0, 7168.0, 4096.0]
+    assert specs["is_mla"].tolist() == [0.0, 1.0, 0.0]
+    assert specs["num_experts"].tolist() == [0.0, 256.0, 0.0]
+    assert specs["weight_bytes_per_value"].tolist() == [2.0, 1.0, 0.5]  # bf16, DeepSeek-V3 fp8, int4
+    assert specs["kv_bytes_per_value"].tolist() == [1.0, 2.0, 2.0]
+    assert specs["usable_memory_fraction"].tolist() == [0.9, 0.88, 1.0]  # vLLM, SGLang, llama.cpp
+    assert specs["max_batched_tokens"].iloc[0] == 8192 and math.isnan(specs["max_batched_tokens"].iloc[2])
+    assert specs["uneven_head_split"].tolist() == [False, False, False]
+
+
+# --- round trip --------------------------------------------------------------------------------
+
+hardware_names = st.sampled_from(["h100-sxm", "H100 SXM", "NVIDIA H100 80GB HBM3", "a100_sxm", "MI300X", "b200_sxm"])
+model_names = st.sampled_from([LLAMA3_8B, "meta-llama/Meta-Llama-3-8B-Instruct", "mistralai/Mixtral-8x7B-v0.1",
+                               "deepseek-ai/DeepSeek-V3"])
+optional = {
+    "framework": st.sampled_from(["vllm", "vLLM", "sglang", "llama.cpp"]),
+    "weight_dtype": st.sampled_from(["bfloat16", "fp16", "float16", "fp8", "int4"]),
+    "kv_dtype": st.sampled_from(["auto", "fp16", "fp8"]),
+    "batching": st.sampled_from(["static", "Continuous"]),
+    "num_devices": st.sampled_from([1, 2, 4, 8]),
+    "batch_size": st.integers(1, 64),
+    "concurrency": st.integers(1, 256),
+    "prefill_chunk_tokens": st.sampled_from([512, 2048]),
+}
+rows = st.fixed_dictionaries(
+    {"hardware": hardware_names, "model": model_names, "input_len": st.integers(1, 8192),
+     "output_len": st.integers(1, 4096)},
+    optional=optional,
+)
+
+
+@settings(max_examples=30, deadline=None)
+@given(row=rows)
+def test_normalize_is_idempotent_and_canonical(row: dict[str, object]) -> None:
+    once = normalize_configs(pd.DataFrame([row]))
+    pd.testing.assert_frame_equal(normalize_configs(once), once)
+    r = once.iloc[0]
+    assert r["hardware"] in catalog.hardware_ids()
+    assert r["model"] in catalog.model_ids()
+    assert r["framework"] in catalog.framework_ids()
+    assert r["num_devices"] == r["tp"] * r["pp"] * r["dp"] == row.get("num_devices", 1)
+    assert r["concurrency"] == row.get("concurrency", row.get("batch_size", 1))
