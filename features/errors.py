@@ -13,6 +13,7 @@ __all__ = [
     "ConfigError",
     "UnknownNameError",
     "DataError",
+    "MissingPathError",
     "NotFittedError",
     "InfeasibleError",
     "IncompatibleBundleError",
@@ -44,6 +45,10 @@ class UnknownNameError(ConfigError, KeyError):
 
 class DataError(SurrogateError):
     """A data file or row that cannot be read; the message names the file and line."""
+
+
+class MissingPathError(ConfigError, FileNotFoundError):
+    """A file or directory that is not there: the same usage error (exit 2) whichever command looked for it."""
 
 
 class NotFittedError(SurrogateError, ValueError):

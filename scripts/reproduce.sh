@@ -26,4 +26,5 @@ for bench in optimize_speed optimizer_quality regret; do
     python "benchmarks/$bench.py" --json "$OUT/$bench.json" | tee "$OUT/$bench.txt"
   fi
 done
+python benchmarks/startup.py | tee "$OUT/startup.txt"
 echo "results in $OUT"

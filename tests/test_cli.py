@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
@@ -73,3 +74,22 @@ def test_infeasible_exits_1_with_reason_and_alternatives() -> None:
 def test_impossible_parallelism_is_a_usage_error() -> None:
     result = run([*ESTIMATE[:-6], "--tp", "3", "--num-devices", "3", "--input-len", "8", "--output-len", "8"])
     assert result.exit_code == 2 and "does not divide" in result.output
+
+
+@pytest.mark.parametrize("args", [
+    ["train", "--data", "{missing}", "--out", "{tmp}/m.joblib"],
+    ["evaluate", "--data", "{missing}"],
+    ["train", "--shared", "{missing}", "--out", "{tmp}/m.joblib"],
+    ["data", "summary", "--data", "{missing}"],
+    ["data", "ingest", "csv", "{missing}/runs.csv"],
+    ["predict", "--input", "{missing}/configs.csv"],
+    ["predict", "--model-file", "{missing}/m.joblib", "--model", "meta-llama/Llama-3.1-8B", "--hardware", "h100-sxm",
+     "--input-len", "8", "--output-len", "8"],
+    ["optimize", "--model-file", "{missing}/m.joblib", "--model", "meta-llama/Llama-3.1-8B", "--gpus", "h100-sxm:1",
+     "--input-len", "8", "--output-len", "8"],
+])
+def test_a_missing_path_is_a_usage_error_through_every_command(args: list[str], tmp_path: Path) -> None:
+    missing = tmp_path / "not-there"
+    result = CliRunner().invoke(cli, [a.format(missing=missing, tmp=tmp_path) for a in args])
+    assert result.exit_code == 2, result.output
+    assert str(missing) in result.output and "Traceback" not in result.output

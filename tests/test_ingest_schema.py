@@ -9,7 +9,7 @@ import surrogate.ingest as ingest_pkg
 from features.errors import DataError
 from surrogate.ingest.schema import (
     CANONICAL_COLUMNS,
-    CONFIG_COLUMNS,
+    DEPLOYMENT_COLUMNS,
     KEY_COLUMNS,
     METRIC_COLUMNS,
     SCHEMA,
@@ -26,7 +26,7 @@ def test_issue_columns_are_all_there() -> None:
     assert not [c for c in wanted if c not in CANONICAL_COLUMNS]
     assert METRIC_COLUMNS == ["latency_s", "ttft_s", "itl_s", "throughput_tok_s", "output_throughput_tok_s",
                               "power_w"]
-    assert set(CONFIG_COLUMNS) < set(KEY_COLUMNS)
+    assert set(DEPLOYMENT_COLUMNS) < set(KEY_COLUMNS)
     assert len({c.name for c in SCHEMA}) == len(SCHEMA)
 
 
@@ -61,3 +61,11 @@ def test_public_api_is_pinned() -> None:
         "AdapterSpec", "ADAPTERS", "IngestContext", "IngestResult", "ingest", "account_against", "load_shared",
         "shared_datasets_dir", "SHARED_SOURCES"])
     assert sorted(ingest_pkg.ADAPTERS) == ["aiconfigurator", "csv", "llm-inference-bench", "vllm-bench"]
+
+
+def test_the_model_reads_a_subset_of_the_recorded_deployment_columns() -> None:
+    from features.configs import CONFIG_COLUMNS
+
+    assert set(CONFIG_COLUMNS) <= set(DEPLOYMENT_COLUMNS)
+    assert set(DEPLOYMENT_COLUMNS) - set(CONFIG_COLUMNS) == {"moe_tp", "framework_version", "quant_scheme",
+                                                              "kv_block_size", "mode"}

@@ -7,8 +7,9 @@ must stay cheap, since every ``surrogate --help`` does it.
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
 
@@ -20,12 +21,15 @@ if TYPE_CHECKING:
 __all__ = ["config_options", "config_frame", "data_options", "training_table", "read_configs_csv"]
 
 
-def config_options(required: bool = True) -> Any:
+Command = TypeVar("Command", bound=Callable[..., Any])
+
+
+def config_options(required: bool = True) -> Callable[[Command], Command]:
     """Flags that describe one deployment (shared by estimate and predict)."""
     return lambda func: _add_config_options(func, required)
 
 
-def _add_config_options(func: Any, required: bool) -> Any:
+def _add_config_options(func: Command, required: bool) -> Command:
     options = [
         click.option("--model", required=required, help="HF model id, alias, or path to a config.json."),
         click.option("--hardware", required=required, help="Accelerator, e.g. h100-sxm, a100-sxm4-80gb, mi300x."),
@@ -114,7 +118,8 @@ _DATA_OPTIONS = [
 ]
 
 
-def data_options(func: Any) -> Any:
+def data_options(func: Command) -> Command:
+    """--data and --shared: where training and evaluation read measurements from."""
     for option in reversed(_DATA_OPTIONS):
         func = option(func)
     return func

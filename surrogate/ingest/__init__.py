@@ -16,7 +16,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from features.errors import ConfigError, DataError
+from features.errors import ConfigError, DataError, MissingPathError
 from surrogate.ingest import aiconfigurator, csv_table, llm_inference_bench, vllm_bench
 from surrogate.ingest.account import Account, exact_copy_mask, key_strings, merge_measurements, noise_floor
 from surrogate.ingest.base import AdapterOutput, IngestContext
@@ -147,7 +147,7 @@ def load_shared(shared_dir: str | Path | None = None) -> IngestResult:
     root = shared_datasets_dir(shared_dir)
     missing = [name for name in SHARED_SOURCES.values() if not (root / name).exists()]
     if missing:
-        raise DataError(f"shared datasets not found at {root} (missing {', '.join(missing)}); set "
+        raise MissingPathError(f"shared datasets not found at {root} (missing {', '.join(missing)}); set "
                         "SURROGATE_SHARED_DIR or download them with `surrogate data fetch`")
     results = [ingest(source, root / folder) for source, folder in SHARED_SOURCES.items()]
     measurements = pd.concat([r.measurements for r in results], ignore_index=True)

@@ -13,6 +13,7 @@ of repeated (not copied) measurements is the noise floor any prediction is judge
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -115,7 +116,7 @@ class Account:
             total.notes += a.notes
         return total
 
-    def to_dict(self) -> dict:
+    def to_dict(self) -> dict[str, Any]:
         return {
             "source": self.source, "path": self.path, "rows_read": self.rows_read, "kept": self.kept,
             "merged": self.merged, "rejected": self.rejected, "adds_up": self.adds_up,
@@ -174,7 +175,8 @@ def group_ids(frame: pd.DataFrame) -> np.ndarray:
     """An integer per row: equal for rows of the same configuration (NA equals NA)."""
     if frame.empty:
         return np.zeros(0, dtype=np.int64)
-    return pd.factorize(key_strings(frame))[0].astype(np.int64)
+    codes: np.ndarray = pd.factorize(key_strings(frame))[0]
+    return codes.astype(np.int64)
 
 
 # Empirical: two values of a metric closer than this (relative) are one measurement written with

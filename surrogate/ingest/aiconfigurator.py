@@ -82,7 +82,7 @@ class _Reader(RowSink):
                 return
         ttft_ok, ttft_ms = self.positive(row, "silicon_ttft_ms", integer=False)
         tpot_ok, tpot_ms = self.positive(row, "silicon_tpot_ms", integer=False) if ttft_ok else (False, None)
-        if not (ttft_ok and tpot_ok):
+        if not (ttft_ok and tpot_ok) or ttft_ms is None or tpot_ms is None:  # ok implies a value; narrows for mypy
             return
         match = _CONCURRENCY.search(v.get("silicon_data_source", ""))
         client = int(match.group(1)) if match else None
@@ -141,7 +141,7 @@ class _Reader(RowSink):
         if client is None:
             self.reject(row, "client concurrency not recorded (no silicon_concurrency= in silicon_data_source)")
             return False
-        devices = 0
+        devices: int | None = 0
         for phase in ("prefill", "decode"):
             shape: dict[str, Any] = {}
             for source_name, column in _WORKER.items():

@@ -21,7 +21,7 @@ from features.precision import canonical_dtype
 from surrogate.ingest.account import Note, Rejection, row_strings
 from surrogate.ingest.schema import (
     BATCHING_VALUES,
-    CONFIG_COLUMNS,
+    DEPLOYMENT_COLUMNS,
     DISAGG_COLUMNS,
     KEY_COLUMNS,
     MEASUREMENT_COLUMNS,
@@ -143,7 +143,7 @@ def _check_numbers(frame: pd.DataFrame, sink: _Sink) -> None:
 
 def analytic_configs(frame: pd.DataFrame) -> pd.DataFrame:
     """The columns ``features.configs.normalize_configs`` takes, with NA KV formats at the default."""
-    cols = [c for c in CONFIG_COLUMNS if c in ("hardware", "num_devices", "tp", "pp", "dp", "ep", "framework",
+    cols = [c for c in DEPLOYMENT_COLUMNS if c in ("hardware", "num_devices", "tp", "pp", "dp", "ep", "framework",
                                                   "model", "weight_dtype", "kv_dtype", "batching", "batch_size",
                                                   "concurrency", "input_len", "output_len",
                                                   "prefill_chunk_tokens")]

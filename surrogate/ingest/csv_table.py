@@ -21,7 +21,7 @@ from features.errors import DataError
 from surrogate.ingest.account import Rejection
 from surrogate.ingest.base import AdapterOutput, read_csv_rows, relative_name
 from surrogate.ingest.schema import (
-    CONFIG_COLUMNS,
+    DEPLOYMENT_COLUMNS,
     DISAGG_COLUMNS,
     MEASUREMENT_COLUMNS,
     METRIC_COLUMNS,
@@ -33,7 +33,7 @@ __all__ = ["NAME", "read", "INPUT_COLUMNS"]
 
 NAME = "csv"
 # What a user's table may set; everything else goes to source_fields.
-INPUT_COLUMNS = CONFIG_COLUMNS + DISAGG_COLUMNS + METRIC_COLUMNS
+INPUT_COLUMNS = DEPLOYMENT_COLUMNS + DISAGG_COLUMNS + METRIC_COLUMNS
 _NUMERIC = {c.name for c in SCHEMA if c.dtype in {"Int64", "float64"}}
 
 

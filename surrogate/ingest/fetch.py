@@ -16,6 +16,7 @@ import urllib.request
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from features.errors import DataError
 
@@ -47,10 +48,10 @@ def default_manifest_path() -> Path:
     return Path(__file__).resolve().parents[2] / "datasets" / "manifest.json"
 
 
-def load_manifest(path: Path | None = None) -> dict:
+def load_manifest(path: Path | None = None) -> dict[str, Any]:
     path = Path(path) if path is not None else default_manifest_path()
     try:
-        manifest = json.loads(path.read_text(encoding="utf-8"))
+        manifest: dict[str, Any] = json.loads(path.read_text(encoding="utf-8"))
     except FileNotFoundError as exc:
         raise DataError(f"manifest {path} not found; pass --manifest PATH (datasets/manifest.json of the "
                         "surrogate repository)") from exc

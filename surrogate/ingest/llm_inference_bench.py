@@ -42,7 +42,7 @@ from typing import Any
 import pandas as pd
 
 from features import catalog
-from features.errors import DataError, SurrogateError
+from features.errors import DataError, MissingPathError, SurrogateError
 from surrogate.ingest.account import Note, Rejection
 from surrogate.ingest.base import (
     AdapterOutput,
@@ -296,7 +296,7 @@ def read(path: Path) -> AdapterOutput:
     """Every CSV under ``path`` (or the one file ``path``) as canonical records."""
     path = Path(path)
     if not path.exists():
-        raise DataError(f"{path} does not exist")
+        raise MissingPathError(f"{path} does not exist")
     root = path if path.is_dir() else path.parent
     files = _csv_files(path)
     if not files:

@@ -17,7 +17,7 @@ from features.errors import DataError
 __all__ = [
     "ColumnSpec",
     "SCHEMA",
-    "CONFIG_COLUMNS",
+    "DEPLOYMENT_COLUMNS",
     "DISAGG_COLUMNS",
     "METRIC_COLUMNS",
     "PROVENANCE_COLUMNS",
@@ -120,7 +120,10 @@ SCHEMA: tuple[ColumnSpec, ...] = (
 )
 
 _BY_NAME = {c.name: c for c in SCHEMA}
-CONFIG_COLUMNS = [c.name for c in SCHEMA if c.kind == _C]
+# Every recorded fact about the measured deployment: the model's inputs (``features.configs.CONFIG_COLUMNS``,
+# the one list of configuration columns) plus facts kept for provenance and later models (engine
+# version, quantisation recipe, KV block size, serving mode).
+DEPLOYMENT_COLUMNS = [c.name for c in SCHEMA if c.kind == _C]
 DISAGG_COLUMNS = [c.name for c in SCHEMA if c.kind == _D]
 METRIC_COLUMNS = [c.name for c in SCHEMA if c.kind == _M]
 PROVENANCE_COLUMNS = [c.name for c in SCHEMA if c.kind == _P]
@@ -132,12 +135,12 @@ LABEL_COLUMNS = [c.name for c in SCHEMA if c.kind == _L]
 # the key, compared without case, spaces or punctuation ('H100 SXM' = 'h100-sxm'). Model labels do not:
 # an instruct and a base checkpoint of one architecture are one configuration.
 KEY_LABELS = ["hardware_label"]
-CANONICAL_COLUMNS = (CONFIG_COLUMNS + DISAGG_COLUMNS + KEY_LABELS + METRIC_COLUMNS + PROVENANCE_COLUMNS
+CANONICAL_COLUMNS = (DEPLOYMENT_COLUMNS + DISAGG_COLUMNS + KEY_LABELS + METRIC_COLUMNS + PROVENANCE_COLUMNS
                      + QUALITY_COLUMNS)
-MEASUREMENT_COLUMNS = (CONFIG_COLUMNS + DISAGG_COLUMNS + METRIC_COLUMNS + PROVENANCE_COLUMNS
+MEASUREMENT_COLUMNS = (DEPLOYMENT_COLUMNS + DISAGG_COLUMNS + METRIC_COLUMNS + PROVENANCE_COLUMNS
                        + ["faster_than_physics"] + LABEL_COLUMNS)
 # Two rows are the same configuration when all of these agree (NA equals NA).
-KEY_COLUMNS = ["source"] + CONFIG_COLUMNS + DISAGG_COLUMNS + KEY_LABELS
+KEY_COLUMNS = ["source"] + DEPLOYMENT_COLUMNS + DISAGG_COLUMNS + KEY_LABELS
 REQUIRED_COLUMNS = [c.name for c in SCHEMA if c.required]
 
 

@@ -18,10 +18,11 @@ import json
 import os
 import time
 from pathlib import Path
+from typing import Any
 
 import pandas as pd
 
-from features.errors import DataError
+from features.errors import DataError, MissingPathError
 from surrogate.ingest import IngestContext, IngestResult, ingest
 from surrogate.ingest.schema import CANONICAL_COLUMNS, MEASUREMENT_COLUMNS, coerce_dtypes, empty_frame
 
@@ -75,12 +76,12 @@ def read_table(data_dir: Path) -> pd.DataFrame:
     """The canonical table; ``DataError`` telling what to run when nothing was ingested."""
     path = Path(data_dir) / _TABLE
     if not path.is_file():
-        raise DataError(f"no dataset at {data_dir}; run `surrogate data ingest SOURCE PATH` first (or set "
+        raise MissingPathError(f"no dataset at {data_dir}; run `surrogate data ingest SOURCE PATH` first (or set "
                         f"{DATA_DIR_ENV})")
     return _read(path, CANONICAL_COLUMNS)
 
 
-def read_log(data_dir: Path) -> list[dict]:
+def read_log(data_dir: Path) -> list[dict[str, Any]]:
     """The accounts of past ingests, oldest first."""
     path = Path(data_dir) / _LOG
     if not path.is_file():

@@ -31,7 +31,7 @@ from typing import Any
 import pandas as pd
 
 from features import catalog
-from features.errors import DataError, SurrogateError
+from features.errors import DataError, MissingPathError, SurrogateError
 from surrogate.ingest.account import Note, Rejection
 from surrogate.ingest.base import AdapterOutput, IngestContext, number, relative_name, whole
 from surrogate.ingest.schema import MEASUREMENT_COLUMNS, coerce_dtypes
@@ -151,7 +151,7 @@ class _Row:
         self.need("hardware", "model", "framework", why=f"benchmark_{kind} JSON")
         base = {k: self.facts[k] for k in ("hardware", "model", "framework", "framework_version", "num_devices",
                                            "tp", "pp", "dp", "ep", "weight_dtype", "kv_dtype")}
-        out = getattr(self, f"_{kind}")(base)
+        out: dict[str, Any] = getattr(self, f"_{kind}")(base)
         if self.problem is not None:
             return None
         used = {k for keys in METADATA_KEYS.values() for k in keys} | _ARRAYS
@@ -213,8 +213,9 @@ class _Row:
                 return {}
             concurrency //= dp
         throughput = number(self.obj.get("total_token_throughput"))
-        if throughput is None and number(self.obj.get("input_throughput")) is not None:
-            throughput = number(self.obj.get("input_throughput")) + (number(self.obj.get("output_throughput")) or 0)
+        input_throughput = number(self.obj.get("input_throughput"))
+        if throughput is None and input_throughput is not None:
+            throughput = input_throughput + (number(self.obj.get("output_throughput")) or 0)
         return dict(base, batching="continuous", concurrency=concurrency, batch_size=self.facts["batch_size"],
                     input_len=lengths["input_len"], output_len=lengths["output_len"],
                     ttft_s=self.seconds("mean_ttft_ms"), itl_s=self.seconds("mean_tpot_ms", "mean_itl_ms"),
@@ -254,7 +255,7 @@ def read(path: Path, context: IngestContext) -> AdapterOutput:
     """A result file, or every ``*.json``/``*.jsonl`` under a directory, as canonical records."""
     path = Path(path)
     if not path.exists():
-        raise DataError(f"{path} does not exist")
+        raise MissingPathError(f"{path} does not exist")
     root = path if path.is_dir() else path.parent
     files = [path] if path.is_file() else sorted(p for p in path.rglob("*") if p.suffix in {".json", ".jsonl"})
     if not files:

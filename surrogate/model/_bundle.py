@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Any
 
 import joblib
 import numpy as np
+import numpy.typing as npt
 import pandas as pd
 
 from features import catalog
@@ -65,9 +66,10 @@ def _versions() -> dict[str, str]:
     return out
 
 
-def _row_hashes(table: pd.DataFrame) -> np.ndarray:
+def _row_hashes(table: pd.DataFrame) -> npt.NDArray[np.uint64]:
     cols = [c for c in CONFIG_COLUMNS + METRICS if c in table.columns]
-    return pd.util.hash_pandas_object(table[cols].astype(str), index=False).to_numpy()
+    hashes: npt.NDArray[np.uint64] = pd.util.hash_pandas_object(table[cols].astype(str), index=False).to_numpy()
+    return hashes
 
 
 def fingerprint(table: pd.DataFrame) -> str:
@@ -253,9 +255,10 @@ class SurrogateModel:
             seen = self.interval_offsets_.get(metric, 0.0)
             offset = row_offsets(seen, self.unseen_hardware_offsets_.get(metric, seen),
                                  self.unseen_model_offsets_.get(metric, seen), unseen_hardware, unseen_model)
-            for name, widen in [("p50", 0.0), ("p10", -offset), ("p90", offset)]:
+            widths: list[tuple[str, float | np.ndarray]] = [("p50", 0.0), ("p10", -offset), ("p90", offset)]
+            for name, widen in widths:
                 column = metric if name == "p50" else f"{metric}_{name}"
-                log_ratio = fitted[name].predict(feats) if fitted else np.zeros(len(cfg))
+                log_ratio = np.asarray(fitted[name].predict(feats)) if fitted else np.zeros(len(cfg))
                 out[column] = base * np.exp(log_ratio + widen)
             ordered = np.sort(out[[f"{metric}_p10", metric, f"{metric}_p90"]].to_numpy(), axis=1)
             out[f"{metric}_p10"], out[metric], out[f"{metric}_p90"] = ordered.T

@@ -9,9 +9,10 @@ applies to it.
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Protocol
+from typing import Any, Protocol
 
 import numpy as np
+import numpy.typing as npt
 import pandas as pd
 
 __all__ = ["QUANTILES", "CALIBRATION_FOLDS", "Regressor", "conformal_offset", "group_offset", "model_folds",
@@ -23,9 +24,13 @@ CALIBRATION_FOLDS = 3
 
 
 class Regressor(Protocol):
-    """A fitted model with ``predict(features) -> array`` (a LightGBM booster)."""
+    """A fitted model with ``predict(features) -> array`` (a LightGBM booster).
 
-    def predict(self, data: pd.DataFrame) -> np.ndarray: ...
+    ``lightgbm.Booster.predict`` is typed to return an array, a sparse matrix or a list of them (the
+    latter two only for sparse ``pred_contrib``); callers take a dense array with ``np.asarray``.
+    """
+
+    def predict(self, data: pd.DataFrame) -> np.ndarray | list[Any]: ...
 
 
 QuantileFit = Callable[[pd.DataFrame, np.ndarray, float], Regressor]
@@ -43,8 +48,8 @@ def conformal_offset(fit_quantile: QuantileFit, feats: pd.DataFrame, target: np.
         test = folds == k
         if test.all():
             continue
-        low = fit_quantile(feats[~test], target[~test], QUANTILES["p10"]).predict(feats[test])
-        high = fit_quantile(feats[~test], target[~test], QUANTILES["p90"]).predict(feats[test])
+        low = np.asarray(fit_quantile(feats[~test], target[~test], QUANTILES["p10"]).predict(feats[test]))
+        high = np.asarray(fit_quantile(feats[~test], target[~test], QUANTILES["p90"]).predict(feats[test]))
         scores[test] = np.maximum(low - target[test], target[test] - high)
     scores = scores[np.isfinite(scores)]
     if len(scores) == 0:
@@ -61,9 +66,9 @@ def group_offset(fit_quantile: QuantileFit, feats: pd.DataFrame, target: np.ndar
     return max(conformal_offset(fit_quantile, feats, target, groups), floor)
 
 
-def model_folds(models: np.ndarray) -> np.ndarray:
+def model_folds(models: np.ndarray) -> npt.NDArray[np.int64]:
     """Models assigned to a few folds by a stable hash (whole models held out, few fits)."""
-    codes = pd.util.hash_array(models.astype(str)) % np.uint64(CALIBRATION_FOLDS + 2)
+    codes: npt.NDArray[np.uint64] = pd.util.hash_array(models.astype(str)) % np.uint64(CALIBRATION_FOLDS + 2)
     return codes.astype(np.int64)
 
 

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import joblib
 
-from features.errors import ConfigError, DataError, IncompatibleBundleError
+from features.errors import DataError, IncompatibleBundleError, MissingPathError
 from surrogate.model._bundle import SurrogateModel
 
 __all__ = ["load", "load_default", "default_model_path"]
@@ -17,7 +17,7 @@ def load(path: str | Path) -> SurrogateModel:
     """Load a bundle written by :meth:`SurrogateModel.save`; refuse anything else clearly."""
     path = Path(path)
     if not path.is_file():
-        raise ConfigError(f"model file {path} does not exist")
+        raise MissingPathError(f"model file {path} does not exist")
     try:
         model = joblib.load(path)
     except IncompatibleBundleError:

@@ -25,9 +25,10 @@ import socket
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
+import numpy.typing as npt
 import pandas as pd
 
 from features.configs import CONFIG_COLUMNS
@@ -95,7 +96,8 @@ def open_storage(url: str) -> str | BaseStorage:
 
 
 def _constraints(trial: FrozenTrial) -> Sequence[float]:
-    return trial.user_attrs["constraints"]
+    violations: list[float] = trial.user_attrs["constraints"]
+    return violations
 
 
 class _Space:
@@ -116,7 +118,7 @@ class _Space:
                 self.choices[dim] = sorted(str(v) for v in pd.unique(values))
                 self.encoded[dim] = values.astype(str).to_numpy()
         keys = [candidates[d].astype(str) for d in self.dims]
-        self.slice_of = (pd.MultiIndex.from_arrays(keys).factorize()[0] if keys
+        self.slice_of: npt.NDArray[np.intp] = (pd.MultiIndex.from_arrays(keys).factorize()[0] if keys
                          else np.zeros(len(candidates), dtype=np.int64))
         order = np.argsort(self.slice_of, kind="stable")
         bounds = np.searchsorted(self.slice_of[order], np.arange(self.slice_of.max() + 2))
@@ -148,7 +150,8 @@ class _Space:
             else:
                 wanted_text = np.array([str(p[dim]) for p in points])
                 distance += _CATEGORICAL_WEIGHT[dim] * (column[None, :] != wanted_text[:, None])
-        return self.slice_of[np.argmin(distance, axis=1)]
+        nearest: npt.NDArray[np.intp] = np.argmin(distance, axis=1)
+        return self.slice_of[nearest]
 
 
 def _pick(scored: pd.DataFrame, objective: Objective) -> int:
@@ -195,7 +198,7 @@ def _open_study(settings: StudySettings, objectives: tuple[Objective, ...]) -> o
     import optuna
     from sqlalchemy.exc import IntegrityError, OperationalError
 
-    directions = ["maximize" if o.maximize else "minimize" for o in objectives]
+    directions: list[Literal["minimize", "maximize"]] = ["maximize" if o.maximize else "minimize" for o in objectives]
     for attempt in range(_CREATE_ATTEMPTS):
         try:
             storage = open_storage(settings.storage) if settings.storage else None
@@ -218,12 +221,15 @@ def _trial_constraints() -> bool:
 def _sampler(settings: StudySettings) -> optuna.samplers.BaseSampler:
     import optuna
 
-    constraints = {} if _trial_constraints() else {"constraints_func": _constraints}
+    # None is both samplers' default (Optuna >= 3.5), so Optuna 5 sees no deprecated argument.
+    constraints_func = None if _trial_constraints() else _constraints
     if settings.pareto:
         population = int(np.clip(settings.trials // 10, 8, 50))
-        return optuna.samplers.NSGAIISampler(population_size=population, seed=settings.seed, **constraints)
+        return optuna.samplers.NSGAIISampler(population_size=population, seed=settings.seed,
+                                             constraints_func=constraints_func)
     return optuna.samplers.TPESampler(seed=settings.seed, multivariate=True,
-                                      n_startup_trials=min(20, max(settings.trials // 10, 5)), **constraints)
+                                      n_startup_trials=min(20, max(settings.trials // 10, 5)),
+                                      constraints_func=constraints_func)
 
 
 def _set_constraints(trial: Trial, violations: np.ndarray) -> None:

@@ -11,6 +11,7 @@ the median (``risk="p50"``). Memory is the analytic model's hard limit (``fits``
 from __future__ import annotations
 
 import numpy as np
+import numpy.typing as npt
 import pandas as pd
 
 from features import catalog
@@ -59,8 +60,9 @@ def objective_matrix(scored: pd.DataFrame, objectives: tuple[Objective, ...]) ->
     return np.column_stack([scored[o.column].to_numpy(dtype=float) for o in objectives])
 
 
-def constraint_matrix(scored: pd.DataFrame) -> np.ndarray:
-    return scored[CONSTRAINT_COLUMNS].to_numpy(dtype=float)
+def constraint_matrix(scored: pd.DataFrame) -> npt.NDArray[np.float64]:
+    violations: npt.NDArray[np.float64] = scored[CONSTRAINT_COLUMNS].to_numpy(dtype=float)
+    return violations
 
 
 def rank(scored: pd.DataFrame, objective: Objective) -> pd.DataFrame:

@@ -33,6 +33,7 @@ import pandas as pd
 from features import catalog
 from features.configs import CONFIG_COLUMNS, invalid_reasons, normalize_configs
 from features.errors import ConfigError, InfeasibleError
+from features.model_arch import ModelArch
 from features.precision import canonical_dtype, native_peak
 from surrogate.optimize._request import SIXTEEN_BIT, DevicePool, Inventory, SearchSpace, Workload
 
@@ -108,16 +109,8 @@ def _sequences(workload: Workload, dp: np.ndarray, single: bool, space: SearchSp
     return [choices for _ in dp]
 
 
-def enumerate_candidates(inventory: Inventory, workload: Workload, space: SearchSpace | None = None) -> Candidates:
-    """Every valid configuration for this inventory and workload.
-
-    Raises ``ConfigError`` for impossible requests (sequence longer than the model's context,
-    unknown precision) and ``InfeasibleError`` when the choices leave nothing to search (for
-    example ``--frameworks tensorrt-llm`` on AMD devices).
-    """
-    space = space or SearchSpace()
-    arch = catalog.get_model(workload.model)
-    model_id = catalog.resolve_model(workload.model)
+def _check_workload(workload: Workload, arch: ModelArch, model_id: str) -> None:
+    """``ConfigError`` for a workload no deployment can serve (lengths, context window)."""
     if workload.input_len < 1 or workload.output_len < 1:
         raise ConfigError("input and output lengths must be at least 1 token")
     if workload.concurrency is not None and workload.concurrency < 1:
@@ -125,45 +118,45 @@ def enumerate_candidates(inventory: Inventory, workload: Workload, space: Search
     if workload.max_seq_len > arch.max_position_embeddings:
         raise ConfigError(f"{model_id} handles at most {arch.max_position_embeddings} tokens per sequence; "
                           f"{workload.input_len} in + {workload.output_len} out = {workload.max_seq_len}")
-    precisions = _precisions(space, arch.native_weight_dtype)
-    skipped: Counter[str] = Counter()
-    blocks: list[pd.DataFrame] = []
-    for pool in inventory.pools:
-        hw = catalog.get_hardware(pool.hardware)
-        for fw_id in _frameworks(space):
-            fw = catalog.get_framework(fw_id)
-            if hw.vendor not in fw.vendors:
-                if space.frameworks is not None:  # only worth saying when the user asked for it
-                    skipped[f"{fw_id} does not run on {hw.vendor} ({pool.hardware})"] += 1
-                continue
-            weights = [d for d in precisions if d in fw.weight_precisions and weight_runs_on(d, hw)]
-            for d in precisions:
-                if d not in weights:
-                    why = f"{fw_id} lacks it" if d not in fw.weight_precisions else f"{pool.hardware} lacks {d} units"
-                    skipped[f"{d} weights with {fw_id} on {pool.hardware} ({why})"] += 1
-            kvs = [d for d in precisions if d in fw.kv_precisions]
-            if not weights or not kvs:
-                continue
-            layer_split = fw.device_split == "layer"
-            single = fw_id == "llama.cpp"
-            layouts = _layouts(pool, hw, layer_split, arch.num_layers, workload)
-            dp = np.array([layout[2] for layout in layouts], dtype=np.int64)
-            seqs = _sequences(workload, dp, single, space)
-            rows = [(tp, pp, d, s) for (tp, pp, d), choices in zip(layouts, seqs, strict=True) for s in choices]
-            if not rows:
-                skipped[f"{fw_id} serves one sequence per replica; {workload.concurrency} requests need "
-                        f"more {pool.hardware} than the {pool.count} available"] += 1
-                continue
-            grid = pd.DataFrame(rows, columns=["tp", "pp", "dp", "sequences"])
-            dtypes = pd.DataFrame([(w, k) for w in weights for k in kvs], columns=["weight_dtype", "kv_dtype"])
-            block = grid.merge(dtypes, how="cross")
-            block["hardware"] = pool.hardware
-            block["framework"] = fw_id
-            block["batching"] = fw.batching
-            blocks.append(block)
-    if not blocks:
-        reasons = "; ".join(sorted(skipped)) or "no framework, precision and device combination is valid"
-        raise InfeasibleError(f"nothing to search for {inventory.describe()}: {reasons}")
+
+
+def _pool_block(pool: DevicePool, fw_id: str, arch: ModelArch, workload: Workload, space: SearchSpace,
+                precisions: list[str], skipped: Counter[str]) -> pd.DataFrame | None:
+    """Every layout, load and format of one framework on one pool; what it leaves out goes to ``skipped``."""
+    hw = catalog.get_hardware(pool.hardware)
+    fw = catalog.get_framework(fw_id)
+    if hw.vendor not in fw.vendors:
+        if space.frameworks is not None:  # only worth saying when the user asked for it
+            skipped[f"{fw_id} does not run on {hw.vendor} ({pool.hardware})"] += 1
+        return None
+    weights = [d for d in precisions if d in fw.weight_precisions and weight_runs_on(d, hw)]
+    for d in precisions:
+        if d not in weights:
+            why = f"{fw_id} lacks it" if d not in fw.weight_precisions else f"{pool.hardware} lacks {d} units"
+            skipped[f"{d} weights with {fw_id} on {pool.hardware} ({why})"] += 1
+    kvs = [d for d in precisions if d in fw.kv_precisions]
+    if not weights or not kvs:
+        return None
+    layouts = _layouts(pool, hw, fw.device_split == "layer", arch.num_layers, workload)
+    dp = np.array([layout[2] for layout in layouts], dtype=np.int64)
+    seqs = _sequences(workload, dp, fw_id == "llama.cpp", space)
+    rows = [(tp, pp, d, s) for (tp, pp, d), choices in zip(layouts, seqs, strict=True) for s in choices]
+    if not rows:
+        skipped[f"{fw_id} serves one sequence per replica; {workload.concurrency} requests need "
+                f"more {pool.hardware} than the {pool.count} available"] += 1
+        return None
+    grid = pd.DataFrame(rows, columns=["tp", "pp", "dp", "sequences"])
+    dtypes = pd.DataFrame([(w, k) for w in weights for k in kvs], columns=["weight_dtype", "kv_dtype"])
+    block = grid.merge(dtypes, how="cross")
+    block["hardware"] = pool.hardware
+    block["framework"] = fw_id
+    block["batching"] = fw.batching
+    return block
+
+
+def _valid_configs(blocks: list[pd.DataFrame], workload: Workload, model_id: str,
+                   skipped: Counter[str]) -> pd.DataFrame:
+    """The blocks as normalised configurations, impossible rows dropped (and counted in ``skipped``)."""
     table = pd.concat(blocks, ignore_index=True)
     table["num_devices"] = table["tp"] * table["pp"] * table["dp"]
     table["ep"] = 1
@@ -178,7 +171,28 @@ def enumerate_candidates(inventory: Inventory, workload: Workload, space: Search
     bad = reasons.ne("")
     for reason, count in reasons[bad].value_counts().items():
         skipped[str(reason)] += int(count)
-    configs = configs[~bad.to_numpy()].reset_index(drop=True)
+    return configs[~bad.to_numpy()].reset_index(drop=True)
+
+
+def enumerate_candidates(inventory: Inventory, workload: Workload, space: SearchSpace | None = None) -> Candidates:
+    """Every valid configuration for this inventory and workload.
+
+    Raises ``ConfigError`` for impossible requests (sequence longer than the model's context,
+    unknown precision) and ``InfeasibleError`` when the choices leave nothing to search (for
+    example ``--frameworks tensorrt-llm`` on AMD devices).
+    """
+    space = space or SearchSpace()
+    arch = catalog.get_model(workload.model)
+    model_id = catalog.resolve_model(workload.model)
+    _check_workload(workload, arch, model_id)
+    precisions = _precisions(space, arch.native_weight_dtype)
+    skipped: Counter[str] = Counter()
+    blocks = [block for pool in inventory.pools for fw_id in _frameworks(space)
+              if (block := _pool_block(pool, fw_id, arch, workload, space, precisions, skipped)) is not None]
+    if not blocks:
+        reasons = "; ".join(sorted(skipped)) or "no framework, precision and device combination is valid"
+        raise InfeasibleError(f"nothing to search for {inventory.describe()}: {reasons}")
+    configs = _valid_configs(blocks, workload, model_id, skipped)
     if configs.empty:
         raise InfeasibleError(f"nothing to search for {inventory.describe()}: " + "; ".join(sorted(skipped)))
     notes = tuple(f"skipped {reason}" for reason in sorted(skipped))

@@ -86,7 +86,7 @@ def _row_payload(row: pd.Series) -> dict[str, Any]:
 def result_payload(result: OptimizeResult, request: dict[str, Any]) -> dict[str, Any]:
     """Everything a script needs, JSON-ready."""
     front = None if result.front is None else [_row_payload(r) for _, r in result.front.iterrows()]
-    return to_jsonable({
+    payload: dict[str, Any] = to_jsonable({
         "request": request, "objective": result.objective.name, "objective_column": result.objective.column,
         "method": result.method, "searched": result.searched, "space_size": result.space_size,
         "evaluated": len(result.evaluated), "feasible": len(result.ranked), "seed": result.seed,
@@ -95,6 +95,7 @@ def result_payload(result: OptimizeResult, request: dict[str, Any]) -> dict[str,
         "recommendation": recommendation(result.best), "notes": list(result.notes),
         "skipped": list(result.skipped), "pareto": front,
     })
+    return payload
 
 
 def write_files(result: OptimizeResult, out_dir: Path, payload: dict[str, Any]) -> list[Path]:
