@@ -12,8 +12,14 @@ __all__ = ["format_seconds", "describe_load", "describe_config"]
 
 
 def format_seconds(seconds: float) -> str:
-    """Three significant digits, in milliseconds below one second: ``0.0123 -> '12.3 ms'``."""
-    if seconds >= 1.0:
+    """Three significant digits, in milliseconds below one second: ``0.0123 -> '12.3 ms'``.
+
+    Values that round to 1000 ms are written in seconds, and 1000 s or more in whole seconds, so
+    no scientific notation reaches a reader.
+    """
+    if seconds >= 999.5:
+        return f"{seconds:,.0f} s"
+    if seconds >= 0.9995:
         return f"{seconds:.3g} s"
     return f"{seconds * 1e3:.3g} ms"
 

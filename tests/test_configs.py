@@ -7,8 +7,7 @@ import math
 import numpy as np
 import pandas as pd
 import pytest
-from hypothesis import given, settings
-from hypothesis import strategies as st
+from hypothesis import given, settings, strategies as st
 
 from features import catalog
 from features.configs import CONFIG_COLUMNS, REQUIRED_COLUMNS, gather_specs, invalid_reasons, normalize_configs

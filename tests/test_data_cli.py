@@ -84,6 +84,6 @@ def test_summary_after_ingest_and_env_override(tmp_path: Path) -> None:
     assert info["ranges_by_source"]["llm-inference-bench"]["input_len"] == [128, 2048]
 
 
-def test_summary_without_a_dataset_exits_1(tmp_path: Path) -> None:
+def test_summary_without_a_dataset_is_a_usage_error(tmp_path: Path) -> None:
     result = run(["data", "summary", "--data", str(tmp_path / "none")])
-    assert result.exit_code == 1 and "surrogate data ingest" in result.output
+    assert result.exit_code == 2 and "surrogate data ingest" in result.output

@@ -7,7 +7,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from features.errors import DataError
+from features.errors import MissingPathError
 from surrogate.ingest.store import default_data_dir, ingest_into, read_log, read_measurements, read_table
 
 FIXTURES = Path(__file__).parent / "fixtures" / "ingest"
@@ -34,7 +34,7 @@ def test_sources_accumulate_in_one_dataset(tmp_path: Path) -> None:
 
 
 def test_reading_before_ingesting_says_what_to_run(tmp_path: Path) -> None:
-    with pytest.raises(DataError, match="surrogate data ingest"):
+    with pytest.raises(MissingPathError, match="surrogate data ingest"):
         read_table(tmp_path / "nothing")
 
 

@@ -5,34 +5,21 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 import pytest
-from hypothesis import given, settings
-from hypothesis import strategies as st
+from _specs import LLAMA3_8B, arr, specs_for
+from hypothesis import given, settings, strategies as st
 
 from features import catalog
-from features.configs import gather_specs, normalize_configs
 from features.memory import RUNTIME_BYTES, MemoryBreakdown, memory_per_device, nccl_bytes
 
 # Meta-Llama-3-8B config.json: 32 layers, hidden 4096, 32 heads, 8 KV heads (head_dim 128), intermediate 14336,
 # vocab 128256, untied LM head. Parameters:
 #   32 * (4096 * (4096 + 2 * 1024 + 4096) attention + 3 * 4096 * 14336 MLP) + 2 * 128256 * 4096 = 8,029,995,008
-LLAMA3_8B = "meta-llama/Meta-Llama-3-8B"
 LLAMA3_8B_PARAMS = 32 * (4096 * (4096 + 2 * 1024 + 4096) + 3 * 4096 * 14336) + 2 * 128256 * 4096
 # K and V, 8 KV heads of 128 values, 32 layers: 65,536 values per token.
 LLAMA3_8B_KV_VALUES = 32 * 2 * 8 * 128
 # aiconfigurator systems yaml `nccl_mem`: 342 MiB at tp 2, 392 MiB at tp >= 4.
 NCCL_TP2_BYTES = 342 * 2**20
 NCCL_TP4_BYTES = 392 * 2**20
-
-
-def specs_for(**overrides: object) -> pd.DataFrame:
-    row = {"hardware": "h100-sxm", "model": LLAMA3_8B, "framework": "vllm", "weight_dtype": "bf16",
-           "kv_dtype": "fp16", "input_len": 1, "output_len": 1}
-    row.update(overrides)
-    return gather_specs(normalize_configs(pd.DataFrame([row])))
-
-
-def arr(*values: float) -> np.ndarray:
-    return np.array(values, dtype=float)
 
 
 def memory(specs: pd.DataFrame, tp: float = 1, pp: float = 1, ep: float = 1, sequences: float = 1,

@@ -7,8 +7,7 @@ import optuna
 import pandas as pd
 import pytest
 from _tiny_model import tiny_model
-from hypothesis import HealthCheck, given, settings
-from hypothesis import strategies as st
+from hypothesis import HealthCheck, given, settings, strategies as st
 
 from features.errors import ConfigError, InfeasibleError
 from surrogate.model import SurrogateModel

@@ -7,10 +7,9 @@ import math
 import numpy as np
 import pandas as pd
 import pytest
-from hypothesis import given, settings
-from hypothesis import strategies as st
+from _specs import LLAMA3_8B, arr, specs_for
+from hypothesis import given, settings, strategies as st
 
-from features.configs import gather_specs, normalize_configs
 from features.roofline import (
     StepCost,
     kv_shards,
@@ -21,7 +20,6 @@ from features.roofline import (
     window_tokens,
 )
 
-LLAMA3_8B = "meta-llama/Meta-Llama-3-8B"
 MIXTRAL = "mistralai/Mixtral-8x7B-v0.1"
 # Meta-Llama-3-8B config.json: 32 layers, hidden 4096, 32 heads / 8 KV heads of 128, intermediate 14336,
 # vocab 128256, untied. All params: 32 * (41,943,040 attention + 176,160,768 MLP) + 2 * 525,336,576 embeddings.
@@ -38,17 +36,6 @@ H100_BW = 3350e9  # H100 SXM HBM3, B/s
 H100_BF16 = 989.4e12  # H100 SXM dense bf16 FLOP/s
 H100_NVLINK = 450e9  # H100 SXM NVLink 4, B/s per direction
 H100_NETWORK = 50e9  # 400 Gb/s InfiniBand NDR per GPU
-
-
-def specs_for(**overrides: object) -> pd.DataFrame:
-    row = {"hardware": "h100-sxm", "model": LLAMA3_8B, "framework": "vllm", "weight_dtype": "bf16",
-           "kv_dtype": "fp16", "input_len": 1, "output_len": 1}
-    row.update(overrides)
-    return gather_specs(normalize_configs(pd.DataFrame([row])))
-
-
-def arr(*values: float) -> np.ndarray:
-    return np.array(values, dtype=float)
 
 
 def cost(specs: pd.DataFrame, tp: float = 1, pp: float = 1, ep: float = 1, decode_seqs: float = 0,

@@ -136,7 +136,9 @@ def _seed_picks(seed_predictor: Predictor, configs: pd.DataFrame, targets: Targe
     """
     predictions = seed_predictor.predict(configs, normalized=True)
     picks: list[int] = []
-    for tighten in _ROOFLINE_TIGHTENING:
+    rounds = _ROOFLINE_TIGHTENING if targets.given() else _ROOFLINE_TIGHTENING[:1]
+    quota = -(-count // len(rounds))  # picks per round, so that the rounds fill ``count`` together
+    for tighten in rounds:
         tighter = Targets(**{name: (None if getattr(targets, name) is None else getattr(targets, name) * tighten)
                              for name in TARGETS}, risk=targets.risk)
         scored = score(configs, predictions, tighter)
@@ -146,9 +148,7 @@ def _seed_picks(seed_predictor: Predictor, configs: pd.DataFrame, targets: Targe
             ranked = front.index[::step]
         else:
             ranked = rank(scored, objectives[0]).index
-        picks += [int(i) for i in ranked if int(i) not in picks][:max(count // len(_ROOFLINE_TIGHTENING), 1)]
-        if not targets.given():
-            break
+        picks += [int(i) for i in ranked if int(i) not in picks][:quota]
     return picks[:count]
 
 

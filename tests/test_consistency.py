@@ -1,0 +1,85 @@
+"""Predicted metrics agree with each other: latency, ITL and throughput derived by hand on small frames."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from surrogate.model._consistency import make_consistent
+
+SUFFIXES = ["", "_p10", "_p90"]
+
+
+def _cfg(**rows: list[object]) -> pd.DataFrame:
+    return pd.DataFrame(rows)
+
+
+def _out(ttft: list[list[float]], itl: list[list[float]], latency: list[list[float]]) -> pd.DataFrame:
+    """Per metric one [median, p10, p90] triple per row."""
+    out = pd.DataFrame(index=range(len(ttft)))
+    for name, values in [("ttft_s", ttft), ("itl_s", itl), ("latency_s", latency)]:
+        for i, suffix in enumerate(SUFFIXES):
+            out[f"{name}{suffix}"] = [float(v[i]) for v in values]
+    return out
+
+
+# Row 0: continuous, 8 requests in flight on each of 2 replicas (batch_size is a decoy), 100 in / 11 out.
+# Row 1: static batch 4 on one replica (concurrency is a decoy), 50 in / 6 out.
+CFG = _cfg(batching=["continuous", "static"], concurrency=[8, 1], batch_size=[1, 4], dp=[2, 1],
+           input_len=[100, 50], output_len=[11, 6])
+
+
+def _predicted() -> pd.DataFrame:
+    return _out(ttft=[[0.1, 0.08, 0.15], [0.2, 0.1, 0.3]],
+                itl=[[0.01, 0.008, 0.02], [5.0, 5.0, 5.0]],        # static ITL is overwritten
+                latency=[[99.0, 99.0, 99.0], [1.2, 0.6, 2.3]])     # continuous latency is overwritten
+
+
+def test_continuous_latency_is_ttft_plus_output_steps_times_itl() -> None:
+    out = _predicted()
+    make_consistent(CFG, out)
+    # 10 steps after the first token: 0.1 + 10 * 0.01, 0.08 + 10 * 0.008, 0.15 + 10 * 0.02.
+    assert [out.loc[0, f"latency_s{s}"] for s in SUFFIXES] == pytest.approx([0.2, 0.16, 0.35])
+    assert [out.loc[0, f"itl_s{s}"] for s in SUFFIXES] == pytest.approx([0.01, 0.008, 0.02])
+    assert [out.loc[0, f"ttft_s{s}"] for s in SUFFIXES] == pytest.approx([0.1, 0.08, 0.15])
+
+
+def test_static_itl_is_derived_from_latency_and_ttft() -> None:
+    out = _predicted()
+    make_consistent(CFG, out)
+    # 5 steps: (1.2 - 0.2) / 5, (0.6 - 0.1) / 5, (2.3 - 0.3) / 5.
+    assert [out.loc[1, f"itl_s{s}"] for s in SUFFIXES] == pytest.approx([0.2, 0.1, 0.4])
+    assert [out.loc[1, f"latency_s{s}"] for s in SUFFIXES] == pytest.approx([1.2, 0.6, 2.3])
+
+
+def test_throughput_follows_latency_and_p10_uses_p90_latency() -> None:
+    out = _predicted()
+    make_consistent(CFG, out)
+    # Row 0: dp 2 x 8 in flight = 16 sequences of 111 tokens (11 output); latency 0.2 / P10 0.16 / P90 0.35.
+    assert out.loc[0, "throughput_tok_s"] == pytest.approx(16 * 111 / 0.2)  # 8,880
+    assert out.loc[0, "output_throughput_tok_s"] == pytest.approx(16 * 11 / 0.2)  # 880
+    assert out.loc[0, "throughput_tok_s_p10"] == pytest.approx(16 * 111 / 0.35)  # slow latency, low throughput
+    assert out.loc[0, "throughput_tok_s_p90"] == pytest.approx(16 * 111 / 0.16)
+    assert out.loc[0, "output_throughput_tok_s_p10"] == pytest.approx(16 * 11 / 0.35)
+    assert out.loc[0, "output_throughput_tok_s_p90"] == pytest.approx(16 * 11 / 0.16)
+    # Row 1: dp 1 x batch 4 = 4 sequences of 56 tokens (6 output); latency 1.2 / P10 0.6 / P90 2.3.
+    assert out.loc[1, "throughput_tok_s"] == pytest.approx(4 * 56 / 1.2)
+    assert out.loc[1, "output_throughput_tok_s"] == pytest.approx(4 * 6 / 1.2)  # 20
+    assert out.loc[1, "throughput_tok_s_p10"] == pytest.approx(4 * 56 / 2.3)
+    assert out.loc[1, "throughput_tok_s_p90"] == pytest.approx(4 * 56 / 0.6)
+    assert (out["throughput_tok_s_p10"] <= out["throughput_tok_s"]).all()
+    assert (out["throughput_tok_s"] <= out["throughput_tok_s_p90"]).all()
+
+
+def test_static_itl_is_kept_when_it_cannot_be_derived() -> None:
+    # Row 0: a single output token (no decode step). Row 1: latency below TTFT (derived ITL would be 0).
+    cfg = _cfg(batching=["static", "static"], concurrency=[1, 1], batch_size=[2, 2], dp=[1, 1],
+               input_len=[10, 10], output_len=[1, 5])
+    out = _out(ttft=[[0.3, 0.3, 0.3], [0.3, 0.3, 0.3]], itl=[[0.05, 0.04, 0.06], [0.02, 0.01, 0.03]],
+               latency=[[0.3, 0.3, 0.3], [0.1, 0.1, 0.1]])
+    make_consistent(cfg, out)
+    np.testing.assert_allclose(out.loc[0, ["itl_s", "itl_s_p10", "itl_s_p90"]].to_numpy(float), [0.05, 0.04, 0.06])
+    np.testing.assert_allclose(out.loc[1, ["itl_s", "itl_s_p10", "itl_s_p90"]].to_numpy(float), [0.02, 0.01, 0.03])
+    np.testing.assert_allclose(out["latency_s"].to_numpy(), [0.3, 0.1])
+    assert out.loc[0, "throughput_tok_s"] == pytest.approx(2 * 11 / 0.3)
