@@ -39,15 +39,17 @@ __all__ = ["estimate", "ANALYTIC_COLUMNS"]
 _GB = 1e9
 _PARTS = ("compute", "memory", "communication")
 
-ANALYTIC_COLUMNS = [
-    "ttft_s", "itl_s", "latency_s", "throughput_tok_s", "output_throughput_tok_s",
-    "mem_per_device_gb", "mem_weights_gb", "mem_kv_gb", "mem_activations_gb", "mem_overhead_gb",
-    "mem_usable_gb", "max_batch_size", "fits", "bottleneck",
+TIMING_COLUMNS = ["ttft_s", "itl_s", "latency_s", "throughput_tok_s", "output_throughput_tok_s"]
+# What the memory model says about the requested batch or concurrency (``_memory_columns``).
+MEMORY_COLUMNS = ["mem_per_device_gb", "mem_weights_gb", "mem_kv_gb", "mem_activations_gb", "mem_overhead_gb",
+                  "mem_usable_gb", "max_batch_size", "fits"]
+PHASE_COLUMNS = [
     "prefill_flops", "prefill_bytes", "prefill_comm_bytes", "prefill_compute_s", "prefill_memory_s",
     "prefill_comm_s", "prefill_bottleneck",
     "decode_flops", "decode_bytes", "decode_comm_bytes", "decode_compute_s", "decode_memory_s",
     "decode_comm_s", "decode_bottleneck",
 ]
+ANALYTIC_COLUMNS = TIMING_COLUMNS + MEMORY_COLUMNS + ["bottleneck"] + PHASE_COLUMNS
 
 
 @dataclass(frozen=True)
