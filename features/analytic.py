@@ -1,4 +1,4 @@
-"""The analytic performance model: what a deployment should deliver if every part ran at its peak.
+"""The analytic performance model: what a deployment delivers at achievable rates, and at its peak.
 
 Static batches (LLM-Inference-Bench's offline ``generate`` calls, llama-bench): prefill of the
 whole batch, then ``output_len - 1`` decode steps at the mean context; llama.cpp rows are one
@@ -17,8 +17,10 @@ grow with the sequence), the rest are preempted and resumed: each request progre
 ``running / concurrency`` of the time (Little's law again), which stretches ITL, not TTFT (a
 preempted request already has its first token).
 
-No efficiency factor is fitted to benchmark data here; this is the baseline the learned model
-corrects and the prior that carries hardware and models no benchmark covered.
+Each step is priced twice: at the datasheet peaks (``peak_*`` columns, the hard lower bound no
+deployment beats) and at achievable rates with fixed costs (``features.efficiency``; the headline
+``ttft_s``/``itl_s``/``latency_s``), which is the prior the learned model corrects and what carries
+hardware and models no benchmark covered.
 """
 
 from __future__ import annotations
@@ -30,14 +32,17 @@ import numpy.typing as npt
 import pandas as pd
 
 from features.configs import _specs_for, invalid_reasons, normalize_configs
+from features.efficiency import AchievableStep, Efficiency, achievable_step, default_efficiency
 from features.errors import ConfigError
 from features.memory import MemoryBreakdown, memory_per_device
 from features.roofline import FloatArray, StepCost, step_cost
 
-__all__ = ["estimate", "ANALYTIC_COLUMNS"]
+__all__ = ["estimate", "analytic_steps", "compose", "AnalyticSteps", "ANALYTIC_COLUMNS", "PEAK_COLUMNS",
+           "ACHIEVABLE_PHASE_COLUMNS"]
 
 _GB = 1e9
 _PARTS = ("compute", "memory", "communication")
+_ACHIEVABLE_PARTS = ("compute", "memory", "communication", "overhead")
 
 TIMING_COLUMNS = ["ttft_s", "itl_s", "latency_s", "throughput_tok_s", "output_throughput_tok_s"]
 # What the memory model says about the requested batch or concurrency (``_memory_columns``).
@@ -49,7 +54,13 @@ PHASE_COLUMNS = [
     "decode_flops", "decode_bytes", "decode_comm_bytes", "decode_compute_s", "decode_memory_s",
     "decode_comm_s", "decode_bottleneck",
 ]
-ANALYTIC_COLUMNS = TIMING_COLUMNS + MEMORY_COLUMNS + ["bottleneck"] + PHASE_COLUMNS
+# The same work at the datasheet peaks: the lower bound no real deployment beats.
+PEAK_COLUMNS = ["peak_ttft_s", "peak_itl_s", "peak_latency_s"]
+# The achievable step by part, for prefill and decode, and which part dominates.
+ACHIEVABLE_PHASE_COLUMNS = [f"achievable_{phase}_{part}_s" for phase in ("prefill", "decode")
+                            for part in ("compute", "memory", "comm", "fixed")] + ["achievable_bottleneck"]
+ANALYTIC_COLUMNS = (TIMING_COLUMNS + MEMORY_COLUMNS + ["bottleneck"] + PHASE_COLUMNS + PEAK_COLUMNS
+                    + ACHIEVABLE_PHASE_COLUMNS)
 
 
 @dataclass(frozen=True)
@@ -102,26 +113,24 @@ def _phase_columns(prefix: str, cost: StepCost) -> dict[str, npt.NDArray[np.gene
     }
 
 
-def estimate(
-    configs: pd.DataFrame, *, normalized: bool = False, specs: pd.DataFrame | None = None
-) -> pd.DataFrame:
-    """Analytic metrics for every row of ``configs`` (columns of ``features.configs.CONFIG_COLUMNS``).
+@dataclass(frozen=True)
+class AnalyticSteps:
+    """The steps a configuration runs (prefill, the prefill of a wave, decode) and how many sequences
+    run at once: everything that does not depend on efficiency parameters, computed once."""
 
-    Returns a frame with the same index holding :data:`ANALYTIC_COLUMNS`. Raises ``ConfigError``
-    naming the first impossible row (tp not dividing the heads, device counts that do not add up).
-    ``specs`` may pass ``features.configs.gather_specs`` of the normalised rows (row for row; its
-    index is ignored and it is not modified) so a caller that already has it does not gather it again.
-    """
-    cfg = configs if normalized else normalize_configs(configs)
-    specs = _specs_for(cfg, specs)
-    reasons = invalid_reasons(cfg, specs=specs)
-    if reasons.ne("").any():
-        first = reasons.index[reasons.ne("")][0]
-        raise ConfigError(f"row {first}: {reasons[first]}")
+    workload: _Workload
+    memory: MemoryBreakdown
+    running: FloatArray
+    prefill: StepCost
+    wave_prefill: StepCost
+    decode: StepCost
+
+
+def analytic_steps(cfg: pd.DataFrame, specs: pd.DataFrame) -> AnalyticSteps:
+    """The step costs of normalised, valid configurations (``specs`` row for row)."""
     w = _workload(cfg, specs)
     mem, running = _memory(specs, w)
     arrivals = np.where(w.continuous, running / w.out_len, 0.0)
-
     # Static: a prefill of the whole batch, then decode steps. Continuous: mixed steps.
     prefill = step_cost(specs, w.tp, w.pp, w.ep, 0.0, 0.0,
                         np.where(w.continuous, np.maximum(arrivals, 1.0), w.sequences), w.in_len, w.chunk)
@@ -130,14 +139,76 @@ def estimate(
     wave_prefill = step_cost(specs, w.tp, w.pp, w.ep, 0.0, 0.0, (running + 1.0) / 2.0, w.in_len, w.chunk)
     decode_ctx = w.in_len + (w.out_len - 1.0) / 2.0
     decode = step_cost(specs, w.tp, w.pp, w.ep, running, decode_ctx, arrivals, w.in_len, w.chunk)
+    return AnalyticSteps(w, mem, running, prefill, wave_prefill, decode)
 
-    out = {
-        **_timing_columns(w, running, prefill, wave_prefill, decode),
-        **_memory_columns(mem, w.tp.shape),
-        **_phase_columns("prefill", prefill),
-        **_phase_columns("decode", decode),
+
+def compose(steps: AnalyticSteps, prefill_s: FloatArray, wave_prefill_s: FloatArray,
+            decode_s: FloatArray) -> dict[str, FloatArray]:
+    """TTFT, ITL, latency and throughputs from the three step times (peak or achievable alike)."""
+    w = steps.workload
+    # Requests beyond what the KV cache holds are preempted and resumed (vLLM) or wait their turn
+    # between tokens: each one progresses running / concurrency of the time (Little's law).
+    itl = decode_s * np.where(w.continuous, w.sequences / steps.running, 1.0)
+    ttft = np.where(w.continuous, 0.5 * decode_s + wave_prefill_s, prefill_s)
+    latency = ttft + (w.out_len - 1.0) * itl
+    return {
+        "ttft_s": ttft,
+        "itl_s": itl,
+        "latency_s": latency,
+        "throughput_tok_s": w.dp * w.sequences * (w.in_len + w.out_len) / latency,
+        "output_throughput_tok_s": w.dp * w.sequences * w.out_len / latency,
     }
+
+
+def estimate(
+    configs: pd.DataFrame, *, normalized: bool = False, specs: pd.DataFrame | None = None,
+    efficiency: Efficiency | None = None,
+) -> pd.DataFrame:
+    """Analytic metrics for every row of ``configs`` (columns of ``features.configs.CONFIG_COLUMNS``).
+
+    Returns a frame with the same index holding :data:`ANALYTIC_COLUMNS`: achievable times
+    (``ttft_s``, ...; ``efficiency`` defaults to the shipped parameters) beside the peak ones
+    (``peak_*``). Raises ``ConfigError`` naming the first impossible row (tp not dividing the
+    heads, device counts that do not add up). ``specs`` may pass ``features.configs.gather_specs``
+    of the normalised rows (row for row; its index is ignored and it is not modified) so a caller
+    that already has it does not gather it again.
+    """
+    cfg = configs if normalized else normalize_configs(configs)
+    specs = _specs_for(cfg, specs)
+    reasons = invalid_reasons(cfg, specs=specs)
+    if reasons.ne("").any():
+        first = reasons.index[reasons.ne("")][0]
+        raise ConfigError(f"row {first}: {reasons[first]}")
+    steps = analytic_steps(cfg, specs)
+    rows = (efficiency or default_efficiency()).rows(specs["vendor"].to_numpy(), cfg["framework"].to_numpy())
+    achievable = [achievable_step(step, rows) for step in (steps.prefill, steps.wave_prefill, steps.decode)]
+    peak = compose(steps, steps.prefill.time_s, steps.wave_prefill.time_s, steps.decode.time_s)
+    w = steps.workload
+    out = {
+        **compose(steps, *(a.time_s for a in achievable)),
+        **{f"peak_{m}": peak[m] for m in ("ttft_s", "itl_s", "latency_s")},
+        **_memory_columns(steps.memory, w.tp.shape),
+        **_phase_columns("prefill", steps.prefill),
+        **_phase_columns("decode", steps.decode),
+        **_achievable_columns(w.out_len - 1.0, achievable[0], achievable[2]),
+    }
+    out["bottleneck"] = _bottleneck(steps.prefill.compute_s + (w.out_len - 1.0) * steps.decode.compute_s,
+                                    steps.prefill.memory_s + (w.out_len - 1.0) * steps.decode.memory_s,
+                                    steps.prefill.comm_s + (w.out_len - 1.0) * steps.decode.comm_s)
     return pd.DataFrame(out, index=cfg.index)[ANALYTIC_COLUMNS]
+
+
+def _achievable_columns(decode_steps: FloatArray, prefill: AchievableStep,
+                        decode: AchievableStep) -> dict[str, npt.NDArray[np.generic]]:
+    """The achievable prefill and decode steps by part, and the part that dominates the request."""
+    out: dict[str, npt.NDArray[np.generic]] = {}
+    for phase, step in (("prefill", prefill), ("decode", decode)):
+        for part in ("compute", "memory", "comm", "fixed"):
+            out[f"achievable_{phase}_{part}_s"] = getattr(step, f"{part}_s")
+    totals = np.stack([getattr(prefill, f"{part}_s") + decode_steps * getattr(decode, f"{part}_s")
+                       for part in ("compute", "memory", "comm", "fixed")])
+    out["achievable_bottleneck"] = np.array(_ACHIEVABLE_PARTS, dtype=object)[np.argmax(totals, axis=0)]
+    return out
 
 
 def _memory(specs: pd.DataFrame, w: _Workload) -> tuple[MemoryBreakdown, FloatArray]:
@@ -156,29 +227,6 @@ def _memory(specs: pd.DataFrame, w: _Workload) -> tuple[MemoryBreakdown, FloatAr
     running = np.where(w.continuous, np.clip(np.minimum(w.sequences, mean_len_mem.max_sequences), 1.0, None),
                        w.sequences)
     return mem, running
-
-
-def _timing_columns(w: _Workload, running: FloatArray, prefill: StepCost, wave_prefill: StepCost,
-                    decode: StepCost) -> dict[str, npt.NDArray[np.generic]]:
-    """TTFT, ITL, end-to-end latency, throughputs and the overall bottleneck from the step costs."""
-    # Requests beyond what the KV cache holds are preempted and resumed (vLLM) or wait their turn
-    # between tokens: each one progresses running / concurrency of the time (Little's law).
-    itl = decode.time_s * np.where(w.continuous, w.sequences / running, 1.0)
-    ttft_static = prefill.time_s
-    ttft_continuous = 0.5 * decode.time_s + wave_prefill.time_s
-    ttft = np.where(w.continuous, ttft_continuous, ttft_static)
-    latency = ttft + (w.out_len - 1.0) * itl
-    steps = w.out_len - 1.0
-    return {
-        "ttft_s": ttft,
-        "itl_s": itl,
-        "latency_s": latency,
-        "throughput_tok_s": w.dp * w.sequences * (w.in_len + w.out_len) / latency,
-        "output_throughput_tok_s": w.dp * w.sequences * w.out_len / latency,
-        "bottleneck": _bottleneck(prefill.compute_s + steps * decode.compute_s,
-                                  prefill.memory_s + steps * decode.memory_s,
-                                  prefill.comm_s + steps * decode.comm_s),
-    }
 
 
 def _memory_columns(mem: MemoryBreakdown, shape: tuple[int, ...]) -> dict[str, npt.NDArray[np.generic]]:

@@ -35,6 +35,7 @@ _WORKLOAD_FEATURES = ["log_input_len", "log_output_len", "log_sequences", "tp", 
                       "weight_bytes_per_value", "kv_bytes_per_value"]
 PHYSICS_FEATURES = [
     "log_analytic_ttft_s", "log_analytic_itl_s", "log_analytic_latency_s",
+    "log_achievable_over_peak_ttft", "log_achievable_over_peak_itl", "decode_fixed_share",
     "prefill_compute_share", "prefill_comm_share", "decode_compute_share", "decode_comm_share",
     "log_decode_intensity", "log_prefill_intensity", "memory_headroom", "log_batch_over_max",
 ]
@@ -140,11 +141,17 @@ def _workload_values(cfg: pd.DataFrame, specs: pd.DataFrame, sequences: np.ndarr
 
 
 def _physics_values(est: pd.DataFrame, sequences: np.ndarray) -> dict[str, Any]:
-    """:data:`PHYSICS_FEATURES`: the analytic model's times, bottleneck shares, intensities and headroom."""
+    """:data:`PHYSICS_FEATURES`: the analytic model's achievable times and how far they sit above the peak
+    ones, bottleneck shares, intensities and headroom."""
     return {
         "log_analytic_ttft_s": np.log(est["ttft_s"]),
         "log_analytic_itl_s": np.log(est["itl_s"]),
         "log_analytic_latency_s": np.log(est["latency_s"]),
+        "log_achievable_over_peak_ttft": np.log(est["ttft_s"] / est["peak_ttft_s"]),
+        "log_achievable_over_peak_itl": np.log(est["itl_s"] / est["peak_itl_s"]),
+        "decode_fixed_share": est["achievable_decode_fixed_s"] / (
+            np.maximum(est["achievable_decode_compute_s"], est["achievable_decode_memory_s"])
+            + est["achievable_decode_comm_s"] + est["achievable_decode_fixed_s"]),
         "prefill_compute_share": _share(est["prefill_compute_s"], est["prefill_memory_s"], est["prefill_comm_s"]),
         "prefill_comm_share": _share(est["prefill_comm_s"], est["prefill_memory_s"], est["prefill_compute_s"]),
         "decode_compute_share": _share(est["decode_compute_s"], est["decode_memory_s"], est["decode_comm_s"]),

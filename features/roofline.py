@@ -17,8 +17,8 @@ import numpy.typing as npt
 import pandas as pd
 
 __all__ = [
-    "StepCost", "step_cost", "link_bandwidth_gbps", "numeric_columns", "weight_bytes_per_device", "kv_shards",
-    "window_tokens",
+    "Collectives", "StepCost", "step_cost", "link_bandwidth_gbps", "numeric_columns", "weight_bytes_per_device",
+    "kv_shards", "window_tokens",
     "P2P_LATENCY_S", "ACTIVATION_BYTES_PER_VALUE", "MATMULS_PER_LAYER",
 ]
 
@@ -35,8 +35,22 @@ FloatArray = npt.NDArray[np.float64]
 
 
 @dataclass(frozen=True)
+class Collectives:
+    """The collectives of one step, by kind: how many, bytes each (per device), link bandwidth in B/s."""
+
+    count: tuple[FloatArray, ...]
+    bytes_each: tuple[FloatArray, ...]
+    link_bw_bps: tuple[FloatArray, ...]
+
+
+@dataclass(frozen=True)
 class StepCost:
-    """Per-row arrays for one step of one model replica; byte and FLOP counts are per device."""
+    """Per-row arrays for one step of one model replica; byte and FLOP counts are per device.
+
+    Times are at the datasheet peaks (the hard lower bound). The work itself is kept by kind
+    (matmul and attention FLOPs, the matmul shape, bytes, collectives, layers) so that
+    ``features.efficiency`` can price the same step at achievable rates.
+    """
 
     flops: FloatArray
     weight_bytes: FloatArray
@@ -46,6 +60,17 @@ class StepCost:
     compute_s: FloatArray
     memory_s: FloatArray
     comm_s: FloatArray
+    matmul_flops: FloatArray
+    attention_flops: FloatArray
+    matmul_peak_flops: FloatArray
+    attention_peak_flops: FloatArray
+    mem_bw_bps: FloatArray
+    tokens_per_chunk: FloatArray
+    chunks: FloatArray
+    shard_matmul_params: FloatArray
+    layers: FloatArray
+    pp: FloatArray
+    collectives: Collectives
 
     @property
     def time_s(self) -> FloatArray:
@@ -115,19 +140,27 @@ def step_cost(
                                     for x in (decode_seqs, decode_context, prefill_seqs, prefill_len))
     tokens = d_seqs + p_seqs * p_len
     shards = tp * pp
-    flops, compute_s = _compute(s, shards, tokens, d_seqs, d_ctx, p_seqs, p_len)
-    weight_bytes = _weight_stream_bytes(s, tp, pp, ep, tokens, chunk_tokens)
+    matmul_flops, attention_flops = _flops(s, shards, tokens, d_seqs, d_ctx, p_seqs, p_len)
+    compute_s = (matmul_flops / (s["matmul_peak_tflops"] * 1e12)
+                 + attention_flops / (s["attention_peak_tflops"] * 1e12))
+    chunks = _chunks(tokens, chunk_tokens)
+    weight_bytes = _weight_stream_bytes(s, tp, pp, ep, tokens, chunks)
     kv_bytes = _kv_bytes(s, tp, pp, tokens, d_seqs, d_ctx, p_seqs, p_len)
     # Activations: inputs and outputs of each matmul per token (column/row-parallel halves split by tp).
     act_values = tokens * (MATMULS_PER_LAYER * s["hidden_size"] * s["num_layers"] / pp
                            + s["matmul_params_per_token"] / s["hidden_size"] / shards)
     activation_bytes = act_values * ACTIVATION_BYTES_PER_VALUE
     memory_s = (weight_bytes + kv_bytes + activation_bytes) / (s["mem_bw_gbps"] * 1e9)
-    comm_bytes, comm_s = _communication(specs, s, tp, pp, ep, tokens)
+    collectives = _collectives(specs, s, tp, pp, ep, tokens)
+    comm_bytes = sum((n * b for n, b in zip(collectives.count, collectives.bytes_each, strict=True)),
+                     np.zeros_like(tokens))
+    comm_s = sum((n * (P2P_LATENCY_S + b / bw) for n, b, bw in
+                  zip(collectives.count, collectives.bytes_each, collectives.link_bw_bps, strict=True)),
+                 np.zeros_like(tokens))
 
     # Pipeline stages run in sequence for a single batch: the replica's step is pp stage times.
     return StepCost(
-        flops=flops,
+        flops=matmul_flops + attention_flops,
         weight_bytes=weight_bytes,
         kv_bytes=kv_bytes,
         activation_bytes=activation_bytes,
@@ -135,12 +168,23 @@ def step_cost(
         compute_s=compute_s * pp,
         memory_s=memory_s * pp,
         comm_s=comm_s,
+        matmul_flops=matmul_flops,
+        attention_flops=attention_flops,
+        matmul_peak_flops=s["matmul_peak_tflops"] * 1e12,
+        attention_peak_flops=s["attention_peak_tflops"] * 1e12,
+        mem_bw_bps=s["mem_bw_gbps"] * 1e9,
+        tokens_per_chunk=tokens / chunks,
+        chunks=chunks,
+        shard_matmul_params=s["matmul_params_per_token"] / (tp * s["num_layers"] * MATMULS_PER_LAYER),
+        layers=s["num_layers"],
+        pp=pp,
+        collectives=collectives,
     )
 
 
-def _compute(s: dict[str, FloatArray], shards: FloatArray, tokens: FloatArray, d_seqs: FloatArray,
-             d_ctx: FloatArray, p_seqs: FloatArray, p_len: FloatArray) -> tuple[FloatArray, FloatArray]:
-    """FLOPs per device and their time: matmuls and attention run at different peaks.
+def _flops(s: dict[str, FloatArray], shards: FloatArray, tokens: FloatArray, d_seqs: FloatArray,
+           d_ctx: FloatArray, p_seqs: FloatArray, p_len: FloatArray) -> tuple[FloatArray, FloatArray]:
+    """Matmul and attention FLOPs per device (they run at different peaks).
 
     Every new token multiplies the active weights, then attends to all earlier tokens (a prompt
     token at position t sees t tokens: (len + 1) / 2 on average).
@@ -153,19 +197,21 @@ def _compute(s: dict[str, FloatArray], shards: FloatArray, tokens: FloatArray, d
                   + p_seqs * p_len * (s["attn_flops_per_ctx_full"] * p_ctx_full
                                       + s["attn_flops_per_ctx_window"] * window_tokens(p_ctx_full, window)))
     matmul_flops = tokens * 2.0 * s["matmul_params_per_token"]
-    flops = (matmul_flops + attn_flops) / shards
-    compute_s = (matmul_flops / (s["matmul_peak_tflops"] * 1e12)
-                 + attn_flops / (s["attention_peak_tflops"] * 1e12)) / shards
-    return flops, compute_s
+    return matmul_flops / shards, attn_flops / shards
+
+
+def _chunks(tokens: FloatArray, chunk_tokens: FloatArray | None) -> FloatArray:
+    """Forward passes a step takes: one, or one per ``chunk_tokens`` tokens (nan = one pass)."""
+    chunk = np.full_like(tokens, np.inf) if chunk_tokens is None else np.where(
+        np.isnan(chunk_tokens), np.inf, chunk_tokens)
+    chunks: FloatArray = np.maximum(1.0, np.ceil(tokens / chunk))
+    return chunks
 
 
 def _weight_stream_bytes(s: dict[str, FloatArray], tp: FloatArray, pp: FloatArray, ep: FloatArray,
-                         tokens: FloatArray, chunk_tokens: FloatArray | None) -> FloatArray:
+                         tokens: FloatArray, chunks: FloatArray) -> FloatArray:
     """Weight bytes one device streams: each chunk streams the shard once, and MoE streams only
     the experts the chunk's tokens pick (each expert is missed by all of them with (1 - k/E)^tokens)."""
-    chunk = np.full_like(tokens, np.inf) if chunk_tokens is None else np.where(
-        np.isnan(chunk_tokens), np.inf, chunk_tokens)
-    chunks = np.maximum(1.0, np.ceil(tokens / chunk))
     tokens_per_chunk = tokens / chunks
     expert_share = np.where(s["num_experts"] > 0, s["experts_per_token"] / np.maximum(s["num_experts"], 1.0), 0)
     touched = 1.0 - np.power(1.0 - expert_share, tokens_per_chunk)
@@ -183,24 +229,21 @@ def _kv_bytes(s: dict[str, FloatArray], tp: FloatArray, pp: FloatArray, tokens: 
     return (kv_values_read + kv_values_written) * s["kv_bytes_per_value"] / kv_shards(s, tp, pp)
 
 
-def _communication(specs: pd.DataFrame, s: dict[str, FloatArray], tp: FloatArray, pp: FloatArray, ep: FloatArray,
-                   tokens: FloatArray) -> tuple[FloatArray, FloatArray]:
-    """Bytes sent and time on the critical path for collectives: two ring all-reduces per layer
-    (attention and MLP outputs) within tp, one activation hand-off per pipeline boundary, a
-    dispatch and a combine per MoE layer with ep; each pays ``P2P_LATENCY_S`` before bandwidth."""
+def _collectives(specs: pd.DataFrame, s: dict[str, FloatArray], tp: FloatArray, pp: FloatArray, ep: FloatArray,
+                 tokens: FloatArray) -> Collectives:
+    """The collectives on a step's critical path: two ring all-reduces per layer (attention and MLP
+    outputs) within tp, one activation hand-off per pipeline boundary, a dispatch and a combine per
+    MoE layer with ep. At the peak each pays ``P2P_LATENCY_S`` before bandwidth."""
     layers = s["num_layers"]
     payload = tokens * s["hidden_size"] * ACTIVATION_BYTES_PER_VALUE
-    tp_bw = link_bandwidth_gbps(specs, tp) * 1e9
     allreduce_bytes = np.where(tp > 1, 2.0 * (tp - 1.0) / tp * payload, 0.0)
     n_allreduce = np.where(tp > 1, 2.0 * layers, 0.0)
-    pp_bw = link_bandwidth_gbps(specs, tp * pp) * 1e9
-    n_p2p = pp - 1.0
     moe_layers = np.where(s["num_experts"] > 0, layers, 0.0)
     ep_bytes = np.where(ep > 1, payload * s["experts_per_token"] * (ep - 1.0) / ep, 0.0)
     n_a2a = np.where(ep > 1, 2.0 * moe_layers, 0.0)
-    ep_bw = link_bandwidth_gbps(specs, ep) * 1e9
-    comm_bytes = n_allreduce * allreduce_bytes + n_p2p * payload + n_a2a * ep_bytes
-    comm_s = (n_allreduce * (P2P_LATENCY_S + allreduce_bytes / tp_bw)
-              + n_p2p * (P2P_LATENCY_S + payload / pp_bw)
-              + n_a2a * (P2P_LATENCY_S + ep_bytes / ep_bw))
-    return comm_bytes, comm_s
+    return Collectives(
+        count=(n_allreduce, pp - 1.0, n_a2a),
+        bytes_each=(allreduce_bytes, payload, ep_bytes),
+        link_bw_bps=(link_bandwidth_gbps(specs, tp) * 1e9, link_bandwidth_gbps(specs, tp * pp) * 1e9,
+                     link_bandwidth_gbps(specs, ep) * 1e9),
+    )

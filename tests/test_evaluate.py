@@ -33,7 +33,7 @@ def test_error_summary_coverage_counts_bounds_as_inside() -> None:
 
 def test_splits_and_variants_are_the_documented_ones() -> None:
     assert SPLITS == ["random", "hardware", "model", "framework", "source"]
-    assert VARIANTS == ["analytic", "lightgbm_no_physics", "surrogate"]
+    assert VARIANTS == ["peak", "achievable", "lightgbm_no_physics", "surrogate"]
 
 
 @pytest.fixture(scope="module")

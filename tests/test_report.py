@@ -126,13 +126,14 @@ def test_prediction_table_says_when_the_interval_was_widened(predictions: pd.Dat
 # --- accuracy scores ------------------------------------------------------------------------------
 
 SUMMARY = {"split": "framework", "metrics": {"latency_s": {
-    "analytic": {"rows": 10, "mape_pct": 66.04, "median_ape_pct": 69.46, "p90_ape_pct": 90.0},
+    "peak": {"rows": 10, "mape_pct": 66.04, "median_ape_pct": 69.46, "p90_ape_pct": 90.0},
+    "achievable": {"rows": 10, "mape_pct": 30.2, "median_ape_pct": 25.1, "p90_ape_pct": 60.0},
     "lightgbm_no_physics": {"rows": 10, "mape_pct": 26.8, "median_ape_pct": 20.2, "p90_ape_pct": 50.0},
     "surrogate": {"rows": 10, "mape_pct": 8.12, "median_ape_pct": 3.49, "p90_ape_pct": 14.7,
                   "p10_p90_coverage_pct": 84.56},
     "by_group": {
         group: {variant: {"rows": rows, "median_ape_pct": ape} for variant, ape in zip(VARIANTS, apes, strict=True)}
-        for group, rows, apes in [("vllm", 7, [72.81, 30.5, 26.06]), ("sglang", 3, [83.0, 37.1, 49.64])]
+        for group, rows, apes in [("vllm", 7, [72.81, 40.0, 30.5, 26.06]), ("sglang", 3, [83.0, 41.0, 37.1, 49.64])]
     }}}}
 
 
@@ -143,22 +144,25 @@ def test_scores_table_one_row_per_metric_and_predictor() -> None:
     assert table.title == "held out"
     assert _headers(table) == ["metric", "predictor", "rows", "MAPE %", "median APE %", "p90 APE %",
                                "P10-P90 coverage %"]
-    assert table.row_count == 3  # 'split' is not a metric
+    assert table.row_count == 4  # 'split' is not a metric
     lines = [line for line in _text(table).splitlines() if line.startswith("│")]
     assert [c.strip() for c in lines[1].strip("│").split("│")] == [
-        "latency_s", "lightgbm no physics", "10", "26.8", "20.2", "50.0", ""]
+        "latency_s", "achievable", "10", "30.2", "25.1", "60.0", ""]
     assert [c.strip() for c in lines[2].strip("│").split("│")] == [
+        "latency_s", "lightgbm no physics", "10", "26.8", "20.2", "50.0", ""]
+    assert [c.strip() for c in lines[3].strip("│").split("│")] == [
         "latency_s", "surrogate", "10", "8.1", "3.5", "14.7", "84.6"]
 
 
 def test_groups_table_median_ape_per_held_out_group() -> None:
     table = groups_table(SUMMARY)
     assert table.title == "median APE % per held-out framework"
-    assert _headers(table) == ["metric", "framework", "rows", "analytic", "lightgbm no physics", "surrogate"]
+    assert _headers(table) == ["metric", "framework", "rows", "peak", "achievable", "lightgbm no physics",
+                               "surrogate"]
     lines = [[c.strip() for c in line.strip("│").split("│")] for line in _text(table).splitlines()
              if line.startswith("│")]
-    assert lines == [["latency_s", "vllm", "7", "72.8", "30.5", "26.1"],
-                     ["latency_s", "sglang", "3", "83.0", "37.1", "49.6"]]
+    assert lines == [["latency_s", "vllm", "7", "72.8", "40.0", "30.5", "26.1"],
+                     ["latency_s", "sglang", "3", "83.0", "41.0", "37.1", "49.6"]]
 
 
 # --- JSON -----------------------------------------------------------------------------------------
@@ -270,7 +274,7 @@ def _evaluation() -> Evaluation:
     predictions = pd.DataFrame({"fold": [0, 0, 1, 1], "group": ["0", "0", "1", "1"]})
     for metric in METRICS:
         predictions[f"{metric}_measured"] = measured if metric == "latency_s" else np.nan
-        for variant, factor in zip(VARIANTS, [0.5, 1.5, 1.1], strict=True):
+        for variant, factor in zip(VARIANTS, [0.5, 0.9, 1.5, 1.1], strict=True):
             predictions[f"{metric}_{variant}"] = measured * factor
         predictions[f"{metric}_surrogate_p10"] = measured * 0.9
         predictions[f"{metric}_surrogate_p90"] = measured * 1.2

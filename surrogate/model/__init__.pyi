@@ -8,6 +8,7 @@ from ._bundle import (
     check_columns as check_columns,
     fingerprint as fingerprint,
 )
+from ._efficiency import fit_efficiency as fit_efficiency
 from ._evaluate import (
     VARIANTS as VARIANTS,
     Evaluation as Evaluation,

@@ -1,7 +1,10 @@
 """The learned surrogate: LightGBM models that correct the analytic estimate, in one picklable object.
 
-Each metric's model predicts ``log(measured / analytic)``; with no data it predicts 0 and the bundle
-falls back to physics. Quantile models on the same target give P10 and P90. Throughput is derived
+Each metric's model predicts ``log(measured / achievable)`` (the analytic model at achievable rates,
+its parameters fitted on the same rows); with no data it predicts 0 and the bundle falls back to
+physics. No prediction is below the peak-hardware time of the same work (``peak_*``): that floor is
+applied to P10, median and P90, and ``floored_to_peak`` says where the median needed it. Quantile
+models on the same target give P10 and P90. Throughput is derived
 from the predicted latency so the metrics stay consistent with each other.
 
 ``surrogate.load(path)`` and plain ``joblib.load(path)`` both return a :class:`SurrogateModel`;
@@ -26,6 +29,7 @@ from features import catalog
 from features.analytic import estimate
 from features.build import PHYSICS_FEATURES, build_features
 from features.configs import CONFIG_COLUMNS, REQUIRED_COLUMNS, gather_specs, normalize_configs
+from features.efficiency import Efficiency, default_efficiency
 from features.errors import ConfigError, DataError, IncompatibleBundleError, NotFittedError
 from surrogate.ingest.schema import SCHEMA
 from surrogate.model._calibration import (
@@ -37,13 +41,15 @@ from surrogate.model._calibration import (
     row_offsets,
 )
 from surrogate.model._consistency import make_consistent
+from surrogate.model._efficiency import fit_efficiency
 
 if TYPE_CHECKING:
     import lightgbm as lgb
 
 __all__ = ["SurrogateModel", "METRICS", "BUNDLE_FORMAT", "check_columns", "fingerprint"]
 
-BUNDLE_FORMAT = 1
+# 2: the target is measured / achievable, and the bundle carries its fitted efficiency parameters.
+BUNDLE_FORMAT = 2
 METRICS = ["latency_s", "ttft_s", "itl_s"]
 # One thread: the training sets are small (thousands of rows), and OpenMP threads that share two
 # cores with another busy process spin-wait; measured 0.5 s single-threaded vs 142 s with 2 threads
@@ -95,7 +101,8 @@ class SurrogateModel:
 
     def __init__(self, seed: int | None = 0, n_estimators: int = 400, learning_rate: float = 0.05,
                  num_leaves: int = 31, min_child_samples: int = 10, physics: bool = True,
-                 with_hardware_id: bool = False, with_specs: bool = False, calibrate: bool = True) -> None:
+                 with_hardware_id: bool = False, with_specs: bool = False, calibrate: bool = True,
+                 fit_efficiency: bool = True) -> None:
         self.seed = seed
         self.n_estimators = n_estimators
         self.learning_rate = learning_rate
@@ -105,6 +112,7 @@ class SurrogateModel:
         self.with_hardware_id = with_hardware_id
         self.with_specs = with_specs
         self.calibrate = calibrate
+        self.fit_efficiency = fit_efficiency
 
     # --- pickling with a format check -------------------------------------------------------
     def __getstate__(self) -> dict[str, Any]:
@@ -154,7 +162,7 @@ class SurrogateModel:
         if not normalized:
             cfg = normalize_configs(cfg)
         specs = gather_specs(cfg)
-        est = estimate(cfg, normalized=True, specs=specs)
+        est = estimate(cfg, normalized=True, specs=specs, efficiency=self.efficiency_)
         return cfg, est, self._features(cfg, est, specs)
 
     def fit(self, table: pd.DataFrame, progress: Callable[[str], None] | None = None) -> SurrogateModel:
@@ -163,6 +171,14 @@ class SurrogateModel:
         Rows are put in a canonical order first, so the same rows in any order give the same model.
         """
         table = table.iloc[np.argsort(_row_hashes(table), kind="stable")].reset_index(drop=True)
+        # The achievable model's parameters come from the same rows (so a held-out accelerator is held
+        # out of them too); the learned trees correct what they leave.
+        if self.fit_efficiency and self.physics:
+            if progress:
+                progress("efficiency parameters")
+            self.efficiency_ = fit_efficiency(table, base=Efficiency())
+        else:
+            self.efficiency_ = default_efficiency()
         cfg, est, feats = self._physics(table)
         self.models_: dict[str, dict[str, lgb.Booster]] = {}
         self.train_rows_: dict[str, int] = {}
@@ -233,6 +249,7 @@ class SurrogateModel:
             "seen_hardware": self.seen_hardware_, "seen_models": self.seen_models_,
             "feature_names": self.feature_names_in_, "physics": self.physics,
             "with_hardware_id": self.with_hardware_id, "with_specs": self.with_specs, "cv_scores": {},
+            "efficiency": self.efficiency_.to_dict(),
         }
 
     # --- prediction ---------------------------------------------------------------------------
@@ -249,6 +266,7 @@ class SurrogateModel:
         unseen_hardware = ~cfg["hardware"].isin(self.seen_hardware_).to_numpy()
         unseen_model = ~cfg["model"].isin(self.seen_models_).to_numpy()
         out = pd.DataFrame(index=configs.index)
+        floored = np.zeros(len(cfg), dtype=bool)
         for metric in METRICS:
             base = est[metric].to_numpy() if self.physics else np.ones(len(est))
             fitted = self.models_.get(metric)
@@ -263,8 +281,13 @@ class SurrogateModel:
             ordered = np.sort(out[[f"{metric}_p10", metric, f"{metric}_p90"]].to_numpy(), axis=1)
             out[f"{metric}_p10"], out[metric], out[f"{metric}_p90"] = ordered.T
         make_consistent(cfg, out)
+        if self.physics:  # static ITL is derived from latency and TTFT: keep it above its floor too
+            for suffix in ("", "_p10", "_p90"):
+                out[f"itl_s{suffix}"] = np.maximum(out[f"itl_s{suffix}"].to_numpy(), est["peak_itl_s"].to_numpy())
         for metric in METRICS:
             out[f"analytic_{metric}"] = est[metric].to_numpy()
+            out[f"peak_{metric}"] = est[f"peak_{metric}"].to_numpy()
+        out["floored_to_peak"] = floored
         out["hardware_seen_in_training"] = ~unseen_hardware
         out["model_seen_in_training"] = ~unseen_model
         for column in ["mem_per_device_gb", "mem_usable_gb", "max_batch_size", "fits", "bottleneck"]:

@@ -1,0 +1,191 @@
+"""Achievable rates: the share of the datasheet real kernels and engines reach, and what a step costs besides.
+
+The peak roofline (``features.roofline``) is the hard lower bound; real systems are 1.3-3x slower.
+This module prices the same work (``StepCost``) at achievable rates:
+
+    step = max(compute, memory) + communication + fixed
+
+- compute: matmul FLOPs at ``matmul_fraction`` of the peak, scaled down for few tokens per pass
+  (``M / (M + matmul_half_tokens)``: small-M decode GEMMs run far below peak) and for skinny shards
+  (``P / (P + matmul_half_params)``, P the parameters of one matmul on one device); attention FLOPs
+  at ``attention_fraction`` of the 16-bit peak;
+- memory: bytes at ``memory_fraction`` of the datasheet bandwidth;
+- communication: each collective pays ``P2P_LATENCY_S`` and its bytes at ``link_fraction`` of the
+  link, less for small messages (``bytes / (bytes + link_half_bytes)``);
+- fixed: kernel launches per layer and forward pass (``layer_overhead_s``), and the engine's own
+  per-step work (scheduling, sampling, detokenisation; ``step_overhead_s``).
+
+Every efficiency curve lies in (0, 1] and never falls as M, the shard or the message grows. The
+numbers are few and global: each is either sourced (``memory_fraction``: aiconfigurator's
+``mem_bw_empirical_scaling_factor``) or fitted on measured rows by
+``surrogate.model.fit_efficiency``, with per-vendor and per-framework log offsets shrunk toward
+zero (a vendor or engine with few rows stays near the global value). The fitted values ship in
+``features/data/efficiency.json`` with the fingerprint of the data they came from.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from dataclasses import asdict, dataclass, field
+from functools import cache
+from importlib import resources
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+
+from features.errors import DataError
+from features.roofline import P2P_LATENCY_S, FloatArray, StepCost
+
+__all__ = ["Efficiency", "RowEfficiency", "AchievableStep", "achievable_step", "default_efficiency",
+           "matmul_efficiency", "link_efficiency", "GLOBAL_PARAMETERS"]
+
+# Bounds of the global parameters (fitting stays inside them; a fraction is never above 1).
+GLOBAL_PARAMETERS: dict[str, tuple[float, float]] = {
+    "matmul_fraction": (0.05, 1.0),
+    "matmul_half_tokens": (1.0, 4096.0),
+    "matmul_half_params": (1e3, 1e9),
+    "attention_fraction": (0.02, 1.0),
+    "memory_fraction": (0.1, 1.0),
+    "link_fraction": (0.05, 1.0),
+    "link_half_bytes": (1e3, 1e9),
+    "layer_overhead_s": (0.0, 1e-3),
+    "step_overhead_s": (0.0, 0.1),
+}
+
+
+@dataclass(frozen=True)
+class Efficiency:
+    """Global achievable fractions and fixed costs, with per-vendor and per-framework log offsets."""
+
+    matmul_fraction: float = field(default=0.7, metadata={"help": "matmul FLOPs rate at large M, of peak"})
+    matmul_half_tokens: float = field(default=64.0, metadata={"help": "tokens per pass at half that rate"})
+    matmul_half_params: float = field(default=2e6, metadata={"help": "one matmul's shard size at half rate"})
+    attention_fraction: float = field(default=0.5, metadata={"help": "attention FLOPs rate, of 16-bit peak"})
+    memory_fraction: float = field(default=0.8, metadata={
+        "help": "achievable / datasheet memory bandwidth; aiconfigurator systems/*.yaml "
+                "mem_bw_empirical_scaling_factor: 0.8"})
+    link_fraction: float = field(default=0.7, metadata={"help": "bus bandwidth of large collectives, of link"})
+    link_half_bytes: float = field(default=1e6, metadata={"help": "message size at half that bandwidth"})
+    layer_overhead_s: float = field(default=5e-6, metadata={"help": "launch cost per layer and forward pass"})
+    step_overhead_s: float = field(default=1e-3, metadata={"help": "engine cost per step"})
+    vendor_log_speed: Mapping[str, float] = field(default_factory=dict, metadata={
+        "help": "log multiplier on every achievable rate, by hardware vendor (software maturity)"})
+    framework_log_speed: Mapping[str, float] = field(default_factory=dict, metadata={
+        "help": "log multiplier on every achievable rate, by framework"})
+    framework_log_overhead: Mapping[str, float] = field(default_factory=dict, metadata={
+        "help": "log multiplier on the fixed costs, by framework"})
+    source: str = field(default="defaults", metadata={"help": "where the numbers come from"})
+
+    def rows(self, vendors: npt.ArrayLike, frameworks: npt.ArrayLike) -> RowEfficiency:
+        """The parameters per configuration row (offsets looked up by vendor and framework)."""
+        vendor = np.asarray(vendors, dtype=object)
+        framework = np.asarray(frameworks, dtype=object)
+        speed = np.exp(_lookup(self.vendor_log_speed, vendor) + _lookup(self.framework_log_speed, framework))
+        overhead = np.exp(_lookup(self.framework_log_overhead, framework))
+
+        def fraction(value: float) -> FloatArray:
+            return np.clip(value * speed, 1e-3, 1.0)
+
+        return RowEfficiency(
+            matmul_fraction=fraction(self.matmul_fraction),
+            matmul_half_tokens=np.full(len(vendor), self.matmul_half_tokens),
+            matmul_half_params=np.full(len(vendor), self.matmul_half_params),
+            attention_fraction=fraction(self.attention_fraction),
+            memory_fraction=fraction(self.memory_fraction),
+            link_fraction=fraction(self.link_fraction),
+            link_half_bytes=np.full(len(vendor), self.link_half_bytes),
+            layer_overhead_s=self.layer_overhead_s * overhead,
+            step_overhead_s=self.step_overhead_s * overhead,
+        )
+
+    def to_dict(self) -> dict[str, Any]:
+        return {k: (dict(v) if isinstance(v, Mapping) else v) for k, v in asdict(self).items()}
+
+    @classmethod
+    def from_dict(cls, values: Mapping[str, Any]) -> Efficiency:
+        known = {f for f in cls.__dataclass_fields__}
+        unknown = sorted(set(values) - known)
+        if unknown:
+            raise DataError(f"efficiency parameters: unknown names {', '.join(unknown)}")
+        return cls(**dict(values))
+
+
+def _lookup(offsets: Mapping[str, float], keys: npt.NDArray[np.object_]) -> FloatArray:
+    """Offset per row; names without one get 0 (the global value)."""
+    out = np.zeros(len(keys))
+    for name, value in offsets.items():
+        out[keys == name] = value
+    return out
+
+
+@dataclass(frozen=True)
+class RowEfficiency:
+    """Efficiency parameters as one array per parameter, one value per configuration row."""
+
+    matmul_fraction: FloatArray
+    matmul_half_tokens: FloatArray
+    matmul_half_params: FloatArray
+    attention_fraction: FloatArray
+    memory_fraction: FloatArray
+    link_fraction: FloatArray
+    link_half_bytes: FloatArray
+    layer_overhead_s: FloatArray
+    step_overhead_s: FloatArray
+
+
+@dataclass(frozen=True)
+class AchievableStep:
+    """One step's time at achievable rates, by part (per replica; pipeline stages run in turn)."""
+
+    compute_s: FloatArray
+    memory_s: FloatArray
+    comm_s: FloatArray
+    fixed_s: FloatArray
+
+    @property
+    def time_s(self) -> FloatArray:
+        """Compute and memory overlap; communication and fixed costs add."""
+        return np.maximum(self.compute_s, self.memory_s) + self.comm_s + self.fixed_s
+
+
+def matmul_efficiency(tokens: FloatArray, shard_params: FloatArray, e: RowEfficiency) -> FloatArray:
+    """Share of the matmul peak reached with ``tokens`` rows per pass and ``shard_params`` per matmul."""
+    return (e.matmul_fraction * tokens / (tokens + e.matmul_half_tokens)
+            * shard_params / (shard_params + e.matmul_half_params))
+
+
+def link_efficiency(message_bytes: FloatArray, e: RowEfficiency) -> FloatArray:
+    """Share of the link bandwidth a collective of ``message_bytes`` per device reaches."""
+    return e.link_fraction * message_bytes / (message_bytes + e.link_half_bytes)
+
+
+def achievable_step(step: StepCost, e: RowEfficiency) -> AchievableStep:
+    """``step``'s work priced at achievable rates (``>=`` the peak time of the same work, part by part)."""
+    matmul_rate = step.matmul_peak_flops * matmul_efficiency(step.tokens_per_chunk, step.shard_matmul_params, e)
+    attention_rate = step.attention_peak_flops * e.attention_fraction
+    compute_s = (np.divide(step.matmul_flops, matmul_rate, out=np.zeros_like(matmul_rate),
+                           where=step.matmul_flops > 0)
+                 + step.attention_flops / attention_rate) * step.pp
+    memory_s = step.bytes_moved / (step.mem_bw_bps * e.memory_fraction) * step.pp
+    comm_s = np.zeros_like(compute_s)
+    for count, each, bandwidth in zip(step.collectives.count, step.collectives.bytes_each,
+                                      step.collectives.link_bw_bps, strict=True):
+        rate = bandwidth * np.maximum(link_efficiency(each, e), 1e-12)
+        comm_s = comm_s + count * (P2P_LATENCY_S + np.divide(each, rate, out=np.zeros_like(rate), where=each > 0))
+    fixed_s = step.chunks * step.layers * e.layer_overhead_s + e.step_overhead_s
+    return AchievableStep(compute_s=compute_s, memory_s=memory_s, comm_s=comm_s, fixed_s=fixed_s)
+
+
+@cache
+def default_efficiency() -> Efficiency:
+    """The shipped parameters (``features/data/efficiency.json``), or the defaults above without that file."""
+    path = resources.files("features") / "data" / "efficiency.json"
+    if not path.is_file():
+        return Efficiency()
+    try:
+        values = json.loads(path.read_text(encoding="utf-8"))
+    except json.JSONDecodeError as exc:
+        raise DataError(f"{path}: not valid JSON: {exc}") from exc
+    return Efficiency.from_dict(values["parameters"])

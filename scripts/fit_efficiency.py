@@ -1,0 +1,37 @@
+"""Fit the achievable model's parameters on all shared data and ship them: python scripts/fit_efficiency.py.
+
+Writes ``features/data/efficiency.json`` (the parameters ``features.efficiency.default_efficiency``
+loads, the fingerprint of the rows they were fitted on, and this command), and prints them.
+Deterministic: the same data gives the same file.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+from features.efficiency import Efficiency
+from surrogate.ingest import load_shared
+from surrogate.model import fingerprint, fit_efficiency, training_rows
+
+DEFAULT_OUT = Path(__file__).resolve().parents[1] / "features" / "data" / "efficiency.json"
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--shared", type=Path, default=None, help="shared datasets dir (default ../shared/datasets)")
+    parser.add_argument("--out", type=Path, default=DEFAULT_OUT)
+    args = parser.parse_args(argv)
+    rows = training_rows(load_shared(args.shared).table)
+    efficiency = fit_efficiency(rows, base=Efficiency())
+    payload = {"parameters": efficiency.to_dict(), "data_fingerprint": fingerprint(rows),
+               "command": "python scripts/fit_efficiency.py"}
+    args.out.write_text(json.dumps(payload, indent=2) + "\n", encoding="utf-8")
+    print(json.dumps(payload, indent=2))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

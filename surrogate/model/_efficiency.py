@@ -1,0 +1,131 @@
+"""Fitting the achievable model's few parameters on measured rows, shrunk toward global values.
+
+The parameters of ``features.efficiency.Efficiency`` (matmul, attention and link fractions, the
+half-efficiency points, fixed costs per layer and per step) are global; per-vendor and per-framework
+log offsets let a family of systems differ, each pulled toward zero by a Gaussian prior worth
+``prior_rows`` measurements, so a vendor with a handful of rows stays near the global value. The
+memory-bandwidth fraction is sourced (aiconfigurator's 0.8) and held fixed unless asked.
+
+The loss is a robust (soft L1) least-squares fit of log(measured / achievable) over every measured
+metric (static latency, serving TTFT and ITL), solved with ``scipy.optimize.least_squares``. Step
+costs that do not depend on the parameters are computed once, so one evaluation is a few array
+operations.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+
+import numpy as np
+import numpy.typing as npt
+import pandas as pd
+
+from features.analytic import AnalyticSteps, analytic_steps, compose
+from features.configs import CONFIG_COLUMNS, gather_specs, invalid_reasons, normalize_configs
+from features.efficiency import GLOBAL_PARAMETERS, Efficiency, achievable_step, default_efficiency
+from features.errors import DataError
+
+__all__ = ["fit_efficiency", "FITTED_PARAMETERS"]
+
+METRICS = ("latency_s", "ttft_s", "itl_s")
+# Fitted globals, as (name, transform): fractions on the logit scale, positive scales on the log scale.
+FITTED_PARAMETERS = (("matmul_fraction", "logit"), ("matmul_half_tokens", "log"), ("matmul_half_params", "log"),
+                     ("attention_fraction", "logit"), ("link_fraction", "logit"), ("link_half_bytes", "log"),
+                     ("layer_overhead_s", "log"), ("step_overhead_s", "log"))
+_MIN_ROWS = 20
+# Soft-L1 scale of the log residuals: errors beyond ~35% count linearly, not quadratically.
+_LOSS_SCALE = 0.3
+_FLOOR = 1e-9  # overheads are fitted on the log scale; this stands for zero
+
+
+@dataclass(frozen=True)
+class _Problem:
+    """The measured rows with their step costs (fixed), and who they belong to."""
+
+    steps: AnalyticSteps
+    vendors: npt.NDArray[np.object_]
+    frameworks: npt.NDArray[np.object_]
+    measured: dict[str, npt.NDArray[np.float64]]
+    vendor_names: tuple[str, ...]
+    framework_names: tuple[str, ...]
+
+
+def _problem(table: pd.DataFrame) -> _Problem:
+    cfg = normalize_configs(table[[c for c in table.columns if c in CONFIG_COLUMNS]])
+    specs = gather_specs(cfg)
+    valid = invalid_reasons(cfg, specs=specs).eq("").to_numpy()
+    cfg, specs = cfg[valid].reset_index(drop=True), specs[valid].reset_index(drop=True)
+    kept = table[valid].reset_index(drop=True)
+    measured = {m: pd.to_numeric(kept[m], errors="coerce").to_numpy(dtype=float) if m in kept else
+                np.full(len(kept), np.nan) for m in METRICS}
+    vendors = specs["vendor"].to_numpy(dtype=object)
+    frameworks = cfg["framework"].to_numpy(dtype=object)
+    return _Problem(analytic_steps(cfg, specs), vendors, frameworks, measured,
+                    tuple(sorted(set(vendors))), tuple(sorted(set(frameworks))))
+
+
+def _to_free(value: float, transform: str) -> float:
+    if transform == "logit":
+        value = float(np.clip(value, 1e-4, 1 - 1e-4))
+        return float(np.log(value / (1 - value)))
+    return float(np.log(max(value, _FLOOR)))
+
+
+def _from_free(x: float, transform: str, name: str) -> float:
+    low, high = GLOBAL_PARAMETERS[name]
+    value = 1.0 / (1.0 + np.exp(-x)) if transform == "logit" else float(np.exp(x))
+    return float(np.clip(value, low, high))
+
+
+def _unpack(x: npt.NDArray[np.float64], base: Efficiency, problem: _Problem) -> Efficiency:
+    n = len(FITTED_PARAMETERS)
+    globals_ = {name: _from_free(float(x[i]), t, name) for i, (name, t) in enumerate(FITTED_PARAMETERS)}
+    nv, nf = len(problem.vendor_names), len(problem.framework_names)
+    vendor = dict(zip(problem.vendor_names, (float(v) for v in x[n:n + nv]), strict=True))
+    speed = dict(zip(problem.framework_names, (float(v) for v in x[n + nv:n + nv + nf]), strict=True))
+    overhead = dict(zip(problem.framework_names, (float(v) for v in x[n + nv + nf:]), strict=True))
+    return Efficiency.from_dict({**base.to_dict(), **globals_, "vendor_log_speed": vendor,
+                                 "framework_log_speed": speed, "framework_log_overhead": overhead})
+
+
+def _residuals(x: npt.NDArray[np.float64], base: Efficiency, problem: _Problem,
+               prior_weight: float) -> npt.NDArray[np.float64]:
+    efficiency = _unpack(x, base, problem)
+    rows = efficiency.rows(problem.vendors, problem.frameworks)
+    steps = problem.steps
+    times = compose(steps, *(achievable_step(s, rows).time_s
+                             for s in (steps.prefill, steps.wave_prefill, steps.decode)))
+    parts = []
+    for metric in METRICS:
+        measured = problem.measured[metric]
+        ok = np.isfinite(measured) & (measured > 0)
+        parts.append(np.log(measured[ok] / times[metric][ok]))
+    offsets = x[len(FITTED_PARAMETERS):]
+    return np.concatenate([*parts, prior_weight * offsets])
+
+
+def fit_efficiency(table: pd.DataFrame, base: Efficiency | None = None, prior_rows: float = 50.0,
+                   max_evaluations: int = 4000) -> Efficiency:
+    """Efficiency parameters fitted to the measured rows of ``table`` (canonical columns).
+
+    ``base`` supplies the starting point and the parameters that stay fixed (memory fraction);
+    ``prior_rows`` is how many measurements a vendor's or framework's offset must outweigh to move
+    a factor e away from the global value. Deterministic: same rows, same parameters.
+    """
+    from scipy.optimize import least_squares
+
+    base = base or default_efficiency()
+    problem = _problem(table)
+    count = sum(int((np.isfinite(v) & (v > 0)).sum()) for v in problem.measured.values())
+    if count < _MIN_ROWS:
+        raise DataError(f"{count} measured rows are too few to fit efficiency parameters (need {_MIN_ROWS})")
+    start = [_to_free(getattr(base, name), t) for name, t in FITTED_PARAMETERS]
+    start += [base.vendor_log_speed.get(v, 0.0) for v in problem.vendor_names]
+    start += [base.framework_log_speed.get(f, 0.0) for f in problem.framework_names]
+    start += [base.framework_log_overhead.get(f, 0.0) for f in problem.framework_names]
+    # The offsets' Gaussian prior: an offset o costs what o in log error on prior_rows rows costs.
+    prior_weight = float(np.sqrt(prior_rows))
+    result = least_squares(_residuals, np.array(start), args=(base, problem, prior_weight), loss="soft_l1",
+                           f_scale=_LOSS_SCALE, max_nfev=max_evaluations, x_scale="jac")
+    fitted = _unpack(result.x, base, problem)
+    return replace(fitted, source=f"fitted on {count} measured metrics ({len(problem.vendors)} configurations)")
