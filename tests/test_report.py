@@ -293,7 +293,7 @@ def test_write_evaluation_writes_json_csv_and_a_plot_per_measured_metric(tmp_pat
     surrogate = saved["metrics"]["latency_s"]["surrogate"]
     assert surrogate["mape_pct"] == pytest.approx(10.0)
     assert surrogate["p10_p90_coverage_pct"] == pytest.approx(100.0)
-    assert saved["metrics"]["latency_s"]["analytic"]["median_ratio_measured_over_predicted"] == pytest.approx(2.0)
+    assert saved["metrics"]["latency_s"]["peak"]["median_ratio_measured_over_predicted"] == pytest.approx(2.0)
     csv = pd.read_csv(tmp_path / "eval" / "predictions.csv")
     assert len(csv) == 4 and set(evaluation.predictions.columns) == set(csv.columns)
     assert (tmp_path / "eval" / "latency_s.png").read_bytes()[:8] == PNG_MAGIC
