@@ -11,6 +11,7 @@ from _specs import LLAMA3_8B, arr, specs_for
 from hypothesis import given, settings, strategies as st
 
 from features.roofline import (
+    Collectives,
     StepCost,
     kv_shards,
     link_bandwidth_gbps,
@@ -154,8 +155,13 @@ def test_matmul_peak_follows_the_weight_format_attention_stays_fp16() -> None:
 
 
 def test_step_time_is_the_roofline_plus_communication() -> None:
+    none = (arr(0, 0),)
     c = StepCost(flops=arr(1, 1), weight_bytes=arr(10, 1), kv_bytes=arr(2, 3), activation_bytes=arr(1, 0),
-                 comm_bytes=arr(0, 4), compute_s=arr(2.0, 5.0), memory_s=arr(3.0, 1.0), comm_s=arr(0.5, 0.0))
+                 comm_bytes=arr(0, 4), compute_s=arr(2.0, 5.0), memory_s=arr(3.0, 1.0), comm_s=arr(0.5, 0.0),
+                 matmul_flops=arr(1, 1), attention_flops=arr(0, 0), matmul_peak_flops=arr(1, 1),
+                 attention_peak_flops=arr(1, 1), mem_bw_bps=arr(1, 1), tokens_per_chunk=arr(1, 1), chunks=arr(1, 1),
+                 shard_matmul_params=arr(1, 1), layers=arr(1, 1), pp=arr(1, 1),
+                 collectives=Collectives(count=none, bytes_each=none, link_bw_bps=none))
     np.testing.assert_allclose(c.time_s, [3.5, 5.0])
     np.testing.assert_allclose(c.bytes_moved, [13, 4])
 

@@ -14,7 +14,7 @@ import features
 import surrogate.model as models
 import surrogate.optimize as optimize
 import surrogate.report as report
-from features.errors import InfeasibleError
+from features.errors import DataError, InfeasibleError
 from surrogate.cli._options import config_frame, config_options, data_options, read_configs_csv, training_table
 from surrogate.cli._root import progress_spinner, stderr, stdout
 from surrogate.formatting import describe_config
@@ -23,14 +23,22 @@ __all__ = ["estimate", "train", "evaluate", "predict"]
 
 
 @click.command()
-@config_options()
+@config_options(required=False)
+@click.option("--input", "input_path", type=click.Path(path_type=Path, dir_okay=False, exists=True), default=None,
+              help="CSV of configurations in the canonical column names (one per row).")
+@click.option("--output", "output_path", type=click.Path(path_type=Path, dir_okay=False), default=None,
+              help="With --input: write the input columns plus peak and achievable times, fits and memory here.")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON instead of a table.")
-def estimate(as_json: bool, **params: Any) -> None:
-    """Analytic (roofline) estimate for one deployment.
+def estimate(input_path: Path | None, output_path: Path | None, as_json: bool, **params: Any) -> None:
+    """Analytic estimate for one deployment (or a CSV of them): achievable beside peak.
 
     Example: surrogate estimate --model meta-llama/Meta-Llama-3-8B --hardware h100-sxm
     --num-devices 2 --tp 2 --batch-size 16 --input-len 1024 --output-len 256
     """
+    if input_path is not None:
+        _estimate_file(input_path, output_path, as_json)
+        return
+    _require_deployment(params)
     config = features.normalize_configs(config_frame(params))
     result = features.estimate(config, normalized=True).iloc[0]
     row = config.iloc[0]
@@ -47,6 +55,35 @@ def estimate(as_json: bool, **params: Any) -> None:
             f"does not fit: needs {result['mem_per_device_gb']:.1f} GB per device, "
             f"{result['mem_usable_gb']:.1f} GB usable on {row['hardware']} ({over:.1f} GB over).{hint}"
         )
+
+
+def _require_deployment(params: dict[str, Any]) -> None:
+    missing = [f"--{k.replace('_', '-')}" for k in ("model", "hardware", "input_len", "output_len")
+               if params[k] is None]
+    if missing:
+        raise click.UsageError(f"give --input CSV, or describe one deployment (missing {', '.join(missing)})")
+
+
+def _estimate_file(input_path: Path, output_path: Path | None, as_json: bool) -> None:
+    """Every row of a CSV: the estimable ones written (or printed), the others listed by line."""
+    import pandas as pd
+
+    configs = read_configs_csv(input_path)
+    estimates, errors = models.estimate_each(configs)
+    for position, reason in sorted(errors.items()):
+        stderr.print(f"{input_path}:{position + 2}: {reason}", markup=False, highlight=False, soft_wrap=True)
+    good = configs.iloc[[i for i in range(len(configs)) if i not in errors]].reset_index(drop=True)
+    combined = pd.concat([good, estimates[models.ESTIMATE_OUTPUT_COLUMNS].reset_index(drop=True)], axis=1)
+    if output_path is not None:
+        combined.to_csv(output_path, index=False)
+        stderr.print(f"wrote {len(combined)} estimates to {output_path}", highlight=False)
+    elif as_json:
+        report.print_json(combined.to_dict(orient="records"))
+    else:
+        stdout.print(combined.to_string(index=False), markup=False, highlight=False)
+    if errors:
+        raise DataError(f"{len(errors)} of {len(configs)} rows of {input_path} could not be estimated (listed "
+                        "above with their line); the others were estimated")
 
 
 @click.command()
@@ -122,10 +159,7 @@ def predict(input_path: Path | None, model_file: Path | None, output_path: Path 
             **params: Any) -> None:
     """Learned prediction with P10-P90 intervals, for one deployment or a CSV of them."""
     if input_path is None:
-        missing = [f"--{k.replace('_', '-')}" for k in ("model", "hardware", "input_len", "output_len")
-                   if params[k] is None]
-        if missing:
-            raise click.UsageError(f"give --input CSV, or describe one deployment (missing {', '.join(missing)})")
+        _require_deployment(params)
         configs = config_frame(params)
     else:
         configs = read_configs_csv(input_path)

@@ -1,6 +1,10 @@
 """Public names of ``surrogate.model``, read by type checkers and by ``lazy_loader`` (see ``__init__.py``)."""
 
-from ._analytic import AnalyticPredictor as AnalyticPredictor
+from ._analytic import (
+    ESTIMATE_OUTPUT_COLUMNS as ESTIMATE_OUTPUT_COLUMNS,
+    AnalyticPredictor as AnalyticPredictor,
+    estimate_each as estimate_each,
+)
 from ._bundle import (
     BUNDLE_FORMAT as BUNDLE_FORMAT,
     METRICS as METRICS,

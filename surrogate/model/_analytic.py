@@ -1,4 +1,4 @@
-"""The roofline alone behind the ``predict`` interface, so it can be scored and ranked like the surrogate.
+"""The analytic model alone behind the ``predict`` interface, and row-by-row estimates of a user's table.
 
 Used to seed Optuna studies (cheap: no trees) and as the analytic baseline in benchmarks. The
 P10/P90 columns equal the median: the roofline has no spread.
@@ -9,9 +9,14 @@ from __future__ import annotations
 import pandas as pd
 
 from features.analytic import estimate
-from features.configs import CONFIG_COLUMNS, normalize_configs
+from features.configs import CONFIG_COLUMNS, invalid_reasons, normalize_configs
+from features.errors import SurrogateError
 
-__all__ = ["AnalyticPredictor"]
+__all__ = ["AnalyticPredictor", "estimate_each", "ESTIMATE_OUTPUT_COLUMNS"]
+
+# What `surrogate estimate --input ... --output ...` writes beside the input columns.
+ESTIMATE_OUTPUT_COLUMNS = ["peak_ttft_s", "peak_itl_s", "peak_latency_s", "achievable_ttft_s", "achievable_itl_s",
+                           "achievable_latency_s", "fits", "mem_per_device_gb"]
 
 _METRICS = ["latency_s", "ttft_s", "itl_s", "throughput_tok_s", "output_throughput_tok_s"]
 
@@ -32,6 +37,37 @@ class AnalyticPredictor:
                 out[f"{metric}{suffix}"] = values
         for metric in ["latency_s", "ttft_s", "itl_s"]:
             out[f"analytic_{metric}"] = est[metric].to_numpy()
+            out[f"peak_{metric}"] = est[f"peak_{metric}"].to_numpy()
         for column in ["mem_per_device_gb", "mem_usable_gb", "max_batch_size", "fits", "bottleneck"]:
             out[column] = est[column].to_numpy()
         return out
+
+
+def estimate_each(configs: pd.DataFrame) -> tuple[pd.DataFrame, dict[int, str]]:
+    """The analytic estimate of every row that can be estimated, and why each other row cannot.
+
+    Returns the estimable rows' estimates (indexed like ``configs``; ``ESTIMATE_OUTPUT_COLUMNS`` and
+    every ``features.analytic.ANALYTIC_COLUMNS``) and ``{position: reason}`` for the rest, so one
+    bad row never costs the others. Good rows are estimated in one vectorised call.
+    """
+    columns = [c for c in configs.columns if c in CONFIG_COLUMNS]
+    good: list[pd.DataFrame] = []
+    errors: dict[int, str] = {}
+    for position in range(len(configs)):
+        try:
+            row = normalize_configs(configs.iloc[[position]][columns])
+        except SurrogateError as exc:
+            errors[position] = str(exc)
+            continue
+        reason = invalid_reasons(row).iloc[0]
+        if reason:
+            errors[position] = reason
+        else:
+            good.append(row)
+    if not good:
+        return pd.DataFrame(columns=ESTIMATE_OUTPUT_COLUMNS), errors
+    cfg = pd.concat(good)
+    est = estimate(cfg, normalized=True)
+    for metric in ("ttft_s", "itl_s", "latency_s"):
+        est[f"achievable_{metric}"] = est[metric]
+    return est, errors

@@ -12,34 +12,59 @@ from surrogate.formatting import format_seconds
 __all__ = ["estimate_table", "prediction_table", "scores_table", "groups_table"]
 
 
-_ROWS: list[tuple[str, str, Any]] = [
+def _tokens_per_s(value: float) -> str:
+    return f"{value:,.0f} tok/s"
+
+
+def _gb(digits: int) -> Any:
+    return lambda v: f"{v:.{digits}f} GB"
+
+
+# (column, label, format): times and throughputs get an achievable and a peak column.
+_TIMES: list[tuple[str, str, Any]] = [
     ("ttft_s", "time to first token", format_seconds),
     ("itl_s", "inter-token latency", format_seconds),
     ("latency_s", "latency (batch / request)", format_seconds),
-    ("throughput_tok_s", "throughput, input+output", lambda v: f"{v:,.0f} tok/s"),
-    ("output_throughput_tok_s", "throughput, output", lambda v: f"{v:,.0f} tok/s"),
-    ("mem_per_device_gb", "memory per device", lambda v: f"{v:.1f} GB"),
-    ("mem_weights_gb", "  weights", lambda v: f"{v:.1f} GB"),
-    ("mem_kv_gb", "  KV cache", lambda v: f"{v:.2f} GB"),
-    ("mem_activations_gb", "  activations", lambda v: f"{v:.2f} GB"),
-    ("mem_overhead_gb", "  runtime overhead", lambda v: f"{v:.2f} GB"),
-    ("mem_usable_gb", "usable memory per device", lambda v: f"{v:.1f} GB"),
-    ("max_batch_size", "max sequences that fit", lambda v: f"{int(v)}"),
-    ("fits", "fits in memory", lambda v: "yes" if v else "NO"),
-    ("bottleneck", "bottleneck", str),
-    ("prefill_bottleneck", "prefill bound by", str),
-    ("decode_bottleneck", "decode bound by", str),
+    ("throughput_tok_s", "throughput, input+output", _tokens_per_s),
+    ("output_throughput_tok_s", "throughput, output", _tokens_per_s),
 ]
+_MEMORY: list[tuple[str, str, Any]] = [
+    ("mem_per_device_gb", "memory per device", _gb(1)),
+    ("mem_weights_gb", "  weights", _gb(1)),
+    ("mem_kv_gb", "  KV cache", _gb(2)),
+    ("mem_activations_gb", "  activations", _gb(2)),
+    ("mem_overhead_gb", "  runtime overhead", _gb(2)),
+    ("mem_usable_gb", "usable memory per device", _gb(1)),
+    ("max_batch_size", "max sequences that fit", lambda v: f"{int(v)}"),
+    ("max_context_tokens", "longest sequence at this load", lambda v: f"{int(v):,} tokens"),
+    ("fits", "fits in memory", lambda v: "yes" if v else "NO"),
+]
+_PARTS = [("compute", "compute"), ("memory", "memory"), ("comm", "communication"), ("fixed", "fixed overhead")]
+
+
+def _peak(result: pd.Series, key: str) -> float:
+    """The peak value of a time or throughput (throughputs scale with the latency ratio)."""
+    if f"peak_{key}" in result.index:
+        return float(result[f"peak_{key}"])
+    return float(result[key]) * float(result["latency_s"]) / float(result["peak_latency_s"])
 
 
 def estimate_table(result: pd.Series) -> Table:
-    """One configuration's analytic estimate as a two-column table."""
+    """One configuration's analytic estimate: achievable beside peak, the achievable steps by part, memory."""
     table = Table(show_header=True, header_style="bold")
     table.add_column("metric")
-    table.add_column("analytic estimate", justify="right")
-    for key, label, fmt in _ROWS:
+    table.add_column("achievable", justify="right")
+    table.add_column("peak (bound)", justify="right")
+    for key, label, fmt in _TIMES:
+        table.add_row(label, fmt(result[key]), fmt(_peak(result, key)))
+    for phase in ("prefill", "decode"):
+        table.add_row(f"{phase} step, achievable", "", "", end_section=False)
+        for part, label in _PARTS:
+            table.add_row(f"  {label}", format_seconds(float(result[f"achievable_{phase}_{part}_s"])), "")
+    table.add_row("bound by (achievable)", str(result["achievable_bottleneck"]), str(result["bottleneck"]))
+    for key, label, fmt in _MEMORY:
         if key in result.index:
-            table.add_row(label, fmt(result[key]))
+            table.add_row(label, fmt(result[key]), "")
     return table
 
 
