@@ -1,0 +1,52 @@
+"""Fitting the achievable model: it recovers times it was generated from, and shrinks small groups."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+from _tiny_model import synthetic_table
+
+from features.analytic import estimate
+from features.efficiency import Efficiency
+from features.errors import DataError
+from surrogate.model import fit_efficiency
+
+TRUTH = Efficiency(matmul_fraction=0.6, matmul_half_tokens=200.0, attention_fraction=0.4, layer_overhead_s=20e-6,
+                   step_overhead_s=3e-3, framework_log_overhead={"sglang": 0.5})
+
+
+def _measured_by(efficiency: Efficiency, table: pd.DataFrame) -> pd.DataFrame:
+    est = estimate(table, efficiency=efficiency)
+    out = table.copy()
+    for metric in ("latency_s", "ttft_s", "itl_s"):
+        out[metric] = est[metric].to_numpy()
+    return out
+
+
+def test_the_fit_reproduces_times_generated_by_known_parameters() -> None:
+    table = _measured_by(TRUTH, synthetic_table())
+    fitted = fit_efficiency(table, base=Efficiency())
+    again = estimate(table, efficiency=fitted)
+    for metric in ("latency_s", "ttft_s", "itl_s"):
+        error = np.abs(np.log(again[metric].to_numpy() / table[metric].to_numpy()))
+        assert np.median(error) < 0.02, metric
+    assert fitted.source.startswith("fitted on")
+
+
+def test_a_vendor_with_a_handful_of_rows_stays_near_the_global_value() -> None:
+    nvidia = _measured_by(TRUTH, synthetic_table())
+    amd = nvidia[nvidia["framework"].ne("tensorrt-llm")].assign(hardware="mi300x")
+    slow = _measured_by(TRUTH, amd)
+    for metric in ("latency_s", "ttft_s", "itl_s"):
+        slow[metric] = slow[metric] * 2.0  # AMD measured twice as slow as the truth says
+    few = fit_efficiency(pd.concat([nvidia, slow.head(3)], ignore_index=True), base=Efficiency())
+    many = fit_efficiency(pd.concat([nvidia, slow], ignore_index=True), base=Efficiency())
+    assert -np.log(2.0) - 0.2 < many.vendor_log_speed["AMD"] < -0.3  # the data pull it toward log(1/2)
+    assert abs(few.vendor_log_speed["AMD"]) < abs(many.vendor_log_speed["AMD"]) / 2  # the prior holds it back
+
+
+def test_too_few_measured_rows_is_a_data_error() -> None:
+    table = synthetic_table().head(5)
+    with pytest.raises(DataError, match="too few to fit efficiency parameters"):
+        fit_efficiency(table)
