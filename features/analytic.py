@@ -47,7 +47,7 @@ _ACHIEVABLE_PARTS = ("compute", "memory", "communication", "overhead")
 TIMING_COLUMNS = ["ttft_s", "itl_s", "latency_s", "throughput_tok_s", "output_throughput_tok_s"]
 # What the memory model says about the requested batch or concurrency (``_memory_columns``).
 MEMORY_COLUMNS = ["mem_per_device_gb", "mem_weights_gb", "mem_kv_gb", "mem_activations_gb", "mem_overhead_gb",
-                  "mem_usable_gb", "max_batch_size", "fits"]
+                  "mem_usable_gb", "max_batch_size", "max_context_tokens", "fits"]
 PHASE_COLUMNS = [
     "prefill_flops", "prefill_bytes", "prefill_comm_bytes", "prefill_compute_s", "prefill_memory_s",
     "prefill_comm_s", "prefill_bottleneck",
@@ -214,11 +214,17 @@ def _achievable_columns(decode_steps: FloatArray, prefill: AchievableStep,
 def _memory(specs: pd.DataFrame, w: _Workload) -> tuple[MemoryBreakdown, FloatArray]:
     """Memory of the requested batch or concurrency, and how many sequences actually run at once.
 
-    Memory comes first: under continuous batching it caps how many requests run at once.
+    Memory comes first: under continuous batching it caps how many requests run at once. The
+    activation peak is that of the largest forward pass this workload runs: the prompts arriving
+    per step (continuous) or the whole batch's prompts (static), in chunks of the prefill budget.
+    An engine may reserve more at start-up (vLLM profiles a pass of ``max_num_batched_tokens``);
+    sizing for that would take the catalog's device capacities in bytes rather than marketed GB,
+    which understate HBM parts by 7% (see benchmarks/results/memory_check.txt).
     """
-    prefill_tokens = np.where(w.continuous, np.maximum(w.sequences / w.out_len, 1.0) * w.in_len,
-                              w.sequences * w.in_len)
-    prefill_tokens = np.minimum(prefill_tokens, np.where(np.isnan(w.chunk), np.inf, w.chunk))
+    chunk = np.where(np.isnan(w.chunk), np.inf, w.chunk)
+    workload_tokens = np.where(w.continuous, np.maximum(w.sequences / w.out_len, 1.0) * w.in_len,
+                               w.sequences * w.in_len)
+    prefill_tokens = np.minimum(workload_tokens, chunk)
     mem = memory_per_device(specs, w.tp, w.pp, w.ep, w.sequences, w.in_len + w.out_len, prefill_tokens)
     # Paged KV caches allocate as sequences grow: a running request holds input + output / 2 tokens
     # on average, so that is what bounds how many run at once.
@@ -230,8 +236,11 @@ def _memory(specs: pd.DataFrame, w: _Workload) -> tuple[MemoryBreakdown, FloatAr
 
 
 def _memory_columns(mem: MemoryBreakdown, shape: tuple[int, ...]) -> dict[str, npt.NDArray[np.generic]]:
-    """Memory output columns in GB. They describe what the requested batch or concurrency needs;
-    when it does not fit, the timings already include the queueing a continuous engine falls back to."""
+    """Memory output columns in GB. ``mem_kv_gb`` is the KV cache of the sequences the engine holds at
+    once: a static batch whole; under continuous batching the requested ones it can admit (at least
+    one: a configuration fits when the engine can run it), the rest queue and the timings include
+    that. ``max_batch_size`` is the most sequences whose full-length KV fits at these lengths;
+    ``max_context_tokens`` the longest sequence the requested batch or concurrency can hold in full."""
     return {
         "mem_per_device_gb": mem.total_bytes / _GB,
         "mem_weights_gb": mem.weight_bytes / _GB,
@@ -240,5 +249,6 @@ def _memory_columns(mem: MemoryBreakdown, shape: tuple[int, ...]) -> dict[str, n
         "mem_overhead_gb": np.broadcast_to(mem.overhead_bytes, shape) / _GB,
         "mem_usable_gb": mem.usable_bytes / _GB,
         "max_batch_size": mem.max_sequences.astype(np.int64),
+        "max_context_tokens": mem.max_context_tokens.astype(np.int64),
         "fits": mem.fits.astype(bool),
     }

@@ -34,6 +34,8 @@ __all__ = [
     "resolve_framework",
     "get_framework",
     "catalog_fingerprint",
+    "KV_BUDGETS",
+    "FRAMEWORK_MEMORY_SPECS",
 ]
 
 _DATA = resources.files("features") / "data"
@@ -44,6 +46,17 @@ _HARDWARE_NUMERIC = ["memory_gb", "mem_bw_gbps", *PEAK_COLUMNS, "intra_node_bw_g
                      "devices_per_node", "scale_up_domain_devices", "tdp_w", "price_usd_per_device_hour"]
 _HARDWARE_REQUIRED = ["id", "vendor", "memory_gb", "mem_bw_gbps", "devices_per_node", "scale_up_domain_devices",
                       "source"]
+# How an engine sizes its KV-cache pool (frameworks.csv ``kv_budget``; ``features.memory`` applies them):
+# of_total = a fraction of device memory holds everything (vLLM gpu_memory_utilization); of_free = a
+# fraction of the memory left after weights, activations and runtime buffers (TensorRT-LLM
+# free_gpu_memory_fraction, DeepSpeed FastGen's reserve); sglang_reserve = SGLang's mem_fraction_static
+# heuristic, a fixed reserve for activations and CUDA graphs. Sources in frameworks.csv ``memory_source``.
+KV_BUDGETS = ("of_total", "of_free", "sglang_reserve")
+# Framework columns the memory model reads per configuration row: spec column -> frameworks.csv column.
+# ``engine_batching`` is how the engine schedules (continuous engines admit sequences as their KV pool
+# allows, whatever the client submits); the rest are the KV budget rule and its sourced reservations.
+FRAMEWORK_MEMORY_SPECS = {"engine_batching": "batching", "kv_budget": "kv_budget",
+                          "kv_reserve_gb": "kv_reserve_gb", "cuda_graph_gb": "cuda_graph_gb"}
 
 
 @dataclass(frozen=True)
@@ -80,6 +93,9 @@ class FrameworkSpec:
     usable_memory_fraction: float
     max_batched_tokens: float = field(metadata={"help": "prefill token budget per step; nan = unchunked"})
     source: str = ""
+    kv_budget: str = field(default="of_total", metadata={"help": "how the KV pool is sized: " + ", ".join(KV_BUDGETS)})
+    kv_reserve_gb: float = field(default=0.0, metadata={"help": "memory kept out of an of_free KV pool (GB)"})
+    cuda_graph_gb: float = field(default=0.0, metadata={"help": "CUDA graph pool outside the KV budget (GB)"})
 
 
 def _read_csv(name: str, required: list[str]) -> pd.DataFrame:
@@ -265,14 +281,18 @@ def get_model(name: str) -> ModelArch:
 @cache
 def _framework_table() -> pd.DataFrame:
     table = _read_csv("frameworks.csv", ["id", "batching", "device_split", "weight_precisions", "vendors",
-                                         "usable_memory_fraction", "source"])
+                                         "usable_memory_fraction", "source", "kv_budget", "kv_reserve_gb",
+                                         "cuda_graph_gb", "memory_source"])
     bad = table.index[~table["batching"].isin(["static", "continuous"])]
     if len(bad):
         raise DataError(f"features/data/frameworks.csv:{bad[0] + 2}: batching must be static or continuous")
     bad = table.index[~table["device_split"].isin(["tensor", "layer"])]
     if len(bad):
         raise DataError(f"features/data/frameworks.csv:{bad[0] + 2}: device_split must be tensor or layer")
-    numeric = ["usable_memory_fraction", "max_batched_tokens"]
+    bad = table.index[~table["kv_budget"].isin(KV_BUDGETS)]
+    if len(bad):
+        raise DataError(f"features/data/frameworks.csv:{bad[0] + 2}: kv_budget must be one of {', '.join(KV_BUDGETS)}")
+    numeric = ["usable_memory_fraction", "max_batched_tokens", "kv_reserve_gb", "cuda_graph_gb"]
     return _to_float(table, numeric, "frameworks.csv").set_index("id", drop=False)
 
 
@@ -307,6 +327,9 @@ def get_framework(name: str) -> FrameworkSpec:
         usable_memory_fraction=float(row["usable_memory_fraction"]),
         max_batched_tokens=float(row["max_batched_tokens"]),
         source=row["source"],
+        kv_budget=row["kv_budget"],
+        kv_reserve_gb=float(row["kv_reserve_gb"]),
+        cuda_graph_gb=float(row["cuda_graph_gb"]),
     )
 
 

@@ -153,7 +153,7 @@ def gather_specs(configs: pd.DataFrame) -> pd.DataFrame:
                   "total_params", "active_params", "matmul_params_per_token", "expert_params", "num_experts",
                   "experts_per_token", "kv_values_per_token_full", "kv_values_per_token_window",
                   "sliding_window", "attn_flops_per_ctx_full", "attn_flops_per_ctx_window", "is_mla",
-                  "ffn_active_width"]:
+                  "ffn_active_width", "max_position_embeddings"]:
         out[field] = configs["model"].map({m: getattr(a, field) for m, a in models.items()}).astype(float)
     out["weight_bytes_per_value"] = configs["weight_dtype"].map(BYTES_PER_VALUE).astype(float)
     out["kv_bytes_per_value"] = configs["kv_dtype"].map(BYTES_PER_VALUE).astype(float)
@@ -162,6 +162,8 @@ def gather_specs(configs: pd.DataFrame) -> pd.DataFrame:
     out["max_batched_tokens"] = fw["max_batched_tokens"].to_numpy()
     out["fw_vendors"] = fw["vendors"].to_numpy()
     out["uneven_head_split"] = fw["uneven_head_split"].str.lower().eq("true").to_numpy()
+    for name, column in catalog.FRAMEWORK_MEMORY_SPECS.items():  # the engine's KV admission and budget rule
+        out[name] = fw[column].to_numpy()
     if np.isnan(peak).any():
         row = int(np.isnan(peak).argmax())
         raise ConfigError(f"{configs['hardware'].iloc[row]} has no published peak for "

@@ -9,7 +9,7 @@ from _specs import LLAMA3_8B, arr, specs_for
 from hypothesis import given, settings, strategies as st
 
 from features import catalog
-from features.memory import RUNTIME_BYTES, MemoryBreakdown, memory_per_device, nccl_bytes
+from features.memory import RUNTIME_BYTES, MemoryBreakdown, memory_per_device, nccl_bytes, sglang_reserved_bytes
 
 # Meta-Llama-3-8B config.json: 32 layers, hidden 4096, 32 heads, 8 KV heads (head_dim 128), intermediate 14336,
 # vocab 128256, untied LM head. Parameters:
@@ -126,13 +126,63 @@ def test_runtime_overhead_is_aiconfigurator_other_mem() -> None:
 
 @pytest.mark.parametrize(("hardware", "framework", "usable"), [
     ("h100-sxm", "vllm", 80e9 * 0.90),       # 80 GB, gpu_memory_utilization 0.9
-    ("h100-sxm", "sglang", 80e9 * 0.88),     # SGLang mem_fraction_static 0.88
     ("a100-sxm4-40gb", "llama.cpp", 40e9),   # llama.cpp reserves no fraction
     ("mi300x", "vllm", 192e9 * 0.90),        # MI300X 192 GB HBM3
 ])
 def test_usable_memory_is_capacity_times_framework_fraction(hardware: str, framework: str, usable: float) -> None:
     mem = memory(specs_for(hardware=hardware, framework=framework))
     assert mem.usable_bytes[0] == pytest.approx(usable)
+
+
+# Llama-3-8B bf16 on one H100 with 2048 prefill tokens and 4 sequences (see the by-hand test above):
+# weights 16,059,990,016 + activations 211,767,296 + runtime 551,000,000 = 16,822,757,312 bytes besides the KV.
+FIXED_8B_BYTES = 16_059_990_016 + 211_767_296 + 551_000_000
+KV_8B_1000_TOKENS = 131_072_000
+
+
+def test_tensorrt_llm_gives_the_kv_cache_90_percent_of_the_free_memory() -> None:
+    # KvCacheConfig.free_gpu_memory_fraction 0.9: pool = 0.9 * (80e9 - 16,822,757,312) = 56,859,518,419 bytes.
+    mem = memory(specs_for(framework="tensorrt-llm"), sequences=4, seq_len=1000, prefill_tokens=2048)
+    assert mem.usable_bytes[0] == pytest.approx(FIXED_8B_BYTES + 0.9 * (80e9 - FIXED_8B_BYTES), rel=1e-12)
+    assert mem.usable_bytes[0] == pytest.approx(73_682_275_731.2, rel=1e-12)
+    assert mem.max_sequences[0] == 433  # 56,859,518,419 / 131,072,000 = 433.8
+
+
+def test_deepspeed_fastgen_keeps_one_gigabyte_out_of_the_free_memory() -> None:
+    # MemoryConfig RESERVE 1_000_000_000: usable = 80e9 - 1e9; (79e9 - 16,822,757,312) / 131,072,000 = 474.4
+    mem = memory(specs_for(framework="deepspeed-mii"), sequences=4, seq_len=1000, prefill_tokens=2048)
+    assert mem.usable_bytes[0] == pytest.approx(79e9)
+    assert mem.max_sequences[0] == 474
+
+
+@pytest.mark.parametrize(("hardware", "tp", "reserved_mib"), [
+    # 512 + 1.5 * chunked_prefill_size + 2 * cuda_graph_max_bs + 1024 * tp / 8 (server_args.py defaults by GPU)
+    ("l4", 1, 512 + 1.5 * 2048 + 2 * 24 + 128),               # < 35 GiB: chunk 2048, graphs 24 below tp 4
+    ("a100-sxm4-40gb", 1, 512 + 1.5 * 4096 + 2 * 32 + 128),   # < 60 GiB: chunk 4096, graphs 32; no 10 GiB floor
+    ("a100-sxm4-40gb", 8, 512 + 1.5 * 4096 + 2 * 160 + 1024),  # tp >= 4: graphs 160
+    ("h100-sxm", 1, 512 + 1.5 * 8192 + 2 * 256 + 128),        # < 90 GiB: chunk 8192, graphs 256 = 13,440 MiB
+    ("h100-sxm", 8, 512 + 1.5 * 8192 + 2 * 512 + 1024),       # 14,848 MiB
+    ("b200", 1, 512 + 1.5 * 16384 + 2 * 512 + 128),           # 180e9 B = 171,661 MiB > 160 GiB: chunk 16k
+])
+def test_sglang_reserve_follows_its_default_mem_fraction_static(hardware: str, tp: int, reserved_mib: float) -> None:
+    capacity = specs_for(hardware=hardware)["memory_gb"].to_numpy() * 1e9
+    assert sglang_reserved_bytes(capacity, arr(tp), arr(1))[0] == pytest.approx(reserved_mib * 2**20)
+
+
+def test_sglang_usable_is_capacity_less_its_reserve_with_activations_inside_it() -> None:
+    # 80e9 - 13,440 MiB (14,092,861,440) + the 211,767,296 bytes of activations that live in the reserve
+    mem = memory(specs_for(framework="sglang"), sequences=4, seq_len=1000, prefill_tokens=2048)
+    assert mem.usable_bytes[0] == pytest.approx(80e9 - 13_440 * 2**20 + 211_767_296, rel=1e-12)
+    assert mem.max_sequences[0] == 376  # (66,118,905,856 - 16,822,757,312) / 131,072,000 = 376.1
+
+
+def test_vllm_cuda_graphs_come_from_what_its_budget_leaves() -> None:
+    # 0.698 GB of graphs fit in the 10% vLLM leaves of any catalog GPU; on a 5 GB device they would not:
+    # usable = min(0.9 * 5e9, 5e9 - 0.698e9) = 4.302e9.
+    specs = specs_for()
+    assert memory(specs).usable_bytes[0] == pytest.approx(72e9)
+    tiny = specs.assign(memory_gb=5.0)
+    assert memory(tiny).usable_bytes[0] == pytest.approx(5e9 - 0.698e9)
 
 
 def test_llama2_70b_fits_two_h100_but_not_one() -> None:
@@ -203,20 +253,48 @@ def test_more_devices_never_need_more_memory_per_device(
     specs: pd.DataFrame, seqs: int, seq_len: int, prefill: int, pp: int
 ) -> None:
     # Every model sampled here has >= 7e9 params: halving the weights saves more than NCCL's 342 MiB
-    # (see test_nccl_buffers_outweigh_the_saving_for_a_tiny_model for where that stops holding).
-    totals = [memory(specs, tp, pp, 1, seqs, seq_len, prefill).total_bytes[0] for tp in (1, 2, 4, 8, 16)]
-    assert np.all(np.diff(totals) <= 0)
-    by_pp = [memory(specs, 2, p, 1, seqs, seq_len, prefill).total_bytes[0] for p in (1, 2, 3, 4)]
-    assert np.all(np.diff(by_pp) <= 0)
-    by_ep = [memory(specs, 2, pp, e, seqs, seq_len, prefill).total_bytes[0] for e in (1, 2, 4, 8)]
-    assert np.all(np.diff(by_ep) <= 0)
+    # (see test_nccl_buffers_outweigh_the_saving_for_a_tiny_model for where that stops holding). A
+    # continuous engine fills what it gains with more sequences, so compare what is not KV cache, the
+    # room left for the KV cache, and one sequence's KV.
+    def check(breakdowns: list[MemoryBreakdown]) -> None:
+        fixed = [m.total_bytes[0] - m.kv_bytes[0] for m in breakdowns]
+        assert np.all(np.diff(fixed) <= 0)
+        assert np.all(np.diff([m.free_for_kv_bytes[0] for m in breakdowns]) >= 0)
+        assert np.all(np.diff([m.kv_bytes_per_sequence[0] for m in breakdowns]) <= 0)
+        assert np.all(np.diff([m.max_sequences[0] for m in breakdowns]) >= 0)
+
+    check([memory(specs, tp, pp, 1, seqs, seq_len, prefill) for tp in (1, 2, 4, 8, 16)])
+    check([memory(specs, 2, p, 1, seqs, seq_len, prefill) for p in (1, 2, 3, 4)])
+    check([memory(specs, 2, pp, e, seqs, seq_len, prefill) for e in (1, 2, 4, 8)])
 
 
 @settings(max_examples=30, deadline=None)
 @given(specs=specs_st, tp=parallel, seq_len=lengths)
-def test_max_sequences_is_the_largest_count_that_fits(specs: pd.DataFrame, tp: int, seq_len: int) -> None:
+def test_max_sequences_is_the_largest_count_whose_kv_fits(specs: pd.DataFrame, tp: int, seq_len: int) -> None:
     # With a one-token prefill the activation peak does not depend on the sequence count.
     n = memory(specs, tp=tp, seq_len=seq_len).max_sequences[0]
+    static = specs.assign(engine_batching="static")  # an engine that must hold the whole batch
     if n >= 1:
-        assert memory(specs, tp=tp, sequences=n, seq_len=seq_len).fits[0]
-    assert not memory(specs, tp=tp, sequences=n + 1, seq_len=seq_len).fits[0]
+        assert memory(static, tp=tp, sequences=n, seq_len=seq_len).fits[0]
+    assert not memory(static, tp=tp, sequences=n + 1, seq_len=seq_len).fits[0]
+    # vLLM admits the n that fit and queues the rest: it runs whenever one sequence fits.
+    more = memory(specs, tp=tp, sequences=n + 1, seq_len=seq_len)
+    assert more.fits[0] == (n >= 1)
+    assert more.kv_bytes[0] == pytest.approx(max(n, 1) * more.kv_bytes_per_sequence[0])
+
+
+@settings(max_examples=30, deadline=None)
+@given(specs=specs_st, tp=parallel, pp=st.integers(1, 4), seqs=sizes, seq_len=lengths, prefill=st.integers(1, 16384))
+def test_max_context_tokens_inverts_the_kv_formula(specs: pd.DataFrame, tp: int, pp: int, seqs: int, seq_len: int,
+                                                   prefill: int) -> None:
+    mem = memory(specs, tp, pp, 1, seqs, seq_len, prefill)
+    longest = mem.max_context_tokens[0]
+    assert longest <= specs["max_position_embeddings"].iloc[0]
+    budget = mem.free_for_kv_bytes[0] / seqs
+    if longest >= 1:  # the requested sequences hold their KV at this length
+        assert memory(specs, tp, pp, 1, seqs, longest, prefill).kv_bytes_per_sequence[0] <= budget * (1 + 1e-12)
+    if longest < specs["max_position_embeddings"].iloc[0]:  # memory binds: one token more does not fit
+        assert memory(specs, tp, pp, 1, seqs, longest + 1, prefill).kv_bytes_per_sequence[0] > budget
+    # The dual of max_sequences: the batch fits at this length exactly when the length fits at this batch.
+    if seq_len <= specs["max_position_embeddings"].iloc[0]:
+        assert (mem.max_sequences[0] >= seqs) == (longest >= seq_len)

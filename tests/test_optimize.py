@@ -64,7 +64,7 @@ def test_optuna_finds_the_exhaustive_best_on_a_small_space(model: SurrogateModel
     space = SearchSpace(frameworks=("vllm", "tensorrt-llm"), max_sequences=32)
     exact = optimize(model, inventory, workload, OptimizeOptions(), space)
     searched = optimize(model, inventory, workload, OptimizeOptions(search="optuna", trials=120, seed=3), space)
-    assert searched.method == "tpe" and exact.space_size < 200
+    assert searched.method == "tpe" and exact.space_size < 300  # 24 slices x 10 sequence counts
     assert searched.best["throughput_per_device_tok_s"] == pytest.approx(exact.best["throughput_per_device_tok_s"])
 
 

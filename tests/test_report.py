@@ -69,17 +69,25 @@ def _headers(table: Table) -> list[str]:
 
 # --- one estimate, one prediction -----------------------------------------------------------------
 
-def test_estimate_table_labels_and_formats_the_values_it_has() -> None:
-    result = pd.Series({"ttft_s": 0.146, "itl_s": 0.00344, "throughput_tok_s": 20035.2, "mem_kv_gb": 1.3449,
-                        "mem_weights_gb": 8.0, "max_batch_size": 745.0, "fits": False, "bottleneck": "memory",
-                        "prefill_flops": 1e12})
+def test_estimate_table_shows_achievable_beside_peak_and_the_step_by_part() -> None:
+    parts = {f"achievable_{phase}_{part}_s": value for phase in ("prefill", "decode")
+             for part, value in zip(("compute", "memory", "comm", "fixed"), (0.2, 0.028, 0.0198, 0.0054), strict=True)}
+    result = pd.Series({"ttft_s": 0.225, "peak_ttft_s": 0.146, "itl_s": 0.00846, "peak_itl_s": 0.00344,
+                        "latency_s": 2.38, "peak_latency_s": 1.02, "throughput_tok_s": 8594.0,
+                        "output_throughput_tok_s": 1719.0, "mem_kv_gb": 1.3449, "mem_weights_gb": 8.0,
+                        "max_batch_size": 745.0, "max_context_tokens": 8192, "fits": False, "bottleneck": "memory",
+                        "achievable_bottleneck": "compute", **parts})
     table = estimate_table(result)
-    assert _headers(table) == ["metric", "analytic estimate"]
-    assert _cells(_text(table)) == {
-        "time to first token": ["146 ms"], "inter-token latency": ["3.44 ms"],
-        "throughput, input+output": ["20,035 tok/s"], "weights": ["8.0 GB"], "KV cache": ["1.34 GB"],
-        "max sequences that fit": ["745"], "fits in memory": ["NO"], "bottleneck": ["memory"],
-    }
+    assert _headers(table) == ["metric", "achievable", "peak (bound)"]
+    cells = _cells(_text(table))
+    assert cells["time to first token"] == ["225 ms", "146 ms"]
+    assert cells["inter-token latency"] == ["8.46 ms", "3.44 ms"]
+    # Peak throughput follows from the latency ratio: 8,594 x 2.38 / 1.02.
+    assert cells["throughput, input+output"] == ["8,594 tok/s", "20,053 tok/s"]
+    assert cells["compute"] == ["200 ms", ""] and cells["fixed overhead"] == ["5.4 ms", ""]  # decode, the last
+    assert cells["bound by (achievable)"] == ["compute", "memory"]
+    assert cells["longest sequence at this load"] == ["8,192 tokens", ""]
+    assert cells["fits in memory"] == ["NO", ""] and cells["KV cache"] == ["1.34 GB", ""]
 
 
 @pytest.fixture(scope="module")

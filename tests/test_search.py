@@ -26,10 +26,10 @@ from surrogate.optimize import (
 
 LLAMA_8B = "meta-llama/Meta-Llama-3-8B"
 WORKLOAD = Workload(LLAMA_8B, 512, 128)
-# 36 slices of 6 sequence counts (216 rows): more trials than that must revisit slices.
+# 36 slices of 10 sequence counts (1, 2, 3, 4, 6, ..., 32: 360 rows): more trials than that must revisit slices.
 SMALL = (Inventory.parse(["h100-sxm:2", "a100-sxm4-80gb:2"]), SearchSpace(frameworks=("vllm", "sglang"),
                                                                            max_sequences=32))
-# 108 slices of 7 sequence counts (756 rows): 64 trials evaluate under half of it.
+# 108 slices of 12 sequence counts (1, 2, 3, 4, 6, ..., 64: 1,296 rows): 64 trials evaluate under half of it.
 LARGER = (Inventory.parse(["h100-sxm:4", "a100-sxm4-80gb:4"]),
           SearchSpace(frameworks=("vllm", "sglang", "tensorrt-llm"), max_sequences=64))
 
@@ -146,7 +146,7 @@ def test_exhaustive_search_that_finds_nothing_does_not_suggest_more_trials(model
         optimize(model, SMALL[0], WORKLOAD, options, SMALL[1])
     message = str(info.value)
     assert message.startswith("lowest predicted P90 TTFT is ") and "--trials" not in message
-    assert message.endswith("[exhaustive over 216 configurations]")
+    assert message.endswith("[exhaustive over 360 configurations]")
 
 
 @pytest.mark.parametrize(("kwargs", "message"), [

@@ -11,6 +11,7 @@ from features import catalog
 from features.configs import invalid_reasons
 from features.errors import ConfigError, InfeasibleError, UnknownNameError
 from surrogate.optimize import Inventory, SearchSpace, Workload, enumerate_candidates
+from surrogate.optimize._space import sequence_grid
 
 LLAMA_8B = "meta-llama/Meta-Llama-3-8B"
 QWEN_7B = "Qwen/Qwen2-7B"  # 28 heads: tp=8 is not allowed
@@ -67,6 +68,36 @@ def test_precisions_and_frameworks_restrict_the_space() -> None:
     assert set(configs["framework"]) == {"vllm"}
     # fp16 means the checkpoint's own 16-bit format (Llama 3 ships bf16).
     assert set(configs["weight_dtype"]) == {"bf16"} and set(configs["kv_dtype"]) == {"bf16"}
+
+
+@pytest.mark.parametrize(("limit", "grid"), [
+    (1, [1]),
+    (5, [1, 2, 3, 4, 5]),
+    (64, [1, 2, 3, 4, 6, 8, 12, 16, 24, 32, 48, 64]),
+    (100, [1, 2, 3, 4, 6, 8, 12, 16, 24, 32, 48, 64, 96, 100]),
+    (512, [1, 2, 3, 4, 6, 8, 12, 16, 24, 32, 48, 64, 96, 128, 192, 256, 384, 512]),
+])
+def test_sequence_grid_is_powers_of_two_their_midpoints_and_the_limit(limit: int, grid: list[int]) -> None:
+    assert sequence_grid(limit) == grid
+
+
+@settings(max_examples=50, deadline=None)
+@given(limit=st.integers(1, 100_000))
+def test_sequence_grid_is_never_coarser_than_one_and_a_half(limit: int) -> None:
+    grid = sequence_grid(limit)
+    assert grid[0] == 1 and grid[-1] == limit and grid == sorted(set(grid))
+    # 1 to 2 is the only wider step: there is no whole number between them.
+    assert all(b / a <= 1.5 for a, b in zip(grid, grid[1:], strict=False) if a >= 2)
+    assert {2**k for k in range(limit.bit_length()) if 2**k <= limit} <= set(grid)
+
+
+def test_candidates_search_the_finer_batch_grid() -> None:
+    space = SearchSpace(frameworks=("vllm", "llama.cpp"), precisions=("fp16",), max_sequences=100)
+    configs = enumerate_candidates(Inventory.parse(["h100-sxm:1"]), Workload(LLAMA_8B, 256, 64), space).configs
+    vllm = configs[configs["framework"] == "vllm"]
+    assert sorted(set(vllm["concurrency"])) == [1, 2, 3, 4, 6, 8, 12, 16, 24, 32, 48, 64, 96, 100]
+    assert (vllm["batch_size"] == vllm["concurrency"]).all()
+    assert set(configs.loc[configs["framework"] == "llama.cpp", "batch_size"]) == {1}  # one sequence
 
 
 def test_sequence_longer_than_the_model_context_is_rejected() -> None:

@@ -88,7 +88,7 @@ class SearchSpace:
     precisions: tuple[str, ...] = field(default=_DEFAULT_PRECISIONS, metadata={
         "help": "weight and KV-cache formats to consider; fp16/bf16 mean the checkpoint's 16-bit format"})
     max_sequences: int = field(default=DEFAULT_MAX_SEQUENCES, metadata={
-        "help": "largest batch or concurrency per replica tried (powers of two)"})
+        "help": "largest batch or concurrency per replica tried (powers of two and their midpoints)"})
 
 
 @dataclass(frozen=True)

@@ -11,8 +11,12 @@ The knobs:
   are searched and share those requests; without it each replica is sized on its own and the
   deployment fills the pool with as many replicas as fit (throughput per device and cost per token
   do not depend on the replica count);
-- sequences per replica: powers of two up to ``SearchSpace.max_sequences`` (continuous engines:
-  requests in flight; static engines: batch size; llama.cpp: one sequence);
+- sequences per replica: powers of two and the midpoints between them (1, 2, 3, 4, 6, 8, 12, 16, 24,
+  ...) up to ``SearchSpace.max_sequences``, and that limit itself (continuous engines: requests in
+  flight; static engines: batch size; llama.cpp: one sequence). The best point usually sits between
+  two powers of two: a peer optimizer run on the same jobs picked batches such as 112, 192 and 320,
+  each within 25% of a point of this grid (128, 192, 256 or 384), where the nearest power of two can be
+  a third off (192);
 - weight and KV precision: ``SearchSpace.precisions`` that the framework supports and the hardware
   runs (fp8 weights need fp8 tensor cores, fp4 needs fp4, int8 needs int8; weight-only int4
   dequantises to fp16 anywhere);
@@ -37,7 +41,7 @@ from features.model_arch import ModelArch
 from features.precision import canonical_dtype, native_peak
 from surrogate.optimize._request import SIXTEEN_BIT, DevicePool, Inventory, SearchSpace, Workload
 
-__all__ = ["Candidates", "enumerate_candidates", "replica_layouts", "weight_runs_on"]
+__all__ = ["Candidates", "enumerate_candidates", "replica_layouts", "sequence_grid", "weight_runs_on"]
 
 @dataclass(frozen=True)
 class Candidates:
@@ -52,6 +56,14 @@ class Candidates:
 
 def _powers_of_two(limit: int) -> list[int]:
     return [2**k for k in range(int(math.log2(max(limit, 1))) + 1)]
+
+
+def sequence_grid(limit: int) -> list[int]:
+    """Powers of two and their midpoints 3 * 2**k up to ``limit``, and ``limit`` itself, ascending:
+    1, 2, 3, 4, 6, 8, 12, 16, 24, 32, 48, ... (consecutive points at most 1.5x apart)."""
+    limit = max(limit, 1)
+    grid = {p for p in _powers_of_two(limit)} | {3 * p for p in _powers_of_two(limit) if 3 * p <= limit}
+    return sorted(grid | {limit})
 
 
 def _precisions(space: SearchSpace, native: str) -> list[str]:
@@ -105,7 +117,7 @@ def _sequences(workload: Workload, dp: np.ndarray, single: bool, space: SearchSp
         if single:  # one sequence per replica: enough replicas for every request, or nothing
             return [np.array([1]) if p == 1 else np.array([], dtype=np.int64) for p in per_replica]
         return [np.array([p]) for p in per_replica]
-    choices = np.array([1]) if single else np.array(_powers_of_two(space.max_sequences))
+    choices = np.array([1]) if single else np.array(sequence_grid(space.max_sequences))
     return [choices for _ in dp]
 
 
