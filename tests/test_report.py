@@ -102,25 +102,26 @@ def predictions() -> pd.DataFrame:
 def test_prediction_table_shows_median_interval_and_analytic(predictions: pd.DataFrame) -> None:
     row = predictions.iloc[0]
     table = prediction_table(row)
-    assert _headers(table) == ["metric", "predicted", "P10", "P90", "analytic"]
+    assert _headers(table) == ["metric", "predicted", "P10", "P90", "achievable", "peak (bound)"]
     cells = _cells(_text(table))
     for metric, label in [("ttft_s", "time to first token"), ("itl_s", "inter-token latency"),
                           ("latency_s", "latency (batch / request)")]:
         assert cells[label] == [format_seconds(row[metric]), format_seconds(row[f"{metric}_p10"]),
-                                format_seconds(row[f"{metric}_p90"]), format_seconds(row[f"analytic_{metric}"])]
+                                format_seconds(row[f"{metric}_p90"]), format_seconds(row[f"analytic_{metric}"]),
+                                format_seconds(row[f"peak_{metric}"])]
     assert cells["throughput, output"] == [f"{row[c]:,.0f} tok/s" for c in
                                            ("output_throughput_tok_s", "output_throughput_tok_s_p10",
-                                            "output_throughput_tok_s_p90")] + [""]
+                                            "output_throughput_tok_s_p90")] + ["", ""]
     assert cells["memory per device"][0] == f"{row['mem_per_device_gb']:.1f} GB"
     assert cells["fits in memory"][0] == "yes"
-    assert cells["bottleneck (analytic)"][0] == row["bottleneck"]
+    assert cells["bottleneck (peak)"][0] == row["bottleneck"]
     assert "hardware in training data" not in cells and "model in training data" not in cells
 
 
 def test_prediction_table_says_when_the_interval_was_widened(predictions: pd.DataFrame) -> None:
     assert not predictions.iloc[1]["hardware_seen_in_training"]
     cells = _cells(_text(prediction_table(predictions.iloc[1])))
-    assert cells["hardware in training data"] == ["no: interval widened", "", "", ""]
+    assert cells["hardware in training data"] == ["no: interval widened", "", "", "", ""]
     assert "model in training data" not in cells
     # Also for a hand-made row: unseen model, memory that does not fit, no analytic column.
     row = predictions.iloc[0].drop([f"analytic_{m}" for m in METRICS]).copy()

@@ -75,21 +75,24 @@ _PREDICTED = [("ttft_s", "time to first token", format_seconds), ("itl_s", "inte
 
 
 def prediction_table(prediction: pd.Series) -> Table:
-    """One configuration's learned prediction with its P10-P90 interval and the analytic estimate."""
+    """One configuration's learned prediction with its P10-P90 interval, the achievable estimate it
+    corrects and the peak bound it never goes below."""
     table = Table(show_header=True, header_style="bold")
     for name, justify in [("metric", "left"), ("predicted", "right"), ("P10", "right"), ("P90", "right"),
-                          ("analytic", "right")]:
+                          ("achievable", "right"), ("peak (bound)", "right")]:
         table.add_column(name, justify=justify)  # type: ignore[arg-type]
     for key, label, fmt in _PREDICTED:
-        analytic = prediction.get(f"analytic_{key}")
+        achievable, peak = prediction.get(f"analytic_{key}"), prediction.get(f"peak_{key}")
         table.add_row(label, fmt(prediction[key]), fmt(prediction[f"{key}_p10"]), fmt(prediction[f"{key}_p90"]),
-                      fmt(analytic) if analytic is not None else "")
+                      fmt(achievable) if achievable is not None else "", fmt(peak) if peak is not None else "")
     for key, label in [("hardware_seen_in_training", "hardware"), ("model_seen_in_training", "model")]:
         if not prediction.get(key, True):
-            table.add_row(f"{label} in training data", "no: interval widened", "", "", "")
-    table.add_row("memory per device", f"{prediction['mem_per_device_gb']:.1f} GB", "", "", "")
-    table.add_row("fits in memory", "yes" if prediction["fits"] else "NO", "", "", "")
-    table.add_row("bottleneck (analytic)", str(prediction["bottleneck"]), "", "", "")
+            table.add_row(f"{label} in training data", "no: interval widened", "", "", "", "")
+    if prediction.get("floored_to_peak", False):
+        table.add_row("raised to the peak bound", "yes", "", "", "", "")
+    table.add_row("memory per device", f"{prediction['mem_per_device_gb']:.1f} GB", "", "", "", "")
+    table.add_row("fits in memory", "yes" if prediction["fits"] else "NO", "", "", "", "")
+    table.add_row("bottleneck (peak)", str(prediction["bottleneck"]), "", "", "", "")
     return table
 
 
