@@ -93,3 +93,25 @@ def test_a_missing_path_is_a_usage_error_through_every_command(args: list[str], 
     result = CliRunner().invoke(cli, [a.format(missing=missing, tmp=tmp_path) for a in args])
     assert result.exit_code == 2, result.output
     assert str(missing) in result.output and "Traceback" not in result.output
+
+
+def test_estimate_a_csv_writes_every_row_it_can_and_lists_the_others_by_line(tmp_path: Path) -> None:
+    import pandas as pd
+
+    csv = tmp_path / "configs.csv"
+    csv.write_text("hardware,model,tp,batch_size,input_len,output_len\n"
+                   "h100-sxm,meta-llama/Llama-3.1-8B,1,8,512,128\n"
+                   "h1000,meta-llama/Llama-3.1-8B,1,8,512,128\n"
+                   "h100-sxm,meta-llama/Llama-3.1-8B,3,8,512,128\n"
+                   "a100-sxm4-80gb,meta-llama/Llama-3.1-70B,4,1,128,128\n")
+    out = tmp_path / "estimates.csv"
+    result = run(["estimate", "--input", str(csv), "--output", str(out)])
+    assert result.exit_code == 1
+    assert f"{csv}:3: unknown GPU 'h1000'" in result.output
+    assert f"{csv}:4: tp 3 does not divide the 32 attention heads" in result.output
+    assert "2 of 4 rows" in result.output and "Traceback" not in result.output
+    written = pd.read_csv(out)
+    assert list(written["hardware"]) == ["h100-sxm", "a100-sxm4-80gb"]
+    assert {"peak_ttft_s", "peak_itl_s", "peak_latency_s", "achievable_ttft_s", "achievable_itl_s",
+            "achievable_latency_s", "fits", "mem_per_device_gb"} <= set(written.columns)
+    assert (written["achievable_latency_s"] >= written["peak_latency_s"]).all()
