@@ -37,7 +37,7 @@ from features.errors import ConfigError
 from features.memory import MemoryBreakdown, memory_per_device
 from features.roofline import FloatArray, StepCost, step_cost
 
-__all__ = ["estimate", "analytic_steps", "compose", "AnalyticSteps", "ANALYTIC_COLUMNS", "PEAK_COLUMNS",
+__all__ = ["estimate", "analytic_steps", "compose", "peak_bound", "AnalyticSteps", "ANALYTIC_COLUMNS", "PEAK_COLUMNS",
            "ACHIEVABLE_PHASE_COLUMNS"]
 
 _GB = 1e9
@@ -54,7 +54,7 @@ PHASE_COLUMNS = [
     "decode_flops", "decode_bytes", "decode_comm_bytes", "decode_compute_s", "decode_memory_s",
     "decode_comm_s", "decode_bottleneck",
 ]
-# The same work at the datasheet peaks: the lower bound no real deployment beats.
+# The lower bound no real deployment beats (``peak_bound``): the work at the datasheet peaks.
 PEAK_COLUMNS = ["peak_ttft_s", "peak_itl_s", "peak_latency_s"]
 # The achievable step by part, for prefill and decode, and which part dominates.
 ACHIEVABLE_PHASE_COLUMNS = [f"achievable_{phase}_{part}_s" for phase in ("prefill", "decode")
@@ -124,6 +124,8 @@ class AnalyticSteps:
     prefill: StepCost
     wave_prefill: StepCost
     decode: StepCost
+    one_prompt: StepCost
+    full_decode: StepCost
 
 
 def analytic_steps(cfg: pd.DataFrame, specs: pd.DataFrame) -> AnalyticSteps:
@@ -139,7 +141,29 @@ def analytic_steps(cfg: pd.DataFrame, specs: pd.DataFrame) -> AnalyticSteps:
     wave_prefill = step_cost(specs, w.tp, w.pp, w.ep, 0.0, 0.0, (running + 1.0) / 2.0, w.in_len, w.chunk)
     decode_ctx = w.in_len + (w.out_len - 1.0) / 2.0
     decode = step_cost(specs, w.tp, w.pp, w.ep, running, decode_ctx, arrivals, w.in_len, w.chunk)
-    return AnalyticSteps(w, mem, running, prefill, wave_prefill, decode)
+    # For the serving lower bound: one prompt alone, and every in-flight request decoding at once,
+    # each in one pass (chunking only re-streams weights, so unchunked is the faster of the two).
+    one_prompt = step_cost(specs, w.tp, w.pp, w.ep, 0.0, 0.0, 1.0, w.in_len)
+    full_decode = step_cost(specs, w.tp, w.pp, w.ep, w.sequences, decode_ctx, 0.0, 0.0)
+    return AnalyticSteps(w, mem, running, prefill, wave_prefill, decode, one_prompt, full_decode)
+
+
+def peak_bound(steps: AnalyticSteps) -> dict[str, FloatArray]:
+    """The hard lower bound of each metric: no deployment of this configuration is faster.
+
+    Static batches: the whole batch at the datasheet peaks (running it in waves only adds time).
+    Continuous batching: TTFT is at least one prompt's prefill alone at peak; ITL is at least one
+    decode step of every in-flight request at peak, since an engine running r <= concurrency of
+    them gives each a token every step(r) x concurrency / r, and a step's cost per sequence never
+    grows with r (the weights are shared); latency is TTFT + (output - 1) x ITL. Queueing, waves
+    and preemption, which the achievable model adds, can only make a request slower.
+    """
+    w = steps.workload
+    static = compose(steps, steps.prefill.time_s, steps.wave_prefill.time_s, steps.decode.time_s)
+    ttft = np.where(w.continuous, steps.one_prompt.time_s, static["ttft_s"])
+    itl = np.where(w.continuous, steps.full_decode.time_s, static["itl_s"])
+    return {"peak_ttft_s": ttft, "peak_itl_s": itl,
+            "peak_latency_s": np.where(w.continuous, ttft + (w.out_len - 1.0) * itl, static["latency_s"])}
 
 
 def compose(steps: AnalyticSteps, prefill_s: FloatArray, wave_prefill_s: FloatArray,
@@ -182,11 +206,10 @@ def estimate(
     steps = analytic_steps(cfg, specs)
     rows = (efficiency or default_efficiency()).rows(specs["vendor"].to_numpy(), cfg["framework"].to_numpy())
     achievable = [achievable_step(step, rows) for step in (steps.prefill, steps.wave_prefill, steps.decode)]
-    peak = compose(steps, steps.prefill.time_s, steps.wave_prefill.time_s, steps.decode.time_s)
     w = steps.workload
     out = {
         **compose(steps, *(a.time_s for a in achievable)),
-        **{f"peak_{m}": peak[m] for m in ("ttft_s", "itl_s", "latency_s")},
+        **peak_bound(steps),
         **_memory_columns(steps.memory, w.tp.shape),
         **_phase_columns("prefill", steps.prefill),
         **_phase_columns("decode", steps.decode),
