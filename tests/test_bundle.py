@@ -9,6 +9,7 @@ import numpy as np
 import pandas as pd
 import pytest
 from _tiny_model import synthetic_table, tiny_model
+from hypothesis import given, settings, strategies as st
 
 from features.build import CATEGORICAL_FEATURES, FEATURE_COLUMNS, build_features
 from features.errors import ConfigError, IncompatibleBundleError, NotFittedError
@@ -114,3 +115,27 @@ def test_input_validation_names_columns() -> None:
         tiny_model().predict(UNSEEN.drop(columns=["hardware"]).assign(gpu="h100"))
     with pytest.raises(NotFittedError, match="not trained yet"):
         SurrogateModel().predict(UNSEEN)
+
+
+_CONFIGS = st.fixed_dictionaries({
+    "hardware": st.sampled_from(["h100-sxm", "a100-sxm4-80gb", "l40s", "mi300x", "b200"]),
+    "model": st.sampled_from(["meta-llama/Meta-Llama-3-8B", "Qwen/Qwen2.5-14B", "mistralai/Mixtral-8x7B-v0.1"]),
+    "framework": st.sampled_from(["vllm", "sglang"]),
+    "tp": st.sampled_from([1, 2, 4]),
+    "batching": st.sampled_from(["static", "continuous"]),
+    "batch_size": st.integers(1, 512),
+    "input_len": st.integers(1, 8000),
+    "output_len": st.integers(1, 2000),
+})
+
+
+@settings(max_examples=40, deadline=None)
+@given(config=_CONFIGS)
+def test_no_prediction_is_faster_than_the_peak_bound(config: dict[str, object]) -> None:
+    if config["hardware"] == "mi300x" and config["framework"] == "sglang":
+        config = {**config, "framework": "vllm"}
+    row = pd.DataFrame([{**config, "concurrency": config["batch_size"]}])
+    prediction = tiny_model().predict(row).iloc[0]
+    for metric in METRICS:
+        for suffix in ("_p10", "", "_p90"):
+            assert prediction[f"{metric}{suffix}"] >= prediction[f"peak_{metric}"] * (1 - 1e-9), (metric, suffix)
