@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Rerun every measurement the README quotes and rewrite benchmarks/results/.
 # Needs the shared datasets at ../shared/datasets (or SURROGATE_SHARED_DIR) and the package installed.
-# Takes about 20-30 minutes on 2 cores.
+# Takes well over an hour on 2 cores (each evaluation fold refits the efficiency parameters and the
+# calibrated LightGBM models; the model split has one fold per model).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 SHARED="${SURROGATE_SHARED_DIR:-../shared/datasets}"
@@ -13,6 +14,9 @@ surrogate data ingest llm-inference-bench "$SHARED/llm-inference-bench" --into "
 surrogate data ingest aiconfigurator "$SHARED/aiconfigurator/silicon_sample.csv" --into "$DATA" > "$OUT/ingest-aiconfigurator.txt"
 surrogate data summary --data "$DATA" > "$OUT/data-summary.txt"
 python benchmarks/roofline_baseline.py --markdown "$OUT/roofline_baseline.md" > /dev/null
+python scripts/fit_efficiency.py > /dev/null   # features/data/efficiency.json
+python benchmarks/achievable.py --json "$OUT/achievable.json" | tee "$OUT/achievable.txt"
+python benchmarks/memory_check.py --out "$OUT/memory_check.txt" > /dev/null
 python scripts/train_default.py | tee "$OUT/train_default.txt"
 for split in random hardware model framework source; do
   surrogate evaluate --data "$DATA" --split "$split" --out "$OUT/evaluate-$split" > "$OUT/evaluate-$split.txt"
