@@ -110,7 +110,7 @@ def invalid_reasons(configs: pd.DataFrame, *, specs: pd.DataFrame | None = None)
          "tp " + c["tp"].astype(str) + " does not divide the " + heads.astype(str) + " attention heads")
     flag((c["pp"] > specs["num_layers"]).to_numpy(),
          "pp " + c["pp"].astype(str) + " exceeds the " + specs["num_layers"].astype(int).astype(str) + " layers")
-    vendor_ok = np.array([v in fw for v, fw in zip(specs["vendor"], specs["fw_vendors"], strict=True)])
+    vendor_ok = np.array([v in fw for v, fw in zip(specs["vendor"], specs["fw_vendors"], strict=True)], dtype=bool)
     flag(~vendor_ok, c["framework"] + " does not run on " + specs["vendor"] + " hardware")
     return reasons
 

@@ -180,6 +180,7 @@ class SurrogateModel:
         else:
             self.efficiency_ = default_efficiency()
         cfg, est, feats = self._physics(table)
+        held_out = self._held_out_estimates(table, cfg, est, progress)
         self.models_: dict[str, dict[str, lgb.Booster]] = {}
         self.train_rows_: dict[str, int] = {}
         self.interval_offsets_: dict[str, float] = {}
@@ -197,7 +198,8 @@ class SurrogateModel:
             base = est[metric].to_numpy() if self.physics else np.ones(len(est))
             target = np.log(measured[rows] / base[rows])
             self._fit_metric(metric, feats[rows], target, progress)
-            self._calibrate_metric(metric, feats[rows], target, cfg[rows], progress)
+            held = {kind: np.log(measured[rows] / frame[metric].to_numpy()[rows]) for kind, frame in held_out.items()}
+            self._calibrate_metric(metric, feats[rows], target, cfg[rows], held, progress)
         if not self.models_:
             raise DataError(f"no metric has {_MIN_ROWS_PER_METRIC} or more measured rows; nothing to train")
         self.feature_names_in_ = list(feats.columns)
@@ -216,9 +218,36 @@ class SurrogateModel:
         self.models_[metric] = fitted
         self.train_rows_[metric] = len(target)
 
+    def _held_out_estimates(self, table: pd.DataFrame, cfg: pd.DataFrame, est: pd.DataFrame,
+                            progress: Callable[[str], None] | None) -> dict[str, pd.DataFrame]:
+        """Per grouping (hardware, model folds), each row's achievable estimate with its own group left
+        out of the efficiency fit: what calibration of the unseen-hardware and unseen-model bands needs,
+        since off the data the prior is refit without that accelerator or model too."""
+        groupings = {"hardware": cfg["hardware"].to_numpy(), "model": model_folds(cfg["model"].to_numpy())}
+        if not (self.calibrate and self.fit_efficiency and self.physics):
+            return {kind: est for kind in groupings}
+        out = {}
+        for kind, groups in groupings.items():
+            frame = est[list(METRICS)].copy()
+            for group in np.unique(groups):
+                mine = groups == group
+                if mine.all():  # nothing would be left to fit on
+                    continue
+                if progress:
+                    progress(f"efficiency without {kind} {group}")
+                try:
+                    efficiency = fit_efficiency(table[~mine], base=self.efficiency_)
+                except DataError:  # too few rows left: the group's own parameters are all there is
+                    continue
+                frame.loc[mine, list(METRICS)] = estimate(cfg[mine], normalized=True, efficiency=efficiency)[
+                    list(METRICS)].to_numpy()
+            out[kind] = frame
+        return out
+
     def _calibrate_metric(self, metric: str, feats: pd.DataFrame, target: np.ndarray, cfg: pd.DataFrame,
-                          progress: Callable[[str], None] | None) -> None:
-        """Interval offsets of one metric: random folds, and whole accelerators or models held out."""
+                          held_out: dict[str, np.ndarray], progress: Callable[[str], None] | None) -> None:
+        """Interval offsets of one metric: random folds, and whole accelerators or models held out
+        (``held_out[kind]``: the targets with each row's group left out of the efficiency fit)."""
         if not self.calibrate:
             self.interval_offsets_[metric] = 0.0
             self.unseen_hardware_offsets_[metric] = self.unseen_model_offsets_[metric] = 0.0
@@ -232,9 +261,9 @@ class SurrogateModel:
         # leaving each accelerator (each group of models) out in turn, which is wider: trust
         # falls off outside the data.
         self.unseen_hardware_offsets_[metric] = group_offset(
-            self._fit_quantile, feats, target, cfg["hardware"].to_numpy(), seen)
+            self._fit_quantile, feats, target, cfg["hardware"].to_numpy(), seen, held_out["hardware"])
         self.unseen_model_offsets_[metric] = group_offset(
-            self._fit_quantile, feats, target, model_folds(cfg["model"].to_numpy()), seen)
+            self._fit_quantile, feats, target, model_folds(cfg["model"].to_numpy()), seen, held_out["model"])
 
     def _metadata(self, table: pd.DataFrame) -> dict[str, Any]:
         """What a bundle records about itself: versions, seed, data and catalog fingerprints, offsets."""

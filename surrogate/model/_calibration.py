@@ -36,12 +36,16 @@ class Regressor(Protocol):
 QuantileFit = Callable[[pd.DataFrame, np.ndarray, float], Regressor]
 
 
-def conformal_offset(fit_quantile: QuantileFit, feats: pd.DataFrame, target: np.ndarray, folds: np.ndarray) -> float:
+def conformal_offset(fit_quantile: QuantileFit, feats: pd.DataFrame, target: np.ndarray, folds: np.ndarray,
+                     held_out_target: np.ndarray | None = None) -> float:
     """Conformalized quantile regression (Romano et al., NeurIPS 2019, arXiv 1905.03222).
 
     Out-of-fold P10/P90 predictions give conformity scores max(lo - y, y - hi); widening (or
     narrowing) both bounds by their 80% quantile makes the P10-P90 band cover 80% of new rows
     drawn like the held-out folds. ``fit_quantile(feats, target, alpha)`` trains one quantile model.
+    ``held_out_target`` is each row's target as it would be with its own fold held out of whatever
+    the target is measured against (the achievable model's fitted parameters): scores use it, so
+    the band also covers the prior's own error off the data.
     """
     scores = np.full(len(target), np.nan)
     for k in np.unique(folds):
@@ -50,7 +54,8 @@ def conformal_offset(fit_quantile: QuantileFit, feats: pd.DataFrame, target: np.
             continue
         low = np.asarray(fit_quantile(feats[~test], target[~test], QUANTILES["p10"]).predict(feats[test]))
         high = np.asarray(fit_quantile(feats[~test], target[~test], QUANTILES["p90"]).predict(feats[test]))
-        scores[test] = np.maximum(low - target[test], target[test] - high)
+        actual = (target if held_out_target is None else held_out_target)[test]
+        scores[test] = np.maximum(low - actual, actual - high)
     scores = scores[np.isfinite(scores)]
     if len(scores) == 0:
         return 0.0
@@ -59,11 +64,11 @@ def conformal_offset(fit_quantile: QuantileFit, feats: pd.DataFrame, target: np.
 
 
 def group_offset(fit_quantile: QuantileFit, feats: pd.DataFrame, target: np.ndarray, groups: np.ndarray,
-                 floor: float) -> float:
+                 floor: float, held_out_target: np.ndarray | None = None) -> float:
     """Conformal offset with whole groups held out; never narrower than ``floor``."""
     if len(set(groups)) < 2:
         return floor
-    return max(conformal_offset(fit_quantile, feats, target, groups), floor)
+    return max(conformal_offset(fit_quantile, feats, target, groups, held_out_target), floor)
 
 
 def model_folds(models: np.ndarray) -> npt.NDArray[np.int64]:

@@ -73,6 +73,7 @@ def _to_free(value: float, transform: str) -> float:
 
 def _from_free(x: float, transform: str, name: str) -> float:
     low, high = GLOBAL_PARAMETERS[name]
+    x = float(np.clip(x, -50.0, 50.0))  # far beyond every bound below; keeps exp finite
     value = 1.0 / (1.0 + np.exp(-x)) if transform == "logit" else float(np.exp(x))
     return float(np.clip(value, low, high))
 
