@@ -17,6 +17,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 
 import surrogate.model as models
 import surrogate.report as report
+from surrogate.cli._root import stderr, stdout
 from surrogate.optimize import (
     DEFAULT_MAX_SEQUENCES,
     OBJECTIVES,
@@ -35,7 +36,6 @@ if TYPE_CHECKING:
 __all__ = ["optimize_command"]
 
 _DEFAULT_PARETO_DIR = Path("optimize-results")
-_PIPE_WIDTH = 160  # columns when stdout is a file or pipe (rich would wrap at 80)
 
 
 def _help(cls: type, name: str) -> str:
@@ -110,8 +110,6 @@ def optimize_command(model_name: str, gpus: tuple[str, ...], input_len: int, out
     Example: surrogate optimize --model meta-llama/Llama-3.1-70B --gpus h100-sxm:8 --input-len 1024
     --output-len 256 --max-itl-s 0.05
     """
-    stderr = Console(stderr=True)
-    stdout = Console() if Console().is_terminal else Console(width=_PIPE_WIDTH)
     inventory = Inventory.parse(gpus)
     workload = Workload(model=model_name, input_len=input_len, output_len=output_len, concurrency=concurrency)
     space = SearchSpace(frameworks=_split(frameworks), precisions=_split(precisions) or (),

@@ -20,7 +20,10 @@ from surrogate import __version__
 
 __all__ = ["cli", "main", "stdout", "stderr", "progress_spinner"]
 
-stdout = Console()
+# Results go to stdout: the terminal's width, or 160 columns when it is a file or pipe (rich would
+# wrap tables at 80 and break their labels). Progress and notes go to stderr.
+_PIPE_WIDTH = 160
+stdout = Console() if Console().is_terminal else Console(width=_PIPE_WIDTH)
 stderr = Console(stderr=True)
 
 
