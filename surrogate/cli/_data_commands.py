@@ -15,6 +15,7 @@ from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, Trans
 from rich.table import Table
 
 from features.errors import DataError
+from surrogate.cli._options import apply_options
 from surrogate.cli._root import stderr, stdout
 from surrogate.ingest import ADAPTERS, IngestContext, IngestResult
 from surrogate.ingest.fetch import fetch as fetch_files
@@ -47,9 +48,7 @@ def _context_options(func: Any) -> Any:
         click.option("--concurrency", type=click.IntRange(min=1), default=None,
                      help="[vllm-bench] Requests in flight (serving without max_concurrency in the file)."),
     ]
-    for option in reversed(options):
-        func = option(func)
-    return func
+    return apply_options(func, options)
 
 
 def _print_account(result: IngestResult, as_json: bool) -> None:

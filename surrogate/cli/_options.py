@@ -18,10 +18,17 @@ from features.errors import DataError
 if TYPE_CHECKING:
     import pandas as pd
 
-__all__ = ["config_options", "config_frame", "data_options", "training_table", "read_configs_csv"]
+__all__ = ["apply_options", "config_options", "config_frame", "data_options", "training_table", "read_configs_csv"]
 
 
 Command = TypeVar("Command", bound=Callable[..., Any])
+
+
+def apply_options(func: Command, options: list[Callable[[Any], Any]]) -> Command:
+    """Decorate ``func`` with click options so they show in ``--help`` in the order listed."""
+    for option in reversed(options):
+        func = option(func)
+    return func
 
 
 def config_options(required: bool = True) -> Callable[[Command], Command]:
@@ -57,9 +64,7 @@ def _add_config_options(func: Command, required: bool) -> Command:
         click.option("--output-len", type=click.IntRange(min=1), required=required,
                      help="Generated tokens per request."),
     ]
-    for option in reversed(options):
-        func = option(func)
-    return func
+    return apply_options(func, options)
 
 
 def config_frame(params: dict[str, Any]) -> pd.DataFrame:
@@ -120,6 +125,4 @@ _DATA_OPTIONS = [
 
 def data_options(func: Command) -> Command:
     """--data and --shared: where training and evaluation read measurements from."""
-    for option in reversed(_DATA_OPTIONS):
-        func = option(func)
-    return func
+    return apply_options(func, _DATA_OPTIONS)
