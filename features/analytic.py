@@ -251,10 +251,17 @@ def _memory(specs: pd.DataFrame, w: _Workload) -> tuple[MemoryBreakdown, FloatAr
     mem = memory_per_device(specs, w.tp, w.pp, w.ep, w.sequences, w.in_len + w.out_len, prefill_tokens)
     # Paged KV caches allocate as sequences grow: a running request holds input + output / 2 tokens
     # on average, so that is what bounds how many run at once.
-    mean_len_mem = memory_per_device(specs, w.tp, w.pp, w.ep, w.sequences, w.in_len + w.out_len / 2.0,
-                                     prefill_tokens)
-    running = np.where(w.continuous, np.clip(np.minimum(w.sequences, mean_len_mem.max_sequences), 1.0, None),
-                       w.sequences)
+    # How many of them the cache holds, f(c), falls slowly as more are offered (their logits and
+    # arriving prompts take room); f(f(c)) rises with c and sits at the crossing c = f(c) once more are
+    # offered than fit, so the requests that run never fall as concurrency grows.
+    def holds(sequences: FloatArray) -> FloatArray:
+        tokens = np.minimum(np.where(w.continuous, np.maximum(sequences / w.out_len, 1.0) * w.in_len,
+                                     sequences * w.in_len), chunk)
+        most = memory_per_device(specs, w.tp, w.pp, w.ep, sequences, w.in_len + w.out_len / 2.0, tokens)
+        held: FloatArray = np.clip(most.max_sequences.astype(float), 1.0, None)
+        return held
+
+    running = np.where(w.continuous, np.minimum(w.sequences, holds(holds(w.sequences))), w.sequences)
     return mem, running
 
 

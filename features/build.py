@@ -2,7 +2,8 @@
 
 Features describe physics, not identities: datasheet numbers of the accelerator, architecture
 numbers of the model, the workload, the parallel layout, and the analytic model's own outputs
-(log times per phase, which resource bounds each phase, arithmetic intensity, memory headroom).
+(log times per phase, the prefill compute share and intensity, batch over what memory holds), and
+the engine's software date.
 Categorical columns use fixed category lists from the catalogs, so a value unseen in training maps
 to the same code at train and predict time.
 """
@@ -18,8 +19,10 @@ from features import catalog
 from features.analytic import estimate
 from features.configs import _specs_for, normalize_configs
 from features.precision import BYTES_PER_VALUE
+from features.versions import software_years
 
-__all__ = ["build_features", "FEATURE_COLUMNS", "PHYSICS_FEATURES", "CATEGORICAL_FEATURES", "HARDWARE_ID_FEATURE",
+__all__ = ["build_features", "FEATURE_COLUMNS", "PHYSICS_FEATURES", "MONOTONE_INCREASING", "SOFTWARE_FEATURES",
+           "CATEGORICAL_FEATURES", "HARDWARE_ID_FEATURE",
            "SPEC_FEATURES"]
 
 CATEGORICAL_FEATURES = ["framework", "batching", "weight_dtype", "kv_dtype", "vendor"]
@@ -33,13 +36,21 @@ _MODEL_FEATURES = ["log_total_params", "log_active_params", "num_layers", "log_h
                    "log_kv_bytes_per_token", "num_experts", "experts_per_token", "is_mla"]
 _WORKLOAD_FEATURES = ["log_input_len", "log_output_len", "log_sequences", "tp", "pp", "dp", "ep",
                       "weight_bytes_per_value", "kv_bytes_per_value"]
+# The analytic model's outputs the correction may use. Each is non-decreasing in batch (or
+# concurrency), input length and output length wherever the metric it informs must be (checked on
+# the shared rows: tests/test_build.py), so a correction non-decreasing in them (LightGBM
+# ``monotone_constraints``, :data:`MONOTONE_INCREASING`) keeps predicted times monotone. Shares and
+# intensities that move both ways along those axes (decode compute and communication shares, decode
+# intensity, the fixed-cost share, memory headroom, achievable-over-peak ratios) are left out.
 PHYSICS_FEATURES = [
-    "log_analytic_ttft_s", "log_analytic_itl_s", "log_analytic_latency_s",
-    "log_achievable_over_peak_ttft", "log_achievable_over_peak_itl", "decode_fixed_share",
-    "prefill_compute_share", "prefill_comm_share", "decode_compute_share", "decode_comm_share",
-    "log_decode_intensity", "log_prefill_intensity", "memory_headroom", "log_batch_over_max",
+    "log_analytic_ttft_s", "log_analytic_itl_s", "log_analytic_latency_s", "prefill_compute_share",
+    "log_prefill_intensity", "log_batch_over_max",
 ]
-FEATURE_COLUMNS = _MODEL_FEATURES + _WORKLOAD_FEATURES + PHYSICS_FEATURES + CATEGORICAL_FEATURES
+# Engine software date (years since 2020, ``features.versions``): newer releases of one engine run faster.
+SOFTWARE_FEATURES = ["software_year"]
+FEATURE_COLUMNS = _MODEL_FEATURES + _WORKLOAD_FEATURES + PHYSICS_FEATURES + SOFTWARE_FEATURES + CATEGORICAL_FEATURES
+# Features the learned correction may only rise with: the workload's own size and the physics above.
+MONOTONE_INCREASING = ["log_input_len", "log_output_len", "log_sequences", *PHYSICS_FEATURES]
 
 
 def _categories() -> dict[str, list[str]]:
@@ -87,6 +98,7 @@ def build_features(
         **_model_values(specs),
         **_workload_values(cfg, specs, sequences),
         **_physics_values(est, sequences),
+        **_software_values(cfg),
         **_categorical_values(cfg, specs, with_hardware_id),
     }
     f = pd.DataFrame(index=cfg.index)
@@ -141,26 +153,23 @@ def _workload_values(cfg: pd.DataFrame, specs: pd.DataFrame, sequences: np.ndarr
 
 
 def _physics_values(est: pd.DataFrame, sequences: np.ndarray) -> dict[str, Any]:
-    """:data:`PHYSICS_FEATURES`: the analytic model's achievable times and how far they sit above the peak
-    ones, bottleneck shares, intensities and headroom."""
+    """:data:`PHYSICS_FEATURES`: the analytic model's achievable times, prefill compute share and intensity,
+    and the batch over the largest that fits."""
     return {
         "log_analytic_ttft_s": np.log(est["ttft_s"]),
         "log_analytic_itl_s": np.log(est["itl_s"]),
         "log_analytic_latency_s": np.log(est["latency_s"]),
-        "log_achievable_over_peak_ttft": np.log(est["ttft_s"] / est["peak_ttft_s"]),
-        "log_achievable_over_peak_itl": np.log(est["itl_s"] / est["peak_itl_s"]),
-        "decode_fixed_share": est["achievable_decode_fixed_s"] / (
-            np.maximum(est["achievable_decode_compute_s"], est["achievable_decode_memory_s"])
-            + est["achievable_decode_comm_s"] + est["achievable_decode_fixed_s"]),
         "prefill_compute_share": _share(est["prefill_compute_s"], est["prefill_memory_s"], est["prefill_comm_s"]),
-        "prefill_comm_share": _share(est["prefill_comm_s"], est["prefill_memory_s"], est["prefill_compute_s"]),
-        "decode_compute_share": _share(est["decode_compute_s"], est["decode_memory_s"], est["decode_comm_s"]),
-        "decode_comm_share": _share(est["decode_comm_s"], est["decode_memory_s"], est["decode_compute_s"]),
-        "log_decode_intensity": np.log(est["decode_flops"] / est["decode_bytes"]),
         "log_prefill_intensity": np.log(est["prefill_flops"] / est["prefill_bytes"]),
-        "memory_headroom": 1.0 - est["mem_per_device_gb"] / est["mem_usable_gb"],
         "log_batch_over_max": np.log(sequences / np.maximum(est["max_batch_size"].astype(float), 1.0)),
     }
+
+
+def _software_values(cfg: pd.DataFrame) -> dict[str, Any]:
+    """:data:`SOFTWARE_FEATURES`: the engine's release date, NaN where the version is not recorded."""
+    if "framework_version" not in cfg:
+        return {"software_year": np.full(len(cfg), np.nan)}
+    return {"software_year": software_years(cfg["framework"], cfg["framework_version"])}
 
 
 def _categorical_values(cfg: pd.DataFrame, specs: pd.DataFrame, with_hardware_id: bool) -> dict[str, Any]:

@@ -19,8 +19,8 @@ from features.precision import BYTES_PER_VALUE, PEAK_COLUMNS_BY_WEIGHT, canonica
 __all__ = ["CONFIG_COLUMNS", "REQUIRED_COLUMNS", "normalize_configs", "invalid_reasons", "gather_specs"]
 
 CONFIG_COLUMNS = [
-    "hardware", "num_devices", "tp", "pp", "dp", "ep", "framework", "model", "weight_dtype", "kv_dtype",
-    "batching", "batch_size", "concurrency", "input_len", "output_len", "prefill_chunk_tokens",
+    "hardware", "num_devices", "tp", "pp", "dp", "ep", "framework", "framework_version", "model", "weight_dtype",
+    "kv_dtype", "batching", "batch_size", "concurrency", "input_len", "output_len", "prefill_chunk_tokens",
 ]
 REQUIRED_COLUMNS = ["hardware", "model", "input_len", "output_len"]
 _INT_COLUMNS = ["num_devices", "tp", "pp", "dp", "ep", "batch_size", "concurrency", "input_len", "output_len"]
@@ -44,6 +44,9 @@ def normalize_configs(configs: pd.DataFrame) -> pd.DataFrame:
     if "framework" not in out or out["framework"].isna().all():
         out["framework"] = "vllm"
     out["framework"] = _map_unique(out["framework"].fillna("vllm"), catalog.resolve_framework)
+    # Optional: the engine release as written (``features.versions`` dates it); NA when not given.
+    out["framework_version"] = (out["framework_version"] if "framework_version" in out
+                                else pd.Series(pd.NA, index=out.index)).astype("string")
     frameworks = catalog.framework_table()
     layer_split = out["framework"].map(frameworks["device_split"]).eq("layer").to_numpy()
 

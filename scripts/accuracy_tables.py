@@ -5,7 +5,8 @@
 Reads ``evaluate-<split>/evaluation.json`` for each split that exists (a predictor a result file
 predates shows as "-") and prints, per split, MAPE /
 median APE / p90 APE / P10-P90 coverage for the peak roofline, the achievable model, LightGBM
-without physics and the surrogate, then median APE per held-out group for the leave-one-out splits.
+without physics and the surrogate (metrics no training row measured follow, marked physics only), the
+split's rule, dropped rows and rule checks, then median APE per held-out group for every split but random.
 """
 
 from __future__ import annotations
@@ -14,24 +15,45 @@ import argparse
 import json
 import sys
 from pathlib import Path
+from typing import Any
+
+from surrogate.model import SPLITS
 
 VARIANTS = [("peak", "peak roofline"), ("achievable", "achievable model"),
             ("lightgbm_no_physics", "LightGBM, no physics"), ("surrogate", "surrogate")]
 
 
-def split_table(summary: dict) -> list[str]:
+def split_table(summary: dict[str, Any]) -> list[str]:
+    """Scored metrics, then metrics no training row measured (labelled physics only)."""
     lines = ["| metric | rows | " + " | ".join(f"{label} MAPE / median APE %" for _, label in VARIANTS)
              + " | surrogate p90 APE % | P10-P90 coverage % |", "|---|---|---|---|---|---|---|---|"]
-    for metric, entry in summary["metrics"].items():
+    scored = list(summary["metrics"].items())
+    physics = [(f"{metric}: {entry['note']}", entry) for metric, entry in summary.get("physics_only", {}).items()]
+    for label, entry in scored + physics:
         cells = [f"{entry[v]['mape_pct']:.1f} / {entry[v]['median_ape_pct']:.1f}" if v in entry else "-"
                  for v, _ in VARIANTS]
         s = entry["surrogate"]
-        lines.append(f"| {metric} | {s['rows']} | " + " | ".join(cells)
+        lines.append(f"| {label} | {s['rows']} | " + " | ".join(cells)
                      + f" | {s['p90_ape_pct']:.1f} | {s['p10_p90_coverage_pct']:.1f} |")
     return lines
 
 
-def group_table(summary: dict) -> list[str]:
+def notes(summary: dict[str, Any]) -> list[str]:
+    """The split's rule, rows dropped from both sides, groups measuring metrics training did not, rule checks
+    (absent from results written before these were recorded)."""
+    lines = [f"Split rule: {summary['split_rule']}."] if "split_rule" in summary else []
+    if summary.get("dropped_rows"):
+        lines.append(f"{summary['dropped_rows']} rows in neither training nor test, dropped from both.")
+    for group, overlap in summary.get("overlap", {}).items():
+        if overlap["physics_only"]:
+            others = "; ".join(f"{m}: {reason}" for m, reason in overlap["physics_only"].items())
+            lines.append(f"Held-out {group} measures {', '.join(overlap['measured'])}; also measured in training "
+                         f"(scored): {', '.join(overlap['overlap']) or 'none'}; {others}.")
+    lines += [f"Rule check: {check['line']}." for check in summary.get("rule_checks", [])]
+    return [*(f"- {line}" for line in lines), ""] if lines else []
+
+
+def group_table(summary: dict[str, Any]) -> list[str]:
     split = summary["split"]
     lines = [f"| metric | held-out {split} | rows | peak | achievable | LightGBM, no physics | surrogate |",
              "|---|---|---|---|---|---|---|"]
@@ -43,7 +65,7 @@ def group_table(summary: dict) -> list[str]:
     return lines
 
 
-def _staleness(summary: dict) -> list[str]:
+def _staleness(summary: dict[str, Any]) -> list[str]:
     """A warning line for results written before the achievable model existed."""
     metrics = summary.get("metrics", {})
     if any("achievable" in entry for entry in metrics.values()):
@@ -57,13 +79,14 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--results", type=Path, default=Path("benchmarks/results"))
     args = parser.parse_args(argv)
     out: list[str] = []
-    for split in ["random", "hardware", "model", "framework", "source"]:
+    for split in SPLITS:
         path = args.results / f"evaluate-{split}" / "evaluation.json"
         if not path.is_file():
             continue
         summary = json.loads(path.read_text())
         out += [f"### split: {split}", "", f"Command: `surrogate evaluate --split {split} --out "
-                f"{args.results}/evaluate-{split}`", "", *_staleness(summary), *split_table(summary), ""]
+                f"{args.results}/evaluate-{split}`", "", *_staleness(summary), *split_table(summary), "",
+                *notes(summary)]
         if split != "random":
             out += ["Median APE % per held-out group:", "", *group_table(summary), ""]
     specs = args.results / "evaluate-hardware-with-specs" / "evaluation.json"

@@ -18,17 +18,16 @@ python scripts/fit_efficiency.py > /dev/null   # features/data/efficiency.json
 python benchmarks/achievable.py --json "$OUT/achievable.json" | tee "$OUT/achievable.txt"
 python benchmarks/memory_check.py --out "$OUT/memory_check.txt" > /dev/null
 python scripts/train_default.py | tee "$OUT/train_default.txt"
-for split in random hardware model framework source; do
+for split in batch input_length version source vendor random hardware model framework; do
   surrogate evaluate --data "$DATA" --split "$split" --out "$OUT/evaluate-$split" > "$OUT/evaluate-$split.txt"
 done
 surrogate evaluate --data "$DATA" --split hardware --with-specs --out "$OUT/evaluate-hardware-with-specs" \
   > "$OUT/evaluate-hardware-with-specs.txt"
 python scripts/accuracy_tables.py --results "$OUT" > "$OUT/accuracy.md"
 python benchmarks/speed.py --json "$OUT/speed.json" | tee "$OUT/speed.txt"
-for bench in optimize_speed optimizer_quality regret; do
-  if [ -f "benchmarks/$bench.py" ]; then
-    python "benchmarks/$bench.py" --json "$OUT/$bench.json" | tee "$OUT/$bench.txt"
-  fi
+for bench in optimize_speed optimizer_quality; do
+  python "benchmarks/$bench.py" --json "$OUT/$bench.json" | tee "$OUT/$bench.txt"
 done
+python benchmarks/regret.py --scenario all --json "$OUT/regret.json" | tee "$OUT/regret.txt"
 python benchmarks/startup.py | tee "$OUT/startup.txt"
 echo "results in $OUT"

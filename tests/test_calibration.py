@@ -1,11 +1,10 @@
-"""Conformalized P10-P90 intervals: the offset arithmetic, its coverage, group and per-row offsets."""
+"""Bands and trust measured on held-out rows: split conformal residual quantiles, least-squares shrinks."""
 
 from __future__ import annotations
 
 import os
 import subprocess
 import sys
-from collections.abc import Callable
 
 import numpy as np
 import pandas as pd
@@ -13,110 +12,88 @@ import pytest
 
 from surrogate.model._calibration import (
     CALIBRATION_FOLDS,
-    QUANTILES,
-    conformal_offset,
-    group_offset,
+    Band,
+    growth_slack,
     model_folds,
-    row_offsets,
+    out_of_fold,
+    residual_band,
+    row_bands,
+    shrunk_band,
+    widest,
 )
 
 
-class _Constant:
-    """A fitted 'quantile model' that predicts one value everywhere."""
+class _Mean:
+    """A 'model' predicting its training targets' mean; records what it was trained on."""
 
-    def __init__(self, value: float) -> None:
-        self.value = value
+    def __init__(self, target: np.ndarray, seen: list[int]) -> None:
+        self.value = float(np.mean(target))
+        seen.append(len(target))
 
     def predict(self, data: pd.DataFrame) -> np.ndarray:
         return np.full(len(data), self.value)
 
 
-QuantileFit = Callable[[pd.DataFrame, np.ndarray, float], _Constant]
+def test_out_of_fold_predicts_each_fold_from_the_others_and_never_holds_out_negative_folds() -> None:
+    feats = pd.DataFrame({"x": np.arange(6.0)})
+    target = np.array([1.0, 1.0, 4.0, 4.0, 10.0, 10.0])
+    seen: list[int] = []
+    predicted = out_of_fold(lambda f, t: _Mean(t, seen), feats, target, np.array([0, 0, 1, 1, -1, -1]))
+    # fold 0 from rows 2-5: (4+4+10+10)/4 = 7; fold 1 from rows 0,1,4,5: 5.5; fold -1 is never held out
+    np.testing.assert_allclose(predicted, [7.0, 7.0, 5.5, 5.5, np.nan, np.nan])
+    assert seen == [4, 4]
 
 
-def _fixed_band(low: float, high: float, calls: list[tuple[list[int], float]] | None = None) -> QuantileFit:
-    """fit_quantile that ignores the data: P10 -> ``low``, P90 -> ``high``; records what it trained on."""
-
-    def fit(feats: pd.DataFrame, target: np.ndarray, alpha: float) -> _Constant:
-        if calls is not None:
-            calls.append((list(feats.index), alpha))
-        return _Constant(low if alpha == QUANTILES["p10"] else high)
-
-    return fit
-
-
-def _mean_band(feats: pd.DataFrame, target: np.ndarray, alpha: float) -> _Constant:
-    """P10 = mean(training target) - 1, P90 = mean + 1: depends on which rows it was trained on."""
-    return _Constant(float(np.mean(target)) + (-1.0 if alpha == QUANTILES["p10"] else 1.0))
+def test_residual_band_takes_the_conformal_ranks() -> None:
+    residuals = np.arange(-4.0, 6.0)  # ten residuals -4..5
+    band = residual_band(residuals)
+    # low level 0.1 * 1.1 - 0.1 = 0.01 -> the lowest (-4); high level 0.9 * 1.1 = 0.99 -> 'higher' = 5
+    assert (band.low_log, band.high_log, band.shrink, band.rows) == (-4.0, 5.0, 1.0, 10)
+    # a band never excludes zero: all-positive residuals still reach down to the prediction itself
+    assert residual_band(np.array([1.0, 2.0, 3.0])).low_log == 0.0
+    assert residual_band(np.array([np.nan])) == Band(0.0, 0.0, 1.0, 0)
 
 
-Y = np.arange(6, dtype=float)  # 0 1 2 3 4 5
-FEATS = pd.DataFrame({"x": Y})
-TWO_FOLDS = np.array([0, 0, 0, 1, 1, 1])
+def test_shrunk_band_is_the_least_squares_shrink_clipped_to_0_1() -> None:
+    correction = np.array([1.0, 2.0, -1.0])
+    # needed = 0.5 x correction exactly: lambda = sum(c*y)/sum(c*c) = 0.5, residuals all zero
+    band = shrunk_band(correction, 0.5 * correction)
+    assert band.shrink == pytest.approx(0.5) and band.low_log == 0.0 and band.high_log == 0.0
+    # a correction that points the wrong way is not trusted at all; the band is the prior's own error
+    assert shrunk_band(correction, -correction).shrink == 0.0
+    assert shrunk_band(correction, 3.0 * correction).shrink == 1.0
+    assert shrunk_band(np.zeros(3), np.ones(3)).shrink == 0.0
 
 
-def test_offset_is_the_finite_sample_quantile_of_the_scores() -> None:
-    # Band [1, 3]; score = max(lo - y, y - hi):
-    #   y=0: max(1, -3) = 1   y=1: 0   y=2: max(-1, -1) = -1   y=3: 0   y=4: 1   y=5: max(-4, 2) = 2
-    # sorted scores [-1, 0, 0, 1, 1, 2]; level = 0.8 * (1 + 1/6) = 14/15;
-    # linear quantile position 14/15 * 5 = 4.667 -> 1 + 0.667 * (2 - 1) = 5/3.
-    # (Without the (1 + 1/n) correction it would be position 4.0 -> 1.0.)
-    calls: list[tuple[list[int], float]] = []
-    offset = conformal_offset(_fixed_band(1.0, 3.0, calls), FEATS, Y, TWO_FOLDS)
-    assert offset == pytest.approx(5.0 / 3.0)
-    # Each fold's models are trained on the other fold only, once per quantile.
-    assert sorted((tuple(rows), alpha) for rows, alpha in calls) == [
-        ((0, 1, 2), 0.1), ((0, 1, 2), 0.9), ((3, 4, 5), 0.1), ((3, 4, 5), 0.9)]
+def test_widest_covers_every_band_with_the_least_trust() -> None:
+    assert widest([Band(-0.1, 0.2, 0.8, 5), Band(-0.3, 0.1, 0.4, 7)]) == Band(-0.3, 0.2, 0.4, 12)
+    assert widest([]) == Band(0.0, 0.0, 0.0, 0)
 
 
-def test_scores_are_out_of_fold() -> None:
-    # Fold 0 (y=0,1,2) is predicted by models trained on y=3,4,5 (mean 4): band [3, 5], scores 3, 2, 1.
-    # Fold 1 (y=3,4,5) by models trained on y=0,1,2 (mean 1): band [0, 2], scores 1, 2, 3.
-    # sorted [1, 1, 2, 2, 3, 3], position 4.667 -> 3. In-sample (mean 2.5) scores would give 1.17.
-    assert conformal_offset(_mean_band, FEATS, Y, TWO_FOLDS) == pytest.approx(3.0)
+def _support(hardware: list[bool], distance: list[float]) -> pd.DataFrame:
+    n = len(hardware)
+    return pd.DataFrame({"hardware_seen_in_training": hardware, "model_seen_in_training": [True] * n,
+                         "software_seen_in_training": [True] * n, "support_distance": distance})
 
 
-def test_a_band_that_is_too_wide_gets_a_negative_offset() -> None:
-    # Band [-10, 15] around 0..5: scores max(-10 - y, y - 15) = -10 -11 -12 -12 -11 -10,
-    # sorted [-12, -12, -11, -11, -10, -10], position 4.667 -> -10: narrowed to [0, 5], just covering.
-    assert conformal_offset(_fixed_band(-10.0, 15.0), FEATS, Y, TWO_FOLDS) == pytest.approx(-10.0)
+def test_row_bands_combine_kinds_range_and_distance() -> None:
+    bands = {"seen": Band(-0.1, 0.1), "prior": Band(-0.5, 0.9, 0.0), "hardware": Band(-0.3, 0.4, 0.5),
+             "workload": Band(-0.2, 0.6, extent_log=0.25)}
+    support = _support([True, False, True, True, True], [0.0, 0.5, 0.0, 0.0, 4.0])
+    above = np.array([0.0, 0.0, 0.5, 0.0, 0.0])  # row 2 lies log 0.5 beyond the range: twice the rehearsed 0.25
+    below = np.array([0.0, 0.0, 0.0, 0.3, 0.0])  # row 3 lies log 0.3 below it: 1.2 times
+    shrink, low, high = row_bands(bands, support, above, below)
+    np.testing.assert_allclose(shrink, [1.0, 0.5, 1.0, 1.0, 0.25])
+    # above the range: both sides widen with the distance; below it only the low side (P90 never falls
+    # as the workload grows)
+    np.testing.assert_allclose(low, [-0.1, -0.3, -0.4, -0.24, 0.25 * -0.1 + 0.75 * -0.5])
+    np.testing.assert_allclose(high, [0.1, 0.4, 1.2, 0.1, 0.25 * 0.1 + 0.75 * 0.9])
 
 
-def test_a_single_fold_has_nothing_held_out_and_gives_zero() -> None:
-    assert conformal_offset(_fixed_band(1.0, 3.0), FEATS, Y, np.zeros(6, dtype=int)) == 0.0
-
-
-@pytest.mark.parametrize("seed", [0, 1, 2])
-def test_widening_by_the_offset_covers_about_80_percent_of_new_rows(seed: int) -> None:
-    # Empirical quantiles of the training fold, deliberately too narrow (40th-60th percentile).
-    def narrow(feats: pd.DataFrame, target: np.ndarray, alpha: float) -> _Constant:
-        return _Constant(float(np.quantile(target, 0.4 if alpha == QUANTILES["p10"] else 0.6)))
-
-    rng = np.random.default_rng(seed)
-    y = rng.lognormal(0.0, 0.5, size=3000)
-    folds = rng.permutation(len(y)) % 3
-    offset = conformal_offset(narrow, pd.DataFrame({"x": y}), y, folds)
-    assert offset > 0
-    low, high = np.quantile(y, [0.4, 0.6])  # the band trained on every row
-    fresh = rng.lognormal(0.0, 0.5, size=20_000)
-    plain = np.mean((fresh >= low) & (fresh <= high))
-    widened = np.mean((fresh >= low - offset) & (fresh <= high + offset))
-    assert plain < 0.3
-    assert 0.77 <= widened <= 0.84  # 0.79-0.81 for these seeds
-
-
-def test_group_offset_never_narrower_than_its_floor() -> None:
-    groups = np.array(["a", "a", "a", "b", "b", "b"])
-    # Held out by group the offset is the 5/3 computed above; a wider floor wins, a narrower one does not.
-    assert group_offset(_fixed_band(1.0, 3.0), FEATS, Y, groups, floor=10.0) == 10.0
-    assert group_offset(_fixed_band(1.0, 3.0), FEATS, Y, groups, floor=0.5) == pytest.approx(5.0 / 3.0)
-    assert group_offset(_fixed_band(-10.0, 15.0), FEATS, Y, groups, floor=0.0) == 0.0
-
-
-def test_group_offset_with_one_group_is_the_floor_without_fitting() -> None:
-    calls: list[tuple[list[int], float]] = []
-    assert group_offset(_fixed_band(1.0, 3.0, calls), FEATS, Y, np.array(["a"] * 6), floor=0.25) == 0.25
-    assert calls == []
+def test_a_metric_without_a_model_gets_the_prior_band_everywhere() -> None:
+    shrink, low, high = row_bands({"prior": Band(-0.5, 0.9, 0.0)}, _support([True], [0.0]), np.zeros(1),
+                                  np.zeros(1))
+    assert (shrink[0], low[0], high[0]) == (0.0, -0.5, 0.9)
 
 
 MODELS = np.array([f"org/model-{i}" for i in range(30)] + ["meta-llama/Meta-Llama-3-8B"] * 3)
@@ -142,10 +119,21 @@ def test_model_folds_do_not_depend_on_the_process_hash_seed() -> None:
     assert runs[0] == runs[1] == f"{[int(f) for f in model_folds(MODELS[:10])]}\n"
 
 
-def test_row_offsets_take_the_widest_that_applies() -> None:
-    unseen_hardware = np.array([False, True, False, True])
-    unseen_model = np.array([False, False, True, True])
-    np.testing.assert_allclose(row_offsets(0.1, 0.5, 0.3, unseen_hardware, unseen_model), [0.1, 0.5, 0.3, 0.5])
-    np.testing.assert_allclose(row_offsets(0.1, 0.2, 0.4, unseen_hardware, unseen_model), [0.1, 0.2, 0.4, 0.4])
-    # Equal offsets (a group offset at its floor) give every row the same band.
-    np.testing.assert_allclose(row_offsets(0.3, 0.3, 0.3, unseen_hardware, unseen_model), [0.3] * 4)
+def _deployments(elasticity: float) -> tuple[pd.DataFrame, np.ndarray, np.ndarray]:
+    """Two deployments whose measured times grow as prior ** elasticity along their rows (offsets differ)."""
+    cfg = pd.DataFrame({"hardware": ["h100-sxm"] * 3 + ["b200"] * 3, "model": ["m"] * 6})
+    log_prior = np.array([0.0, 1.0, 2.0, 5.0, 6.0, 7.0])
+    log_measured = elasticity * log_prior + np.array([0.3] * 3 + [-2.0] * 3)
+    return cfg, log_measured, log_prior
+
+
+@pytest.mark.parametrize(("elasticity", "slack"), [(0.6, 0.4), (1.0, 0.0), (1.2, 0.0), (0.2, 0.5)])
+def test_growth_slack_is_one_minus_the_within_deployment_elasticity(elasticity: float, slack: float) -> None:
+    assert growth_slack(*_deployments(elasticity)) == pytest.approx(slack)
+
+
+def test_growth_slack_ignores_differences_between_deployments() -> None:
+    # across deployments the measured level falls as the prior rises; within each it grows 1:1
+    cfg, log_measured, log_prior = _deployments(1.0)
+    log_measured[3:] -= 10.0
+    assert growth_slack(cfg, log_measured, log_prior) == 0.0

@@ -82,6 +82,15 @@ def test_missing_framework_cells_default_to_vllm() -> None:
     assert normalize_configs(frame)["framework"].tolist() == ["vllm", "sglang"]
 
 
+def test_framework_version_is_optional_and_kept_as_written() -> None:
+    assert normalize_configs(one())["framework_version"].isna().all()  # absent: an all-NA column
+    frame = pd.concat([one(framework_version="0.19.0"), one(framework_version=None),
+                       one(framework_version="nightly-dev")], ignore_index=True)
+    out = normalize_configs(frame)["framework_version"]
+    assert out.dtype == "string"
+    assert out.iloc[0] == "0.19.0" and pd.isna(out.iloc[1]) and out.iloc[2] == "nightly-dev"
+
+
 def test_input_is_not_modified_and_extra_columns_pass_through() -> None:
     frame = one(weight_dtype="bfloat16", measured_latency_s=1.5)
     before = frame.copy()

@@ -2,12 +2,18 @@
 
 from __future__ import annotations
 
+import json
+from typing import Any
+
 import numpy as np
 import pandas as pd
 import pytest
 from _tiny_model import synthetic_table
 
+from features.errors import ConfigError, DataError
 from surrogate.model import METRICS, SPLITS, VARIANTS, Evaluation, cross_validate, error_summary
+from surrogate.model._evaluate import NOT_MEASURED, TOO_FEW_ROWS, rule_checks, summarize
+from surrogate.model._splits import fold_masks
 
 MEASURED = np.array([1.0, 2.0, 4.0, 5.0])
 PREDICTED = np.array([1.1, 1.5, 4.0, 6.0])
@@ -32,8 +38,163 @@ def test_error_summary_coverage_counts_bounds_as_inside() -> None:
 
 
 def test_splits_and_variants_are_the_documented_ones() -> None:
-    assert SPLITS == ["random", "hardware", "model", "framework", "source"]
+    assert SPLITS == ["random", "hardware", "model", "framework", "source", "vendor", "batch", "input_length",
+                      "version"]
     assert VARIANTS == ["peak", "achievable", "lightgbm_no_physics", "surrogate"]
+
+
+# --- fold masks on a hand-built table --------------------------------------------------------------
+
+NA = pd.NA
+# hardware, framework, framework_version, batching, batch_size, concurrency, input_len
+_ROWS = [
+    ("h100-sxm", "vllm", "0.9.2", "continuous", 64, 8, 512),                  # 0
+    ("mi300x", "vllm", "0.19.0", "continuous", 1, 32, 2048),                  # 1
+    ("gaudi2", "tensorrt-llm", "1.2.0rc6.post3", "static", 16, NA, 1024),     # 2
+    ("h100-sxm", "tensorrt-llm", "1.3.0rc1", "static", 24, NA, 2000),         # 3
+    ("a100-sxm4-40gb", "tensorrt-llm", "gpt-oss-dev", "static", 256, NA, 8192),  # 4
+    ("sn40l", "sglang", "nightly-dev", "continuous", 1, 17, 4096),            # 5
+    ("intel-max-1550", "sglang", "0.5.6.post2", "continuous", 1, NA, NA),     # 6
+    ("mi250", "llama.cpp", NA, "static", 32, NA, 128),                        # 7
+    ("h100-sxm", "sglang", "0.5.9", "continuous", 1, 16, 1025),               # 8
+]
+
+
+@pytest.fixture()
+def hand_table() -> pd.DataFrame:
+    table = pd.DataFrame(_ROWS, columns=["hardware", "framework", "framework_version", "batching", "batch_size",
+                                         "concurrency", "input_len"])
+    for column in ["batch_size", "concurrency", "input_len"]:
+        table[column] = table[column].astype("Int64")
+    table["framework_version"] = table["framework_version"].astype("string")
+    return table
+
+
+def _rows(mask: np.ndarray) -> list[int]:
+    return np.flatnonzero(mask).tolist()
+
+
+def test_batch_split_uses_concurrency_for_continuous_and_batch_size_for_static(hand_table: pd.DataFrame) -> None:
+    # Sequences: 8, 32, 16, 24, 256, 17, NA, 32, 16 -> train <= 16, test >= 32; 24, 17 and NA in neither.
+    [fold] = fold_masks(hand_table, "batch", seed=0, n_folds=5)
+    assert _rows(fold.train) == [0, 2, 8]
+    assert _rows(fold.test) == [1, 4, 7]
+    assert set(fold.group[fold.test]) == {"sequences >= 32"}
+
+
+def test_input_length_split_leaves_the_middle_and_unrecorded_out(hand_table: pd.DataFrame) -> None:
+    # input_len: 512, 2048, 1024, 2000, 8192, 4096, NA, 128, 1025 -> train <= 1024, test >= 2048.
+    [fold] = fold_masks(hand_table, "input_length", seed=0, n_folds=5)
+    assert _rows(fold.train) == [0, 2, 7]
+    assert _rows(fold.test) == [1, 4, 5]
+    assert set(fold.group[fold.test]) == {"input_len >= 2048"}
+
+
+def test_version_split_holds_out_each_frameworks_newest_release(hand_table: pd.DataFrame) -> None:
+    # vllm: 0.19.0 > 0.9.2 (version order, not string order); tensorrt-llm: 1.3.0rc1 > 1.2.0rc6.post3, and
+    # gpt-oss-dev does not parse; sglang: 0.5.9 > 0.5.6.post2, nightly-dev does not parse; llama.cpp has none.
+    [fold] = fold_masks(hand_table, "version", seed=0, n_folds=5)
+    assert _rows(fold.test) == [1, 3, 8]
+    assert _rows(fold.train) == [0, 2, 4, 5, 6, 7]  # unparsable and unrecorded versions train
+    assert fold.group[fold.test].tolist() == ["vllm 0.19.0", "tensorrt-llm 1.3.0rc1", "sglang 0.5.9"]
+
+
+def test_vendor_split_leaves_each_catalog_vendor_out_once(hand_table: pd.DataFrame) -> None:
+    folds = fold_masks(hand_table, "vendor", seed=0, n_folds=5)
+    tests = {fold.group[fold.test][0]: _rows(fold.test) for fold in folds}
+    assert tests == {"AMD": [1, 7], "Intel": [6], "Intel (Habana)": [2], "NVIDIA": [0, 3, 4, 8], "SambaNova": [5]}
+    for fold in folds:
+        assert (fold.train == ~fold.test).all()
+
+
+def test_group_and_random_folds_train_on_every_other_row(hand_table: pd.DataFrame) -> None:
+    for split in ["random", "framework"]:
+        folds = fold_masks(hand_table, split, seed=0, n_folds=3)
+        assert all((f.train == ~f.test).all() for f in folds)
+        assert np.sum([f.test for f in folds], axis=0).tolist() == [1] * len(hand_table)
+
+
+def test_fold_masks_errors_name_the_problem(hand_table: pd.DataFrame) -> None:
+    with pytest.raises(ConfigError, match="unknown split 'week'"):
+        fold_masks(hand_table, "week", seed=0, n_folds=5)
+    with pytest.raises(DataError, match="the version split needs a 'framework_version' column"):
+        fold_masks(hand_table.drop(columns="framework_version"), "version", seed=0, n_folds=5)
+    with pytest.raises(DataError, match="hardware not in the catalog.*: my-asic"):
+        fold_masks(hand_table.assign(hardware="my-asic"), "vendor", seed=0, n_folds=5)
+
+
+# --- summaries: physics-only metrics, overlap, rule checks ------------------------------------------
+
+def _predictions(learned: dict[str, list[bool]], training_rows: dict[str, list[int]]) -> pd.DataFrame:
+    """Two held-out sources, two rows each. Source a measures latency and TTFT, b TTFT and ITL; every
+    predictor is 10% high (surrogate band covers), except where a metric is physics only (no band)."""
+    frame = pd.DataFrame({"fold": [0, 0, 1, 1], "group": ["a", "a", "b", "b"]})
+    measured = {"latency_s": [1.0, 2.0, np.nan, np.nan], "ttft_s": [1.0, 2.0, 3.0, 4.0],
+                "itl_s": [np.nan, np.nan, 3.0, 4.0]}
+    for metric in METRICS:
+        values = np.array(measured[metric])
+        frame[f"{metric}_measured"] = values
+        for variant in VARIANTS:
+            frame[f"{metric}_{variant}"] = np.nan_to_num(values, nan=1.0) * 1.1
+        frame[f"{metric}_surrogate_p10"] = np.nan_to_num(values, nan=1.0) * 0.9
+        frame[f"{metric}_surrogate_p90"] = np.nan_to_num(values, nan=1.0) * 1.2
+        frame[f"{metric}_learned"] = learned[metric]
+        frame[f"{metric}_training_rows"] = training_rows[metric]
+    return frame
+
+
+def test_source_summary_scores_only_metrics_training_measured() -> None:
+    # Holding out a (fold 0) trains on b: TTFT and ITL, no latency. Holding out b trains on a: latency and
+    # TTFT, no ITL; in this example b's TTFT rows are too few for the model to learn a correction from.
+    predictions = _predictions(
+        learned={"latency_s": [False, False, True, True], "ttft_s": [True, True, False, False],
+                 "itl_s": [True, True, False, False]},
+        training_rows={"latency_s": [0, 0, 2, 2], "ttft_s": [2, 2, 2, 2], "itl_s": [2, 2, 0, 0]})
+    summary = summarize(predictions, "source")
+    assert summary["overlap"] == {
+        "a": {"measured": ["latency_s", "ttft_s"], "overlap": ["ttft_s"], "physics_only": {"latency_s": NOT_MEASURED}},
+        "b": {"measured": ["ttft_s", "itl_s"], "overlap": [], "physics_only": {"ttft_s": TOO_FEW_ROWS,
+                                                                                "itl_s": NOT_MEASURED}},
+    }
+    assert list(summary["metrics"]) == ["ttft_s"]  # the scored metrics: a's TTFT rows only
+    assert summary["metrics"]["ttft_s"]["surrogate"]["rows"] == 2
+    assert set(summary["metrics"]["ttft_s"]["by_group"]) == {"a"}
+    physics = summary["physics_only"]
+    assert {m: (e["surrogate"]["rows"], e["note"]) for m, e in physics.items()} == {
+        "latency_s": (2, NOT_MEASURED), "ttft_s": (2, TOO_FEW_ROWS), "itl_s": (2, NOT_MEASURED)}
+    assert NOT_MEASURED == "not measured by any training source (physics only)"
+    json.dumps(summary)  # plain JSON types throughout
+
+
+def test_summary_without_learned_columns_scores_every_row() -> None:
+    predictions = _predictions(learned={m: [True] * 4 for m in METRICS}, training_rows={m: [2] * 4 for m in METRICS})
+    predictions = predictions.drop(columns=[c for c in predictions if c.endswith(("_learned", "_training_rows"))])
+    summary = summarize(predictions, "random", dropped_rows=3)
+    assert {m: e["surrogate"]["rows"] for m, e in summary["metrics"].items()} == {
+        "latency_s": 2, "ttft_s": 4, "itl_s": 2}
+    assert summary["physics_only"] == {} and "overlap" not in summary
+    assert summary["dropped_rows"] == 3 and summary["split_rule"] == "random k-fold (seeded)"
+
+
+def _scores(surrogate: tuple[float, float, float], achievable: tuple[float, float]) -> dict[str, Any]:
+    keys = ["mape_pct", "median_ape_pct"]
+    return {"surrogate": {**dict(zip(keys, surrogate[:2], strict=True)), "p10_p90_coverage_pct": surrogate[2]},
+            "achievable": dict(zip(keys, achievable, strict=True))}
+
+
+def test_rule_checks_list_the_exceptions() -> None:
+    metrics = {"latency_s": _scores((10.0, 5.0, 80.0), (20.0, 5.0)),    # ties pass; coverage inside
+               "ttft_s": _scores((30.0, 12.0, 65.5), (25.0, 15.0)),    # MAPE worse; coverage low
+               "itl_s": _scores((10.0, 9.0, 90.0), (12.0, 8.0))}       # median worse; 90% is inside
+    achievable, coverage = rule_checks(metrics)
+    assert achievable == {"rule": "surrogate <= achievable on every metric", "passed": False,
+                          "exceptions": ["ttft_s MAPE 30.0% > 25.0%", "itl_s median APE 9.0% > 8.0%"],
+                          "line": "surrogate <= achievable on every metric: NO "
+                                  "(ttft_s MAPE 30.0% > 25.0%; itl_s median APE 9.0% > 8.0%)"}
+    assert coverage["line"] == "coverage within 70-90%: NO (ttft_s 65.5%)"
+    passing = rule_checks({"latency_s": metrics["latency_s"]})
+    assert [c["line"] for c in passing] == ["surrogate <= achievable on every metric: yes",
+                                            "coverage within 70-90%: yes"]
 
 
 @pytest.fixture(scope="module")
@@ -100,3 +261,39 @@ def test_random_folds_partition_the_rows_and_follow_the_seed(table: pd.DataFrame
         assert "by_group" not in evaluation.summary["metrics"]["latency_s"]
         folds[seed] = pred["fold"].to_numpy()
     assert not np.array_equal(folds[0], folds[1])
+
+
+def test_source_split_scores_the_overlap_and_flags_the_rest(table: pd.DataFrame) -> None:
+    # Source a: the Llama rows, measuring latency and TTFT; source b: the Qwen rows, TTFT and ITL.
+    two = table.copy()
+    a = (two["model"] == "meta-llama/Meta-Llama-3-8B").to_numpy()
+    two["source"] = np.where(a, "a", "b")
+    two.loc[a, "itl_s"] = np.nan
+    two.loc[~a, "latency_s"] = np.nan
+    evaluation = cross_validate(two, "source", seed=0, n_estimators=10)
+    summary = evaluation.summary
+    assert summary["overlap"] == {
+        "a": {"measured": ["latency_s", "ttft_s"], "overlap": ["ttft_s"], "physics_only": {"latency_s": NOT_MEASURED}},
+        "b": {"measured": ["ttft_s", "itl_s"], "overlap": ["ttft_s"], "physics_only": {"itl_s": NOT_MEASURED}},
+    }
+    assert list(summary["metrics"]) == ["ttft_s"] and summary["metrics"]["ttft_s"]["surrogate"]["rows"] == len(two)
+    assert {m: e["surrogate"]["rows"] for m, e in summary["physics_only"].items()} == {
+        "latency_s": int(a.sum()), "itl_s": int((~a).sum())}
+    pred = evaluation.predictions
+    assert not pred.loc[a, "latency_s_learned"].any() and (pred.loc[a, "latency_s_training_rows"] == 0).all()
+    assert pred.loc[~a, "ttft_s_learned"].all() and (pred.loc[~a, "ttft_s_training_rows"] == a.sum()).all()
+    assert [c["rule"] for c in summary["rule_checks"]] == ["surrogate <= achievable on every metric",
+                                                           "coverage within 70-90%"]
+
+
+def test_batch_split_predicts_the_large_batches_and_counts_the_dropped_middle(table: pd.DataFrame) -> None:
+    # Sequences 1, 16 and 128; vllm's 16s moved to 24 fall between the thresholds and leave both sides.
+    moved = table.copy()
+    middle = ((moved["framework"] == "vllm") & (moved["concurrency"] == 16)).to_numpy()
+    moved.loc[middle, ["batch_size", "concurrency"]] = 24
+    evaluation = cross_validate(moved, "batch", seed=0, n_estimators=10)
+    pred = evaluation.predictions
+    assert pred.index.tolist() == np.flatnonzero(moved["concurrency"] >= 32).tolist()
+    assert set(pred["group"]) == {"sequences >= 32"}
+    assert evaluation.summary["dropped_rows"] == int(middle.sum()) > 0
+    assert set(evaluation.summary["metrics"]["latency_s"]["by_group"]) == {"sequences >= 32"}

@@ -67,5 +67,4 @@ def test_the_model_reads_a_subset_of_the_recorded_deployment_columns() -> None:
     from features.configs import CONFIG_COLUMNS
 
     assert set(CONFIG_COLUMNS) <= set(DEPLOYMENT_COLUMNS)
-    assert set(DEPLOYMENT_COLUMNS) - set(CONFIG_COLUMNS) == {"moe_tp", "framework_version", "quant_scheme",
-                                                              "kv_block_size", "mode"}
+    assert set(DEPLOYMENT_COLUMNS) - set(CONFIG_COLUMNS) == {"moe_tp", "quant_scheme", "kv_block_size", "mode"}

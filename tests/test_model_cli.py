@@ -89,6 +89,38 @@ def test_evaluate_writes_json_and_plots(dataset: Path, tmp_path: Path) -> None:
     assert (tmp_path / "itl_s.png").stat().st_size > 1000
 
 
+def test_evaluate_batch_split_prints_predictors_side_by_side_and_rule_checks(tmp_path: Path) -> None:
+    # One accelerator and model, sequences 1, 16 and 128; vllm's 16s moved to 24, between the thresholds.
+    rows = synthetic_table()
+    rows = rows[(rows["hardware"] == "h100-sxm") & (rows["model"] == "meta-llama/Meta-Llama-3-8B")].copy()
+    middle = (rows["framework"] == "vllm") & (rows["concurrency"] == 16)
+    rows.loc[middle, ["batch_size", "concurrency"]] = 24
+    rows.to_csv(tmp_path / "mine.csv", index=False)
+    ingest = CliRunner().invoke(cli, ["data", "ingest", "csv", str(tmp_path / "mine.csv"), "--into",
+                                      str(tmp_path / "store")])
+    assert ingest.exit_code == 0, ingest.output
+    result = CliRunner().invoke(cli, ["evaluate", "--data", str(tmp_path / "store"), "--split", "batch",
+                                      "--out", str(tmp_path / "eval")])
+    assert result.exit_code == 0, result.output
+    out = " ".join(result.output.split())  # the table may wrap at the pipe width
+    assert "held-out accuracy, split = batch" in out and "median APE % per held-out batch" in out
+    assert "split batch: train on sequences <= 16, test on sequences >= 32" in out
+    assert f"{middle.sum()} rows in neither training nor test" in out
+    assert "surrogate <= achievable on every metric:" in out and "coverage within 70-90%:" in out
+    summary = json.loads((tmp_path / "eval" / "evaluation.json").read_text())
+    assert set(summary["metrics"]["latency_s"]) == {"peak", "achievable", "lightgbm_no_physics", "surrogate",
+                                                    "by_group"}
+    assert set(summary["metrics"]["latency_s"]["by_group"]) == {"sequences >= 32"}
+    assert summary["dropped_rows"] == middle.sum() > 0
+    assert [c["rule"] for c in summary["rule_checks"]] == ["surrogate <= achievable on every metric",
+                                                           "coverage within 70-90%"]
+
+
+def test_evaluate_rejects_an_unknown_split(dataset: Path) -> None:
+    result = CliRunner().invoke(cli, ["evaluate", "--data", str(dataset), "--split", "week"])
+    assert result.exit_code == 2 and "'week' is not one of" in result.output and "input_length" in result.output
+
+
 @pytest.mark.parametrize("command", ["train", "evaluate", "predict"])
 def test_help(command: str) -> None:
     assert CliRunner().invoke(cli, [command, "--help"]).exit_code == 0

@@ -29,6 +29,7 @@ from surrogate.report import (
     groups_table,
     headline,
     launch_command,
+    off_support_warning,
     prediction_table,
     print_json,
     recommendation,
@@ -99,6 +100,14 @@ def predictions() -> pd.DataFrame:
                                               {**config, "hardware": "mi300x"}]))
 
 
+def test_off_support_warning_counts_rows_and_names_the_reasons(predictions: pd.DataFrame) -> None:
+    assert off_support_warning(predictions.iloc[:1]) is None
+    warning = off_support_warning(predictions)
+    reasons = ", ".join(sorted(set(str(predictions.iloc[1]["off_support"]).split(", "))))
+    assert warning == (f"warning: 1 of 2 predictions are off the training data ({reasons}): they lean on physics "
+                       "and their P10-P90 is wider; measure before relying on them")
+
+
 def test_prediction_table_shows_median_interval_and_analytic(predictions: pd.DataFrame) -> None:
     row = predictions.iloc[0]
     table = prediction_table(row)
@@ -115,19 +124,23 @@ def test_prediction_table_shows_median_interval_and_analytic(predictions: pd.Dat
     assert cells["memory per device"][0] == f"{row['mem_per_device_gb']:.1f} GB"
     assert cells["fits in memory"][0] == "yes"
     assert cells["bottleneck (peak)"][0] == row["bottleneck"]
-    assert "hardware in training data" not in cells and "model in training data" not in cells
+    assert cells["training data"][0] == "on the data"
+    assert cells["software"][0] == "vllm (version unknown)"  # the tiny model's rows record no version
 
 
-def test_prediction_table_says_when_the_interval_was_widened(predictions: pd.DataFrame) -> None:
-    assert not predictions.iloc[1]["hardware_seen_in_training"]
-    cells = _cells(_text(prediction_table(predictions.iloc[1])))
-    assert cells["hardware in training data"] == ["no: interval widened", "", "", "", ""]
-    assert "model in training data" not in cells
-    # Also for a hand-made row: unseen model, memory that does not fit, no analytic column.
-    row = predictions.iloc[0].drop([f"analytic_{m}" for m in METRICS]).copy()
-    row["model_seen_in_training"], row["fits"] = False, False
+def test_prediction_table_says_what_the_row_is_off_and_how_much_the_correction_counts(
+        predictions: pd.DataFrame) -> None:
+    row = predictions.iloc[1]
+    assert row["off_support"].startswith("hardware")
+    weight = min(row[f"{m}_correction_weight"] for m in METRICS)
     cells = _cells(_text(prediction_table(row)))
-    assert cells["model in training data"][0] == "no: interval widened"
+    assert cells["training data"][0] == (f"OFF: {row['off_support']} (distance {row['support_distance']:.1f}); "
+                                         f"learned correction weighted {weight:.2f}; interval widened")
+    # Also for a hand-made row: off in the model too, memory that does not fit, no analytic column.
+    row = predictions.iloc[0].drop([f"analytic_{m}" for m in METRICS]).copy()
+    row["off_support"], row["fits"] = "model", False
+    cells = _cells(_text(prediction_table(row)))
+    assert cells["training data"][0].startswith("OFF: model (distance ")
     assert cells["fits in memory"][0] == "NO"
     assert cells["time to first token"][3] == ""
 

@@ -118,30 +118,33 @@ def train(data_dir: Path | None, shared_dir: Path | None, out_path: Path, seed: 
 @click.command()
 @data_options
 @click.option("--split", type=click.Choice(models.SPLITS), default="random", show_default=True,
-              help="random 5-fold, or leave one hardware / model / framework / source out.")
+              help="random 5-fold; leave one hardware / model / framework / source / vendor out; or train small, "
+                   "test large: batch (sequences), input_length, version (each framework's newest release held "
+                   "out). The output states the split's rule.")
 @click.option("--seed", type=int, default=0, show_default=True, help="Random seed.")
 @click.option("--out", "out_dir", type=click.Path(path_type=Path, file_okay=False), default=None,
               help="Write evaluation.json, predictions.csv and one PNG per metric here.")
 @click.option("--with-specs", is_flag=True, help="Also feed raw datasheet numbers (to measure whether they help).")
 @click.option("--with-hardware-id", is_flag=True, help="Also feed the hardware id as a category (same purpose).")
+@click.option("--without-software", is_flag=True,
+              help="Hide the engine's software date from the model (to measure what it changes).")
 @click.option("--json", "as_json", is_flag=True, help="Print the summary as JSON.")
 def evaluate(data_dir: Path | None, shared_dir: Path | None, split: str, seed: int, out_dir: Path | None,
-             with_specs: bool, with_hardware_id: bool, as_json: bool) -> None:
-    """Accuracy on held-out rows: analytic baseline, LightGBM without physics, full surrogate."""
+             with_specs: bool, with_hardware_id: bool, without_software: bool, as_json: bool) -> None:
+    """Accuracy on held-out rows: peak and achievable models, LightGBM without physics, full surrogate."""
     rows = models.training_rows(training_table(data_dir, shared_dir))
     with progress_spinner() as progress:
         task = progress.add_task("evaluating", total=None)
         evaluation = models.cross_validate(rows, split, seed=seed, with_specs=with_specs,
-                                    with_hardware_id=with_hardware_id,
+                                    with_hardware_id=with_hardware_id, with_software=not without_software,
                                     progress=lambda msg: progress.update(task, description=msg))
     if out_dir is not None:
         report.write_evaluation(evaluation, out_dir)
     if as_json:
         report.print_json(evaluation.summary)
         return
-    stdout.print(report.scores_table(models.compact_scores(evaluation.summary), f"held-out accuracy, split = {split}"))
-    if split != "random":
-        stdout.print(report.groups_table(evaluation.summary))
+    for part in report.evaluation_report(evaluation.summary):
+        stdout.print(part)
     if out_dir is not None:
         stdout.print(f"wrote {out_dir}/evaluation.json, predictions.csv and plots")
 
@@ -178,5 +181,8 @@ def predict(input_path: Path | None, model_file: Path | None, output_path: Path 
         for i, row in normalized.reset_index(drop=True).iterrows():
             stdout.print(describe_config(row), soft_wrap=True)
             stdout.print(report.prediction_table(predictions.iloc[i]))
+        warning = report.off_support_warning(predictions)
+        if warning:
+            stdout.print(warning, style="yellow", soft_wrap=True)
     if output_path is not None:
         stderr.print(f"wrote {len(combined)} predictions to {output_path}")

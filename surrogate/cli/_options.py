@@ -51,6 +51,9 @@ def _add_config_options(func: Command, required: bool) -> Command:
                      help="Expert-parallel degree (MoE)."),
         click.option("--framework", default="vllm", show_default=True,
                      help="vllm, tensorrt-llm, sglang, llama.cpp, deepspeed-mii, deepspeed, sambaflow."),
+        click.option("--framework-version", default=None,
+                     help="Engine release (e.g. 0.19.0) or a date YYYY-MM-DD (the engine as of then); "
+                          "default: the newest the model was trained on."),
         click.option("--weight-dtype", default=None, help="fp16, bf16, fp8, int8, int4, fp4 (default: checkpoint)."),
         click.option("--kv-dtype", default="fp16", show_default=True, help="KV-cache precision."),
         click.option("--batching", type=click.Choice(["static", "continuous"]), default=None,
@@ -73,6 +76,7 @@ def config_frame(params: dict[str, Any]) -> pd.DataFrame:
 
     row = {
         "hardware": params["hardware"], "model": params["model"], "framework": params["framework"],
+        "framework_version": params.get("framework_version"),
         "tp": params["tp"], "pp": params["pp"], "dp": params["dp"], "ep": params["ep"],
         "weight_dtype": params["weight_dtype"], "kv_dtype": params["kv_dtype"],
         "batching": params["batching"] or ("continuous" if params["concurrency"] else "static"),

@@ -2,10 +2,26 @@
 
 Each metric's model predicts ``log(measured / achievable)`` (the analytic model at achievable rates,
 its parameters fitted on the same rows); with no data it predicts 0 and the bundle falls back to
-physics. No prediction is below the peak-hardware time of the same work (``peak_*``): that floor is
-applied to P10, median and P90, and ``floored_to_peak`` says where the median needed it. Quantile
-models on the same target give P10 and P90. Throughput is derived
-from the predicted latency so the metrics stay consistent with each other.
+physics. What holds for every prediction:
+
+- Bounded: no time is below the peak-hardware time of the same work (``peak_*``: static prefill and
+  decode; under continuous batching, TTFT at least one prompt's prefill and ITL at least one decode
+  step of every request in flight, ``features.analytic.peak_bound``). The floor applies to P10,
+  median and P90; ``floored_to_peak`` says where a median needed it. Throughputs are derived from
+  latency, so none exceeds its peak ceiling.
+- Monotone: log(prediction) = (1 - slack * shrink) * log(prior) + shrink * g, where the trees' g is
+  non-decreasing in the workload features (LightGBM ``monotone_constraints``,
+  ``features.build.MONOTONE_INCREASING``) and so is the achievable prior; the correction may thus fall
+  with the workload, at most ``slack`` times as fast as the prior rises (per metric, 1 - the prior's
+  measured elasticity, ``surrogate.model._calibration.growth_slack``). Beyond the trained
+  range g is read at the row clamped into it. So the median and P90 of the metrics a model predicts
+  (static latency and TTFT, continuous TTFT and ITL) never fall as batch or concurrency, input or
+  output length grows. Derived metrics (static
+  ITL = (latency - TTFT) / steps, continuous latency = TTFT + steps * ITL) and P10 carry no such
+  guarantee: P10 widens downwards off the trained range.
+- Support-aware: each row says how far it is from the training rows (``surrogate.model._support``);
+  off the data the correction is shrunk toward the prior by the factor rehearsed on held-out groups
+  and the band is the one measured there (``surrogate.model._calibration``).
 
 ``surrogate.load(path)`` and plain ``joblib.load(path)`` both return a :class:`SurrogateModel`;
 a bundle written by an incompatible format version is refused with a clear message. Intervals are
@@ -14,6 +30,7 @@ calibrated in :mod:`surrogate.model._calibration`.
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 from collections.abc import Callable
 from importlib.metadata import version as _pkg_version
@@ -27,21 +44,26 @@ import pandas as pd
 
 from features import catalog
 from features.analytic import estimate
-from features.build import PHYSICS_FEATURES, build_features
+from features.build import MONOTONE_INCREASING, PHYSICS_FEATURES, build_features
 from features.configs import CONFIG_COLUMNS, REQUIRED_COLUMNS, gather_specs, normalize_configs
 from features.efficiency import Efficiency, default_efficiency
 from features.errors import ConfigError, DataError, IncompatibleBundleError, NotFittedError
 from surrogate.ingest.schema import SCHEMA
 from surrogate.model._calibration import (
     CALIBRATION_FOLDS,
-    QUANTILES,
-    conformal_offset,
-    group_offset,
+    Band,
+    growth_slack,
     model_folds,
-    row_offsets,
+    out_of_fold,
+    residual_band,
+    row_bands,
+    shrunk_band,
+    widest,
 )
 from surrogate.model._consistency import make_consistent
 from surrogate.model._efficiency import fit_efficiency
+from surrogate.model._software import newest_software, software_era, with_newest_software, with_source_eras
+from surrogate.model._support import fit_support, kind_folds, workload_tails
 
 if TYPE_CHECKING:
     import lightgbm as lgb
@@ -49,12 +71,16 @@ if TYPE_CHECKING:
 __all__ = ["SurrogateModel", "METRICS", "BUNDLE_FORMAT", "check_columns", "fingerprint"]
 
 # 2: the target is measured / achievable, and the bundle carries its fitted efficiency parameters.
-BUNDLE_FORMAT = 2
+# 3: monotone median models only; bands and shrinks per kind of support; the software date as input.
+BUNDLE_FORMAT = 3
 METRICS = ["latency_s", "ttft_s", "itl_s"]
 # One thread: the training sets are small (thousands of rows), and OpenMP threads that share two
 # cores with another busy process spin-wait; measured 0.5 s single-threaded vs 142 s with 2 threads
 # for one 400-tree fit while another process was busy.
 _THREADS = 1
+# Refits without one accelerator or model start from the full fit and stop at this relative change:
+# measured on leaving h100-sxm out, 1e-4 gives the same held-out errors as 1e-8 in a third of the time.
+_REFIT_TOLERANCE = 1e-4
 # Fewer measured rows than this leave a metric to physics alone.
 _MIN_ROWS_PER_METRIC = 20
 # Columns a prediction input may carry besides the configuration: the rest of the canonical
@@ -97,12 +123,13 @@ def check_columns(configs: pd.DataFrame) -> None:
 
 
 class SurrogateModel:
-    """Analytic roofline corrected by gradient-boosted trees, one per metric, with P10/P90."""
+    """Analytic roofline corrected by monotone gradient-boosted trees, one per metric, with P10/P90."""
 
     def __init__(self, seed: int | None = 0, n_estimators: int = 400, learning_rate: float = 0.05,
                  num_leaves: int = 31, min_child_samples: int = 10, physics: bool = True,
                  with_hardware_id: bool = False, with_specs: bool = False, calibrate: bool = True,
-                 fit_efficiency: bool = True) -> None:
+                 fit_efficiency: bool = True, with_software: bool = True,
+                 growth_slack: float | None = None) -> None:
         self.seed = seed
         self.n_estimators = n_estimators
         self.learning_rate = learning_rate
@@ -113,6 +140,8 @@ class SurrogateModel:
         self.with_specs = with_specs
         self.calibrate = calibrate
         self.fit_efficiency = fit_efficiency
+        self.with_software = with_software
+        self.growth_slack = growth_slack
 
     # --- pickling with a format check -------------------------------------------------------
     def __getstate__(self) -> dict[str, Any]:
@@ -129,30 +158,29 @@ class SurrogateModel:
         self.__dict__.update(state)
 
     # --- training -----------------------------------------------------------------------------
-    def _params(self, objective: str, alpha: float | None = None) -> dict[str, Any]:
-        params: dict[str, Any] = {
-            "objective": objective, "learning_rate": self.learning_rate,
+    def _params(self, columns: list[str]) -> dict[str, Any]:
+        return {
+            "objective": "regression", "learning_rate": self.learning_rate,
             "num_leaves": self.num_leaves, "min_data_in_leaf": self.min_child_samples,
             "bagging_fraction": 0.8, "bagging_freq": 1, "feature_fraction": 0.8, "lambda_l2": 1.0,
+            "monotone_constraints": [1 if c in MONOTONE_INCREASING else 0 for c in columns],
+            "monotone_constraints_method": "intermediate",
             "seed": self.seed if self.seed is not None else 0, "deterministic": True,
             "force_col_wise": True, "num_threads": _THREADS, "verbose": -1,
         }
-        if alpha is not None:
-            params["alpha"] = alpha
-        return params
 
-    def _train(self, feats: pd.DataFrame, target: np.ndarray, objective: str, alpha: float | None) -> lgb.Booster:
+    def _fit_median(self, feats: pd.DataFrame, target: np.ndarray) -> lgb.Booster:
+        """One monotone median model of a log correction."""
         import lightgbm as lgb
 
         data = lgb.Dataset(feats, label=target, free_raw_data=True)
-        return lgb.train(self._params(objective, alpha), data, num_boost_round=self.n_estimators)
-
-    def _fit_quantile(self, feats: pd.DataFrame, target: np.ndarray, alpha: float) -> lgb.Booster:
-        return self._train(feats, target, "quantile", alpha)
+        return lgb.train(self._params(list(feats.columns)), data, num_boost_round=self.n_estimators)
 
     def _features(self, cfg: pd.DataFrame, est: pd.DataFrame, specs: pd.DataFrame) -> pd.DataFrame:
         feats = build_features(cfg, est, normalized=True, with_hardware_id=self.with_hardware_id,
                                with_specs=self.with_specs, specs=specs)
+        if not getattr(self, "with_software", True):  # the ablation: no row's software date is known
+            feats["software_year"] = np.nan
         return feats if self.physics else feats.drop(columns=PHYSICS_FEATURES)
 
     def _physics(self, configs: pd.DataFrame, normalized: bool = False) -> tuple[pd.DataFrame, pd.DataFrame,
@@ -161,6 +189,7 @@ class SurrogateModel:
         cfg = configs[[c for c in configs.columns if c in CONFIG_COLUMNS]]
         if not normalized:
             cfg = normalize_configs(cfg)
+        cfg = with_newest_software(cfg, getattr(self, "newest_software_", {}))
         specs = gather_specs(cfg)
         est = estimate(cfg, normalized=True, specs=specs, efficiency=self.efficiency_)
         return cfg, est, self._features(cfg, est, specs)
@@ -169,8 +198,12 @@ class SurrogateModel:
         """Train on canonical rows; each metric uses the rows that measured it.
 
         Rows are put in a canonical order first, so the same rows in any order give the same model.
+        Rows that record no engine version take their source's era (``features.versions.SOURCE_ERA_DATES``).
         """
         table = table.iloc[np.argsort(_row_hashes(table), kind="stable")].reset_index(drop=True)
+        recorded_version = (table["framework_version"].notna().to_numpy() if "framework_version" in table
+                            else np.zeros(len(table), dtype=bool))
+        table = with_source_eras(table)
         # The achievable model's parameters come from the same rows (so a held-out accelerator is held
         # out of them too); the learned trees correct what they leave.
         if self.fit_efficiency and self.physics:
@@ -180,43 +213,53 @@ class SurrogateModel:
         else:
             self.efficiency_ = default_efficiency()
         cfg, est, feats = self._physics(table)
+        self.support_ = fit_support(cfg, feats)
+        self.newest_software_ = newest_software(cfg, feats)
         held_out = self._held_out_estimates(table, cfg, est, progress)
-        self.models_: dict[str, dict[str, lgb.Booster]] = {}
+        folds = kind_folds(cfg, feats, recorded_version, model_folds(cfg["model"].to_numpy()))
+        _, tail_excess = workload_tails(cfg)
+        self.models_: dict[str, lgb.Booster] = {}
+        self.bands_: dict[str, dict[str, Band]] = {}
         self.train_rows_: dict[str, int] = {}
-        self.interval_offsets_: dict[str, float] = {}
-        self.unseen_hardware_offsets_: dict[str, float] = {}
-        self.unseen_model_offsets_: dict[str, float] = {}
-        self.seen_hardware_ = sorted(set(cfg["hardware"]))
-        self.seen_models_ = sorted(set(cfg["model"]))
+        self.slack_: dict[str, float] = {}
         for metric in METRICS:
-            if metric not in table.columns:
-                continue
-            measured = pd.to_numeric(table[metric], errors="coerce").to_numpy(dtype=float)
+            measured = (pd.to_numeric(table[metric], errors="coerce").to_numpy(dtype=float) if metric in table
+                        else np.full(len(table), np.nan))
             rows = np.isfinite(measured) & (measured > 0)
             if rows.sum() < _MIN_ROWS_PER_METRIC:
                 continue
             base = est[metric].to_numpy() if self.physics else np.ones(len(est))
-            target = np.log(measured[rows] / base[rows])
-            self._fit_metric(metric, feats[rows], target, progress)
-            held = {kind: np.log(measured[rows] / frame[metric].to_numpy()[rows]) for kind, frame in held_out.items()}
-            self._calibrate_metric(metric, feats[rows], target, cfg[rows], held, progress)
+            # The trees learn g = correction + slack * log(prior), non-decreasing in the workload: the
+            # correction may then fall with the workload, never faster than slack x the prior rises.
+            if not self.physics:
+                self.slack_[metric] = 0.0
+            elif self.growth_slack is not None:
+                self.slack_[metric] = self.growth_slack
+            else:
+                self.slack_[metric] = growth_slack(cfg[rows], np.log(measured[rows]), np.log(base[rows]))
+            slack = self.slack_[metric] * np.log(base[rows])
+            target = np.log(measured[rows] / base[rows]) + slack
+            if progress:
+                progress(f"{metric} median")
+            self.models_[metric] = self._fit_median(feats[rows], target)
+            self.train_rows_[metric] = int(rows.sum())
+            needed = {kind: np.log(measured[rows] / frame[metric].to_numpy()[rows]) for kind, frame in held_out.items()}
+            bands = self._calibrate_metric(metric, feats[rows], target, slack,
+                                           {k: f[rows] for k, f in folds.items()}, needed, progress)
+            if "workload" in bands:
+                excess = tail_excess[rows][np.isfinite(tail_excess[rows]) & (tail_excess[rows] > 0)]
+                extent = float(np.median(excess)) if len(excess) else 0.0
+                bands["workload"] = dataclasses.replace(bands["workload"], extent_log=extent)
+            self.bands_[metric] = bands
         if not self.models_:
             raise DataError(f"no metric has {_MIN_ROWS_PER_METRIC} or more measured rows; nothing to train")
+        # A metric no row measured is physics alone, with the widest band the prior showed elsewhere.
+        prior = widest([bands["prior"] for bands in self.bands_.values()])
+        for metric in METRICS:
+            self.bands_.setdefault(metric, {"prior": prior})
         self.feature_names_in_ = list(feats.columns)
         self.metadata = self._metadata(table)
         return self
-
-    def _fit_metric(self, metric: str, feats: pd.DataFrame, target: np.ndarray,
-                    progress: Callable[[str], None] | None) -> None:
-        """The median and the two quantile models of one metric's log correction."""
-        fitted = {}
-        for name, objective, alpha in [("p50", "regression", None),
-                                       *[(q, "quantile", a) for q, a in QUANTILES.items()]]:
-            if progress:
-                progress(f"{metric} {name}")
-            fitted[name] = self._train(feats, target, objective, alpha)
-        self.models_[metric] = fitted
-        self.train_rows_[metric] = len(target)
 
     def _held_out_estimates(self, table: pd.DataFrame, cfg: pd.DataFrame, est: pd.DataFrame,
                             progress: Callable[[str], None] | None) -> dict[str, pd.DataFrame]:
@@ -236,7 +279,7 @@ class SurrogateModel:
                 if progress:
                     progress(f"efficiency without {kind} {group}")
                 try:
-                    efficiency = fit_efficiency(table[~mine], base=self.efficiency_)
+                    efficiency = fit_efficiency(table[~mine], base=self.efficiency_, tolerance=_REFIT_TOLERANCE)
                 except DataError:  # too few rows left: the group's own parameters are all there is
                     continue
                 frame.loc[mine, list(METRICS)] = estimate(cfg[mine], normalized=True, efficiency=efficiency)[
@@ -244,26 +287,31 @@ class SurrogateModel:
             out[kind] = frame
         return out
 
-    def _calibrate_metric(self, metric: str, feats: pd.DataFrame, target: np.ndarray, cfg: pd.DataFrame,
-                          held_out: dict[str, np.ndarray], progress: Callable[[str], None] | None) -> None:
-        """Interval offsets of one metric: random folds, and whole accelerators or models held out
-        (``held_out[kind]``: the targets with each row's group left out of the efficiency fit)."""
+    def _calibrate_metric(self, metric: str, feats: pd.DataFrame, target: np.ndarray, slack: np.ndarray,
+                          folds: dict[str, np.ndarray], needed: dict[str, np.ndarray],
+                          progress: Callable[[str], None] | None) -> dict[str, Band]:
+        """Bands of one metric: ``seen`` (random folds), one per kind of support rehearsed on held-out groups
+        (``needed[kind]``: the targets with each row's group left out of the efficiency fit), and ``prior``
+        (the achievable prior's own error on held-out accelerators and models)."""
+        prior = widest([residual_band(needed[kind], shrink=0.0) for kind in ("hardware", "model")])
         if not self.calibrate:
-            self.interval_offsets_[metric] = 0.0
-            self.unseen_hardware_offsets_[metric] = self.unseen_model_offsets_[metric] = 0.0
-            return
+            return {"seen": Band(0.0, 0.0), "prior": prior}
         if progress:
             progress(f"{metric} interval calibration")
         random_folds = np.random.default_rng(self.seed).permutation(len(target)) % CALIBRATION_FOLDS
-        seen = conformal_offset(self._fit_quantile, feats, target, random_folds)
-        self.interval_offsets_[metric] = seen
-        # Rows on hardware (or a model) the training data never saw get the band calibrated by
-        # leaving each accelerator (each group of models) out in turn, which is wider: trust
-        # falls off outside the data.
-        self.unseen_hardware_offsets_[metric] = group_offset(
-            self._fit_quantile, feats, target, cfg["hardware"].to_numpy(), seen, held_out["hardware"])
-        self.unseen_model_offsets_[metric] = group_offset(
-            self._fit_quantile, feats, target, model_folds(cfg["model"].to_numpy()), seen, held_out["model"])
+        bands = {"seen": residual_band(target - out_of_fold(self._fit_median, feats, target, random_folds)),
+                 "prior": prior}
+        for kind, groups in folds.items():
+            correction = out_of_fold(self._fit_median, feats, target, groups) - slack
+            band = shrunk_band(correction, needed.get(kind, target - slack))
+            if band.rows == 0:  # nothing could be held out (one accelerator, no recorded versions, ...)
+                continue
+            if kind == "workload":  # leaving the trained range widens the band but never shrinks (monotone)
+                band = residual_band(needed.get(kind, target - slack) - correction)
+            seen = bands["seen"]
+            bands[kind] = Band(min(band.low_log, seen.low_log), max(band.high_log, seen.high_log), band.shrink,
+                               band.rows)
+        return bands
 
     def _metadata(self, table: pd.DataFrame) -> dict[str, Any]:
         """What a bundle records about itself: versions, seed, data and catalog fingerprints, offsets."""
@@ -272,10 +320,10 @@ class SurrogateModel:
             "format_version": BUNDLE_FORMAT, "versions": _versions(), "seed": self.seed,
             "data_fingerprint": fingerprint(table), "rows_by_source": sources,
             "rows_by_metric": self.train_rows_, "catalog_fingerprint": catalog.catalog_fingerprint(),
-            "interval_offsets_log": self.interval_offsets_,
-            "unseen_hardware_interval_offsets_log": self.unseen_hardware_offsets_,
-            "unseen_model_interval_offsets_log": self.unseen_model_offsets_,
-            "seen_hardware": self.seen_hardware_, "seen_models": self.seen_models_,
+            "bands_log": {metric: {kind: band.to_dict() for kind, band in bands.items()}
+                          for metric, bands in self.bands_.items()},
+            "support": self.support_.to_dict(), "newest_software": self.newest_software_,
+            "growth_slack": self.slack_,
             "feature_names": self.feature_names_in_, "physics": self.physics,
             "with_hardware_id": self.with_hardware_id, "with_specs": self.with_specs, "cv_scores": {},
             "efficiency": self.efficiency_.to_dict(),
@@ -292,35 +340,59 @@ class SurrogateModel:
             raise NotFittedError("this SurrogateModel is not trained yet; call fit() or load a bundle")
         check_columns(configs)
         cfg, est, feats = self._physics(configs, normalized)
-        unseen_hardware = ~cfg["hardware"].isin(self.seen_hardware_).to_numpy()
-        unseen_model = ~cfg["model"].isin(self.seen_models_).to_numpy()
+        support = self.support_.assess(cfg, feats)
+        above, below = self.support_.range_excess(cfg)
+        corrections = self._corrections(cfg, est, feats, (above > 0) | (below > 0))
         out = pd.DataFrame(index=configs.index)
         floored = np.zeros(len(cfg), dtype=bool)
         for metric in METRICS:
             base = est[metric].to_numpy() if self.physics else np.ones(len(est))
             fitted = self.models_.get(metric)
-            seen = self.interval_offsets_.get(metric, 0.0)
-            offset = row_offsets(seen, self.unseen_hardware_offsets_.get(metric, seen),
-                                 self.unseen_model_offsets_.get(metric, seen), unseen_hardware, unseen_model)
-            widths: list[tuple[str, float | np.ndarray]] = [("p50", 0.0), ("p10", -offset), ("p90", offset)]
-            for name, widen in widths:
-                column = metric if name == "p50" else f"{metric}_{name}"
-                log_ratio = np.asarray(fitted[name].predict(feats)) if fitted else np.zeros(len(cfg))
-                out[column] = base * np.exp(log_ratio + widen)
-            ordered = np.sort(out[[f"{metric}_p10", metric, f"{metric}_p90"]].to_numpy(), axis=1)
-            out[f"{metric}_p10"], out[metric], out[f"{metric}_p90"] = ordered.T
-        make_consistent(cfg, out)
-        if self.physics:  # static ITL is derived from latency and TTFT: keep it above its floor too
-            for suffix in ("", "_p10", "_p90"):
-                out[f"itl_s{suffix}"] = np.maximum(out[f"itl_s{suffix}"].to_numpy(), est["peak_itl_s"].to_numpy())
+            correction = corrections[metric]
+            shrink, low, high = row_bands(self.bands_[metric], support, above, below)
+            middle = shrink * correction
+            widths: list[tuple[str, float | np.ndarray]] = [(metric, 0.0), (f"{metric}_p10", low),
+                                                              (f"{metric}_p90", high)]
+            for column, widen in widths:
+                out[column] = base * np.exp(middle + widen)
+            if self.physics:
+                peak = est[f"peak_{metric}"].to_numpy()
+                floored |= out[metric].to_numpy() < peak
+                for column in (metric, f"{metric}_p10", f"{metric}_p90"):
+                    out[column] = np.maximum(out[column].to_numpy(), peak)
+            out[f"{metric}_correction_weight"] = shrink if fitted is not None else 0.0
+        # Derived metrics (static ITL, continuous latency) stay above their floors too.
+        make_consistent(cfg, out, {m: est[f"peak_{m}"].to_numpy() for m in METRICS} if self.physics else None)
         for metric in METRICS:
             out[f"analytic_{metric}"] = est[metric].to_numpy()
             out[f"peak_{metric}"] = est[f"peak_{metric}"].to_numpy()
         out["floored_to_peak"] = floored
-        out["hardware_seen_in_training"] = ~unseen_hardware
-        out["model_seen_in_training"] = ~unseen_model
+        for column in support.columns:
+            out[column] = support[column].to_numpy()
+        out["software_era"] = software_era(cfg)
         for column in ["mem_per_device_gb", "mem_usable_gb", "max_batch_size", "fits", "bottleneck"]:
             out[column] = est[column].to_numpy()
+        return out
+
+    def _corrections(self, cfg: pd.DataFrame, est: pd.DataFrame, feats: pd.DataFrame,
+                     beyond: np.ndarray) -> dict[str, np.ndarray]:
+        """Each metric's log correction over the prior. Rows beyond the trained workload range read the
+        trees at the row clamped into that range; past it the prediction grows as prior ** (1 - slack)."""
+        out = {}
+        clamped_feats = None
+        if beyond.any():
+            _, _, clamped_feats = self._physics(self.support_.clamp(cfg[beyond]), normalized=True)
+        for metric in METRICS:
+            fitted = self.models_.get(metric)
+            if fitted is None:
+                out[metric] = np.zeros(len(cfg))
+                continue
+            learned = np.asarray(fitted.predict(feats), dtype=float)
+            if clamped_feats is not None:
+                learned[beyond] = np.asarray(fitted.predict(clamped_feats), dtype=float)
+            # log(prediction) = (1 - slack) * log(prior) + learned: both terms rise with the workload.
+            slack = self.slack_.get(metric, 0.0) if self.physics else 0.0
+            out[metric] = learned - slack * np.log(est[metric].to_numpy())
         return out
 
     def save(self, path: str | Path) -> Path:

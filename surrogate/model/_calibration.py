@@ -1,25 +1,32 @@
-"""P10-P90 intervals that cover: conformalized quantile regression, by random folds and by whole groups.
+"""P10-P90 bands and trust in the learned correction, measured the way predictions are used: on rows held out.
 
-Quantile trees alone under-cover on rows like their training rows and far more on hardware or models
-they never saw, so each metric gets three offsets (log scale): one from random folds, one from
-leaving each accelerator out, one from leaving groups of models out. A row gets the widest that
-applies to it.
+Each metric's median model predicts the log correction ``c`` over the achievable-physics prior. Its
+band is split conformal prediction on the residuals (Lei et al., JASA 2018, arXiv 1604.04173):
+out-of-fold residuals ``y - c`` give the 10% and 90% quantiles the band adds to ``c``. The band is
+the same width along batch and length (quantile trees could not be monotone: LightGBM refuses
+``monotone_constraints`` with the quantile objective), so P10 and P90 move with the median.
+
+Off the data (an accelerator, a model, a software version the rows never saw) the correction is
+trusted less. For each such *kind* whole groups are held out in turn: the out-of-group corrections
+``c`` are regressed on what the held-out rows needed (``y``, measured against a prior refit
+without them), giving the shrink ``lambda = sum(c*y) / sum(c*c)`` clipped to [0, 1] (0: the learned
+correction does not carry over, predict the prior), and the band of ``y - lambda*c``.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any, Protocol
 
 import numpy as np
 import numpy.typing as npt
 import pandas as pd
 
-__all__ = ["QUANTILES", "CALIBRATION_FOLDS", "Regressor", "conformal_offset", "group_offset", "model_folds",
-           "row_offsets"]
+__all__ = ["BAND_QUANTILES", "CALIBRATION_FOLDS", "Band", "Regressor", "out_of_fold", "residual_band",
+           "shrunk_band", "model_folds", "widest", "row_bands", "growth_slack", "MAX_GROWTH_SLACK"]
 
-QUANTILES = {"p10": 0.1, "p90": 0.9}
-_COVERAGE = QUANTILES["p90"] - QUANTILES["p10"]
+BAND_QUANTILES = (0.1, 0.9)
 CALIBRATION_FOLDS = 3
 
 
@@ -33,42 +40,73 @@ class Regressor(Protocol):
     def predict(self, data: pd.DataFrame) -> np.ndarray | list[Any]: ...
 
 
-QuantileFit = Callable[[pd.DataFrame, np.ndarray, float], Regressor]
+MedianFit = Callable[[pd.DataFrame, np.ndarray], Regressor]
 
 
-def conformal_offset(fit_quantile: QuantileFit, feats: pd.DataFrame, target: np.ndarray, folds: np.ndarray,
-                     held_out_target: np.ndarray | None = None) -> float:
-    """Conformalized quantile regression (Romano et al., NeurIPS 2019, arXiv 1905.03222).
+@dataclass(frozen=True)
+class Band:
+    """Log-scale band around a shrunk correction: P10 = lambda*c + low_log, P90 = lambda*c + high_log."""
 
-    Out-of-fold P10/P90 predictions give conformity scores max(lo - y, y - hi); widening (or
-    narrowing) both bounds by their 80% quantile makes the P10-P90 band cover 80% of new rows
-    drawn like the held-out folds. ``fit_quantile(feats, target, alpha)`` trains one quantile model.
-    ``held_out_target`` is each row's target as it would be with its own fold held out of whatever
-    the target is measured against (the achievable model's fitted parameters): scores use it, so
-    the band also covers the prior's own error off the data.
-    """
-    scores = np.full(len(target), np.nan)
+    low_log: float
+    high_log: float
+    shrink: float = 1.0
+    rows: int = 0
+    # For the workload band: the median log distance its held-out rows lay beyond the trained range.
+    extent_log: float = 0.0
+
+    def to_dict(self) -> dict[str, float]:
+        return {"low_log": self.low_log, "high_log": self.high_log, "shrink": self.shrink, "rows": self.rows,
+                "extent_log": self.extent_log}
+
+
+def out_of_fold(fit_median: MedianFit, feats: pd.DataFrame, target: np.ndarray,
+                folds: np.ndarray) -> npt.NDArray[np.float64]:
+    """Each row's correction predicted by a model trained without its fold (NaN where a fold is all rows).
+
+    Integer folds below 0 are never held out (always trained on; their rows stay NaN)."""
+    predicted = np.full(len(target), np.nan)
     for k in np.unique(folds):
-        test = folds == k
-        if test.all():
+        if isinstance(k, (int, np.integer)) and k < 0:
             continue
-        low = np.asarray(fit_quantile(feats[~test], target[~test], QUANTILES["p10"]).predict(feats[test]))
-        high = np.asarray(fit_quantile(feats[~test], target[~test], QUANTILES["p90"]).predict(feats[test]))
-        actual = (target if held_out_target is None else held_out_target)[test]
-        scores[test] = np.maximum(low - actual, actual - high)
-    scores = scores[np.isfinite(scores)]
-    if len(scores) == 0:
-        return 0.0
-    level = min(1.0, _COVERAGE * (1.0 + 1.0 / len(scores)))
-    return float(np.quantile(scores, level))
+        test = folds == k
+        if test.all() or not test.any():
+            continue
+        predicted[test] = np.asarray(fit_median(feats[~test], target[~test]).predict(feats[test]))
+    return predicted
 
 
-def group_offset(fit_quantile: QuantileFit, feats: pd.DataFrame, target: np.ndarray, groups: np.ndarray,
-                 floor: float, held_out_target: np.ndarray | None = None) -> float:
-    """Conformal offset with whole groups held out; never narrower than ``floor``."""
-    if len(set(groups)) < 2:
-        return floor
-    return max(conformal_offset(fit_quantile, feats, target, groups, held_out_target), floor)
+def residual_band(residuals: np.ndarray, shrink: float = 1.0) -> Band:
+    """The 10% and 90% quantiles of held-out residuals, with the finite-sample correction of split conformal
+    prediction (each quantile moved outwards by one rank in ``n + 1``), never narrower than zero."""
+    residuals = residuals[np.isfinite(residuals)]
+    n = len(residuals)
+    if n == 0:
+        return Band(0.0, 0.0, shrink, 0)
+    low_level = max(0.0, BAND_QUANTILES[0] * (1.0 + 1.0 / n) - 1.0 / n)
+    high_level = min(1.0, BAND_QUANTILES[1] * (1.0 + 1.0 / n))
+    low = float(np.quantile(residuals, low_level, method="lower"))
+    high = float(np.quantile(residuals, high_level, method="higher"))
+    return Band(min(low, 0.0), max(high, 0.0), shrink, n)
+
+
+def shrunk_band(correction: np.ndarray, needed: np.ndarray) -> Band:
+    """Least-squares shrink of out-of-group ``correction`` toward 0 (the prior), and the band it leaves.
+
+    ``needed`` is what each held-out row's log correction should have been (NaN rows are skipped).
+    """
+    rows = np.isfinite(correction) & np.isfinite(needed)
+    c, y = correction[rows], needed[rows]
+    energy = float(np.dot(c, c))
+    shrink = float(np.clip(np.dot(c, y) / energy, 0.0, 1.0)) if energy > 0 else 0.0
+    return residual_band(y - shrink * c, shrink)
+
+
+def widest(bands: list[Band]) -> Band:
+    """One band covering several (pooled priors): the lowest low, the highest high, the least trust."""
+    if not bands:
+        return Band(0.0, 0.0, 0.0, 0)
+    return Band(min(b.low_log for b in bands), max(b.high_log for b in bands), min(b.shrink for b in bands),
+                sum(b.rows for b in bands))
 
 
 def model_folds(models: np.ndarray) -> npt.NDArray[np.int64]:
@@ -77,8 +115,69 @@ def model_folds(models: np.ndarray) -> npt.NDArray[np.int64]:
     return codes.astype(np.int64)
 
 
-def row_offsets(seen_offset: float, unseen_hardware_offset: float, unseen_model_offset: float,
-                unseen_hardware: np.ndarray, unseen_model: np.ndarray) -> np.ndarray:
-    """Per row, the widest offset that applies: off the data in hardware, in model, or neither."""
-    return np.maximum(np.where(unseen_hardware, unseen_hardware_offset, seen_offset),
-                      np.where(unseen_model, unseen_model_offset, seen_offset))
+def row_bands(bands: dict[str, Band], support: pd.DataFrame, above: np.ndarray,
+              below: np.ndarray) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.float64], npt.NDArray[np.float64]]:
+    """Per row: the shrink of the learned correction and the band's low and high log offsets.
+
+    A row off the data in hardware, model or software takes the least trust and widest band of the kinds
+    it is off in. ``above``/``below``: how far (log) the row lies beyond the trained workload range.
+    Above it the band widens on both sides, below it only downwards (so P90 never falls as the
+    workload grows), in proportion to the distance over the distance the rehearsal extrapolated
+    (never less than the rehearsed band). Beyond the reference distance ``d > 1`` the trust is
+    divided by ``d`` and the band moves toward the prior's own band by ``1 - 1/d``.
+    A metric with no model (only a ``prior`` band) gets the prior's band everywhere.
+    """
+    n = len(support)
+    prior = bands["prior"]
+    if "seen" not in bands:
+        return np.zeros(n), np.full(n, prior.low_log), np.full(n, prior.high_log)
+    seen = bands["seen"]
+    shrink, low, high = np.ones(n), np.full(n, seen.low_log), np.full(n, seen.high_log)
+    for kind in ("hardware", "model", "software"):
+        band = bands.get(kind)
+        off = ~support[f"{kind}_seen_in_training"].to_numpy(dtype=bool)
+        if band is None or not off.any():
+            continue
+        shrink = np.where(off, np.minimum(shrink, band.shrink), shrink)
+        low = np.where(off, np.minimum(low, band.low_log), low)
+        high = np.where(off, np.maximum(high, band.high_log), high)
+    workload = bands.get("workload")
+    if workload is not None:
+        extent = workload.extent_log if workload.extent_log > 0 else np.inf
+        up, down = np.maximum(above / extent, 1.0), np.maximum(below / extent, 1.0)
+        low = np.where(above > 0, np.minimum(low, workload.low_log * up), low)
+        low = np.where(below > 0, np.minimum(low, workload.low_log * down), low)
+        high = np.where(above > 0, np.maximum(high, workload.high_log * up), high)
+    trust = 1.0 / np.maximum(support["support_distance"].to_numpy(dtype=float), 1.0)
+    shrink = shrink * trust
+    low = np.minimum(low, trust * low + (1.0 - trust) * prior.low_log)
+    high = np.maximum(high, trust * high + (1.0 - trust) * prior.high_log)
+    return shrink, low, high
+
+
+# The workload columns a deployment group holds fixed while its measurements vary batch and lengths.
+_DEPLOYMENT_KEYS = ["hardware", "model", "framework", "tp", "pp", "dp", "ep", "weight_dtype", "kv_dtype", "batching"]
+# The most the learned correction may undo of the prior's growth (half): the prior keeps the trend.
+MAX_GROWTH_SLACK = 0.5
+
+
+def growth_slack(cfg: pd.DataFrame, log_measured: np.ndarray, log_prior: np.ndarray) -> float:
+    """How much slower than the prior a metric grows along the workload, as 1 - elasticity, in [0, 0.5].
+
+    The elasticity is the within-deployment slope of log(measured) on log(prior): each deployment's
+    rows (same hardware, model, engine, layout, formats) differ only in batch and lengths. 1 means
+    the prior scales right (slack 0); TTFT under continuous batching measures about 0.6 on the shared
+    rows (its prior grows too fast with concurrency and prompt length).
+    """
+    ok = np.isfinite(log_measured) & np.isfinite(log_prior)
+    if ok.sum() < 3:
+        return 0.0
+    groups = cfg.loc[ok, [k for k in _DEPLOYMENT_KEYS if k in cfg]].astype(str).agg("|".join, axis=1).to_numpy()
+    frame = pd.DataFrame({"g": groups, "y": log_measured[ok], "a": log_prior[ok]})
+    y = frame["y"] - frame.groupby("g")["y"].transform("mean")
+    a = frame["a"] - frame.groupby("g")["a"].transform("mean")
+    spread = float((a * a).sum())
+    if spread <= 0:
+        return 0.0
+    elasticity = float((y * a).sum()) / spread
+    return float(np.clip(1.0 - elasticity, 0.0, MAX_GROWTH_SLACK))

@@ -8,11 +8,12 @@ import pandas as pd
 __all__ = ["make_consistent"]
 
 
-def make_consistent(cfg: pd.DataFrame, out: pd.DataFrame) -> None:
+def make_consistent(cfg: pd.DataFrame, out: pd.DataFrame, floors: dict[str, np.ndarray] | None = None) -> None:
     """Continuous rows: latency from TTFT and ITL. Static rows: ITL from latency and TTFT.
 
     Throughputs always follow from latency, so no two predicted numbers contradict each other.
-    ``out`` (median, ``_p10`` and ``_p90`` of each metric) is updated in place.
+    ``out`` (median, ``_p10`` and ``_p90`` of each metric) is updated in place; ``floors`` (per metric,
+    e.g. the peak-hardware times) bound the derived values from below before throughputs are taken.
     """
     continuous = cfg["batching"].eq("continuous").to_numpy()
     steps = (cfg["output_len"].to_numpy(dtype=float) - 1.0)
@@ -22,6 +23,8 @@ def make_consistent(cfg: pd.DataFrame, out: pd.DataFrame) -> None:
         derived_itl = np.where(steps > 0, (lat - np.minimum(ttft, lat)) / np.maximum(steps, 1.0), itl)
         out[f"latency_s{suffix}"] = np.where(continuous, derived_latency, lat)
         out[f"itl_s{suffix}"] = np.where(continuous | (derived_itl <= 0), itl, derived_itl)
+        for metric, floor in (floors or {}).items():
+            out[f"{metric}{suffix}"] = np.maximum(out[f"{metric}{suffix}"].to_numpy(), floor)
     sequences = np.where(continuous, cfg["concurrency"], cfg["batch_size"]).astype(float)
     tokens = cfg["dp"].to_numpy(dtype=float) * sequences
     in_len, out_len = cfg["input_len"].to_numpy(dtype=float), cfg["output_len"].to_numpy(dtype=float)

@@ -106,12 +106,14 @@ def _residuals(x: npt.NDArray[np.float64], base: Efficiency, problem: _Problem,
 
 
 def fit_efficiency(table: pd.DataFrame, base: Efficiency | None = None, prior_rows: float = 50.0,
-                   max_evaluations: int = 4000) -> Efficiency:
+                   max_evaluations: int = 4000, tolerance: float = 1e-8) -> Efficiency:
     """Efficiency parameters fitted to the measured rows of ``table`` (canonical columns).
 
     ``base`` supplies the starting point and the parameters that stay fixed (memory fraction);
     ``prior_rows`` is how many measurements a vendor's or framework's offset must outweigh to move
-    a factor e away from the global value. Deterministic: same rows, same parameters.
+    a factor e away from the global value. ``tolerance`` is the relative change in loss (and in the
+    parameters) that ends the fit: a refit starting from a nearby optimum can stop early.
+    Deterministic: same rows, same parameters.
     """
     from scipy.optimize import least_squares
 
@@ -127,6 +129,7 @@ def fit_efficiency(table: pd.DataFrame, base: Efficiency | None = None, prior_ro
     # The offsets' Gaussian prior: an offset o costs what o in log error on prior_rows rows costs.
     prior_weight = float(np.sqrt(prior_rows))
     result = least_squares(_residuals, np.array(start), args=(base, problem, prior_weight), loss="soft_l1",
-                           f_scale=_LOSS_SCALE, max_nfev=max_evaluations, x_scale="jac")
+                           f_scale=_LOSS_SCALE, max_nfev=max_evaluations, x_scale="jac", ftol=tolerance,
+                           xtol=tolerance)
     fitted = _unpack(result.x, base, problem)
     return replace(fitted, source=f"fitted on {count} measured metrics ({len(problem.vendors)} configurations)")

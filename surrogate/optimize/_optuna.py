@@ -175,7 +175,7 @@ def _jsonable_config(row: pd.Series) -> dict[str, Any]:
         value = row[column]
         if isinstance(value, np.generic):
             value = value.item()
-        if isinstance(value, float) and not np.isfinite(value):
+        if value is pd.NA or (isinstance(value, float) and not np.isfinite(value)):
             continue
         out[column] = value
     return out

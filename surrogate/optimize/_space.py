@@ -178,6 +178,7 @@ def _valid_configs(blocks: list[pd.DataFrame], workload: Workload, model_id: str
     table["input_len"] = workload.input_len
     table["output_len"] = workload.output_len
     table["prefill_chunk_tokens"] = np.nan
+    table["framework_version"] = pd.NA  # the model answers for the newest release it saw
     configs = normalize_configs(table[CONFIG_COLUMNS])
     reasons = invalid_reasons(configs)
     bad = reasons.ne("")

@@ -5,7 +5,10 @@ from ._data import (
     summary_dict as summary_dict,
     summary_tables as summary_tables,
 )
-from ._evaluation import write_evaluation as write_evaluation
+from ._evaluation import (
+    evaluation_report as evaluation_report,
+    write_evaluation as write_evaluation,
+)
 from ._json import (
     print_json as print_json,
     to_jsonable as to_jsonable,
@@ -30,6 +33,7 @@ from ._plots import (
 from ._tables import (
     estimate_table as estimate_table,
     groups_table as groups_table,
+    off_support_warning as off_support_warning,
     prediction_table as prediction_table,
     scores_table as scores_table,
 )

@@ -1,15 +1,24 @@
-"""Write an evaluation to disk: summary JSON, held-out predictions CSV, one PNG per metric."""
+"""An evaluation for people and files: the side-by-side accuracy table with the split's notes and
+rule checks, and on disk the summary JSON, held-out predictions CSV and one PNG per metric."""
 
 from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any
+
+from rich.table import Table
+from rich.text import Text
 
 from surrogate.model import METRICS, VARIANTS, Evaluation
 from surrogate.report._json import to_jsonable
 from surrogate.report._plots import predicted_vs_measured
+from surrogate.report._tables import groups_table
 
-__all__ = ["write_evaluation"]
+__all__ = ["evaluation_report", "write_evaluation"]
+
+_LABELS = {"peak": "peak", "achievable": "achievable", "lightgbm_no_physics": "LightGBM no physics",
+           "surrogate": "surrogate"}
 
 
 def write_evaluation(evaluation: Evaluation, out_dir: Path) -> list[Path]:
@@ -26,3 +35,48 @@ def write_evaluation(evaluation: Evaluation, out_dir: Path) -> list[Path]:
         if png is not None:
             written.append(png)
     return written
+
+
+def evaluation_report(summary: dict[str, Any]) -> list[Table | Text]:
+    """What ``surrogate evaluate`` prints: the accuracy table, the per-group table (leave-one-out
+    splits), the split rule, dropped rows, metrics scored as physics only, and the rule checks."""
+    parts: list[Table | Text] = [_accuracy_table(summary)]
+    if summary["split"] != "random":
+        parts.append(groups_table(summary))
+    return parts + [Text(line) for line in _evaluation_notes(summary)]
+
+
+def _accuracy_table(summary: dict[str, Any]) -> Table:
+    """One row per metric: every predictor's MAPE / median APE side by side, the surrogate's p90 APE
+    and P10-P90 coverage; metrics no training row measured follow, marked physics only."""
+    table = Table(title=f"held-out accuracy, split = {summary['split']} (MAPE / median APE %)",
+                  show_header=True, header_style="bold")
+    for name in ["metric", "rows", *_LABELS.values(), "surrogate p90 APE %", "P10-P90 coverage %", "scored as"]:
+        table.add_column(name, justify="left" if name in ("metric", "scored as") else "right")
+    sections = [(summary.get("metrics", {}), None), (summary.get("physics_only", {}), "note")]
+    for entries, note in sections:
+        for metric, entry in entries.items():
+            surrogate = entry["surrogate"]
+            coverage = surrogate.get("p10_p90_coverage_pct")
+            table.add_row(metric, str(surrogate["rows"]),
+                          *(f"{entry[v]['mape_pct']:.1f} / {entry[v]['median_ape_pct']:.1f}" if v in entry else "-"
+                            for v in _LABELS),
+                          f"{surrogate['p90_ape_pct']:.1f}", f"{coverage:.1f}" if coverage is not None else "",
+                          entry[note] if note else "learned")
+    return table
+
+
+def _evaluation_notes(summary: dict[str, Any]) -> list[str]:
+    """Plain lines: the split rule, rows dropped from both sides, each held-out group that measures a
+    metric its training rows did not, and one line per rule check."""
+    lines = [f"split {summary['split']}: {summary['split_rule']}"] if "split_rule" in summary else []
+    if summary.get("dropped_rows"):
+        lines.append(f"{summary['dropped_rows']} rows in neither training nor test (between the split's "
+                     "thresholds, or unrecorded) dropped from both")
+    for group, overlap in summary.get("overlap", {}).items():
+        if overlap["physics_only"]:
+            scored = ", ".join(overlap["overlap"]) or "none"
+            others = "; ".join(f"{m}: {reason}" for m, reason in overlap["physics_only"].items())
+            lines.append(f"held-out {group} measures {', '.join(overlap['measured'])}; also measured in training "
+                         f"(scored): {scored}; {others}")
+    return lines + [check["line"] for check in summary.get("rule_checks", [])]

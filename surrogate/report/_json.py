@@ -19,6 +19,8 @@ def to_jsonable(value: Any) -> Any:
         return [to_jsonable(v) for v in value]
     if isinstance(value, np.generic):
         value = value.item()
+    if type(value).__name__ in ("NAType", "NaTType"):  # pandas' missing scalars, without importing pandas
+        return None
     if isinstance(value, float) and not math.isfinite(value):
         return None
     return value

@@ -85,15 +85,39 @@ def prediction_table(prediction: pd.Series) -> Table:
         achievable, peak = prediction.get(f"analytic_{key}"), prediction.get(f"peak_{key}")
         table.add_row(label, fmt(prediction[key]), fmt(prediction[f"{key}_p10"]), fmt(prediction[f"{key}_p90"]),
                       fmt(achievable) if achievable is not None else "", fmt(peak) if peak is not None else "")
-    for key, label in [("hardware_seen_in_training", "hardware"), ("model_seen_in_training", "model")]:
-        if not prediction.get(key, True):
-            table.add_row(f"{label} in training data", "no: interval widened", "", "", "", "")
+    if prediction.get("software_era"):
+        table.add_row("software", str(prediction["software_era"]), "", "", "", "")
+    if "off_support" in prediction.index:
+        table.add_row("training data", support_line(prediction), "", "", "", "")
     if prediction.get("floored_to_peak", False):
         table.add_row("raised to the peak bound", "yes", "", "", "", "")
     table.add_row("memory per device", f"{prediction['mem_per_device_gb']:.1f} GB", "", "", "", "")
     table.add_row("fits in memory", "yes" if prediction["fits"] else "NO", "", "", "", "")
     table.add_row("bottleneck (peak)", str(prediction["bottleneck"]), "", "", "", "")
     return table
+
+
+def support_line(prediction: pd.Series) -> str:
+    """How far one prediction is from the training rows, in words: "on the data" or what it is off in."""
+    off = str(prediction.get("off_support", ""))
+    if not off:
+        return "on the data"
+    weights = [prediction[f"{m}_correction_weight"] for m in ("latency_s", "ttft_s", "itl_s")
+               if f"{m}_correction_weight" in prediction.index]
+    weight = f"; learned correction weighted {min(weights):.2f}" if weights else ""
+    return f"OFF: {off} (distance {float(prediction['support_distance']):.1f}){weight}; interval widened"
+
+
+def off_support_warning(predictions: pd.DataFrame) -> str | None:
+    """The line under a prediction table when some rows are off the training data (None when none are)."""
+    if "off_support" not in predictions.columns:
+        return None
+    off = predictions["off_support"].astype(str).ne("")
+    if not off.any():
+        return None
+    reasons = sorted({r for row in predictions.loc[off, "off_support"] for r in str(row).split(", ")})
+    return (f"warning: {int(off.sum())} of {len(predictions)} predictions are off the training data "
+            f"({', '.join(reasons)}): they lean on physics and their P10-P90 is wider; measure before relying on them")
 
 
 def scores_table(scores: dict[str, Any], title: str) -> Table:

@@ -1,0 +1,180 @@
+"""Engine software versions as dates, so that a model can order them.
+
+The same engine on the same hardware gets faster release by release (new kernels, schedulers), so a
+latency model needs to know *when* its software is from. A version string is only a label; a date is
+an ordered quantity that also places tags (``nightly-dev``), versions no table lists and sources that
+never recorded one. ``data/framework_versions.csv`` (written by ``scripts/framework_versions.py``)
+dates every version the shared data names, each with the basis of its date; most are the earliest
+``measured=`` stamp of aiconfigurator rows, an upper bound on the release date.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from functools import cache
+from importlib import resources
+
+import numpy as np
+import numpy.typing as npt
+import pandas as pd
+from packaging.version import InvalidVersion, Version
+
+from features import catalog
+from features.errors import DataError, UnknownNameError, closest_names
+
+__all__ = ["SOURCE_ERA_DATES", "release_date", "software_years", "newest_known"]
+
+# What software a source ran when its rows record no version, as "YYYY-MM-DD" (the engine as of that date);
+# pass it as the version: ``versions.fillna(sources.map(SOURCE_ERA_DATES))``.
+SOURCE_ERA_DATES: dict[str, str] = {
+    # LLM-Inference-Bench (Argonne, arXiv 2411.00136, November 2024) records no engine versions; its runs
+    # used the releases of mid-2024.
+    "llm-inference-bench": "2024-07-01",
+    # aiconfigurator silicon_sample.csv rows without backend_version were mostly measured between
+    # 2025-10-29 and 2025-12-05 (their measured= stamps: 708 of the 755 such rows ingested, 441 of them on
+    # 2025-10-29; the other 47 on 2026-04-02), before any row that names a version (2025-12-08 onwards).
+    "aiconfigurator": "2025-11-15",
+}
+
+_FILE = "framework_versions.csv"
+# Years are counted from here so the feature is a small positive number for every engine we know.
+_EPOCH = dt.date(2020, 1, 1)
+_DAYS_PER_YEAR = 365.25  # Julian year
+_ISO_DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
+# A build date inside a tag, between separators: nightly-dev-20260216-d3bae71e.
+_TAG_DATE = re.compile(r"(?:^|[-_.+])(\d{8})(?=$|[-_.+])")
+
+
+@cache
+def _table() -> pd.DataFrame:
+    """The packaged version table, checked: known frameworks, ISO dates, one row per (framework, version)."""
+    path = resources.files("features") / "data" / _FILE
+    with path.open("r", encoding="utf-8") as handle:
+        table = pd.read_csv(handle, dtype=str, keep_default_na=False)
+    for line, row in enumerate(table.itertuples(index=False), start=2):
+        if row.framework not in catalog.framework_ids():
+            raise DataError(f"{_FILE} line {line}: unknown framework '{row.framework}'")
+        try:
+            dt.date.fromisoformat(row.date)
+        except ValueError:
+            raise DataError(f"{_FILE} line {line}: date '{row.date}' is not YYYY-MM-DD") from None
+    if table.duplicated(["framework", "version"]).any():
+        first = int(table.duplicated(["framework", "version"]).to_numpy().argmax()) + 2
+        raise DataError(f"{_FILE} line {first}: repeats a (framework, version) pair")
+    return table
+
+
+@cache
+def _known(framework: str) -> dict[str, dt.date]:
+    """Dated versions of one canonical framework, oldest first."""
+    rows = _table()[_table()["framework"].eq(framework)].sort_values(["date", "version"])
+    return {str(v): dt.date.fromisoformat(str(d)) for v, d in zip(rows["version"], rows["date"], strict=True)}
+
+
+@cache
+def _ordered(framework: str) -> list[tuple[Version, dt.date]]:
+    """The PEP 440 versions among the known ones, in version order (tags like ``nightly-dev`` left out)."""
+    parsed = [(_pep440(v), d) for v, d in _known(framework).items()]
+    return sorted((v, d) for v, d in parsed if v is not None)
+
+
+def _pep440(version: str) -> Version | None:
+    try:
+        return Version(version)
+    except InvalidVersion:
+        return None
+
+
+def _date_in(version: str) -> dt.date | None:
+    """The date a version string states: all of it as YYYY-MM-DD, or a YYYYMMDD build date in a tag."""
+    if _ISO_DATE.fullmatch(version):
+        try:
+            return dt.date.fromisoformat(version)
+        except ValueError:
+            return None
+    for match in _TAG_DATE.finditer(version):
+        text = match.group(1)
+        try:
+            return dt.date(int(text[:4]), int(text[4:6]), int(text[6:]))
+        except ValueError:
+            continue
+    return None
+
+
+def _placed(framework: str, version: Version) -> dt.date | None:
+    """Date of the newest known version <= ``version`` (the oldest known when it precedes them all)."""
+    ordered = _ordered(framework)
+    if not ordered:
+        return None
+    below = [d for v, d in ordered if v <= version]
+    return below[-1] if below else ordered[0][1]
+
+
+def _missing(version: object) -> bool:
+    return version is None or (not isinstance(version, str) and bool(pd.isna(version))) or str(version).strip() == ""
+
+
+def release_date(framework: str, version: str | None) -> dt.date | None:
+    """When ``version`` of ``framework`` came out (an upper bound for most); None when no version is given.
+
+    In order: a version the table lists; a version that is itself a date, ``YYYY-MM-DD`` (the engine as of
+    that day, as :data:`SOURCE_ERA_DATES` gives); a tag with a ``YYYYMMDD`` build date
+    (``nightly-dev-20260216-d3bae71e``); a PEP 440 version the table lacks, which gets the date of the
+    newest known version not newer than it (the newest known date when it is newer than all, the oldest
+    when older than all). Anything else raises :class:`UnknownNameError` listing the known versions.
+    """
+    if _missing(version):
+        return None
+    return _release_date(catalog.resolve_framework(framework), str(version).strip())
+
+
+@cache
+def _release_date(framework: str, version: str) -> dt.date:
+    known = _known(framework)
+    if version in known:
+        return known[version]
+    stated = _date_in(version)
+    if stated is not None:
+        return stated
+    parsed = _pep440(version)
+    placed = _placed(framework, parsed) if parsed is not None else None
+    if placed is not None:
+        return placed
+    names = list(known)
+    error = UnknownNameError(f"{framework} version", version, closest_names(version, names))
+    if _ordered(framework):
+        hint = f"known: {', '.join(names)}; give one of them, a PEP 440 version or the engine's date as YYYY-MM-DD"
+    else:
+        hint = f"no {framework} versions are dated; give the engine's date as YYYY-MM-DD"
+    error.args = (f"unknown {framework} version '{version}' ({hint})",)
+    raise error
+
+
+def software_years(frameworks: pd.Series, versions: pd.Series) -> npt.NDArray[np.float64]:
+    """Years from 2020-01-01 to each row's :func:`release_date` (days / 365.25); NaN where it is None.
+
+    Each distinct (framework, version) pair is dated once, so a table of measurements costs a few lookups.
+    """
+    if len(frameworks) != len(versions):
+        raise ValueError(f"{len(frameworks)} frameworks for {len(versions)} versions")
+    keys = [(None if _missing(f) else str(f), None if _missing(v) else str(v))
+            for f, v in zip(frameworks.to_numpy(), versions.to_numpy(), strict=True)]
+    codes, uniques = pd.factorize(pd.Series(keys, dtype=object))
+    years = np.full(len(uniques), np.nan)
+    for i, (framework, version) in enumerate(uniques):
+        when = None if version is None else release_date(str(framework), version)
+        if when is not None:
+            years[i] = (when - _EPOCH).days / _DAYS_PER_YEAR
+    out: npt.NDArray[np.float64] = years[codes]
+    return out
+
+
+def newest_known(framework: str) -> tuple[str, dt.date] | None:
+    """The most recently dated version of ``framework`` and its date (a release before a tag on the
+    same date); None for an engine the table has no versions of."""
+    known = _known(catalog.resolve_framework(framework))
+    if not known:
+        return None
+    version = max(known, key=lambda v: (known[v], _pep440(v) is not None, _pep440(v) or Version("0")))
+    return version, known[version]

@@ -1,0 +1,197 @@
+"""How far a configuration is from the rows a bundle was trained on, per row.
+
+Four yes/no questions (was this accelerator, this model, this engine at this software date seen?
+is the workload inside the trained batch and length range for its batching mode?) and one distance:
+the nearest training deployment in a standardised space of what is neither workload nor identity
+(model shape, parallel layout, number formats), divided by the 90th percentile of
+the training deployments' own nearest-neighbour distances. A distance above 1 is further from the
+data than nine in ten training deployments are from each other.
+
+The distance deliberately leaves batch and lengths out: the learned correction's trust may change
+with it, and trust that changed along batch or length would break the monotone guarantee. Leaving
+the trained workload range widens the band instead (see ``surrogate.model._bundle``).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+import pandas as pd
+from scipy.spatial import cKDTree
+
+__all__ = ["Support", "SUPPORT_KINDS", "DISTANCE_FEATURES", "fit_support", "kind_folds", "sequences_of",
+           "workload_tails"]
+
+# Kinds of "off the data", in the order a row's reasons are listed.
+SUPPORT_KINDS = ["hardware", "model", "software", "workload"]
+DISTANCE_FEATURES = ["log_total_params", "log_active_params", "num_layers", "log_hidden_size",
+                     "log_kv_bytes_per_token", "num_experts", "experts_per_token", "is_mla", "tp", "pp", "dp", "ep",
+                     "weight_bytes_per_value", "kv_bytes_per_value"]
+# The reference distance: this percentile of training deployments' distances to their nearest neighbour.
+_REFERENCE_PERCENTILE = 90.0
+
+
+def sequences_of(cfg: pd.DataFrame) -> npt.NDArray[np.float64]:
+    """Sequences in flight: concurrency under continuous batching, the batch otherwise."""
+    values = np.where(cfg["batching"].eq("continuous"), cfg["concurrency"], cfg["batch_size"])
+    return np.asarray(values, dtype=float)
+
+
+def _software_pairs(cfg: pd.DataFrame, feats: pd.DataFrame) -> list[tuple[str, float]]:
+    """(engine, software date rounded to a third of a day): what "this engine at this software" means
+    (an unknown date is one value of its own, -1)."""
+    years = np.round(np.nan_to_num(feats["software_year"].to_numpy(dtype=float), nan=-1.0), 3)
+    return list(zip(cfg["framework"].astype(str), years.tolist(), strict=True))
+
+
+def _workload_values(cfg: pd.DataFrame) -> dict[str, npt.NDArray[np.float64]]:
+    return {"sequences": sequences_of(cfg), "input_len": cfg["input_len"].to_numpy(dtype=float),
+            "output_len": cfg["output_len"].to_numpy(dtype=float)}
+
+
+def _points(feats: pd.DataFrame) -> npt.NDArray[np.float64]:
+    points: npt.NDArray[np.float64] = feats[DISTANCE_FEATURES].to_numpy(dtype=float)
+    return points
+
+
+@dataclass
+class Support:
+    """What the training rows covered; ``assess`` answers for new rows."""
+
+    hardware: set[str]
+    models: set[str]
+    software: set[tuple[str, float]]
+    workload_range: dict[str, dict[str, tuple[float, float]]]
+    center: npt.NDArray[np.float64]
+    scale: npt.NDArray[np.float64]
+    points: npt.NDArray[np.float64] = field(repr=False)
+    reference_distance: float = 1.0
+
+    def _standard(self, feats: pd.DataFrame) -> npt.NDArray[np.float64]:
+        points = (_points(feats) - self.center) / self.scale
+        return np.nan_to_num(points, nan=0.0)
+
+    def assess(self, cfg: pd.DataFrame, feats: pd.DataFrame) -> pd.DataFrame:
+        """Per row: ``<kind>_seen`` flags, ``support_distance`` and ``off_support`` (reasons, '' if none)."""
+        out = pd.DataFrame(index=cfg.index)
+        out["hardware_seen_in_training"] = cfg["hardware"].isin(self.hardware).to_numpy()
+        out["model_seen_in_training"] = cfg["model"].isin(self.models).to_numpy()
+        out["software_seen_in_training"] = [pair in self.software for pair in _software_pairs(cfg, feats)]
+        out["workload_in_training_range"] = self._in_range(cfg)
+        distance, _ = cKDTree(self.points).query(self._standard(feats), k=1)
+        out["support_distance"] = np.asarray(distance, dtype=float) / self.reference_distance
+        flags = out[[f"{kind}_seen_in_training" if kind != "workload" else "workload_in_training_range"
+                     for kind in SUPPORT_KINDS]].to_numpy()
+        far = out["support_distance"].to_numpy() > 1.0
+        out["off_support"] = [", ".join([k for k, ok in zip(SUPPORT_KINDS, row, strict=True) if not ok]
+                                        + (["distance"] if f else [])) for row, f in zip(flags, far, strict=True)]
+        return out
+
+    def range_excess(self, cfg: pd.DataFrame) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.float64]]:
+        """Per row, how far above and how far below the trained workload range it lies: the largest
+        log(value / trained maximum) and log(trained minimum / value) over sequences, input and output
+        length (0 inside; a batching mode never trained on counts as log 2 above)."""
+        values = _workload_values(cfg)
+        above = np.where(cfg["batching"].isin(list(self.workload_range)).to_numpy(), 0.0, np.log(2.0))
+        below = np.zeros(len(cfg))
+        for mode, ranges in self.workload_range.items():
+            rows = cfg["batching"].eq(mode).to_numpy()
+            for name, (low, high) in ranges.items():
+                above = np.where(rows, np.maximum(above, np.log(values[name] / high)), above)
+                below = np.where(rows, np.maximum(below, np.log(low / values[name])), below)
+        return np.maximum(above, 0.0), np.maximum(below, 0.0)
+
+    def clamp(self, cfg: pd.DataFrame) -> pd.DataFrame:
+        """The rows with sequences, input and output length clamped into their batching mode's trained range:
+        where the learned correction is read for a row beyond it (physics carries the rest)."""
+        out = cfg.copy()
+        for mode, ranges in self.workload_range.items():
+            rows = cfg["batching"].eq(mode).to_numpy()
+            sequences = "concurrency" if mode == "continuous" else "batch_size"
+            for name, column in [("sequences", sequences), ("input_len", "input_len"), ("output_len", "output_len")]:
+                low, high = ranges[name]
+                values = cfg[column].to_numpy(dtype=float)
+                out[column] = np.where(rows, np.clip(values, low, high), values).astype(cfg[column].dtype)
+        if "continuous" not in self.workload_range:
+            return out
+        continuous = cfg["batching"].eq("continuous").to_numpy()
+        out["batch_size"] = np.where(continuous, out["concurrency"], out["batch_size"]).astype(cfg["batch_size"].dtype)
+        return out
+
+    def _in_range(self, cfg: pd.DataFrame) -> npt.NDArray[np.bool_]:
+        above, below = self.range_excess(cfg)
+        inside: npt.NDArray[np.bool_] = (above == 0) & (below == 0)
+        return inside
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"hardware": sorted(self.hardware), "models": sorted(self.models),
+                "workload_range": self.workload_range, "reference_distance": self.reference_distance}
+
+
+def fit_support(cfg: pd.DataFrame, feats: pd.DataFrame) -> Support:
+    """The training rows' support: identities, software dates, workload ranges and deployment points."""
+    raw = _points(feats)
+    center = np.nanmean(raw, axis=0)
+    scale = np.nanstd(raw, axis=0)
+    scale = np.where(np.isfinite(scale) & (scale > 0), scale, 1.0)
+    center = np.where(np.isfinite(center), center, 0.0)
+    points = np.unique(np.nan_to_num((raw - center) / scale, nan=0.0), axis=0)
+    reference = 1.0
+    if len(points) > 1:
+        nearest, _ = cKDTree(points).query(points, k=2)
+        reference = float(np.percentile(nearest[:, 1], _REFERENCE_PERCENTILE)) or 1.0
+    sequences = sequences_of(cfg)
+    ranges = {}
+    for mode in sorted(set(cfg["batching"])):
+        rows = cfg["batching"].eq(mode).to_numpy()
+        values = {"sequences": sequences[rows], "input_len": cfg["input_len"].to_numpy(dtype=float)[rows],
+                  "output_len": cfg["output_len"].to_numpy(dtype=float)[rows]}
+        ranges[mode] = {name: (float(np.min(v)), float(np.max(v))) for name, v in values.items()}
+    return Support(hardware=set(cfg["hardware"]), models=set(cfg["model"]), software=set(_software_pairs(cfg, feats)),
+                   workload_range=ranges, center=center, scale=scale, points=points, reference_distance=reference)
+
+
+def workload_tails(cfg: pd.DataFrame, quantile: float = 0.8) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.float64]]:
+    """Per batching mode, the rows beyond the ``quantile`` of sequences (fold 0), else of input length
+    (fold 1), else of output length (fold 2); -1 for the rest (always trained on). Also each tail row's
+    log distance beyond the largest value the other folds keep (how far its rehearsal extrapolated)."""
+    folds = np.full(len(cfg), -1, dtype=np.int64)
+    excess = np.full(len(cfg), np.nan)
+    values = list(_workload_values(cfg).values())
+    for mode in sorted(set(cfg["batching"])):
+        rows = cfg["batching"].eq(mode).to_numpy()
+        for k, value in enumerate(values):
+            threshold = np.quantile(value[rows], quantile)
+            tail = rows & (value > threshold) & (folds < 0)
+            if not tail.any():  # the top fifth is one value: hold out that value, if anything is left
+                tail = rows & (value >= threshold) & (folds < 0)
+                if (rows & ~tail).sum() == 0:
+                    continue
+            folds[tail] = k
+            kept = rows & ~tail
+            excess[tail] = np.log(value[tail] / np.max(value[kept]))
+    return folds, excess
+
+
+def kind_folds(cfg: pd.DataFrame, feats: pd.DataFrame, recorded_version: np.ndarray,
+               model_groups: np.ndarray) -> dict[str, np.ndarray]:
+    """How each kind of "off the data" is rehearsed on training rows: the groups held out in turn.
+
+    hardware: each accelerator; model: groups of models; software: each engine's newest recorded
+    release (fold 0, the rest -1: always trained on); workload: the top fifth in sequences, input
+    and output length of each batching mode.
+    """
+    years = feats["software_year"].to_numpy(dtype=float)
+    newest = np.full(len(cfg), -1, dtype=np.int64)
+    frameworks = cfg["framework"].astype(str).to_numpy()
+    for framework in set(frameworks):
+        rows = (frameworks == framework) & recorded_version & np.isfinite(years)
+        if rows.any():
+            newest[rows & (years == np.max(years[rows]))] = 0
+    workload, _ = workload_tails(cfg)
+    return {"hardware": cfg["hardware"].astype(str).to_numpy(), "model": model_groups, "software": newest,
+            "workload": workload}
+

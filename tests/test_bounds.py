@@ -1,0 +1,84 @@
+"""What no prediction may do, whatever the configuration: beat the hardware, or get faster with more work."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+from _tiny_model import tiny_model
+from hypothesis import given, settings, strategies as st
+
+from features.build import MONOTONE_INCREASING, build_features
+
+_CONFIGS = st.fixed_dictionaries({
+    "hardware": st.sampled_from(["h100-sxm", "a100-sxm4-80gb", "l40s", "mi300x", "b200"]),
+    "model": st.sampled_from(["meta-llama/Meta-Llama-3-8B", "Qwen/Qwen2.5-14B", "mistralai/Mixtral-8x7B-v0.1"]),
+    "framework": st.sampled_from(["vllm", "sglang"]),
+    "tp": st.sampled_from([1, 2, 4, 8]),
+    "batching": st.sampled_from(["static", "continuous"]),
+    "batch_size": st.integers(1, 512),
+    "input_len": st.integers(1, 8000),
+    "output_len": st.integers(2, 2000),
+})
+# The metrics a model predicts directly, per batching mode, and the workload axes along which each must not fall.
+_MONOTONE = {"static": {"latency_s": ("batch", "input_len", "output_len"),
+                        "ttft_s": ("batch", "input_len", "output_len")},
+             "continuous": {"ttft_s": ("batch", "input_len"), "itl_s": ("batch", "input_len")}}
+
+
+def _row(config: dict[str, object]) -> pd.DataFrame:
+    if config["hardware"] == "mi300x":  # the catalog has no sglang build for it
+        config = {**config, "framework": "vllm"}
+    return pd.DataFrame([{**config, "concurrency": config["batch_size"]}])
+
+
+def _grown(config: dict[str, object], axis: str, factor: int) -> dict[str, object]:
+    if axis == "batch":
+        return {**config, "batch_size": int(config["batch_size"]) * factor}  # type: ignore[call-overload]
+    return {**config, axis: int(config[axis]) * factor}  # type: ignore[call-overload]
+
+
+@settings(max_examples=40, deadline=None)
+@given(config=_CONFIGS)
+def test_no_time_below_the_peak_bound_and_no_throughput_above_its_ceiling(config: dict[str, object]) -> None:
+    prediction = tiny_model().predict(_row(config)).iloc[0]
+    for metric in ["latency_s", "ttft_s", "itl_s"]:
+        for suffix in ("_p10", "", "_p90"):
+            assert prediction[f"{metric}{suffix}"] >= prediction[f"peak_{metric}"] * (1 - 1e-9), (metric, suffix)
+    tokens = int(config["batch_size"]) * (int(config["input_len"]) + int(config["output_len"]))  # type: ignore[call-overload]
+    ceiling = tokens / prediction["peak_latency_s"]
+    for suffix in ("_p10", "", "_p90"):
+        assert prediction[f"throughput_tok_s{suffix}"] <= ceiling * (1 + 1e-9)
+
+
+@settings(max_examples=40, deadline=None)
+@given(config=_CONFIGS, factor=st.sampled_from([2, 3, 8]))
+def test_more_work_never_takes_less_time(config: dict[str, object], factor: int) -> None:
+    model = tiny_model()
+    base = model.predict(_row(config)).iloc[0]
+    for metric, axes in _MONOTONE[str(config["batching"])].items():
+        for axis in axes:
+            grown = model.predict(_row(_grown(config, axis, factor))).iloc[0]
+            for suffix in ("", "_p90"):
+                assert grown[f"{metric}{suffix}"] >= base[f"{metric}{suffix}"] * (1 - 1e-9), (metric, suffix, axis)
+
+
+def test_only_features_that_rise_with_the_workload_are_constrained() -> None:
+    """Every constrained feature is non-decreasing when batch, input or output length doubles."""
+    rows = pd.DataFrame([
+        {"hardware": hw, "model": "meta-llama/Meta-Llama-3-8B", "framework": "vllm", "tp": tp, "batching": mode,
+         "batch_size": b, "concurrency": b, "input_len": n, "output_len": n // 2}
+        for hw in ["h100-sxm", "mi300x"] for tp in [1, 4] for mode in ["static", "continuous"]
+        for b in [1, 16, 128] for n in [128, 2048]])
+    base = build_features(rows)[MONOTONE_INCREASING].to_numpy(dtype=float)
+    for column, grown in [("batch_size", rows.assign(batch_size=rows["batch_size"] * 2,
+                                                     concurrency=rows["concurrency"] * 2)),
+                          ("input_len", rows.assign(input_len=rows["input_len"] * 2)),
+                          ("output_len", rows.assign(output_len=rows["output_len"] * 2))]:
+        after = build_features(grown)[MONOTONE_INCREASING].to_numpy(dtype=float)
+        static = rows["batching"].eq("static").to_numpy()
+        # Under continuous batching TTFT and ITL may fall with output length (prefill work interleaves with
+        # fewer decode steps per token): nothing is required to rise with output length there.
+        checked = np.ones_like(after, dtype=bool)
+        if column == "output_len":
+            checked[~static] = False
+        assert (after[checked] >= base[checked] - 1e-12).all(), column
