@@ -2,8 +2,9 @@
 
 Training rows that record no version take their source's documented era
 (``features.versions.SOURCE_ERA_DATES``; an ISO date is a valid version meaning "the engine as of
-that date"). A prediction that names no version gets the newest release of that engine in the
-training rows, and ``software_era`` says which one its answer reflects.
+that date"). A prediction that names no version gets the newest release of that engine the training rows ran on
+that accelerator (else on any), and ``software_era`` says which one its answer reflects: an
+accelerator measured only with 2024 releases answers for 2024 software unless asked otherwise.
 """
 
 from __future__ import annotations
@@ -30,34 +31,40 @@ def with_source_eras(table: pd.DataFrame) -> pd.DataFrame:
 
 
 def newest_software(cfg: pd.DataFrame, feats: pd.DataFrame) -> dict[str, dict[str, Any]]:
-    """Per engine, the newest version among the training rows (by release date) and its date in years."""
+    """The newest version (by release date) among the training rows, per engine (key ``framework``) and per
+    accelerator and engine (key ``hardware/framework``), with its date in years."""
     years = feats["software_year"].to_numpy(dtype=float)
     out: dict[str, dict[str, Any]] = {}
     if "framework_version" not in cfg:
         return out
     versions = cfg["framework_version"].astype("string").to_numpy()
     frameworks = cfg["framework"].astype(str).to_numpy()
-    for framework in sorted(set(frameworks)):
-        rows = (frameworks == framework) & np.isfinite(years)
+    keys = np.concatenate([frameworks, cfg["hardware"].astype(str).to_numpy() + "/" + frameworks])
+    years2, versions2 = np.concatenate([years, years]), np.concatenate([versions, versions])
+    for key in sorted(set(keys)):
+        rows = (keys == key) & np.isfinite(years2)
         if not rows.any():
             continue
-        newest = float(np.max(years[rows]))
-        labels = sorted({str(v) for v in versions[rows & (years == newest)]})
-        out[framework] = {"version": labels[0], "year": newest}
+        newest = float(np.max(years2[rows]))
+        labels = sorted({str(v) for v in versions2[rows & (years2 == newest)]})
+        out[key] = {"version": labels[0], "year": newest}
     return out
 
 
 def with_newest_software(cfg: pd.DataFrame, newest: dict[str, dict[str, Any]]) -> pd.DataFrame:
-    """Normalised rows with no engine version given the newest one training saw for that engine."""
+    """Normalised rows with no engine version given the newest one training saw for that engine on that
+    accelerator, else for that engine anywhere."""
     if not newest:
         return cfg
-    fill = cfg["framework"].map({f: v["version"] for f, v in newest.items()}).astype("string")
     given = cfg["framework_version"] if "framework_version" in cfg else pd.Series(pd.NA, index=cfg.index)
     given = given.astype("string")
     if not given.isna().any():
         return cfg
+    versions = {key: value["version"] for key, value in newest.items()}
+    on_part = (cfg["hardware"].astype(str) + "/" + cfg["framework"].astype(str)).map(versions)
+    anywhere = cfg["framework"].astype(str).map(versions)
     out = cfg.copy()
-    out["framework_version"] = given.fillna(fill)
+    out["framework_version"] = given.fillna(on_part.astype("string")).fillna(anywhere.astype("string"))
     return out
 
 

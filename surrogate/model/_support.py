@@ -1,6 +1,7 @@
 """How far a configuration is from the rows a bundle was trained on, per row.
 
-Four yes/no questions (was this accelerator, this model, this engine at this software date seen?
+Four yes/no questions (was this accelerator seen under this batching mode, this model, this engine at
+this software date on this accelerator?
 is the workload inside the trained batch and length range for its batching mode?) and one distance:
 the nearest training deployment in a standardised space of what is neither workload nor identity
 (model shape, parallel layout, number formats), divided by the 90th percentile of
@@ -40,11 +41,17 @@ def sequences_of(cfg: pd.DataFrame) -> npt.NDArray[np.float64]:
     return np.asarray(values, dtype=float)
 
 
-def _software_pairs(cfg: pd.DataFrame, feats: pd.DataFrame) -> list[tuple[str, float]]:
-    """(engine, software date rounded to a third of a day): what "this engine at this software" means
-    (an unknown date is one value of its own, -1)."""
+def _software_pairs(cfg: pd.DataFrame, feats: pd.DataFrame) -> list[tuple[str, str, float]]:
+    """(accelerator, engine, software date rounded to a third of a day): what "this engine at this software
+    on this accelerator" means (an unknown date is one value of its own, -1). An accelerator measured
+    only with 2024 releases is off the data with a 2026 one, however many other parts ran it."""
     years = np.round(np.nan_to_num(feats["software_year"].to_numpy(dtype=float), nan=-1.0), 3)
-    return list(zip(cfg["framework"].astype(str), years.tolist(), strict=True))
+    return list(zip(cfg["hardware"].astype(str), cfg["framework"].astype(str), years.tolist(), strict=True))
+
+
+def _hardware_modes(cfg: pd.DataFrame) -> list[tuple[str, str]]:
+    """(accelerator, batching mode): static batches on a part say little about serving on it."""
+    return list(zip(cfg["hardware"].astype(str), cfg["batching"].astype(str), strict=True))
 
 
 def _workload_values(cfg: pd.DataFrame) -> dict[str, npt.NDArray[np.float64]]:
@@ -61,9 +68,9 @@ def _points(feats: pd.DataFrame) -> npt.NDArray[np.float64]:
 class Support:
     """What the training rows covered; ``assess`` answers for new rows."""
 
-    hardware: set[str]
+    hardware: set[tuple[str, str]]
     models: set[str]
-    software: set[tuple[str, float]]
+    software: set[tuple[str, str, float]]
     workload_range: dict[str, dict[str, tuple[float, float]]]
     center: npt.NDArray[np.float64]
     scale: npt.NDArray[np.float64]
@@ -77,7 +84,7 @@ class Support:
     def assess(self, cfg: pd.DataFrame, feats: pd.DataFrame) -> pd.DataFrame:
         """Per row: ``<kind>_seen`` flags, ``support_distance`` and ``off_support`` (reasons, '' if none)."""
         out = pd.DataFrame(index=cfg.index)
-        out["hardware_seen_in_training"] = cfg["hardware"].isin(self.hardware).to_numpy()
+        out["hardware_seen_in_training"] = [pair in self.hardware for pair in _hardware_modes(cfg)]
         out["model_seen_in_training"] = cfg["model"].isin(self.models).to_numpy()
         out["software_seen_in_training"] = [pair in self.software for pair in _software_pairs(cfg, feats)]
         out["workload_in_training_range"] = self._in_range(cfg)
@@ -127,7 +134,7 @@ class Support:
         return inside
 
     def to_dict(self) -> dict[str, Any]:
-        return {"hardware": sorted(self.hardware), "models": sorted(self.models),
+        return {"hardware": sorted(f"{h} ({mode})" for h, mode in self.hardware), "models": sorted(self.models),
                 "workload_range": self.workload_range, "reference_distance": self.reference_distance}
 
 
@@ -150,7 +157,8 @@ def fit_support(cfg: pd.DataFrame, feats: pd.DataFrame) -> Support:
         values = {"sequences": sequences[rows], "input_len": cfg["input_len"].to_numpy(dtype=float)[rows],
                   "output_len": cfg["output_len"].to_numpy(dtype=float)[rows]}
         ranges[mode] = {name: (float(np.min(v)), float(np.max(v))) for name, v in values.items()}
-    return Support(hardware=set(cfg["hardware"]), models=set(cfg["model"]), software=set(_software_pairs(cfg, feats)),
+    return Support(hardware=set(_hardware_modes(cfg)), models=set(cfg["model"]),
+                   software=set(_software_pairs(cfg, feats)),
                    workload_range=ranges, center=center, scale=scale, points=points, reference_distance=reference)
 
 
