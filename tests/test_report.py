@@ -134,13 +134,14 @@ def test_prediction_table_says_what_the_row_is_off_and_how_much_the_correction_c
     assert row["off_support"].startswith("hardware")
     weight = min(row[f"{m}_correction_weight"] for m in METRICS)
     cells = _cells(_text(prediction_table(row)))
-    assert cells["training data"][0] == (f"OFF: {row['off_support']} (distance {row['support_distance']:.1f}); "
-                                         f"learned correction weighted {weight:.2f}; interval widened")
+    distance = f" {row['support_distance']:.1f}" if "distance" in row["off_support"] else ""
+    assert cells["training data"][0] == (f"OFF: {row['off_support']}{distance}; correction weight {weight:.2f}; "
+                                         "wider interval")
     # Also for a hand-made row: off in the model too, memory that does not fit, no analytic column.
     row = predictions.iloc[0].drop([f"analytic_{m}" for m in METRICS]).copy()
     row["off_support"], row["fits"] = "model", False
     cells = _cells(_text(prediction_table(row)))
-    assert cells["training data"][0].startswith("OFF: model (distance ")
+    assert cells["training data"][0].startswith("OFF: model; correction weight ")
     assert cells["fits in memory"][0] == "NO"
     assert cells["time to first token"][3] == ""
 

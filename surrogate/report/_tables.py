@@ -104,8 +104,9 @@ def support_line(prediction: pd.Series) -> str:
         return "on the data"
     weights = [prediction[f"{m}_correction_weight"] for m in ("latency_s", "ttft_s", "itl_s")
                if f"{m}_correction_weight" in prediction.index]
-    weight = f"; learned correction weighted {min(weights):.2f}" if weights else ""
-    return f"OFF: {off} (distance {float(prediction['support_distance']):.1f}){weight}; interval widened"
+    distance = f" {float(prediction['support_distance']):.1f}" if "distance" in off.split(", ") else ""
+    weight = f"; correction weight {min(weights):.2f}" if weights else ""
+    return f"OFF: {off}{distance}{weight}; wider interval"
 
 
 def off_support_warning(predictions: pd.DataFrame) -> str | None:
