@@ -16,7 +16,7 @@ correction does not carry over, predict the prior), and the band of ``y - lambda
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from typing import Any, Protocol
 
 import numpy as np
@@ -55,8 +55,7 @@ class Band:
     extent_log: float = 0.0
 
     def to_dict(self) -> dict[str, float]:
-        return {"low_log": self.low_log, "high_log": self.high_log, "shrink": self.shrink, "rows": self.rows,
-                "extent_log": self.extent_log}
+        return asdict(self)
 
 
 def out_of_fold(fit_median: MedianFit, feats: pd.DataFrame, target: np.ndarray,
