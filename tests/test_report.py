@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import io
 import json
 import math
@@ -279,6 +280,18 @@ def test_top_table_headline_and_why_name_the_winner(result: OptimizeResult) -> N
     assert f"{result.best['throughput_per_device_tok_s']:,.0f} [" in first
     assert headline(result) == f"Search: {result.searched}."
     assert why_line(result).startswith(f"Why #1 ({describe_config(result.best, compact=True)}): ")
+    assert f"; predicted for {result.best['software_era']}" in why_line(result)
+
+
+def test_why_line_says_when_the_winner_is_off_the_training_data(result: OptimizeResult) -> None:
+    ranked = result.ranked.copy()
+    ranked["off_support"] = ranked["off_support"].astype(object)
+    ranked.iloc[0, ranked.columns.get_loc("off_support")] = "hardware, software"
+    line = why_line(dataclasses.replace(result, ranked=ranked))
+    assert line.endswith("; OFF the training data (hardware, software): it leans on physics, "
+                         "measure before relying on it")
+    ranked.iloc[0, ranked.columns.get_loc("off_support")] = ""
+    assert "OFF" not in why_line(dataclasses.replace(result, ranked=ranked))
 
 
 def test_recommendation_names_where_and_the_command() -> None:

@@ -24,6 +24,7 @@ RESULT_COLUMNS = [
     "ttft_s", "ttft_s_p10", "ttft_s_p90", "itl_s", "itl_s_p10", "itl_s_p90",
     "latency_s", "latency_s_p10", "latency_s_p90", "analytic_ttft_s", "analytic_itl_s", "analytic_latency_s",
     "mem_per_device_gb", "mem_usable_gb", "max_batch_size", "fits", "bottleneck", "feasible",
+    "software_era", "off_support",
 ]
 
 
@@ -71,8 +72,15 @@ def headline(result: OptimizeResult) -> str:
 
 
 def why_line(result: OptimizeResult) -> str:
-    """Why the winner won, named in full."""
-    return f"Why #1 ({describe_config(result.best, compact=True)}): {result.why}"
+    """Why the winner won, named in full, and what software it reflects and whether it is off the data."""
+    line = f"Why #1 ({describe_config(result.best, compact=True)}): {result.why}"
+    era = result.best.get("software_era")
+    if era:
+        line += f"; predicted for {era}"
+    off = str(result.best.get("off_support", "") or "")
+    if off:
+        line += f"; OFF the training data ({off}): it leans on physics, measure before relying on it"
+    return line
 
 
 def _row_payload(row: pd.Series) -> dict[str, Any]:
