@@ -30,7 +30,6 @@ calibrated in :mod:`surrogate.model._calibration`.
 
 from __future__ import annotations
 
-import dataclasses
 import hashlib
 from collections.abc import Callable
 from importlib.metadata import version as _pkg_version
@@ -179,7 +178,7 @@ class SurrogateModel:
     def _features(self, cfg: pd.DataFrame, est: pd.DataFrame, specs: pd.DataFrame) -> pd.DataFrame:
         feats = build_features(cfg, est, normalized=True, with_hardware_id=self.with_hardware_id,
                                with_specs=self.with_specs, specs=specs)
-        if not getattr(self, "with_software", True):  # the ablation: no row's software date is known
+        if not self.with_software:  # the ablation: no row's software date is known
             feats["software_year"] = np.nan
         return feats if self.physics else feats.drop(columns=PHYSICS_FEATURES)
 
@@ -189,7 +188,7 @@ class SurrogateModel:
         cfg = configs[[c for c in configs.columns if c in CONFIG_COLUMNS]]
         if not normalized:
             cfg = normalize_configs(cfg)
-        cfg = with_newest_software(cfg, getattr(self, "newest_software_", {}))
+        cfg = with_newest_software(cfg, self.newest_software_)
         specs = gather_specs(cfg)
         est = estimate(cfg, normalized=True, specs=specs, efficiency=self.efficiency_)
         return cfg, est, self._features(cfg, est, specs)
@@ -204,6 +203,8 @@ class SurrogateModel:
         recorded_version = (table["framework_version"].notna().to_numpy() if "framework_version" in table
                             else np.zeros(len(table), dtype=bool))
         table = with_source_eras(table)
+        # Training rows keep their own versions (or their source's era): nothing from an earlier fit.
+        self.newest_software_: dict[str, dict[str, Any]] = {}
         # The achievable model's parameters come from the same rows (so a held-out accelerator is held
         # out of them too); the learned trees correct what they leave.
         if self.fit_efficiency and self.physics:
@@ -216,8 +217,9 @@ class SurrogateModel:
         self.support_ = fit_support(cfg, feats)
         self.newest_software_ = newest_software(cfg, feats)
         held_out = self._held_out_estimates(table, cfg, est, progress)
-        folds = kind_folds(cfg, feats, recorded_version, model_folds(cfg["model"].to_numpy()))
-        _, tail_excess = workload_tails(cfg)
+        workload, tail_excess = workload_tails(cfg)
+        folds = {**kind_folds(cfg, feats, recorded_version, model_folds(cfg["model"].to_numpy())),
+                 "workload": workload}
         self.models_: dict[str, lgb.Booster] = {}
         self.bands_: dict[str, dict[str, Band]] = {}
         self.train_rows_: dict[str, int] = {}
@@ -244,13 +246,9 @@ class SurrogateModel:
             self.models_[metric] = self._fit_median(feats[rows], target)
             self.train_rows_[metric] = int(rows.sum())
             needed = {kind: np.log(measured[rows] / frame[metric].to_numpy()[rows]) for kind, frame in held_out.items()}
-            bands = self._calibrate_metric(metric, feats[rows], target, slack,
-                                           {k: f[rows] for k, f in folds.items()}, needed, progress)
-            if "workload" in bands:
-                excess = tail_excess[rows][np.isfinite(tail_excess[rows]) & (tail_excess[rows] > 0)]
-                extent = float(np.median(excess)) if len(excess) else 0.0
-                bands["workload"] = dataclasses.replace(bands["workload"], extent_log=extent)
-            self.bands_[metric] = bands
+            self.bands_[metric] = self._calibrate_metric(
+                metric, feats[rows], target, slack, {k: f[rows] for k, f in folds.items()}, needed,
+                tail_excess[rows], progress)
         if not self.models_:
             raise DataError(f"no metric has {_MIN_ROWS_PER_METRIC} or more measured rows; nothing to train")
         # A metric no row measured is physics alone, with the widest band the prior showed elsewhere.
@@ -288,11 +286,12 @@ class SurrogateModel:
         return out
 
     def _calibrate_metric(self, metric: str, feats: pd.DataFrame, target: np.ndarray, slack: np.ndarray,
-                          folds: dict[str, np.ndarray], needed: dict[str, np.ndarray],
+                          folds: dict[str, np.ndarray], needed: dict[str, np.ndarray], tail_excess: np.ndarray,
                           progress: Callable[[str], None] | None) -> dict[str, Band]:
         """Bands of one metric: ``seen`` (random folds), one per kind of support rehearsed on held-out groups
         (``needed[kind]``: the targets with each row's group left out of the efficiency fit), and ``prior``
-        (the achievable prior's own error on held-out accelerators and models)."""
+        (the achievable prior's own error on held-out accelerators and models). ``tail_excess``: how far
+        each workload-tail row lay beyond what its rehearsal trained on (the workload band's extent)."""
         prior = widest([residual_band(needed[kind], shrink=0.0) for kind in ("hardware", "model")])
         if not self.calibrate:
             return {"seen": Band(0.0, 0.0), "prior": prior}
@@ -301,16 +300,21 @@ class SurrogateModel:
         random_folds = np.random.default_rng(self.seed).permutation(len(target)) % CALIBRATION_FOLDS
         bands = {"seen": residual_band(target - out_of_fold(self._fit_median, feats, target, random_folds)),
                  "prior": prior}
+        seen = bands["seen"]
         for kind, groups in folds.items():
             correction = out_of_fold(self._fit_median, feats, target, groups) - slack
-            band = shrunk_band(correction, needed.get(kind, target - slack))
+            wanted = needed.get(kind, target - slack)
+            extent = 0.0
+            if kind == "workload":  # leaving the trained range widens the band but never shrinks (monotone)
+                band = residual_band(wanted - correction)
+                excess = tail_excess[np.isfinite(tail_excess) & (tail_excess > 0)]
+                extent = float(np.median(excess)) if len(excess) else 0.0
+            else:
+                band = shrunk_band(correction, wanted)
             if band.rows == 0:  # nothing could be held out (one accelerator, no recorded versions, ...)
                 continue
-            if kind == "workload":  # leaving the trained range widens the band but never shrinks (monotone)
-                band = residual_band(needed.get(kind, target - slack) - correction)
-            seen = bands["seen"]
             bands[kind] = Band(min(band.low_log, seen.low_log), max(band.high_log, seen.high_log), band.shrink,
-                               band.rows)
+                               band.rows, extent)
         return bands
 
     def _metadata(self, table: pd.DataFrame) -> dict[str, Any]:
@@ -340,17 +344,15 @@ class SurrogateModel:
             raise NotFittedError("this SurrogateModel is not trained yet; call fit() or load a bundle")
         check_columns(configs)
         cfg, est, feats = self._physics(configs, normalized)
-        support = self.support_.assess(cfg, feats)
         above, below = self.support_.range_excess(cfg)
+        support = self.support_.assess(cfg, feats, above, below)
         corrections = self._corrections(cfg, est, feats, (above > 0) | (below > 0))
         out = pd.DataFrame(index=configs.index)
         floored = np.zeros(len(cfg), dtype=bool)
         for metric in METRICS:
             base = est[metric].to_numpy() if self.physics else np.ones(len(est))
-            fitted = self.models_.get(metric)
-            correction = corrections[metric]
             shrink, low, high = row_bands(self.bands_[metric], support, above, below)
-            middle = shrink * correction
+            middle = shrink * corrections[metric]
             widths: list[tuple[str, float | np.ndarray]] = [(metric, 0.0), (f"{metric}_p10", low),
                                                               (f"{metric}_p90", high)]
             for column, widen in widths:
@@ -360,7 +362,7 @@ class SurrogateModel:
                 floored |= out[metric].to_numpy() < peak
                 for column in (metric, f"{metric}_p10", f"{metric}_p90"):
                     out[column] = np.maximum(out[column].to_numpy(), peak)
-            out[f"{metric}_correction_weight"] = shrink if fitted is not None else 0.0
+            out[f"{metric}_correction_weight"] = shrink  # 0 where no model: row_bands gives no trust
         # Derived metrics (static ITL, continuous latency) stay above their floors too.
         make_consistent(cfg, out, {m: est[f"peak_{m}"].to_numpy() for m in METRICS} if self.physics else None)
         for metric in METRICS:
@@ -390,9 +392,9 @@ class SurrogateModel:
             learned = np.asarray(fitted.predict(feats), dtype=float)
             if clamped_feats is not None:
                 learned[beyond] = np.asarray(fitted.predict(clamped_feats), dtype=float)
-            # log(prediction) = (1 - slack) * log(prior) + learned: both terms rise with the workload.
-            slack = self.slack_.get(metric, 0.0) if self.physics else 0.0
-            out[metric] = learned - slack * np.log(est[metric].to_numpy())
+            # log(prediction) = (1 - slack) * log(prior) + learned: both terms rise with the workload
+            # (slack is 0 without physics).
+            out[metric] = learned - self.slack_[metric] * np.log(est[metric].to_numpy())
         return out
 
     def save(self, path: str | Path) -> Path:

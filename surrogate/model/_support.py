@@ -81,13 +81,14 @@ class Support:
         points = (_points(feats) - self.center) / self.scale
         return np.nan_to_num(points, nan=0.0)
 
-    def assess(self, cfg: pd.DataFrame, feats: pd.DataFrame) -> pd.DataFrame:
-        """Per row: ``<kind>_seen`` flags, ``support_distance`` and ``off_support`` (reasons, '' if none)."""
+    def assess(self, cfg: pd.DataFrame, feats: pd.DataFrame, above: np.ndarray, below: np.ndarray) -> pd.DataFrame:
+        """Per row: ``<kind>_seen`` flags, ``support_distance`` and ``off_support`` (reasons, '' if none);
+        ``above``/``below``: the rows' :meth:`range_excess`."""
         out = pd.DataFrame(index=cfg.index)
         out["hardware_seen_in_training"] = [pair in self.hardware for pair in _hardware_modes(cfg)]
         out["model_seen_in_training"] = cfg["model"].isin(self.models).to_numpy()
         out["software_seen_in_training"] = [pair in self.software for pair in _software_pairs(cfg, feats)]
-        out["workload_in_training_range"] = self._in_range(cfg)
+        out["workload_in_training_range"] = (above == 0) & (below == 0)
         distance, _ = cKDTree(self.points).query(self._standard(feats), k=1)
         out["support_distance"] = np.asarray(distance, dtype=float) / self.reference_distance
         flags = out[[f"{kind}_seen_in_training" if kind != "workload" else "workload_in_training_range"
@@ -128,11 +129,6 @@ class Support:
         out["batch_size"] = np.where(continuous, out["concurrency"], out["batch_size"]).astype(cfg["batch_size"].dtype)
         return out
 
-    def _in_range(self, cfg: pd.DataFrame) -> npt.NDArray[np.bool_]:
-        above, below = self.range_excess(cfg)
-        inside: npt.NDArray[np.bool_] = (above == 0) & (below == 0)
-        return inside
-
     def to_dict(self) -> dict[str, Any]:
         return {"hardware": sorted(f"{h} ({mode})" for h, mode in self.hardware), "models": sorted(self.models),
                 "workload_range": self.workload_range, "reference_distance": self.reference_distance}
@@ -150,13 +146,11 @@ def fit_support(cfg: pd.DataFrame, feats: pd.DataFrame) -> Support:
     if len(points) > 1:
         nearest, _ = cKDTree(points).query(points, k=2)
         reference = float(np.percentile(nearest[:, 1], _REFERENCE_PERCENTILE)) or 1.0
-    sequences = sequences_of(cfg)
+    values = _workload_values(cfg)
     ranges = {}
     for mode in sorted(set(cfg["batching"])):
         rows = cfg["batching"].eq(mode).to_numpy()
-        values = {"sequences": sequences[rows], "input_len": cfg["input_len"].to_numpy(dtype=float)[rows],
-                  "output_len": cfg["output_len"].to_numpy(dtype=float)[rows]}
-        ranges[mode] = {name: (float(np.min(v)), float(np.max(v))) for name, v in values.items()}
+        ranges[mode] = {name: (float(np.min(v[rows])), float(np.max(v[rows]))) for name, v in values.items()}
     return Support(hardware=set(_hardware_modes(cfg)), models=set(cfg["model"]),
                    software=set(_software_pairs(cfg, feats)),
                    workload_range=ranges, center=center, scale=scale, points=points, reference_distance=reference)
@@ -189,8 +183,7 @@ def kind_folds(cfg: pd.DataFrame, feats: pd.DataFrame, recorded_version: np.ndar
     """How each kind of "off the data" is rehearsed on training rows: the groups held out in turn.
 
     hardware: each accelerator; model: groups of models; software: each engine's newest recorded
-    release (fold 0, the rest -1: always trained on); workload: the top fifth in sequences, input
-    and output length of each batching mode.
+    release (fold 0, the rest -1: always trained on). The workload tails are :func:`workload_tails`.
     """
     years = feats["software_year"].to_numpy(dtype=float)
     newest = np.full(len(cfg), -1, dtype=np.int64)
@@ -199,7 +192,5 @@ def kind_folds(cfg: pd.DataFrame, feats: pd.DataFrame, recorded_version: np.ndar
         rows = (frameworks == framework) & recorded_version & np.isfinite(years)
         if rows.any():
             newest[rows & (years == np.max(years[rows]))] = 0
-    workload, _ = workload_tails(cfg)
-    return {"hardware": cfg["hardware"].astype(str).to_numpy(), "model": model_groups, "software": newest,
-            "workload": workload}
+    return {"hardware": cfg["hardware"].astype(str).to_numpy(), "model": model_groups, "software": newest}
 
