@@ -6,5 +6,6 @@ from .analytic import (
 )
 from .configs import (
     CONFIG_COLUMNS as CONFIG_COLUMNS,
+    config_warnings as config_warnings,
     normalize_configs as normalize_configs,
 )

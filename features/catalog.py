@@ -2,13 +2,16 @@
 
 The data lives in ``features/data/``: ``hardware.csv`` (+ ``hardware_aliases.csv``),
 ``models.csv`` (+ ``hf_configs/`` and ``model_aliases.csv``) and ``frameworks.csv``. Every row
-carries a ``source``; a bad row raises :class:`DataError` naming the file and line.
+carries a ``source``; a bad row raises :class:`DataError` naming the file and line. Model names as people
+write them (publisher-quantised, renamed, fine-tuned) resolve by the rules of :mod:`features.model_names`
+through :func:`resolve_model_name`.
 """
 
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass, field
+import logging
+from dataclasses import dataclass, field, replace
 from functools import cache
 from importlib import resources
 from pathlib import Path
@@ -18,6 +21,7 @@ import pandas as pd
 
 from features.errors import DataError, UnknownNameError, closest_names
 from features.model_arch import ModelArch, arch_from_config
+from features.model_names import CatalogNames, ResolvedModel, resolve_name, strip_quant_suffix
 
 __all__ = [
     "HardwareSpec",
@@ -28,6 +32,8 @@ __all__ = [
     "resolve_hardware",
     "model_ids",
     "resolve_model",
+    "resolve_model_name",
+    "ResolvedModel",
     "get_model",
     "framework_ids",
     "framework_table",
@@ -39,6 +45,7 @@ __all__ = [
 ]
 
 _DATA = resources.files("features") / "data"
+logger = logging.getLogger(__name__)
 
 PEAK_COLUMNS = ["fp32_tflops", "tf32_tflops", "fp16_tflops", "bf16_tflops", "fp8_tflops", "int8_tops",
                 "fp4_tflops"]
@@ -217,36 +224,62 @@ def _model_manifest() -> pd.DataFrame:
 
 
 @cache
-def _model_aliases() -> dict[str, str]:
+def _model_aliases() -> dict[str, tuple[str, str]]:
+    """alias as written -> (model id, evidence)."""
     table = _read_csv("model_aliases.csv", ["alias", "model_id", "evidence"])
     known = set(_model_manifest().index)
     aliases = {}
     for row_number, row in enumerate(table.itertuples(index=False), start=2):
         if row.model_id not in known:
             raise DataError(f"features/data/model_aliases.csv:{row_number}: unknown model_id '{row.model_id}'")
-        aliases[row.alias.lower()] = row.model_id
+        aliases[row.alias] = (row.model_id, row.evidence)
     return aliases
+
+
+@cache
+def _catalog_names() -> CatalogNames:
+    return CatalogNames({**_model_aliases(), **{m: (m, "") for m in model_ids()}})
 
 
 def model_ids() -> list[str]:
     return list(_model_manifest().index)
 
 
-def resolve_model(name: str) -> str:
-    """Canonical HF id for a bundled id or alias, or the path of a local config.json."""
-    name = str(name)
+# What an unknown model's error says to do: the catalog only knows the families it has a config for.
+_PASS_A_CONFIG = ("the catalog has no config.json for it: download the checkpoint's config.json (and "
+                 "hf_quant_config.json if it has one) and give its path, or the folder holding them, instead "
+                 "of the name (e.g. --model path/to/config.json)")
+
+
+@cache
+def resolve_model_name(name: str) -> ResolvedModel:
+    """A model name as people write it -> catalog id (or config path), the precision the name states, and
+    a ``how`` line saying what was resolved and what was assumed (rules in :mod:`features.model_names`).
+
+    ``weight_dtype``/``kv_dtype`` are None unless the name states them (``-NVFP4``, ``-FP8-KV``); a caller
+    fills them in only where the user gave no precision. Raises ``UnknownNameError`` with suggestions and
+    how to pass a config.json when nothing matches. Logged once per name: a warning when a name rule decided.
+    """
+    name = str(name).strip()
     path = Path(name).expanduser()
     if path.is_dir() and (path / "config.json").is_file():
-        return str(path / "config.json")
+        path = path / "config.json"
     if path.is_file() and path.suffix == ".json":
-        return str(path)
-    by_lower = {m.lower(): m for m in model_ids()}
-    if name.lower() in by_lower:
-        return by_lower[name.lower()]
-    aliases = _model_aliases()
-    if name.lower() in aliases:
-        return aliases[name.lower()]
-    raise UnknownNameError("model", name, closest_names(name, model_ids() + list(aliases)))
+        return ResolvedModel(name, str(path), how=f"{path} (config.json given)")
+    resolved = resolve_name(name, _catalog_names())
+    if resolved is None:
+        stem = strip_quant_suffix(name)[0]
+        error = UnknownNameError("model", name, closest_names(stem, model_ids() + list(_model_aliases())))
+        error.args = (f"{error} If not, {_PASS_A_CONFIG}" if error.suggestions else f"{error}; {_PASS_A_CONFIG}",)
+        raise error
+    if resolved.how and resolved.model_id != name:
+        logger.log(logging.WARNING if resolved.assumed else logging.INFO, "model %s", resolved.how)
+    return resolved
+
+
+def resolve_model(name: str) -> str:
+    """Canonical HF id for a bundled id, alias or name the rules resolve, or the path of a local config.json."""
+    return resolve_model_name(name).model_id
 
 
 def _load_json(path: Path, model: str) -> dict[str, Any]:
@@ -261,8 +294,21 @@ def _load_json(path: Path, model: str) -> dict[str, Any]:
 
 @cache
 def get_model(name: str) -> ModelArch:
-    """Architecture of a bundled model, an alias, or a ``config.json`` path."""
-    model_id = resolve_model(name)
+    """Architecture of a bundled model, an alias, a name the rules resolve, or a ``config.json`` path.
+
+    Its ``native_weight_dtype``/``native_kv_dtype`` are what a name with a precision suffix states
+    (``nvidia/Qwen3-32B-NVFP4``: fp4 weights, KV cache unstated, on Qwen/Qwen3-32B's architecture): that
+    checkpoint is not the one whose config the catalog holds. Otherwise they are what the config records.
+    """
+    resolved = resolve_model_name(name)
+    arch = _arch(resolved.model_id)
+    if resolved.weight_dtype is None:
+        return arch
+    return replace(arch, native_weight_dtype=resolved.weight_dtype, native_kv_dtype=resolved.kv_dtype)
+
+
+@cache
+def _arch(model_id: str) -> ModelArch:
     if model_id in _model_manifest().index:
         row = _model_manifest().loc[model_id]
         config = _load_json(Path(str(_DATA / "hf_configs" / row["config_file"])), model_id)

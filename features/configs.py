@@ -14,9 +14,10 @@ import pandas as pd
 
 from features import catalog
 from features.errors import ConfigError
-from features.precision import BYTES_PER_VALUE, PEAK_COLUMNS_BY_WEIGHT, canonical_dtype
+from features.precision import BYTES_PER_VALUE, PEAK_COLUMNS_BY_WEIGHT, canonical_dtype, native_peak
 
-__all__ = ["CONFIG_COLUMNS", "REQUIRED_COLUMNS", "normalize_configs", "invalid_reasons", "gather_specs"]
+__all__ = ["CONFIG_COLUMNS", "REQUIRED_COLUMNS", "LARGEST_COUNT", "check_table", "normalize_configs",
+           "invalid_reasons", "config_warnings", "gather_specs"]
 
 CONFIG_COLUMNS = [
     "hardware", "num_devices", "tp", "pp", "dp", "ep", "framework", "framework_version", "model", "weight_dtype",
@@ -26,20 +27,100 @@ REQUIRED_COLUMNS = ["hardware", "model", "input_len", "output_len"]
 _INT_COLUMNS = ["num_devices", "tp", "pp", "dp", "ep", "batch_size", "concurrency", "input_len", "output_len"]
 
 
+# A sanity bound, not a measured limit: no device count, batch or token length comes near it, and
+# every count below it is exact in float64 and int64 (the largest int32).
+LARGEST_COUNT = 2**31 - 1
+
+
 def _map_unique(values: pd.Series, resolve: Callable[[str], str]) -> pd.Series:
     """Resolve each distinct value once (catalog lookups are the slow part)."""
     uniques = {v: resolve(v) for v in pd.unique(values.astype(str))}
     return values.astype(str).map(uniques)
 
 
-def normalize_configs(configs: pd.DataFrame) -> pd.DataFrame:
-    """Fill defaults and canonical names; raise ``ConfigError``/``UnknownNameError`` on bad input."""
+def _row(position: int, n: int) -> str:
+    """'row 3 ' in a table of several rows, '' for a single row (its caller names it)."""
+    return f"row {position} " if n > 1 else ""
+
+
+def _shown(value: object) -> str:
+    """A cell as the user wrote it: strings quoted, numbers plain (``1e+30``, ``inf``, ``2.5``)."""
+    if isinstance(value, str):
+        return repr(value)
+    if isinstance(value, float | np.floating):
+        return f"{float(value):g}"
+    return str(value)
+
+
+def _counts(out: pd.DataFrame, name: str) -> pd.Series:
+    """Column ``name`` as floats, NaN where a cell is empty (or the column absent); ``ConfigError`` naming
+    the first cell that is not a whole number from 0 to :data:`LARGEST_COUNT` (values below 1 are left
+    to :func:`invalid_reasons`, which rejects them row by row)."""
+    if name not in out:
+        return pd.Series(np.nan, index=out.index, dtype=float)
+    raw = out[name]
+    numbers = pd.to_numeric(raw, errors="coerce").astype(float)
+    given = raw.notna().to_numpy()
+    values = numbers.to_numpy()
+    with np.errstate(invalid="ignore"):
+        bad = given & ~(np.isfinite(values) & (values == np.round(values)))
+        big = given & np.isfinite(values) & (np.abs(values) > LARGEST_COUNT)
+    if bad.any():
+        i = int(bad.argmax())
+        raise ConfigError(f"column '{name}' must be a whole number; {_row(i, len(out)) or 'got '}"
+                          f"{'has ' if len(out) > 1 else ''}{_shown(raw.iloc[i])}")
+    if big.any():
+        i = int(big.argmax())
+        raise ConfigError(f"column '{name}' is too large{' in ' + _row(i, len(out)).strip() if len(out) > 1 else ''}"
+                          f": {_shown(raw.iloc[i])} (at most {LARGEST_COUNT:,})")
+    return numbers
+
+
+def check_table(configs: pd.DataFrame) -> None:
+    """What no row can fix: a column named twice, a required column absent."""
+    duplicated = configs.columns[configs.columns.duplicated()]
+    if len(duplicated):
+        raise ConfigError(f"column '{duplicated[0]}' appears more than once; keep one")
     missing = [c for c in REQUIRED_COLUMNS if c not in configs.columns]
     if missing:
         raise ConfigError(f"configurations lack required columns: {', '.join(missing)}")
+
+
+def _check_columns(configs: pd.DataFrame) -> None:
+    """Every required column present, once, and filled in every row."""
+    check_table(configs)
+    for name in REQUIRED_COLUMNS:
+        empty = configs[name].isna().to_numpy()
+        if empty.any():
+            i = int(empty.argmax())
+            raise ConfigError(f"{_row(i, len(configs)) or 'the configuration '}has no {name}")
+
+
+def _sequences(out: pd.DataFrame) -> tuple[pd.Series, pd.Series]:
+    """Static batch (default 1) and concurrency (default: the batch size).
+
+    A static row uses ``batch_size``, a continuous one ``concurrency``; a continuous row without a
+    batch size gets its concurrency there, so a normalised table normalises to itself. The number a
+    row's batching does not use is kept as given; :func:`config_warnings` names it when it differs.
+    """
+    batch, concurrency = _counts(out, "batch_size"), _counts(out, "concurrency")
+    continuous = out["batching"].eq("continuous").to_numpy()
+    batch_size = batch.fillna(pd.Series(np.where(continuous, concurrency, np.nan), index=out.index)).fillna(1.0)
+    return batch_size, concurrency.fillna(batch_size)
+
+
+def normalize_configs(configs: pd.DataFrame) -> pd.DataFrame:
+    """Fill defaults and canonical names; raise ``ConfigError``/``UnknownNameError`` on bad input.
+
+    Whole numbers (devices, parallel degrees, batch, concurrency, lengths) must be finite whole
+    numbers up to :data:`LARGEST_COUNT`. Whether a configuration is possible (degrees that divide,
+    context window, formats the engine runs) is :func:`invalid_reasons`' job; what it asks that it
+    does not use, :func:`config_warnings`'.
+    """
+    _check_columns(configs)
     out = configs.copy()
-    n = len(out)
     out["hardware"] = _map_unique(out["hardware"], catalog.resolve_hardware)
+    written = out["model"].astype(str)  # as written: 'nvidia/Qwen3-32B-NVFP4' states fp4 weights
     out["model"] = _map_unique(out["model"], catalog.resolve_model)
     if "framework" not in out or out["framework"].isna().all():
         out["framework"] = "vllm"
@@ -52,45 +133,54 @@ def normalize_configs(configs: pd.DataFrame) -> pd.DataFrame:
 
     def column(name: str, default: object) -> pd.Series:
         if name not in out:
-            return pd.Series([default] * n, index=out.index, dtype=object)
+            return pd.Series([default] * len(out), index=out.index, dtype=object)
         return out[name].where(out[name].notna(), default)
 
-    pp = pd.to_numeric(column("pp", 1))
-    dp = pd.to_numeric(column("dp", 1))
-    tp_given = "tp" in out and out["tp"].notna().any()
-    if "num_devices" in out and out["num_devices"].notna().all():
-        devices = pd.to_numeric(out["num_devices"])
-    else:
-        devices = pd.to_numeric(column("tp", 1)) * pp * dp
-    if not tp_given:
-        # llama.cpp splits layers across devices; the rest shard tensors.
-        out["tp"] = np.where(layer_split, 1, devices // (pp * dp))
-        pp = pd.Series(np.where(layer_split, devices // dp, pp), index=out.index)
-    out["tp"] = pd.to_numeric(column("tp", 1))
-    out["pp"], out["dp"], out["num_devices"] = pp, dp, devices
-    out["ep"] = pd.to_numeric(column("ep", 1))
-    native = out["model"].map({m: catalog.get_model(m).native_weight_dtype for m in pd.unique(out["model"])})
+    lengths = {name: _counts(out, name) for name in ("input_len", "output_len")}
+    pp, dp = _counts(out, "pp").fillna(1.0), _counts(out, "dp").fillna(1.0)
+    tp, devices = _counts(out, "tp"), _counts(out, "num_devices")
+    # Row by row: tp from the devices left when only they are given (llama.cpp splits layers across
+    # devices, so its devices become pipeline stages), 1 when neither is; devices from the degrees.
+    # (Degrees below 1 divide by 1 here; invalid_reasons rejects them.)
+    from_devices = (tp.isna() & devices.notna()).to_numpy()
+    tp = tp.where(~from_devices, np.where(layer_split, 1.0, devices // np.maximum(pp * dp, 1.0)))
+    pp = pp.where(~(from_devices & layer_split), devices // np.maximum(dp, 1.0))
+    tp = tp.fillna(1.0)
+    out["tp"], out["pp"], out["dp"], out["num_devices"] = tp, pp, dp, devices.fillna(tp * pp * dp)
+    out["ep"] = _counts(out, "ep").fillna(1.0)
+    # Precision the user gives wins; else what the checkpoint (or its publisher's name) states.
+    checkpoints = {m: catalog.get_model(m) for m in pd.unique(written)}
+    native = written.map({m: a.native_weight_dtype for m, a in checkpoints.items()})
     out["weight_dtype"] = _map_unique(column("weight_dtype", None).fillna(native), canonical_dtype)
-    out["kv_dtype"] = _map_unique(column("kv_dtype", "fp16"), canonical_dtype)
+    native_kv = written.map({m: a.native_kv_dtype or "fp16" for m, a in checkpoints.items()})
+    out["kv_dtype"] = _map_unique(column("kv_dtype", None).fillna(native_kv), canonical_dtype)
     default_batching = out["framework"].map(frameworks["batching"])
-    out["batching"] = column("batching", None).fillna(default_batching).astype(str).str.lower()
+    out["batching"] = column("batching", None).fillna(default_batching).astype(str).str.strip().str.lower()
     bad = ~out["batching"].isin(["static", "continuous"])
     if bad.any():
         raise ConfigError(f"batching must be 'static' or 'continuous', got '{out['batching'][bad].iloc[0]}'")
-    out["batch_size"] = pd.to_numeric(column("batch_size", 1))
-    out["concurrency"] = pd.to_numeric(column("concurrency", None).fillna(out["batch_size"]))
-    out["prefill_chunk_tokens"] = pd.to_numeric(column("prefill_chunk_tokens", np.nan), errors="coerce")
+    out["batch_size"], out["concurrency"] = _sequences(out)
+    out["input_len"], out["output_len"] = lengths["input_len"], lengths["output_len"]
+    chunk = pd.to_numeric(column("prefill_chunk_tokens", np.nan), errors="coerce").astype(float)
+    unreadable = column("prefill_chunk_tokens", np.nan).notna().to_numpy() & ~np.isfinite(chunk.to_numpy())
+    if unreadable.any():
+        i = int(unreadable.argmax())
+        raise ConfigError(f"column 'prefill_chunk_tokens' must be a number of tokens; {_row(i, len(out))}"
+                          f"{'has ' if len(out) > 1 else 'got '}{_shown(out['prefill_chunk_tokens'].iloc[i])}")
+    out["prefill_chunk_tokens"] = chunk
     for name in _INT_COLUMNS:
-        values = pd.to_numeric(out[name], errors="coerce")
-        if values.isna().any():
-            raise ConfigError(f"column '{name}' must be a whole number; row {int(values.isna().argmax())} "
-                              f"has {out[name].iloc[int(values.isna().argmax())]!r}")
-        out[name] = values.astype(np.int64)
+        out[name] = out[name].astype(np.int64)
     return out
 
 
 def invalid_reasons(configs: pd.DataFrame, *, specs: pd.DataFrame | None = None) -> pd.Series:
     """Why each normalised row is impossible ('' when it is fine), without raising.
+
+    Impossible: a count below 1, devices that are not tp*pp*dp, tp that does not divide the heads
+    (unless the engine splits them unevenly), more pipeline stages than layers, an engine on hardware
+    or with weight / KV formats it does not run, a sequence longer than the model's context window
+    (``max_position_embeddings`` of its config.json), and an expert-parallel degree the model cannot
+    use (a dense model, more than its experts, or not dividing the tp*dp devices of a stage).
 
     ``specs`` may pass :func:`gather_specs` of the same rows (row for row, in the same order; its
     index is ignored), so a caller that already gathered them does not gather them again.
@@ -98,24 +188,115 @@ def invalid_reasons(configs: pd.DataFrame, *, specs: pd.DataFrame | None = None)
     specs = _specs_for(configs, specs)
     reasons = pd.Series("", index=configs.index, dtype=object)
 
-    def flag(mask: np.ndarray, message: pd.Series) -> None:
-        empty = reasons.eq("").to_numpy()
-        reasons[mask & empty] = message[mask & empty]
+    def flag(mask: np.ndarray, message: Callable[[pd.DataFrame, pd.DataFrame], pd.Series]) -> None:
+        rows = np.asarray(mask, dtype=bool) & reasons.eq("").to_numpy()
+        if rows.any():
+            reasons[rows] = message(configs[rows], specs[rows]).to_numpy()
+
+    def text(values: pd.Series) -> pd.Series:
+        return values.astype(np.int64).astype(str)
 
     c = configs
+    def at_least_one(name: str) -> Callable[[pd.DataFrame, pd.DataFrame], pd.Series]:
+        return lambda r, s: f"{name} must be at least 1, got " + text(r[name])
+
+    def unsupported(column: str, what: str, runs: str) -> Callable[[pd.DataFrame, pd.DataFrame], pd.Series]:
+        return lambda r, s: (r["framework"] + " does not run " + r[column] + f" {what} (it runs "
+                             + s[runs].str.replace(";", ", ") + ")")
+
     for name in _INT_COLUMNS:
-        flag((c[name] < 1).to_numpy(), f"{name} must be at least 1, got " + c[name].astype(str))
+        flag((c[name] < 1).to_numpy(), at_least_one(name))
     product = c["tp"] * c["pp"] * c["dp"]
     flag((product != c["num_devices"]).to_numpy(),
-         "num_devices " + c["num_devices"].astype(str) + " != tp*pp*dp = " + product.astype(str))
+         lambda r, s: "num_devices " + text(r["num_devices"]) + " != tp*pp*dp = " + text(r["tp"] * r["pp"] * r["dp"]))
     heads = specs["num_attention_heads"].astype(np.int64)
     flag(((heads % c["tp"] != 0) & ~specs["uneven_head_split"]).to_numpy(),
-         "tp " + c["tp"].astype(str) + " does not divide the " + heads.astype(str) + " attention heads")
+         lambda r, s: "tp " + text(r["tp"]) + " does not divide the " + text(s["num_attention_heads"])
+         + " attention heads")
     flag((c["pp"] > specs["num_layers"]).to_numpy(),
-         "pp " + c["pp"].astype(str) + " exceeds the " + specs["num_layers"].astype(int).astype(str) + " layers")
-    vendor_ok = np.array([v in fw for v, fw in zip(specs["vendor"], specs["fw_vendors"], strict=True)], dtype=bool)
-    flag(~vendor_ok, c["framework"] + " does not run on " + specs["vendor"] + " hardware")
+         lambda r, s: "pp " + text(r["pp"]) + " exceeds the " + text(s["num_layers"]) + " layers")
+    flag(~_listed(specs["vendor"], specs["fw_vendors"]),
+         lambda r, s: r["framework"] + " does not run on " + s["vendor"] + " hardware")
+    for column, what, runs in (("weight_dtype", "weights", "fw_weight_precisions"),
+                               ("kv_dtype", "KV caches", "fw_kv_precisions")):
+        flag(~_listed(c[column], specs[runs]), unsupported(column, what, runs))
+    _flag_context(c, specs, flag)
+    _flag_experts(c, specs, flag)
     return reasons
+
+
+Flag = Callable[[np.ndarray, Callable[[pd.DataFrame, pd.DataFrame], pd.Series]], None]
+
+
+def _listed(values: pd.Series, lists: pd.Series) -> np.ndarray:
+    """Whether each value is one of its row's ';'-separated list (exact items, not substrings); each
+    distinct pair is checked once."""
+    keys = pd.Series(values.astype(str).to_numpy() + "\x1f" + lists.astype(str).to_numpy())
+    answers = {key: key.split("\x1f")[0] in key.split("\x1f")[1].split(";") for key in pd.unique(keys)}
+    listed: np.ndarray = keys.map(answers).to_numpy(dtype=bool)
+    return listed
+
+
+def _flag_context(c: pd.DataFrame, specs: pd.DataFrame, flag: Flag) -> None:
+    """A request longer than the model's context window: no engine serves it (vLLM refuses a
+    ``--max-model-len`` above ``max_position_embeddings`` unless told to override it)."""
+    tokens = c["input_len"] + c["output_len"]
+    flag((tokens > specs["max_position_embeddings"]).to_numpy(),
+         lambda r, s: "input_len " + r["input_len"].astype(str) + " + output_len " + r["output_len"].astype(str)
+         + " = " + (r["input_len"] + r["output_len"]).astype(str) + " tokens exceed the context window of "
+         + r["model"] + " (" + s["max_position_embeddings"].astype(np.int64).astype(str)
+         + " tokens, max_position_embeddings); shorten the prompt or the output")
+
+
+def _flag_experts(c: pd.DataFrame, specs: pd.DataFrame, flag: Flag) -> None:
+    """Expert parallelism spreads a MoE model's experts over the tp*dp devices of a pipeline stage
+    (vLLM ``--enable-expert-parallel``: ep = tp*dp; TensorRT-LLM: moe_ep_size divides tp_size)."""
+    ep, experts = c["ep"], specs["num_experts"]
+    per_stage = c["tp"] * c["dp"]
+    flag(((ep > 1) & (experts <= 1)).to_numpy(),
+         lambda r, s: "ep " + r["ep"].astype(str) + ": " + r["model"] + " is a dense model (no experts to "
+         "spread); use ep 1")
+    flag((ep > experts).to_numpy() & (ep > 1).to_numpy(),
+         lambda r, s: "ep " + r["ep"].astype(str) + " exceeds the " + s["num_experts"].astype(np.int64).astype(str)
+         + " experts of " + r["model"])
+    flag((per_stage % ep != 0).to_numpy(),
+         lambda r, s: "ep " + r["ep"].astype(str) + " needs tp*dp to be a multiple of it (experts are spread over "
+         "the tp*dp devices of a pipeline stage); here tp*dp = " + (r["tp"] * r["dp"]).astype(str))
+
+
+def config_warnings(configs: pd.DataFrame, *, specs: pd.DataFrame | None = None) -> pd.Series:
+    """What each normalised row asks that is not used, or runs but not as its name suggests ('' when
+    nothing; several separated by '; ').
+
+    * A number of sequences the row's batching does not use: ``batch_size`` under continuous
+      batching, ``concurrency`` in a static batch, when it differs from the one used.
+    * fp8, fp4 or int8 weights on hardware without tensor cores for that format. Their matmuls run at
+      the next peak the hardware has (:data:`PEAK_COLUMNS_BY_WEIGHT`): weight-only quantisation,
+      dequantised per matmul (vLLM's Marlin kernels on Ampere), which saves memory but not compute,
+      and which some engines do not ship (TensorRT-LLM's fp4 needs Blackwell).
+    """
+    specs = _specs_for(configs, specs)
+    notes: list[list[str]] = [[] for _ in range(len(configs))]
+    continuous = configs["batching"].eq("continuous").to_numpy()
+    batch, concurrency = configs["batch_size"].to_numpy(), configs["concurrency"].to_numpy()
+    for i in (continuous & (batch != concurrency)).nonzero()[0]:
+        notes[i].append(f"batch_size {batch[i]} is not used: under continuous batching the requests in flight are "
+                        f"concurrency ({concurrency[i]})")
+    for i in (~continuous & (batch != concurrency)).nonzero()[0]:
+        notes[i].append(f"concurrency {concurrency[i]} is not used: a static batch is batch_size ({batch[i]})")
+    hardware = catalog.hardware_table()
+    pairs = configs[["hardware", "weight_dtype"]].drop_duplicates()
+    for hw, dtype in zip(pairs["hardware"], pairs["weight_dtype"], strict=True):
+        own = native_peak(str(dtype))
+        if own is None or pd.notna(hardware.at[hw, PEAK_COLUMNS_BY_WEIGHT[str(dtype)][0]]):
+            continue
+        used = next(col for col in PEAK_COLUMNS_BY_WEIGHT[str(dtype)] if pd.notna(hardware.at[hw, col]))
+        text = (f"{dtype} weights on {hw}: it has no {own} tensor cores, so this is weight-only {dtype} (matmuls at "
+                f"the {used.rsplit('_', 1)[0]} peak, as vLLM's Marlin kernels run them); an engine without such "
+                "kernels cannot serve it")
+        for i in (configs["hardware"].eq(hw) & configs["weight_dtype"].eq(dtype)).to_numpy().nonzero()[0]:
+            notes[i].append(text)
+    return pd.Series(["; ".join(n) for n in notes], index=configs.index, dtype=object)
 
 
 def _specs_for(configs: pd.DataFrame, specs: pd.DataFrame | None) -> pd.DataFrame:
@@ -164,11 +345,15 @@ def gather_specs(configs: pd.DataFrame) -> pd.DataFrame:
     out["usable_memory_fraction"] = fw["usable_memory_fraction"].to_numpy()
     out["max_batched_tokens"] = fw["max_batched_tokens"].to_numpy()
     out["fw_vendors"] = fw["vendors"].to_numpy()
+    out["fw_weight_precisions"] = fw["weight_precisions"].to_numpy()
+    out["fw_kv_precisions"] = fw["kv_precisions"].to_numpy()
     out["uneven_head_split"] = fw["uneven_head_split"].str.lower().eq("true").to_numpy()
     for name, column in catalog.FRAMEWORK_MEMORY_SPECS.items():  # the engine's KV admission and budget rule
         out[name] = fw[column].to_numpy()
     if np.isnan(peak).any():
         row = int(np.isnan(peak).argmax())
-        raise ConfigError(f"{configs['hardware'].iloc[row]} has no published peak for "
-                          f"{configs['weight_dtype'].iloc[row]} matmuls")
+        hw_id = configs["hardware"].iloc[row]
+        runs = [d for d, cols in PEAK_COLUMNS_BY_WEIGHT.items() if hw[list(cols)].iloc[row].notna().any()]
+        raise ConfigError(f"{hw_id} has no published peak for {configs['weight_dtype'].iloc[row]} matmuls; "
+                          f"weight formats it runs: {', '.join(runs)}")
     return out

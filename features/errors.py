@@ -17,6 +17,7 @@ __all__ = [
     "NotFittedError",
     "InfeasibleError",
     "IncompatibleBundleError",
+    "UntrustedModelError",
     "closest_names",
 ]
 
@@ -61,6 +62,10 @@ class InfeasibleError(SurrogateError):
 
 class IncompatibleBundleError(SurrogateError):
     """A model file that is not a bundle this version can read (another format, or not a bundle at all)."""
+
+
+class UntrustedModelError(SurrogateError):
+    """A model file this user never saved or trusted: refused before unpickling, since that runs its code."""
 
 
 def closest_names(name: str, candidates: list[str], limit: int = 3) -> list[str]:

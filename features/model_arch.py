@@ -6,14 +6,20 @@ and biases are left out (well under 0.1% of any model here). KV-cache sizes foll
 serving engines store per token: K and V per KV head for MHA/GQA/MQA, the compressed latent
 plus the RoPE key for MLA (DeepSeek-V2 paper, arXiv 2405.04434, section 2.1.2), nothing per
 token for linear-attention or Mamba layers, and at most ``sliding_window`` tokens for
-sliding-window layers.
+sliding-window layers. Hybrid Mamba-Transformer models (Nemotron-H: ``hybrid_override_pattern``)
+count attention only in their ``*`` layers, Mamba-2 mixers in ``M``, MLPs in ``-`` and experts in
+``E`` layers; their per-sequence SSM state is not a per-token KV cache and is not counted.
 """
 
 from __future__ import annotations
 
+import functools
+import math
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from features.checkpoint_precision import kv_cache_format, weight_format
 from features.errors import ConfigError
 
 __all__ = ["ModelArch", "arch_from_config"]
@@ -54,6 +60,9 @@ class ModelArch:
     is_mla: bool
     native_weight_dtype: str = field(metadata={"help": "precision of the published checkpoint"})
     max_position_embeddings: int
+    native_kv_dtype: str | None = field(default=None, metadata={
+        "help": "KV-cache precision the checkpoint was calibrated for (hf_quant_config.json or "
+                "quantization_config); None when it says nothing (engines then use the model dtype)"})
 
     @property
     def is_moe(self) -> bool:
@@ -87,33 +96,6 @@ def _first(config: dict[str, Any], *keys: str, default: Any = None) -> Any:
         if value is not None:
             return value
     return default
-
-
-def _native_dtype(config: dict[str, Any], quant_config: dict[str, Any] | None) -> str:
-    """Checkpoint precision from ``quantization_config`` or an ``hf_quant_config.json``."""
-    if quant_config:
-        algo = str(quant_config.get("quantization", {}).get("quant_algo", "")).lower()
-        if "fp4" in algo:
-            return "fp4"
-        if "fp8" in algo:
-            return "fp8"
-        if "int4" in algo or "w4" in algo:
-            return "int4"
-    quant = config.get("quantization_config") or {}
-    method = str(quant.get("quant_method", "")).lower()
-    if method in ("fp8", "fbgemm_fp8"):
-        return "fp8"
-    if "fp4" in method:
-        return "fp4"
-    if method in ("gptq", "awq", "compressed-tensors"):
-        bits = quant.get("bits")
-        groups = quant.get("config_groups") or {}
-        for group in groups.values():
-            bits = (group.get("weights") or {}).get("num_bits", bits)
-        return "int4" if bits == 4 else "int8" if bits == 8 else "fp16"
-    dtype = str(_first(config, "torch_dtype", "dtype", default="bfloat16"))
-    # Engines serve fp32 checkpoints in fp16 (vLLM `--dtype auto`: "FP16 for FP32 and FP16 models").
-    return {"float32": "fp16", "float16": "fp16", "bfloat16": "bf16"}.get(dtype, "bf16")
 
 
 def _layer_kinds(config: dict[str, Any], num_layers: int) -> list[str]:
@@ -164,6 +146,28 @@ class _Mlp:
     active_params: float
 
 
+def _readable(build: Callable[..., ModelArch]) -> Callable[..., ModelArch]:
+    """``ConfigError`` naming the model for a config.json whose values are of the wrong kind (text where a
+    number belongs, a per-layer list of the wrong length) or describe no KV cache (zero KV heads)."""
+
+    @functools.wraps(build)
+    def checked(model_id: str, config: dict[str, Any], quant_config: dict[str, Any] | None = None) -> ModelArch:
+        try:
+            arch = build(model_id, config, quant_config)
+        except ConfigError:
+            raise
+        except (TypeError, ValueError, ZeroDivisionError, KeyError, AttributeError, IndexError) as exc:
+            raise ConfigError(f"config for '{model_id}' holds a value this tool cannot read ({exc}); check its "
+                              "config.json") from exc
+        if not arch.num_kv_heads > 0:
+            raise ConfigError(f"config for '{model_id}': num_key_value_heads must be at least 1, got "
+                              f"{arch.num_kv_heads:g}")
+        return arch
+
+    return checked
+
+
+@_readable
 def arch_from_config(
     model_id: str, config: dict[str, Any], quant_config: dict[str, Any] | None = None
 ) -> ModelArch:
@@ -177,8 +181,7 @@ def arch_from_config(
     kv_full = sum(v for v, k in zip(attn.kv_values_per_layer, kinds, strict=True) if k == "full")
     kv_window = sum(v for v, k in zip(attn.kv_values_per_layer, kinds, strict=True) if k == "window")
     attn_flops_layer = 2.0 * heads * (attn.qk_dim + attn.v_dim)  # QK^T and AV, per context token
-    total_attn = attn.params_per_layer * layers
-    mlp = _mlp(cfg, model_type, hidden, layers)
+    total_attn, mlp = _layer_params(cfg, model_type, attn, hidden, layers)
 
     tied = bool(cfg.get("tie_word_embeddings", model_type not in ("llama", "mistral", "mixtral", "gptj")))
     embed = float(vocab * hidden)
@@ -211,10 +214,62 @@ def arch_from_config(
         attn_flops_per_ctx_full=float(attn_flops_layer * kinds.count("full")),
         attn_flops_per_ctx_window=float(attn_flops_layer * kinds.count("window")),
         is_mla=attn.is_mla,
-        native_weight_dtype=_native_dtype(cfg, quant_config),
+        native_weight_dtype=weight_format(cfg, quant_config),
         max_position_embeddings=int(_first(cfg, "max_position_embeddings", "n_positions", "seq_length",
                                            default=2048)),
+        native_kv_dtype=kv_cache_format(cfg, quant_config),
     )
+
+
+def _hybrid_pattern(cfg: dict[str, Any], layers: int) -> str | None:
+    """Nemotron-H's per-layer kinds ('M' Mamba-2, '*' attention, '-' MLP, 'E' experts), or None."""
+    pattern = cfg.get("hybrid_override_pattern")
+    return pattern if isinstance(pattern, str) and len(pattern) == layers else None
+
+
+def _layer_params(cfg: dict[str, Any], model_type: str, attn: _Attention, hidden: int,
+                  layers: int) -> tuple[float, _Mlp]:
+    """Token-mixer parameters (attention, plus Mamba-2 mixers in a hybrid) and the MLP/expert parameters.
+
+    A transformer has attention and an MLP in every layer; a Nemotron-H layer is one of the four kinds
+    of its ``hybrid_override_pattern``.
+    """
+    pattern = _hybrid_pattern(cfg, layers)
+    if pattern is None:
+        return attn.params_per_layer * layers, _mlp(cfg, model_type, hidden, layers)
+    mixers = attn.params_per_layer * pattern.count("*") + _mamba2_params(cfg, hidden) * pattern.count("M")
+    return mixers, _hybrid_mlp(cfg, hidden, dense_layers=pattern.count("-"), moe_layers=pattern.count("E"))
+
+
+def _mamba2_params(cfg: dict[str, Any], hidden: int) -> float:
+    """One Mamba-2 mixer as Hugging Face's NemotronHMamba2Mixer builds it: ``in_proj`` to x, z, B, C and
+    one dt per head (2*inner + 2*n_groups*state + heads), a depthwise conv over x, B and C, ``out_proj``."""
+    heads = int(_first(cfg, "mamba_num_heads", default=0))
+    inner = heads * int(_first(cfg, "mamba_head_dim", default=0))
+    groups_state = 2 * int(_first(cfg, "n_groups", default=1)) * int(_first(cfg, "ssm_state_size", default=0))
+    conv = (inner + groups_state) * int(_first(cfg, "conv_kernel", default=4))
+    return float(hidden * (2 * inner + groups_state + heads) + conv + inner * hidden)
+
+
+def _hybrid_mlp(cfg: dict[str, Any], hidden: int, dense_layers: int, moe_layers: int) -> _Mlp:
+    """Nemotron-H MLPs: squared-ReLU (up, down: two matrices) dense layers and routed experts with a
+    shared expert; with ``moe_latent_size`` (Nemotron 3 Super) experts work in a latent space entered and
+    left through two hidden x latent projections per layer."""
+    mats = 2 if str(cfg.get("mlp_hidden_act", "relu2")) == "relu2" else 3
+    dense = float(dense_layers * mats * hidden * int(_first(cfg, "intermediate_size", default=4 * hidden)))
+    experts = int(_first(cfg, "n_routed_experts", default=0) or 0)
+    if not moe_layers or experts < 2:
+        return _Mlp(num_experts=0, experts_per_token=0, expert_params=0.0, total_params=dense, active_params=dense)
+    top_k = int(_first(cfg, "num_experts_per_tok", default=1))
+    latent = int(cfg.get("moe_latent_size") or 0)
+    per_expert = mats * (latent or hidden) * int(_first(cfg, "moe_intermediate_size", default=0))
+    shared = mats * hidden * int(_first(cfg, "moe_shared_expert_intermediate_size", default=0)) \
+        * int(_first(cfg, "n_shared_experts", default=1))
+    always = hidden * experts + shared + (2 * hidden * latent if latent else 0)  # router, shared, latent proj
+    expert_params = float(moe_layers * experts * per_expert)
+    return _Mlp(num_experts=experts, experts_per_token=top_k, expert_params=expert_params,
+                total_params=expert_params + moe_layers * always + dense,
+                active_params=float(moe_layers * (top_k * per_expert + always)) + dense)
 
 
 def _dimensions(model_id: str, cfg: dict[str, Any]) -> tuple[int, int, int, int]:
@@ -228,7 +283,21 @@ def _dimensions(model_id: str, cfg: dict[str, Any]) -> tuple[int, int, int, int]
         raise ConfigError(
             f"config for '{model_id}' lacks hidden_size, num_hidden_layers, num_attention_heads or vocab_size"
         )
-    return int(hidden), int(layers), int(heads), int(vocab)
+    names = ("hidden_size", "num_hidden_layers", "num_attention_heads", "vocab_size")
+    hidden, layers, heads, vocab = (_positive(model_id, n, v) for n, v in zip(names, (hidden, layers, heads, vocab),
+                                                                              strict=True))
+    return hidden, layers, heads, vocab
+
+
+def _positive(model_id: str, name: str, value: Any) -> int:
+    """A config number others derive from, as a whole number of at least 1 (``ConfigError`` if not)."""
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        number = math.nan
+    if not (math.isfinite(number) and number >= 1 and number == round(number)):
+        raise ConfigError(f"config for '{model_id}': {name} must be a whole number of at least 1, got {value!r}")
+    return int(number)
 
 
 def _attention(cfg: dict[str, Any], hidden: int, layers: int, heads: int) -> _Attention:
@@ -295,9 +364,15 @@ def _moe_mlp(cfg: dict[str, Any], hidden: int, layers: int, inter: int, mats: in
     expert_inter = int(_first(cfg, "moe_intermediate_size", default=inter))
     shared_inter = int(_first(cfg, "shared_expert_intermediate_size", "shared_intermediate_size", default=0) or 0)
     shared_inter += int(cfg.get("n_shared_experts") or 0) * expert_inter
+    if str(cfg.get("model_type", "")).startswith("llama4"):
+        # Llama 4 (HF Llama4TextMoe): one shared expert of intermediate_size beside the routed ones, and
+        # dense layers (between interleaved MoE layers) of intermediate_size_mlp.
+        shared_inter += inter
+        inter = int(cfg.get("intermediate_size_mlp") or inter)
     dense_layers = int(cfg.get("first_k_dense_replace") or 0)
     mlp_only = cfg.get("mlp_only_layers") or []
-    step = int(cfg.get("decoder_sparse_step") or cfg.get("moe_layer_freq") or 1)
+    step = int(cfg.get("decoder_sparse_step") or cfg.get("moe_layer_freq") or cfg.get("interleave_moe_layer_step")
+               or 1)
     moe_layers = [i for i in range(dense_layers, layers) if i not in mlp_only and (i + 1) % step == 0] \
         if step > 1 else [i for i in range(dense_layers, layers) if i not in mlp_only]
     n_moe = len(moe_layers)

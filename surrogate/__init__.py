@@ -11,6 +11,7 @@ from features.errors import (
     NotFittedError,
     SurrogateError,
     UnknownNameError,
+    UntrustedModelError,
 )
 
 try:
@@ -43,4 +44,5 @@ __all__ = [
     "NotFittedError",
     "SurrogateError",
     "UnknownNameError",
+    "UntrustedModelError",
 ]

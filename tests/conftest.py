@@ -1,8 +1,10 @@
-"""Shared fixtures: where the shared benchmark data lives (tests skip cleanly without it)."""
+"""Shared fixtures: where the shared benchmark data lives (tests skip cleanly without it), and a private
+store of trusted model digests (bundles the tests save are trusted there, never in the user's own)."""
 
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -21,3 +23,13 @@ def shared_datasets() -> Path:
     if not (path / "README.md").is_file():
         pytest.skip(f"shared datasets not found at {path} (set SURROGATE_SHARED_DIR)")
     return path
+
+
+@pytest.fixture(scope="session", autouse=True)
+def trust_dir(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+    """``SURROGATE_TRUST_DIR`` for the whole session (session-scoped so that module-scoped fixtures that
+    save bundles record them here too); subprocesses the tests start inherit it."""
+    with pytest.MonkeyPatch.context() as patch:
+        path = tmp_path_factory.mktemp("trusted-models")
+        patch.setenv("SURROGATE_TRUST_DIR", str(path))
+        yield path

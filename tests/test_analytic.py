@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 import pytest
-from hypothesis import given, settings, strategies as st
+from hypothesis import assume, given, settings, strategies as st
 
 from features import catalog
 from features.analytic import estimate
@@ -115,6 +115,7 @@ hardware = st.sampled_from(["a100-sxm4-80gb", "h100-sxm", "mi300x", "b200", "gau
 def test_more_tensor_parallel_devices_never_need_more_memory_per_device(
     model: str, hw: str, batch: int, in_len: int, out_len: int, batching: str
 ) -> None:
+    assume(in_len + out_len <= catalog.get_model(model).max_position_embeddings)  # beyond: refused
     heads = catalog.get_model(model).num_attention_heads
     tps = [t for t in (1, 2, 4, 8) if heads % t == 0]
     rows = pd.concat([one(model=model, hardware=hw, tp=t, batch_size=batch, input_len=in_len, output_len=out_len,
@@ -133,6 +134,7 @@ def test_more_tensor_parallel_devices_never_need_more_memory_per_device(
 def test_more_tokens_never_fewer_flops_or_less_time(
     model: str, hw: str, batch: int, in_len: int, out_len: int, extra: int
 ) -> None:
+    assume(in_len + out_len + extra <= catalog.get_model(model).max_position_embeddings)  # beyond: refused
     heads = catalog.get_model(model).num_attention_heads
     tp = next(t for t in (4, 2, 1) if heads % t == 0)
     rows = pd.concat([one(model=model, hardware=hw, tp=tp, batch_size=batch,

@@ -72,7 +72,8 @@ def test_widest_covers_every_band_with_the_least_trust() -> None:
 
 def _support(hardware: list[bool], distance: list[float]) -> pd.DataFrame:
     n = len(hardware)
-    return pd.DataFrame({"hardware_seen_in_training": hardware, "model_seen_in_training": [True] * n,
+    return pd.DataFrame({"vendor_seen_in_training": [True] * n, "hardware_seen_in_training": hardware,
+                         "model_seen_in_training": [True] * n, "framework_seen_in_training": [True] * n,
                          "software_seen_in_training": [True] * n, "support_distance": distance})
 
 

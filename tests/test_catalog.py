@@ -55,6 +55,41 @@ def test_every_dataset_label_and_model_resolves(shared_datasets: Path) -> None:
         assert catalog.get_model(model).total_params > 0
 
 
+@pytest.mark.parametrize(("model", "total_b", "active_b"), [
+    # Published sizes (billions of parameters): model cards, papers, the names themselves.
+    ("nvidia/Nemotron-H-56B-Base-8K", 56, 56),  # Nemotron-H, arXiv 2504.03624: 56B dense hybrid
+    ("nvidia/NVIDIA-Nemotron-3-Nano-30B-A3B-BF16", 31.6, 3.6),  # model card: 31.6B, 3.6B active with embeddings
+    ("nvidia/NVIDIA-Nemotron-3-Super-120B-A12B-FP8", 120, 12),  # 120B total, A12B
+    ("meta-llama/Llama-4-Scout-17B-16E-Instruct", 109, 17),  # Meta: 109B total, 17B active
+    ("meta-llama/Llama-4-Maverick-17B-128E-Instruct", 400, 17),  # Meta: 400B total, 17B active
+    ("moonshotai/Kimi-K2-Instruct", 1000, 32),  # model card: 1T total, 32B activated
+    ("Qwen/Qwen3-Coder-480B-A35B-Instruct", 480, 35),
+    ("Qwen/Qwen3-0.6B", 0.6, 0.6),
+    ("Qwen/Qwen3-1.7B", 1.7, 1.7),
+])
+def test_added_families_match_their_published_sizes(model: str, total_b: float, active_b: float) -> None:
+    arch = catalog.get_model(model)
+    # Vision towers are not counted and published sizes are rounded: 5% on totals, 7% on active counts.
+    assert arch.total_params / 1e9 == pytest.approx(total_b, rel=0.05)
+    assert arch.active_params / 1e9 == pytest.approx(active_b, rel=0.07)
+
+
+def test_hybrid_mamba_layers_keep_no_kv_cache() -> None:
+    arch = catalog.get_model("nvidia/NVIDIA-Nemotron-3-Nano-30B-A3B-BF16")
+    # 6 of 52 layers are attention ('*' in hybrid_override_pattern), each 2 KV heads x 128 x (K+V)
+    assert arch.kv_values_per_token_full == 6 * 2 * 2 * 128
+    assert arch.num_experts == 128 and arch.experts_per_token == 6
+
+
+def test_every_model_row_and_alias_loads() -> None:
+    for model in catalog.model_ids():
+        assert catalog.get_model(model).total_params > 0
+    aliases = pd.read_csv(Path(catalog.__file__).parent / "data" / "model_aliases.csv")
+    assert aliases["evidence"].str.strip().ne("").all()
+    for alias, model_id in zip(aliases["alias"], aliases["model_id"], strict=True):
+        assert catalog.resolve_model(alias) == model_id
+
+
 def test_unknown_gpu_suggests_close_names() -> None:
     with pytest.raises(UnknownNameError) as info:
         catalog.resolve_hardware("h1000")

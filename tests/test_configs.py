@@ -10,7 +10,14 @@ import pytest
 from hypothesis import given, settings, strategies as st
 
 from features import catalog
-from features.configs import CONFIG_COLUMNS, REQUIRED_COLUMNS, gather_specs, invalid_reasons, normalize_configs
+from features.configs import (
+    CONFIG_COLUMNS,
+    REQUIRED_COLUMNS,
+    config_warnings,
+    gather_specs,
+    invalid_reasons,
+    normalize_configs,
+)
 from features.errors import ConfigError, UnknownNameError
 
 LLAMA3_8B = "meta-llama/Meta-Llama-3-8B"  # 32 layers, 32 attention heads, 8 KV heads, bf16 checkpoint
@@ -64,10 +71,24 @@ def test_llama_cpp_layer_split_puts_devices_into_pipeline_stages() -> None:
 
 def test_concurrency_defaults_to_batch_size_row_by_row() -> None:
     frame = pd.DataFrame([{**one().iloc[0], "batch_size": 8, "concurrency": None},
-                          {**one().iloc[0], "batch_size": 1, "concurrency": 64}])
+                          {**one().iloc[0], "batch_size": None, "concurrency": 64}])
     out = normalize_configs(frame)
     assert out["concurrency"].tolist() == [8, 64]
-    assert out["batch_size"].tolist() == [8, 1]
+    assert out["batch_size"].tolist() == [8, 64]  # a continuous row without a batch gets its concurrency
+
+
+@pytest.mark.parametrize(("given", "warning"), [
+    ({"batching": "static", "batch_size": 8, "concurrency": 16},
+     "concurrency 16 is not used: a static batch is batch_size (8)"),
+    ({"batching": "static", "concurrency": 16}, "concurrency 16 is not used: a static batch is batch_size (1)"),
+    ({"batching": "continuous", "batch_size": 8, "concurrency": 16},
+     "batch_size 8 is not used: under continuous batching the requests in flight are concurrency (16)"),
+    ({"batching": "static", "batch_size": 8, "concurrency": 8}, ""),
+    ({"batching": "continuous", "batch_size": 8}, ""),  # concurrency defaults to the batch size
+    ({"batching": "continuous", "concurrency": 8}, ""),  # ... and the batch to the concurrency
+])
+def test_a_number_of_sequences_the_batching_does_not_use_is_flagged(given: dict[str, object], warning: str) -> None:
+    assert config_warnings(normalize_configs(one(**given))).iloc[0] == warning
 
 
 def test_weight_dtype_defaults_to_the_checkpoint_precision() -> None:
@@ -164,9 +185,6 @@ def test_non_numeric_value_names_column_and_row(column: str) -> None:
         normalize_configs(frame)
 
 
-@pytest.mark.xfail(strict=True, raises=ValueError,
-                   reason="features bug: tp/pp/dp/ep/batch_size/concurrency go through pd.to_numeric without "
-                          "errors='coerce', so a string raises pandas' plain ValueError, not ConfigError")
 @pytest.mark.parametrize("column", ["tp", "pp", "dp", "ep", "batch_size", "concurrency"])
 def test_non_numeric_parallelism_or_batch_names_the_column(column: str) -> None:
     frame = pd.concat([one(), one(**{column: "many"})], ignore_index=True)
@@ -174,17 +192,12 @@ def test_non_numeric_parallelism_or_batch_names_the_column(column: str) -> None:
         normalize_configs(frame)
 
 
-@pytest.mark.xfail(strict=True, reason="features bug: 2.5 passes pd.to_numeric and astype(int64) truncates it to 2 "
-                                       "silently instead of raising 'must be a whole number'")
 @pytest.mark.parametrize("column", ["tp", "batch_size", "input_len"])
 def test_fractional_value_is_not_a_whole_number(column: str) -> None:
     with pytest.raises(ConfigError, match=f"^column '{column}' must be a whole number"):
         normalize_configs(one(**{column: 2.5}))
 
 
-@pytest.mark.xfail(strict=True, reason="features bug: one row without num_devices makes normalize_configs recompute "
-                                       "num_devices = tp*pp*dp for every row, and one row with tp makes every other "
-                                       "row's missing tp 1, so row 0's 4 devices silently become 1")
 def test_device_defaults_are_per_row_in_a_mixed_table() -> None:
     frame = pd.concat([one(num_devices=4), one(tp=2)], ignore_index=True)
     out = normalize_configs(frame)
@@ -195,7 +208,6 @@ def test_device_defaults_are_per_row_in_a_mixed_table() -> None:
 
 
 def test_invalid_reasons_names_each_rows_first_problem() -> None:
-    # every row names its device count: a table where only some rows do hits the mixed-table bug above
     frame = pd.concat([
         one(tp=2, num_devices=2),                                             # fine
         one(tp=3, num_devices=3),                                             # Llama-3-8B has 32 heads
@@ -223,6 +235,68 @@ def test_invalid_reasons_names_each_rows_first_problem() -> None:
     ]
 
 
+def test_invalid_reasons_name_what_no_engine_or_model_can_do() -> None:
+    mixtral = "mistralai/Mixtral-8x7B-v0.1"  # 8 experts, 32k context
+    frame = pd.concat([
+        one(input_len=8000, output_len=192),                              # exactly Llama-3-8B's 8192 tokens
+        one(input_len=8000, output_len=193),                              # one token over
+        one(ep=8),                                                        # a dense model
+        one(model=mixtral, ep=8),                                         # 8 experts, but one device
+        one(model=mixtral, tp=8, dp=2, num_devices=16, ep=16),            # more ranks than experts
+        one(model=mixtral, tp=4, dp=2, num_devices=8, ep=8),              # fine: ep = tp*dp
+        one(model=mixtral, tp=8, num_devices=8, ep=4),                    # fine: TensorRT-LLM moe_ep 4 x moe_tp 2
+        one(framework="deepspeed-mii", weight_dtype="fp8"),
+        one(framework="llama.cpp", kv_dtype="fp8"),
+    ], ignore_index=True)
+    assert invalid_reasons(normalize_configs(frame)).tolist() == [
+        "",
+        "input_len 8000 + output_len 193 = 8193 tokens exceed the context window of meta-llama/Meta-Llama-3-8B (8192 "
+        "tokens, max_position_embeddings); shorten the prompt or the output",
+        "ep 8: meta-llama/Meta-Llama-3-8B is a dense model (no experts to spread); use ep 1",
+        "ep 8 needs tp*dp to be a multiple of it (experts are spread over the tp*dp devices of a pipeline stage); "
+        "here tp*dp = 1",
+        "ep 16 exceeds the 8 experts of mistralai/Mixtral-8x7B-v0.1",
+        "",
+        "",
+        "deepspeed-mii does not run fp8 weights (it runs fp16, bf16)",
+        "llama.cpp does not run fp8 KV caches (it runs fp16, bf16, int8, int4)",
+    ]
+
+
+def test_weights_without_their_own_tensor_cores_are_flagged_not_refused() -> None:
+    frame = pd.concat([one(hardware="a100-sxm4-80gb", weight_dtype="fp4"), one(hardware="b200", weight_dtype="fp4"),
+                       one(hardware="a100-sxm4-80gb", weight_dtype="int4")], ignore_index=True)
+    cfg = normalize_configs(frame)
+    assert invalid_reasons(cfg).tolist() == ["", "", ""]
+    warnings = config_warnings(cfg).tolist()
+    assert warnings[0].startswith("fp4 weights on a100-sxm4-80gb: it has no fp4 tensor cores, so this is weight-only "
+                                  "fp4 (matmuls at the fp16 peak")
+    assert warnings[1:] == ["", ""]  # B200 has fp4 tensor cores; int4 is weight-only everywhere
+
+
+@pytest.mark.parametrize(("value", "message"), [
+    (float("inf"), "^column 'input_len' must be a whole number; got inf$"),
+    ("inf", "^column 'input_len' must be a whole number; got 'inf'$"),
+    (float("nan"), "^the configuration has no input_len$"),
+    (1e30, r"^column 'input_len' is too large: 1e\+30 \(at most 2,147,483,647\)$"),
+    ("banana", "^column 'input_len' must be a whole number; got 'banana'$"),
+])
+def test_counts_that_are_not_finite_whole_numbers_are_named(value: object, message: str) -> None:
+    with pytest.raises(ConfigError, match=message):
+        normalize_configs(one(input_len=value))
+
+
+def test_a_column_given_twice_is_refused() -> None:
+    frame = pd.concat([one(), one(input_len=64)[["input_len"]]], axis=1)
+    with pytest.raises(ConfigError, match="^column 'input_len' appears more than once; keep one$"):
+        normalize_configs(frame)
+
+
+def test_non_numeric_prefill_chunk_is_refused() -> None:
+    with pytest.raises(ConfigError, match="^column 'prefill_chunk_tokens' must be a number of tokens; got 'x'$"):
+        normalize_configs(one(prefill_chunk_tokens="x"))
+
+
 def test_deepspeed_may_split_heads_unevenly() -> None:
     # Qwen2-7B has 28 heads; DeepSpeed AutoTP on Gaudi2 splits them 8 ways anyway, vLLM refuses.
     frame = pd.concat([one(model="Qwen/Qwen2-7B", hardware="gaudi2", framework="deepspeed", tp=8),
@@ -230,8 +304,6 @@ def test_deepspeed_may_split_heads_unevenly() -> None:
     assert invalid_reasons(normalize_configs(frame)).tolist() == ["", "tp 8 does not divide the 28 attention heads"]
 
 
-@pytest.mark.xfail(strict=True, reason="features bug: the vendor check is a substring test on the ';'-joined "
-                                       "vendors string, so 'Intel' matches deepspeed's 'Intel (Habana)'")
 def test_gaudi_only_framework_is_refused_on_an_intel_gpu() -> None:
     reasons = invalid_reasons(normalize_configs(one(hardware="intel-max-1550", framework="deepspeed")))
     assert reasons.iloc[0] == "deepspeed does not run on Intel hardware"
@@ -294,7 +366,7 @@ def test_matmul_peak_by_weight_format_with_fallback(hardware: str, weight_dtype:
 def test_missing_peak_names_the_first_row_that_needs_it() -> None:
     # B300 publishes neither tf32 nor fp32 (hardware.csv blanks)
     frame = pd.concat([one(weight_dtype="tf32"), one(hardware="b300", weight_dtype="tf32")], ignore_index=True)
-    with pytest.raises(ConfigError, match="^b300 has no published peak for tf32 matmuls$"):
+    with pytest.raises(ConfigError, match="^b300 has no published peak for tf32 matmuls; weight formats it runs: "):
         gather_specs(normalize_configs(frame))
 
 

@@ -14,15 +14,15 @@ import pytest
 REPO = Path(__file__).resolve().parents[1]
 
 PUBLIC = {
-    "features": ["ANALYTIC_COLUMNS", "CONFIG_COLUMNS", "estimate", "normalize_configs"],
+    "features": ["ANALYTIC_COLUMNS", "CONFIG_COLUMNS", "config_warnings", "estimate", "normalize_configs"],
     "surrogate": ["__version__", "SurrogateModel", "load", "load_default", "ConfigError", "DataError",
                   "IncompatibleBundleError", "InfeasibleError", "MissingPathError", "NotFittedError",
-                  "SurrogateError", "UnknownNameError"],
+                  "SurrogateError", "UnknownNameError", "UntrustedModelError"],
     "surrogate.model": ["AnalyticPredictor", "BUNDLE_FORMAT", "ESTIMATE_OUTPUT_COLUMNS", "METRICS", "SPLITS",
                         "VARIANTS", "Evaluation",
                         "SurrogateModel", "check_columns", "compact_scores", "cross_validate", "default_model_path",
                         "error_summary", "estimate_each", "fingerprint", "fit_efficiency", "load", "load_default",
-                        "train_bundle", "training_rows"],
+                        "predict_each", "train_bundle", "training_rows", "trust_file", "valid_rows"],
     "surrogate.optimize": ["CONSTRAINT_COLUMNS", "DEFAULT_MAX_SEQUENCES", "KNOB_COLUMNS", "OBJECTIVES",
                            "PARETO_OBJECTIVES", "RISKS", "SEARCH_METHODS", "Candidates", "DevicePool", "Inventory",
                            "Objective", "OptimizeOptions", "OptimizeResult", "Predictor", "SearchSpace", "Targets",

@@ -15,7 +15,7 @@ from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, Trans
 from rich.table import Table
 
 from features.errors import DataError
-from surrogate.cli._options import apply_options
+from surrogate.cli._options import OutputPath, apply_options
 from surrogate.cli._root import stderr, stdout
 from surrogate.ingest import ADAPTERS, IngestContext, IngestResult
 from surrogate.ingest.fetch import fetch as fetch_files
@@ -72,7 +72,7 @@ def _print_account(result: IngestResult, as_json: bool) -> None:
 @click.command()
 @click.argument("source", type=click.Choice(sorted(ADAPTERS)))
 @click.argument("path", type=click.Path(exists=True, path_type=Path))
-@click.option("--into", "data_dir", type=click.Path(path_type=Path), default=None,
+@click.option("--into", "data_dir", type=OutputPath(directory=True), default=None,
               help=f"Dataset directory (default: ${DATA_DIR_ENV} or ./surrogate-data).")
 @click.option("--strict", is_flag=True, help="Exit 1 if any row is rejected.")
 @click.option("--json", "as_json", is_flag=True, help="Print the account as JSON.")

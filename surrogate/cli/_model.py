@@ -1,4 +1,4 @@
-"""``surrogate estimate``, ``train``, ``evaluate`` and ``predict``: flags to library calls, results to stdout.
+"""``surrogate estimate``, ``train``, ``evaluate``, ``predict``, ``trust``: flags to library calls, results to stdout.
 
 Click wiring only. Errors reach the root group (``surrogate.cli._root``), which maps them to exit codes.
 """
@@ -6,40 +6,63 @@ Click wiring only. Errors reach the root group (``surrogate.cli._root``), which 
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
+from click.core import ParameterSource
 
 import features
 import surrogate.model as models
 import surrogate.optimize as optimize
 import surrogate.report as report
-from features.errors import DataError, InfeasibleError
-from surrogate.cli._options import config_frame, config_options, data_options, read_configs_csv, training_table
+from features.errors import ConfigError, DataError, InfeasibleError
+from surrogate.cli._options import (
+    ConfigFile,
+    OutputPath,
+    config_frame,
+    config_options,
+    data_options,
+    read_configs_csv,
+    training_table,
+    trust_model_file_option,
+)
 from surrogate.cli._root import progress_spinner, stderr, stdout
 from surrogate.formatting import describe_config
 
-__all__ = ["estimate", "train", "evaluate", "predict"]
+if TYPE_CHECKING:
+    import pandas as pd
+
+__all__ = ["estimate", "train", "evaluate", "predict", "trust"]
+
+
+_STRICT = click.option("--strict", is_flag=True,
+                       help="With --input: exit 1 if any row cannot be used (they are listed either way).")
 
 
 @click.command()
 @config_options(required=False)
 @click.option("--input", "input_path", type=click.Path(path_type=Path, dir_okay=False, exists=True), default=None,
               help="CSV of configurations in the canonical column names (one per row).")
-@click.option("--output", "output_path", type=click.Path(path_type=Path, dir_okay=False), default=None,
+@click.option("--output", "output_path", type=OutputPath(), default=None,
               help="With --input: write the input columns plus peak and achievable times, fits and memory here.")
+@_STRICT
 @click.option("--json", "as_json", is_flag=True, help="Print JSON instead of a table.")
-def estimate(input_path: Path | None, output_path: Path | None, as_json: bool, **params: Any) -> None:
+def estimate(input_path: Path | None, output_path: Path | None, strict: bool, as_json: bool, **params: Any) -> None:
     """Analytic estimate for one deployment (or a CSV of them): achievable beside peak.
+
+    With --input, rows that cannot be estimated are listed as file:line: reason and the others are
+    estimated (exit 0 with a warning; --strict: exit 1).
 
     Example: surrogate estimate --model meta-llama/Meta-Llama-3-8B --hardware h100-sxm
     --num-devices 2 --tp 2 --batch-size 16 --input-len 1024 --output-len 256
     """
     if input_path is not None:
-        _estimate_file(input_path, output_path, as_json)
+        _no_deployment_flags(params)
+        _estimate_file(read_configs_csv(input_path), output_path, as_json, strict)
         return
-    _require_deployment(params)
-    config = features.normalize_configs(config_frame(params))
+    if output_path is not None:
+        raise click.UsageError("--output writes the estimates of an --input CSV; for one deployment use --json")
+    config = _one_deployment(params)
     result = features.estimate(config, normalized=True).iloc[0]
     row = config.iloc[0]
     if as_json:
@@ -64,32 +87,92 @@ def _require_deployment(params: dict[str, Any]) -> None:
         raise click.UsageError(f"give --input CSV, or describe one deployment (missing {', '.join(missing)})")
 
 
-def _estimate_file(input_path: Path, output_path: Path | None, as_json: bool) -> None:
+def _no_deployment_flags(params: dict[str, Any]) -> None:
+    """With --input the CSV describes the deployments: a deployment flag given too would be ignored."""
+    ctx = click.get_current_context()
+    given = [f"--{name.replace('_', '-')}" for name in params
+             if ctx.get_parameter_source(name) in (ParameterSource.COMMANDLINE, ParameterSource.ENVIRONMENT)]
+    if given:
+        raise click.UsageError(f"{', '.join(given)} describe one deployment, but --input's CSV describes them; "
+                               "put the values in the CSV's columns, or drop --input")
+
+
+def _one_deployment(params: dict[str, Any]) -> pd.DataFrame:
+    """The normalised row the flags describe; ``ConfigError`` (exit 2) naming why it is impossible."""
+    _require_deployment(params)
+    config, errors = models.valid_rows(config_frame(params))
+    if errors:
+        raise ConfigError(errors[0])
+    for warning in features.config_warnings(config):
+        if warning:
+            stderr.print(f"warning: {warning}", style="yellow", soft_wrap=True, markup=False, highlight=False)
+    return config
+
+
+def _usable_rows(file: ConfigFile) -> tuple[pd.DataFrame, list[int], list[str]]:
+    """The file's usable rows normalised, their positions in the file's table, and every other row as
+    ``file:line: reason`` in line order (also printed to stderr, with warnings on the usable rows)."""
+    models.check_columns(file.frame)
+    config, errors = models.valid_rows(file.frame)
+    positions = [p for p in range(len(file.frame)) if p not in errors]
+    refused = [(file.lines[p], f"{file.where(p)}: {reason}") for p, reason in errors.items()]
+    problems = [text for _, text in sorted(refused + file.unreadable)]
+    for text in problems:
+        stderr.print(text, markup=False, highlight=False, soft_wrap=True)
+    for position, warning in zip(positions, features.config_warnings(config), strict=True):
+        if warning:
+            stderr.print(f"{file.where(position)}: warning: {warning}", style="yellow", markup=False,
+                         highlight=False, soft_wrap=True)
+    return config, positions, problems
+
+
+def _account(file: ConfigFile, used: int, problems: list[str], verb: str, strict: bool) -> None:
+    """A warning (exit 0), or with ``strict`` a ``DataError`` (exit 1), when rows were left out."""
+    if not problems:
+        return
+    message = (f"{len(problems)} of {len(problems) + used} rows of {file.path} could not be {verb} (listed above "
+               f"with their line); the other {used} {'was' if used == 1 else 'were'} {verb}")
+    if strict:
+        raise DataError(f"{message} (--strict)")
+    stderr.print(f"warning: {message}", style="yellow", markup=False, highlight=False, soft_wrap=True)
+
+
+def _nothing_usable(file: ConfigFile, problems: list[str], verb: str) -> DataError:
+    return DataError(f"none of the {len(problems)} rows of {file.path} could be {verb} (listed above with their "
+                     "line)")
+
+
+def _write_csv(frame: pd.DataFrame, path: Path) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    frame.to_csv(path, index=False)
+
+
+def _estimate_file(file: ConfigFile, output_path: Path | None, as_json: bool, strict: bool) -> None:
     """Every row of a CSV: the estimable ones written (or printed), the others listed by line."""
     import pandas as pd
 
-    configs = read_configs_csv(input_path)
-    estimates, errors = models.estimate_each(configs)
-    for position, reason in sorted(errors.items()):
-        stderr.print(f"{input_path}:{position + 2}: {reason}", markup=False, highlight=False, soft_wrap=True)
-    good = configs.iloc[[i for i in range(len(configs)) if i not in errors]].reset_index(drop=True)
+    config, positions, problems = _usable_rows(file)
+    if not positions:
+        raise _nothing_usable(file, problems, "estimated")
+    estimates = features.estimate(config, normalized=True)
+    for metric in ("ttft_s", "itl_s", "latency_s"):
+        estimates[f"achievable_{metric}"] = estimates[metric]
+    good = file.frame.iloc[positions].reset_index(drop=True)
     combined = pd.concat([good, estimates[models.ESTIMATE_OUTPUT_COLUMNS].reset_index(drop=True)], axis=1)
     if output_path is not None:
-        combined.to_csv(output_path, index=False)
+        _write_csv(combined, output_path)
         stderr.print(f"wrote {len(combined)} estimates to {output_path}", highlight=False)
     elif as_json:
         report.print_json(combined.to_dict(orient="records"))
     else:
         stdout.print(combined.to_string(index=False), markup=False, highlight=False)
-    if errors:
-        raise DataError(f"{len(errors)} of {len(configs)} rows of {input_path} could not be estimated (listed "
-                        "above with their line); the others were estimated")
+    _account(file, len(positions), problems, "estimated", strict)
 
 
 @click.command()
 @data_options
-@click.option("--out", "out_path", type=click.Path(path_type=Path, dir_okay=False), required=True,
-              help="Where to write the model bundle (.joblib).")
+@click.option("--out", "out_path", type=OutputPath(), required=True,
+              help="Where to write the model bundle (.joblib); checked before training starts.")
 @click.option("--seed", type=int, default=0, show_default=True, help="Random seed (LightGBM and CV folds).")
 @click.option("--cv-folds", type=click.IntRange(min=0), default=5, show_default=True,
               help="Random k-fold cross-validation stored in the bundle's metadata (0 or 1 to skip).")
@@ -122,7 +205,7 @@ def train(data_dir: Path | None, shared_dir: Path | None, out_path: Path, seed: 
                    "test large: batch (sequences), input_length, version (each framework's newest release held "
                    "out). The output states the split's rule.")
 @click.option("--seed", type=int, default=0, show_default=True, help="Random seed.")
-@click.option("--out", "out_dir", type=click.Path(path_type=Path, file_okay=False), default=None,
+@click.option("--out", "out_dir", type=OutputPath(directory=True), default=None,
               help="Write evaluation.json, predictions.csv and one PNG per metric here.")
 @click.option("--with-specs", is_flag=True, help="Also feed raw datasheet numbers (to measure whether they help).")
 @click.option("--with-hardware-id", is_flag=True, help="Also feed the hardware id as a category (same purpose).")
@@ -155,26 +238,36 @@ def evaluate(data_dir: Path | None, shared_dir: Path | None, split: str, seed: i
               help="CSV of configurations in the canonical column names (one per row).")
 @click.option("--model-file", type=click.Path(path_type=Path, dir_okay=False), default=None,
               help="Model bundle (default: the bundled models/default.joblib).")
-@click.option("--output", "output_path", type=click.Path(path_type=Path, dir_okay=False), default=None,
+@trust_model_file_option
+@click.option("--output", "output_path", type=OutputPath(), default=None,
               help="Write the input columns plus predictions to this CSV.")
+@_STRICT
 @click.option("--json", "as_json", is_flag=True, help="Print JSON instead of a table.")
-def predict(input_path: Path | None, model_file: Path | None, output_path: Path | None, as_json: bool,
-            **params: Any) -> None:
-    """Learned prediction with P10-P90 intervals, for one deployment or a CSV of them."""
-    if input_path is None:
-        _require_deployment(params)
-        configs = config_frame(params)
-    else:
-        configs = read_configs_csv(input_path)
-    model = models.load(model_file) if model_file else models.load_default()
-    models.check_columns(configs)
-    normalized = features.normalize_configs(configs)
-    predictions = model.predict(normalized, normalized=True)
+def predict(input_path: Path | None, model_file: Path | None, trust_model_file: bool, output_path: Path | None,
+            strict: bool, as_json: bool, **params: Any) -> None:
+    """Learned prediction with P10-P90 intervals, for one deployment or a CSV of them.
+
+    With --input, rows that cannot be predicted are listed as file:line: reason and the others are
+    predicted (exit 0 with a warning; --strict: exit 1).
+    """
     import pandas as pd
 
+    model = models.load(model_file, trust=trust_model_file) if model_file else models.load_default()
+    file = None
+    if input_path is None:
+        normalized = _one_deployment(params)
+        configs, problems = config_frame(params), list[str]()
+    else:
+        _no_deployment_flags(params)
+        file = read_configs_csv(input_path)
+        normalized, positions, problems = _usable_rows(file)
+        if not positions:
+            raise _nothing_usable(file, problems, "predicted")
+        configs = file.frame.iloc[positions]
+    predictions = model.predict(normalized, normalized=True)
     combined = pd.concat([configs.reset_index(drop=True), predictions.reset_index(drop=True)], axis=1)
     if output_path is not None:
-        combined.to_csv(output_path, index=False)
+        _write_csv(combined, output_path)
     if as_json:
         report.print_json(combined.to_dict(orient="records"))
     elif output_path is None or input_path is None:
@@ -186,3 +279,17 @@ def predict(input_path: Path | None, model_file: Path | None, output_path: Path 
             stdout.print(warning, style="yellow", soft_wrap=True)
     if output_path is not None:
         stderr.print(f"wrote {len(combined)} predictions to {output_path}")
+    if file is not None:
+        _account(file, len(normalized), problems, "predicted", strict)
+
+
+@click.command()
+@click.argument("path", type=click.Path(path_type=Path, dir_okay=False))
+def trust(path: Path) -> None:
+    """Trust a model file from elsewhere, so predict and optimize load it without --trust-model-file.
+
+    Records the file's SHA-256 for this user; a file altered later is refused again. Loading a model
+    file runs code it holds: trust only files from a source you trust.
+    """
+    digest = models.trust_file(path)
+    stdout.print(f"trusted {path} (sha256 {digest})", soft_wrap=True, markup=False, highlight=False)

@@ -17,6 +17,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 
 import surrogate.model as models
 import surrogate.report as report
+from surrogate.cli._options import OutputPath, output_problem, trust_model_file_option
 from surrogate.cli._root import stderr, stdout
 from surrogate.optimize import (
     DEFAULT_MAX_SEQUENCES,
@@ -53,8 +54,8 @@ def _split(text: str | None) -> tuple[str, ...] | None:
     return items
 
 
-def _model(path: Path | None) -> models.SurrogateModel:
-    return models.load(path) if path is not None else models.load_default()
+def _model(path: Path | None, trust: bool) -> models.SurrogateModel:
+    return models.load(path, trust=trust) if path is not None else models.load_default()
 
 
 @click.command("optimize")
@@ -94,17 +95,18 @@ def _model(path: Path | None) -> models.SurrogateModel:
 @click.option("--top", "top_k", type=click.IntRange(min=1), default=5, show_default=True,
               help="Configurations to show.")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON instead of tables.")
-@click.option("--out", "out_dir", type=click.Path(file_okay=False, path_type=Path), default=None,
+@click.option("--out", "out_dir", type=OutputPath(directory=True), default=None,
               help=f"Write top.csv, result.json (and pareto.csv/png) here; --pareto defaults to "
                    f"./{_DEFAULT_PARETO_DIR}.")
 @click.option("--model-file", type=click.Path(dir_okay=False, path_type=Path), default=None,
               help="Surrogate bundle to use (default: the shipped models/default.joblib).")
+@trust_model_file_option
 def optimize_command(model_name: str, gpus: tuple[str, ...], input_len: int, output_len: int,
                      concurrency: int | None, max_ttft_s: float | None, max_itl_s: float | None,
                      max_latency_s: float | None, risk: str, objective: str, pareto: bool, frameworks: str | None,
                      precisions: str, max_sequences: int, search: str, trials: int, seed: int,
                      storage: str | None, study_name: str | None, top_k: int, as_json: bool,
-                     out_dir: Path | None, model_file: Path | None) -> None:
+                     out_dir: Path | None, model_file: Path | None, trust_model_file: bool) -> None:
     """Find the best deployment of a model on your devices under memory and latency limits.
 
     Example: surrogate optimize --model meta-llama/Llama-3.1-70B --gpus h100-sxm:8 --input-len 1024
@@ -117,7 +119,12 @@ def optimize_command(model_name: str, gpus: tuple[str, ...], input_len: int, out
     targets = Targets(max_ttft_s=max_ttft_s, max_itl_s=max_itl_s, max_latency_s=max_latency_s, risk=risk)
     options = OptimizeOptions(objective=objective, targets=targets, pareto=pareto, search=search, trials=trials,
                               seed=seed, storage=storage, study_name=study_name, top_k=top_k)
-    model = _model(model_file)
+    if out_dir is None and pareto:  # checked now, not after the search
+        out_dir = _DEFAULT_PARETO_DIR
+        problem = output_problem(out_dir, directory=True) or (f"{out_dir} is a file" if out_dir.is_file() else None)
+        if problem:
+            raise click.UsageError(f"--pareto writes to ./{out_dir} unless --out says where: {problem}")
+    model = _model(model_file, trust_model_file)
     bar = Progress(TextColumn("optimizing"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
                    console=stderr, transient=True)
     with bar if stderr.is_terminal else nullcontext():

@@ -7,7 +7,9 @@ must stay cheap, since every ``surrogate --help`` does it.
 from __future__ import annotations
 
 import logging
+import os
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
@@ -18,7 +20,8 @@ from features.errors import DataError
 if TYPE_CHECKING:
     import pandas as pd
 
-__all__ = ["apply_options", "config_options", "config_frame", "data_options", "training_table", "read_configs_csv"]
+__all__ = ["apply_options", "config_options", "config_frame", "data_options", "training_table", "read_configs_csv",
+           "trust_model_file_option", "ConfigFile", "OutputPath", "output_problem"]
 
 
 Command = TypeVar("Command", bound=Callable[..., Any])
@@ -58,8 +61,8 @@ def _add_config_options(func: Command, required: bool) -> Command:
         click.option("--kv-dtype", default="fp16", show_default=True, help="KV-cache precision."),
         click.option("--batching", type=click.Choice(["static", "continuous"]), default=None,
                      help="Static batch, or continuous serving (default: continuous if --concurrency is given)."),
-        click.option("--batch-size", type=click.IntRange(min=1), default=1, show_default=True,
-                     help="Sequences in a static batch."),
+        click.option("--batch-size", type=click.IntRange(min=1), default=None,
+                     help="Sequences in a static batch (default 1)."),
         click.option("--concurrency", type=click.IntRange(min=1), default=None,
                      help="Requests in flight per replica under continuous batching (default: batch size)."),
         click.option("--input-len", type=click.IntRange(min=1), required=required,
@@ -71,17 +74,28 @@ def _add_config_options(func: Command, required: bool) -> Command:
 
 
 def config_frame(params: dict[str, Any]) -> pd.DataFrame:
-    """One configuration row from the deployment flags (tp from --num-devices when only that is given)."""
+    """One configuration row from the deployment flags (tp from --num-devices when only that is given).
+
+    ``click.UsageError`` when --batch-size and --concurrency ask for different numbers of sequences,
+    or --concurrency comes with --batching static: one of them would be dropped.
+    """
     import pandas as pd
 
+    batch, concurrency = params["batch_size"], params["concurrency"]
+    if batch is not None and concurrency is not None and batch != concurrency:
+        raise click.UsageError(f"--batch-size {batch} and --concurrency {concurrency} disagree: --batch-size is a "
+                               "static batch, --concurrency the requests in flight under continuous batching; give one")
+    if params["batching"] == "static" and concurrency is not None and batch is None:
+        raise click.UsageError(f"--concurrency applies to continuous batching, not --batching static; for a static "
+                               f"batch of {concurrency} give --batch-size {concurrency}")
     row = {
         "hardware": params["hardware"], "model": params["model"], "framework": params["framework"],
         "framework_version": params.get("framework_version"),
         "tp": params["tp"], "pp": params["pp"], "dp": params["dp"], "ep": params["ep"],
         "weight_dtype": params["weight_dtype"], "kv_dtype": params["kv_dtype"],
-        "batching": params["batching"] or ("continuous" if params["concurrency"] else "static"),
-        "batch_size": params["batch_size"],
-        "concurrency": params["concurrency"], "input_len": params["input_len"],
+        "batching": params["batching"] or ("continuous" if concurrency else "static"),
+        "batch_size": batch if batch is not None else (concurrency or 1),
+        "concurrency": concurrency, "input_len": params["input_len"],
         "output_len": params["output_len"],
     }
     if params["num_devices"] is not None:
@@ -93,16 +107,84 @@ def config_frame(params: dict[str, Any]) -> pd.DataFrame:
     return pd.DataFrame([row])
 
 
+@dataclass(frozen=True)
+class ConfigFile:
+    """A user's CSV of configurations: the rows read (cells as written, empty ones NA), each row's
+    physical line, and the lines that could not be read as a row (``file:line: reason``)."""
+
+    path: Path
+    frame: pd.DataFrame
+    lines: list[int]
+    unreadable: list[tuple[int, str]]
+
+    def where(self, position: int) -> str:
+        """``file:line`` of the row at ``position``."""
+        return f"{self.path}:{self.lines[position]}"
 
 
-def read_configs_csv(path: Path) -> pd.DataFrame:
-    """Configurations from a user's CSV; a malformed file is a DataError naming it."""
+def read_configs_csv(path: Path) -> ConfigFile:
+    """Configurations from a user's CSV, row by row; ``DataError`` for a file with no rows to read.
+
+    Rows with the wrong number of fields or bytes that are not UTF-8 are listed, not read; a header
+    naming a column twice, an empty file and a header without rows are errors.
+    """
     import pandas as pd
 
-    try:
-        return pd.read_csv(path)
-    except (OSError, pd.errors.ParserError, UnicodeDecodeError) as exc:
-        raise DataError(f"{path}: cannot read as CSV: {exc}") from exc
+    from surrogate.ingest.account import Rejection
+    from surrogate.ingest.base import read_csv_rows
+
+    header, items = read_csv_rows(path, str(path))
+    if not header:
+        raise DataError(f"{path} is empty: expected a header row of column names (at least hardware, model, "
+                        "input_len, output_len) and one configuration per row")
+    rows: list[dict[str, str | None]] = []
+    lines: list[int] = []
+    unreadable: list[tuple[int, str]] = []
+    for item in items:
+        if isinstance(item, Rejection):
+            unreadable.append((item.line, str(item)))
+        else:
+            rows.append({k: (v if v != "" else None) for k, v in item.values.items()})
+            lines.append(item.line)
+    if not rows and not unreadable:
+        raise DataError(f"{path} has a header but no rows: add one configuration per row")
+    frame = pd.DataFrame(rows, columns=header, dtype=object)
+    return ConfigFile(path, frame, lines, unreadable)
+
+
+class OutputPath(click.Path):
+    """A file or directory the command will write, checked when the flag is read, before any work.
+
+    Refused: a path below a file, or in a directory this user cannot write. A missing directory is
+    fine: the command creates it when it writes.
+    """
+
+    def __init__(self, *, directory: bool = False) -> None:
+        super().__init__(path_type=Path, file_okay=not directory, dir_okay=directory, writable=True)
+        self.directory = directory
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
+        path = Path(os.fsdecode(super().convert(value, param, ctx)))
+        problem = output_problem(path, directory=self.directory)
+        if problem:
+            self.fail(problem, param, ctx)
+        return path
+
+
+def output_problem(path: Path, *, directory: bool = False) -> str | None:
+    """Why ``path`` cannot be written (None when it can): its nearest existing ancestor is a file, or a
+    directory this user may not write in."""
+    if str(path).strip() == "":
+        return "give a path"
+    start = path if directory and path.exists() else path.parent
+    ancestor = start.absolute()
+    while not ancestor.exists() and ancestor != ancestor.parent:
+        ancestor = ancestor.parent
+    if not ancestor.is_dir():
+        return f"{ancestor} is a file, not a directory, so {path} cannot be written"
+    if not os.access(ancestor, os.W_OK | os.X_OK):
+        return f"cannot write in {ancestor} (permission denied)"
+    return None
 
 
 def training_table(data_dir: Path | None, shared_dir: Path | None) -> pd.DataFrame:
@@ -130,3 +212,11 @@ _DATA_OPTIONS = [
 def data_options(func: Command) -> Command:
     """--data and --shared: where training and evaluation read measurements from."""
     return apply_options(func, _DATA_OPTIONS)
+
+
+def trust_model_file_option(func: Command) -> Command:
+    """--trust-model-file: the opt-in to unpickle a --model-file this user never saved or trusted."""
+    option = click.option("--trust-model-file", is_flag=True,
+                          help="Load --model-file even though this user never saved or trusted it. Loading a model "
+                               "file runs code it holds: only for files from a source you trust.")
+    return option(func)

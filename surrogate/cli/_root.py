@@ -1,7 +1,8 @@
 """The root command group: flags every command shares, logging, and errors mapped to exit codes.
 
-Exit codes: 0 ok, 1 failure (``SurrogateError``: infeasible, bad data), 2 usage error (``ConfigError``:
-unknown names, bad flag values). No traceback for user mistakes unless ``--debug``.
+Exit codes: 0 ok, 1 failure (``SurrogateError``: infeasible, bad data; an ``OSError`` writing or reading
+a file), 2 usage error (``ConfigError``: unknown names, bad flag values, impossible requests). No
+traceback unless ``--debug``, not even for a bug: that is one "unexpected ..." line asking for a report.
 """
 
 from __future__ import annotations
@@ -34,19 +35,33 @@ def progress_spinner() -> Progress:
 
 
 class _Group(click.Group):
-    """Turns library errors into click errors so users see one line, not a traceback."""
+    """Turns library errors into click errors so users see one line, not a traceback.
+
+    ``ConfigError`` is a usage error (exit 2), any other ``SurrogateError`` a failure (exit 1). An
+    ``OSError`` (a disk full, a file that cannot be written) is a failure naming the file. Anything
+    else is a bug, still reported in one line (exit 1) with the hint to rerun with ``--debug``.
+    """
 
     def invoke(self, ctx: click.Context) -> Any:
         try:
             return super().invoke(ctx)
-        except ConfigError as exc:
+        except (click.ClickException, click.exceptions.Exit, click.exceptions.Abort):
+            raise
+        except Exception as exc:  # noqa: BLE001 - the one place errors become exit codes
             if ctx.obj and ctx.obj.get("debug"):
                 raise
-            raise click.UsageError(str(exc)) from None
-        except SurrogateError as exc:
-            if ctx.obj and ctx.obj.get("debug"):
-                raise
-            raise click.ClickException(str(exc)) from None
+            raise _click_error(exc) from None
+
+
+def _click_error(exc: Exception) -> click.ClickException:
+    if isinstance(exc, ConfigError):
+        return click.UsageError(str(exc))
+    if isinstance(exc, SurrogateError):
+        return click.ClickException(str(exc))
+    if isinstance(exc, OSError) and exc.filename is not None:
+        return click.ClickException(f"{exc.filename}: {exc.strerror or exc}")
+    return click.ClickException(f"unexpected {type(exc).__name__}: {exc} (a bug: rerun with --debug for the "
+                                "traceback and report it)")
 
 
 @click.group(cls=_Group, context_settings={"help_option_names": ["-h", "--help"]})

@@ -10,6 +10,7 @@ from __future__ import annotations
 import csv
 import json
 import math
+import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field, fields
 from pathlib import Path
@@ -20,7 +21,7 @@ import pandas as pd
 from features.errors import DataError
 from surrogate.ingest.account import Note, Rejection
 
-__all__ = ["AdapterOutput", "IngestContext", "CsvRow", "RowSink", "read_csv_rows", "number", "whole",
+__all__ = ["AdapterOutput", "IngestContext", "CsvRow", "RowSink", "read_csv_rows", "not_text", "number", "whole",
            "source_fields_json", "relative_name"]
 
 
@@ -102,10 +103,14 @@ def read_csv_rows(path: Path, file_label: str) -> tuple[list[str], Iterator[CsvR
     """Header (names stripped of surrounding spaces) and the data rows of a CSV file.
 
     Blank lines are skipped but counted, so ``line`` is the physical line (header = 1). A row with the
-    wrong number of fields comes back as a :class:`Rejection` instead of a row.
+    wrong number of fields, or bytes that are not UTF-8, comes back as a :class:`Rejection` instead of
+    a row. A header that is not UTF-8 or names a column twice is a ``DataError``: no row of such a
+    file can be read as meant.
     """
     try:
-        handle = path.open("r", encoding="utf-8-sig", newline="")
+        # surrogateescape keeps undecodable bytes (a Latin-1 or binary file) as lone surrogates, so
+        # only the rows that hold them are rejected.
+        handle = path.open("r", encoding="utf-8-sig", errors="surrogateescape", newline="")
     except OSError as exc:
         raise DataError(f"cannot read {path}: {exc.strerror or exc}") from exc
     reader = csv.reader(handle)
@@ -118,6 +123,11 @@ def read_csv_rows(path: Path, file_label: str) -> tuple[list[str], Iterator[CsvR
         handle.close()
         raise DataError(f"{file_label}:1: cannot parse the header: {exc}") from exc
     names = [h.strip() for h in header]
+    try:
+        _check_header(names, file_label)
+    except DataError:
+        handle.close()
+        raise
 
     def rows() -> Iterator[CsvRow | Rejection]:
         with handle:
@@ -137,9 +147,41 @@ def read_csv_rows(path: Path, file_label: str) -> tuple[list[str], Iterator[CsvR
                 if len(cells) != len(names):
                     yield Rejection(file_label, line, f"expected {len(names)} fields, found {len(cells)}")
                     continue
+                undecodable = not_text(cells)
+                if undecodable:
+                    yield Rejection(file_label, line, f"not UTF-8 text ({undecodable}); save the file as UTF-8")
+                    continue
                 yield CsvRow(line, {n: c.strip() for n, c in zip(names, cells, strict=True)})
 
     return names, rows()
+
+
+# Bytes a text table cannot hold: those that were not UTF-8 (kept as lone surrogates) and NUL.
+_NOT_TEXT = re.compile("[\udc80-\udcff\x00]")
+
+
+def not_text(cells: list[str]) -> str:
+    """'byte 0xe9 in field 3' for the first byte that was not UTF-8 (read with ``surrogateescape``) or
+    was NUL, or ''."""
+    for position, cell in enumerate(cells, start=1):
+        found = _NOT_TEXT.search(cell)
+        if found:
+            return f"byte {max(ord(found.group()) - 0xdc00, 0):#04x} in field {position}"
+    return ""
+
+
+def _check_header(names: list[str], file_label: str) -> None:
+    """``DataError`` for a header with bytes that are not UTF-8 or a column named twice."""
+    undecodable = not_text(names)
+    if undecodable:
+        raise DataError(f"{file_label}:1: the header is not UTF-8 text ({undecodable}): is this a "
+                        "CSV file? Save it as UTF-8")
+    seen: dict[str, int] = {}
+    for position, name in enumerate(names, start=1):
+        if name and name in seen:
+            raise DataError(f"{file_label}:1: column '{name}' appears twice (fields {seen[name]} and {position}); "
+                            "keep one")
+        seen[name] = position
 
 
 def number(text: Any) -> float | None:

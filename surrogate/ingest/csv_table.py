@@ -12,11 +12,13 @@ CSV (header = 1) and the 1-based row number for parquet.
 from __future__ import annotations
 
 import json
+import math
 from pathlib import Path
 from typing import Any
 
 import pandas as pd
 
+from features.configs import LARGEST_COUNT
 from features.errors import DataError
 from surrogate.ingest.account import Rejection
 from surrogate.ingest.base import AdapterOutput, read_csv_rows, relative_name
@@ -35,6 +37,7 @@ NAME = "csv"
 # What a user's table may set; everything else goes to source_fields.
 INPUT_COLUMNS = DEPLOYMENT_COLUMNS + DISAGG_COLUMNS + METRIC_COLUMNS
 _NUMERIC = {c.name for c in SCHEMA if c.dtype in {"Int64", "float64"}}
+_WHOLE = {c.name for c in SCHEMA if c.dtype == "Int64"}
 
 
 def _rows(file: Path, label: str) -> tuple[list[str], list[tuple[int, dict[str, Any]]], list[Rejection]]:
@@ -56,6 +59,23 @@ def _rows(file: Path, label: str) -> tuple[list[str], list[tuple[int, dict[str, 
     return header, rows, rejections
 
 
+def _parse_number(name: str, value: Any) -> tuple[Any, str]:
+    """A numeric cell as a number, and why it cannot be one ('' when it can): not a number, not finite,
+    not whole in a count column, or a count beyond :data:`features.configs.LARGEST_COUNT`."""
+    parsed = pd.to_numeric(pd.Series([value]), errors="coerce").iloc[0]
+    if pd.isna(parsed):
+        return None, f"{name} {value!r} is not a number"
+    number = float(parsed)
+    if not math.isfinite(number):
+        return None, f"{name} {value!r} is not a finite number"
+    if name in _WHOLE:
+        if number != round(number):
+            return None, f"{name} {value!r} is not a whole number"
+        if abs(number) > LARGEST_COUNT:
+            return None, f"{name} {value!r} is too large (at most {LARGEST_COUNT:,})"
+    return parsed, ""
+
+
 def read(path: Path) -> AdapterOutput:
     """One CSV or parquet file in canonical columns."""
     path = Path(path)
@@ -74,13 +94,9 @@ def read(path: Path) -> AdapterOutput:
         for name in known:
             value = values.get(name)
             if name in _NUMERIC and value is not None:
-                parsed = pd.to_numeric(pd.Series([value]), errors="coerce").iloc[0]
-                if pd.isna(parsed):
-                    bad.append(f"{name} {value!r} is not a number")
-                elif name not in METRIC_COLUMNS and float(parsed) != round(float(parsed)) and name not in {
-                        "prefill_chunk_tokens", "kv_block_size"}:
-                    bad.append(f"{name} {value!r} is not a whole number")
-                value = parsed
+                value, problem = _parse_number(name, value)
+                if problem:
+                    bad.append(problem)
             record[name] = value
         if bad:
             rejections.append(Rejection(label, line, "; ".join(bad)))

@@ -55,9 +55,9 @@ def load_manifest(path: Path | None = None) -> dict[str, Any]:
     except FileNotFoundError as exc:
         raise DataError(f"manifest {path} not found; pass --manifest PATH (datasets/manifest.json of the "
                         "surrogate repository)") from exc
-    except (OSError, json.JSONDecodeError) as exc:
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
         raise DataError(f"cannot read manifest {path}: {exc}") from exc
-    if not isinstance(manifest.get("sources"), dict):
+    if not isinstance(manifest, dict) or not isinstance(manifest.get("sources"), dict):
         raise DataError(f"manifest {path} has no 'sources' object")
     return manifest
 
@@ -73,7 +73,10 @@ def sha256_file(path: Path) -> str:
 def _download(url: str, part: Path, name: str, progress: Progress | None) -> str:
     """Fetch ``url`` into ``part``, resuming from its current size; returns 'downloaded' or 'resumed'."""
     have = part.stat().st_size if part.exists() else 0
-    request = urllib.request.Request(url, headers={"Range": f"bytes={have}-"} if have else {})
+    try:
+        request = urllib.request.Request(url, headers={"Range": f"bytes={have}-"} if have else {})
+    except ValueError as exc:  # not a URL urllib can open ('unknown url type')
+        raise DataError(f"cannot download {url}: {exc}; give --base-url as http(s)://host/path") from exc
     try:
         response = urllib.request.urlopen(request, timeout=_TIMEOUT_S)  # noqa: S310 - manifest URLs
     except urllib.error.HTTPError as exc:
@@ -116,11 +119,16 @@ def fetch(source: str, dest: Path, *, manifest_path: Path | None = None, base_ur
     if source not in sources:
         raise DataError(f"source '{source}' is not in the manifest; choose from: {', '.join(sources)}")
     entry = sources[source]
+    files = entry.get("files") if isinstance(entry, dict) else None
+    if not isinstance(files, list) or not all(isinstance(i, dict) and isinstance(i.get("path"), str) for i in files):
+        raise DataError(f"manifest entry '{source}' needs a 'files' list of objects with a 'path'")
+    if not base_url and not isinstance(entry.get("base_url"), str):
+        raise DataError(f"manifest entry '{source}' has no 'base_url'; give --base-url")
     root = (base_url or entry["base_url"]).rstrip("/") + "/"
     dest = Path(dest)
     results: list[FileResult] = []
     failures: list[str] = []
-    for item in entry["files"]:
+    for item in files:
         target = dest / item["path"]
         expected = item.get("sha256")
         kind = item.get("sha256_of", "upstream")

@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
+from features.configs import LARGEST_COUNT
 from features.errors import DataError
 
 __all__ = [
@@ -159,9 +160,14 @@ def _coerce(series: pd.Series, dtype: str, name: str) -> pd.Series:
     if bad.any():
         raise DataError(f"column '{name}': {series[bad].iloc[0]!r} is not a number")
     if dtype == "Int64":
-        fractional = numeric.notna() & (numeric != np.round(numeric))
+        values = numeric.astype(float)
+        fractional = values.notna() & ~(np.isfinite(values) & (values == np.round(values)))
         if fractional.any():
-            raise DataError(f"column '{name}': {float(numeric[fractional].iloc[0])!r} is not a whole number")
+            raise DataError(f"column '{name}': {float(values[fractional].iloc[0])!r} is not a whole number")
+        large = values.abs() > LARGEST_COUNT
+        if large.any():
+            raise DataError(f"column '{name}': {float(values[large].iloc[0]):g} is too large (at most "
+                            f"{LARGEST_COUNT:,})")
         return numeric.round().astype("Int64")
     return numeric.astype("float64")
 

@@ -33,7 +33,7 @@ import pandas as pd
 from features import catalog
 from features.errors import DataError, MissingPathError, SurrogateError
 from surrogate.ingest.account import Note, Rejection
-from surrogate.ingest.base import AdapterOutput, IngestContext, number, relative_name, whole
+from surrogate.ingest.base import AdapterOutput, IngestContext, not_text, number, relative_name, whole
 from surrogate.ingest.schema import MEASUREMENT_COLUMNS, coerce_dtypes
 
 __all__ = ["NAME", "read", "METADATA_KEYS", "BACKEND_FRAMEWORKS"]
@@ -226,11 +226,12 @@ class _Row:
 def _objects(file: Path, label: str) -> list[tuple[int, dict[str, Any]] | Rejection]:
     """(line, object) pairs of a JSON file (line 1) or a JSON-lines file (physical lines)."""
     try:
-        text = file.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as exc:
-        raise DataError(f"cannot read {file}: {exc}") from exc
+        # Bytes that are not UTF-8 stay as lone surrogates: only the lines holding them are rejected.
+        text = file.read_bytes().decode("utf-8-sig", errors="surrogateescape")
+    except OSError as exc:
+        raise DataError(f"cannot read {file}: {exc.strerror or exc}") from exc
     try:
-        whole_doc = json.loads(text)
+        whole_doc = None if not_text([text]) else json.loads(text)
     except json.JSONDecodeError:
         whole_doc = None
     if isinstance(whole_doc, dict):
@@ -241,6 +242,10 @@ def _objects(file: Path, label: str) -> list[tuple[int, dict[str, Any]] | Reject
     out: list[tuple[int, dict[str, Any]] | Rejection] = []
     for number_, line in enumerate(text.splitlines(), start=1):
         if not line.strip():
+            continue
+        if not_text([line]):
+            out.append(Rejection(label, number_, f"not UTF-8 text ({not_text([line]).removesuffix(' in field 1')}); "
+                                                 "save the file as UTF-8"))
             continue
         try:
             obj = json.loads(line)

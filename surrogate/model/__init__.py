@@ -1,6 +1,7 @@
 """The learned model: LightGBM corrections of the analytic estimate, trained, calibrated, saved and scored.
 
-``SurrogateModel`` is the bundle (fit, predict, save); ``load``/``load_default`` read bundles back;
+``SurrogateModel`` is the bundle (fit, predict, save); ``load``/``load_default`` read bundles back,
+unpickling only files this user trusts (``trust_file`` records one from elsewhere);
 ``AnalyticPredictor`` is physics alone behind the same ``predict``; ``train_bundle`` and
 ``cross_validate`` train and score on held-out rows. Intervals come from ``_calibration``.
 """

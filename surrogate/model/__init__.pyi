@@ -23,6 +23,11 @@ from ._files import (
     default_model_path as default_model_path,
     load as load,
     load_default as load_default,
+    trust_file as trust_file,
+)
+from ._rows import (
+    predict_each as predict_each,
+    valid_rows as valid_rows,
 )
 from ._splits import SPLITS as SPLITS
 from ._train import (

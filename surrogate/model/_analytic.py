@@ -9,8 +9,8 @@ from __future__ import annotations
 import pandas as pd
 
 from features.analytic import estimate
-from features.configs import CONFIG_COLUMNS, invalid_reasons, normalize_configs
-from features.errors import SurrogateError
+from features.configs import CONFIG_COLUMNS, normalize_configs
+from surrogate.model._rows import valid_rows
 
 __all__ = ["AnalyticPredictor", "estimate_each", "ESTIMATE_OUTPUT_COLUMNS"]
 
@@ -48,25 +48,12 @@ def estimate_each(configs: pd.DataFrame) -> tuple[pd.DataFrame, dict[int, str]]:
 
     Returns the estimable rows' estimates (indexed like ``configs``; ``ESTIMATE_OUTPUT_COLUMNS`` and
     every ``features.analytic.ANALYTIC_COLUMNS``) and ``{position: reason}`` for the rest, so one
-    bad row never costs the others. Good rows are estimated in one vectorised call.
+    bad row never costs the others (the split is ``valid_rows``). Good rows are estimated in one
+    vectorised call.
     """
-    columns = [c for c in configs.columns if c in CONFIG_COLUMNS]
-    good: list[pd.DataFrame] = []
-    errors: dict[int, str] = {}
-    for position in range(len(configs)):
-        try:
-            row = normalize_configs(configs.iloc[[position]][columns])
-        except SurrogateError as exc:
-            errors[position] = str(exc)
-            continue
-        reason = invalid_reasons(row).iloc[0]
-        if reason:
-            errors[position] = reason
-        else:
-            good.append(row)
-    if not good:
+    cfg, errors = valid_rows(configs)
+    if cfg.empty:
         return pd.DataFrame(columns=ESTIMATE_OUTPUT_COLUMNS), errors
-    cfg = pd.concat(good)
     est = estimate(cfg, normalized=True)
     for metric in ("ttft_s", "itl_s", "latency_s"):
         est[f"achievable_{metric}"] = est[metric]

@@ -62,7 +62,7 @@ from surrogate.model._calibration import (
 from surrogate.model._consistency import make_consistent
 from surrogate.model._efficiency import fit_efficiency
 from surrogate.model._software import newest_software, software_era, with_newest_software, with_source_eras
-from surrogate.model._support import fit_support, kind_folds, workload_tails
+from surrogate.model._support import fit_support, kind_folds, vendors_of, workload_tails
 
 if TYPE_CHECKING:
     import lightgbm as lgb
@@ -71,7 +71,10 @@ __all__ = ["SurrogateModel", "METRICS", "BUNDLE_FORMAT", "check_columns", "finge
 
 # 2: the target is measured / achievable, and the bundle carries its fitted efficiency parameters.
 # 3: monotone median models only; bands and shrinks per kind of support; the software date as input.
-BUNDLE_FORMAT = 3
+BUNDLE_FORMAT = 4
+# Groupings whose held-out rehearsal refits the achievable prior without the group (its vendor or engine
+# offset falls back to zero, as it would for a vendor or engine never measured).
+_HELD_OUT_GROUPINGS = ("vendor", "hardware", "model", "framework")
 METRICS = ["latency_s", "ttft_s", "itl_s"]
 # One thread: the training sets are small (thousands of rows), and OpenMP threads that share two
 # cores with another busy process spin-wait; measured 0.5 s single-threaded vs 142 s with 2 threads
@@ -261,10 +264,12 @@ class SurrogateModel:
 
     def _held_out_estimates(self, table: pd.DataFrame, cfg: pd.DataFrame, est: pd.DataFrame,
                             progress: Callable[[str], None] | None) -> dict[str, pd.DataFrame]:
-        """Per grouping (hardware, model folds), each row's achievable estimate with its own group left
-        out of the efficiency fit: what calibration of the unseen-hardware and unseen-model bands needs,
-        since off the data the prior is refit without that accelerator or model too."""
-        groupings = {"hardware": cfg["hardware"].to_numpy(), "model": model_folds(cfg["model"].to_numpy())}
+        """Per grouping (``_HELD_OUT_GROUPINGS``), each row's achievable estimate with its own group left
+        out of the efficiency fit: what calibration of the unseen-vendor, -hardware, -model and -engine bands
+        needs, since off the data the prior is refit without that vendor, accelerator, model or engine too."""
+        groupings = {"vendor": vendors_of(cfg), "hardware": cfg["hardware"].to_numpy(),
+                     "model": model_folds(cfg["model"].to_numpy()), "framework": cfg["framework"].to_numpy()}
+        assert tuple(groupings) == _HELD_OUT_GROUPINGS
         if not (self.calibrate and self.fit_efficiency and self.physics):
             return {kind: est for kind in groupings}
         out = {}
@@ -292,7 +297,7 @@ class SurrogateModel:
         (``needed[kind]``: the targets with each row's group left out of the efficiency fit), and ``prior``
         (the achievable prior's own error on held-out accelerators and models). ``tail_excess``: how far
         each workload-tail row lay beyond what its rehearsal trained on (the workload band's extent)."""
-        prior = widest([residual_band(needed[kind], shrink=0.0) for kind in ("hardware", "model")])
+        prior = widest([residual_band(needed[kind], shrink=0.0) for kind in _HELD_OUT_GROUPINGS])
         if not self.calibrate:
             return {"seen": Band(0.0, 0.0), "prior": prior}
         if progress:
@@ -343,6 +348,8 @@ class SurrogateModel:
         if not hasattr(self, "models_"):
             raise NotFittedError("this SurrogateModel is not trained yet; call fit() or load a bundle")
         check_columns(configs)
+        if len(configs) == 0:
+            raise DataError("nothing to predict: the table has no rows")
         cfg, est, feats = self._physics(configs, normalized)
         above, below = self.support_.range_excess(cfg)
         support = self.support_.assess(cfg, feats, above, below)
@@ -398,9 +405,14 @@ class SurrogateModel:
         return out
 
     def save(self, path: str | Path) -> Path:
+        """Write the bundle (joblib) and trust it: this user's ``surrogate.load`` reads it back without
+        ``trust=True``, since its SHA-256 goes to the per-user store (``surrogate.model._trust``)."""
+        from surrogate.model._trust import record_saved
+
         path = Path(path)
         path.parent.mkdir(parents=True, exist_ok=True)
         joblib.dump(self, path, compress=3)
+        record_saved(path)
         return path
 
 

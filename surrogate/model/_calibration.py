@@ -132,7 +132,7 @@ def row_bands(bands: dict[str, Band], support: pd.DataFrame, above: np.ndarray,
         return np.zeros(n), np.full(n, prior.low_log), np.full(n, prior.high_log)
     seen = bands["seen"]
     shrink, low, high = np.ones(n), np.full(n, seen.low_log), np.full(n, seen.high_log)
-    for kind in ("hardware", "model", "software"):
+    for kind in ("vendor", "hardware", "model", "framework", "software"):
         band = bands.get(kind)
         off = ~support[f"{kind}_seen_in_training"].to_numpy(dtype=bool)
         if band is None or not off.any():

@@ -11,7 +11,13 @@ __all__ = ["make_consistent"]
 def make_consistent(cfg: pd.DataFrame, out: pd.DataFrame, floors: dict[str, np.ndarray] | None = None) -> None:
     """Continuous rows: latency from TTFT and ITL. Static rows: ITL from latency and TTFT.
 
-    Throughputs always follow from latency, so no two predicted numbers contradict each other.
+    Throughputs always follow from latency, so no two predicted numbers contradict each other: for
+    each of median, ``_p10`` and ``_p90``, TTFT <= latency, and P10 <= median <= P90 for every metric.
+    A static row whose predicted latency is below its TTFT (the two are predicted apart) takes
+    TTFT + (output_len - 1) x ITL instead. A static ITL derived per quantile need not keep the
+    quantiles' order (the difference of two intervals is not an interval); its P10-P90 is then
+    widened to hold the median.
+
     ``out`` (median, ``_p10`` and ``_p90`` of each metric) is updated in place; ``floors`` (per metric,
     e.g. the peak-hardware times) bound the derived values from below before throughputs are taken.
     """
@@ -20,11 +26,14 @@ def make_consistent(cfg: pd.DataFrame, out: pd.DataFrame, floors: dict[str, np.n
     for suffix in ["", "_p10", "_p90"]:
         ttft, itl, lat = (out[f"{m}{suffix}"].to_numpy() for m in ("ttft_s", "itl_s", "latency_s"))
         derived_latency = ttft + steps * itl
-        derived_itl = np.where(steps > 0, (lat - np.minimum(ttft, lat)) / np.maximum(steps, 1.0), itl)
-        out[f"latency_s{suffix}"] = np.where(continuous, derived_latency, lat)
+        lat = np.where(continuous | (lat < ttft), derived_latency, lat)
+        derived_itl = np.where(steps > 0, (lat - ttft) / np.maximum(steps, 1.0), itl)
+        out[f"latency_s{suffix}"] = lat
         out[f"itl_s{suffix}"] = np.where(continuous | (derived_itl <= 0), itl, derived_itl)
         for metric, floor in (floors or {}).items():
             out[f"{metric}{suffix}"] = np.maximum(out[f"{metric}{suffix}"].to_numpy(), floor)
+    for metric in ("ttft_s", "itl_s", "latency_s"):
+        _hold_the_median(out, metric)
     sequences = np.where(continuous, cfg["concurrency"], cfg["batch_size"]).astype(float)
     tokens = cfg["dp"].to_numpy(dtype=float) * sequences
     in_len, out_len = cfg["input_len"].to_numpy(dtype=float), cfg["output_len"].to_numpy(dtype=float)
@@ -33,3 +42,14 @@ def make_consistent(cfg: pd.DataFrame, out: pd.DataFrame, floors: dict[str, np.n
         latency = out[f"latency_s{latency_suffix}"].to_numpy()
         out[f"throughput_tok_s{suffix}"] = tokens * (in_len + out_len) / latency
         out[f"output_throughput_tok_s{suffix}"] = tokens * out_len / latency
+
+
+def _hold_the_median(out: pd.DataFrame, metric: str) -> None:
+    """P10 <= median <= P90: an interval that misses its median is widened to hold it (never narrowed).
+
+    Keeps TTFT <= latency per quantile: the minimum (maximum) of two quantiles that each satisfy it
+    satisfies it too.
+    """
+    median = out[metric].to_numpy()
+    out[f"{metric}_p10"] = np.minimum(out[f"{metric}_p10"].to_numpy(), median)
+    out[f"{metric}_p90"] = np.maximum(out[f"{metric}_p90"].to_numpy(), median)

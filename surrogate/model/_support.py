@@ -1,8 +1,8 @@
 """How far a configuration is from the rows a bundle was trained on, per row.
 
-Four yes/no questions (was this accelerator seen under this batching mode, this model, this engine at
-this software date on this accelerator?
-is the workload inside the trained batch and length range for its batching mode?) and one distance:
+Six yes/no questions (was this accelerator's vendor seen, this accelerator under this batching mode, this
+model, this engine at all, this engine at this software date on this accelerator? is the workload inside
+the trained batch and length range for its batching mode?) and one distance:
 the nearest training deployment in a standardised space of what is neither workload nor identity
 (model shape, parallel layout, number formats), divided by the 90th percentile of
 the training deployments' own nearest-neighbour distances. A distance above 1 is further from the
@@ -24,10 +24,12 @@ import pandas as pd
 from scipy.spatial import cKDTree
 
 __all__ = ["Support", "SUPPORT_KINDS", "DISTANCE_FEATURES", "fit_support", "kind_folds", "sequences_of",
-           "workload_tails"]
+           "vendors_of", "workload_tails"]
 
-# Kinds of "off the data", in the order a row's reasons are listed.
-SUPPORT_KINDS = ["hardware", "model", "software", "workload"]
+# Kinds of "off the data", in the order a row's reasons are listed. A new vendor is also a new accelerator
+# and a new engine is also new software: the wider kind is rehearsed on its own (a whole vendor or engine
+# held out moves the prior and the correction more than one accelerator or one release does).
+SUPPORT_KINDS = ["vendor", "hardware", "model", "framework", "software", "workload"]
 DISTANCE_FEATURES = ["log_total_params", "log_active_params", "num_layers", "log_hidden_size",
                      "log_kv_bytes_per_token", "num_experts", "experts_per_token", "is_mla", "tp", "pp", "dp", "ep",
                      "weight_bytes_per_value", "kv_bytes_per_value"]
@@ -49,6 +51,24 @@ def _software_pairs(cfg: pd.DataFrame, feats: pd.DataFrame) -> list[tuple[str, s
     return list(zip(cfg["hardware"].astype(str), cfg["framework"].astype(str), years.tolist(), strict=True))
 
 
+def vendors_of(cfg: pd.DataFrame) -> npt.NDArray[np.object_]:
+    """Each row's hardware vendor as the catalog spells it (``unknown`` for hardware it does not list)."""
+    from features import catalog
+
+    vendors = cfg["hardware"].astype(str).map(catalog.hardware_table()["vendor"]).fillna("unknown")
+    labels: npt.NDArray[np.object_] = vendors.astype(str).to_numpy(dtype=object)
+    return labels
+
+
+def _context_windows(models: pd.Series) -> npt.NDArray[np.float64]:
+    """Each row's model context window in tokens (``max_position_embeddings``)."""
+    from features import catalog
+
+    windows = {m: float(catalog.get_model(m).max_position_embeddings) for m in pd.unique(models.astype(str))}
+    values: npt.NDArray[np.float64] = models.astype(str).map(windows).to_numpy(dtype=float)
+    return values
+
+
 def _hardware_modes(cfg: pd.DataFrame) -> list[tuple[str, str]]:
     """(accelerator, batching mode): static batches on a part say little about serving on it."""
     return list(zip(cfg["hardware"].astype(str), cfg["batching"].astype(str), strict=True))
@@ -68,8 +88,10 @@ def _points(feats: pd.DataFrame) -> npt.NDArray[np.float64]:
 class Support:
     """What the training rows covered; ``assess`` answers for new rows."""
 
+    vendors: set[str]
     hardware: set[tuple[str, str]]
     models: set[str]
+    frameworks: set[str]
     software: set[tuple[str, str, float]]
     workload_range: dict[str, dict[str, tuple[float, float]]]
     center: npt.NDArray[np.float64]
@@ -85,8 +107,10 @@ class Support:
         """Per row: ``<kind>_seen`` flags, ``support_distance`` and ``off_support`` (reasons, '' if none);
         ``above``/``below``: the rows' :meth:`range_excess`."""
         out = pd.DataFrame(index=cfg.index)
+        out["vendor_seen_in_training"] = [vendor in self.vendors for vendor in vendors_of(cfg)]
         out["hardware_seen_in_training"] = [pair in self.hardware for pair in _hardware_modes(cfg)]
         out["model_seen_in_training"] = cfg["model"].isin(self.models).to_numpy()
+        out["framework_seen_in_training"] = cfg["framework"].astype(str).isin(self.frameworks).to_numpy()
         out["software_seen_in_training"] = [pair in self.software for pair in _software_pairs(cfg, feats)]
         out["workload_in_training_range"] = (above == 0) & (below == 0)
         distance, _ = cKDTree(self.points).query(self._standard(feats), k=1)
@@ -119,10 +143,19 @@ class Support:
         for mode, ranges in self.workload_range.items():
             rows = cfg["batching"].eq(mode).to_numpy()
             sequences = "concurrency" if mode == "continuous" else "batch_size"
-            for name, column in [("sequences", sequences), ("input_len", "input_len"), ("output_len", "output_len")]:
+            for name, column in [("sequences", sequences), ("output_len", "output_len"), ("input_len", "input_len")]:
                 low, high = ranges[name]
                 values = cfg[column].to_numpy(dtype=float)
                 out[column] = np.where(rows, np.clip(values, low, high), values).astype(cfg[column].dtype)
+        # Raising a length to the trained minimum must not leave the model's context window (the row
+        # would stop being a configuration): the prompt gives way, never below the row's own.
+        window = _context_windows(cfg["model"])
+        room = np.maximum(window - out["output_len"].to_numpy(dtype=float), cfg["input_len"].to_numpy(dtype=float))
+        out["input_len"] = np.minimum(out["input_len"].to_numpy(dtype=float), room).astype(cfg["input_len"].dtype)
+        out["output_len"] = np.minimum(out["output_len"].to_numpy(dtype=float),
+                                       np.maximum(window - out["input_len"].to_numpy(dtype=float),
+                                                  cfg["output_len"].to_numpy(dtype=float))
+                                       ).astype(cfg["output_len"].dtype)
         if "continuous" not in self.workload_range:
             return out
         continuous = cfg["batching"].eq("continuous").to_numpy()
@@ -130,7 +163,8 @@ class Support:
         return out
 
     def to_dict(self) -> dict[str, Any]:
-        return {"hardware": sorted(f"{h} ({mode})" for h, mode in self.hardware), "models": sorted(self.models),
+        return {"vendors": sorted(self.vendors), "hardware": sorted(f"{h} ({mode})" for h, mode in self.hardware),
+                "models": sorted(self.models), "frameworks": sorted(self.frameworks),
                 "workload_range": self.workload_range, "reference_distance": self.reference_distance}
 
 
@@ -151,7 +185,8 @@ def fit_support(cfg: pd.DataFrame, feats: pd.DataFrame) -> Support:
     for mode in sorted(set(cfg["batching"])):
         rows = cfg["batching"].eq(mode).to_numpy()
         ranges[mode] = {name: (float(np.min(v[rows])), float(np.max(v[rows]))) for name, v in values.items()}
-    return Support(hardware=set(_hardware_modes(cfg)), models=set(cfg["model"]),
+    return Support(vendors=set(vendors_of(cfg)), hardware=set(_hardware_modes(cfg)), models=set(cfg["model"]),
+                   frameworks=set(cfg["framework"].astype(str)),
                    software=set(_software_pairs(cfg, feats)),
                    workload_range=ranges, center=center, scale=scale, points=points, reference_distance=reference)
 
@@ -182,8 +217,9 @@ def kind_folds(cfg: pd.DataFrame, feats: pd.DataFrame, recorded_version: np.ndar
                model_groups: np.ndarray) -> dict[str, np.ndarray]:
     """How each kind of "off the data" is rehearsed on training rows: the groups held out in turn.
 
-    hardware: each accelerator; model: groups of models; software: each engine's newest recorded
-    release (fold 0, the rest -1: always trained on). The workload tails are :func:`workload_tails`.
+    vendor: each hardware vendor; hardware: each accelerator; model: groups of models; framework: each
+    engine; software: each engine's newest recorded release (fold 0, the rest -1: always trained on).
+    The workload tails are :func:`workload_tails`.
     """
     years = feats["software_year"].to_numpy(dtype=float)
     newest = np.full(len(cfg), -1, dtype=np.int64)
@@ -192,5 +228,6 @@ def kind_folds(cfg: pd.DataFrame, feats: pd.DataFrame, recorded_version: np.ndar
         rows = (frameworks == framework) & recorded_version & np.isfinite(years)
         if rows.any():
             newest[rows & (years == np.max(years[rows]))] = 0
-    return {"hardware": cfg["hardware"].astype(str).to_numpy(), "model": model_groups, "software": newest}
+    return {"vendor": vendors_of(cfg), "hardware": cfg["hardware"].astype(str).to_numpy(), "model": model_groups,
+            "framework": frameworks, "software": newest}
 

@@ -32,7 +32,7 @@ import numpy.typing as npt
 import pandas as pd
 
 from features.configs import CONFIG_COLUMNS
-from features.errors import ConfigError
+from features.errors import ConfigError, DataError
 from surrogate.optimize._request import Objective
 from surrogate.optimize._scoring import CONSTRAINT_COLUMNS, constraint_matrix, objective_matrix
 
@@ -204,9 +204,16 @@ def _open_study(settings: StudySettings, objectives: tuple[Objective, ...]) -> o
             storage = open_storage(settings.storage) if settings.storage else None
             return optuna.create_study(storage=storage, study_name=settings.study_name, load_if_exists=True,
                                        sampler=_sampler(settings), directions=directions)
-        except (OperationalError, IntegrityError):
+        except ImportError as exc:  # optuna's RDB storage without the database's driver module
+            scheme = (settings.storage or "").split(":", 1)[0]
+            raise DataError(f"the {scheme} storage needs its Python database driver, which is not installed "
+                            f"({exc}); for PostgreSQL: pip install psycopg2-binary") from exc
+        except (OperationalError, IntegrityError) as exc:
             if attempt == _CREATE_ATTEMPTS - 1:
-                raise
+                reason = str(getattr(exc, "orig", exc)).strip().splitlines()[0]
+                raise DataError(f"cannot open the study storage {settings.storage!r} after {_CREATE_ATTEMPTS} "
+                                f"attempts: {reason}; check that the database server is running and "
+                                "the URL, user and database name are right") from exc
             time.sleep(_CREATE_RETRY_S * (attempt + 1))
     raise AssertionError("unreachable")  # pragma: no cover
 

@@ -13,7 +13,7 @@ from features.errors import ConfigError
 
 __all__ = ["DEFAULT_MAX_SEQUENCES", "SIXTEEN_BIT", "OBJECTIVES", "PARETO_OBJECTIVES", "RISKS", "TARGETS",
            "SEARCH_METHODS", "DevicePool", "Inventory", "Workload", "SearchSpace", "Objective", "Targets",
-           "OptimizeOptions"]
+           "OptimizeOptions", "storage_problem"]
 
 SEARCH_METHODS = ("auto", "exhaustive", "optuna")
 # Search bound, not a measured number: the largest batch or concurrency per replica tried.
@@ -164,3 +164,49 @@ class OptimizeOptions:
             raise ConfigError("trials, top_k and trials_per_batch must be at least 1")
         if self.study_name and not self.storage:
             raise ConfigError("--study-name needs --storage (the study lives in that storage)")
+        if self.storage is not None:
+            problem = storage_problem(self.storage)
+            if problem:
+                raise ConfigError(f"--storage {self.storage!r}: {problem}")
+
+
+# SQLAlchemy database URL schemes an Optuna RDBStorage accepts (a "+driver" suffix allowed).
+_DATABASES = ("sqlite", "postgresql", "postgres", "mysql", "mariadb", "oracle", "mssql", "cockroachdb")
+# File storages without a URL, as ``surrogate.optimize._optuna.open_storage`` reads them.
+_JOURNAL_SUFFIXES = (".log", ".journal")
+_SQLITE_SUFFIXES = (".db", ".sqlite", ".sqlite3")
+_STORAGE_FORMS = ("sqlite:///study.db, postgresql://user:password@host/db, or a journal file (study.log); "
+                  "a bare *.db path is SQLite")
+
+
+def storage_problem(url: str) -> str | None:
+    """Why an Optuna storage cannot work, found before the search starts (None when it may): an
+    unknown database scheme, a file in a directory that does not exist, or a path that is a directory.
+    A server that cannot be reached is only found when the study opens."""
+    text = str(url).strip()
+    if not text:
+        return f"empty; give {_STORAGE_FORMS}"
+    if text.startswith("journal:"):
+        return _file_problem(text.removeprefix("journal:"))
+    if "://" in text:
+        scheme = text.split("://", 1)[0].split("+", 1)[0].lower()
+        if scheme not in _DATABASES:
+            return f"unknown database '{scheme}'; give {_STORAGE_FORMS}"
+        if scheme == "sqlite":
+            path = text.split("://", 1)[1].removeprefix("/")
+            return None if path in ("", ":memory:") else _file_problem(path)
+        return None
+    if text.endswith(_JOURNAL_SUFFIXES + _SQLITE_SUFFIXES):
+        return _file_problem(text)
+    return f"neither a database URL nor a journal file; give {_STORAGE_FORMS}"
+
+
+def _file_problem(name: str) -> str | None:
+    from pathlib import Path
+
+    path = Path(name)
+    if path.is_dir():
+        return f"{path} is a directory; name a file in it"
+    if not path.parent.is_dir():
+        return f"directory {path.parent} does not exist (the storage creates its file, not the directory)"
+    return None
