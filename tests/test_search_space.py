@@ -136,3 +136,13 @@ def test_every_candidate_is_valid_and_within_the_inventory(pools: dict[str, int]
                 assert not (rows["weight_dtype"] == dtype).any()
     if concurrency is not None:
         assert (configs["concurrency"] * configs["dp"] >= concurrency).all()
+
+
+def test_a_checkpoint_named_for_its_format_is_served_in_that_format() -> None:
+    # '-NVFP4' states fp4 weights: the search keeps them and still chooses the KV format; the base
+    # name searches the requested formats.
+    named = enumerate_candidates(Inventory.parse(["b200:1"]), Workload("nvidia/Qwen3-32B-NVFP4", 256, 64)).configs
+    assert set(named["weight_dtype"]) == {"fp4"}
+    assert set(named["kv_dtype"]) == {"bf16", "fp8"}
+    base = enumerate_candidates(Inventory.parse(["b200:1"]), Workload("Qwen/Qwen3-32B", 256, 64)).configs
+    assert set(base["weight_dtype"]) == {"bf16", "fp8"}

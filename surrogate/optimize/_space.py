@@ -133,20 +133,22 @@ def _check_workload(workload: Workload, arch: ModelArch, model_id: str) -> None:
 
 
 def _pool_block(pool: DevicePool, fw_id: str, arch: ModelArch, workload: Workload, space: SearchSpace,
-                precisions: list[str], skipped: Counter[str]) -> pd.DataFrame | None:
-    """Every layout, load and format of one framework on one pool; what it leaves out goes to ``skipped``."""
+                precisions: tuple[list[str], list[str]], skipped: Counter[str]) -> pd.DataFrame | None:
+    """Every layout, load and format of one framework on one pool; what it leaves out goes to ``skipped``.
+    ``precisions``: the weight formats and the KV formats to try."""
+    weight_choices, kv_choices = precisions
     hw = catalog.get_hardware(pool.hardware)
     fw = catalog.get_framework(fw_id)
     if hw.vendor not in fw.vendors:
         if space.frameworks is not None:  # only worth saying when the user asked for it
             skipped[f"{fw_id} does not run on {hw.vendor} ({pool.hardware})"] += 1
         return None
-    weights = [d for d in precisions if d in fw.weight_precisions and weight_runs_on(d, hw)]
-    for d in precisions:
+    weights = [d for d in weight_choices if d in fw.weight_precisions and weight_runs_on(d, hw)]
+    for d in weight_choices:
         if d not in weights:
             why = f"{fw_id} lacks it" if d not in fw.weight_precisions else f"{pool.hardware} lacks {d} units"
             skipped[f"{d} weights with {fw_id} on {pool.hardware} ({why})"] += 1
-    kvs = [d for d in precisions if d in fw.kv_precisions]
+    kvs = [d for d in kv_choices if d in fw.kv_precisions]
     if not weights or not kvs:
         return None
     layouts = _layouts(pool, hw, fw.device_split == "layer", arch.num_layers, workload)
@@ -198,7 +200,11 @@ def enumerate_candidates(inventory: Inventory, workload: Workload, space: Search
     arch = catalog.get_model(workload.model)
     model_id = catalog.resolve_model(workload.model)
     _check_workload(workload, arch, model_id)
-    precisions = _precisions(space, arch.native_weight_dtype)
+    searched = _precisions(space, arch.native_weight_dtype)
+    # A checkpoint named for its format (nvidia/Qwen3-32B-NVFP4, ...-FP8-KV) is served in that format.
+    named = catalog.resolve_model_name(workload.model)
+    precisions = ([canonical_dtype(named.weight_dtype)] if named.weight_dtype else searched,
+                  [canonical_dtype(named.kv_dtype)] if named.kv_dtype else searched)
     skipped: Counter[str] = Counter()
     blocks = [block for pool in inventory.pools for fw_id in _frameworks(space)
               if (block := _pool_block(pool, fw_id, arch, workload, space, precisions, skipped)) is not None]
