@@ -128,7 +128,7 @@ CASES = [("h100-sxm", "vllm", LLAMA3_8B), ("a100-sxm4-40gb", "tensorrt-llm", "me
 
 @settings(max_examples=25, deadline=None)
 @given(case=st.sampled_from(CASES), tp=st.sampled_from([1, 2, 4]), sizes=st.tuples(st.integers(1, 512),
-       st.integers(1, 512)), lengths=st.tuples(st.integers(1, 4096), st.integers(1, 4096)))
+       st.integers(1, 512)), lengths=st.tuples(st.integers(1, 2048), st.integers(1, 2048)))  # within every window
 def test_longest_context_shrinks_and_fit_holds_with_fewer_sequences(case: tuple[str, str, str], tp: int,
                                                                      sizes: tuple[int, int],
                                                                      lengths: tuple[int, int]) -> None:
