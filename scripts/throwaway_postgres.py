@@ -3,9 +3,10 @@
 Initialises a cluster in a temp directory (trust auth, listening on 127.0.0.1 only, a free port),
 prints its URL for ``--storage`` and runs until Ctrl-C, then stops it and deletes the directory.
 Needs PostgreSQL's server binaries (Debian: ``apt-get install postgresql``) and, for optuna, a driver
-(``pip install psycopg2-binary``). ``initdb`` refuses to run as root, so as root the server runs as
-the ``postgres`` user. The test of shared studies (tests/test_postgres.py) and
-``benchmarks/optimize_workers.py`` start their servers with :func:`throwaway_server`.
+(``pip install "psycopg[binary]"``, the one SQLAlchemy 2.1 picks for ``postgresql://``). ``initdb``
+refuses to run as root, so as root the server runs as the ``postgres`` user. The test of shared
+studies (tests/test_postgres.py) and ``benchmarks/optimize_workers.py`` start theirs with
+:func:`throwaway_server`.
 """
 
 from __future__ import annotations

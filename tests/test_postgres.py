@@ -1,8 +1,8 @@
 """Several `surrogate optimize` workers on one study in a real PostgreSQL server.
 
 The fixture starts a throwaway cluster (``scripts/throwaway_postgres.py``: ``initdb`` in a temp dir,
-trust auth, 127.0.0.1 only, a free port) and stops it afterwards. Without PostgreSQL or psycopg2 the tests skip, unless
-``SURROGATE_REQUIRE_POSTGRES=1`` (``.ci/run`` sets it), where a missing server is a failure.
+trust auth, 127.0.0.1 only, a free port) and stops it afterwards. Without PostgreSQL or psycopg the
+tests skip, unless ``SURROGATE_REQUIRE_POSTGRES=1`` (``.ci/run`` sets it), where that is a failure.
 """
 
 from __future__ import annotations
@@ -29,7 +29,7 @@ _SCRIPT = load_script("scripts/throwaway_postgres.py", "throwaway_postgres")
 def postgres_url() -> Iterator[str]:
     required = os.environ.get("SURROGATE_REQUIRE_POSTGRES") == "1"
     try:
-        import psycopg2  # noqa: F401
+        import psycopg  # noqa: F401 - the driver SQLAlchemy 2.1 uses for postgresql://
 
         with _SCRIPT.throwaway_server() as url:
             yield url

@@ -5,11 +5,14 @@ Click wiring only. Errors reach the root group (``surrogate.cli._root``), which 
 
 from __future__ import annotations
 
+import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import click
 from click.core import ParameterSource
+from rich.progress import Progress, TaskID
 
 import features
 import surrogate.model as models
@@ -26,7 +29,7 @@ from surrogate.cli._options import (
     training_table,
     trust_model_file_option,
 )
-from surrogate.cli._root import progress_spinner, stderr, stdout
+from surrogate.cli._root import progress_bar, stderr, stdout
 from surrogate.formatting import describe_config
 
 if TYPE_CHECKING:
@@ -169,6 +172,19 @@ def _estimate_file(file: ConfigFile, output_path: Path | None, as_json: bool, st
     _account(file, len(positions), problems, "estimated", strict)
 
 
+def _reporter(bar: Progress, task: TaskID) -> Callable[[str, float], None]:
+    """Show a library step and its fraction done on the bar."""
+    def report(message: str, fraction: float) -> None:
+        bar.update(task, description=message, completed=fraction)
+    return report
+
+
+def format_duration(seconds: float) -> str:
+    """``42 s`` or ``5 min 40 s``."""
+    minutes, rest = divmod(round(seconds), 60)
+    return f"{minutes} min {rest} s" if minutes else f"{rest} s"
+
+
 @click.command()
 @data_options
 @click.option("--out", "out_path", type=OutputPath(), required=True,
@@ -181,10 +197,10 @@ def train(data_dir: Path | None, shared_dir: Path | None, out_path: Path, seed: 
           as_json: bool) -> None:
     """Train the LightGBM correction on measured data and save a model bundle."""
     table = training_table(data_dir, shared_dir)
-    with progress_spinner() as progress:
-        task = progress.add_task("training", total=None)
-        model = models.train_bundle(table, seed=seed, cv_folds=cv_folds,
-                             progress=lambda msg: progress.update(task, description=f"training: {msg}"))
+    started = time.perf_counter()
+    with progress_bar() as bar:
+        task = bar.add_task("training", total=1.0)
+        model = models.train_bundle(table, seed=seed, cv_folds=cv_folds, progress=_reporter(bar, task))
     model.save(out_path)
     if as_json:
         report.print_json(model.metadata)
@@ -195,7 +211,7 @@ def train(data_dir: Path | None, shared_dir: Path | None, out_path: Path, seed: 
                   f"data fingerprint {meta['data_fingerprint'][:12]}, seed {meta['seed']}")
     if meta["cv_scores"]:
         stdout.print(report.scores_table(meta["cv_scores"], f"cross-validation ({meta['cv_scores']['split']})"))
-    stdout.print(f"saved {out_path}")
+    stdout.print(f"saved {out_path} (trained in {format_duration(time.perf_counter() - started)})")
 
 
 @click.command()
@@ -216,11 +232,13 @@ def evaluate(data_dir: Path | None, shared_dir: Path | None, split: str, seed: i
              with_specs: bool, with_hardware_id: bool, without_software: bool, as_json: bool) -> None:
     """Accuracy on held-out rows: peak and achievable models, LightGBM without physics, full surrogate."""
     rows = models.training_rows(training_table(data_dir, shared_dir))
-    with progress_spinner() as progress:
-        task = progress.add_task("evaluating", total=None)
+    started = time.perf_counter()
+    with progress_bar() as bar:
+        task = bar.add_task("evaluating", total=1.0)
         evaluation = models.cross_validate(rows, split, seed=seed, with_specs=with_specs,
-                                    with_hardware_id=with_hardware_id, with_software=not without_software,
-                                    progress=lambda msg: progress.update(task, description=msg))
+                                           with_hardware_id=with_hardware_id, with_software=not without_software,
+                                           progress=_reporter(bar, task))
+    elapsed = format_duration(time.perf_counter() - started)
     if out_dir is not None:
         report.write_evaluation(evaluation, out_dir)
     if as_json:
@@ -230,6 +248,7 @@ def evaluate(data_dir: Path | None, shared_dir: Path | None, split: str, seed: i
         stdout.print(part)
     if out_dir is not None:
         stdout.print(f"wrote {out_dir}/evaluation.json, predictions.csv and plots")
+    stdout.print(f"evaluated in {elapsed}")
 
 
 @click.command()

@@ -14,12 +14,19 @@ from typing import Any
 
 import click
 from rich.console import Console
-from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+from rich.progress import (
+    BarColumn,
+    Progress,
+    TaskProgressColumn,
+    TextColumn,
+    TimeElapsedColumn,
+    TimeRemainingColumn,
+)
 
 from features.errors import ConfigError, SurrogateError
 from surrogate import __version__
 
-__all__ = ["cli", "main", "stdout", "stderr", "progress_spinner"]
+__all__ = ["cli", "main", "stdout", "stderr", "progress_bar"]
 
 # Results go to stdout: the terminal's width, or 160 columns when it is a file or pipe (rich would
 # wrap tables at 80 and break their labels). Progress and notes go to stderr.
@@ -28,10 +35,11 @@ stdout = Console() if Console().is_terminal else Console(width=_PIPE_WIDTH)
 stderr = Console(stderr=True)
 
 
-def progress_spinner() -> Progress:
-    """A spinner with the step's name and the time elapsed, on stderr, gone when done."""
-    return Progress(SpinnerColumn(), TextColumn("{task.description}"), TimeElapsedColumn(), console=stderr,
-                    transient=True)
+def progress_bar() -> Progress:
+    """The step under way, a bar of the fraction done, elapsed and estimated remaining time, on stderr
+    (gone when done): for work that reports ``(message, fraction)``."""
+    return Progress(TextColumn("{task.description}"), BarColumn(), TaskProgressColumn(), TimeElapsedColumn(),
+                    TextColumn("remaining"), TimeRemainingColumn(), console=stderr, transient=True)
 
 
 class _Group(click.Group):

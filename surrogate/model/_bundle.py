@@ -31,7 +31,6 @@ calibrated in :mod:`surrogate.model._calibration`.
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Callable
 from importlib.metadata import version as _pkg_version
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -52,6 +51,7 @@ from surrogate.model._calibration import (
     CALIBRATION_FOLDS,
     Band,
     growth_slack,
+    held_out_fits,
     model_folds,
     out_of_fold,
     residual_band,
@@ -61,6 +61,7 @@ from surrogate.model._calibration import (
 )
 from surrogate.model._consistency import make_consistent
 from surrogate.model._efficiency import fit_efficiency
+from surrogate.model._progress import ProgressFn, Steps
 from surrogate.model._software import newest_software, software_era, with_newest_software, with_source_eras
 from surrogate.model._support import fit_support, kind_folds, vendors_of, workload_tails
 
@@ -88,6 +89,19 @@ _MIN_ROWS_PER_METRIC = 20
 # Columns a prediction input may carry besides the configuration: the rest of the canonical
 # measurement table (metrics, provenance, labels) is ignored, so a data table can be passed straight in.
 IGNORED_COLUMNS = {c.name for c in SCHEMA} - set(CONFIG_COLUMNS)
+
+
+def _groupings(cfg: pd.DataFrame) -> dict[str, np.ndarray]:
+    """Each row's group under every grouping of ``_HELD_OUT_GROUPINGS`` (models in hashed folds)."""
+    return {"vendor": vendors_of(cfg), "hardware": cfg["hardware"].to_numpy(),
+            "model": model_folds(cfg["model"].to_numpy()), "framework": cfg["framework"].to_numpy()}
+
+
+def _measured(table: pd.DataFrame, metric: str) -> tuple[np.ndarray, np.ndarray]:
+    """A metric's measured values (NaN where absent) and which rows measured it (finite, positive)."""
+    values = (pd.to_numeric(table[metric], errors="coerce").to_numpy(dtype=float) if metric in table
+              else np.full(len(table), np.nan))
+    return values, np.isfinite(values) & (values > 0)
 
 
 def _versions() -> dict[str, str]:
@@ -196,8 +210,9 @@ class SurrogateModel:
         est = estimate(cfg, normalized=True, specs=specs, efficiency=self.efficiency_)
         return cfg, est, self._features(cfg, est, specs)
 
-    def fit(self, table: pd.DataFrame, progress: Callable[[str], None] | None = None) -> SurrogateModel:
-        """Train on canonical rows; each metric uses the rows that measured it.
+    def fit(self, table: pd.DataFrame, progress: ProgressFn | None = None) -> SurrogateModel:
+        """Train on canonical rows; each metric uses the rows that measured it. ``progress`` gets each
+        step and the fraction of the fit done (``surrogate.model._progress``).
 
         Rows are put in a canonical order first, so the same rows in any order give the same model.
         Rows that record no engine version take their source's era (``features.versions.SOURCE_ERA_DATES``).
@@ -210,27 +225,27 @@ class SurrogateModel:
         self.newest_software_: dict[str, dict[str, Any]] = {}
         # The achievable model's parameters come from the same rows (so a held-out accelerator is held
         # out of them too); the learned trees correct what they leave.
+        steps = Steps(progress, 2.0)
         if self.fit_efficiency and self.physics:
-            if progress:
-                progress("efficiency parameters")
+            steps.start("efficiency parameters", 2.0)
             self.efficiency_ = fit_efficiency(table, base=Efficiency())
         else:
             self.efficiency_ = default_efficiency()
         cfg, est, feats = self._physics(table)
         self.support_ = fit_support(cfg, feats)
         self.newest_software_ = newest_software(cfg, feats)
-        held_out = self._held_out_estimates(table, cfg, est, progress)
         workload, tail_excess = workload_tails(cfg)
         folds = {**kind_folds(cfg, feats, recorded_version, model_folds(cfg["model"].to_numpy())),
                  "workload": workload}
+        measured_rows = {m: _measured(table, m) for m in METRICS}
+        steps.total_units = steps.done_units + self._planned_units(cfg, folds, measured_rows)
+        held_out = self._held_out_estimates(table, cfg, est, steps)
         self.models_: dict[str, lgb.Booster] = {}
         self.bands_: dict[str, dict[str, Band]] = {}
         self.train_rows_: dict[str, int] = {}
         self.slack_: dict[str, float] = {}
         for metric in METRICS:
-            measured = (pd.to_numeric(table[metric], errors="coerce").to_numpy(dtype=float) if metric in table
-                        else np.full(len(table), np.nan))
-            rows = np.isfinite(measured) & (measured > 0)
+            measured, rows = measured_rows[metric]
             if rows.sum() < _MIN_ROWS_PER_METRIC:
                 continue
             base = est[metric].to_numpy() if self.physics else np.ones(len(est))
@@ -244,14 +259,13 @@ class SurrogateModel:
                 self.slack_[metric] = growth_slack(cfg[rows], np.log(measured[rows]), np.log(base[rows]))
             slack = self.slack_[metric] * np.log(base[rows])
             target = np.log(measured[rows] / base[rows]) + slack
-            if progress:
-                progress(f"{metric} median")
+            steps.start(f"{metric} median")
             self.models_[metric] = self._fit_median(feats[rows], target)
             self.train_rows_[metric] = int(rows.sum())
             needed = {kind: np.log(measured[rows] / frame[metric].to_numpy()[rows]) for kind, frame in held_out.items()}
             self.bands_[metric] = self._calibrate_metric(
                 metric, feats[rows], target, slack, {k: f[rows] for k, f in folds.items()}, needed,
-                tail_excess[rows], progress)
+                tail_excess[rows], steps)
         if not self.models_:
             raise DataError(f"no metric has {_MIN_ROWS_PER_METRIC} or more measured rows; nothing to train")
         # A metric no row measured is physics alone, with the widest band the prior showed elsewhere.
@@ -260,16 +274,27 @@ class SurrogateModel:
             self.bands_.setdefault(metric, {"prior": prior})
         self.feature_names_in_ = list(feats.columns)
         self.metadata = self._metadata(table)
+        steps.finish()
         return self
 
+    def _planned_units(self, cfg: pd.DataFrame, folds: dict[str, np.ndarray],
+                       measured_rows: dict[str, tuple[np.ndarray, np.ndarray]]) -> float:
+        """The rest of a fit in units (an efficiency refit 2, a LightGBM fit 1), for its progress."""
+        units = 0.0
+        if self.calibrate and self.fit_efficiency and self.physics:
+            units += 2.0 * sum(held_out_fits(groups) for groups in _groupings(cfg).values())
+        for _, rows in measured_rows.values():
+            if rows.sum() >= _MIN_ROWS_PER_METRIC:
+                units += 1.0 + (CALIBRATION_FOLDS + sum(held_out_fits(f[rows]) for f in folds.values())
+                                if self.calibrate else 0.0)
+        return units
+
     def _held_out_estimates(self, table: pd.DataFrame, cfg: pd.DataFrame, est: pd.DataFrame,
-                            progress: Callable[[str], None] | None) -> dict[str, pd.DataFrame]:
+                            steps: Steps) -> dict[str, pd.DataFrame]:
         """Per grouping (``_HELD_OUT_GROUPINGS``), each row's achievable estimate with its own group left
         out of the efficiency fit: what calibration of the unseen-vendor, -hardware, -model and -engine bands
         needs, since off the data the prior is refit without that vendor, accelerator, model or engine too."""
-        groupings = {"vendor": vendors_of(cfg), "hardware": cfg["hardware"].to_numpy(),
-                     "model": model_folds(cfg["model"].to_numpy()), "framework": cfg["framework"].to_numpy()}
-        assert tuple(groupings) == _HELD_OUT_GROUPINGS
+        groupings = _groupings(cfg)
         if not (self.calibrate and self.fit_efficiency and self.physics):
             return {kind: est for kind in groupings}
         out = {}
@@ -279,8 +304,7 @@ class SurrogateModel:
                 mine = groups == group
                 if mine.all():  # nothing would be left to fit on
                     continue
-                if progress:
-                    progress(f"efficiency without {kind} {group}")
+                steps.start(f"efficiency without {kind} {group}", 2.0)
                 try:
                     efficiency = fit_efficiency(table[~mine], base=self.efficiency_, tolerance=_REFIT_TOLERANCE)
                 except DataError:  # too few rows left: the group's own parameters are all there is
@@ -292,7 +316,7 @@ class SurrogateModel:
 
     def _calibrate_metric(self, metric: str, feats: pd.DataFrame, target: np.ndarray, slack: np.ndarray,
                           folds: dict[str, np.ndarray], needed: dict[str, np.ndarray], tail_excess: np.ndarray,
-                          progress: Callable[[str], None] | None) -> dict[str, Band]:
+                          steps: Steps) -> dict[str, Band]:
         """Bands of one metric: ``seen`` (random folds), one per kind of support rehearsed on held-out groups
         (``needed[kind]``: the targets with each row's group left out of the efficiency fit), and ``prior``
         (the achievable prior's own error on held-out accelerators and models). ``tail_excess``: how far
@@ -300,13 +324,13 @@ class SurrogateModel:
         prior = widest([residual_band(needed[kind], shrink=0.0) for kind in _HELD_OUT_GROUPINGS])
         if not self.calibrate:
             return {"seen": Band(0.0, 0.0), "prior": prior}
-        if progress:
-            progress(f"{metric} interval calibration")
+        steps.start(f"{metric} interval calibration: random folds", CALIBRATION_FOLDS)
         random_folds = np.random.default_rng(self.seed).permutation(len(target)) % CALIBRATION_FOLDS
         bands = {"seen": residual_band(target - out_of_fold(self._fit_median, feats, target, random_folds)),
                  "prior": prior}
         seen = bands["seen"]
         for kind, groups in folds.items():
+            steps.start(f"{metric} interval calibration: {kind} held out", held_out_fits(groups))
             correction = out_of_fold(self._fit_median, feats, target, groups) - slack
             wanted = needed.get(kind, target - slack)
             extent = 0.0

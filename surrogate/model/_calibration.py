@@ -23,7 +23,7 @@ import numpy as np
 import numpy.typing as npt
 import pandas as pd
 
-__all__ = ["BAND_QUANTILES", "CALIBRATION_FOLDS", "Band", "Regressor", "out_of_fold", "residual_band",
+__all__ = ["BAND_QUANTILES", "CALIBRATION_FOLDS", "Band", "Regressor", "out_of_fold", "held_out_fits", "residual_band",
            "shrunk_band", "model_folds", "widest", "row_bands", "growth_slack", "MAX_GROWTH_SLACK"]
 
 BAND_QUANTILES = (0.1, 0.9)
@@ -72,6 +72,12 @@ def out_of_fold(fit_median: MedianFit, feats: pd.DataFrame, target: np.ndarray,
             continue
         predicted[test] = np.asarray(fit_median(feats[~test], target[~test]).predict(feats[test]))
     return predicted
+
+
+def held_out_fits(folds: np.ndarray) -> int:
+    """How many models :func:`out_of_fold` fits for these folds (what its progress is counted in)."""
+    labels = [k for k in np.unique(folds) if not (isinstance(k, (int, np.integer)) and k < 0)]
+    return sum(1 for k in labels if 0 < int(np.sum(folds == k)) < len(folds))
 
 
 def residual_band(residuals: np.ndarray, shrink: float = 1.0) -> Band:

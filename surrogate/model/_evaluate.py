@@ -13,7 +13,6 @@ out of the headline numbers and the rule checks.
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -23,6 +22,7 @@ import pandas as pd
 from features.configs import CONFIG_COLUMNS
 from features.errors import DataError
 from surrogate.model._bundle import METRICS, SurrogateModel
+from surrogate.model._progress import ProgressFn, scaled
 from surrogate.model._splits import SPLIT_RULES, SPLITS, fold_masks
 
 __all__ = ["SPLITS", "VARIANTS", "Evaluation", "cross_validate", "error_summary"]
@@ -69,30 +69,33 @@ def error_summary(measured: np.ndarray, predicted: np.ndarray, low: np.ndarray |
 
 
 def cross_validate(table: pd.DataFrame, split: str, seed: int | None = 0, n_folds: int = 5,
-                   progress: Callable[[str], None] | None = None, **model_params: Any) -> Evaluation:
-    """Fit on each fold's training rows, predict its test rows, for every fold and predictor."""
+                   progress: ProgressFn | None = None, **model_params: Any) -> Evaluation:
+    """Fit on each fold's training rows, predict its test rows, for every fold and predictor.
+    ``progress`` gets each step and the fraction of all folds done."""
     table = table.reset_index(drop=True)
-    folds = fold_masks(table, split, seed, n_folds)
+    all_folds = fold_masks(table, split, seed, n_folds)
+    runnable = [k for k, fold in enumerate(all_folds) if fold.train.any() and fold.test.any()]
     rows = []
-    for k, (train_mask, test, group) in enumerate(folds):
-        if not train_mask.any() or not test.any():
-            continue
-        if progress:
-            progress(f"{split} fold {k + 1}")
-        rows.append(_predict_fold(table[train_mask], table[test], group[test], k, seed, model_params))
+    for i, k in enumerate(runnable):
+        train_mask, test, group = all_folds[k]
+        n = len(runnable)
+        fold_progress = scaled(progress, i / n, 1 / n, f"{split} fold {i + 1}/{n}: ")
+        rows.append(_predict_fold(table[train_mask], table[test], group[test], k, seed, model_params, fold_progress))
+    if progress:
+        progress("done", 1.0)
     if not rows:
         raise DataError(f"the {split} split leaves no fold with both training and test rows "
                         f"({SPLIT_RULES[split]}); choose another split or add data")
-    used = np.logical_or.reduce([f.train | f.test for f in folds])
+    used = np.logical_or.reduce([f.train | f.test for f in all_folds])
     predictions = pd.concat(rows).sort_index()
     summary = summarize(predictions, split, dropped_rows=int((~used).sum()))
     return Evaluation(split=split, seed=seed, predictions=predictions, summary=summary)
 
 
 def _predict_fold(train: pd.DataFrame, held: pd.DataFrame, group: np.ndarray, k: int, seed: int | None,
-                  model_params: dict[str, Any]) -> pd.DataFrame:
+                  model_params: dict[str, Any], progress: ProgressFn | None = None) -> pd.DataFrame:
     """One fold's held-out predictions, with how many training rows measured each metric."""
-    full = SurrogateModel(seed=seed, **model_params).fit(train)
+    full = SurrogateModel(seed=seed, **model_params).fit(train, progress=progress)
     plain = SurrogateModel(seed=seed, physics=False, calibrate=False, **model_params).fit(train)
     configs = held[[c for c in held.columns if c in CONFIG_COLUMNS]]
     pred_full = full.predict(configs)

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
 from typing import Any
 
 import pandas as pd
@@ -11,6 +10,7 @@ import pandas as pd
 from features.errors import DataError
 from surrogate.model._bundle import METRICS, SurrogateModel
 from surrogate.model._evaluate import VARIANTS, cross_validate
+from surrogate.model._progress import ProgressFn, scaled
 
 __all__ = ["training_rows", "train_bundle", "compact_scores"]
 
@@ -54,11 +54,14 @@ def compact_scores(summary: dict[str, Any]) -> dict[str, Any]:
 
 
 def train_bundle(table: pd.DataFrame, seed: int | None = 0, cv_folds: int = 5,
-                 progress: Callable[[str], None] | None = None, **params: Any) -> SurrogateModel:
-    """Fit on every training row; with ``cv_folds`` > 1, store random k-fold scores in the metadata."""
+                 progress: ProgressFn | None = None, **params: Any) -> SurrogateModel:
+    """Fit on every training row; with ``cv_folds`` > 1, store random k-fold scores in the metadata.
+    ``progress`` gets each step and the fraction done (each fold costs about one fit)."""
     rows = training_rows(table)
-    model = SurrogateModel(seed=seed, **params).fit(rows, progress=progress)
+    share = 1.0 / (1 + (cv_folds if cv_folds > 1 else 0))
+    model = SurrogateModel(seed=seed, **params).fit(rows, progress=scaled(progress, 0.0, share, "fit: "))
     if cv_folds > 1:
-        evaluation = cross_validate(rows, "random", seed=seed, n_folds=cv_folds, progress=progress, **params)
+        evaluation = cross_validate(rows, "random", seed=seed, n_folds=cv_folds,
+                                    progress=scaled(progress, share, 1.0 - share, "cross-validation "), **params)
         model.metadata["cv_scores"] = {"split": f"random {cv_folds}-fold", **compact_scores(evaluation.summary)}
     return model

@@ -207,7 +207,7 @@ def _open_study(settings: StudySettings, objectives: tuple[Objective, ...]) -> o
         except ImportError as exc:  # optuna's RDB storage without the database's driver module
             scheme = (settings.storage or "").split(":", 1)[0]
             raise DataError(f"the {scheme} storage needs its Python database driver, which is not installed "
-                            f"({exc}); for PostgreSQL: pip install psycopg2-binary") from exc
+                            f"({exc}); for PostgreSQL: pip install \"psycopg[binary]\"") from exc
         except (OperationalError, IntegrityError) as exc:
             if attempt == _CREATE_ATTEMPTS - 1:
                 reason = str(getattr(exc, "orig", exc)).strip().splitlines()[0]
