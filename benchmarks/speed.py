@@ -4,7 +4,7 @@
 
 Ingest: ``load_shared`` over ``../shared/datasets`` (what the data tests load once per run).
 Prediction: a batch of distinct configurations (hardware x model x framework x layout x workload)
-through ``SurrogateModel.predict`` end to end (normalisation, analytic model, features, 9 LightGBM
+through ``SurrogateModel.predict`` end to end (normalisation, analytic model, features, 3 LightGBM
 models). Training: ``train_bundle`` on every shared row with cross-validation off, as `surrogate
 train --cv-folds 0` does.
 """
