@@ -314,46 +314,60 @@ def _specs_for(configs: pd.DataFrame, specs: pd.DataFrame | None) -> pd.DataFram
     return specs.set_axis(configs.index, axis=0)
 
 
+class _PerRow:
+    """A catalog table's rows for each configuration, looked up once per distinct key (tables of
+    thousands of configurations name a handful of parts; indexing the whole table per row is slow)."""
+
+    def __init__(self, table: pd.DataFrame, keys: pd.Series) -> None:
+        self.codes, uniques = pd.factorize(keys.to_numpy(dtype=object))
+        self.rows = table.loc[list(uniques)].reset_index(drop=True)
+
+    def __getitem__(self, name: str) -> np.ndarray:
+        values: np.ndarray = self.rows[name].to_numpy()[self.codes]
+        return values
+
+
 def gather_specs(configs: pd.DataFrame) -> pd.DataFrame:
     """Per-row hardware, model and framework numbers for a normalised configuration table."""
-    hardware = catalog.hardware_table()
-    frameworks = catalog.framework_table()
-    hw = hardware.loc[configs["hardware"].to_numpy()].reset_index(drop=True)
+    hw = _PerRow(catalog.hardware_table(), configs["hardware"])
     out = pd.DataFrame(index=configs.index)
     for name in ["vendor", "memory_gb", "mem_bw_gbps", "intra_node_bw_gbps", "inter_node_bw_gbps",
                  "devices_per_node", "scale_up_domain_devices", "tdp_w", "price_usd_per_device_hour"]:
-        out[name] = hw[name].to_numpy()
+        out[name] = hw[name]
     weight = configs["weight_dtype"].to_numpy()
     peak = np.full(len(configs), np.nan)
     for dtype, columns in PEAK_COLUMNS_BY_WEIGHT.items():
         rows = weight == dtype
         for col in columns:
             fill = rows & np.isnan(peak)
-            peak[fill] = hw[col].to_numpy()[fill]
+            peak[fill] = hw[col].astype(float)[fill]
     out["matmul_peak_tflops"] = peak
-    out["attention_peak_tflops"] = hw["fp16_tflops"].to_numpy()
-    models = {m: catalog.get_model(m) for m in pd.unique(configs["model"])}
+    out["attention_peak_tflops"] = hw["fp16_tflops"]
+    model_codes, model_ids = pd.factorize(configs["model"].to_numpy(dtype=object))
+    models = [catalog.get_model(m) for m in model_ids]
     for field in ["num_layers", "hidden_size", "num_attention_heads", "num_kv_heads", "vocab_size",
                   "total_params", "active_params", "matmul_params_per_token", "expert_params", "num_experts",
                   "experts_per_token", "kv_values_per_token_full", "kv_values_per_token_window",
                   "sliding_window", "attn_flops_per_ctx_full", "attn_flops_per_ctx_window", "is_mla",
                   "ffn_active_width", "max_position_embeddings"]:
-        out[field] = configs["model"].map({m: getattr(a, field) for m, a in models.items()}).astype(float)
+        values = np.array([getattr(a, field) for a in models], dtype=float)
+        out[field] = values[model_codes] if len(models) else np.full(len(configs), np.nan)
     out["weight_bytes_per_value"] = configs["weight_dtype"].map(BYTES_PER_VALUE).astype(float)
     out["kv_bytes_per_value"] = configs["kv_dtype"].map(BYTES_PER_VALUE).astype(float)
-    fw = frameworks.loc[configs["framework"].to_numpy()].reset_index(drop=True)
-    out["usable_memory_fraction"] = fw["usable_memory_fraction"].to_numpy()
-    out["max_batched_tokens"] = fw["max_batched_tokens"].to_numpy()
-    out["fw_vendors"] = fw["vendors"].to_numpy()
-    out["fw_weight_precisions"] = fw["weight_precisions"].to_numpy()
-    out["fw_kv_precisions"] = fw["kv_precisions"].to_numpy()
-    out["uneven_head_split"] = fw["uneven_head_split"].str.lower().eq("true").to_numpy()
+    fw = _PerRow(catalog.framework_table(), configs["framework"])
+    out["usable_memory_fraction"] = fw["usable_memory_fraction"]
+    out["max_batched_tokens"] = fw["max_batched_tokens"]
+    out["fw_vendors"] = fw["vendors"]
+    out["fw_weight_precisions"] = fw["weight_precisions"]
+    out["fw_kv_precisions"] = fw["kv_precisions"]
+    out["uneven_head_split"] = pd.Series(fw["uneven_head_split"]).astype(str).str.lower().eq("true").to_numpy()
     for name, column in catalog.FRAMEWORK_MEMORY_SPECS.items():  # the engine's KV admission and budget rule
-        out[name] = fw[column].to_numpy()
+        out[name] = fw[column]
     if np.isnan(peak).any():
         row = int(np.isnan(peak).argmax())
         hw_id = configs["hardware"].iloc[row]
-        runs = [d for d, cols in PEAK_COLUMNS_BY_WEIGHT.items() if hw[list(cols)].iloc[row].notna().any()]
+        runs = [d for d, cols in PEAK_COLUMNS_BY_WEIGHT.items()
+                if any(pd.notna(hw[col][row]) for col in cols)]
         raise ConfigError(f"{hw_id} has no published peak for {configs['weight_dtype'].iloc[row]} matmuls; "
                           f"weight formats it runs: {', '.join(runs)}")
     return out

@@ -420,7 +420,11 @@ class SurrogateModel:
             if fitted is None:
                 out[metric] = np.zeros(len(cfg))
                 continue
-            learned = np.asarray(fitted.predict(feats), dtype=float)
+            # Each row is read once: where it lies, or (beyond the range) at its clamped twin.
+            learned = np.empty(len(cfg))
+            if not beyond.all():
+                inside = feats if clamped_feats is None else feats[~beyond]
+                learned[~beyond] = np.asarray(fitted.predict(inside), dtype=float)
             if clamped_feats is not None:
                 learned[beyond] = np.asarray(fitted.predict(clamped_feats), dtype=float)
             # log(prediction) = (1 - slack) * log(prior) + learned: both terms rise with the workload
