@@ -43,12 +43,28 @@ def sequences_of(cfg: pd.DataFrame) -> npt.NDArray[np.float64]:
     return np.asarray(values, dtype=float)
 
 
-def _software_pairs(cfg: pd.DataFrame, feats: pd.DataFrame) -> list[tuple[str, str, float]]:
-    """(accelerator, engine, software date rounded to a third of a day): what "this engine at this software
-    on this accelerator" means (an unknown date is one value of its own, -1). An accelerator measured
-    only with 2024 releases is off the data with a 2026 one, however many other parts ran it."""
+def _software_keys(cfg: pd.DataFrame, feats: pd.DataFrame) -> list[np.ndarray]:
+    """(accelerator, engine, software date rounded to a third of a day) per row: what "this engine at this
+    software on this accelerator" means (an unknown date is one value of its own, -1). An accelerator
+    measured only with 2024 releases is off the data with a 2026 one, however many other parts ran it."""
     years = np.round(np.nan_to_num(feats["software_year"].to_numpy(dtype=float), nan=-1.0), 3)
-    return list(zip(cfg["hardware"].astype(str), cfg["framework"].astype(str), years.tolist(), strict=True))
+    return [cfg["hardware"].astype(str).to_numpy(dtype=object), cfg["framework"].astype(str).to_numpy(dtype=object),
+            years]
+
+
+def _software_pairs(cfg: pd.DataFrame, feats: pd.DataFrame) -> list[tuple[str, str, float]]:
+    hardware, framework, years = _software_keys(cfg, feats)
+    return list(zip(hardware.tolist(), framework.tolist(), years.tolist(), strict=True))
+
+
+def _member(keys: list[np.ndarray], known: set[Any]) -> npt.NDArray[np.bool_]:
+    """Whether each row's tuple of keys is in ``known``, decided once per distinct tuple."""
+    if len(keys[0]) == 0:
+        return np.zeros(0, dtype=bool)
+    codes, uniques = pd.MultiIndex.from_arrays(keys).factorize()
+    seen = np.array([tuple(u) in known for u in uniques], dtype=bool)
+    member: npt.NDArray[np.bool_] = seen[codes]
+    return member
 
 
 def vendors_of(cfg: pd.DataFrame) -> npt.NDArray[np.object_]:
@@ -69,9 +85,14 @@ def _context_windows(models: pd.Series) -> npt.NDArray[np.float64]:
     return values
 
 
+def _hardware_keys(cfg: pd.DataFrame) -> list[np.ndarray]:
+    """(accelerator, batching mode) per row: static batches on a part say little about serving on it."""
+    return [cfg["hardware"].astype(str).to_numpy(dtype=object), cfg["batching"].astype(str).to_numpy(dtype=object)]
+
+
 def _hardware_modes(cfg: pd.DataFrame) -> list[tuple[str, str]]:
-    """(accelerator, batching mode): static batches on a part say little about serving on it."""
-    return list(zip(cfg["hardware"].astype(str), cfg["batching"].astype(str), strict=True))
+    hardware, mode = _hardware_keys(cfg)
+    return list(zip(hardware.tolist(), mode.tolist(), strict=True))
 
 
 def _workload_values(cfg: pd.DataFrame) -> dict[str, npt.NDArray[np.float64]]:
@@ -107,19 +128,22 @@ class Support:
         """Per row: ``<kind>_seen`` flags, ``support_distance`` and ``off_support`` (reasons, '' if none);
         ``above``/``below``: the rows' :meth:`range_excess`."""
         out = pd.DataFrame(index=cfg.index)
-        out["vendor_seen_in_training"] = [vendor in self.vendors for vendor in vendors_of(cfg)]
-        out["hardware_seen_in_training"] = [pair in self.hardware for pair in _hardware_modes(cfg)]
+        out["vendor_seen_in_training"] = pd.Series(vendors_of(cfg)).isin(self.vendors).to_numpy()
+        out["hardware_seen_in_training"] = _member(_hardware_keys(cfg), self.hardware)
         out["model_seen_in_training"] = cfg["model"].isin(self.models).to_numpy()
         out["framework_seen_in_training"] = cfg["framework"].astype(str).isin(self.frameworks).to_numpy()
-        out["software_seen_in_training"] = [pair in self.software for pair in _software_pairs(cfg, feats)]
+        out["software_seen_in_training"] = _member(_software_keys(cfg, feats), self.software)
         out["workload_in_training_range"] = (above == 0) & (below == 0)
         distance, _ = cKDTree(self.points).query(self._standard(feats), k=1)
         out["support_distance"] = np.asarray(distance, dtype=float) / self.reference_distance
         flags = out[[f"{kind}_seen_in_training" if kind != "workload" else "workload_in_training_range"
                      for kind in SUPPORT_KINDS]].to_numpy()
         far = out["support_distance"].to_numpy() > 1.0
-        out["off_support"] = [", ".join([k for k, ok in zip(SUPPORT_KINDS, row, strict=True) if not ok]
-                                        + (["distance"] if f else [])) for row, f in zip(flags, far, strict=True)]
+        # One label per distinct combination of flags (a table of many rows has few).
+        combos, inverse = np.unique(np.column_stack([flags.astype(bool), far]), axis=0, return_inverse=True)
+        labels = np.array([", ".join([k for k, ok in zip(SUPPORT_KINDS, row[:-1], strict=True) if not ok]
+                                     + (["distance"] if row[-1] else [])) for row in combos], dtype=object)
+        out["off_support"] = labels[np.asarray(inverse).ravel()] if len(cfg) else []
         return out
 
     def range_excess(self, cfg: pd.DataFrame) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.float64]]:
