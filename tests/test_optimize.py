@@ -196,3 +196,13 @@ def test_launch_commands(framework: str, expected: str) -> None:
     assert launch_command(row).startswith(expected)
     if framework == "tensorrt-llm":
         assert "2 such replicas" in launch_command(row)
+
+
+def test_a_publishers_checkpoint_is_what_the_recommendation_launches(model: SurrogateModel) -> None:
+    result = optimize(model, Inventory.parse(["b200:1"]), Workload("nvidia/Qwen3-32B-NVFP4", 512, 128),
+                      OptimizeOptions(), SearchSpace(frameworks=("vllm",)))
+    assert result.best["weight_dtype"] == "fp4" and result.best["model"] == "Qwen/Qwen3-32B"
+    assert recommendation(result.best).startswith("Recommended on 1x b200: vllm serve nvidia/Qwen3-32B-NVFP4 ")
+    plain = optimize(model, Inventory.parse(["b200:1"]), Workload("Qwen/Qwen3-32B", 512, 128),
+                     OptimizeOptions(), SearchSpace(frameworks=("vllm",)))
+    assert "vllm serve Qwen/Qwen3-32B " in recommendation(plain.best)

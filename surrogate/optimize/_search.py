@@ -282,6 +282,9 @@ def optimize(model: Predictor, inventory: Inventory, workload: Workload, options
         if not exhaustive:
             message += "; more --trials or --search exhaustive may find one"
         raise InfeasibleError(message)
+    named = catalog.resolve_model_name(workload.model)
+    if named.weight_dtype or named.kv_dtype:  # a publisher's checkpoint: launch that one, not its base
+        ranked = ranked.assign(checkpoint=workload.model)
     front = pareto_front(found.scored, pareto_objectives) if options.pareto else None
     return OptimizeResult(ranked=ranked.reset_index(drop=True), front=front, evaluated=found.scored,
                           objective=objective, pareto_objectives=pareto_objectives, method=found.method,

@@ -105,8 +105,10 @@ _COMMANDS: dict[str, Callable[[pd.Series, str, int], str]] = {
 
 
 def launch_command(row: pd.Series) -> str:
-    """The engine's launch command for one configuration row (``CONFIG_COLUMNS``)."""
-    model = str(row["model"])
+    """The engine's launch command for one configuration row (``CONFIG_COLUMNS``; a ``checkpoint``
+    column, where the user named a publisher's quantised checkpoint, is what the engine loads)."""
+    checkpoint = row.get("checkpoint")
+    model = str(checkpoint) if isinstance(checkpoint, str) and checkpoint else str(row["model"])
     max_len = int(row["input_len"]) + int(row["output_len"])
     command = _COMMANDS.get(str(row["framework"]))
     if command is None:
