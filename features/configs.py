@@ -264,7 +264,7 @@ def _flag_experts(c: pd.DataFrame, specs: pd.DataFrame, flag: Flag) -> None:
          "the tp*dp devices of a pipeline stage); here tp*dp = " + (r["tp"] * r["dp"]).astype(str))
 
 
-def config_warnings(configs: pd.DataFrame, *, specs: pd.DataFrame | None = None) -> pd.Series:
+def config_warnings(configs: pd.DataFrame) -> pd.Series:
     """What each normalised row asks that is not used, or runs but not as its name suggests ('' when
     nothing; several separated by '; ').
 
@@ -275,7 +275,6 @@ def config_warnings(configs: pd.DataFrame, *, specs: pd.DataFrame | None = None)
       dequantised per matmul (vLLM's Marlin kernels on Ampere), which saves memory but not compute,
       and which some engines do not ship (TensorRT-LLM's fp4 needs Blackwell).
     """
-    specs = _specs_for(configs, specs)
     notes: list[list[str]] = [[] for _ in range(len(configs))]
     continuous = configs["batching"].eq("continuous").to_numpy()
     batch, concurrency = configs["batch_size"].to_numpy(), configs["concurrency"].to_numpy()

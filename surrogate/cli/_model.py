@@ -157,9 +157,7 @@ def _estimate_file(file: ConfigFile, output_path: Path | None, as_json: bool, st
     config, positions, problems = _usable_rows(file)
     if not positions:
         raise _nothing_usable(file, problems, "estimated")
-    estimates = features.estimate(config, normalized=True)
-    for metric in ("ttft_s", "itl_s", "latency_s"):
-        estimates[f"achievable_{metric}"] = estimates[metric]
+    estimates = models.estimate_valid(config)
     good = file.frame.iloc[positions].reset_index(drop=True)
     combined = pd.concat([good, estimates[models.ESTIMATE_OUTPUT_COLUMNS].reset_index(drop=True)], axis=1)
     if output_path is not None:

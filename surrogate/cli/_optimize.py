@@ -121,7 +121,7 @@ def optimize_command(model_name: str, gpus: tuple[str, ...], input_len: int, out
                               seed=seed, storage=storage, study_name=study_name, top_k=top_k)
     if out_dir is None and pareto:  # checked now, not after the search
         out_dir = _DEFAULT_PARETO_DIR
-        problem = output_problem(out_dir, directory=True) or (f"{out_dir} is a file" if out_dir.is_file() else None)
+        problem = output_problem(out_dir, directory=True)
         if problem:
             raise click.UsageError(f"--pareto writes to ./{out_dir} unless --out says where: {problem}")
     model = _model(model_file, trust_model_file)

@@ -4,6 +4,7 @@ from ._analytic import (
     ESTIMATE_OUTPUT_COLUMNS as ESTIMATE_OUTPUT_COLUMNS,
     AnalyticPredictor as AnalyticPredictor,
     estimate_each as estimate_each,
+    estimate_valid as estimate_valid,
 )
 from ._bundle import (
     BUNDLE_FORMAT as BUNDLE_FORMAT,

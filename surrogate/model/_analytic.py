@@ -12,7 +12,7 @@ from features.analytic import estimate
 from features.configs import CONFIG_COLUMNS, normalize_configs
 from surrogate.model._rows import valid_rows
 
-__all__ = ["AnalyticPredictor", "estimate_each", "ESTIMATE_OUTPUT_COLUMNS"]
+__all__ = ["AnalyticPredictor", "estimate_each", "estimate_valid", "ESTIMATE_OUTPUT_COLUMNS"]
 
 # What `surrogate estimate --input ... --output ...` writes beside the input columns.
 ESTIMATE_OUTPUT_COLUMNS = ["peak_ttft_s", "peak_itl_s", "peak_latency_s", "achievable_ttft_s", "achievable_itl_s",
@@ -54,7 +54,13 @@ def estimate_each(configs: pd.DataFrame) -> tuple[pd.DataFrame, dict[int, str]]:
     cfg, errors = valid_rows(configs)
     if cfg.empty:
         return pd.DataFrame(columns=ESTIMATE_OUTPUT_COLUMNS), errors
+    return estimate_valid(cfg), errors
+
+
+def estimate_valid(cfg: pd.DataFrame) -> pd.DataFrame:
+    """The analytic estimate of normalised, possible rows (``valid_rows``), with the ``achievable_*``
+    names ``ESTIMATE_OUTPUT_COLUMNS`` uses for the achievable times."""
     est = estimate(cfg, normalized=True)
     for metric in ("ttft_s", "itl_s", "latency_s"):
         est[f"achievable_{metric}"] = est[metric]
-    return est, errors
+    return est

@@ -63,12 +63,12 @@ from surrogate.model._consistency import make_consistent
 from surrogate.model._efficiency import fit_efficiency
 from surrogate.model._progress import ProgressFn, Steps
 from surrogate.model._software import newest_software, software_era, with_newest_software, with_source_eras
-from surrogate.model._support import fit_support, kind_folds, vendors_of, workload_tails
+from surrogate.model._support import fit_support, kind_folds, workload_tails
 
 if TYPE_CHECKING:
     import lightgbm as lgb
 
-__all__ = ["SurrogateModel", "METRICS", "BUNDLE_FORMAT", "check_columns", "fingerprint"]
+__all__ = ["SurrogateModel", "METRICS", "BUNDLE_FORMAT", "check_columns", "fingerprint", "measured_values"]
 
 # 2: the target is measured / achievable, and the bundle carries its fitted efficiency parameters.
 # 3: monotone median models only; bands and shrinks per kind of support; the software date as input.
@@ -91,16 +91,11 @@ _MIN_ROWS_PER_METRIC = 20
 IGNORED_COLUMNS = {c.name for c in SCHEMA} - set(CONFIG_COLUMNS)
 
 
-def _groupings(cfg: pd.DataFrame) -> dict[str, np.ndarray]:
-    """Each row's group under every grouping of ``_HELD_OUT_GROUPINGS`` (models in hashed folds)."""
-    return {"vendor": vendors_of(cfg), "hardware": cfg["hardware"].to_numpy(),
-            "model": model_folds(cfg["model"].to_numpy()), "framework": cfg["framework"].to_numpy()}
-
-
-def _measured(table: pd.DataFrame, metric: str) -> tuple[np.ndarray, np.ndarray]:
-    """A metric's measured values (NaN where absent) and which rows measured it (finite, positive)."""
-    values = (pd.to_numeric(table[metric], errors="coerce").to_numpy(dtype=float) if metric in table
-              else np.full(len(table), np.nan))
+def measured_values(table: pd.DataFrame, column: str) -> tuple[np.ndarray, np.ndarray]:
+    """A metric's measured values (NaN where absent or unreadable) and which rows measured it: finite
+    and positive, the rows training learns from and evaluation scores."""
+    values: np.ndarray = (pd.to_numeric(table[column], errors="coerce").to_numpy(dtype=float, na_value=np.nan)
+                          if column in table else np.full(len(table), np.nan))
     return values, np.isfinite(values) & (values > 0)
 
 
@@ -237,9 +232,9 @@ class SurrogateModel:
         workload, tail_excess = workload_tails(cfg)
         folds = {**kind_folds(cfg, feats, recorded_version, model_folds(cfg["model"].to_numpy())),
                  "workload": workload}
-        measured_rows = {m: _measured(table, m) for m in METRICS}
-        steps.total_units = steps.done_units + self._planned_units(cfg, folds, measured_rows)
-        held_out = self._held_out_estimates(table, cfg, est, steps)
+        measured_rows = {m: measured_values(table, m) for m in METRICS}
+        steps.total_units = steps.done_units + self._planned_units(folds, measured_rows)
+        held_out = self._held_out_estimates(table, cfg, est, {k: folds[k] for k in _HELD_OUT_GROUPINGS}, steps)
         self.models_: dict[str, lgb.Booster] = {}
         self.bands_: dict[str, dict[str, Band]] = {}
         self.train_rows_: dict[str, int] = {}
@@ -277,12 +272,12 @@ class SurrogateModel:
         steps.finish()
         return self
 
-    def _planned_units(self, cfg: pd.DataFrame, folds: dict[str, np.ndarray],
+    def _planned_units(self, folds: dict[str, np.ndarray],
                        measured_rows: dict[str, tuple[np.ndarray, np.ndarray]]) -> float:
         """The rest of a fit in units (an efficiency refit 2, a LightGBM fit 1), for its progress."""
         units = 0.0
         if self.calibrate and self.fit_efficiency and self.physics:
-            units += 2.0 * sum(held_out_fits(groups) for groups in _groupings(cfg).values())
+            units += 2.0 * sum(held_out_fits(folds[kind]) for kind in _HELD_OUT_GROUPINGS)
         for _, rows in measured_rows.values():
             if rows.sum() >= _MIN_ROWS_PER_METRIC:
                 units += 1.0 + (CALIBRATION_FOLDS + sum(held_out_fits(f[rows]) for f in folds.values())
@@ -290,11 +285,11 @@ class SurrogateModel:
         return units
 
     def _held_out_estimates(self, table: pd.DataFrame, cfg: pd.DataFrame, est: pd.DataFrame,
-                            steps: Steps) -> dict[str, pd.DataFrame]:
-        """Per grouping (``_HELD_OUT_GROUPINGS``), each row's achievable estimate with its own group left
-        out of the efficiency fit: what calibration of the unseen-vendor, -hardware, -model and -engine bands
-        needs, since off the data the prior is refit without that vendor, accelerator, model or engine too."""
-        groupings = _groupings(cfg)
+                            groupings: dict[str, np.ndarray], steps: Steps) -> dict[str, pd.DataFrame]:
+        """Per grouping (``_HELD_OUT_GROUPINGS``: the calibration folds of those kinds), each row's
+        achievable estimate with its own group left out of the efficiency fit: what calibration of the
+        unseen-vendor, -hardware, -model and -engine bands needs, since off the data the prior is refit
+        without that vendor, accelerator, model or engine too."""
         if not (self.calibrate and self.fit_efficiency and self.physics):
             return {kind: est for kind in groupings}
         out = {}

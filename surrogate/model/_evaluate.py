@@ -21,7 +21,7 @@ import pandas as pd
 
 from features.configs import CONFIG_COLUMNS
 from features.errors import DataError
-from surrogate.model._bundle import METRICS, SurrogateModel
+from surrogate.model._bundle import METRICS, SurrogateModel, measured_values
 from surrogate.model._progress import ProgressFn, scaled
 from surrogate.model._splits import SPLIT_RULES, SPLITS, fold_masks
 
@@ -121,11 +121,7 @@ def _predict_fold(train: pd.DataFrame, held: pd.DataFrame, group: np.ndarray, k:
 
 def _measured(frame: pd.DataFrame, column: str) -> np.ndarray:
     """Rows with a usable (finite, positive) value in ``column`` (a metric or its ``_measured`` column)."""
-    if column not in frame:
-        return np.zeros(len(frame), dtype=bool)
-    values: np.ndarray = pd.to_numeric(frame[column], errors="coerce").to_numpy(dtype=float, na_value=np.nan)
-    usable: np.ndarray = np.isfinite(values) & (values > 0)
-    return usable
+    return measured_values(frame, column)[1]
 
 
 def summarize(predictions: pd.DataFrame, split: str, dropped_rows: int = 0) -> dict[str, Any]:

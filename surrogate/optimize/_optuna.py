@@ -33,7 +33,7 @@ import pandas as pd
 
 from features.configs import CONFIG_COLUMNS
 from features.errors import ConfigError, DataError
-from surrogate.optimize._request import Objective
+from surrogate.optimize._request import JOURNAL_SUFFIXES, SQLITE_SUFFIXES, Objective
 from surrogate.optimize._scoring import CONSTRAINT_COLUMNS, constraint_matrix, objective_matrix
 
 if TYPE_CHECKING:  # Optuna is imported when a study runs: `surrogate --help` need not load it.
@@ -49,8 +49,6 @@ __all__ = ["StudySettings", "StudyOutcome", "open_storage", "run_study", "SEARCH
 _CATEGORICAL_WEIGHT = {"hardware": 8.0, "framework": 4.0, "weight_dtype": 2.0, "kv_dtype": 1.0}
 _NUMERIC = ("tp", "pp", "dp", "concurrency")
 SEARCH_DIMENSIONS = (*_CATEGORICAL_WEIGHT, *_NUMERIC)
-_JOURNAL_SUFFIXES = (".log", ".journal")
-_SQLITE_SUFFIXES = (".db", ".sqlite", ".sqlite3")
 # Two workers starting on a fresh database race to create its tables; the loser retries.
 _CREATE_ATTEMPTS = 5
 _CREATE_RETRY_S = 0.5
@@ -85,9 +83,9 @@ def open_storage(url: str) -> str | BaseStorage:
     text = str(url)
     if text.startswith("journal:"):
         return JournalStorage(JournalFileBackend(text.removeprefix("journal:")))
-    if "://" not in text and text.endswith(_JOURNAL_SUFFIXES):
+    if "://" not in text and text.endswith(JOURNAL_SUFFIXES):
         return JournalStorage(JournalFileBackend(text))
-    if "://" not in text and text.endswith(_SQLITE_SUFFIXES):
+    if "://" not in text and text.endswith(SQLITE_SUFFIXES):
         return f"sqlite:///{text}"
     if "://" not in text:
         raise ConfigError(f"--storage {text!r} is neither a database URL (sqlite:///study.db, "

@@ -13,7 +13,7 @@ from features.errors import ConfigError
 
 __all__ = ["DEFAULT_MAX_SEQUENCES", "SIXTEEN_BIT", "OBJECTIVES", "PARETO_OBJECTIVES", "RISKS", "TARGETS",
            "SEARCH_METHODS", "DevicePool", "Inventory", "Workload", "SearchSpace", "Objective", "Targets",
-           "OptimizeOptions", "storage_problem"]
+           "OptimizeOptions", "storage_problem", "JOURNAL_SUFFIXES", "SQLITE_SUFFIXES"]
 
 SEARCH_METHODS = ("auto", "exhaustive", "optuna")
 # Search bound, not a measured number: the largest batch or concurrency per replica tried.
@@ -172,9 +172,9 @@ class OptimizeOptions:
 
 # SQLAlchemy database URL schemes an Optuna RDBStorage accepts (a "+driver" suffix allowed).
 _DATABASES = ("sqlite", "postgresql", "postgres", "mysql", "mariadb", "oracle", "mssql", "cockroachdb")
-# File storages without a URL, as ``surrogate.optimize._optuna.open_storage`` reads them.
-_JOURNAL_SUFFIXES = (".log", ".journal")
-_SQLITE_SUFFIXES = (".db", ".sqlite", ".sqlite3")
+# File storages without a URL (``surrogate.optimize._optuna.open_storage`` opens them by these suffixes).
+JOURNAL_SUFFIXES = (".log", ".journal")
+SQLITE_SUFFIXES = (".db", ".sqlite", ".sqlite3")
 _STORAGE_FORMS = ("sqlite:///study.db, postgresql://user:password@host/db, or a journal file (study.log); "
                   "a bare *.db path is SQLite")
 
@@ -196,7 +196,7 @@ def storage_problem(url: str) -> str | None:
             path = text.split("://", 1)[1].removeprefix("/")
             return None if path in ("", ":memory:") else _file_problem(path)
         return None
-    if text.endswith(_JOURNAL_SUFFIXES + _SQLITE_SUFFIXES):
+    if text.endswith(JOURNAL_SUFFIXES + SQLITE_SUFFIXES):
         return _file_problem(text)
     return f"neither a database URL nor a journal file; give {_STORAGE_FORMS}"
 
