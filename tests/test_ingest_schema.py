@@ -60,11 +60,12 @@ def test_public_api_is_pinned() -> None:
     assert sorted(ingest_pkg.__all__) == sorted([
         "AdapterSpec", "ADAPTERS", "IngestContext", "IngestResult", "ingest", "account_against", "load_shared",
         "shared_datasets_dir", "SHARED_SOURCES"])
-    assert sorted(ingest_pkg.ADAPTERS) == ["aiconfigurator", "csv", "llm-inference-bench", "vllm-bench"]
+    assert sorted(ingest_pkg.ADAPTERS) == ["aiconfigurator", "csv", "llm-inference-bench", "mlperf", "vllm-bench"]
 
 
 def test_the_model_reads_a_subset_of_the_recorded_deployment_columns() -> None:
     from features.configs import CONFIG_COLUMNS
 
     assert set(CONFIG_COLUMNS) <= set(DEPLOYMENT_COLUMNS)
-    assert set(DEPLOYMENT_COLUMNS) - set(CONFIG_COLUMNS) == {"moe_tp", "quant_scheme", "kv_block_size", "mode"}
+    assert set(DEPLOYMENT_COLUMNS) - set(CONFIG_COLUMNS) == {"moe_tp", "quant_scheme", "kv_block_size", "mode",
+                                                            "request_rate_per_s", "input_len_assumed"}

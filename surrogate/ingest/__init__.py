@@ -3,7 +3,7 @@
 ``ingest(source, path)`` runs the source's adapter, the common checks (catalog names, defaults,
 possible configurations), flags rows faster than physics, merges repeated measurements of a
 configuration to their median, and returns an :class:`IngestResult` whose account adds up:
-rows read = kept + merged + rejected. ``load_shared()`` does this for both shared sources.
+rows read = kept + merged + rejected. ``load_shared()`` does this for every shared source.
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ import numpy as np
 import pandas as pd
 
 from features.errors import ConfigError, DataError, MissingPathError
-from surrogate.ingest import aiconfigurator, csv_table, llm_inference_bench, vllm_bench
+from surrogate.ingest import aiconfigurator, csv_table, llm_inference_bench, mlperf, vllm_bench
 from surrogate.ingest.account import Account, exact_copy_mask, key_strings, merge_measurements, noise_floor
 from surrogate.ingest.base import AdapterOutput, IngestContext
 from surrogate.ingest.checks import check_records
@@ -44,6 +44,8 @@ ADAPTERS: dict[str, AdapterSpec] = {
                     "a directory laid out like argonne-lcf/LLM-Inference-Bench (every CSV under it)"),
         AdapterSpec(aiconfigurator.NAME, lambda p, c: aiconfigurator.read(p),
                     "aiconfigurator's silicon_sample.csv (aggregated and disaggregated serving)"),
+        AdapterSpec(mlperf.NAME, lambda p, c: mlperf.read(p),
+                    "an MLPerf Inference results tree (mlcommons/inference_results_v4.1 layout): LLM summaries"),
         AdapterSpec(vllm_bench.NAME, vllm_bench.read,
                     "JSON from vLLM benchmark_serving/latency/throughput or SGLang bench_serving (file or dir)",
                     uses_context=True),
@@ -52,7 +54,8 @@ ADAPTERS: dict[str, AdapterSpec] = {
     )
 }
 # Where each shared source lives under ../shared/datasets/.
-SHARED_SOURCES = {llm_inference_bench.NAME: "llm-inference-bench", aiconfigurator.NAME: "aiconfigurator"}
+SHARED_SOURCES = {llm_inference_bench.NAME: "llm-inference-bench", aiconfigurator.NAME: "aiconfigurator",
+                  mlperf.NAME: "mlperf-inference"}
 
 
 @dataclass
@@ -143,7 +146,7 @@ def shared_datasets_dir(shared_dir: str | Path | None = None) -> Path:
 
 
 def load_shared(shared_dir: str | Path | None = None) -> IngestResult:
-    """Both shared sources (LLM-Inference-Bench and aiconfigurator) ingested in memory."""
+    """The shared sources (LLM-Inference-Bench, aiconfigurator, MLPerf Inference v4.1) ingested in memory."""
     root = shared_datasets_dir(shared_dir)
     missing = [name for name in SHARED_SOURCES.values() if not (root / name).exists()]
     if missing:

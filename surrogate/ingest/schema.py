@@ -76,7 +76,12 @@ SCHEMA: tuple[ColumnSpec, ...] = (
     ColumnSpec("batch_size", "Int64", _C, "sequences in a static batch; aiconfigurator: requests per replica"),
     ColumnSpec("concurrency", "Int64", _C, "requests in flight per replica (continuous); client concurrency for "
                "disaggregated rows"),
+    ColumnSpec("request_rate_per_s", "float64", _C, "open-loop arrivals: requests per second to the whole "
+               "deployment (Poisson, MLPerf Server); concurrency then holds the requests in flight per replica "
+               "(Little's law); NaN = closed loop"),
     ColumnSpec("input_len", "Int64", _C, "prompt tokens per request", True),
+    ColumnSpec("input_len_assumed", "bool", _C, "input_len is the adapter's documented assumption, not a record "
+               "(MLPerf: prompt lengths not published); TTFT of such rows is not trained"),
     ColumnSpec("output_len", "Int64", _C, "generated tokens per request", True),
     ColumnSpec("prefill_chunk_tokens", "float64", _C, "prompt tokens per forward pass (llama-bench -b); NaN = "
                "engine default"),

@@ -37,11 +37,28 @@ def training_rows(table: pd.DataFrame, include_faster_than_physics: bool = False
     metrics = [m for m in METRICS if m in table]
     if not metrics:
         raise DataError(f"training data has none of the metric columns {', '.join(METRICS)}")
+    table = _without_assumed_prompt_ttft(table)
     keep &= table[metrics].notna().any(axis=1)
     rows = table[keep].reset_index(drop=True)
     if rows.empty:
         raise DataError("no rows to train on after leaving out disaggregated and faster-than-physics rows")
     return rows
+
+
+def _without_assumed_prompt_ttft(table: pd.DataFrame) -> pd.DataFrame:
+    """TTFT is left out where the prompt length is an assumption (``input_len_assumed``, MLPerf): prefill
+    time scales with the prompt, so a wrong length would teach a wrong TTFT. The table keeps the
+    measurement; only the training copy drops it."""
+    if "input_len_assumed" not in table or "ttft_s" not in table:
+        return table
+    assumed = table["input_len_assumed"].astype("boolean").fillna(False).to_numpy(dtype=bool)
+    if not (assumed & table["ttft_s"].notna().to_numpy()).any():
+        return table
+    logger.info("not learning TTFT from %d rows whose prompt length is assumed",
+                int((assumed & table["ttft_s"].notna().to_numpy()).sum()))
+    out = table.copy()
+    out.loc[assumed, "ttft_s"] = float("nan")
+    return out
 
 
 def compact_scores(summary: dict[str, Any]) -> dict[str, Any]:
