@@ -35,6 +35,9 @@ SOURCE_ERA_DATES: dict[str, str] = {
     # 2025-10-29 and 2025-12-05 (their measured= stamps: 708 of the 755 such rows ingested, 441 of them on
     # 2025-10-29; the other 47 on 2026-04-02), before any row that names a version (2025-12-08 onwards).
     "aiconfigurator": "2025-11-15",
+    # MLPerf Inference v4.1 (published 2024-08-28): NVIDIA's TensorRT-LLM harness records no engine
+    # version; its runs used the releases available before that date.
+    "mlperf": "2024-08-28",
 }
 
 _FILE = "framework_versions.csv"

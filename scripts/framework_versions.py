@@ -11,6 +11,7 @@ the same file gives the same table.
 from __future__ import annotations
 
 import argparse
+import json
 import re
 import sys
 from datetime import date
@@ -111,6 +112,27 @@ def version_table(raw: pd.DataFrame) -> pd.DataFrame:
     return table.sort_values(["framework", "date", "version"], ignore_index=True)
 
 
+# MLPerf Inference rounds name engine versions in their system descriptions (``framework``: "vLLM 0.5.2");
+# a round's publication date bounds them: MLCommons published the v4.1 Inference results on 2024-08-28.
+MLPERF_ROUNDS = {"v4.1": "2024-08-28"}
+_MLPERF_VLLM = re.compile(r"\bvllm\s+v?([0-9][^\s,]*)", re.IGNORECASE)
+
+
+def mlperf_versions(shared: Path) -> pd.DataFrame:
+    """vLLM versions named by the MLPerf system descriptions under ``shared``/mlperf-inference, dated by
+    their round's publication (an upper bound on the release)."""
+    rows = []
+    for round_name, published in MLPERF_ROUNDS.items():
+        for path in sorted((shared / "mlperf-inference" / round_name).glob("*/*/systems/*.json")):
+            found = _MLPERF_VLLM.search(json.loads(path.read_text(encoding="utf-8")).get("framework") or "")
+            if found:
+                rows.append(("vllm", found.group(1), published,
+                             f"named in MLPerf Inference {round_name} system descriptions; the round was published "
+                             f"{published} (an upper bound on the release date)"))
+    return pd.DataFrame(rows, columns=["framework", "version", "date", "basis"]).drop_duplicates(["framework",
+                                                                                                    "version"])
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--shared", type=Path, default=None, help="shared datasets dir (default ../shared/datasets)")
@@ -119,6 +141,10 @@ def main(argv: list[str] | None = None) -> int:
     raw = pd.read_csv(shared_datasets_dir(args.shared) / RAW_FILE, dtype=str, keep_default_na=False,
                       na_values=[""])
     table = version_table(raw)
+    extra = mlperf_versions(shared_datasets_dir(args.shared))
+    extra = extra[~extra.set_index(["framework", "version"]).index.isin(table.set_index(["framework", "version"]).index)]
+    table = pd.concat([table, extra], ignore_index=True).sort_values(["framework", "date", "version"],
+                                                                     ignore_index=True)
     table.to_csv(args.out, index=False, lineterminator="\n")
     print(table.to_string(index=False, columns=["framework", "version", "date"]))
     print(f"wrote {len(table)} versions to {args.out}")
