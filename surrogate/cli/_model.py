@@ -256,32 +256,59 @@ def evaluate(data_dir: Path | None, shared_dir: Path | None, split: str, seed: i
 @click.option("--model-file", type=click.Path(path_type=Path, dir_okay=False), default=None,
               help="Model bundle (default: the bundled models/default.joblib).")
 @trust_model_file_option
+@click.option("--request-rate", type=click.FloatRange(min=0.0, min_open=True), default=None,
+              help="Open-loop traffic: requests per second to the whole deployment (Poisson arrivals), instead "
+                   "of --concurrency; the requests in flight follow from Little's law. CSV column: "
+                   "request_rate_per_s.")
 @click.option("--output", "output_path", type=OutputPath(), default=None,
               help="Write the input columns plus predictions to this CSV.")
 @_STRICT
 @click.option("--json", "as_json", is_flag=True, help="Print JSON instead of a table.")
-def predict(input_path: Path | None, model_file: Path | None, trust_model_file: bool, output_path: Path | None,
-            strict: bool, as_json: bool, **params: Any) -> None:
+def predict(input_path: Path | None, model_file: Path | None, trust_model_file: bool, request_rate: float | None,
+            output_path: Path | None, strict: bool, as_json: bool, **params: Any) -> None:
     """Learned prediction with P10-P90 intervals, for one deployment or a CSV of them.
 
     With --input, rows that cannot be predicted are listed as file:line: reason and the others are
-    predicted (exit 0 with a warning; --strict: exit 1).
+    predicted (exit 0 with a warning; --strict: exit 1). With --request-rate (or a request_rate_per_s
+    column) the deployment is fed that many requests per second instead of a fixed concurrency.
     """
     import pandas as pd
 
     model = models.load(model_file, trust=trust_model_file) if model_file else models.load_default()
     file = None
     if input_path is None:
+        if request_rate is not None:
+            _open_loop_flags(params)
         normalized = _one_deployment(params)
         configs, problems = config_frame(params), list[str]()
+        rates = pd.Series([request_rate], index=normalized.index, dtype=float)
     else:
+        if request_rate is not None:
+            raise click.UsageError("--request-rate describes one deployment, but --input's CSV describes them; put "
+                                   "the rate in its request_rate_per_s column")
         _no_deployment_flags(params)
         file = read_configs_csv(input_path)
         normalized, positions, problems = _usable_rows(file)
         if not positions:
             raise _nothing_usable(file, problems, "predicted")
         configs = file.frame.iloc[positions]
-    predictions = model.predict(normalized, normalized=True)
+        rates = pd.to_numeric(configs.get("request_rate_per_s", pd.Series(float("nan"), index=configs.index)),
+                              errors="coerce").set_axis(normalized.index)
+    predictions, overloaded = _predict_rows(model, normalized, rates)
+    if overloaded and file is None:
+        raise ConfigError(next(iter(overloaded.values())))
+    if overloaded and file is not None:
+        for position, reason in overloaded.items():
+            text = f"{file.where(positions[position])}: {reason}"
+            stderr.print(text, markup=False, highlight=False, soft_wrap=True)
+            problems.append(text)
+        keep = [p for p in range(len(normalized)) if p not in overloaded]
+        normalized, configs = normalized.iloc[keep], configs.iloc[keep]
+        if not keep:
+            raise _nothing_usable(file, problems, "predicted")
+    if "concurrency" in predictions:
+        normalized = normalized.assign(concurrency=predictions["concurrency"].fillna(normalized["concurrency"])
+                                       .astype("int64").to_numpy())
     combined = pd.concat([configs.reset_index(drop=True), predictions.reset_index(drop=True)], axis=1)
     if output_path is not None:
         _write_csv(combined, output_path)
@@ -298,6 +325,38 @@ def predict(input_path: Path | None, model_file: Path | None, trust_model_file: 
         stderr.print(f"wrote {len(combined)} predictions to {output_path}")
     if file is not None:
         _account(file, len(normalized), problems, "predicted", strict)
+
+
+def _open_loop_flags(params: dict[str, Any]) -> None:
+    """--request-rate replaces --concurrency and --batch-size, under continuous batching only."""
+    given = [f"--{name.replace('_', '-')}" for name in ("concurrency", "batch_size") if params[name] is not None]
+    if given:
+        raise click.UsageError(f"--request-rate and {' and '.join(given)} both set the load; give one (the requests "
+                               "in flight follow from the rate by Little's law)")
+    if params["batching"] == "static":
+        raise click.UsageError("--request-rate is open-loop traffic to a continuous-batching server, not a "
+                               "static batch; drop --batching static")
+    params["batching"], params["concurrency"] = "continuous", 1
+
+
+def _predict_rows(model: Any, normalized: pd.DataFrame, rates: pd.Series) -> tuple[pd.DataFrame, dict[int, str]]:
+    """Predictions row for row (indexed like ``normalized``): rows with a request rate at their open-loop
+    steady state, the others as given; ``{position: reason}`` for rows the rate overwhelms."""
+    import numpy as np
+    import pandas as pd
+
+    open_loop = rates.notna().to_numpy()
+    if not open_loop.any():
+        return model.predict(normalized, normalized=True), {}
+    parts, overloaded = [], {}
+    if (~open_loop).any():
+        parts.append(model.predict(normalized[~open_loop], normalized=True))
+    settled, problems = models.predict_at_rate(model, normalized[open_loop], rates[open_loop].to_numpy())
+    positions = np.flatnonzero(open_loop)
+    overloaded = {int(positions[p]): reason for p, reason in problems.items()}
+    parts.append(settled)
+    kept = [i for i in range(len(normalized)) if i not in overloaded]
+    return pd.concat(parts).reindex(normalized.index[kept]), overloaded
 
 
 @click.command()

@@ -26,6 +26,10 @@ from ._files import (
     load_default as load_default,
     trust_file as trust_file,
 )
+from ._open_loop import (
+    OPEN_LOOP_COLUMNS as OPEN_LOOP_COLUMNS,
+    predict_at_rate as predict_at_rate,
+)
 from ._rows import (
     predict_each as predict_each,
     valid_rows as valid_rows,
