@@ -12,6 +12,7 @@ mkdir -p "$OUT"
 
 surrogate data ingest llm-inference-bench "$SHARED/llm-inference-bench" --into "$DATA" > "$OUT/ingest-llm-inference-bench.txt"
 surrogate data ingest aiconfigurator "$SHARED/aiconfigurator/silicon_sample.csv" --into "$DATA" > "$OUT/ingest-aiconfigurator.txt"
+surrogate data ingest mlperf "$SHARED/mlperf-inference" --into "$DATA" > "$OUT/ingest-mlperf.txt"
 surrogate data summary --data "$DATA" > "$OUT/data-summary.txt"
 python benchmarks/roofline_baseline.py --markdown "$OUT/roofline_baseline.md" > /dev/null
 python scripts/fit_efficiency.py > /dev/null   # features/data/efficiency.json
@@ -28,6 +29,7 @@ python benchmarks/speed.py --json "$OUT/speed.json" | tee "$OUT/speed.txt"
 for bench in optimize_speed optimizer_quality; do
   python "benchmarks/$bench.py" --json "$OUT/$bench.json" | tee "$OUT/$bench.txt"
 done
+python benchmarks/open_loop.py --json "$OUT/open_loop.json" | tee "$OUT/open_loop.txt"
 python benchmarks/regret.py --scenario all --json "$OUT/regret.json" | tee "$OUT/regret.txt"
 python benchmarks/startup.py | tee "$OUT/startup.txt"
 echo "results in $OUT"
