@@ -176,6 +176,24 @@ def test_summary_without_learned_columns_scores_every_row() -> None:
     assert summary["dropped_rows"] == 3 and summary["split_rule"] == "random k-fold (seeded)"
 
 
+def test_summary_scores_each_data_source_apart_and_the_report_shows_them() -> None:
+    from surrogate.report import evaluation_report
+
+    predictions = _predictions(learned={m: [True] * 4 for m in METRICS}, training_rows={m: [2] * 4 for m in METRICS})
+    predictions["source"] = ["lab", "lab", "vendor", "vendor"]
+    predictions.loc[2, ["ttft_s_surrogate", "ttft_s_surrogate_p10"]] = [6.0, 5.0]  # 100% off, band misses 3.0
+    summary = summarize(predictions, "random")
+    by_source = summary["metrics"]["ttft_s"]["by_source"]
+    assert {s: v["surrogate"]["rows"] for s, v in by_source.items()} == {"lab": 2, "vendor": 2}
+    assert by_source["lab"]["surrogate"]["mape_pct"] == pytest.approx(10.0)
+    assert by_source["vendor"]["surrogate"]["mape_pct"] == pytest.approx(55.0)
+    assert by_source["vendor"]["surrogate"]["p10_p90_coverage_pct"] == pytest.approx(50.0)
+    assert "by_source" not in summary["metrics"]["latency_s"]  # one source measures it
+    titles = [getattr(part, "title", None) for part in evaluation_report(summary)]
+    assert "per data source (MAPE / median APE %)" in titles
+    assert "by_source" not in summarize(predictions, "source")["metrics"]["ttft_s"]  # groups are sources there
+
+
 def _scores(surrogate: tuple[float, float, float], achievable: tuple[float, float]) -> dict[str, Any]:
     keys = ["mape_pct", "median_ape_pct"]
     return {"surrogate": {**dict(zip(keys, surrogate[:2], strict=True)), "p10_p90_coverage_pct": surrogate[2]},

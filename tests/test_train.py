@@ -52,6 +52,29 @@ def test_training_rows_name_what_is_missing() -> None:
         training_rows(only_unusable)
 
 
+def test_ttft_is_not_learned_where_the_prompt_length_is_assumed(caplog: pytest.LogCaptureFixture) -> None:
+    table = pd.DataFrame({"case": ["recorded", "assumed", "assumed, ttft only"],
+                          "input_len_assumed": [False, True, True], "latency_s": [NAN, 10.0, NAN],
+                          "ttft_s": [0.2, 0.3, 0.4], "itl_s": [0.01, 0.02, NAN]})
+    with caplog.at_level(logging.INFO, logger="surrogate.model"):
+        rows = training_rows(table)
+    # The assumed-prompt rows keep latency and ITL, lose TTFT; one with nothing else left is dropped.
+    assert rows["case"].tolist() == ["recorded", "assumed"]
+    assert rows["ttft_s"].tolist()[0] == 0.2 and np.isnan(rows["ttft_s"].tolist()[1])
+    assert table["ttft_s"].tolist() == [0.2, 0.3, 0.4]  # the caller's table is untouched
+    assert "not learning TTFT from 2 rows whose prompt length is assumed" in caplog.text
+
+
+def test_latency_trees_learn_from_static_rows_only() -> None:
+    from surrogate.model._bundle import learned_values, measured_values
+
+    table = pd.DataFrame({"batching": ["static", "continuous", "static"], "latency_s": [1.0, 2.0, NAN],
+                          "itl_s": [NAN, 0.1, NAN]})
+    assert measured_values(table, "latency_s")[1].tolist() == [True, True, False]
+    assert learned_values(table, "latency_s")[1].tolist() == [True, False, False]
+    assert learned_values(table, "itl_s")[1].tolist() == [False, True, False]
+
+
 def test_compact_scores_round_and_drop_per_group_detail() -> None:
     summary = {"split": "hardware", "metrics": {"latency_s": {
         "achievable": {"rows": 12, "mape_pct": 12.34567, "median_ape_pct": 10.0004},

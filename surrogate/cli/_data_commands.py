@@ -84,7 +84,8 @@ def ingest(source: str, path: Path, data_dir: Path | None, strict: bool, as_json
     as file:line: reason. Ingesting the same thing twice adds nothing.
 
     Sources: llm-inference-bench (a clone of argonne-lcf/LLM-Inference-Bench), aiconfigurator
-    (silicon_sample.csv), vllm-bench (vLLM/SGLang benchmark JSON), csv (your own table).
+    (silicon_sample.csv), mlperf (an MLPerf Inference results tree), vllm-bench (vLLM/SGLang benchmark
+    JSON), csv (your own table).
     """
     result = ingest_into(source, path, data_dir, IngestContext(**context))
     _print_account(result, as_json)
@@ -110,7 +111,7 @@ def summary(data_dir: Path | None, as_json: bool) -> None:
 
 
 @click.command()
-@click.argument("source", type=click.Choice(["llm-inference-bench", "aiconfigurator"]))
+@click.argument("source", type=click.Choice(["llm-inference-bench", "aiconfigurator", "mlperf-inference"]))
 @click.option("--dest", type=click.Path(file_okay=False, path_type=Path), required=True,
               help="Directory to download into (upstream paths are kept).")
 @click.option("--manifest", type=click.Path(exists=True, dir_okay=False, path_type=Path), default=None,

@@ -125,7 +125,8 @@ def _measured(frame: pd.DataFrame, column: str) -> np.ndarray:
 
 
 def summarize(predictions: pd.DataFrame, split: str, dropped_rows: int = 0) -> dict[str, Any]:
-    """Per metric and variant error summaries (per held-out group too, except for ``random``).
+    """Per metric and variant error summaries (per held-out group too, except for ``random``; per data
+    source where the scored rows come from several).
 
     ``metrics`` scores rows whose metric the fold's training rows measured (the model learned a
     correction); ``physics_only`` scores the rest apart, with the reason. ``overlap`` says, per held-out
@@ -168,6 +169,10 @@ def _score(predictions: pd.DataFrame, metric: str, split: str, rows: np.ndarray)
     if split != "random":
         entry["by_group"] = {str(g): _variant_scores(part, metric, with_coverage=False)
                              for g, part in sub.groupby("group")}
+    if split != "source" and "source" in sub and sub["source"].nunique() > 1:
+        # Sources differ in lab, era and batching: one number over all of them hides which one fails.
+        entry["by_source"] = {str(s): _variant_scores(part, metric, with_coverage=True)
+                              for s, part in sub.groupby("source")}
     return entry
 
 

@@ -148,3 +148,22 @@ def groups_table(summary: dict[str, Any]) -> Table:
                           *(f"{variants[v]['median_ape_pct']:.1f}" for v in
                             ("peak", "achievable", "lightgbm_no_physics", "surrogate")))
     return table
+
+
+def sources_table(summary: dict[str, Any]) -> Table | None:
+    """MAPE / median APE and coverage per data source, where the scored rows come from several."""
+    rows = [(metric, source, variants) for metric, entry in summary["metrics"].items()
+            for source, variants in entry.get("by_source", {}).items()]
+    if not rows:
+        return None
+    table = Table(title="per data source (MAPE / median APE %)", show_header=True, header_style="bold")
+    for name in ["metric", "source", "rows", "peak", "achievable", "lightgbm no physics", "surrogate",
+                 "P10-P90 coverage %"]:
+        table.add_column(name, justify="left" if name in ("metric", "source") else "right")
+    for metric, source, variants in rows:
+        coverage = variants["surrogate"].get("p10_p90_coverage_pct")
+        table.add_row(metric, source, str(variants["surrogate"]["rows"]),
+                      *(f"{variants[v]['mape_pct']:.1f} / {variants[v]['median_ape_pct']:.1f}" for v in
+                        ("peak", "achievable", "lightgbm_no_physics", "surrogate")),
+                      f"{coverage:.1f}" if coverage is not None else "")
+    return table
