@@ -133,6 +133,16 @@ def mlperf_versions(shared: Path) -> pd.DataFrame:
                                                                                                     "version"])
 
 
+def full_table(raw: pd.DataFrame, shared: Path) -> pd.DataFrame:
+    """aiconfigurator's versions (``version_table``) plus those only MLPerf names, in the packaged order."""
+    table = version_table(raw)
+    extra = mlperf_versions(shared)
+    known = table.set_index(["framework", "version"]).index
+    extra = extra[~extra.set_index(["framework", "version"]).index.isin(known)]
+    return pd.concat([table, extra], ignore_index=True).sort_values(["framework", "date", "version"],
+                                                                    ignore_index=True)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--shared", type=Path, default=None, help="shared datasets dir (default ../shared/datasets)")
@@ -140,11 +150,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     raw = pd.read_csv(shared_datasets_dir(args.shared) / RAW_FILE, dtype=str, keep_default_na=False,
                       na_values=[""])
-    table = version_table(raw)
-    extra = mlperf_versions(shared_datasets_dir(args.shared))
-    extra = extra[~extra.set_index(["framework", "version"]).index.isin(table.set_index(["framework", "version"]).index)]
-    table = pd.concat([table, extra], ignore_index=True).sort_values(["framework", "date", "version"],
-                                                                     ignore_index=True)
+    table = full_table(raw, shared_datasets_dir(args.shared))
     table.to_csv(args.out, index=False, lineterminator="\n")
     print(table.to_string(index=False, columns=["framework", "version", "date"]))
     print(f"wrote {len(table)} versions to {args.out}")

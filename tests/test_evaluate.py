@@ -282,7 +282,8 @@ def test_random_folds_partition_the_rows_and_follow_the_seed(table: pd.DataFrame
 
 
 def test_source_split_scores_the_overlap_and_flags_the_rest(table: pd.DataFrame) -> None:
-    # Source a: the Llama rows, measuring latency and TTFT; source b: the Qwen rows, TTFT and ITL.
+    # Source a: the Llama rows, measuring latency and TTFT; source b: the Qwen rows, TTFT and ITL (all
+    # continuous batching).
     two = table.copy()
     a = (two["model"] == "meta-llama/Meta-Llama-3-8B").to_numpy()
     two["source"] = np.where(a, "a", "b")
@@ -290,15 +291,17 @@ def test_source_split_scores_the_overlap_and_flags_the_rest(table: pd.DataFrame)
     two.loc[~a, "latency_s"] = np.nan
     evaluation = cross_validate(two, "source", seed=0, n_estimators=10)
     summary = evaluation.summary
+    # a's rows are continuous: their latency is TTFT + steps x ITL, both learned from b, so it is scored.
     assert summary["overlap"] == {
-        "a": {"measured": ["latency_s", "ttft_s"], "overlap": ["ttft_s"], "physics_only": {"latency_s": NOT_MEASURED}},
+        "a": {"measured": ["latency_s", "ttft_s"], "overlap": ["latency_s", "ttft_s"], "physics_only": {}},
         "b": {"measured": ["ttft_s", "itl_s"], "overlap": ["ttft_s"], "physics_only": {"itl_s": NOT_MEASURED}},
     }
-    assert list(summary["metrics"]) == ["ttft_s"] and summary["metrics"]["ttft_s"]["surrogate"]["rows"] == len(two)
-    assert {m: e["surrogate"]["rows"] for m, e in summary["physics_only"].items()} == {
-        "latency_s": int(a.sum()), "itl_s": int((~a).sum())}
+    assert list(summary["metrics"]) == ["latency_s", "ttft_s"]
+    assert summary["metrics"]["ttft_s"]["surrogate"]["rows"] == len(two)
+    assert summary["metrics"]["latency_s"]["surrogate"]["rows"] == int(a.sum())
+    assert {m: e["surrogate"]["rows"] for m, e in summary["physics_only"].items()} == {"itl_s": int((~a).sum())}
     pred = evaluation.predictions
-    assert not pred.loc[a, "latency_s_learned"].any() and (pred.loc[a, "latency_s_training_rows"] == 0).all()
+    assert pred.loc[a, "latency_s_learned"].all() and (pred.loc[a, "latency_s_training_rows"] == (~a).sum()).all()
     assert pred.loc[~a, "ttft_s_learned"].all() and (pred.loc[~a, "ttft_s_training_rows"] == a.sum()).all()
     assert [c["rule"] for c in summary["rule_checks"]] == ["surrogate <= achievable on every metric",
                                                            "coverage within 70-90%"]

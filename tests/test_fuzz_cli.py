@@ -139,6 +139,12 @@ CASES = [
     # predict
     ("pred-context", f"{PRED} --input-len 200000", 2, "context window"),
     ("pred-batch-and-concurrency", f"{PRED} --batch-size 8 --concurrency 16", 2, "disagree"),
+    ("pred-rate-zero", f"{PRED} --request-rate 0", 2, "0.0 is not in the range x>0"),
+    ("pred-rate-nan", f"{PRED} --request-rate nan", 2, "the request rate must be a positive number"),
+    ("pred-rate-and-batch", f"{PRED} --request-rate 2 --batch-size 8", 2, "--request-rate and --batch-size both"),
+    ("pred-rate-static", f"{PRED} --request-rate 2 --batching static", 2, "drop --batching static"),
+    ("pred-rate-with-input", "predict --model-file {model} --input {tmp}/ok.csv --request-rate 2", 2,
+     "put the rate in its request_rate_per_s column"),
     ("pred-empty", "predict --model-file {model} --input {tmp}/empty.csv", 1, "is empty"),
     ("pred-header-only", "predict --model-file {model} --input {tmp}/header.csv", 1, "has a header but no rows"),
     ("pred-banana", "predict --model-file {model} --input {tmp}/banana.csv", 1, "none of the 1 rows"),
@@ -196,6 +202,9 @@ CASES = [
     ("ingest-vllm-not-json-strict", "data ingest vllm-bench {tmp}/notjson.json --hardware h100-sxm --into "
      "{tmp}/store --strict", 1, "notjson.json:1: not JSON"),
     ("ingest-vllm-tp-zero", "data ingest vllm-bench {tmp}/notjson.json --tp 0", 2, "0 is not in the range"),
+    ("ingest-mlperf-file", "data ingest mlperf {tmp}/binary.csv --into {tmp}/store", 1, "is not a folder"),
+    ("ingest-mlperf-empty-dir", "data ingest mlperf {tmp}/emptydir --into {tmp}/store", 1,
+     "no mlperf_log_summary.txt under"),
     ("ingest-unknown-source", "data ingest nope {tmp}/ok.csv", 2, "'nope' is not one of"),
     # data summary and fetch
     ("summary-missing", "data summary --data {missing}", 2, "no dataset at"),

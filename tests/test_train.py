@@ -101,8 +101,9 @@ def test_train_bundle_without_cv_records_no_scores(table: pd.DataFrame) -> None:
     model = train_bundle(table, seed=3, cv_folds=0, n_estimators=10)
     assert model.n_estimators == 10 and model.seed == 3
     assert model.metadata["cv_scores"] == {}
-    # The two rows faster than physics are not trained on.
-    assert model.metadata["rows_by_metric"] == {m: len(table) - 2 for m in METRICS}
+    # The two rows faster than physics are not trained on; the rows are continuous, so their latency
+    # (TTFT + steps x ITL) trains no latency trees.
+    assert model.metadata["rows_by_metric"] == {"ttft_s": len(table) - 2, "itl_s": len(table) - 2}
     assert model.metadata["data_fingerprint"] == fingerprint(table.iloc[2:])
 
 

@@ -39,7 +39,7 @@ def test_known_versions_get_their_table_date(framework: str, version: str, expec
 
 def test_every_table_row_is_its_own_answer() -> None:
     table = packaged()
-    assert len(table) == 35 and table["basis"].ne("").all()
+    assert len(table) == 37 and table["basis"].ne("").all()  # 35 from aiconfigurator, 2 named by MLPerf v4.1
     for row in table.itertuples(index=False):
         assert release_date(row.framework, row.version) == date.fromisoformat(row.date)
 
@@ -57,7 +57,8 @@ def test_a_nightly_tag_is_dated_by_its_build_date() -> None:
 @pytest.mark.parametrize(("version", "expected", "why"), [
     ("0.20.1", date(2026, 4, 3), "newer than all known: the newest known (0.19.0)"),
     ("0.13.0", date(2026, 1, 23), "between known ones: the newest known below it (0.12.0)"),
-    ("0.4.2", date(2025, 12, 8), "older than all known: the oldest known (0.11.2)"),
+    ("0.4.2", date(2024, 8, 28), "older than all known: the oldest known (0.4.3+rocm614, MLPerf v4.1)"),
+    ("0.6.0", date(2024, 8, 28), "between 0.5.2 (MLPerf v4.1) and 0.11.2: takes 0.5.2's date"),
     ("v0.16", date(2026, 3, 1), "the same PEP 440 version as 0.16.0"),
 ])
 def test_unlisted_pep440_versions_take_the_newest_known_not_newer(version: str, expected: date, why: str) -> None:
@@ -71,7 +72,8 @@ def test_missing_versions_have_no_date() -> None:
 
 
 def test_an_undatable_version_names_the_known_ones() -> None:
-    with pytest.raises(UnknownNameError, match=r"unknown vllm version 'banana' \(known: 0\.11\.2, .*0\.19\.0") as info:
+    known = r"\(known: 0\.4\.3\+rocm614, 0\.5\.2, 0\.11\.2, .*0\.19\.0"
+    with pytest.raises(UnknownNameError, match=r"unknown vllm version 'banana' " + known) as info:
         release_date("vllm", "banana")
     assert isinstance(info.value, ConfigError)  # a usage error at the CLI (exit 2)
     with pytest.raises(UnknownNameError) as info:
@@ -96,9 +98,12 @@ def test_years_order_the_releases_and_the_source_eras() -> None:
     vllm = ["0.11.2", "0.12.0", "0.15.1", "0.16.0", "0.17.0", "0.18.0", "0.19.0"]
     years = software_years(pd.Series(["vllm"] * len(vllm)), pd.Series(vllm))
     assert (np.diff(years) > 0).all()
-    eras = [date.fromisoformat(SOURCE_ERA_DATES[s]) for s in ["llm-inference-bench", "aiconfigurator"]]
-    # Unversioned aiconfigurator rows were measured before any versioned row: their era precedes every date.
-    assert eras[0] < eras[1] < min(date.fromisoformat(d) for d in packaged()["date"])
+    eras = [date.fromisoformat(SOURCE_ERA_DATES[s]) for s in ["llm-inference-bench", "mlperf", "aiconfigurator"]]
+    # Unversioned aiconfigurator rows were measured before any versioned row: their era precedes every date
+    # aiconfigurator gives a version (the MLPerf-named vLLM versions are older).
+    table = packaged()
+    from_aic = table[table["basis"].str.contains("aiconfigurator")]
+    assert eras[0] < eras[1] < eras[2] < min(date.fromisoformat(d) for d in from_aic["date"])
 
 
 def test_newest_known_prefers_a_release_to_a_tag_of_the_same_day() -> None:
@@ -121,7 +126,11 @@ def test_table_has_one_row_per_version_in_the_raw_file_and_is_current(shared_dat
     recorded = raw.dropna(subset=["backend_version"])
     in_raw = set(zip(recorded["backend"].map(backend), recorded["backend_version"], strict=True))
     table = packaged()
-    assert set(zip(table["framework"], table["version"], strict=True)) == in_raw
+    mlperf = script.mlperf_versions(shared_datasets)
+    assert set(zip(mlperf["framework"], mlperf["version"], strict=True)) == {("vllm", "0.4.3+rocm614"),
+                                                                               ("vllm", "0.5.2")}
+    assert set(zip(table["framework"], table["version"], strict=True)) == in_raw | {("vllm", "0.4.3+rocm614"),
+                                                                                    ("vllm", "0.5.2")}
     assert not table.duplicated(["framework", "version"]).any()
-    pd.testing.assert_frame_equal(script.version_table(raw), table,
+    pd.testing.assert_frame_equal(script.full_table(raw, shared_datasets), table,
                                   obj="framework_versions.csv is stale: run python scripts/framework_versions.py")

@@ -278,7 +278,7 @@ def predict(input_path: Path | None, model_file: Path | None, trust_model_file: 
     file = None
     if input_path is None:
         if request_rate is not None:
-            _open_loop_flags(params)
+            _open_loop_flags(params, request_rate)
         normalized = _one_deployment(params)
         configs, problems = config_frame(params), list[str]()
         rates = pd.Series([request_rate], index=normalized.index, dtype=float)
@@ -309,6 +309,8 @@ def predict(input_path: Path | None, model_file: Path | None, trust_model_file: 
     if "concurrency" in predictions:
         normalized = normalized.assign(concurrency=predictions["concurrency"].fillna(normalized["concurrency"])
                                        .astype("int64").to_numpy())
+    # Open-loop rows report their settled concurrency and rate among the predictions: one column each.
+    configs = configs.drop(columns=[c for c in predictions.columns if c in configs.columns])
     combined = pd.concat([configs.reset_index(drop=True), predictions.reset_index(drop=True)], axis=1)
     if output_path is not None:
         _write_csv(combined, output_path)
@@ -327,8 +329,11 @@ def predict(input_path: Path | None, model_file: Path | None, trust_model_file: 
         _account(file, len(normalized), problems, "predicted", strict)
 
 
-def _open_loop_flags(params: dict[str, Any]) -> None:
+def _open_loop_flags(params: dict[str, Any], rate: float) -> None:
     """--request-rate replaces --concurrency and --batch-size, under continuous batching only."""
+    if not rate < float("inf"):  # nan and inf pass click's range check
+        raise click.UsageError(f"--request-rate {rate}: the request rate must be a positive number of requests "
+                               "per second")
     given = [f"--{name.replace('_', '-')}" for name in ("concurrency", "batch_size") if params[name] is not None]
     if given:
         raise click.UsageError(f"--request-rate and {' and '.join(given)} both set the load; give one (the requests "

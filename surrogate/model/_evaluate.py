@@ -113,6 +113,14 @@ def _predict_fold(train: pd.DataFrame, held: pd.DataFrame, group: np.ndarray, k:
         training_rows = _measured(train, metric).sum()
         fold[f"{metric}_training_rows"] = int(training_rows)
         fold[f"{metric}_learned"] = bool(metric in learned) if isinstance(learned, dict) else bool(training_rows)
+    # Continuous latency is TTFT + steps x ITL of the learned metrics (the latency trees learn static
+    # rows only): it is learned wherever both of those are.
+    if "batching" in held:
+        derived = held["batching"].astype("string").eq("continuous").fillna(False).to_numpy(dtype=bool)
+        both = fold["ttft_s_learned"].to_numpy(dtype=bool) & fold["itl_s_learned"].to_numpy(dtype=bool)
+        fold.loc[derived, "latency_s_learned"] = both[derived]
+        fold.loc[derived, "latency_s_training_rows"] = np.minimum(
+            fold["ttft_s_training_rows"].to_numpy(), fold["itl_s_training_rows"].to_numpy())[derived]
     for column in ["hardware", "model", "framework", "source", "batching"]:
         if column in held:
             fold[column] = held[column].astype(str)
