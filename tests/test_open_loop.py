@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -17,20 +19,26 @@ LLAMA_8B = ["--model", "meta-llama/Meta-Llama-3-8B", "--hardware", "h100-sxm", "
 
 
 class LinearServer:
-    """latency(N) = a + b x N seconds: Little's law settles at N = rate x a / (1 - rate x b)."""
+    """ITL(N) = c + d x N seconds. Open-loop latency is (output_len + 0.5) x ITL(N) + S (S: prefill alone),
+    so with output_len 128, c = 10/128.5 and d = 0.1/128.5 it is 10 + S + 0.1 N, and Little's law
+    settles at N = rate x (10 + S) / (1 - 0.1 rate)."""
 
-    def __init__(self, a: float = 10.0, b: float = 0.1) -> None:
-        self.a, self.b = a, b
+    def __init__(self, c: float = 10.0 / 128.5, d: float = 0.1 / 128.5) -> None:
+        self.c, self.d = c, d
 
     def predict(self, configs: pd.DataFrame, *, normalized: bool = False) -> pd.DataFrame:
         n = configs["concurrency"].to_numpy(dtype=float)
-        latency = self.a + self.b * n
+        itl = self.c + self.d * n
         out = pd.DataFrame(index=configs.index)
-        for metric, value in (("latency_s", latency), ("ttft_s", np.full(len(n), 0.1)), ("itl_s", latency / 128)):
+        for metric, value in (("latency_s", 999.0 + n), ("ttft_s", np.full(len(n), 99.0)), ("itl_s", itl)):
             for suffix in ("", "_p10", "_p90"):
                 out[f"{metric}{suffix}"] = value
-        out["throughput_tok_s"] = out["output_throughput_tok_s"] = n / latency
+        out["throughput_tok_s"] = out["output_throughput_tok_s"] = n
         return out
+
+
+def _prefill_s(config: pd.DataFrame) -> float:
+    return float(estimate(config.assign(concurrency=1, batch_size=1), normalized=True)["ttft_s"].iloc[0])
 
 
 def _config(dp: int = 1) -> pd.DataFrame:
@@ -43,34 +51,41 @@ def _config(dp: int = 1) -> pd.DataFrame:
 
 
 def test_the_settling_point_is_littles_law_fixed_point() -> None:
-    # rate 5/s, latency 10 + 0.1 N: N = 5 x 10 / (1 - 0.5) = 100 in flight, latency 20 s (+ the queue wait).
-    out, problems = predict_at_rate(LinearServer(), _config(), 5.0)
+    config = _config()
+    prefill = _prefill_s(config)
+    out, problems = predict_at_rate(LinearServer(), config, 5.0)
     assert problems == {}
-    assert int(out["concurrency"].iloc[0]) == 100
+    n = int(out["concurrency"].iloc[0])
+    assert n == math.ceil(5.0 * (10.0 + prefill) / 0.5)  # smallest whole N with rate x latency(N) <= N
+    # The closed-loop TTFT (99 s) and latency are not used: a request joins the running batch.
+    itl = 10.0 / 128.5 + 0.1 / 128.5 * n
     wait = float(out["queue_wait_s"].iloc[0])
-    assert out["latency_s"].iloc[0] == pytest.approx(20.0 + wait)
+    assert out["itl_s"].iloc[0] == pytest.approx(itl)
+    assert out["ttft_s"].iloc[0] == pytest.approx(1.5 * itl + prefill + wait)
+    assert out["latency_s"].iloc[0] == pytest.approx(1.5 * itl + prefill + 127 * itl + wait)
 
 
 def test_the_rate_is_split_over_replicas_and_throughput_is_the_arrival_rate() -> None:
-    out, _ = predict_at_rate(LinearServer(), _config(dp=2), 10.0)
-    assert int(out["concurrency"].iloc[0]) == 100  # 5/s per replica, as above
+    config = _config(dp=2)
+    out, _ = predict_at_rate(LinearServer(), config, 10.0)
+    assert int(out["concurrency"].iloc[0]) == math.ceil(5.0 * (10.0 + _prefill_s(config)) / 0.5)  # 5/s per replica
     assert out["output_throughput_tok_s"].iloc[0] == pytest.approx(10.0 * 128)
     assert out["throughput_tok_s"].iloc[0] == pytest.approx(10.0 * (512 + 128))
 
 
 def test_the_poisson_prefill_wait_is_the_md1_mean_wait() -> None:
     config = _config()
-    alone = config.assign(concurrency=1, batch_size=1)
-    prefill_s = float(estimate(alone, normalized=True)["ttft_s"].iloc[0])
-    rate = 0.5 / prefill_s  # rho = 0.5: W = 0.5 x S / (2 x 0.5) = S / 2
-    out, problems = predict_at_rate(LinearServer(a=1e-3, b=1e-6), config, rate)
+    prefill = _prefill_s(config)
+    rate = 0.5 / prefill  # rho = 0.5: W = 0.5 x S / (2 x 0.5) = S / 2
+    out, problems = predict_at_rate(LinearServer(c=1e-4, d=1e-7), config, rate)
     assert problems == {}
-    assert float(out["queue_wait_s"].iloc[0]) == pytest.approx(prefill_s / 2)
-    assert float(out["ttft_s"].iloc[0]) == pytest.approx(0.1 + prefill_s / 2)
+    itl = float(out["itl_s"].iloc[0])
+    assert float(out["queue_wait_s"].iloc[0]) == pytest.approx(prefill / 2)
+    assert float(out["ttft_s"].iloc[0]) == pytest.approx(1.5 * itl + prefill + prefill / 2)
 
 
 def test_a_rate_beyond_capacity_is_refused_with_what_the_deployment_serves() -> None:
-    # latency 10 + 0.1 N never lets N / latency(N) reach 10/s (it tends to 10 from below).
+    # latency 10 + S + 0.1 N never lets N / latency(N) reach 10/s (it tends to 10 from below).
     out, problems = predict_at_rate(LinearServer(), _config(), 10.0)
     assert out.empty
     message = problems[0]

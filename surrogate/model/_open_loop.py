@@ -2,20 +2,24 @@
 traffic do) instead of a fixed number of clients that each wait for their answer.
 
 A continuous-batching replica fed ``lambda`` requests/s settles where the requests in flight ``N`` obey
-Little's law, ``N = lambda x latency(N)``. The predicted latency is non-decreasing in ``N`` (the monotone
-constraint of the learned correction), so the settling point is the smallest whole ``N`` with
-``lambda x latency(N) <= N``, found by bisection, each step one vectorised prediction of every row.
-When even the most requests its KV cache holds (the analytic ``max_batch_size``, at most
-``max_concurrency``) cannot keep up, the rate is above what the deployment serves: its capacity,
-``max N / latency(N)`` over the points tried, is reported instead of a prediction.
+Little's law, ``N = lambda x latency(N)``. Requests that arrive one by one do not wait for a wave of
+others as a closed-loop client batch does: an arrival joins the running batch at the next step, its
+prompt is prefilled in the step after (chunked with the decodes), and it then decodes with the rest.
+So its TTFT is about ``1.5 x ITL(N) + S`` (half a step's wait on average, the step that carries its
+prefill) with ``S`` the achievable prefill time of that prompt alone (the analytic TTFT at one request in
+flight), and its latency ``TTFT + (output_len - 1) x ITL(N)``, with ``ITL(N)`` the model's learned ITL
+at ``N`` in flight (the closed-loop TTFT, learned from clients that start together, is not used). ITL is
+non-decreasing in ``N`` (the monotone constraint of the learned correction), so the latency is too and
+the settling point is the smallest whole ``N`` with ``lambda x latency(N) <= N``, found by bisection,
+each step one vectorised prediction of every row. When even the most requests its KV cache holds (the
+analytic ``max_batch_size``, at most ``max_concurrency``) cannot keep up, the rate is above what the
+deployment serves: its capacity, ``max N / latency(N)`` over the points tried, is reported instead.
 
-The closed-loop model at ``N`` has arrivals spread by completions. Poisson arrivals come in bursts, and a
-burst of prompts waits for the prefill of the ones ahead of it. That wait is the M/D/1 mean wait of the
-Pollaczek-Khinchine formula, ``W = rho x S / (2 (1 - rho))`` with ``S`` the achievable prefill time of
-one prompt alone (the analytic TTFT at one request in flight) and ``rho = lambda x S``; ``W`` is added to
-TTFT and latency (their intervals too) and reported as ``queue_wait_s``. ``rho >= 1`` (prefill alone
-saturates the replica) is over capacity as well. In a steady state every arriving request is served,
-so the throughputs are the arrival rate's tokens.
+Poisson arrivals come in bursts, and a burst of prompts waits for the prefill of the ones ahead of it:
+the M/D/1 mean wait of the Pollaczek-Khinchine formula, ``W = rho x S / (2 (1 - rho))`` with
+``rho = lambda x S``, is added to TTFT and latency (their intervals too) and reported as
+``queue_wait_s``; ``rho >= 1`` (prefill alone saturates the replica) is over capacity as well. In a
+steady state every arriving request is served, so the throughputs are the arrival rate's tokens.
 """
 
 from __future__ import annotations
@@ -38,22 +42,38 @@ class _Predictor(Protocol):
     def predict(self, configs: pd.DataFrame, *, normalized: bool = False) -> pd.DataFrame: ...
 
 
-def _latency_at(model: _Predictor, cfg: pd.DataFrame, concurrency: np.ndarray) -> np.ndarray:
+# An arrival waits half a step on average, then the step carrying its prefill: 1.5 steps before its token.
+_STEPS_BEFORE_FIRST_TOKEN = 1.5
+
+
+def _at(model: _Predictor, cfg: pd.DataFrame, concurrency: np.ndarray) -> pd.DataFrame:
     trial = cfg.copy()
     trial["concurrency"] = concurrency.astype(np.int64)
     trial["batch_size"] = trial["concurrency"]
-    latency: np.ndarray = model.predict(trial, normalized=True)["latency_s"].to_numpy(dtype=float)
-    return latency
+    return model.predict(trial, normalized=True)
 
 
-def _settle(model: _Predictor, cfg: pd.DataFrame, rate: np.ndarray,
+def _steady_flow(itl_s: np.ndarray, prefill_s: np.ndarray, output_len: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(TTFT, latency) of a request that joins a running batch whose steps take ``itl_s``."""
+    ttft = _STEPS_BEFORE_FIRST_TOKEN * itl_s + prefill_s
+    return ttft, ttft + (output_len - 1.0) * itl_s
+
+
+def _settle(model: _Predictor, cfg: pd.DataFrame, rate: np.ndarray, prefill_s: np.ndarray,
             top: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Smallest whole N with ``rate x latency(N) <= N`` per row (0 where none up to its ``top``), and the
     best throughput seen (N / latency(N)), the capacity of rows that never settle."""
+    output_len = cfg["output_len"].to_numpy(dtype=float)
+
+    def latency_at(rows: np.ndarray, n: np.ndarray) -> np.ndarray:
+        itl = _at(model, cfg.loc[rows], n)["itl_s"].to_numpy(dtype=float)
+        return _steady_flow(itl, prefill_s[rows], output_len[rows])[1]
+
+    everyone = np.ones(len(cfg), dtype=bool)
     low = np.ones(len(cfg), dtype=np.int64)
     high = np.maximum(top.astype(np.int64), 1)
-    latency_low = _latency_at(model, cfg, low)
-    latency_high = _latency_at(model, cfg, high)
+    latency_low = latency_at(everyone, low)
+    latency_high = latency_at(everyone, high)
     capacity = np.maximum(low / latency_low, high / latency_high)
     settled_at_one = rate * latency_low <= 1
     never = rate * latency_high > high
@@ -62,7 +82,7 @@ def _settle(model: _Predictor, cfg: pd.DataFrame, rate: np.ndarray,
     while active.any() and (high[active] - low[active] > 1).any():
         rows = active & (high - low > 1)
         middle = (low + high) // 2
-        latency = _latency_at(model, cfg.loc[rows], middle[rows])
+        latency = latency_at(rows, middle[rows])
         capacity[rows] = np.maximum(capacity[rows], middle[rows] / latency)
         fits = rate[rows] * latency <= middle[rows]
         index = np.flatnonzero(rows)
@@ -96,7 +116,7 @@ def predict_at_rate(model: _Predictor, configs: pd.DataFrame, request_rate_per_s
     prefill_s = physics["ttft_s"].to_numpy(dtype=float)
     # The engine holds no more sequences than its KV cache fits; arrivals beyond that wait in its queue.
     top = np.clip(np.nan_to_num(physics["max_batch_size"].to_numpy(dtype=float), nan=1.0), 1, max_concurrency)
-    settled, capacity = _settle(model, cfg, per_replica, top)
+    settled, capacity = _settle(model, cfg, per_replica, prefill_s, top)
     rho = per_replica * prefill_s
     problems: dict[int, str] = {}
     for position in np.flatnonzero((settled == 0) | (rho >= 1)):
@@ -116,10 +136,16 @@ def predict_at_rate(model: _Predictor, configs: pd.DataFrame, request_rate_per_s
     final["batch_size"] = final["concurrency"]
     out = model.predict(final, normalized=True)
     wait_s = rho[ok] * prefill_s[ok] / (2.0 * (1.0 - rho[ok]))
-    for metric in ("ttft_s", "latency_s"):
-        for column in (metric, f"{metric}_p10", f"{metric}_p90"):
-            if column in out:
-                out[column] = out[column].to_numpy(dtype=float) + wait_s
+    # The learned quantiles, and the achievable physics beside them, in the same steady flow.
+    for itl_column, ttft_column, latency_column in [
+            *((f"itl_s{q}", f"ttft_s{q}", f"latency_s{q}") for q in ("", "_p10", "_p90")),
+            ("analytic_itl_s", "analytic_ttft_s", "analytic_latency_s")]:
+        if itl_column not in out:
+            continue
+        ttft, latency = _steady_flow(out[itl_column].to_numpy(dtype=float), prefill_s[ok],
+                                     final["output_len"].to_numpy(dtype=float))
+        out[ttft_column] = ttft + wait_s
+        out[latency_column] = latency + wait_s
     # In a steady state every request that arrives is served: throughput is the arrival rate's tokens.
     in_len, out_len = final["input_len"].to_numpy(dtype=float), final["output_len"].to_numpy(dtype=float)
     for suffix in ("", "_p10", "_p90"):
