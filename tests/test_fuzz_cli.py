@@ -176,6 +176,10 @@ CASES = [
     ("opt-target-negative", f"{OPT} --max-itl-s -1", 2, "-1.0 is not in the range x>0"),
     ("opt-target-nan", f"{OPT} --max-itl-s nan", 2, "--max-itl-s must be positive"),
     ("opt-study-name", f"{OPT} --study-name s", 2, "--study-name needs --storage"),
+    ("opt-rate-and-concurrency", f"{OPT} --request-rate 2 --concurrency 8", 2,
+     "--request-rate and --concurrency both set the load"),
+    ("opt-rate-zero", f"{OPT} --request-rate 0", 2, "0.0 is not in the range x>0"),
+    ("opt-rate-nan", f"{OPT} --request-rate nan", 2, "the request rate must be a positive number"),
     ("opt-frameworks-empty", f"{OPT} --frameworks ,", 2, "give at least one name"),
     ("opt-model-missing", "optimize --model-file {missing}/m.joblib --model meta-llama/Llama-3.1-8B --gpus h100-sxm "
      "--input-len 8 --output-len 8", 2, "does not exist"),

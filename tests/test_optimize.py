@@ -9,6 +9,7 @@ import pytest
 from _tiny_model import tiny_model
 from hypothesis import HealthCheck, given, settings, strategies as st
 
+from features.configs import CONFIG_COLUMNS
 from features.errors import ConfigError, InfeasibleError
 from surrogate.model import SurrogateModel
 from surrogate.optimize import (
@@ -125,6 +126,42 @@ def test_latency_infeasible_names_the_binding_target(model: SurrogateModel) -> N
     options = OptimizeOptions(targets=Targets(max_itl_s=1e-4))
     with pytest.raises(InfeasibleError, match=r"lowest predicted P90 ITL is .* > 100 us|lowest predicted P90 ITL"):
         optimize(model, Inventory.parse(["h100-sxm:2"]), Workload(LLAMA_8B, 512, 128), options, SMALL_SPACE)
+
+
+def test_a_request_rate_sets_each_candidates_load_by_littles_law(model: SurrogateModel) -> None:
+    from surrogate.model import predict_at_rate
+
+    inventory = Inventory.parse(["h100-sxm:4"])
+    workload = Workload(LLAMA_8B, 512, 128, request_rate_per_s=3.0)
+    result = optimize(model, inventory, workload, OptimizeOptions(targets=Targets(max_itl_s=0.05)), SMALL_SPACE)
+    best = result.best
+    # Every replica count is searched; the pick's in-flight count is its own settling point at this rate.
+    assert set(result.evaluated["dp"]) == {1, 2, 3, 4}
+    settled, problems = predict_at_rate(model, pd.DataFrame([best[CONFIG_COLUMNS]]).assign(concurrency=1,
+                                                                                             batch_size=1), 3.0)
+    assert not problems and int(settled["concurrency"].iloc[0]) == int(best["concurrency"])
+    # Throughput is the arrival rate's tokens, shared by the devices: the fewest devices win.
+    assert best["output_throughput_tok_s"] == pytest.approx(3.0 * 128)
+    assert best["throughput_per_device_tok_s"] == pytest.approx(3.0 * 128 / best["num_devices"])
+    assert best["num_devices"] == result.ranked["num_devices"].min()
+    assert (result.evaluated["request_rate_per_s"] == 3.0).all()
+    searched = optimize(model, inventory, workload, OptimizeOptions(targets=Targets(max_itl_s=0.05), search="optuna",
+                                                                    trials=40, seed=1), SMALL_SPACE)
+    assert searched.method == "tpe"
+    assert searched.best["throughput_per_device_tok_s"] == pytest.approx(best["throughput_per_device_tok_s"])
+
+
+def test_a_request_rate_no_candidate_keeps_up_with_is_refused_with_the_capacity(model: SurrogateModel) -> None:
+    workload = Workload(LLAMA_8B, 512, 128, request_rate_per_s=1e6)
+    with pytest.raises(InfeasibleError, match=r"the request rate 1e\+06/s exceeds what every configuration serves: "
+                                              r"the most is about .* requests/s .*; add devices or lower the rate"):
+        optimize(model, Inventory.parse(["h100-sxm:2"]), workload, OptimizeOptions(), SMALL_SPACE)
+
+
+def test_a_request_rate_and_a_concurrency_together_are_refused(model: SurrogateModel) -> None:
+    with pytest.raises(ConfigError, match="give a concurrency or a request rate, not both"):
+        enumerate_candidates(Inventory.parse(["h100-sxm:1"]), Workload(LLAMA_8B, 512, 128, concurrency=4,
+                                                                        request_rate_per_s=2.0))
 
 
 def test_cost_objective_leaves_out_unpriced_hardware(model: SurrogateModel) -> None:

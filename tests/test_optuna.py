@@ -182,9 +182,10 @@ def _slice_frame(values: list[float], violations: list[list[float]]) -> pd.DataF
 
 
 def test_pick_takes_the_best_feasible_row_else_the_least_violating() -> None:
-    ok, bad = [-1.0, 0.0, 0.0, 0.0], [0.5, 0.0, 0.0, 0.0]
+    ok, bad = [-1.0, 0.0, 0.0, 0.0, 0.0], [0.5, 0.0, 0.0, 0.0, 0.0]
     frame = _slice_frame([900.0, 300.0, 500.0], [bad, ok, ok])
     assert _pick(frame, OBJECTIVES["throughput"]) == 2
     assert _pick(frame, OBJECTIVES["latency"]) == 1
-    none_ok = _slice_frame([900.0, 300.0, 500.0], [[2.0, 0.0, 0.0, 0.0], [0.5, 0.0, 0.3, 0.0], [0.0, 0.0, 1.0, 0.0]])
+    none_ok = _slice_frame([900.0, 300.0, 500.0], [[2.0, 0.0, 0.0, 0.0, 0.0], [0.5, 0.0, 0.3, 0.0, 0.0],
+                                                   [0.0, 0.0, 0.0, 0.0, 1.0]])  # the last: short of capacity
     assert _pick(none_ok, OBJECTIVES["throughput"]) == 1  # total violation 0.8 < 1.0 < 2.0

@@ -66,6 +66,9 @@ def _model(path: Path | None, trust: bool) -> models.SurrogateModel:
 @click.option("--output-len", type=click.IntRange(min=1), required=True, help="Generated tokens per request.")
 @click.option("--concurrency", type=click.IntRange(min=1), default=None,
               help="Requests in flight across the whole deployment (default: searched per replica).")
+@click.option("--request-rate", type=click.FloatRange(min=0, min_open=True), default=None,
+              help="Open-loop traffic instead of --concurrency: requests per second to the whole deployment "
+                   "(Poisson); each candidate's requests in flight follow by Little's law.")
 @click.option("--max-ttft-s", type=click.FloatRange(min=0, min_open=True), default=None,
               help="Limit on time to first token, seconds.")
 @click.option("--max-itl-s", type=click.FloatRange(min=0, min_open=True), default=None,
@@ -102,8 +105,9 @@ def _model(path: Path | None, trust: bool) -> models.SurrogateModel:
               help="Surrogate bundle to use (default: the shipped models/default.joblib).")
 @trust_model_file_option
 def optimize_command(model_name: str, gpus: tuple[str, ...], input_len: int, output_len: int,
-                     concurrency: int | None, max_ttft_s: float | None, max_itl_s: float | None,
-                     max_latency_s: float | None, risk: str, objective: str, pareto: bool, frameworks: str | None,
+                     concurrency: int | None, request_rate: float | None, max_ttft_s: float | None,
+                     max_itl_s: float | None, max_latency_s: float | None, risk: str, objective: str, pareto: bool,
+                     frameworks: str | None,
                      precisions: str, max_sequences: int, search: str, trials: int, seed: int,
                      storage: str | None, study_name: str | None, top_k: int, as_json: bool,
                      out_dir: Path | None, model_file: Path | None, trust_model_file: bool) -> None:
@@ -113,7 +117,11 @@ def optimize_command(model_name: str, gpus: tuple[str, ...], input_len: int, out
     --output-len 256 --max-itl-s 0.05
     """
     inventory = Inventory.parse(gpus)
-    workload = Workload(model=model_name, input_len=input_len, output_len=output_len, concurrency=concurrency)
+    if request_rate is not None and concurrency is not None:
+        raise click.UsageError("--request-rate and --concurrency both set the load; give one (the requests in "
+                               "flight follow from the rate by Little's law)")
+    workload = Workload(model=model_name, input_len=input_len, output_len=output_len, concurrency=concurrency,
+                        request_rate_per_s=request_rate)
     space = SearchSpace(frameworks=_split(frameworks), precisions=_split(precisions) or (),
                         max_sequences=max_sequences)
     targets = Targets(max_ttft_s=max_ttft_s, max_itl_s=max_itl_s, max_latency_s=max_latency_s, risk=risk)
@@ -137,7 +145,8 @@ def optimize_command(model_name: str, gpus: tuple[str, ...], input_len: int, out
     for note in result.notes:
         stderr.print(f"[dim]note: {note}[/dim]", soft_wrap=True)
     request = {"model": model_name, "gpus": list(gpus), "input_len": input_len, "output_len": output_len,
-               "concurrency": concurrency, "objective": objective, "risk": risk, "targets": targets.given(),
+               "concurrency": concurrency, "request_rate_per_s": request_rate, "objective": objective, "risk": risk,
+               "targets": targets.given(),
                "frameworks": space.frameworks, "precisions": space.precisions, "pareto": pareto}
     payload = report.result_payload(result, request)
     if out_dir is None and pareto:

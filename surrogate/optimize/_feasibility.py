@@ -7,8 +7,9 @@ the single rule behind both messages here:
 - ``fit_alternatives``: a deployment that does not fit (``surrogate estimate``) gets more devices,
   a smaller weight format or a smaller batch that would;
 - ``explain_infeasible``: a search with nothing feasible names the binding constraint. Memory
-  first: how many devices of each type the model needs at each precision; otherwise the latency
-  target that binds, with the best predicted value against the limit.
+  first: how many devices of each type the model needs at each precision; then a request rate no
+  configuration keeps up with (the most any serves); otherwise the latency target that binds, with
+  the best predicted value against the limit.
 """
 
 from __future__ import annotations
@@ -190,4 +191,15 @@ def explain_infeasible(scored: pd.DataFrame, targets: Targets, inventory: Invent
     fitting = scored[scored["memory_over_gb"] <= 0]
     if fitting.empty:
         return _memory_message(scored, inventory, workload) + f" [{searched}]"
-    return _latency_message(fitting, targets) + f" [{searched}]"
+    serving = fitting[fitting["capacity_over_req_s"] <= 0] if "capacity_over_req_s" in fitting else fitting
+    if serving.empty:
+        return _capacity_message(fitting, workload) + f" [{searched}]"
+    return _latency_message(serving, targets) + f" [{searched}]"
+
+
+def _capacity_message(fitting: pd.DataFrame, workload: Workload) -> str:
+    """No candidate keeps up with the request rate: the one that serves most, and how much."""
+    best = fitting.loc[fitting["capacity_req_s"].idxmax()]
+    return (f"the request rate {workload.request_rate_per_s:g}/s exceeds what every configuration serves: the "
+            f"most is about {float(best['capacity_req_s']):.3g} requests/s ({describe_config(best, compact=True)}); "
+            "add devices or lower the rate")

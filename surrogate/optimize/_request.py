@@ -65,13 +65,17 @@ class Inventory:
 
 @dataclass(frozen=True)
 class Workload:
-    """The traffic to serve: one model, fixed prompt and output lengths."""
+    """The traffic to serve: one model, fixed prompt and output lengths, and a load (a concurrency, a
+    request rate, or neither: then the best load per replica is searched)."""
 
     model: str = field(metadata={"help": "HF model id, alias, or config.json path"})
     input_len: int = field(metadata={"help": "prompt tokens per request"})
     output_len: int = field(metadata={"help": "generated tokens per request"})
     concurrency: int | None = field(default=None, metadata={
         "help": "requests in flight across the whole deployment (default: searched per replica)"})
+    request_rate_per_s: float | None = field(default=None, metadata={
+        "help": "open-loop traffic: requests per second to the whole deployment (Poisson), instead of a "
+                "concurrency; each candidate's requests in flight follow by Little's law"})
 
     @property
     def max_seq_len(self) -> int:

@@ -23,7 +23,8 @@ _SECONDS_PER_HOUR = 3600.0
 _TOKENS_PER_MILLION = 1e6
 
 
-CONSTRAINT_COLUMNS = ["memory_over_gb", "ttft_over_s", "itl_over_s", "latency_over_s"]
+# capacity_over_req_s: requests/s beyond what the candidate serves (open-loop workloads; 0 otherwise).
+CONSTRAINT_COLUMNS = ["memory_over_gb", "ttft_over_s", "itl_over_s", "latency_over_s", "capacity_over_req_s"]
 
 
 def score(configs: pd.DataFrame, predictions: pd.DataFrame, targets: Targets) -> pd.DataFrame:
@@ -51,6 +52,8 @@ def score(configs: pd.DataFrame, predictions: pd.DataFrame, targets: Targets) ->
         column = f"{metric.removesuffix('_s')}_over_s"
         limit = given.get(metric)
         out[column] = 0.0 if limit is None else out[targets.column(metric)].to_numpy(dtype=float) - limit
+    if "capacity_over_req_s" not in out:
+        out["capacity_over_req_s"] = 0.0
     out["feasible"] = (out[CONSTRAINT_COLUMNS].to_numpy() <= 0.0).all(axis=1)
     return out
 

@@ -23,6 +23,7 @@ import pandas as pd
 
 from features import catalog
 from features.errors import InfeasibleError
+from surrogate.model import predict_at_rate
 from surrogate.optimize._feasibility import explain_infeasible
 from surrogate.optimize._optuna import SEARCH_DIMENSIONS, StudySettings, run_study
 from surrogate.optimize._request import (
@@ -46,6 +47,9 @@ log = logging.getLogger(__name__)
 KNOB_COLUMNS = ["hardware", "num_devices", "framework", "tp", "pp", "dp", "weight_dtype", "kv_dtype", "batching",
                 "concurrency"]
 _PREDICT_CHUNK_ROWS = 50_000
+# A rate so small that any deployment serves it: a settling point at one request in flight, for the
+# capacity of a candidate the requested rate overwhelms.
+_NEGLIGIBLE_RATE = 1e-9
 # Latency limits scaled by these when the roofline picks first trials (it underestimates latency).
 _ROOFLINE_TIGHTENING = (1.0, 0.5, 0.25)
 
@@ -91,11 +95,37 @@ class OptimizeResult:
         return self.ranked.head(self.top_k)
 
 
-def _predict(model: Predictor, configs: pd.DataFrame, targets: Targets) -> pd.DataFrame:
-    parts = [score(configs.iloc[i:i + _PREDICT_CHUNK_ROWS],
-                   model.predict(configs.iloc[i:i + _PREDICT_CHUNK_ROWS], normalized=True), targets)
-             for i in range(0, len(configs), _PREDICT_CHUNK_ROWS)]
+def _predict(model: Predictor, configs: pd.DataFrame, targets: Targets, rate: float | None = None) -> pd.DataFrame:
+    parts = []
+    for start in range(0, len(configs), _PREDICT_CHUNK_ROWS):
+        chunk = configs.iloc[start:start + _PREDICT_CHUNK_ROWS]
+        if rate is None:
+            parts.append(score(chunk, model.predict(chunk, normalized=True), targets))
+        else:
+            parts.append(score(*_at_rate(model, chunk, rate), targets))
     return pd.concat(parts, ignore_index=True)
+
+
+def _at_rate(model: Predictor, configs: pd.DataFrame, rate: float) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Candidates fed ``rate`` requests/s: each at its open-loop settling point (its concurrency replaced)
+    with those predictions. A candidate the rate overwhelms keeps one request in flight, its prediction
+    there at a negligible rate, and a positive ``capacity_over_req_s`` (rate minus what it serves)."""
+    configs = configs.reset_index(drop=True)
+    settled, problems = predict_at_rate(model, configs, rate)
+    settled = settled.copy()
+    settled["capacity_over_req_s"] = np.minimum(rate - settled["capacity_req_s"].to_numpy(dtype=float), 0.0)
+    parts = [settled]
+    if problems:
+        overwhelmed = configs.loc[sorted(problems)]
+        light, _ = predict_at_rate(model, overwhelmed, _NEGLIGIBLE_RATE)
+        light = light.copy()
+        light["request_rate_per_s"] = rate
+        light["capacity_over_req_s"] = rate - light["capacity_req_s"].to_numpy(dtype=float)
+        parts.append(light)
+    predictions = pd.concat(parts).sort_index()
+    configs = configs.assign(concurrency=predictions["concurrency"].astype(np.int64).to_numpy())
+    configs["batch_size"] = configs["concurrency"]
+    return configs, predictions.drop(columns=["concurrency"])
 
 
 def _request(inventory: Inventory, workload: Workload, space: SearchSpace, options: OptimizeOptions) -> dict[str, Any]:
@@ -166,15 +196,15 @@ def _restrict_for_cost(candidates: pd.DataFrame, notes: list[str]) -> pd.DataFra
 class _ScoredRows:
     """Scored candidate rows by position, each predicted once however often the search asks."""
 
-    def __init__(self, model: Predictor, configs: pd.DataFrame, targets: Targets) -> None:
-        self.model, self.configs, self.targets = model, configs, targets
+    def __init__(self, model: Predictor, configs: pd.DataFrame, targets: Targets, rate: float | None = None) -> None:
+        self.model, self.configs, self.targets, self.rate = model, configs, targets, rate
         self.frames: list[pd.DataFrame] = []
 
     def __call__(self, indices: np.ndarray) -> pd.DataFrame:
         table = self.table()
         fresh = sorted({int(i) for i in indices} - set(table.index))
         if fresh:
-            rows = _predict(self.model, self.configs.iloc[fresh], self.targets)
+            rows = _predict(self.model, self.configs.iloc[fresh], self.targets, self.rate)
             rows.index = pd.Index(fresh)
             self.frames.append(rows)
             table = self.table()
@@ -210,9 +240,9 @@ class _Searched:
     history: pd.DataFrame | None = None
 
 
-def _exhaustive(model: Predictor, configs: pd.DataFrame, options: OptimizeOptions,
+def _exhaustive(model: Predictor, configs: pd.DataFrame, options: OptimizeOptions, rate: float | None,
                 progress: Callable[[int, int], None] | None) -> _Searched:
-    scored = _predict(model, configs, options.targets)
+    scored = _predict(model, configs, options.targets, rate)
     if progress:
         progress(len(configs), len(configs))
     return _Searched(scored, "exhaustive", f"exhaustive over {len(configs):,} configurations")
@@ -229,9 +259,11 @@ def _optuna(model: Predictor, configs: pd.DataFrame, request: dict[str, Any], wo
                              study_name=name, trials_per_batch=options.trials_per_batch, pareto=options.pareto)
     # Without a fixed concurrency, replicas follow from tp and pp and each trial sweeps the
     # sequences per replica; with one, sequences follow from replicas and each trial sweeps those.
-    derived, profiled = ("dp", "concurrency") if workload.concurrency is None else ("concurrency", "dp")
+    # Under a request rate, sequences follow from replicas too (by Little's law, when predicted).
+    fixed_load = workload.concurrency is not None or workload.request_rate_per_s is not None
+    derived, profiled = ("concurrency", "dp") if fixed_load else ("dp", "concurrency")
     dims = [d for d in SEARCH_DIMENSIONS if d not in (derived, profiled) and configs[d].nunique() > 1]
-    scored_rows = _ScoredRows(model, configs, options.targets)
+    scored_rows = _ScoredRows(model, configs, options.targets, workload.request_rate_per_s)
     first = ([] if seed_predictor is None else
              _seed_picks(seed_predictor, configs, options.targets, objectives, _seed_trials(options.trials),
                          options.pareto))
@@ -267,8 +299,11 @@ def optimize(model: Predictor, inventory: Inventory, workload: Workload, options
     pareto_objectives = _pareto_objectives(configs, options.pareto, notes)
     exhaustive = options.search == "exhaustive" or (
         options.search == "auto" and options.storage is None and len(configs) <= options.exhaustive_limit)
+    rate = workload.request_rate_per_s
+    if rate is not None and seed_predictor is not None:
+        seed_predictor = None  # the roofline's picks assume a load; under a rate the load is each pick's own
     if exhaustive:
-        found = _exhaustive(model, configs, options, progress)
+        found = _exhaustive(model, configs, options, rate, progress)
     else:
         request = _request(inventory, workload, space, options)
         objectives = pareto_objectives if options.pareto else (objective,)

@@ -7,7 +7,9 @@ The knobs:
 - hardware: one pool of the inventory; a deployment never mixes device types;
 - tp: powers of two within the scale-up domain (NVLink island) that divide the attention heads;
 - pp: powers of two, at most the layers; llama.cpp splits layers only (tp = 1);
-- dp: replicas. With ``Workload.concurrency`` (requests in flight across the deployment) replicas
+- dp: replicas. With ``Workload.request_rate_per_s`` every replica count is searched and the sequences
+  per replica follow from the rate (``surrogate.model.predict_at_rate``) when a candidate is predicted.
+  With ``Workload.concurrency`` (requests in flight across the deployment) replicas
   are searched and share those requests; without it each replica is sized on its own and the
   deployment fills the pool with as many replicas as fit (throughput per device and cost per token
   do not depend on the replica count);
@@ -100,10 +102,12 @@ def replica_layouts(hw: catalog.HardwareSpec, layer_split: bool, layers: int, de
 def _layouts(pool: DevicePool, hw: catalog.HardwareSpec, layer_split: bool, layers: int,
              workload: Workload) -> list[tuple[int, int, int]]:
     """(tp, pp, dp) for one pool; dp is searched only when the total concurrency is fixed."""
-    out = []
+    out: list[tuple[int, int, int]] = []
     for tp, pp in replica_layouts(hw, layer_split, layers, pool.count):
         most = pool.count // (tp * pp)
-        if workload.concurrency is None:
+        if workload.request_rate_per_s is not None:  # the rate is split over however many replicas
+            out.extend((tp, pp, dp) for dp in range(1, most + 1))
+        elif workload.concurrency is None:
             out.append((tp, pp, most))
         else:
             out.extend((tp, pp, dp) for dp in range(1, min(most, workload.concurrency) + 1))
@@ -111,7 +115,10 @@ def _layouts(pool: DevicePool, hw: catalog.HardwareSpec, layer_split: bool, laye
 
 
 def _sequences(workload: Workload, dp: np.ndarray, single: bool, space: SearchSpace) -> list[np.ndarray]:
-    """Sequences per replica for each layout (one array per layout)."""
+    """Sequences per replica for each layout (one array per layout); under a request rate a placeholder
+    of one, replaced by each candidate's settling point when it is predicted."""
+    if workload.request_rate_per_s is not None:
+        return [np.array([1]) for _ in dp]
     if workload.concurrency is not None:
         per_replica = np.ceil(workload.concurrency / dp).astype(np.int64)
         if single:  # one sequence per replica: enough replicas for every request, or nothing
@@ -127,6 +134,12 @@ def _check_workload(workload: Workload, arch: ModelArch, model_id: str) -> None:
         raise ConfigError("input and output lengths must be at least 1 token")
     if workload.concurrency is not None and workload.concurrency < 1:
         raise ConfigError("concurrency must be at least 1")
+    rate = workload.request_rate_per_s
+    if rate is not None and workload.concurrency is not None:
+        raise ConfigError("give a concurrency or a request rate, not both: the requests in flight follow from "
+                          "the rate by Little's law")
+    if rate is not None and not (0 < rate < float("inf")):
+        raise ConfigError(f"the request rate must be a positive number of requests per second, got {rate}")
     if workload.max_seq_len > arch.max_position_embeddings:
         raise ConfigError(f"{model_id} handles at most {arch.max_position_embeddings} tokens per sequence; "
                           f"{workload.input_len} in + {workload.output_len} out = {workload.max_seq_len}")
@@ -150,6 +163,10 @@ def _pool_block(pool: DevicePool, fw_id: str, arch: ModelArch, workload: Workloa
             skipped[f"{d} weights with {fw_id} on {pool.hardware} ({why})"] += 1
     kvs = [d for d in kv_choices if d in fw.kv_precisions]
     if not weights or not kvs:
+        return None
+    if workload.request_rate_per_s is not None and fw.batching != "continuous":
+        skipped[f"{fw_id} serves static batches; open-loop traffic (a request rate) needs continuous "
+                "batching"] += 1
         return None
     layouts = _layouts(pool, hw, fw.device_split == "layer", arch.num_layers, workload)
     dp = np.array([layout[2] for layout in layouts], dtype=np.int64)
