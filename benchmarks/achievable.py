@@ -1,6 +1,6 @@
 """The achievable model alone against measurements, beside the peak roofline: in sample and held out.
 
-    python benchmarks/achievable.py [--shared DIR] [--json OUT]
+    python benchmarks/achievable.py [--shared DIR] [--json OUT] [--quick]
 
 Prints, on the training rows of the shared data (faster-than-physics rows left out):
 
@@ -58,9 +58,12 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--shared", type=Path, default=None)
     parser.add_argument("--json", type=Path, default=None, help="also write the results here")
+    parser.add_argument("--quick", action="store_true", help="a seeded sample of 800 rows (CI smoke run)")
     args = parser.parse_args(argv)
     started = time.perf_counter()
     rows = training_rows(load_shared(args.shared).table)
+    if args.quick:
+        rows = rows.sample(n=min(800, len(rows)), random_state=0).reset_index(drop=True)
     cfg = normalize_configs(rows[[c for c in rows.columns if c in CONFIG_COLUMNS]]).set_index(rows.index)
     vendor = pd.Series(gather_specs(cfg)["vendor"].to_numpy(), index=rows.index)
     everything = fit_efficiency(rows, base=Efficiency())
