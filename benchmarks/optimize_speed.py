@@ -27,6 +27,12 @@ _AIM_SECONDS = 3.0
 _XLARGE = ["--model", "meta-llama/Llama-3.1-70B", "--gpus", "h100-sxm:64", "--gpus", "a100-sxm4-80gb:64",
            "--gpus", "h200:64", "--gpus", "l40s:64", "--gpus", "b200:64", "--input-len", "2048", "--output-len", "512",
            "--precisions", "fp16,fp8,int4", "--max-sequences", "1024", "--max-itl-s", "0.05"]
+# Eleven accelerator types, four weight formats, up to 2,048 sequences per replica: 109,208 configurations.
+_XXLARGE = ["--model", "meta-llama/Llama-3.1-70B", *[x for pool in (
+    "h100-sxm:128", "a100-sxm4-80gb:128", "h200:128", "l40s:128", "b200:128", "mi300x:128", "h100-pcie:128",
+    "gb200:72", "a100-sxm4-40gb:128", "mi325x:128", "h100-nvl:128") for x in ("--gpus", pool)],
+    "--input-len", "2048", "--output-len", "512", "--precisions", "fp16,fp8,int4,fp4", "--max-sequences", "2048",
+    "--max-itl-s", "0.05"]
 CASES = {
     "exhaustive (70B, 8x H100 + 8x A100, ITL limit)": [
         "--model", "meta-llama/Llama-3.1-70B", "--gpus", "h100-sxm:8", "--gpus", "a100-sxm4-80gb:8",
@@ -34,8 +40,10 @@ CASES = {
     "exhaustive (8B, 8x H100 + 8x L40S, 64 users)": [
         "--model", "meta-llama/Meta-Llama-3-8B", "--gpus", "h100-sxm:8", "--gpus", "l40s:8", "--input-len", "2048",
         "--output-len", "512", "--concurrency", "64"],
-    "exhaustive (70B, 5 types x 64 devices, 21,678 configurations)": [*_XLARGE, "--search", "exhaustive"],
-    "TPE, default 200 trials (same 21,678-configuration space)": [*_XLARGE, "--search", "optuna"],
+    "exhaustive (70B, 5 types x 64 devices, 39,300 configurations)": [*_XLARGE, "--search", "exhaustive"],
+    "TPE, default 200 trials (same 39,300-configuration space)": [*_XLARGE, "--search", "optuna"],
+    "exhaustive (70B, 11 types, 109,208 configurations)": [*_XXLARGE, "--search", "exhaustive"],
+    "TPE, default 200 trials (same 109,208-configuration space)": [*_XXLARGE, "--search", "optuna"],
 }
 
 
