@@ -153,7 +153,9 @@ class OptimizeOptions:
     search: str = field(default="auto", metadata={"help": "auto, exhaustive or optuna"})
     trials: int = field(default=200, metadata={"help": "Optuna trials run by this process"})
     seed: int | None = field(default=0, metadata={"help": "seed of the Optuna sampler"})
-    exhaustive_limit: int = field(default=20_000, metadata={"help": "largest space enumerated exactly"})
+    # Predicting every candidate is exact and, up to this size, faster than 200 TPE trials on 2 cores
+    # (benchmarks/optimize_speed.py: 109,208 candidates in 5.6 s exhaustive vs 8.2 s TPE, 39,300 in 2.8 s vs 5.3 s).
+    exhaustive_limit: int = field(default=150_000, metadata={"help": "largest space enumerated exactly"})
     storage: str | None = field(default=None, metadata={"help": "Optuna storage URL or journal file"})
     study_name: str | None = field(default=None, metadata={"help": "study shared by several processes"})
     top_k: int = field(default=5, metadata={"help": "configurations to return"})
