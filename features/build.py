@@ -55,7 +55,7 @@ MONOTONE_INCREASING = ["log_input_len", "log_output_len", "log_sequences", *PHYS
 
 def _categories() -> dict[str, list[str]]:
     """Fixed category lists from the catalogs, so codes match between training and prediction."""
-    vendors = sorted(set(catalog.hardware_table()["vendor"]))
+    vendors = catalog.packaged_vendors()
     return {
         "framework": catalog.framework_ids(),
         "batching": ["static", "continuous"],

@@ -20,6 +20,7 @@ from typing import Any
 import pandas as pd
 
 from features.errors import DataError, UnknownNameError, closest_names
+from features.host import HOST_NAME, detect_host, host_id, is_cpu_vendor, user_hardware_path
 from features.model_arch import ModelArch, arch_from_config
 from features.model_names import CatalogNames, ResolvedModel, resolve_name, strip_quant_suffix
 
@@ -40,6 +41,8 @@ __all__ = [
     "resolve_framework",
     "get_framework",
     "catalog_fingerprint",
+    "reload_hardware",
+    "packaged_vendors",
     "KV_BUDGETS",
     "FRAMEWORK_MEMORY_SPECS",
 ]
@@ -105,8 +108,9 @@ class FrameworkSpec:
     cuda_graph_gb: float = field(default=0.0, metadata={"help": "CUDA graph pool outside the KV budget (GB)"})
 
 
-def _read_csv(name: str, required: list[str]) -> pd.DataFrame:
-    path = _DATA / name
+def _read_csv(name: str, required: list[str], path: Path | None = None) -> pd.DataFrame:
+    """A catalog CSV as text cells; ``path`` reads a user's file of the same form instead of the packaged one."""
+    path = Path(str(_DATA / name)) if path is None else path
     try:
         with path.open("r", encoding="utf-8") as handle:
             table = pd.read_csv(handle, dtype=str, keep_default_na=False)
@@ -123,36 +127,89 @@ def _read_csv(name: str, required: list[str]) -> pd.DataFrame:
 
 
 def _to_float(table: pd.DataFrame, columns: list[str], file: str) -> pd.DataFrame:
+    """Numeric columns as floats; ``file`` as errors name it (a bare name means features/data/)."""
+    label = file if "/" in file else f"features/data/{file}"
     out = table.copy()
     for column in columns:
         converted = pd.to_numeric(out[column].replace("", None), errors="coerce")
         bad = out.index[converted.isna() & (out[column].str.strip() != "")]
         if len(bad):
-            raise DataError(f"features/data/{file}:{bad[0] + 2}: '{column}' is not a number: "
+            raise DataError(f"{label}:{bad[0] + 2}: '{column}' is not a number: "
                             f"{out.at[bad[0], column]!r}")
         out[column] = converted.astype(float)
     return out
 
 
+def _user_hardware() -> pd.DataFrame:
+    """Rows of the user hardware file (machines ``surrogate hardware probe`` measured); empty if none."""
+    path = user_hardware_path()
+    if not path.is_file():
+        return pd.DataFrame(columns=_HARDWARE_REQUIRED, dtype=str)
+    table = _read_csv(path.name, _HARDWARE_REQUIRED, path)
+    unknown = [c for c in table.columns if c not in _read_csv("hardware.csv", []).columns]
+    if unknown:
+        raise DataError(f"{path}: unknown columns {', '.join(unknown)}")
+    return table
+
+
 @cache
 def hardware_table() -> pd.DataFrame:
-    """All hardware rows, numeric columns as floats, indexed by catalog id."""
-    table = _to_float(_read_csv("hardware.csv", _HARDWARE_REQUIRED), _HARDWARE_NUMERIC, "hardware.csv")
+    """All hardware rows (the packaged catalog, then the user's probed machines), numeric columns as floats,
+    indexed by catalog id."""
+    packaged = _read_csv("hardware.csv", _HARDWARE_REQUIRED)
+    user = _user_hardware()
+    table = pd.concat([packaged, user], ignore_index=True).fillna("")
+    files = ["features/data/hardware.csv"] * len(packaged) + [str(user_hardware_path())] * len(user)
+    lines = list(range(2, len(packaged) + 2)) + list(range(2, len(user) + 2))
+    where = [f"{f}:{n}" for f, n in zip(files, lines, strict=True)]
+    table = _to_float_at(table, _HARDWARE_NUMERIC, where)
     if table["id"].duplicated().any():
         dup = table.index[table["id"].duplicated()][0]
-        raise DataError(f"features/data/hardware.csv:{dup + 2}: duplicate id '{table.at[dup, 'id']}'")
+        raise DataError(f"{where[dup]}: duplicate id '{table.at[dup, 'id']}'")
     no_peak = table.index[table[["fp16_tflops", "bf16_tflops"]].isna().all(axis=1)]
     if len(no_peak):
-        raise DataError(f"features/data/hardware.csv:{no_peak[0] + 2}: needs fp16_tflops or bf16_tflops")
+        raise DataError(f"{where[no_peak[0]]}: needs fp16_tflops or bf16_tflops")
     multi = table["devices_per_node"] > 1
     no_link = table.index[multi & table["intra_node_bw_gbps"].isna()]
     if len(no_link):
-        raise DataError(f"features/data/hardware.csv:{no_link[0] + 2}: intra_node_bw_gbps is blank")
+        raise DataError(f"{where[no_link[0]]}: intra_node_bw_gbps is blank")
     # Half-precision peaks stand in for each other where a vendor publishes only one of them.
     table["fp16_tflops"] = table["fp16_tflops"].fillna(table["bf16_tflops"])
     table["bf16_tflops"] = table["bf16_tflops"].fillna(table["fp16_tflops"])
     table["inter_node_bw_gbps"] = table["inter_node_bw_gbps"].fillna(table["intra_node_bw_gbps"])
+    # A single-device machine (a CPU) has no device-to-device link: its memory stands in (never used with
+    # one device, but keeps the arithmetic finite).
+    for column in ("intra_node_bw_gbps", "inter_node_bw_gbps"):
+        table[column] = table[column].fillna(table["mem_bw_gbps"])
+    table["user_entry"] = [False] * len(packaged) + [True] * len(user)
     return table.set_index("id", drop=False)
+
+
+def _to_float_at(table: pd.DataFrame, columns: list[str], where: list[str]) -> pd.DataFrame:
+    """:func:`_to_float` for a table drawn from several files (``where``: each row's file:line)."""
+    out = table.copy()
+    for column in columns:
+        converted = pd.to_numeric(out[column].replace("", None), errors="coerce")
+        bad = out.index[converted.isna() & (out[column].astype(str).str.strip() != "")]
+        if len(bad):
+            raise DataError(f"{where[bad[0]]}: '{column}' is not a number: {out.at[bad[0], column]!r}")
+        out[column] = converted.astype(float)
+    return out
+
+
+def reload_hardware() -> None:
+    """Forget the loaded hardware table (after ``surrogate hardware probe`` added this machine)."""
+    hardware_table.cache_clear()
+    _hardware_aliases.cache_clear()
+
+
+def packaged_vendors() -> list[str]:
+    """Vendor categories in a stable order: the packaged accelerators' vendors sorted, then CPU vendors, then
+    vendors only probed machines have (a new CPU leaves every earlier code as it was)."""
+    table = hardware_table()
+    packaged = set(table.loc[~table["user_entry"], "vendor"])
+    ordered = sorted(v for v in packaged if not is_cpu_vendor(v)) + sorted(v for v in packaged if is_cpu_vendor(v))
+    return ordered + sorted(set(table.loc[table["user_entry"], "vendor"]) - packaged)
 
 
 @cache
@@ -187,6 +244,12 @@ def resolve_hardware(name: str) -> str:
     aliases = _hardware_aliases()
     if key in aliases:
         return aliases[key]
+    if key == HOST_NAME:
+        here = host_id(detect_host())
+        if here in table.index:
+            return here
+        raise DataError(f"this machine ({here}) has not been measured yet: run `surrogate hardware probe` first "
+                        f"(it measures memory bandwidth and peak FLOP/s and keeps them in {user_hardware_path()})")
     raise UnknownNameError("GPU", str(name), closest_names(str(name), hardware_ids()))
 
 

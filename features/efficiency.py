@@ -36,6 +36,7 @@ import numpy as np
 import numpy.typing as npt
 
 from features.errors import DataError
+from features.host import is_cpu_vendor
 from features.roofline import P2P_LATENCY_S, FloatArray, StepCost
 
 __all__ = ["Efficiency", "RowEfficiency", "AchievableStep", "achievable_step", "default_efficiency",
@@ -79,19 +80,33 @@ class Efficiency:
     source: str = field(default="defaults", metadata={"help": "where the numbers come from"})
 
     def rows(self, vendors: npt.ArrayLike, frameworks: npt.ArrayLike) -> RowEfficiency:
-        """The parameters per configuration row (offsets looked up by vendor and framework)."""
+        """The parameters per configuration row (offsets looked up by vendor and framework).
+
+        A CPU (a probed machine, :mod:`features.host`) is priced at the rates its probe measured: those are
+        already achievable rates (a STREAM copy, a BLAS matmul), and the fitted fractions, saturation sizes
+        and engine offsets describe GPUs. Only its own vendor offset (fitted once its rows are in training)
+        can slow it down. ggml's CPU kernels take a matmul row by row, so there is no tile to fill: no
+        saturation in tokens or matrix size. Fixed costs stay as fitted (engine and per-layer work).
+        """
         vendor = np.asarray(vendors, dtype=object)
         framework = np.asarray(frameworks, dtype=object)
-        speed = np.exp(_lookup(self.vendor_log_speed, vendor) + _lookup(self.framework_log_speed, framework))
+        cpu = np.array([is_cpu_vendor(str(v)) for v in vendor], dtype=bool)
+        vendor_speed = _lookup(self.vendor_log_speed, vendor)
+        speed = np.exp(vendor_speed + np.where(cpu, 0.0, _lookup(self.framework_log_speed, framework)))
         overhead = np.exp(_lookup(self.framework_log_overhead, framework))
 
         def fraction(value: float) -> FloatArray:
-            return np.clip(value * speed, 1e-3, 1.0)
+            out: FloatArray = np.clip(np.where(cpu, 1.0, value) * speed, 1e-3, 1.0)
+            return out
+
+        def gpu_only(value: float) -> FloatArray:
+            out: FloatArray = np.where(cpu, 0.0, value)
+            return out
 
         return RowEfficiency(
             matmul_fraction=fraction(self.matmul_fraction),
-            matmul_half_tokens=np.full(len(vendor), self.matmul_half_tokens),
-            matmul_half_params=np.full(len(vendor), self.matmul_half_params),
+            matmul_half_tokens=gpu_only(self.matmul_half_tokens),
+            matmul_half_params=gpu_only(self.matmul_half_params),
             attention_fraction=fraction(self.attention_fraction),
             memory_fraction=fraction(self.memory_fraction),
             link_fraction=fraction(self.link_fraction),

@@ -32,4 +32,10 @@ done
 python benchmarks/open_loop.py --json "$OUT/open_loop.json" | tee "$OUT/open_loop.txt"
 python benchmarks/regret.py --scenario all --json "$OUT/regret.json" | tee "$OUT/regret.txt"
 python benchmarks/startup.py | tee "$OUT/startup.txt"
+# Our own llama.cpp measurements (datasets/bench-llama-cpp-cpu), re-scored; to measure again, with a llama-server
+# from scripts/build_llama_server.sh: python benchmarks/closed_loop.py --keep datasets/bench-llama-cpp-cpu
+python benchmarks/closed_loop.py --reuse datasets/bench-llama-cpp-cpu --json "$OUT/closed_loop.json" \
+  | tee "$OUT/closed_loop.txt"
+python benchmarks/closed_loop.py --reuse datasets/bench-llama-cpp-cpu --with-shared \
+  --json "$OUT/closed_loop_shared.json" | tee "$OUT/closed_loop_shared.txt"
 echo "results in $OUT"

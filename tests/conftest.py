@@ -33,3 +33,17 @@ def trust_dir(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
         path = tmp_path_factory.mktemp("trusted-models")
         patch.setenv("SURROGATE_TRUST_DIR", str(path))
         yield path
+
+
+@pytest.fixture(scope="session", autouse=True)
+def no_user_hardware(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+    """``SURROGATE_HARDWARE_FILE`` points at an empty place for the session: machines a developer probed
+    (``~/.config/surrogate/hardware.csv``) must not change the catalog the tests see."""
+    from features import catalog
+
+    with pytest.MonkeyPatch.context() as patch:
+        path = tmp_path_factory.mktemp("user-hardware") / "hardware.csv"
+        patch.setenv("SURROGATE_HARDWARE_FILE", str(path))
+        catalog.reload_hardware()
+        yield path
+    catalog.reload_hardware()

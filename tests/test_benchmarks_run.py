@@ -12,6 +12,7 @@ import sys
 from pathlib import Path
 
 import pytest
+from _scripts import load_script
 
 from surrogate.ingest import SHARED_SOURCES, shared_datasets_dir
 
@@ -21,6 +22,7 @@ _SHARED = all((shared_datasets_dir() / folder).exists() for folder in SHARED_SOU
 # (script, arguments, a line its output must hold, needs the shared data)
 RUNS = [
     ("achievable.py", ["--quick"], "Leave one accelerator out of the fit", True),
+    ("closed_loop.py", ["--quick"], "interpolation (checkerboard held out)", True),
     ("memory_check.py", ["--out", "{tmp}/memory_check.txt"], "predicted not to fit", True),
     ("open_loop.py", ["--quick"], "measured rate / predicted capacity", True),
     ("optimize_speed.py", ["--repeats", "1", "--cores", ""], "configurations evaluated", False),
@@ -43,6 +45,14 @@ def test_benchmark_script_runs(script: str, args: list[str], expected: str, need
                                tmp_path: Path) -> None:
     if needs_shared and not _SHARED:
         pytest.skip("shared datasets not present")
+    if script == "closed_loop.py":  # runs a real llama-server
+        server = load_script("scripts/llama_server.py", "llama_server")
+        try:
+            server.find_binary()
+        except server.LlamaServerUnavailable as exc:
+            if os.environ.get("SURROGATE_REQUIRE_LLAMA_SERVER") == "1":
+                pytest.fail(str(exc))
+            pytest.skip(str(exc))
     command = [sys.executable, str(REPO / "benchmarks" / script), *(a.format(tmp=tmp_path) for a in args)]
     env = {**os.environ, "OMP_WAIT_POLICY": "PASSIVE"}
     done = subprocess.run(command, cwd=tmp_path, capture_output=True, text=True, env=env, timeout=300, check=False)

@@ -137,7 +137,7 @@ def test_categories_are_fixed_lists_whatever_the_rows_hold() -> None:
         "batching": ["static", "continuous"],
         "weight_dtype": DTYPES,
         "kv_dtype": DTYPES,
-        "vendor": ["AMD", "Intel", "Intel (Habana)", "NVIDIA", "SambaNova"],
+        "vendor": ["AMD", "Intel", "Intel (Habana)", "NVIDIA", "SambaNova", "AMD (CPU)"],  # CPUs after GPUs
         HARDWARE_ID_FEATURE: catalog.hardware_ids(),
     }
     for name, categories in expected.items():

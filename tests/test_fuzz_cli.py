@@ -81,6 +81,7 @@ def assert_one_line_error(result: Result, code: int | None = None) -> None:
 
 ONE = "--model meta-llama/Llama-3.1-8B --hardware h100-sxm --input-len 128 --output-len 32"
 EST = f"estimate {ONE}"
+BENCH = "bench --url http://127.0.0.1:9/v1 --model x --catalog-model meta-llama/Llama-3.1-8B --hardware h100-sxm"
 PRED = f"predict --model-file {{model}} {ONE}"
 OPT = ("optimize --model-file {model} --model meta-llama/Llama-3.1-8B --gpus h100-sxm:1 --input-len 128 "
        "--output-len 32 --frameworks vllm --precisions fp16 --max-sequences 4")
@@ -209,7 +210,24 @@ CASES = [
     ("ingest-mlperf-file", "data ingest mlperf {tmp}/binary.csv --into {tmp}/store", 1, "is not a folder"),
     ("ingest-mlperf-empty-dir", "data ingest mlperf {tmp}/emptydir --into {tmp}/store", 1,
      "no mlperf_log_summary.txt under"),
+    ("ingest-bench-no-rows", "data ingest bench {tmp}/emptydir --into {tmp}/store", 1,
+     "has no rows.csv: give the folder `surrogate bench --out` wrote"),
+    ("ingest-bench-binary", "data ingest bench {tmp}/binary.csv --into {tmp}/store", 1, "the header is not UTF-8 text"),
     ("ingest-unknown-source", "data ingest nope {tmp}/ok.csv", 2, "'nope' is not one of"),
+    # bench and hardware
+    ("bench-unreachable", f"{BENCH} --out {{tmp}}/runs", 1, "cannot reach http://127.0.0.1:9/v1"),
+    ("bench-concurrency-text", f"{BENCH} --concurrency 1,a --out {{tmp}}/runs", 2,
+     "'1,a' is not a comma-separated list of whole numbers"),
+    ("bench-input-zero", f"{BENCH} --input-len 0 --out {{tmp}}/runs", 2, "'0': give whole numbers of at least 1"),
+    ("bench-unknown-gpu", "bench --url http://127.0.0.1:9/v1 --model x --hardware h1000 --out {tmp}/runs", 2,
+     "unknown GPU 'h1000'; did you mean"),
+    ("bench-unknown-model", "bench --url http://127.0.0.1:9/v1 --model nope/nope --hardware h100-sxm --out "
+     "{tmp}/runs", 2, "unknown model 'nope/nope'"),
+    ("bench-host-unprobed", "bench --url http://127.0.0.1:9/v1 --model x --hardware host --out {tmp}/runs", 1,
+     "has not been measured yet: run `surrogate hardware probe` first"),
+    ("bench-out-below-file", f"{BENCH} --out {{tmp}}/afile/runs", 2, "afile is a file, not a directory"),
+    ("bench-missing-flags", "bench --url http://127.0.0.1:9/v1", 2, "Missing option '--model'"),
+    ("probe-unknown-flag", "hardware probe --fast", 2, "No such option '--fast'"),
     # data summary and fetch
     ("summary-missing", "data summary --data {missing}", 2, "no dataset at"),
     ("fetch-manifest-not-json", "data fetch llm-inference-bench --dest {tmp}/dl --manifest {tmp}/notjson.json", 1,
@@ -245,8 +263,9 @@ def test_every_command_is_in_the_table() -> None:
     """A command added later gets its own malformed cases here."""
     names = {c.split()[0] if not c.startswith("data ") else " ".join(c.split()[:2]) for _, c, _, _ in CASES}
     assert {"estimate", "predict", "optimize", "train", "evaluate", "trust", "data ingest", "data summary",
-            "data fetch"} <= names
-    assert set(cli.list_commands(None)) <= {"estimate", "predict", "optimize", "train", "evaluate", "trust", "data"}
+            "data fetch", "bench", "hardware"} <= names
+    assert set(cli.list_commands(None)) <= {"estimate", "predict", "optimize", "train", "evaluate", "trust", "data",
+                                            "bench", "hardware"}
     sources = {c.split()[2] for _, c, _, _ in CASES if c.startswith("data ingest ")}
     from surrogate.ingest import ADAPTERS
 

@@ -60,7 +60,8 @@ def test_public_api_is_pinned() -> None:
     assert sorted(ingest_pkg.__all__) == sorted([
         "AdapterSpec", "ADAPTERS", "IngestContext", "IngestResult", "ingest", "account_against", "load_shared",
         "shared_datasets_dir", "SHARED_SOURCES"])
-    assert sorted(ingest_pkg.ADAPTERS) == ["aiconfigurator", "csv", "llm-inference-bench", "mlperf", "vllm-bench"]
+    assert sorted(ingest_pkg.ADAPTERS) == ["aiconfigurator", "bench", "csv", "llm-inference-bench", "mlperf",
+                                           "vllm-bench"]
 
 
 def test_the_model_reads_a_subset_of_the_recorded_deployment_columns() -> None:

@@ -85,7 +85,7 @@ def ingest(source: str, path: Path, data_dir: Path | None, strict: bool, as_json
 
     Sources: llm-inference-bench (a clone of argonne-lcf/LLM-Inference-Bench), aiconfigurator
     (silicon_sample.csv), mlperf (an MLPerf Inference results tree), vllm-bench (vLLM/SGLang benchmark
-    JSON), csv (your own table).
+    JSON), csv (your own table), bench (a `surrogate bench --out` folder).
     """
     result = ingest_into(source, path, data_dir, IngestContext(**context))
     _print_account(result, as_json)

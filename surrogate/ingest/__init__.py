@@ -51,6 +51,8 @@ ADAPTERS: dict[str, AdapterSpec] = {
                     uses_context=True),
         AdapterSpec(csv_table.NAME, lambda p, c: csv_table.read(p),
                     "your own CSV or parquet in the canonical columns"),
+        AdapterSpec("bench", lambda p, c: csv_table.read_bench(p),
+                    "the folder `surrogate bench --out` wrote (its rows.csv: canonical rows, one per repeat)"),
     )
 }
 # Where each shared source lives under ../shared/datasets/.

@@ -31,7 +31,7 @@ from surrogate.ingest.schema import (
     coerce_dtypes,
 )
 
-__all__ = ["NAME", "read", "INPUT_COLUMNS"]
+__all__ = ["NAME", "read", "read_bench", "INPUT_COLUMNS"]
 
 NAME = "csv"
 # What a user's table may set; everything else goes to source_fields.
@@ -106,3 +106,14 @@ def read(path: Path) -> AdapterOutput:
         records.append(record)
     frame = pd.DataFrame.from_records(records, columns=[c for c in MEASUREMENT_COLUMNS if c != "measurement_id"])
     return AdapterOutput(coerce_dtypes(frame), rejections, [])
+
+
+def read_bench(path: Path) -> AdapterOutput:
+    """The folder ``surrogate bench --out`` wrote (its ``rows.csv``: canonical rows, one per grid point and
+    pass), or that ``rows.csv`` itself."""
+    path = Path(path)
+    if path.is_dir():
+        if not (path / "rows.csv").is_file():
+            raise DataError(f"{path} has no rows.csv: give the folder `surrogate bench --out` wrote")
+        path = path / "rows.csv"
+    return read(path)

@@ -60,7 +60,7 @@ from surrogate.model._calibration import (
     widest,
 )
 from surrogate.model._consistency import make_consistent
-from surrogate.model._efficiency import fit_efficiency
+from surrogate.model._efficiency import enough_for_efficiency, fit_efficiency
 from surrogate.model._progress import ProgressFn, Steps
 from surrogate.model._software import newest_software, software_era, with_newest_software, with_source_eras
 from surrogate.model._support import fit_support, kind_folds, workload_tails
@@ -233,7 +233,7 @@ class SurrogateModel:
         # The achievable model's parameters come from the same rows (so a held-out accelerator is held
         # out of them too); the learned trees correct what they leave.
         steps = Steps(progress, 2.0)
-        if self.fit_efficiency and self.physics:
+        if self.fit_efficiency and self.physics and enough_for_efficiency(table):
             steps.start("efficiency parameters", 2.0)
             self.efficiency_ = fit_efficiency(table, base=Efficiency())
         else:

@@ -105,6 +105,15 @@ def _residuals(x: npt.NDArray[np.float64], base: Efficiency, problem: _Problem,
     return np.concatenate([*parts, prior_weight * offsets])
 
 
+def enough_for_efficiency(table: pd.DataFrame) -> bool:
+    """Whether ``table`` measures enough metrics to fit efficiency parameters (else the shipped ones stay)."""
+    count = 0
+    for metric in METRICS:
+        values = pd.to_numeric(table[metric], errors="coerce") if metric in table else pd.Series(dtype=float)
+        count += int((values > 0).sum())
+    return count >= _MIN_ROWS
+
+
 def fit_efficiency(table: pd.DataFrame, base: Efficiency | None = None, prior_rows: float = 50.0,
                    max_evaluations: int = 4000, tolerance: float = 1e-8) -> Efficiency:
     """Efficiency parameters fitted to the measured rows of ``table`` (canonical columns).
