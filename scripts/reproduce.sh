@@ -30,6 +30,7 @@ for bench in optimize_speed optimizer_quality; do
   python "benchmarks/$bench.py" --json "$OUT/$bench.json" | tee "$OUT/$bench.txt"
 done
 python benchmarks/open_loop.py --json "$OUT/open_loop.json" | tee "$OUT/open_loop.txt"
+python benchmarks/disaggregated.py --json "$OUT/disaggregated.json" | tee "$OUT/disaggregated.txt"
 python benchmarks/regret.py --scenario all --json "$OUT/regret.json" | tee "$OUT/regret.txt"
 python benchmarks/startup.py | tee "$OUT/startup.txt"
 # Our own llama.cpp measurements (datasets/bench-llama-cpp-cpu), re-scored; to measure again, with a llama-server

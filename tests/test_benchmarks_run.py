@@ -23,6 +23,7 @@ _SHARED = all((shared_datasets_dir() / folder).exists() for folder in SHARED_SOU
 RUNS = [
     ("achievable.py", ["--quick"], "Leave one accelerator out of the fit", True),
     ("closed_loop.py", ["--quick"], "interpolation (checkerboard held out)", True),
+    ("disaggregated.py", ["--quick"], "leave one model out  disaggregated", True),
     ("memory_check.py", ["--out", "{tmp}/memory_check.txt"], "predicted not to fit", True),
     ("open_loop.py", ["--quick"], "measured rate / predicted capacity", True),
     ("optimize_speed.py", ["--repeats", "1", "--cores", ""], "configurations evaluated", False),

@@ -8,7 +8,13 @@ import pandas as pd
 import pytest
 
 from surrogate.ingest import load_shared
-from surrogate.model import default_model_path, load_default, train_bundle, training_rows
+from surrogate.model import (
+    default_model_path,
+    disaggregated_training_rows,
+    load_default,
+    train_bundle,
+    training_rows,
+)
 
 
 def test_default_model_is_installed_and_small() -> None:
@@ -30,3 +36,6 @@ def test_retraining_on_the_same_data_and_seed_reproduces_the_default(shared_data
         "the shared data changed since models/default.joblib was trained; rerun scripts/train_default.py")
     sample = training_rows(table).sample(60, random_state=0)
     pd.testing.assert_frame_equal(retrained.predict(sample), default.predict(sample))
+    split = disaggregated_training_rows(table).sample(20, random_state=0)
+    assert default.metadata["disaggregated_rows_by_metric"], "the default bundle learned no disaggregated correction"
+    pd.testing.assert_frame_equal(retrained.predict(split), default.predict(split))

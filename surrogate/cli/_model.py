@@ -19,6 +19,7 @@ import surrogate.model as models
 import surrogate.optimize as optimize
 import surrogate.report as report
 from features.errors import ConfigError, DataError, InfeasibleError
+from surrogate.cli._disaggregated import DISAGGREGATED_FLAGS, disaggregated_options, print_disaggregated
 from surrogate.cli._options import (
     ConfigFile,
     OutputPath,
@@ -264,6 +265,7 @@ def evaluate(data_dir: Path | None, shared_dir: Path | None, split: str, seed: i
               help="Write the input columns plus predictions to this CSV.")
 @_STRICT
 @click.option("--json", "as_json", is_flag=True, help="Print JSON instead of a table.")
+@disaggregated_options
 def predict(input_path: Path | None, model_file: Path | None, trust_model_file: bool, request_rate: float | None,
             output_path: Path | None, strict: bool, as_json: bool, **params: Any) -> None:
     """Learned prediction with P10-P90 intervals, for one deployment or a CSV of them.
@@ -275,6 +277,14 @@ def predict(input_path: Path | None, model_file: Path | None, trust_model_file: 
     import pandas as pd
 
     model = models.load(model_file, trust=trust_model_file) if model_file else models.load_default()
+    workers = {name: params.pop(name) for name in DISAGGREGATED_FLAGS}
+    if any(value is not None for value in workers.values()):
+        if input_path is not None or request_rate is not None:
+            raise click.UsageError("--prefill-workers/--decode-workers describe one disaggregated deployment at a "
+                                   "client concurrency; they do not combine with --input or --request-rate (a CSV "
+                                   "gives them as columns with mode = disaggregated)")
+        print_disaggregated(model, params, workers, as_json)
+        return
     file = None
     if input_path is None:
         if request_rate is not None:

@@ -37,6 +37,7 @@ from ._rows import (
 from ._splits import SPLITS as SPLITS
 from ._train import (
     compact_scores as compact_scores,
+    disaggregated_training_rows as disaggregated_training_rows,
     train_bundle as train_bundle,
     training_rows as training_rows,
 )

@@ -60,6 +60,12 @@ from surrogate.model._calibration import (
     widest,
 )
 from surrogate.model._consistency import make_consistent
+from surrogate.model._disaggregated import (
+    MIN_DISAGGREGATED_ROWS,
+    DisaggregatedCorrection,
+    complete_disaggregated,
+    disaggregated_rows,
+)
 from surrogate.model._efficiency import enough_for_efficiency, fit_efficiency
 from surrogate.model._progress import ProgressFn, Steps
 from surrogate.model._software import newest_software, software_era, with_newest_software, with_source_eras
@@ -217,9 +223,13 @@ class SurrogateModel:
         est = estimate(cfg, normalized=True, specs=specs, efficiency=self.efficiency_)
         return cfg, est, self._features(cfg, est, specs)
 
-    def fit(self, table: pd.DataFrame, progress: ProgressFn | None = None) -> SurrogateModel:
+    def fit(self, table: pd.DataFrame, progress: ProgressFn | None = None,
+            disaggregated: pd.DataFrame | None = None) -> SurrogateModel:
         """Train on canonical rows; each metric uses the rows that measured it. ``progress`` gets each
-        step and the fraction of the fit done (``surrogate.model._progress``).
+        step and the fraction of the fit done (``surrogate.model._progress``). ``disaggregated`` rows (separate
+        prefill and decode workers, with their worker counts) train the correction of the xPyD physics
+        (:mod:`surrogate.model._disaggregated`) when there are enough of them; without it such rows are
+        predicted by physics alone.
 
         Rows are put in a canonical order first, so the same rows in any order give the same model.
         Rows that record no engine version take their source's era (``features.versions.SOURCE_ERA_DATES``).
@@ -280,9 +290,17 @@ class SurrogateModel:
         for metric in METRICS:
             self.bands_.setdefault(metric, {"prior": prior})
         self.feature_names_in_ = list(feats.columns)
+        self.disaggregated_ = self._fit_disaggregated(disaggregated)
         self.metadata = self._metadata(table)
         steps.finish()
         return self
+
+    def _fit_disaggregated(self, rows: pd.DataFrame | None) -> DisaggregatedCorrection | None:
+        """The disaggregated correction, or None where no or too few complete disaggregated rows were given."""
+        if rows is None or len(complete_disaggregated(rows)) < MIN_DISAGGREGATED_ROWS:
+            return None
+        return DisaggregatedCorrection(seed=self.seed if self.seed is not None else 0).fit(
+            rows, efficiency=self.efficiency_)
 
     def _planned_units(self, folds: dict[str, np.ndarray],
                        measured_rows: dict[str, tuple[np.ndarray, np.ndarray]]) -> float:
@@ -367,6 +385,7 @@ class SurrogateModel:
             "feature_names": self.feature_names_in_, "physics": self.physics,
             "with_hardware_id": self.with_hardware_id, "with_specs": self.with_specs, "cv_scores": {},
             "efficiency": self.efficiency_.to_dict(),
+            "disaggregated_rows_by_metric": self.disaggregated_.train_rows_ if self.disaggregated_ else {},
         }
 
     # --- prediction ---------------------------------------------------------------------------
@@ -381,6 +400,9 @@ class SurrogateModel:
         check_columns(configs)
         if len(configs) == 0:
             raise DataError("nothing to predict: the table has no rows")
+        disaggregated = disaggregated_rows(configs)
+        if disaggregated.any():
+            return self._predict_mixed(configs, disaggregated, normalized)
         cfg, est, feats = self._physics(configs, normalized)
         above, below = self.support_.range_excess(cfg)
         support = self.support_.assess(cfg, feats, above, below)
@@ -412,6 +434,20 @@ class SurrogateModel:
         out["software_era"] = software_era(cfg)
         for column in ["mem_per_device_gb", "mem_usable_gb", "max_batch_size", "fits", "bottleneck"]:
             out[column] = est[column].to_numpy()
+        return out
+
+    def _predict_mixed(self, configs: pd.DataFrame, disaggregated: np.ndarray, normalized: bool) -> pd.DataFrame:
+        """Aggregated rows as usual, disaggregated ones by the xPyD physics and its learned correction (physics
+        alone, with no interval, in a bundle trained without such rows); columns one kind lacks are empty."""
+        correction = getattr(self, "disaggregated_", None) or DisaggregatedCorrection.physics_only(self.efficiency_)
+        split = correction.predict(configs[disaggregated])
+        split["mode"] = "disaggregated"
+        split["disaggregated_learned"] = bool(correction.models_)
+        parts = [split]
+        if (~disaggregated).any():
+            parts.insert(0, self.predict(configs[~disaggregated], normalized=normalized))
+        out = pd.concat(parts).reindex(configs.index)
+        out["mode"] = out["mode"].fillna("aggregated")
         return out
 
     def _corrections(self, cfg: pd.DataFrame, est: pd.DataFrame, feats: pd.DataFrame,

@@ -9,6 +9,7 @@ import pandas as pd
 
 from features.errors import DataError
 from surrogate.model._bundle import METRICS, SurrogateModel
+from surrogate.model._disaggregated import complete_disaggregated
 from surrogate.model._evaluate import VARIANTS, cross_validate
 from surrogate.model._progress import ProgressFn, scaled
 
@@ -20,14 +21,15 @@ logger = logging.getLogger(__name__)
 def training_rows(table: pd.DataFrame, include_faster_than_physics: bool = False) -> pd.DataFrame:
     """Aggregated deployments with at least one metric; rows faster than physics only when asked.
 
-    Disaggregated serving (separate prefill and decode workers) is not modelled by the analytic
-    model yet, so those rows are left out (and counted in the log).
+    Disaggregated serving (separate prefill and decode workers) is left out (and counted in the log): its
+    rows train their own correction (:func:`disaggregated_training_rows`).
     """
     keep = pd.Series(True, index=table.index)
     if "mode" in table:
         disagg = table["mode"].astype("string").eq("disaggregated").fillna(False)
         if disagg.any():
-            logger.info("leaving out %d disaggregated rows (not modelled yet)", int(disagg.sum()))
+            logger.info("%d disaggregated rows train the disaggregated correction, not these models",
+                        int(disagg.sum()))
         keep &= ~disagg
     if "faster_than_physics" in table and not include_faster_than_physics:
         fast = table["faster_than_physics"].astype("boolean").fillna(False)
@@ -42,6 +44,14 @@ def training_rows(table: pd.DataFrame, include_faster_than_physics: bool = False
     rows = table[keep].reset_index(drop=True)
     if rows.empty:
         raise DataError("no rows to train on after leaving out disaggregated and faster-than-physics rows")
+    return rows
+
+
+def disaggregated_training_rows(table: pd.DataFrame, include_faster_than_physics: bool = False) -> pd.DataFrame:
+    """Disaggregated deployments that record their worker counts (what the xPyD correction learns from)."""
+    rows = complete_disaggregated(table)
+    if "faster_than_physics" in rows and not include_faster_than_physics:
+        rows = rows[~rows["faster_than_physics"].astype("boolean").fillna(False)].reset_index(drop=True)
     return rows
 
 
@@ -76,7 +86,8 @@ def train_bundle(table: pd.DataFrame, seed: int | None = 0, cv_folds: int = 5,
     ``progress`` gets each step and the fraction done (each fold costs about one fit)."""
     rows = training_rows(table)
     share = 1.0 / (1 + (cv_folds if cv_folds > 1 else 0))
-    model = SurrogateModel(seed=seed, **params).fit(rows, progress=scaled(progress, 0.0, share, "fit: "))
+    model = SurrogateModel(seed=seed, **params).fit(rows, progress=scaled(progress, 0.0, share, "fit: "),
+                                                    disaggregated=disaggregated_training_rows(table))
     if cv_folds > 1:
         evaluation = cross_validate(rows, "random", seed=seed, n_folds=cv_folds,
                                     progress=scaled(progress, share, 1.0 - share, "cross-validation "), **params)

@@ -1,0 +1,187 @@
+"""The learned correction of disaggregated serving: the xPyD physics (:mod:`features.disaggregated`) times a
+bounded, monotone correction learned from measured disaggregated deployments.
+
+Per metric (TTFT, ITL) one LightGBM model of log(measured / physics) on what the physics says about the row
+(its own time, the prefill, queue and transfer parts, the decode batch, the prefill pool's utilisation) and the
+deployment's shape (worker counts and parallel degrees, lengths, concurrency, the model's size, the hardware's
+rates), non-decreasing in the physics' own time, so a slower prior never gives a faster prediction. Like the
+aggregated model it never predicts below the peak bound (rows floored there are reported). P10/P90 come from
+the out-of-fold residuals (5-fold): the correction's own error on rows it did not see. Latency is TTFT +
+(output - 1) x ITL of the corrected metrics; throughput follows from the client concurrency by Little's law.
+Rows that do not record their worker counts are left out (the deployment's size is unknown) and counted.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from features.configs import gather_specs, normalize_configs
+from features.disaggregated import WORKER_COLUMNS, estimate_disaggregated, worker_configs
+from features.efficiency import Efficiency
+from features.errors import DataError
+
+__all__ = ["DisaggregatedCorrection", "disaggregated_rows", "complete_disaggregated", "DISAGG_METRICS",
+           "MIN_DISAGGREGATED_ROWS"]
+
+logger = logging.getLogger(__name__)
+DISAGG_METRICS = ("ttft_s", "itl_s")
+MIN_DISAGGREGATED_ROWS = 20
+_FOLDS = 5
+_EPS_S = 1e-6
+
+
+def disaggregated_rows(table: pd.DataFrame) -> np.ndarray:
+    """Which rows are disaggregated deployments (``mode`` column)."""
+    if "mode" not in table:
+        return np.zeros(len(table), dtype=bool)
+    out: np.ndarray = table["mode"].astype("string").eq("disaggregated").fillna(False).to_numpy(dtype=bool)
+    return out
+
+
+def complete_disaggregated(table: pd.DataFrame) -> pd.DataFrame:
+    """Disaggregated rows that record their worker counts (the others do not say how large they are)."""
+    rows = table[disaggregated_rows(table)]
+    needed = ["prefill_workers", "decode_workers", "concurrency"]
+    if rows.empty or any(c not in rows for c in needed):
+        return rows.iloc[:0].reset_index(drop=True)
+    known = rows[needed].notna().all(axis=1)
+    if (~known).any():
+        logger.info("leaving out %d disaggregated rows without worker counts", int((~known).sum()))
+    return rows[known].reset_index(drop=True)
+
+
+def _features(configs: pd.DataFrame, est: pd.DataFrame) -> pd.DataFrame:
+    """What the correction reads: the physics' parts and the deployment's shape, in logs."""
+    prefill_cfg, decode_cfg, _ = worker_configs(configs)
+    decode_norm = normalize_configs(decode_cfg)
+    specs = gather_specs(decode_norm)
+
+    def log(values: Any) -> np.ndarray:
+        out: np.ndarray = np.log(np.maximum(np.asarray(values, dtype=float), _EPS_S))
+        return out
+
+    shape = {c: pd.to_numeric(configs[c], errors="coerce").to_numpy(dtype=float) if c in configs
+             else np.full(len(configs), np.nan) for c in WORKER_COLUMNS}
+    feats = {
+        "log_physics_ttft_s": log(est["ttft_s"]), "log_physics_itl_s": log(est["itl_s"]),
+        "log_prefill_s": log(est["prefill_s"]), "log_queue_s": log(est["queue_s"]),
+        "log_kv_transfer_s": log(est["kv_transfer_s"]), "log_decode_batch": log(est["decode_batch"]),
+        "prefill_utilisation": (est["request_rate_req_s"] / est["prefill_capacity_req_s"]).to_numpy(dtype=float),
+        "log_concurrency": log(pd.to_numeric(configs["concurrency"], errors="coerce")),
+        "log_input_len": log(decode_norm["input_len"]), "log_output_len": log(decode_norm["output_len"]),
+        "log_devices": log(est["num_devices"]),
+        "log_active_params": log(specs["active_params"]), "log_mem_bw_gbps": log(specs["mem_bw_gbps"]),
+        "log_matmul_peak_tflops": log(specs["matmul_peak_tflops"]),
+        "weight_bytes_per_value": specs["weight_bytes_per_value"].to_numpy(dtype=float),
+    }
+    for name in ("workers", "tp", "dp", "ep"):
+        for pool in ("prefill", "decode"):
+            values = shape[f"{pool}_{name}"]
+            feats[f"log_{pool}_{name}"] = log(np.where(np.isnan(values), 1.0, values))
+    return pd.DataFrame(feats, index=configs.index)
+
+
+_MONOTONE = {"ttft_s": "log_physics_ttft_s", "itl_s": "log_physics_itl_s"}
+
+
+class DisaggregatedCorrection:
+    """Per-metric monotone log corrections of the disaggregated physics, with out-of-fold P10/P90 residuals."""
+
+    def __init__(self, seed: int = 0, n_estimators: int = 300, learning_rate: float = 0.05, num_leaves: int = 15,
+                 min_child_samples: int = 10) -> None:
+        self.seed = seed
+        self.n_estimators = n_estimators
+        self.learning_rate = learning_rate
+        self.num_leaves = num_leaves
+        self.min_child_samples = min_child_samples
+
+    @classmethod
+    def physics_only(cls, efficiency: Efficiency | None = None) -> DisaggregatedCorrection:
+        """No learned correction: the physics, with no interval (a bundle trained without such rows)."""
+        out = cls()
+        out.efficiency_ = efficiency
+        out.models_, out.bands_, out.train_rows_ = {}, {}, {}
+        return out
+
+    def _params(self, metric: str, columns: list[str]) -> dict[str, Any]:
+        return {"objective": "regression", "learning_rate": self.learning_rate, "num_leaves": self.num_leaves,
+                "min_data_in_leaf": self.min_child_samples, "lambda_l2": 1.0, "feature_fraction": 0.8,
+                "bagging_fraction": 0.8, "bagging_freq": 1,
+                "monotone_constraints": [1 if c == _MONOTONE[metric] else 0 for c in columns],
+                "seed": self.seed, "deterministic": True, "force_col_wise": True, "num_threads": 1, "verbose": -1}
+
+    def _train(self, metric: str, feats: pd.DataFrame, target: np.ndarray) -> Any:
+        import lightgbm as lgb
+
+        data = lgb.Dataset(feats, label=target, free_raw_data=True)
+        return lgb.train(self._params(metric, list(feats.columns)), data, num_boost_round=self.n_estimators)
+
+    def fit(self, table: pd.DataFrame, efficiency: Efficiency | None = None) -> DisaggregatedCorrection:
+        """Learn from the complete disaggregated rows of ``table`` that measured TTFT or ITL."""
+        rows = complete_disaggregated(table)
+        if len(rows) < MIN_DISAGGREGATED_ROWS:
+            raise DataError(f"{len(rows)} disaggregated rows with worker counts are too few to learn from "
+                            f"(need {MIN_DISAGGREGATED_ROWS})")
+        self.efficiency_ = efficiency
+        est = estimate_disaggregated(rows, efficiency=efficiency)
+        feats = _features(rows, est)
+        self.feature_names_ = list(feats.columns)
+        self.models_: dict[str, Any] = {}
+        self.bands_: dict[str, tuple[float, float]] = {}
+        self.train_rows_: dict[str, int] = {}
+        folds = np.random.default_rng(self.seed).permutation(len(rows)) % _FOLDS
+        for metric in DISAGG_METRICS:
+            measured = pd.to_numeric(rows[metric], errors="coerce").to_numpy(dtype=float)
+            ok = np.isfinite(measured) & (measured > 0)
+            if ok.sum() < MIN_DISAGGREGATED_ROWS:
+                continue
+            target = np.log(measured[ok] / est[metric].to_numpy(dtype=float)[ok])
+            x, fold = feats[ok].reset_index(drop=True), folds[ok]
+            residuals = np.empty(int(ok.sum()))
+            for k in range(_FOLDS):
+                held = fold == k
+                model = self._train(metric, x[~held], target[~held])
+                residuals[held] = target[held] - model.predict(x[held])
+            self.bands_[metric] = (float(np.quantile(residuals, 0.1)), float(np.quantile(residuals, 0.9)))
+            self.models_[metric] = self._train(metric, x, target)
+            self.train_rows_[metric] = int(ok.sum())
+        return self
+
+    def predict(self, configs: pd.DataFrame) -> pd.DataFrame:
+        """TTFT and ITL with P10/P90, latency and throughputs, the physics beside them, for disaggregated rows."""
+        est = estimate_disaggregated(configs, efficiency=getattr(self, "efficiency_", None))
+        feats = _features(configs, est)
+        out = pd.DataFrame(index=configs.index)
+        floored = np.zeros(len(configs), dtype=bool)
+        for metric in DISAGG_METRICS:
+            physics = est[metric].to_numpy(dtype=float)
+            model = self.models_.get(metric)
+            middle = (np.asarray(model.predict(feats[self.feature_names_]), dtype=float) if model
+                      else np.zeros(len(configs)))
+            low, high = self.bands_.get(metric, (np.nan, np.nan))
+            peak = est[f"peak_{metric}"].to_numpy(dtype=float)
+            floored |= physics * np.exp(middle) < peak
+            for column, widen in ((metric, 0.0), (f"{metric}_p10", low), (f"{metric}_p90", high)):
+                out[column] = np.maximum(physics * np.exp(middle + widen), peak)
+            out[f"analytic_{metric}"] = physics
+            out[f"peak_{metric}"] = peak
+        steps = pd.to_numeric(configs["output_len"], errors="coerce").to_numpy(dtype=float) - 1.0
+        tokens = pd.to_numeric(configs["input_len"], errors="coerce").to_numpy(dtype=float) + steps + 1.0
+        concurrency = pd.to_numeric(configs["concurrency"], errors="coerce").to_numpy(dtype=float)
+        for suffix in ("", "_p10", "_p90"):
+            out[f"latency_s{suffix}"] = out[f"ttft_s{suffix}"] + steps * out[f"itl_s{suffix}"]
+        for suffix, latency in (("", "latency_s"), ("_p10", "latency_s_p90"), ("_p90", "latency_s_p10")):
+            rate = concurrency / out[latency].to_numpy()  # slow requests (P90 latency) give the P10 throughput
+            out[f"throughput_tok_s{suffix}"] = rate * tokens
+            out[f"output_throughput_tok_s{suffix}"] = rate * (steps + 1.0)
+        out["analytic_latency_s"] = est["latency_s"].to_numpy(dtype=float)
+        out["peak_latency_s"] = est["peak_latency_s"].to_numpy(dtype=float)
+        out["floored_to_peak"] = floored
+        for column in ("queue_s", "prefill_s", "kv_transfer_s", "decode_batch", "request_rate_req_s",
+                       "prefill_capacity_req_s", "decode_capacity_req_s", "bound_by", "fits", "num_devices"):
+            out[f"disagg_{column}" if column != "fits" else column] = est[column].to_numpy()
+        return out

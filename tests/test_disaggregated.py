@@ -1,0 +1,219 @@
+"""Disaggregated serving physics: a hand-computed xPyD case, conservation, and agreement with the aggregated model."""
+
+from __future__ import annotations
+
+import itertools
+import json
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+from _tiny_model import synthetic_table
+from click.testing import CliRunner
+from hypothesis import given, settings, strategies as st
+
+from features.analytic import estimate
+from features.catalog import get_hardware
+from features.disaggregated import estimate_disaggregated
+from features.errors import ConfigError, DataError
+from features.roofline import P2P_LATENCY_S
+from surrogate.cli import cli
+from surrogate.model import SurrogateModel
+from surrogate.model._disaggregated import DisaggregatedCorrection
+
+BASE = {"hardware": "h100-sxm", "model": "meta-llama/Llama-3.1-8B", "framework": "vllm", "weight_dtype": "bf16",
+        "kv_dtype": "bf16", "input_len": 1024, "output_len": 128}
+
+
+def _one(**changes: object) -> pd.DataFrame:
+    row = {**BASE, "concurrency": 1, "prefill_workers": 1, "decode_workers": 1, "prefill_tp": 1, "decode_tp": 1}
+    return pd.DataFrame([{**row, **changes}])
+
+
+def _static(batch: int, **changes: object) -> pd.Series:
+    return estimate(pd.DataFrame([{**BASE, "batching": "static", "batch_size": batch, "tp": 1, **changes}])).iloc[0]
+
+
+def test_one_prefill_one_decode_worker_by_hand() -> None:
+    """1P1D, one client. Llama-3.1-8B's KV cache: 32 layers x 8 KV heads x 128 dims x (K, V) x 2 bytes = 131,072
+    bytes per token, x 1,024 prompt tokens = 134,217,728 bytes, over one NVLink (both workers in one 8-GPU domain).
+    Prefill and decode are the aggregated model's static batch of one; the client waits for each request, so the
+    rate is 1 / latency (Little's law with one in flight)."""
+    got = estimate_disaggregated(_one()).iloc[0]
+    assert got["kv_bytes_per_request"] == 134_217_728
+    link = get_hardware("h100-sxm").intra_node_bw_gbps * 1e9
+    assert got["kv_transfer_s"] == pytest.approx(P2P_LATENCY_S + 134_217_728 / link)
+    static = _static(1)
+    assert got["prefill_s"] == pytest.approx(static["ttft_s"])
+    assert got["itl_s"] == pytest.approx(static["itl_s"])
+    assert got["ttft_s"] == pytest.approx(got["queue_s"] + got["prefill_s"] + got["kv_transfer_s"])
+    assert got["latency_s"] == pytest.approx(got["ttft_s"] + 127 * got["itl_s"])
+    assert got["request_rate_req_s"] * got["latency_s"] == pytest.approx(1.0, rel=1e-6)
+    # M/D/1 wait at the prefill pool's utilisation.
+    rho = got["request_rate_req_s"] / got["prefill_capacity_req_s"]
+    assert got["queue_s"] == pytest.approx(rho / (2 * (1 - rho)) * got["prefill_s"], rel=1e-6)
+    assert got["output_throughput_tok_s"] == pytest.approx(got["request_rate_req_s"] * 128)
+    assert got["num_devices"] == 2 and got["fits"]
+
+
+def test_decode_batch_is_the_clients_per_decode_worker_shared_by_attention_dp() -> None:
+    got = estimate_disaggregated(_one(concurrency=96, decode_workers=3, decode_tp=2, decode_dp=2,
+                                      decode_batch_size=24)).iloc[0]
+    assert got["decode_batch"] == 24  # 96 clients / 3 workers = 32, capped at the recorded 24
+    assert got["itl_s"] == pytest.approx(_static(12, tp=2, dp=2, num_devices=4)["itl_s"])  # 12 per DP rank
+    assert got["num_devices"] == 1 + 3 * 4
+
+
+def test_kv_crosses_the_network_beyond_one_scale_up_domain() -> None:
+    inside = estimate_disaggregated(_one(prefill_workers=1, decode_workers=7)).iloc[0]  # 8 GPUs: one NVLink domain
+    beyond = estimate_disaggregated(_one(prefill_workers=2, decode_workers=7)).iloc[0]  # 9 GPUs: two nodes
+    spec = get_hardware("h100-sxm")
+    assert inside["kv_transfer_s"] == pytest.approx(P2P_LATENCY_S + 134_217_728 / (spec.intra_node_bw_gbps * 1e9))
+    assert beyond["kv_transfer_s"] == pytest.approx(P2P_LATENCY_S + 134_217_728 / (spec.inter_node_bw_gbps * 1e9))
+
+
+def test_an_overloaded_prefill_pool_bounds_the_rate_and_queues() -> None:
+    got = estimate_disaggregated(_one(concurrency=2048, decode_workers=16, input_len=8192)).iloc[0]
+    assert got["bound_by"] == "prefill pool"
+    # The M/D/1 wait grows without bound as the rate nears the capacity, so the rate sits just below it.
+    assert got["request_rate_req_s"] == pytest.approx(got["prefill_capacity_req_s"], rel=1e-3)
+    assert got["queue_s"] > 10 * got["prefill_s"]
+    # Little's law still holds: clients = rate x time each request spends in the system.
+    assert got["request_rate_req_s"] * got["latency_s"] == pytest.approx(2048, rel=1e-6)
+
+
+def test_one_p_one_d_with_free_transfer_matches_the_aggregated_model() -> None:
+    """With one client 1P1D is the aggregated replica split in two: TTFT within 20% (the aggregated model adds half
+    a decode step of waiting for a step boundary; disaggregated adds the transfer and the prefill queue), ITL within
+    10% (aggregated decode steps also carry the arrivals' prompts, 1 / 128 of a request per step here). With more
+    clients the aggregated model prefills each prompt in a wave of (clients + 1) / 2 that arrive together, where a
+    prefill worker of batch 1 takes them one at a time: its TTFT is at most that many prompts longer."""
+    split = estimate_disaggregated(_one()).iloc[0]
+    whole = estimate(pd.DataFrame([{**BASE, "batching": "continuous", "concurrency": 1, "tp": 1}])).iloc[0]
+    assert split["ttft_s"] / whole["ttft_s"] == pytest.approx(1.0, abs=0.2)
+    assert split["itl_s"] / whole["itl_s"] == pytest.approx(1.0, abs=0.1)
+    split4 = estimate_disaggregated(_one(concurrency=4)).iloc[0]
+    whole4 = estimate(pd.DataFrame([{**BASE, "batching": "continuous", "concurrency": 4, "tp": 1}])).iloc[0]
+    assert 1 / 2.5 * 0.9 <= split4["ttft_s"] / whole4["ttft_s"] <= 1.0
+
+
+def test_rows_without_worker_counts_are_refused() -> None:
+    with pytest.raises(ConfigError, match="row 0: decode_workers is not recorded; a disaggregated deployment is "
+                                          "described by its worker counts"):
+        estimate_disaggregated(_one(decode_workers=np.nan))
+    with pytest.raises(ConfigError, match="disaggregated worker: .*tp 3 does not divide the 32 attention heads"):
+        estimate_disaggregated(_one(decode_tp=3))
+
+
+@settings(max_examples=15, deadline=None)
+@given(concurrency=st.integers(1, 4096), prefill=st.integers(1, 8), decode=st.integers(1, 8),
+       prefill_tp=st.sampled_from([1, 2, 4, 8]), decode_tp=st.sampled_from([1, 2, 4, 8]),
+       input_len=st.integers(16, 16384), output_len=st.integers(2, 4096))
+def test_rate_never_exceeds_either_pool_and_nothing_beats_the_peak(concurrency: int, prefill: int, decode: int,
+                                                                   prefill_tp: int, decode_tp: int, input_len: int,
+                                                                   output_len: int) -> None:
+    got = estimate_disaggregated(_one(concurrency=concurrency, prefill_workers=prefill, decode_workers=decode,
+                                      prefill_tp=prefill_tp, decode_tp=decode_tp, input_len=input_len,
+                                      output_len=output_len)).iloc[0]
+    ceiling = min(got["prefill_capacity_req_s"], got["decode_capacity_req_s"])
+    assert got["request_rate_req_s"] <= ceiling * (1 + 1e-9)
+    assert got["ttft_s"] >= got["peak_ttft_s"] and got["itl_s"] >= got["peak_itl_s"]
+    assert got["latency_s"] >= got["peak_latency_s"]
+    assert got["request_rate_req_s"] * got["latency_s"] == pytest.approx(concurrency, rel=1e-6)
+
+
+# --- the learned correction inside a bundle ---------------------------------------------------------
+
+
+def _disaggregated_table(factor_ttft: float = 1.6, factor_itl: float = 1.2) -> pd.DataFrame:
+    """'Measured' disaggregated rows: the xPyD physics x a known factor per metric."""
+    rows = []
+    for concurrency, prefill, decode, tp, length in itertools.product([1, 8, 64], [1, 2], [1, 2, 4], [1, 2],
+                                                                      [512, 2048]):
+        rows.append({**BASE, "mode": "disaggregated", "concurrency": concurrency, "prefill_workers": prefill,
+                     "decode_workers": decode, "prefill_tp": tp, "decode_tp": tp, "input_len": length,
+                     "source": "synthetic"})
+    table = pd.DataFrame(rows)
+    physics = estimate_disaggregated(table)
+    table["ttft_s"] = physics["ttft_s"] * factor_ttft
+    table["itl_s"] = physics["itl_s"] * factor_itl
+    return table
+
+
+@pytest.fixture(scope="module")
+def bundle() -> SurrogateModel:
+    return SurrogateModel(seed=0, n_estimators=20, calibrate=False).fit(synthetic_table(),
+                                                                       disaggregated=_disaggregated_table())
+
+
+def test_a_bundle_learns_the_disaggregated_correction_and_keeps_aggregated_rows_apart(bundle: SurrogateModel) -> None:
+    table = _disaggregated_table()
+    held = table.iloc[[5, 40]]
+    aggregated = synthetic_table().iloc[:3].drop(columns=["latency_s", "ttft_s", "itl_s"])
+    mixed = pd.concat([aggregated, held], ignore_index=True)
+    got = bundle.predict(mixed)
+    assert list(got["mode"]) == ["aggregated"] * 3 + ["disaggregated"] * 2
+    # Aggregated rows are predicted exactly as they are alone.
+    alone = bundle.predict(aggregated)
+    pd.testing.assert_series_equal(got["ttft_s"].iloc[:3], alone["ttft_s"], check_names=False)
+    disagg = got.iloc[3:]
+    assert disagg["disaggregated_learned"].all()
+    # The measured rows are the default physics x 1.6 (TTFT) and x 1.2 (ITL); the bundle's physics uses the
+    # efficiency it fitted, and its correction carries it the rest of the way.
+    assert np.allclose(disagg["ttft_s"], held["ttft_s"], rtol=0.1)
+    assert np.allclose(disagg["itl_s"], held["itl_s"], rtol=0.1)
+    assert (disagg["ttft_s_p10"] <= disagg["ttft_s"]).all() and (disagg["ttft_s"] <= disagg["ttft_s_p90"]).all()
+    assert (disagg["itl_s"] >= disagg["peak_itl_s"]).all()
+    steps = held["output_len"].to_numpy() - 1
+    assert np.allclose(disagg["latency_s"], disagg["ttft_s"] + steps * disagg["itl_s"])
+    assert bundle.metadata["disaggregated_rows_by_metric"] == {"ttft_s": len(table), "itl_s": len(table)}
+
+
+def test_without_disaggregated_training_rows_the_physics_answers_without_an_interval() -> None:
+    plain = SurrogateModel(seed=0, n_estimators=20, calibrate=False).fit(synthetic_table())
+    got = plain.predict(_disaggregated_table().iloc[:2]).iloc[0]
+    assert not got["disaggregated_learned"]
+    assert got["ttft_s"] == pytest.approx(got["analytic_ttft_s"]) and np.isnan(got["ttft_s_p90"])
+
+
+def test_too_few_disaggregated_rows_are_not_learned_from() -> None:
+    few = SurrogateModel(seed=0, n_estimators=20, calibrate=False).fit(
+        synthetic_table(), disaggregated=_disaggregated_table().head(5))
+    assert few.disaggregated_ is None
+    with pytest.raises(DataError, match="5 disaggregated rows with worker counts are too few to learn from"):
+        DisaggregatedCorrection().fit(_disaggregated_table().head(5))
+
+
+_FLAGS = ["predict", "--model", "meta-llama/Llama-3.1-8B", "--hardware", "h100-sxm", "--framework", "vllm",
+          "--weight-dtype", "bf16", "--kv-dtype", "bf16", "--input-len", "1024", "--output-len", "128",
+          "--concurrency", "8"]
+
+
+def test_predict_command_takes_a_disaggregated_deployment(bundle: SurrogateModel, tmp_path: Path) -> None:
+    path = bundle.save(tmp_path / "bundle.joblib")
+    args = [*_FLAGS, "--model-file", str(path), "--prefill-workers", "1", "--decode-workers", "2", "--decode-tp", "2"]
+    result = CliRunner().invoke(cli, args)
+    assert result.exit_code == 0, result.output
+    assert "disaggregated: 1 prefill worker(s) x tp1 dp1, 2 decode worker(s) x tp2 dp1, 8 requests in flight" in \
+        result.output
+    assert "learned from disaggregated rows" in result.output and "bound by" in result.output
+    as_json = CliRunner().invoke(cli, [*args, "--json"])
+    row = json.loads(as_json.output)[0]
+    assert row["mode"] == "disaggregated" and row["disaggregated_learned"] and row["disagg_num_devices"] == 5
+    expected = bundle.predict(pd.DataFrame([{**BASE, "concurrency": 8, "mode": "disaggregated", "prefill_workers": 1,
+                                             "decode_workers": 2, "decode_tp": 2}])).iloc[0]
+    assert row["ttft_s"] == pytest.approx(expected["ttft_s"]) and row["itl_s"] == pytest.approx(expected["itl_s"])
+
+
+@pytest.mark.parametrize(("extra", "code", "words"), [
+    (["--prefill-workers", "1"], 2, "a disaggregated deployment needs --decode-workers"),
+    (["--decode-workers", "2", "--prefill-workers", "1", "--request-rate", "3"], 2,
+     "they do not combine with --input or --request-rate"),
+    (["--decode-workers", "0"], 2, "0 is not in the range x>=1"),
+])
+def test_disaggregated_flag_mistakes_are_one_line(extra: list[str], code: int, words: str) -> None:
+    args = [a for a in _FLAGS if a not in ("--concurrency", "8")] if "--request-rate" in extra else _FLAGS
+    result = CliRunner().invoke(cli, [*args, *extra])
+    assert result.exit_code == code, result.output
+    assert words in result.output and "Traceback" not in result.output
