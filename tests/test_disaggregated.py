@@ -217,3 +217,13 @@ def test_disaggregated_flag_mistakes_are_one_line(extra: list[str], code: int, w
     result = CliRunner().invoke(cli, [*args, *extra])
     assert result.exit_code == code, result.output
     assert words in result.output and "Traceback" not in result.output
+
+
+def test_a_model_the_correction_never_saw_is_flagged_and_gets_a_wider_interval(bundle: SurrogateModel) -> None:
+    seen = _disaggregated_table().iloc[[7]]
+    unseen = seen.assign(model="Qwen/Qwen2.5-14B")
+    got = bundle.predict(pd.concat([seen, unseen], ignore_index=True))
+    assert list(got["off_support"]) == ["", "model"]
+    assert list(got["model_seen_in_training"]) == [True, False] and got["hardware_seen_in_training"].all()
+    width = got["ttft_s_p90"] / got["ttft_s_p10"]
+    assert width.iloc[1] > width.iloc[0]

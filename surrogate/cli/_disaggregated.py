@@ -88,4 +88,8 @@ def print_disaggregated(model: Any, params: dict[str, Any], workers: dict[str, i
     table.add_row("fits in memory", "yes" if prediction["fits"] else "NO", "", "", "", "")
     table.add_row("learned from disaggregated rows", "yes" if prediction["disaggregated_learned"] else
                   "no: physics alone, no interval", "", "", "", "")
+    off = str(prediction.get("off_support", ""))
+    if prediction["disaggregated_learned"]:
+        table.add_row("training data", f"OFF: {off} unseen; wider interval" if off else "on the data", "", "", "",
+                      "")
     stdout.print(table)

@@ -6,7 +6,9 @@ Per metric (TTFT, ITL) one LightGBM model of log(measured / physics) on what the
 deployment's shape (worker counts and parallel degrees, lengths, concurrency, the model's size, the hardware's
 rates), non-decreasing in the physics' own time, so a slower prior never gives a faster prediction. Like the
 aggregated model it never predicts below the peak bound (rows floored there are reported). P10/P90 come from
-the out-of-fold residuals (5-fold): the correction's own error on rows it did not see. Latency is TTFT +
+the out-of-fold residuals (5-fold): the correction's own error on rows it did not see; for a model or hardware no
+disaggregated training row had, the interval widens to the error on a held-out model (each model's rows predicted
+without them) and the row says it is off the data. Latency is TTFT +
 (output - 1) x ITL of the corrected metrics; throughput follows from the client concurrency by Little's law.
 Rows that do not record their worker counts are left out (the deployment's size is unknown) and counted.
 """
@@ -134,6 +136,9 @@ class DisaggregatedCorrection:
         self.bands_: dict[str, tuple[float, float]] = {}
         self.train_rows_: dict[str, int] = {}
         folds = np.random.default_rng(self.seed).permutation(len(rows)) % _FOLDS
+        self.models_seen_ = sorted(set(rows["model"].astype(str)))
+        self.hardware_seen_ = sorted(set(rows["hardware"].astype(str)))
+        self.unseen_bands_: dict[str, tuple[float, float]] = {}
         for metric in DISAGG_METRICS:
             measured = pd.to_numeric(rows[metric], errors="coerce").to_numpy(dtype=float)
             ok = np.isfinite(measured) & (measured > 0)
@@ -147,14 +152,45 @@ class DisaggregatedCorrection:
                 model = self._train(metric, x[~held], target[~held])
                 residuals[held] = target[held] - model.predict(x[held])
             self.bands_[metric] = (float(np.quantile(residuals, 0.1)), float(np.quantile(residuals, 0.9)))
+            self.unseen_bands_[metric] = self._unseen_band(metric, x, target, rows["model"].astype(str)[ok])
             self.models_[metric] = self._train(metric, x, target)
             self.train_rows_[metric] = int(ok.sum())
         return self
+
+    def _unseen_band(self, metric: str, x: pd.DataFrame, target: np.ndarray, models: pd.Series) -> tuple[float, float]:
+        """P10/P90 of the log error on a model the correction has not seen: each model's rows predicted by a
+        correction trained without them; with one model only, the spread of the physics' own error (what is
+        left when nothing transfers), around the correction."""
+        names = models.to_numpy()
+        if len(set(names)) < 2:
+            low, high = np.quantile(target, [0.1, 0.9]) - np.median(target)
+            return float(min(low, self.bands_[metric][0])), float(max(high, self.bands_[metric][1]))
+        residuals = np.empty(len(target))
+        for name in set(names):
+            held = names == name
+            residuals[held] = target[held] - self._train(metric, x[~held], target[~held]).predict(x[held])
+        return float(np.quantile(residuals, 0.1)), float(np.quantile(residuals, 0.9))
+
+    def seen(self, configs: pd.DataFrame) -> pd.DataFrame:
+        """Per row: whether its model and hardware were among the disaggregated training rows, and what it is off."""
+        models = set(getattr(self, "models_seen_", []))
+        hardware = set(getattr(self, "hardware_seen_", []))
+        out = pd.DataFrame(index=configs.index)
+        out["model_seen_in_training"] = configs["model"].astype(str).isin(models).to_numpy()
+        out["hardware_seen_in_training"] = configs["hardware"].astype(str).isin(hardware).to_numpy()
+        off = np.where(~out["model_seen_in_training"], "model", "")
+        both = ~out["model_seen_in_training"] & ~out["hardware_seen_in_training"]
+        off = np.where(both, "model, hardware", np.where(~out["hardware_seen_in_training"], "hardware", off))
+        out["off_support"] = off if self.models_ else "no disaggregated training rows"
+        return out
 
     def predict(self, configs: pd.DataFrame) -> pd.DataFrame:
         """TTFT and ITL with P10/P90, latency and throughputs, the physics beside them, for disaggregated rows."""
         est = estimate_disaggregated(configs, efficiency=getattr(self, "efficiency_", None))
         feats = _features(configs, est)
+        support = self.seen(normalize_configs(configs[[c for c in ("hardware", "model", "input_len", "output_len")
+                                                       if c in configs]]).set_axis(configs.index))
+        off = support["off_support"].ne("").to_numpy()
         out = pd.DataFrame(index=configs.index)
         floored = np.zeros(len(configs), dtype=bool)
         for metric in DISAGG_METRICS:
@@ -162,7 +198,10 @@ class DisaggregatedCorrection:
             model = self.models_.get(metric)
             middle = (np.asarray(model.predict(feats[self.feature_names_]), dtype=float) if model
                       else np.zeros(len(configs)))
-            low, high = self.bands_.get(metric, (np.nan, np.nan))
+            seen_low, seen_high = self.bands_.get(metric, (np.nan, np.nan))
+            unseen_low, unseen_high = getattr(self, "unseen_bands_", {}).get(metric, (seen_low, seen_high))
+            low = np.where(off, unseen_low, seen_low)
+            high = np.where(off, unseen_high, seen_high)
             peak = est[f"peak_{metric}"].to_numpy(dtype=float)
             floored |= physics * np.exp(middle) < peak
             for column, widen in ((metric, 0.0), (f"{metric}_p10", low), (f"{metric}_p90", high)):
@@ -181,6 +220,8 @@ class DisaggregatedCorrection:
         out["analytic_latency_s"] = est["latency_s"].to_numpy(dtype=float)
         out["peak_latency_s"] = est["peak_latency_s"].to_numpy(dtype=float)
         out["floored_to_peak"] = floored
+        for column in support.columns:
+            out[column] = support[column].to_numpy()
         for column in ("queue_s", "prefill_s", "kv_transfer_s", "decode_batch", "request_rate_req_s",
                        "prefill_capacity_req_s", "decode_capacity_req_s", "bound_by", "fits", "num_devices"):
             out[f"disagg_{column}" if column != "fits" else column] = est[column].to_numpy()
