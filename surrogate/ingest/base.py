@@ -102,7 +102,8 @@ def relative_name(path: Path, root: Path) -> str:
 def read_csv_rows(path: Path, file_label: str) -> tuple[list[str], Iterator[CsvRow | Rejection]]:
     """Header (names stripped of surrounding spaces) and the data rows of a CSV file.
 
-    Blank lines are skipped but counted, so ``line`` is the physical line (header = 1). A row with the
+    Blank lines are skipped but counted, so ``line`` is the physical line (header = 1); a line of separators
+    only (empty fields) is a row, so it is listed with its reason rather than dropped. A row with the
     wrong number of fields, or bytes that are not UTF-8, comes back as a :class:`Rejection` instead of
     a row. A header that is not UTF-8 or names a column twice is a ``DataError``: no row of such a
     file can be read as meant.
@@ -142,8 +143,8 @@ def read_csv_rows(path: Path, file_label: str) -> tuple[list[str], Iterator[CsvR
                     start = reader.line_num + 1
                     continue
                 line, start = start, reader.line_num + 1
-                if not cells or all(not c.strip() for c in cells):
-                    continue
+                if not cells or (len(cells) == 1 and not cells[0].strip()):
+                    continue  # a blank line; a row of empty fields (",,,") is a row, and is listed if unusable
                 if len(cells) != len(names):
                     yield Rejection(file_label, line, f"expected {len(names)} fields, found {len(cells)}")
                     continue
