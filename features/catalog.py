@@ -127,26 +127,18 @@ def _read_csv(name: str, required: list[str], path: Path | None = None) -> pd.Da
 
 
 def _to_float(table: pd.DataFrame, columns: list[str], file: str) -> pd.DataFrame:
-    """Numeric columns as floats; ``file`` as errors name it (a bare name means features/data/)."""
-    label = file if "/" in file else f"features/data/{file}"
-    out = table.copy()
-    for column in columns:
-        converted = pd.to_numeric(out[column].replace("", None), errors="coerce")
-        bad = out.index[converted.isna() & (out[column].str.strip() != "")]
-        if len(bad):
-            raise DataError(f"{label}:{bad[0] + 2}: '{column}' is not a number: "
-                            f"{out.at[bad[0], column]!r}")
-        out[column] = converted.astype(float)
-    return out
+    """Numeric columns of ``features/data/<file>`` as floats (errors name the file and line)."""
+    return _to_float_at(table, columns, [f"features/data/{file}:{row + 2}" for row in range(len(table))])
 
 
-def _user_hardware() -> pd.DataFrame:
-    """Rows of the user hardware file (machines ``surrogate hardware probe`` measured); empty if none."""
+def _user_hardware(columns: pd.Index) -> pd.DataFrame:
+    """Rows of the user hardware file (machines ``surrogate hardware probe`` measured); empty if none. Its
+    columns must be among ``columns``, the packaged catalog's."""
     path = user_hardware_path()
     if not path.is_file():
         return pd.DataFrame(columns=_HARDWARE_REQUIRED, dtype=str)
     table = _read_csv(path.name, _HARDWARE_REQUIRED, path)
-    unknown = [c for c in table.columns if c not in _read_csv("hardware.csv", []).columns]
+    unknown = [c for c in table.columns if c not in columns]
     if unknown:
         raise DataError(f"{path}: unknown columns {', '.join(unknown)}")
     return table
@@ -157,7 +149,7 @@ def hardware_table() -> pd.DataFrame:
     """All hardware rows (the packaged catalog, then the user's probed machines), numeric columns as floats,
     indexed by catalog id."""
     packaged = _read_csv("hardware.csv", _HARDWARE_REQUIRED)
-    user = _user_hardware()
+    user = _user_hardware(packaged.columns)
     table = pd.concat([packaged, user], ignore_index=True).fillna("")
     files = ["features/data/hardware.csv"] * len(packaged) + [str(user_hardware_path())] * len(user)
     lines = list(range(2, len(packaged) + 2)) + list(range(2, len(user) + 2))

@@ -99,9 +99,8 @@ def worker_configs(configs: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame, n
     return pools[0], pools[1], decode_batch
 
 
-def _kv_bytes(cfg: pd.DataFrame) -> np.ndarray:
+def _kv_bytes(cfg: pd.DataFrame, specs: pd.DataFrame) -> np.ndarray:
     """Bytes of one request's KV cache after its prompt (all layers; windowed layers keep their window)."""
-    specs = gather_specs(cfg)
     length = cfg["input_len"].to_numpy(dtype=float)
     window = specs["sliding_window"].to_numpy(dtype=float)
     windowed = np.where(window > 0, np.minimum(length, window), length)
@@ -111,9 +110,8 @@ def _kv_bytes(cfg: pd.DataFrame) -> np.ndarray:
     return out
 
 
-def _link_gbps(cfg: pd.DataFrame, devices: np.ndarray) -> np.ndarray:
+def _link_gbps(specs: pd.DataFrame, devices: np.ndarray) -> np.ndarray:
     """Per-device bandwidth between the pools: NVLink-class inside one scale-up domain, the network beyond."""
-    specs = gather_specs(cfg)
     inside = devices <= specs["scale_up_domain_devices"].to_numpy(dtype=float)
     out: np.ndarray = np.where(inside, specs["intra_node_bw_gbps"].to_numpy(dtype=float),
                                specs["inter_node_bw_gbps"].to_numpy(dtype=float))
@@ -154,8 +152,9 @@ def estimate_disaggregated(configs: pd.DataFrame, efficiency: Efficiency | None 
     prefill_cfg, decode_cfg, decode_batch = worker_configs(configs)
     try:
         prefill_cfg, decode_cfg = normalize_configs(prefill_cfg), normalize_configs(decode_cfg)
+        decode_specs = gather_specs(decode_cfg)
         prefill = estimate(prefill_cfg, normalized=True, efficiency=efficiency)
-        decode = estimate(decode_cfg, normalized=True, efficiency=efficiency)
+        decode = estimate(decode_cfg, normalized=True, specs=decode_specs, efficiency=efficiency)
     except ConfigError as exc:
         raise ConfigError(f"disaggregated worker: {exc}") from exc
     out_len = decode_cfg["output_len"].to_numpy(dtype=float)
@@ -165,9 +164,9 @@ def estimate_disaggregated(configs: pd.DataFrame, efficiency: Efficiency | None 
     prefill_devices = prefill_cfg["num_devices"].to_numpy(dtype=float)
     decode_devices = decode_cfg["num_devices"].to_numpy(dtype=float)
     devices = workers["prefill"] * prefill_devices + workers["decode"] * decode_devices
-    kv_bytes = _kv_bytes(decode_cfg)
+    kv_bytes = _kv_bytes(decode_cfg, decode_specs)
     links = np.minimum(prefill_cfg["tp"].to_numpy(dtype=float), decode_cfg["tp"].to_numpy(dtype=float))
-    kv_s = P2P_LATENCY_S + kv_bytes / (_link_gbps(decode_cfg, devices) * 1e9 * links)
+    kv_s = P2P_LATENCY_S + kv_bytes / (_link_gbps(decode_specs, devices) * 1e9 * links)
     prefill_s = prefill["ttft_s"].to_numpy(dtype=float)
     itl = decode["itl_s"].to_numpy(dtype=float)
     prefill_batch = prefill_cfg["batch_size"].to_numpy(dtype=float) * prefill_cfg["dp"].to_numpy(dtype=float)

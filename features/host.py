@@ -21,8 +21,8 @@ from pathlib import Path
 
 from features.errors import DataError
 
-__all__ = ["HostCpu", "detect_host", "is_cpu_vendor", "host_id", "host_catalog_row", "user_hardware_path",
-           "save_user_hardware", "USER_HARDWARE_ENV", "HOST_NAME"]
+__all__ = ["HostCpu", "detect_host", "usable_cores", "is_cpu_vendor", "host_id", "host_catalog_row",
+           "user_hardware_path", "save_user_hardware", "USER_HARDWARE_ENV", "HOST_NAME"]
 
 # The name users type for "this machine" (``--hardware host``).
 HOST_NAME = "host"
@@ -69,7 +69,8 @@ def _memory_gb() -> float:
         return float("nan")
 
 
-def _usable_cores() -> int:
+def usable_cores() -> int:
+    """Cores this process may run on (its CPU affinity; all cores where the OS does not say)."""
     try:
         return len(os.sched_getaffinity(0))
     except AttributeError:  # not Linux
@@ -97,7 +98,7 @@ def detect_host() -> HostCpu:
     name = info.get("model name") or info.get("hardware") or platform.processor() or platform.machine() or "cpu"
     flags = tuple((info.get("flags") or info.get("features") or "").split())
     simd = next((bits for flag, bits in _SIMD_FLAGS if flag in flags), 0)
-    return HostCpu(name=name, vendor=_vendor_of(name, info.get("vendor_id", "")), cores=_usable_cores(),
+    return HostCpu(name=name, vendor=_vendor_of(name, info.get("vendor_id", "")), cores=usable_cores(),
                    simd_bits=simd, memory_gb=_memory_gb(), flags=flags)
 
 

@@ -9,7 +9,6 @@ A small stand-in server (http.server) plays the one thing a real engine will not
 from __future__ import annotations
 
 import json
-import os
 import threading
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -17,6 +16,7 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
+from _llama import SERVER as _SERVER, unavailable
 from _scripts import load_script
 from click.testing import CliRunner
 
@@ -26,7 +26,6 @@ from surrogate.bench import BenchPlan, PromptMaker, read_server, run_sweep
 from surrogate.cli import cli
 from surrogate.ingest import ingest
 
-_SERVER = load_script("scripts/llama_server.py", "llama_server")
 _TINY = load_script("scripts/tiny_gguf.py", "tiny_gguf")
 # Total context 2048 over 4 slots: 512 tokens per sequence (the out-of-context case below needs a limit).
 _CTX, _SLOTS = 2048, 4
@@ -41,15 +40,12 @@ def tiny_model_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 @pytest.fixture(scope="module")
 def llama_url(tiny_model_dir: Path) -> Iterator[str]:
-    required = os.environ.get("SURROGATE_REQUIRE_LLAMA_SERVER") == "1"
     try:
         with _SERVER.running_server(tiny_model_dir / "tiny-llama.gguf", parallel=_SLOTS, ctx=_CTX,
                                     threads=2) as (url, _):
             yield f"{url}/v1"
     except _SERVER.LlamaServerUnavailable as exc:
-        if required:
-            pytest.fail(f"{exc} (SURROGATE_REQUIRE_LLAMA_SERVER=1: .ci/run builds it)")
-        pytest.skip(str(exc))
+        unavailable(exc)
 
 
 @pytest.fixture
@@ -152,9 +148,7 @@ def test_server_dying_mid_sweep_keeps_finished_points(tiny_model_dir: Path, host
         context = _SERVER.running_server(tiny_model_dir / "tiny-llama.gguf", parallel=2, ctx=1024, threads=2)
         url, process = context.__enter__()
     except _SERVER.LlamaServerUnavailable as exc:
-        if os.environ.get("SURROGATE_REQUIRE_LLAMA_SERVER") == "1":
-            pytest.fail(str(exc))
-        pytest.skip(str(exc))
+        unavailable(exc)
     try:
         info = read_server(f"{url}/v1", _SERVER.ALIAS)
         plan = BenchPlan(url=info.base_url, served_model=_SERVER.ALIAS, model=str(tiny_model_dir / "config.json"),

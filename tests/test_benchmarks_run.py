@@ -12,7 +12,7 @@ import sys
 from pathlib import Path
 
 import pytest
-from _scripts import load_script
+from _llama import SERVER, unavailable
 
 from surrogate.ingest import SHARED_SOURCES, shared_datasets_dir
 
@@ -47,13 +47,10 @@ def test_benchmark_script_runs(script: str, args: list[str], expected: str, need
     if needs_shared and not _SHARED:
         pytest.skip("shared datasets not present")
     if script == "closed_loop.py":  # runs a real llama-server
-        server = load_script("scripts/llama_server.py", "llama_server")
         try:
-            server.find_binary()
-        except server.LlamaServerUnavailable as exc:
-            if os.environ.get("SURROGATE_REQUIRE_LLAMA_SERVER") == "1":
-                pytest.fail(str(exc))
-            pytest.skip(str(exc))
+            SERVER.find_binary()
+        except SERVER.LlamaServerUnavailable as exc:
+            unavailable(exc)
     command = [sys.executable, str(REPO / "benchmarks" / script), *(a.format(tmp=tmp_path) for a in args)]
     env = {**os.environ, "OMP_WAIT_POLICY": "PASSIVE"}
     done = subprocess.run(command, cwd=tmp_path, capture_output=True, text=True, env=env, timeout=300, check=False)

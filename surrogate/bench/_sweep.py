@@ -151,10 +151,9 @@ class _Writer:
             csv.DictWriter(handle, fieldnames=ROW_COLUMNS).writeheader()
         self.requests_path.write_text("", encoding="utf-8")
 
-    def add(self, row: dict[str, Any] | None, records: list[RequestRecord]) -> None:
-        if row is not None:
-            with self.rows_path.open("a", newline="", encoding="utf-8") as handle:
-                csv.DictWriter(handle, fieldnames=ROW_COLUMNS).writerow(row)
+    def add(self, row: dict[str, Any], records: list[RequestRecord]) -> None:
+        with self.rows_path.open("a", newline="", encoding="utf-8") as handle:
+            csv.DictWriter(handle, fieldnames=ROW_COLUMNS).writerow(row)
         with self.requests_path.open("a", encoding="utf-8") as handle:
             handle.writelines(r.as_json() + "\n" for r in records)
 

@@ -9,14 +9,13 @@ rate llama.cpp's matrix kernels can approach. Both are seconds of work; ``quick`
 
 from __future__ import annotations
 
-import os
 import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 import numpy as np
 
-from features.host import HostCpu, detect_host, host_catalog_row, save_user_hardware
+from features.host import HostCpu, detect_host, host_catalog_row, save_user_hardware, usable_cores
 
 __all__ = ["ProbeResult", "measure_bandwidth_gbps", "measure_fp32_tflops", "probe_host"]
 
@@ -31,7 +30,7 @@ class ProbeResult:
 
 def measure_bandwidth_gbps(megabytes: int = 512, repeats: int = 5, threads: int | None = None) -> float:
     """Sustained copy bandwidth in GB/s (read + write bytes / best time)."""
-    threads = threads or max(1, len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else 1)
+    threads = threads or usable_cores()
     count = megabytes * 1_000_000 // 8
     source = np.ones(count, dtype=np.float64)
     target = np.empty_like(source)

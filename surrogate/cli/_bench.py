@@ -6,6 +6,7 @@ Click wiring and rendering only; the work is in :mod:`surrogate.bench`.
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 from rich.table import Table
@@ -13,6 +14,9 @@ from rich.table import Table
 from features.errors import ConfigError
 from surrogate.cli._options import OutputPath
 from surrogate.cli._root import progress_bar, stderr, stdout
+
+if TYPE_CHECKING:  # the bench package loads when the command runs, not with `surrogate --help`
+    from surrogate.bench import BenchPlan, SweepResult
 
 __all__ = ["bench", "hardware"]
 
@@ -116,12 +120,9 @@ def _missing(flag: str, what: str) -> str:
     raise ConfigError(f"the server does not say its {what}: pass --{flag}")
 
 
-def _print_result(plan: object, result: object) -> None:
+def _print_result(plan: BenchPlan, result: SweepResult) -> None:
     import pandas as pd
 
-    from surrogate.bench import BenchPlan, SweepResult
-
-    assert isinstance(plan, BenchPlan) and isinstance(result, SweepResult)
     if result.rows:
         rows = pd.DataFrame(result.rows)
         keys = ["concurrency", "requested_input_len", "requested_output_len"]

@@ -5,11 +5,12 @@ from __future__ import annotations
 import logging
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
 from features.errors import DataError
 from surrogate.model._bundle import METRICS, SurrogateModel
-from surrogate.model._disaggregated import complete_disaggregated
+from surrogate.model._disaggregated import complete_disaggregated, disaggregated_rows
 from surrogate.model._evaluate import VARIANTS, cross_validate
 from surrogate.model._progress import ProgressFn, scaled
 
@@ -25,14 +26,12 @@ def training_rows(table: pd.DataFrame, include_faster_than_physics: bool = False
     rows train their own correction (:func:`disaggregated_training_rows`).
     """
     keep = pd.Series(True, index=table.index)
-    if "mode" in table:
-        disagg = table["mode"].astype("string").eq("disaggregated").fillna(False)
-        if disagg.any():
-            logger.info("%d disaggregated rows train the disaggregated correction, not these models",
-                        int(disagg.sum()))
-        keep &= ~disagg
-    if "faster_than_physics" in table and not include_faster_than_physics:
-        fast = table["faster_than_physics"].astype("boolean").fillna(False)
+    disagg = disaggregated_rows(table)
+    if disagg.any():
+        logger.info("%d disaggregated rows train the disaggregated correction, not these models", int(disagg.sum()))
+    keep &= ~disagg
+    if not include_faster_than_physics:
+        fast = _faster_than_physics(table)
         if fast.any():
             logger.info("leaving out %d rows faster than the analytic lower bound", int(fast.sum()))
         keep &= ~fast
@@ -50,9 +49,17 @@ def training_rows(table: pd.DataFrame, include_faster_than_physics: bool = False
 def disaggregated_training_rows(table: pd.DataFrame, include_faster_than_physics: bool = False) -> pd.DataFrame:
     """Disaggregated deployments that record their worker counts (what the xPyD correction learns from)."""
     rows = complete_disaggregated(table)
-    if "faster_than_physics" in rows and not include_faster_than_physics:
-        rows = rows[~rows["faster_than_physics"].astype("boolean").fillna(False)].reset_index(drop=True)
+    if not include_faster_than_physics:
+        rows = rows[~_faster_than_physics(rows)].reset_index(drop=True)
     return rows
+
+
+def _faster_than_physics(table: pd.DataFrame) -> np.ndarray:
+    """Rows ingest flagged faster than the analytic lower bound (none where the column is absent)."""
+    if "faster_than_physics" not in table:
+        return np.zeros(len(table), dtype=bool)
+    flagged: np.ndarray = table["faster_than_physics"].astype("boolean").fillna(False).to_numpy(dtype=bool)
+    return flagged
 
 
 def _without_assumed_prompt_ttft(table: pd.DataFrame) -> pd.DataFrame:
