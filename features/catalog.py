@@ -106,6 +106,8 @@ class FrameworkSpec:
     kv_budget: str = field(default="of_total", metadata={"help": "how the KV pool is sized: " + ", ".join(KV_BUDGETS)})
     kv_reserve_gb: float = field(default=0.0, metadata={"help": "memory kept out of an of_free KV pool (GB)"})
     cuda_graph_gb: float = field(default=0.0, metadata={"help": "CUDA graph pool outside the KV budget (GB)"})
+    disaggregated: bool = field(default=False, metadata={
+        "help": "runs prefill and decode workers apart, shipping the KV cache between them (xPyD)"})
 
 
 def _read_csv(name: str, required: list[str], path: Path | None = None) -> pd.DataFrame:
@@ -431,6 +433,7 @@ def get_framework(name: str) -> FrameworkSpec:
         kv_budget=row["kv_budget"],
         kv_reserve_gb=float(row["kv_reserve_gb"]),
         cuda_graph_gb=float(row["cuda_graph_gb"]),
+        disaggregated=str(row.get("disaggregated", "false")).strip().lower() == "true",
     )
 
 

@@ -7,8 +7,9 @@ cache moves to a decode worker, which generates the rest. Each pool is priced wi
 :mod:`features.analytic` on one worker's shape (tensor, pipeline, attention-data and expert parallelism):
 
 * **decode**: a worker runs its share of the requests in flight (``concurrency`` / decode workers, capped by
-  ``decode_batch_size``) as one batch that only decodes (no prompts interleave, which is the point of the
-  split): ITL is the static decode step at that batch (its attention-data-parallel ranks share it);
+  ``decode_batch_size`` and by the requests whose KV cache its memory holds) as one batch that only decodes
+  (no prompts interleave, which is the point of the split): ITL is the static decode step at that batch (its
+  attention-data-parallel ranks share it); requests beyond what the workers hold wait (in TTFT);
 * **prefill**: a worker prefills ``prefill_batch_size`` prompts at a time (1 where not recorded), as a static
   batch's prefill: ``prefill_s``;
 * **KV transfer**: the request's whole KV cache (every layer, the prompt's tokens, the cache's format) over
@@ -46,7 +47,8 @@ WORKER_COLUMNS = [f"{pool}_{name}" for pool in ("prefill", "decode")
 DISAGGREGATED_COLUMNS = [
     "ttft_s", "itl_s", "latency_s", "throughput_tok_s", "output_throughput_tok_s", "queue_s", "prefill_s",
     "kv_transfer_s", "kv_bytes_per_request", "decode_batch", "request_rate_req_s", "prefill_capacity_req_s",
-    "decode_capacity_req_s", "bound_by", "fits", "peak_ttft_s", "peak_itl_s", "peak_latency_s", "num_devices",
+    "decode_capacity_req_s", "bound_by", "fits", "mem_per_device_gb", "mem_usable_gb", "max_batch_size",
+    "peak_ttft_s", "peak_itl_s", "peak_latency_s", "num_devices",
 ]
 _SHARED = ["hardware", "model", "framework", "framework_version", "weight_dtype", "kv_dtype", "input_len", "output_len"]
 _BISECTIONS = 80
@@ -143,6 +145,24 @@ def _settle(concurrency: np.ndarray, service_s: np.ndarray, prefill_s: np.ndarra
     return rate, wait
 
 
+def _held_by_memory(decode_cfg: pd.DataFrame, decode: pd.DataFrame, specs: pd.DataFrame, batch: np.ndarray,
+                    efficiency: Efficiency | None) -> tuple[pd.DataFrame, pd.DataFrame, np.ndarray]:
+    """A decode worker runs at most the requests whose KV cache it holds (``max_batch_size`` per attention-DP
+    rank); the rest wait for a slot before their cache moves over, which the closed loop counts as prefill-side
+    queueing. Rows offered more are priced again at what they hold."""
+    dp = decode_cfg["dp"].to_numpy(dtype=float)
+    held = np.minimum(batch, np.maximum(decode["max_batch_size"].to_numpy(dtype=float), 1.0) * dp)
+    over = held < batch
+    if not over.any():
+        return decode_cfg, decode, batch
+    decode_cfg = decode_cfg.copy()
+    decode_cfg.loc[over, "batch_size"] = np.ceil(held[over] / dp[over])
+    again = estimate(decode_cfg[over], normalized=True, specs=specs[over], efficiency=efficiency)
+    decode = decode.copy()
+    decode.loc[over, again.columns] = again
+    return decode_cfg, decode, held
+
+
 def estimate_disaggregated(configs: pd.DataFrame, efficiency: Efficiency | None = None) -> pd.DataFrame:
     """:data:`DISAGGREGATED_COLUMNS` for every row of ``configs`` (the shared configuration columns, the
     client ``concurrency`` and the :data:`WORKER_COLUMNS`; tp/pp/dp/ep default to 1, batch sizes to
@@ -155,6 +175,8 @@ def estimate_disaggregated(configs: pd.DataFrame, efficiency: Efficiency | None 
         decode_specs = gather_specs(decode_cfg)
         prefill = estimate(prefill_cfg, normalized=True, efficiency=efficiency)
         decode = estimate(decode_cfg, normalized=True, specs=decode_specs, efficiency=efficiency)
+        decode_cfg, decode, decode_batch = _held_by_memory(decode_cfg, decode, decode_specs, decode_batch,
+                                                           efficiency)
     except ConfigError as exc:
         raise ConfigError(f"disaggregated worker: {exc}") from exc
     out_len = decode_cfg["output_len"].to_numpy(dtype=float)
@@ -186,6 +208,12 @@ def estimate_disaggregated(configs: pd.DataFrame, efficiency: Efficiency | None 
         "decode_capacity_req_s": decode_capacity,
         "bound_by": np.where(prefill_capacity <= decode_capacity, "prefill pool", "decode pool"),
         "fits": prefill["fits"].to_numpy(dtype=bool) & decode["fits"].to_numpy(dtype=bool),
+        # The fuller of the two workers' devices; the decode worker's batch limit (it holds the running requests).
+        "mem_per_device_gb": np.maximum(prefill["mem_per_device_gb"].to_numpy(dtype=float),
+                                        decode["mem_per_device_gb"].to_numpy(dtype=float)),
+        "mem_usable_gb": np.minimum(prefill["mem_usable_gb"].to_numpy(dtype=float),
+                                    decode["mem_usable_gb"].to_numpy(dtype=float)),
+        "max_batch_size": decode["max_batch_size"].to_numpy(dtype=float) * decode_cfg["dp"].to_numpy(dtype=float),
         "peak_ttft_s": peak_ttft, "peak_itl_s": peak_itl, "peak_latency_s": peak_ttft + (out_len - 1.0) * peak_itl,
         "num_devices": devices,
     })

@@ -8,7 +8,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-__all__ = ["format_seconds", "describe_load", "describe_config"]
+__all__ = ["format_seconds", "describe_load", "describe_config", "describe_disaggregated"]
 
 
 def format_seconds(seconds: float) -> str:
@@ -37,6 +37,8 @@ def describe_config(config: Mapping[str, Any], *, compact: bool = False) -> str:
     Full: model, devices, engine, parallel layout, formats and workload (above a prediction).
     Compact: devices, engine, layout, formats and load per replica (in tables and error messages).
     """
+    if config.get("mode") == "disaggregated":
+        return describe_disaggregated(config, compact=compact)
     if compact:
         return (f"{config['num_devices']}x {config['hardware']} {config['framework']} tp{config['tp']} "
                 f"pp{config['pp']} dp{config['dp']} {config['weight_dtype']}/{config['kv_dtype']}kv "
@@ -45,3 +47,20 @@ def describe_config(config: Mapping[str, Any], *, compact: bool = False) -> str:
             f"(tp={config['tp']} pp={config['pp']} dp={config['dp']} ep={config['ep']}), "
             f"{config['weight_dtype']} weights, {config['kv_dtype']} KV, {describe_load(config, compact=False)}, "
             f"{config['input_len']} in / {config['output_len']} out tokens")
+
+
+def _count(value: Any) -> int:
+    return int(float(value))
+
+
+def describe_disaggregated(config: Mapping[str, Any], *, compact: bool = True) -> str:
+    """A disaggregated deployment (xPyD): prefill workers and decode workers, each with its tensor parallelism."""
+    pools = (f"{_count(config['prefill_workers'])}P tp{_count(config['prefill_tp'])} + "
+             f"{_count(config['decode_workers'])}D tp{_count(config['decode_tp'])}")
+    devices = _count(config["num_devices"])
+    if compact:
+        return (f"{devices}x {config['hardware']} {config['framework']} disagg {pools} "
+                f"{config['weight_dtype']}/{config['kv_dtype']}kv {_count(config['concurrency'])} in flight")
+    return (f"{config['model']} on {devices}x {config['hardware']} with {config['framework']}, disaggregated: "
+            f"{pools}, {config['weight_dtype']} weights, {config['kv_dtype']} KV, {_count(config['concurrency'])} "
+            f"concurrent requests, {config['input_len']} in / {config['output_len']} out tokens")

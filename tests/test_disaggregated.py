@@ -65,6 +65,21 @@ def test_decode_batch_is_the_clients_per_decode_worker_shared_by_attention_dp() 
     assert got["num_devices"] == 1 + 3 * 4
 
 
+def test_a_decode_worker_runs_only_what_its_memory_holds_and_the_rest_wait() -> None:
+    """Llama-3.1-8B bf16 on one H100 decode worker, 1024 + 128 tokens a request: the aggregated memory model holds
+    ``max_batch_size`` such requests; offered 1,000 the worker decodes that many and the rest wait for a slot
+    (their wait is queueing in TTFT), priced as the static decode step at the batch held."""
+    held = int(_static(1000)["max_batch_size"])
+    assert 100 < held < 1000
+    got = estimate_disaggregated(_one(concurrency=1000, prefill_workers=4)).iloc[0]
+    assert got["decode_batch"] == held and got["fits"]
+    assert got["itl_s"] == pytest.approx(_static(held)["itl_s"])
+    assert got["bound_by"] == "decode pool"
+    assert got["decode_capacity_req_s"] == pytest.approx(held / (127 * got["itl_s"]))
+    assert got["request_rate_req_s"] * got["latency_s"] == pytest.approx(1000, rel=1e-6)
+    assert got["queue_s"] > 127 * got["itl_s"]  # most of the 1,000 wait longer than a whole decode
+
+
 def test_kv_crosses_the_network_beyond_one_scale_up_domain() -> None:
     inside = estimate_disaggregated(_one(prefill_workers=1, decode_workers=7)).iloc[0]  # 8 GPUs: one NVLink domain
     beyond = estimate_disaggregated(_one(prefill_workers=2, decode_workers=7)).iloc[0]  # 9 GPUs: two nodes

@@ -229,7 +229,7 @@ def test_result_payload_is_json_ready_and_complete(result: OptimizeResult) -> No
     payload = result_payload(result, request)
     assert set(payload) == {"request", "objective", "objective_column", "method", "searched", "space_size",
                             "evaluated", "feasible", "seed", "study_name", "best", "top", "why", "recommendation",
-                            "notes", "skipped", "pareto"}
+                            "notes", "skipped", "pareto", "by_serving", "disaggregated_over_aggregated"}
     assert json.loads(json.dumps(payload, allow_nan=False)) == payload
     assert payload["request"] == request
     assert (payload["objective"], payload["method"], payload["pareto"]) == ("throughput", "exhaustive", None)
@@ -251,7 +251,8 @@ def test_write_files_top_csv_and_result_json(result: OptimizeResult, tmp_path: P
     assert [p.name for p in written] == ["top.csv", "result.json"]
     assert sorted(p.name for p in (tmp_path / "out").iterdir()) == ["result.json", "top.csv"]
     top = pd.read_csv(tmp_path / "out" / "top.csv")
-    assert top.columns.tolist() == [c for c in [*CONFIG_COLUMNS, *RESULT_COLUMNS] if c in result.ranked.columns]
+    assert top.columns.tolist() == [c for c in [*CONFIG_COLUMNS, *RESULT_COLUMNS, "serving"]
+                                    if c in result.ranked.columns]
     assert {"hardware", "tp", "throughput_per_device_tok_s", "itl_s_p90", "feasible"} <= set(top.columns)
     assert len(top) == len(result.top)
     assert top["throughput_per_device_tok_s"].tolist() == pytest.approx(

@@ -37,6 +37,9 @@ if TYPE_CHECKING:
 __all__ = ["optimize_command"]
 
 _DEFAULT_PARETO_DIR = Path("optimize-results")
+# --serving spellings, short and long, to the search space's names.
+_SERVING = {"agg": "aggregated", "disagg": "disaggregated", "both": "both", "aggregated": "aggregated",
+            "disaggregated": "disaggregated"}
 
 
 def _help(cls: type, name: str) -> str:
@@ -86,6 +89,10 @@ def _model(path: Path | None, trust: bool) -> models.SurrogateModel:
 @click.option("--precisions", default="fp16,fp8", show_default=True, help=_help(SearchSpace, "precisions"))
 @click.option("--max-sequences", type=click.IntRange(min=1), default=DEFAULT_MAX_SEQUENCES, show_default=True,
               help=_help(SearchSpace, "max_sequences"))
+@click.option("--serving", type=click.Choice(list(_SERVING)), default="agg", show_default=True,
+              help="agg: aggregated serving (prefill and decode on the same engine); disagg: prefill and decode "
+                   "workers apart, the KV cache shipped between (xPyD: worker counts and tp searched); both: the "
+                   "best of each, ranked together, and their ratio.")
 @click.option("--search", type=click.Choice(SEARCH_METHODS), default="auto", show_default=True,
               help="auto: exhaustive when the space is small, else Optuna (always Optuna with --storage).")
 @click.option("--trials", type=click.IntRange(min=1), default=200, show_default=True,
@@ -108,7 +115,7 @@ def optimize_command(model_name: str, gpus: tuple[str, ...], input_len: int, out
                      concurrency: int | None, request_rate: float | None, max_ttft_s: float | None,
                      max_itl_s: float | None, max_latency_s: float | None, risk: str, objective: str, pareto: bool,
                      frameworks: str | None,
-                     precisions: str, max_sequences: int, search: str, trials: int, seed: int,
+                     precisions: str, max_sequences: int, serving: str, search: str, trials: int, seed: int,
                      storage: str | None, study_name: str | None, top_k: int, as_json: bool,
                      out_dir: Path | None, model_file: Path | None, trust_model_file: bool) -> None:
     """Find the best deployment of a model on your devices under memory and latency limits.
@@ -123,7 +130,7 @@ def optimize_command(model_name: str, gpus: tuple[str, ...], input_len: int, out
     workload = Workload(model=model_name, input_len=input_len, output_len=output_len, concurrency=concurrency,
                         request_rate_per_s=request_rate)
     space = SearchSpace(frameworks=_split(frameworks), precisions=_split(precisions) or (),
-                        max_sequences=max_sequences)
+                        max_sequences=max_sequences, serving=_SERVING[serving])
     targets = Targets(max_ttft_s=max_ttft_s, max_itl_s=max_itl_s, max_latency_s=max_latency_s, risk=risk)
     options = OptimizeOptions(objective=objective, targets=targets, pareto=pareto, search=search, trials=trials,
                               seed=seed, storage=storage, study_name=study_name, top_k=top_k)
@@ -147,7 +154,8 @@ def optimize_command(model_name: str, gpus: tuple[str, ...], input_len: int, out
     request = {"model": model_name, "gpus": list(gpus), "input_len": input_len, "output_len": output_len,
                "concurrency": concurrency, "request_rate_per_s": request_rate, "objective": objective, "risk": risk,
                "targets": targets.given(),
-               "frameworks": space.frameworks, "precisions": space.precisions, "pareto": pareto}
+               "frameworks": space.frameworks, "precisions": space.precisions, "pareto": pareto,
+               "serving": space.serving}
     payload = report.result_payload(result, request)
     if out_dir is None and pareto:
         out_dir = _DEFAULT_PARETO_DIR
@@ -168,3 +176,6 @@ def _print_tables(stdout: Console, result: OptimizeResult) -> None:
     if result.front is not None:
         stdout.print(report.pareto_table(result))
     stdout.print(report.why_line(result), soft_wrap=True, markup=False, highlight=False)
+    serving = report.serving_line(result)
+    if serving:
+        stdout.print(serving, soft_wrap=True, markup=False, highlight=False)

@@ -223,6 +223,8 @@ class DisaggregatedCorrection:
         for column in support.columns:
             out[column] = support[column].to_numpy()
         for column in ("queue_s", "prefill_s", "kv_transfer_s", "decode_batch", "request_rate_req_s",
-                       "prefill_capacity_req_s", "decode_capacity_req_s", "bound_by", "fits", "num_devices"):
-            out[f"disagg_{column}" if column != "fits" else column] = est[column].to_numpy()
+                       "prefill_capacity_req_s", "decode_capacity_req_s", "bound_by", "num_devices"):
+            out[f"disagg_{column}"] = est[column].to_numpy()
+        for column in ("fits", "mem_per_device_gb", "mem_usable_gb", "max_batch_size"):
+            out[column] = est[column].to_numpy()
         return out

@@ -1,5 +1,6 @@
 """Public names of ``surrogate.optimize``, read by type checkers and by ``lazy_loader`` (see ``__init__.py``)."""
 
+from ._disaggregated_space import enumerate_disaggregated as enumerate_disaggregated
 from ._feasibility import (
     explain_infeasible as explain_infeasible,
     fewest_devices as fewest_devices,
@@ -12,6 +13,7 @@ from ._request import (
     PARETO_OBJECTIVES as PARETO_OBJECTIVES,
     RISKS as RISKS,
     SEARCH_METHODS as SEARCH_METHODS,
+    SERVING_MODES as SERVING_MODES,
     DevicePool as DevicePool,
     Inventory as Inventory,
     Objective as Objective,

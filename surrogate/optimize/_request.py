@@ -11,11 +11,13 @@ from dataclasses import dataclass, field
 
 from features.errors import ConfigError
 
-__all__ = ["DEFAULT_MAX_SEQUENCES", "SIXTEEN_BIT", "OBJECTIVES", "PARETO_OBJECTIVES", "RISKS", "TARGETS",
-           "SEARCH_METHODS", "DevicePool", "Inventory", "Workload", "SearchSpace", "Objective", "Targets",
+__all__ = ["SERVING_MODES", "DEFAULT_MAX_SEQUENCES", "SIXTEEN_BIT", "OBJECTIVES", "PARETO_OBJECTIVES", "RISKS",
+           "TARGETS", "SEARCH_METHODS", "DevicePool", "Inventory", "Workload", "SearchSpace", "Objective", "Targets",
            "OptimizeOptions", "storage_problem", "JOURNAL_SUFFIXES", "SQLITE_SUFFIXES"]
 
 SEARCH_METHODS = ("auto", "exhaustive", "optuna")
+# Serving modes the search may consider: one engine per replica, prefill and decode workers apart (xPyD), or both.
+SERVING_MODES = ("aggregated", "disaggregated", "both")
 # Search bound, not a measured number: the largest batch or concurrency per replica tried.
 DEFAULT_MAX_SEQUENCES = 512
 SIXTEEN_BIT = ("fp16", "bf16")
@@ -93,6 +95,13 @@ class SearchSpace:
         "help": "weight and KV-cache formats to consider; fp16/bf16 mean the checkpoint's 16-bit format"})
     max_sequences: int = field(default=DEFAULT_MAX_SEQUENCES, metadata={
         "help": "largest batch or concurrency per replica tried (powers of two and their midpoints)"})
+    serving: str = field(default="aggregated", metadata={
+        "help": "aggregated (prefill and decode on the same engine), disaggregated (prefill and decode workers "
+                "apart, the KV cache shipped between), or both (the best of each and their ratio)"})
+
+    def __post_init__(self) -> None:
+        if self.serving not in SERVING_MODES:
+            raise ConfigError(f"serving must be one of {', '.join(SERVING_MODES)}, got '{self.serving}'")
 
 
 @dataclass(frozen=True)

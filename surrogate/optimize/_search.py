@@ -15,7 +15,7 @@ import hashlib
 import json
 import logging
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from typing import Any, Protocol
 
 import numpy as np
@@ -24,6 +24,7 @@ import pandas as pd
 from features import catalog
 from features.errors import InfeasibleError
 from surrogate.model import predict_at_rate
+from surrogate.optimize._disaggregated_space import enumerate_disaggregated, settle_at_rate
 from surrogate.optimize._feasibility import explain_infeasible
 from surrogate.optimize._optuna import SEARCH_DIMENSIONS, StudySettings, run_study
 from surrogate.optimize._request import (
@@ -85,6 +86,16 @@ class OptimizeResult:
     top_k: int
     history: pd.DataFrame | None = field(default=None, repr=False, metadata={
         "help": "Optuna trials in order (number, worker, feasible, value_0..); None when exhaustive"})
+    by_serving: dict[str, pd.Series] = field(default_factory=dict, repr=False, metadata={
+        "help": "with --serving both: the best feasible row of each serving mode (a mode with none is absent)"})
+
+    def serving_ratio(self) -> float | None:
+        """Disaggregated over aggregated on the objective, as 'how many times better' (None unless both won)."""
+        agg, disagg = self.by_serving.get("aggregated"), self.by_serving.get("disaggregated")
+        if agg is None or disagg is None:
+            return None
+        a, d = float(agg[self.objective.column]), float(disagg[self.objective.column])
+        return d / a if self.objective.maximize else a / d
 
     @property
     def best(self) -> pd.Series:
@@ -280,23 +291,14 @@ def _optuna(model: Predictor, configs: pd.DataFrame, request: dict[str, Any], wo
     return _Searched(scored, "nsga2" if options.pareto else "tpe", searched, outcome.study_name, outcome.history)
 
 
-def optimize(model: Predictor, inventory: Inventory, workload: Workload, options: OptimizeOptions | None = None,
-             space: SearchSpace | None = None, progress: Callable[[int, int], None] | None = None,
-             seed_predictor: Predictor | None = None) -> OptimizeResult:
-    """The best configurations for ``workload`` on ``inventory`` by ``options.objective``.
-
-    ``seed_predictor`` (e.g. ``surrogate.model.AnalyticPredictor()``, cheap) picks the first trials
-    of an Optuna search; without one the sampler starts on its own. Exhaustive searches ignore it.
-    """
-    options = options or OptimizeOptions()
-    space = space or SearchSpace()
+def _search_aggregated(model: Predictor, inventory: Inventory, workload: Workload, space: SearchSpace,
+                       options: OptimizeOptions, notes: list[str], progress: Callable[[int, int], None] | None,
+                       seed_predictor: Predictor | None) -> tuple[_Searched, int, tuple[str, ...]]:
+    """Aggregated deployments: every one predicted when the space is small, else an Optuna study."""
     candidates = enumerate_candidates(inventory, workload, space)
-    notes: list[str] = []
     configs = candidates.configs
-    objective = OBJECTIVES[options.objective]
     if options.objective == "cost":
         configs = _restrict_for_cost(configs, notes)
-    pareto_objectives = _pareto_objectives(configs, options.pareto, notes)
     exhaustive = options.search == "exhaustive" or (
         options.search == "auto" and options.storage is None and len(configs) <= options.exhaustive_limit)
     rate = workload.request_rate_per_s
@@ -306,23 +308,110 @@ def optimize(model: Predictor, inventory: Inventory, workload: Workload, options
         found = _exhaustive(model, configs, options, rate, progress)
     else:
         request = _request(inventory, workload, space, options)
-        objectives = pareto_objectives if options.pareto else (objective,)
+        objectives = _pareto_objectives(configs, True, []) if options.pareto else (OBJECTIVES[options.objective],)
         found = _optuna(model, configs, request, workload, options, objectives, seed_predictor, progress)
-    log.info("%s", found.searched)
     for reason in candidates.notes:
         log.debug("%s", reason)
-    ranked = rank(found.scored, objective)
+    scored = found.scored.assign(serving="aggregated")
+    return replace(found, scored=scored), len(configs), candidates.notes
+
+
+def _search_disaggregated(model: Predictor, inventory: Inventory, workload: Workload, space: SearchSpace,
+                          options: OptimizeOptions, notes: list[str]) -> tuple[_Searched, int, tuple[str, ...]]:
+    """Disaggregated deployments (xPyD): every one predicted (the space is bounded to a few seconds)."""
+    configs, skipped = enumerate_disaggregated(inventory, workload, space)
+    if options.objective == "cost":
+        configs = _restrict_for_cost(configs, notes)
+    columns = [c for c in configs.columns if c != "units"]
+    parts = [model.predict(configs.iloc[start:start + _PREDICT_CHUNK_ROWS][columns])
+             for start in range(0, len(configs), _PREDICT_CHUNK_ROWS)]
+    predictions = pd.concat(parts).reset_index(drop=True).drop(columns=["mode"])
+    predictions["bottleneck"] = predictions["disagg_bound_by"]
+    if not predictions["disaggregated_learned"].any():  # physics alone: no interval to bind the limits to
+        notes.append("this bundle learned no disaggregated correction: disaggregated candidates are priced by "
+                     "physics alone, without an interval, and latency limits bind their median")
+        for metric in ("ttft_s", "itl_s", "latency_s"):
+            for suffix in ("_p10", "_p90"):
+                predictions[f"{metric}{suffix}"] = predictions[f"{metric}{suffix}"].fillna(predictions[metric])
+        for suffix in ("_p10", "_p90"):
+            column = f"output_throughput_tok_s{suffix}"
+            predictions[column] = predictions[column].fillna(predictions["output_throughput_tok_s"])
+    size = len(configs)
+    rate = workload.request_rate_per_s
+    if rate is not None:
+        configs, predictions = settle_at_rate(configs, predictions, rate)
+    scored = score(configs, predictions, options.targets).assign(serving="disaggregated")
+    load = " (each at its lightest load that keeps up with the rate)" if rate is not None else ""
+    return _Searched(scored, "exhaustive", f"disaggregated: exhaustive over {size:,} configurations{load}"), size, \
+        skipped
+
+
+def _by_serving(ranked: pd.DataFrame, modes: tuple[str, ...]) -> dict[str, pd.Series]:
+    """The best feasible row of each serving mode searched (a mode with none feasible is left out)."""
+    out = {}
+    for mode in modes:
+        rows = ranked[ranked["serving"].eq(mode).to_numpy()]
+        if not rows.empty:
+            out[mode] = rows.iloc[0]
+    return out
+
+
+def optimize(model: Predictor, inventory: Inventory, workload: Workload, options: OptimizeOptions | None = None,
+             space: SearchSpace | None = None, progress: Callable[[int, int], None] | None = None,
+             seed_predictor: Predictor | None = None) -> OptimizeResult:
+    """The best configurations for ``workload`` on ``inventory`` by ``options.objective``.
+
+    ``space.serving`` says which serving modes compete: aggregated (searched exhaustively or with Optuna),
+    disaggregated (always exhaustive over its bounded space), or both, ranked together.
+    ``seed_predictor`` (e.g. ``surrogate.model.AnalyticPredictor()``, cheap) picks the first trials
+    of an Optuna search; without one the sampler starts on its own. Exhaustive searches ignore it.
+    """
+    options = options or OptimizeOptions()
+    space = space or SearchSpace()
+    objective = OBJECTIVES[options.objective]
+    modes = ("aggregated", "disaggregated") if space.serving == "both" else (space.serving,)
+    notes: list[str] = []
+    searches: list[_Searched] = []
+    skipped: list[str] = []
+    size = 0
+    for mode in modes:
+        try:
+            if mode == "aggregated":
+                found, count, left_out = _search_aggregated(model, inventory, workload, space, options, notes,
+                                                            progress, seed_predictor)
+            else:
+                found, count, left_out = _search_disaggregated(model, inventory, workload, space, options, notes)
+        except InfeasibleError as exc:
+            if len(modes) == 1:
+                raise
+            notes.append(f"no {mode} deployment to search: {exc}")
+            continue
+        searches.append(found)
+        size += count
+        skipped += [f"{mode}: {reason}" if len(modes) > 1 else reason for reason in left_out]
+    if not searches:
+        raise InfeasibleError("; ".join(notes))
+    scored = pd.concat([found.scored for found in searches], ignore_index=True)
+    searched = "; ".join(found.searched for found in searches)
+    log.info("%s", searched)
+    ranked = rank(scored, objective)
+    exhaustive = all(found.method == "exhaustive" for found in searches)
     if ranked.empty:
-        message = explain_infeasible(found.scored, options.targets, inventory, workload, found.searched)
+        message = explain_infeasible(scored, options.targets, inventory, workload, searched)
         if not exhaustive:
             message += "; more --trials or --search exhaustive may find one"
         raise InfeasibleError(message)
     named = catalog.resolve_model_name(workload.model)
     if named.weight_dtype or named.kv_dtype:  # a publisher's checkpoint: launch that one, not its base
         ranked = ranked.assign(checkpoint=workload.model)
-    front = pareto_front(found.scored, pareto_objectives) if options.pareto else None
-    return OptimizeResult(ranked=ranked.reset_index(drop=True), front=front, evaluated=found.scored,
-                          objective=objective, pareto_objectives=pareto_objectives, method=found.method,
-                          searched=found.searched, space_size=len(configs), why=_why(ranked, objective),
-                          notes=tuple(notes), skipped=candidates.notes, seed=options.seed,
-                          study_name=found.study_name, top_k=options.top_k, history=found.history)
+    pareto_objectives = _pareto_objectives(scored, options.pareto, notes)
+    front = pareto_front(scored, pareto_objectives) if options.pareto else None
+    optuna_run = next((found for found in searches if found.method != "exhaustive"), None)
+    method = "+".join(dict.fromkeys(found.method for found in searches))
+    return OptimizeResult(ranked=ranked.reset_index(drop=True), front=front, evaluated=scored,
+                          objective=objective, pareto_objectives=pareto_objectives, method=method,
+                          searched=searched, space_size=size, why=_why(ranked, objective),
+                          notes=tuple(notes), skipped=tuple(skipped), seed=options.seed,
+                          study_name=optuna_run.study_name if optuna_run else None, top_k=options.top_k,
+                          history=optuna_run.history if optuna_run else None,
+                          by_serving=_by_serving(ranked, modes) if len(modes) > 1 else {})

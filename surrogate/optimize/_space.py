@@ -43,7 +43,8 @@ from features.model_arch import ModelArch
 from features.precision import canonical_dtype, native_peak
 from surrogate.optimize._request import SIXTEEN_BIT, DevicePool, Inventory, SearchSpace, Workload
 
-__all__ = ["Candidates", "enumerate_candidates", "replica_layouts", "sequence_grid", "weight_runs_on"]
+__all__ = ["Candidates", "enumerate_candidates", "replica_layouts", "sequence_grid", "weight_runs_on", "check_workload",
+           "search_precisions"]
 
 @dataclass(frozen=True)
 class Candidates:
@@ -78,6 +79,15 @@ def _precisions(space: SearchSpace, native: str) -> list[str]:
         if dtype not in out:
             out.append(dtype)
     return out
+
+
+def search_precisions(workload: Workload, space: SearchSpace, arch: ModelArch) -> tuple[list[str], list[str]]:
+    """The weight formats and the KV formats to try. A checkpoint named for its format
+    (nvidia/Qwen3-32B-NVFP4, ...-FP8-KV) is served in that format."""
+    searched = _precisions(space, arch.native_weight_dtype)
+    named = catalog.resolve_model_name(workload.model)
+    return ([canonical_dtype(named.weight_dtype)] if named.weight_dtype else searched,
+            [canonical_dtype(named.kv_dtype)] if named.kv_dtype else searched)
 
 
 def _frameworks(space: SearchSpace) -> list[str]:
@@ -128,7 +138,7 @@ def _sequences(workload: Workload, dp: np.ndarray, single: bool, space: SearchSp
     return [choices for _ in dp]
 
 
-def _check_workload(workload: Workload, arch: ModelArch, model_id: str) -> None:
+def check_workload(workload: Workload, arch: ModelArch, model_id: str) -> None:
     """``ConfigError`` for a workload no deployment can serve (lengths, context window)."""
     if workload.input_len < 1 or workload.output_len < 1:
         raise ConfigError("input and output lengths must be at least 1 token")
@@ -216,12 +226,8 @@ def enumerate_candidates(inventory: Inventory, workload: Workload, space: Search
     space = space or SearchSpace()
     arch = catalog.get_model(workload.model)
     model_id = catalog.resolve_model(workload.model)
-    _check_workload(workload, arch, model_id)
-    searched = _precisions(space, arch.native_weight_dtype)
-    # A checkpoint named for its format (nvidia/Qwen3-32B-NVFP4, ...-FP8-KV) is served in that format.
-    named = catalog.resolve_model_name(workload.model)
-    precisions = ([canonical_dtype(named.weight_dtype)] if named.weight_dtype else searched,
-                  [canonical_dtype(named.kv_dtype)] if named.kv_dtype else searched)
+    check_workload(workload, arch, model_id)
+    precisions = search_precisions(workload, space, arch)
     skipped: Counter[str] = Counter()
     blocks = [block for pool in inventory.pools for fw_id in _frameworks(space)
               if (block := _pool_block(pool, fw_id, arch, workload, space, precisions, skipped)) is not None]

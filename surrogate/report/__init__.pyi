@@ -22,6 +22,7 @@ from ._optimize import (
     headline as headline,
     pareto_table as pareto_table,
     result_payload as result_payload,
+    serving_line as serving_line,
     top_table as top_table,
     why_line as why_line,
     write_files as write_files,

@@ -16,6 +16,8 @@ from collections.abc import Callable
 
 import pandas as pd
 
+from surrogate.report._launch_disaggregated import disaggregated_launch
+
 __all__ = ["launch_command", "recommendation"]
 
 # Weight formats that need a pre-quantised checkpoint rather than a runtime flag.
@@ -109,6 +111,8 @@ def launch_command(row: pd.Series) -> str:
     column, where the user named a publisher's quantised checkpoint, is what the engine loads)."""
     checkpoint = row.get("checkpoint")
     model = str(checkpoint) if isinstance(checkpoint, str) and checkpoint else str(row["model"])
+    if row.get("mode") == "disaggregated":
+        return disaggregated_launch(row, model)
     max_len = int(row["input_len"]) + int(row["output_len"])
     command = _COMMANDS.get(str(row["framework"]))
     if command is None:

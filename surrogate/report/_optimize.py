@@ -16,7 +16,8 @@ from surrogate.report._json import to_jsonable
 from surrogate.report._launch import launch_command, recommendation
 from surrogate.report._plots import pareto_plot
 
-__all__ = ["top_table", "pareto_table", "result_payload", "write_files", "headline", "why_line", "RESULT_COLUMNS"]
+__all__ = ["top_table", "pareto_table", "result_payload", "write_files", "headline", "why_line", "serving_line",
+           "RESULT_COLUMNS"]
 
 RESULT_COLUMNS = [
     "throughput_per_device_tok_s", "throughput_per_device_tok_s_p10", "throughput_per_device_tok_s_p90",
@@ -26,6 +27,9 @@ RESULT_COLUMNS = [
     "mem_per_device_gb", "mem_usable_gb", "max_batch_size", "fits", "bottleneck", "feasible",
     "software_era", "off_support",
 ]
+# A disaggregated row's worker shapes and serving mode (absent or blank for aggregated rows).
+DISAGGREGATED_RESULT_COLUMNS = ["serving", "prefill_workers", "prefill_tp", "decode_workers", "decode_tp",
+                                "decode_batch_size", "disagg_bound_by", "disagg_kv_transfer_s", "disagg_queue_s"]
 
 
 def _cost(value: float) -> str:
@@ -57,14 +61,42 @@ def pareto_table(result: OptimizeResult) -> Table:
     front = result.front if result.front is not None else pd.DataFrame()
     table = Table(title=f"Pareto front: {len(front)} configurations "
                         f"({' vs '.join(o.label for o in result.pareto_objectives)})", header_style="bold")
-    for header, justify in [("deployment", "left"), ("tok/s per device", "right"), ("tok/s per user", "right"),
-                            ("$/Mtok", "right"), ("ITL P90", "right"), ("TTFT P90", "right")]:
+    both = len(result.by_serving) > 0 or ("serving" in front and front["serving"].nunique() > 1)
+    headers = [("deployment", "left"), ("tok/s per device", "right"), ("tok/s per user", "right"),
+               ("$/Mtok", "right"), ("ITL P90", "right"), ("TTFT P90", "right")]
+    for header, justify in [("serving", "left"), *headers] if both else headers:
         table.add_column(header, justify=justify)  # type: ignore[arg-type]
     for _, row in front.iterrows():
-        table.add_row(describe_config(row, compact=True), f"{row['throughput_per_device_tok_s']:,.0f}",
-                      f"{row['per_user_tok_s']:,.1f}", _cost(row["cost_usd_per_mtok"]),
-                      format_seconds(float(row["itl_s_p90"])), format_seconds(float(row["ttft_s_p90"])))
+        cells = [describe_config(row, compact=True), f"{row['throughput_per_device_tok_s']:,.0f}",
+                 f"{row['per_user_tok_s']:,.1f}", _cost(row["cost_usd_per_mtok"]),
+                 format_seconds(float(row["itl_s_p90"])), format_seconds(float(row["ttft_s_p90"]))]
+        table.add_row(*([_serving(row), *cells] if both else cells))
     return table
+
+
+def _serving(row: pd.Series) -> str:
+    return "DISAGG" if row.get("serving") == "disaggregated" else "agg"
+
+
+def serving_line(result: OptimizeResult) -> str | None:
+    """With --serving both: the best of each mode and how many times better disaggregated is (None otherwise)."""
+    if not result.by_serving:
+        return None
+    objective = result.objective
+    parts = []
+    for mode in ("aggregated", "disaggregated"):
+        row = result.by_serving.get(mode)
+        if row is None:
+            parts.append(f"no {mode} deployment meets the constraints")
+            continue
+        off = f", OFF the training data ({row['off_support']}): physics with a wide interval" if str(
+            row.get("off_support", "") or "") else ""
+        parts.append(f"best {mode}: {float(row[objective.column]):,.4g} {objective.label} "
+                     f"({describe_config(row, compact=True)}{off})")
+    ratio = result.serving_ratio()
+    if ratio is not None:
+        parts.append(f"disaggregated / aggregated = {ratio:.2f}x (above 1: disaggregated is better)")
+    return "Serving: " + "; ".join(parts) + "."
 
 
 def headline(result: OptimizeResult) -> str:
@@ -75,7 +107,7 @@ def why_line(result: OptimizeResult) -> str:
     """Why the winner won, named in full, and what software it reflects and whether it is off the data."""
     line = f"Why #1 ({describe_config(result.best, compact=True)}): {result.why}"
     era = result.best.get("software_era")
-    if era:
+    if isinstance(era, str) and era:  # disaggregated rows carry none
         line += f"; predicted for {era}"
     off = str(result.best.get("off_support", "") or "")
     if off:
@@ -86,6 +118,8 @@ def why_line(result: OptimizeResult) -> str:
 def _row_payload(row: pd.Series) -> dict[str, Any]:
     out = {c: row[c] for c in CONFIG_COLUMNS if c in row.index}
     out.update({c: row[c] for c in RESULT_COLUMNS if c in row.index})
+    if row.get("serving") == "disaggregated":
+        out.update({c: row[c] for c in DISAGGREGATED_RESULT_COLUMNS if c in row.index})
     out["max_model_len"] = int(row["input_len"]) + int(row["output_len"])
     out["launch_command"] = launch_command(row)
     return out
@@ -102,6 +136,8 @@ def result_payload(result: OptimizeResult, request: dict[str, Any]) -> dict[str,
         "top": [_row_payload(r) for _, r in result.top.iterrows()], "why": result.why,
         "recommendation": recommendation(result.best), "notes": list(result.notes),
         "skipped": list(result.skipped), "pareto": front,
+        "by_serving": {mode: _row_payload(row) for mode, row in result.by_serving.items()},
+        "disaggregated_over_aggregated": result.serving_ratio(),
     })
     return payload
 
@@ -110,7 +146,8 @@ def write_files(result: OptimizeResult, out_dir: Path, payload: dict[str, Any]) 
     """top.csv, result.json and, for Pareto runs, pareto.csv and pareto.png under ``out_dir``."""
     out_dir.mkdir(parents=True, exist_ok=True)
     written = []
-    columns = [c for c in [*CONFIG_COLUMNS, *RESULT_COLUMNS] if c in result.ranked.columns]
+    columns = [c for c in [*CONFIG_COLUMNS, *RESULT_COLUMNS, *DISAGGREGATED_RESULT_COLUMNS]
+               if c in result.ranked.columns]
     top_path = out_dir / "top.csv"
     result.top[columns].to_csv(top_path, index=False)
     written.append(top_path)

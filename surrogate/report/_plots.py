@@ -49,7 +49,8 @@ def predicted_vs_measured(predictions: pd.DataFrame, metric: str, variants: list
 
 
 def pareto_plot(result: OptimizeResult, path: Path) -> Path:
-    """Every feasible configuration in grey, the front per accelerator as lines (median predictions)."""
+    """Every feasible configuration in grey, the front per accelerator as lines (median predictions), its
+    disaggregated points ringed."""
     from matplotlib.figure import Figure
 
     feasible = result.evaluated[result.evaluated["feasible"]]
@@ -61,6 +62,11 @@ def pareto_plot(result: OptimizeResult, path: Path) -> Path:
     for hardware, group in front.groupby("hardware"):
         ordered = group.sort_values("per_user_tok_s")
         axes.plot(ordered["per_user_tok_s"], ordered["throughput_per_device_tok_s"], "o-", label=str(hardware))
+    if "serving" in front:
+        split = front[front["serving"].eq("disaggregated").to_numpy()]
+        if not split.empty:  # disaggregated points ringed, so the front says which they are
+            axes.scatter(split["per_user_tok_s"], split["throughput_per_device_tok_s"], s=90, facecolors="none",
+                         edgecolors="black", label="disaggregated")
     axes.set_xlabel("per-user speed (output tokens/s per request)")
     axes.set_ylabel("throughput (output tokens/s per device)")
     axes.set_title("Pareto front (median predictions)")

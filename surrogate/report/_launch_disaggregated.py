@@ -1,0 +1,71 @@
+"""A sketch of how to launch a disaggregated deployment (xPyD): the prefill workers, the decode workers, the
+router that sends each request to one of each.
+
+Marked as a sketch: the flags move between releases and the workers' hosts and ports are the user's. As the
+engines document them: SGLang PD disaggregation (``--disaggregation-mode prefill|decode`` on
+``sglang.launch_server``, ``sglang_router.launch_router --pd-disaggregation --prefill URL --decode URL``;
+docs.sglang.io advanced_features/pd_disaggregation), vLLM disaggregated prefill with the NIXL connector
+(``--kv-transfer-config '{"kv_connector":"NixlConnector","kv_role":"kv_both"}'`` on every instance, a proxy in
+front; docs.vllm.ai features/disagg_prefill and nixl_connector_usage), TensorRT-LLM disaggregated serving
+(``trtllm-serve disaggregated -c config.yaml`` with ``context_servers`` and ``generation_servers``;
+TensorRT-LLM tech blog 5, "Disaggregated Serving in TensorRT LLM"). NVIDIA Dynamo runs all three.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import pandas as pd
+
+__all__ = ["disaggregated_launch"]
+
+_NIXL = """--kv-transfer-config '{"kv_connector":"NixlConnector","kv_role":"kv_both"}'"""
+
+
+def _shape(row: pd.Series) -> tuple[int, int, int, int, int]:
+    """Prefill workers and tp, decode workers and tp, requests each decode worker holds."""
+    return (int(float(row["prefill_workers"])), int(float(row["prefill_tp"])), int(float(row["decode_workers"])),
+            int(float(row["decode_tp"])), int(float(row["decode_batch_size"])))
+
+
+def _sglang(row: pd.Series, model: str, max_len: int) -> str:
+    x, tp_p, y, tp_d, batch = _shape(row)
+    formats = (" --quantization fp8" if row["weight_dtype"] == "fp8" else "") + (
+        " --kv-cache-dtype fp8_e4m3" if row["kv_dtype"] == "fp8" else "")
+    base = f"python -m sglang.launch_server --model-path {model} --context-length {max_len}{formats}"
+    return (f"{x}x `{base} --disaggregation-mode prefill --tp {tp_p}`; {y}x `{base} --disaggregation-mode decode "
+            f"--tp {tp_d} --max-running-requests {batch}`; then `python -m sglang_router.launch_router "
+            "--pd-disaggregation --prefill http://<each prefill worker> --decode http://<each decode worker>`")
+
+
+def _vllm(row: pd.Series, model: str, max_len: int) -> str:
+    x, tp_p, y, tp_d, batch = _shape(row)
+    formats = (" --quantization fp8" if row["weight_dtype"] == "fp8" else "") + (
+        " --kv-cache-dtype fp8" if row["kv_dtype"] == "fp8" else "")
+    base = f"vllm serve {model} --max-model-len {max_len}{formats} {_NIXL}"
+    return (f"{x}x `{base} --tensor-parallel-size {tp_p}` (prefill); {y}x `{base} --tensor-parallel-size {tp_d} "
+            f"--max-num-seqs {batch}` (decode); a proxy in front sends each request to a prefill instance, then a "
+            "decode instance (vLLM's disaggregated examples, or NVIDIA Dynamo)")
+
+
+def _trtllm(row: pd.Series, model: str, max_len: int) -> str:
+    x, tp_p, y, tp_d, batch = _shape(row)
+    return (f"`trtllm-serve disaggregated -c disagg.yaml`, where disagg.yaml names the model {model} and has "
+            f"context_servers: {{num_instances: {x}, tensor_parallel_size: {tp_p}, max_seq_len: {max_len}}} and "
+            f"generation_servers: {{num_instances: {y}, tensor_parallel_size: {tp_d}, max_batch_size: {batch}, "
+            f"max_seq_len: {max_len}}}, each with its workers' urls")
+
+
+_SKETCHES: dict[str, Callable[[pd.Series, str, int], str]] = {
+    "sglang": _sglang, "vllm": _vllm, "tensorrt-llm": _trtllm}
+
+
+def disaggregated_launch(row: pd.Series, model: str) -> str:
+    """'Sketch: ...' for a disaggregated configuration row (the worker columns, ``CONFIG_COLUMNS``)."""
+    max_len = int(row["input_len"]) + int(row["output_len"])
+    sketch = _SKETCHES.get(str(row["framework"]))
+    x, tp_p, y, tp_d, _ = _shape(row)
+    if sketch is None:
+        return (f"sketch: {x} prefill worker(s) of tp {tp_p} and {y} decode worker(s) of tp {tp_d} of {model} with "
+                f"{row['framework']}, the KV cache shipped from prefill to decode")
+    return f"sketch (check your version's disaggregated-serving docs): {sketch(row, model, max_len)}"
