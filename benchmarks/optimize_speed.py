@@ -1,6 +1,6 @@
 """End-to-end speed of `surrogate optimize`: a fresh process each run, start-up included.
 
-    python benchmarks/optimize_speed.py [--model-file PATH] [--repeats 5] [--cores 0,1]
+    python benchmarks/optimize_speed.py [--model-file PATH] [--repeats 5] [--cores 0,1] [--only NAME,...]
 
 Each case runs ``python -m surrogate optimize ... --json`` in a new process (imports, catalog and
 model loading, enumeration, prediction, output) pinned to two cores with ``taskset`` when it is
@@ -44,6 +44,15 @@ CASES = {
     "TPE, default 200 trials (same 39,300-configuration space)": [*_XLARGE, "--search", "optuna"],
     "exhaustive (70B, 11 types, 109,208 configurations)": [*_XXLARGE, "--search", "exhaustive"],
     "TPE, default 200 trials (same 109,208-configuration space)": [*_XXLARGE, "--search", "optuna"],
+    "--serving both (70B, 16x H100, ITL limit)": [
+        "--model", "meta-llama/Llama-3.1-70B", "--gpus", "h100-sxm:16", "--input-len", "4096", "--output-len", "512",
+        "--max-itl-s", "0.1", "--serving", "both"],
+    "--serving disagg (70B, 64x H100, ITL limit)": [
+        "--model", "meta-llama/Llama-3.1-70B", "--gpus", "h100-sxm:64", "--input-len", "4096", "--output-len", "512",
+        "--max-itl-s", "0.1", "--serving", "disagg"],
+    "--serving both (DeepSeek-V3, 16x H200, wide EP, ITL limit)": [
+        "--model", "deepseek-ai/DeepSeek-V3", "--gpus", "h200:16", "--input-len", "2048", "--output-len", "512",
+        "--max-itl-s", "0.1", "--serving", "both"],
 }
 
 
@@ -62,11 +71,16 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--repeats", type=int, default=5)
     parser.add_argument("--cores", default="0,1", help="CPU list for taskset ('' to run unpinned)")
     parser.add_argument("--json", type=Path, default=None)
+    parser.add_argument("--only", default="", help="run only the cases whose name holds one of these "
+                                                   "comma-separated substrings")
     args = parser.parse_args(argv)
+    wanted = [part for part in args.only.split(",") if part]
     # Passive OpenMP waiting: with spinning, a busy 2-core machine slows LightGBM by orders of magnitude.
     env = {"OMP_WAIT_POLICY": "PASSIVE", **os.environ, "OMP_NUM_THREADS": "2"}
     results = {}
     for name, case in CASES.items():
+        if wanted and not any(part in name for part in wanted):
+            continue
         command = _command(case, args.model_file, args.cores or None)
         times, evaluated = [], 0
         for _ in range(args.repeats):

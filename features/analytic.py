@@ -76,11 +76,18 @@ class _Workload:
     continuous: npt.NDArray[np.bool_]
     chunk: FloatArray  # prefill token budget per step; nan = unchunked
     sequences: FloatArray  # concurrency (continuous) or batch size (static)
+    moe_ranks: FloatArray  # replicas whose tokens meet in each MoE layer (attention data parallelism)
 
 
 def _workload(cfg: pd.DataFrame, specs: pd.DataFrame) -> _Workload:
     """Read the layout and workload columns once; the framework's budget fills a missing chunk size."""
     tp, pp, ep, dp = (cfg[c].to_numpy(dtype=float) for c in ("tp", "pp", "ep", "dp"))
+    # Expert parallelism with data-parallel replicas is attention data parallelism (DeepSeek-style wide EP,
+    # vLLM --enable-expert-parallel with --data-parallel-size, SGLang --enable-dp-attention, TensorRT-LLM
+    # enable_attention_dp; aiconfigurator: moe_tp x moe_ep = tp x attention_dp): each replica keeps its own
+    # attention, the experts are spread over all tp x dp devices and every replica's tokens meet in them.
+    attention_dp = (ep > 1) & (dp > 1)
+    ep = np.where(attention_dp, tp * dp, ep)
     continuous = cfg["batching"].eq("continuous").to_numpy()
     chunk = cfg["prefill_chunk_tokens"].to_numpy(dtype=float)
     return _Workload(
@@ -90,6 +97,7 @@ def _workload(cfg: pd.DataFrame, specs: pd.DataFrame) -> _Workload:
         continuous=continuous,
         chunk=np.where(np.isnan(chunk), specs["max_batched_tokens"].to_numpy(dtype=float), chunk),
         sequences=np.where(continuous, cfg["concurrency"], cfg["batch_size"]).astype(float),
+        moe_ranks=np.where(attention_dp, dp, 1.0),
     )
 
 
@@ -135,16 +143,19 @@ def analytic_steps(cfg: pd.DataFrame, specs: pd.DataFrame) -> AnalyticSteps:
     arrivals = np.where(w.continuous, running / w.out_len, 0.0)
     # Static: a prefill of the whole batch, then decode steps. Continuous: mixed steps.
     prefill = step_cost(specs, w.tp, w.pp, w.ep, 0.0, 0.0,
-                        np.where(w.continuous, np.maximum(arrivals, 1.0), w.sequences), w.in_len, w.chunk)
+                        np.where(w.continuous, np.maximum(arrivals, 1.0), w.sequences), w.in_len, w.chunk,
+                        w.moe_ranks)
     # Closed-loop clients with equal prompt and output lengths arrive together (in waves): on
     # average a request's prompt is prefilled after half of the prompts that arrived with it.
-    wave_prefill = step_cost(specs, w.tp, w.pp, w.ep, 0.0, 0.0, (running + 1.0) / 2.0, w.in_len, w.chunk)
+    wave_prefill = step_cost(specs, w.tp, w.pp, w.ep, 0.0, 0.0, (running + 1.0) / 2.0, w.in_len, w.chunk,
+                             w.moe_ranks)
     decode_ctx = w.in_len + (w.out_len - 1.0) / 2.0
-    decode = step_cost(specs, w.tp, w.pp, w.ep, running, decode_ctx, arrivals, w.in_len, w.chunk)
+    decode = step_cost(specs, w.tp, w.pp, w.ep, running, decode_ctx, arrivals, w.in_len, w.chunk, w.moe_ranks)
     # For the serving lower bound: one prompt alone, and every in-flight request decoding at once,
     # each in one pass (chunking only re-streams weights, so unchunked is the faster of the two).
-    one_prompt = step_cost(specs, w.tp, w.pp, w.ep, 0.0, 0.0, 1.0, w.in_len)
-    full_decode = step_cost(specs, w.tp, w.pp, w.ep, w.sequences, decode_ctx, 0.0, 0.0)
+    one_prompt = step_cost(specs, w.tp, w.pp, w.ep, 0.0, 0.0, 1.0, w.in_len)  # other ranks may idle: a bound
+    full_decode = step_cost(specs, w.tp, w.pp, w.ep, w.sequences, decode_ctx, 0.0, 0.0,
+                            moe_token_factor=w.moe_ranks)
     return AnalyticSteps(w, mem, running, prefill, wave_prefill, decode, one_prompt, full_decode)
 
 

@@ -108,6 +108,8 @@ class FrameworkSpec:
     cuda_graph_gb: float = field(default=0.0, metadata={"help": "CUDA graph pool outside the KV budget (GB)"})
     disaggregated: bool = field(default=False, metadata={
         "help": "runs prefill and decode workers apart, shipping the KV cache between them (xPyD)"})
+    attention_data_parallel: bool = field(default=False, metadata={
+        "help": "serves MoE models with attention data parallelism, the experts spread over every rank (wide EP)"})
 
 
 def _read_csv(name: str, required: list[str], path: Path | None = None) -> pd.DataFrame:
@@ -434,6 +436,7 @@ def get_framework(name: str) -> FrameworkSpec:
         kv_reserve_gb=float(row["kv_reserve_gb"]),
         cuda_graph_gb=float(row["cuda_graph_gb"]),
         disaggregated=str(row.get("disaggregated", "false")).strip().lower() == "true",
+        attention_data_parallel=str(row.get("attention_data_parallel", "false")).strip().lower() == "true",
     )
 
 

@@ -127,12 +127,15 @@ def step_cost(
     prefill_seqs: FloatArray | float,
     prefill_len: FloatArray | float,
     chunk_tokens: FloatArray | None = None,
+    moe_token_factor: FloatArray | float = 1.0,
 ) -> StepCost:
     """Cost of one step that decodes one token for each of ``decode_seqs`` sequences holding
     ``decode_context`` tokens and prefills ``prefill_seqs`` prompts of ``prefill_len`` tokens.
 
     ``chunk_tokens`` splits the step into chunks that each stream the weights again (llama.cpp's
-    prompt batch, a serving engine's prefill token budget); nan means one pass.
+    prompt batch, a serving engine's prefill token budget); nan means one pass. ``ep`` is the devices
+    the experts are spread over; ``moe_token_factor`` the replicas whose tokens meet in each MoE layer
+    (attention data parallelism: every rank's tokens are dispatched to the experts together).
     """
     s = numeric_columns(specs)
     tp, pp, ep = (np.asarray(x, dtype=float) for x in (tp, pp, ep))
@@ -144,7 +147,7 @@ def step_cost(
     compute_s = (matmul_flops / (s["matmul_peak_tflops"] * 1e12)
                  + attention_flops / (s["attention_peak_tflops"] * 1e12))
     chunks = _chunks(tokens, chunk_tokens)
-    weight_bytes = _weight_stream_bytes(s, tp, pp, ep, tokens, chunks)
+    weight_bytes = _weight_stream_bytes(s, tp, pp, ep, tokens * moe_token_factor, chunks)
     kv_bytes = _kv_bytes(s, tp, pp, tokens, d_seqs, d_ctx, p_seqs, p_len)
     # Activations: inputs and outputs of each matmul per token (column/row-parallel halves split by tp).
     act_values = tokens * (MATMULS_PER_LAYER * s["hidden_size"] * s["num_layers"] / pp

@@ -55,8 +55,11 @@ def _count(value: Any) -> int:
 
 def describe_disaggregated(config: Mapping[str, Any], *, compact: bool = True) -> str:
     """A disaggregated deployment (xPyD): prefill workers and decode workers, each with its tensor parallelism."""
+    dp = _count(config.get("decode_dp", 1) or 1)
+    decode = (f"tp{_count(config['decode_tp'])}" if dp == 1 else
+              f"tp{_count(config['decode_tp'])} dp{dp} ep{_count(config.get('decode_ep', 1) or 1)}")
     pools = (f"{_count(config['prefill_workers'])}P tp{_count(config['prefill_tp'])} + "
-             f"{_count(config['decode_workers'])}D tp{_count(config['decode_tp'])}")
+             f"{_count(config['decode_workers'])}D {decode}")
     devices = _count(config["num_devices"])
     if compact:
         return (f"{devices}x {config['hardware']} {config['framework']} disagg {pools} "

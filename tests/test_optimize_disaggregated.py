@@ -109,7 +109,7 @@ def test_aggregated_only_is_the_default_and_unchanged(model: SurrogateModel) -> 
 
 def test_settling_under_a_rate_takes_the_lightest_load_that_keeps_up() -> None:
     base = {"hardware": "h100-sxm", "framework": "sglang", "weight_dtype": "bf16", "kv_dtype": "bf16",
-            "prefill_workers": 1, "prefill_tp": 1, "decode_tp": 1, "output_len": 100}
+            "prefill_workers": 1, "prefill_tp": 1, "decode_tp": 1, "decode_dp": 1, "output_len": 100}
     configs = pd.DataFrame([{**base, "decode_workers": 1, "concurrency": c} for c in (1, 2, 4)]
                            + [{**base, "decode_workers": 2, "concurrency": c} for c in (2, 4)])
     # Requests/s served = output tokens/s / 100: 1P1D serves 1, 3, 5; 1P2D serves 1.5, 2.5.

@@ -19,8 +19,10 @@ The knobs, and the bounds that keep the space to a few seconds of prediction:
   count is tried and each candidate's load is searched on the grid: the rate's settling point is picked
   after prediction (``settle_at_rate``).
 
-Attention data parallelism and expert parallelism of the workers stay 1 here (the search does not
-vary them yet); the prediction itself takes them (``surrogate predict --decode-dp ...``).
+- decode worker layout: tensor parallel, or, for a MoE model on an engine with attention data parallelism
+  (catalog ``attention_data_parallel``), ``g`` attention-DP ranks of one device sharing experts spread over
+  all ``g`` (DeepSeek's decode layout; the shared data's decode workers ran this up to 32 ranks). Prefill
+  workers stay tensor parallel (prefill batches of one prompt have nothing to spread over DP ranks).
 """
 
 from __future__ import annotations
@@ -46,14 +48,16 @@ from surrogate.optimize._space import (
 
 __all__ = ["MAX_WORKERS_PER_POOL", "DISAGGREGATED_CONFIG_COLUMNS", "enumerate_disaggregated", "settle_at_rate"]
 
-# Search bound, not a measured number: the most prefill (or decode) workers in one searched ratio or deployment.
+# Search bounds, not measured numbers: the most prefill (or decode) workers in one searched ratio or deployment,
+# and the widest attention-data-parallel decode worker (the measured ones ran up to 32 ranks).
 MAX_WORKERS_PER_POOL = 8
+MAX_ATTENTION_DP = 64
 # One deployment under a request rate: everything but the load.
 _DEPLOYMENT_KEYS = ["hardware", "framework", "weight_dtype", "kv_dtype", "prefill_workers", "prefill_tp",
-                    "decode_workers", "decode_tp"]
+                    "decode_workers", "decode_tp", "decode_dp"]
 # What a disaggregated candidate row carries: the configuration, the worker shapes, the serving mode.
 DISAGGREGATED_CONFIG_COLUMNS = [*CONFIG_COLUMNS, "mode", "prefill_workers", "prefill_tp", "prefill_batch_size",
-                                "decode_workers", "decode_tp", "decode_batch_size", "units"]
+                                "decode_workers", "decode_tp", "decode_dp", "decode_ep", "decode_batch_size", "units"]
 
 
 def _frameworks(space: SearchSpace, vendor: str, skipped: Counter[str]) -> list[str]:
@@ -70,33 +74,47 @@ def _frameworks(space: SearchSpace, vendor: str, skipped: Counter[str]) -> list[
     return out
 
 
-def _worker_shapes(pool: DevicePool, tps: list[int], workload: Workload) -> list[tuple[int, int, int, int, int]]:
-    """(prefill workers, prefill tp, decode workers, decode tp, units) that fit the pool.
+def _decode_layouts(pool: DevicePool, tps: list[int], moe: bool) -> list[tuple[int, int, int]]:
+    """(tp, dp, ep) of one decode worker: tensor parallel, or for a MoE model also attention data parallel
+    over ``g`` ranks with the experts spread over all of them (wide EP, DeepSeek's decode layout; ``g`` may
+    cross the scale-up domain, its all-to-all then runs over the network)."""
+    layouts = [(tp, 1, 1) for tp in tps]
+    if moe:
+        layouts += [(1, g, g) for g in (2**k for k in range(1, int(math.log2(max(pool.count, 2))) + 1))
+                    if 2 <= g <= min(pool.count - 1, MAX_ATTENTION_DP)]
+    return layouts
+
+
+def _worker_shapes(pool: DevicePool, tps: list[int], decode_layouts: list[tuple[int, int, int]],
+                   workload: Workload) -> list[tuple[int, ...]]:
+    """(prefill workers, prefill tp, decode workers, decode tp, decode dp, decode ep, units) that fit the pool.
 
     Without a fixed load only ratios in lowest terms, repeated ``units`` times to fill the pool."""
     shapes = []
     fill = workload.concurrency is None and workload.request_rate_per_s is None
     for tp_p in tps:
-        for tp_d in tps:
+        for tp_d, dp_d, ep_d in decode_layouts:
             for x in range(1, MAX_WORKERS_PER_POOL + 1):
                 for y in range(1, MAX_WORKERS_PER_POOL + 1):
-                    devices = x * tp_p + y * tp_d
+                    devices = x * tp_p + y * tp_d * dp_d
                     if devices > pool.count or (fill and math.gcd(x, y) > 1):
                         continue
                     units = pool.count // devices if fill else 1
-                    shapes.append((x * units, tp_p, y * units, tp_d, units))
+                    shapes.append((x * units, tp_p, y * units, tp_d, dp_d, ep_d, units))
     return shapes
 
 
 def _pool_rows(pool: DevicePool, workload: Workload, space: SearchSpace, precisions: tuple[list[str], list[str]],
-               skipped: Counter[str]) -> pd.DataFrame | None:
+               moe: bool, skipped: Counter[str]) -> pd.DataFrame | None:
     hw = catalog.get_hardware(pool.hardware)
     frameworks = _frameworks(space, hw.vendor, skipped)
     if not frameworks:
         return None
     tps = [tp for tp, pp in replica_layouts(hw, False, 1, pool.count) if pp == 1]
-    shapes = pd.DataFrame(_worker_shapes(pool, tps, workload),
-                          columns=["prefill_workers", "prefill_tp", "decode_workers", "decode_tp", "units"])
+    wide = moe and any(catalog.get_framework(name).attention_data_parallel for name in frameworks)
+    shapes = pd.DataFrame(_worker_shapes(pool, tps, _decode_layouts(pool, tps, wide), workload),
+                          columns=["prefill_workers", "prefill_tp", "decode_workers", "decode_tp", "decode_dp",
+                                   "decode_ep", "units"])
     if shapes.empty:
         skipped[f"disaggregated serving on {pool.hardware}: one prefill and one decode worker need 2 devices, "
                 f"{pool.count} available"] += 1
@@ -115,7 +133,8 @@ def _pool_rows(pool: DevicePool, workload: Workload, space: SearchSpace, precisi
         weights = [d for d in weight_choices if d in fw.weight_precisions and weight_runs_on(d, hw)]
         kvs = [d for d in kv_choices if d in fw.kv_precisions]
         formats = pd.DataFrame([(w, k) for w in weights for k in kvs], columns=["weight_dtype", "kv_dtype"])
-        block = shapes.merge(formats, how="cross")
+        block = shapes if fw.attention_data_parallel else shapes[shapes["decode_dp"] == 1]
+        block = block.merge(formats, how="cross")
         block["framework"] = name
         blocks.append(block)
     table = pd.concat(blocks, ignore_index=True)
@@ -148,7 +167,7 @@ def enumerate_disaggregated(inventory: Inventory, workload: Workload, space: Sea
     precisions = search_precisions(workload, space, arch)
     skipped: Counter[str] = Counter()
     blocks = [block for pool in inventory.pools
-              if (block := _pool_rows(pool, workload, space, precisions, skipped)) is not None]
+              if (block := _pool_rows(pool, workload, space, precisions, arch.is_moe, skipped)) is not None]
     if not blocks:
         reasons = "; ".join(sorted(skipped)) or ("no framework that serves prefill and decode apart runs on "
                                                  f"{inventory.describe()}")
@@ -161,9 +180,9 @@ def enumerate_disaggregated(inventory: Inventory, workload: Workload, space: Sea
     table["prefill_batch_size"] = 1
     table["decode_batch_size"] = np.ceil(table["concurrency"] / table["decode_workers"]).astype(np.int64)
     table["num_devices"] = (table["prefill_workers"] * table["prefill_tp"]
-                            + table["decode_workers"] * table["decode_tp"])
+                            + table["decode_workers"] * table["decode_tp"] * table["decode_dp"])
     table["tp"] = table["decode_tp"]  # the layout columns name the decode worker (where the requests live)
-    table["pp"], table["dp"], table["ep"] = 1, 1, 1
+    table["pp"], table["dp"], table["ep"] = 1, table["decode_dp"], table["decode_ep"]
     table["batching"] = "continuous"
     table["batch_size"] = table["decode_batch_size"]
     table["prefill_chunk_tokens"] = np.nan

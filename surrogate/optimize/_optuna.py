@@ -1,6 +1,6 @@
 """Searching a large candidate table with Optuna: TPE for one objective, NSGA-II for a Pareto front.
 
-Each knob (hardware, framework, precisions, tp, pp) is one parameter. The last knob (sequences per
+Each knob (hardware, framework, precisions, tp, pp, ep) is one parameter. The last knob (sequences per
 replica, or replicas when the total concurrency is fixed) is not sampled: a trial evaluates every
 value of it at once, since batched predictions make that nearly free, and reports the best
 feasible one (the trial's "slice"). A sampled combination that is not a valid configuration (tp not
@@ -47,7 +47,7 @@ __all__ = ["StudySettings", "StudyOutcome", "open_storage", "run_study", "SEARCH
 # Knobs as Optuna parameters; mismatch costs when repairing an invalid combination (categorical
 # mismatch counts this much, numeric knobs count their distance in powers of two).
 _CATEGORICAL_WEIGHT = {"hardware": 8.0, "framework": 4.0, "weight_dtype": 2.0, "kv_dtype": 1.0}
-_NUMERIC = ("tp", "pp", "dp", "concurrency")
+_NUMERIC = ("tp", "pp", "dp", "ep", "concurrency")
 SEARCH_DIMENSIONS = (*_CATEGORICAL_WEIGHT, *_NUMERIC)
 # Two workers starting on a fresh database race to create its tables; the loser retries.
 _CREATE_ATTEMPTS = 5

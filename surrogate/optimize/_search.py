@@ -45,7 +45,7 @@ __all__ = ["Predictor", "OptimizeResult", "optimize", "KNOB_COLUMNS"]
 
 log = logging.getLogger(__name__)
 
-KNOB_COLUMNS = ["hardware", "num_devices", "framework", "tp", "pp", "dp", "weight_dtype", "kv_dtype", "batching",
+KNOB_COLUMNS = ["hardware", "num_devices", "framework", "tp", "pp", "dp", "ep", "weight_dtype", "kv_dtype", "batching",
                 "concurrency"]
 _PREDICT_CHUNK_ROWS = 50_000
 # A rate so small that any deployment serves it: a settling point at one request in flight, for the

@@ -7,6 +7,11 @@ The knobs:
 - hardware: one pool of the inventory; a deployment never mixes device types;
 - tp: powers of two within the scale-up domain (NVLink island) that divide the attention heads;
 - pp: powers of two, at most the layers; llama.cpp splits layers only (tp = 1);
+- ep: 1 (each replica holds its experts, sharded by tp) or, for MoE models on engines that support it
+  (catalog ``attention_data_parallel``), ``tp * dp`` with dp > 1: attention data parallelism, the replicas
+  keeping their own attention and sharing the experts spread over all their devices (wide EP: vLLM
+  ``--data-parallel-size --enable-expert-parallel``, SGLang ``--enable-dp-attention``, TensorRT-LLM
+  ``enable_attention_dp``);
 - dp: replicas. With ``Workload.request_rate_per_s`` every replica count is searched and the sequences
   per replica follow from the rate (``surrogate.model.predict_at_rate``) when a candidate is predicted.
   With ``Workload.concurrency`` (requests in flight across the deployment) replicas
@@ -186,7 +191,10 @@ def _pool_block(pool: DevicePool, fw_id: str, arch: ModelArch, workload: Workloa
         skipped[f"{fw_id} serves one sequence per replica; {workload.concurrency} requests need "
                 f"more {pool.hardware} than the {pool.count} available"] += 1
         return None
-    grid = pd.DataFrame(rows, columns=["tp", "pp", "dp", "sequences"])
+    grid = pd.DataFrame(rows, columns=["tp", "pp", "dp", "sequences"]).assign(ep=1)
+    if arch.is_moe and fw.attention_data_parallel:  # replicas sharing their experts: wide expert parallelism
+        wide = grid[grid["dp"] > 1]
+        grid = pd.concat([grid, wide.assign(ep=wide["tp"] * wide["dp"])], ignore_index=True)
     dtypes = pd.DataFrame([(w, k) for w in weights for k in kvs], columns=["weight_dtype", "kv_dtype"])
     block = grid.merge(dtypes, how="cross")
     block["hardware"] = pool.hardware
@@ -200,7 +208,6 @@ def _valid_configs(blocks: list[pd.DataFrame], workload: Workload, model_id: str
     """The blocks as normalised configurations, impossible rows dropped (and counted in ``skipped``)."""
     table = pd.concat(blocks, ignore_index=True)
     table["num_devices"] = table["tp"] * table["pp"] * table["dp"]
-    table["ep"] = 1
     table["model"] = model_id
     table["batch_size"] = table["sequences"]
     table["concurrency"] = table["sequences"]

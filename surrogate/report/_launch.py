@@ -1,13 +1,15 @@
 """The one line a person can act on: the launch command for the winning configuration.
 
 Flags as the engines document them: vLLM ``vllm serve`` engine arguments (``--tensor-parallel-size``,
-``--pipeline-parallel-size``, ``--data-parallel-size``, ``--max-model-len``, ``--max-num-seqs``,
-``--quantization fp8``, ``--kv-cache-dtype fp8``); SGLang ``python -m sglang.launch_server`` server
-arguments (``--tp``, ``--pp-size``, ``--dp``, ``--context-length``, ``--max-running-requests``,
-``--quantization fp8``, ``--kv-cache-dtype fp8_e4m3``); ``trtllm-serve`` options (``--tp_size``,
-``--pp_size``, ``--max_batch_size``, ``--max_seq_len``); llama.cpp ``llama-server`` (``-ngl``,
-``--split-mode layer``, ``-c``, ``--parallel``, ``--cache-type-k/v``). Replicas that an engine cannot
-launch itself are explained in words.
+``--pipeline-parallel-size``, ``--data-parallel-size``, ``--enable-expert-parallel``, ``--max-model-len``,
+``--max-num-seqs``, ``--quantization fp8``, ``--kv-cache-dtype fp8``); SGLang ``python -m
+sglang.launch_server`` server arguments (``--tp``, ``--pp-size``, ``--dp``, ``--enable-dp-attention``,
+``--ep-size``, ``--context-length``, ``--max-running-requests``, ``--quantization fp8``, ``--kv-cache-dtype
+fp8_e4m3``); ``trtllm-serve`` options (``--tp_size``, ``--ep_size``, ``--pp_size``, ``--max_batch_size``,
+``--max_seq_len``, ``enable_attention_dp`` in the ``--extra_llm_api_options`` file); llama.cpp
+``llama-server`` (``-ngl``, ``--split-mode layer``, ``-c``, ``--parallel``, ``--cache-type-k/v``).
+Replicas that an engine cannot launch itself are explained in words; a disaggregated deployment gets a
+sketch (``_launch_disaggregated``).
 """
 
 from __future__ import annotations
@@ -16,6 +18,8 @@ from collections.abc import Callable
 
 import pandas as pd
 
+from features import catalog
+from features.errors import SurrogateError
 from surrogate.report._launch_disaggregated import disaggregated_launch
 
 __all__ = ["launch_command", "recommendation"]
@@ -33,6 +37,18 @@ def _replica_note(row: pd.Series, built_in: bool) -> str:
     return f"; run {dp} such replicas ({per} device{'s' if per > 1 else ''} each) behind a load balancer"
 
 
+def _native_weight_dtype(model: str) -> str | None:
+    try:
+        return catalog.get_model(model).native_weight_dtype
+    except SurrogateError:  # a model only the row names: nothing known about its checkpoint
+        return None
+
+
+def _wide_ep(row: pd.Series) -> bool:
+    """Replicas sharing their experts (attention data parallelism with expert parallelism)."""
+    return int(row.get("ep", 1)) > 1 and int(row["dp"]) > 1
+
+
 def _quantisation(row: pd.Series, runtime_fp8_flag: str) -> tuple[list[str], str]:
     """Flags for the weight format, and a note when a quantised checkpoint is needed instead."""
     dtype = str(row["weight_dtype"])
@@ -48,6 +64,8 @@ def _vllm(row: pd.Series, model: str, max_len: int) -> str:
     parts = [f"vllm serve {model}", f"--tensor-parallel-size {row['tp']}", f"--pipeline-parallel-size {row['pp']}"]
     if int(row["dp"]) > 1:
         parts.append(f"--data-parallel-size {row['dp']}")
+    if _wide_ep(row):
+        parts.append("--enable-expert-parallel")
     parts += [f"--max-model-len {max_len}", f"--max-num-seqs {row['concurrency']}", *flags]
     if row["kv_dtype"] == "fp8":
         parts.append("--kv-cache-dtype fp8")
@@ -56,11 +74,15 @@ def _vllm(row: pd.Series, model: str, max_len: int) -> str:
 
 def _sglang(row: pd.Series, model: str, max_len: int) -> str:
     flags, note = _quantisation(row, "--quantization fp8")
-    parts = [f"python -m sglang.launch_server --model-path {model}", f"--tp {row['tp']}"]
+    if _wide_ep(row):  # SGLang's --tp counts every GPU; the DP-attention ranks sit inside it
+        parts = [f"python -m sglang.launch_server --model-path {model}", f"--tp {int(row['tp']) * int(row['dp'])}",
+                 f"--dp {row['dp']} --enable-dp-attention --ep-size {row['ep']}"]
+    else:
+        parts = [f"python -m sglang.launch_server --model-path {model}", f"--tp {row['tp']}"]
+        if int(row["dp"]) > 1:
+            parts.append(f"--dp {row['dp']}")
     if int(row["pp"]) > 1:
         parts.append(f"--pp-size {row['pp']}")
-    if int(row["dp"]) > 1:
-        parts.append(f"--dp {row['dp']}")
     parts += [f"--context-length {max_len}", f"--max-running-requests {row['concurrency']}", *flags]
     if row["kv_dtype"] == "fp8":
         parts.append("--kv-cache-dtype fp8_e4m3")
@@ -69,8 +91,13 @@ def _sglang(row: pd.Series, model: str, max_len: int) -> str:
 
 def _trtllm(row: pd.Series, model: str, max_len: int) -> str:
     _, note = _quantisation(row, "")
-    if row["weight_dtype"] == "fp8" or row["kv_dtype"] == "fp8":
+    native_fp8 = _native_weight_dtype(str(row["model"])) == "fp8"  # DeepSeek-V3/R1 ship FP8 weights
+    if (row["weight_dtype"] == "fp8" and not native_fp8) or row["kv_dtype"] == "fp8":
         note += " (serve an FP8 checkpoint quantised with TensorRT Model Optimizer)"
+    if _wide_ep(row):
+        return (f"trtllm-serve {model} --tp_size {int(row['tp']) * int(row['dp'])} --ep_size {row['ep']} --pp_size "
+                f"{row['pp']} --max_batch_size {row['concurrency']} --max_seq_len {max_len} --extra_llm_api_options "
+                "<a YAML file with enable_attention_dp: true>" + note)
     return (f"trtllm-serve {model} --tp_size {row['tp']} --pp_size {row['pp']} --max_batch_size "
             f"{row['concurrency']} --max_seq_len {max_len}" + note + _replica_note(row, built_in=False))
 

@@ -28,32 +28,45 @@ def _shape(row: pd.Series) -> tuple[int, int, int, int, int]:
             int(float(row["decode_tp"])), int(float(row["decode_batch_size"])))
 
 
+def _decode_dp(row: pd.Series) -> int:
+    """Attention-data-parallel ranks of a decode worker (1: tensor parallel only)."""
+    value = row.get("decode_dp", 1)
+    return 1 if pd.isna(value) else int(float(value))
+
+
 def _sglang(row: pd.Series, model: str, max_len: int) -> str:
     x, tp_p, y, tp_d, batch = _shape(row)
+    dp = _decode_dp(row)
     formats = (" --quantization fp8" if row["weight_dtype"] == "fp8" else "") + (
         " --kv-cache-dtype fp8_e4m3" if row["kv_dtype"] == "fp8" else "")
     base = f"python -m sglang.launch_server --model-path {model} --context-length {max_len}{formats}"
+    decode = f"--tp {tp_d}" if dp == 1 else f"--tp {tp_d * dp} --dp {dp} --enable-dp-attention --ep-size {tp_d * dp}"
     return (f"{x}x `{base} --disaggregation-mode prefill --tp {tp_p}`; {y}x `{base} --disaggregation-mode decode "
-            f"--tp {tp_d} --max-running-requests {batch}`; then `python -m sglang_router.launch_router "
+            f"{decode} --max-running-requests {batch}`; then `python -m sglang_router.launch_router "
             "--pd-disaggregation --prefill http://<each prefill worker> --decode http://<each decode worker>`")
 
 
 def _vllm(row: pd.Series, model: str, max_len: int) -> str:
     x, tp_p, y, tp_d, batch = _shape(row)
+    dp = _decode_dp(row)
     formats = (" --quantization fp8" if row["weight_dtype"] == "fp8" else "") + (
         " --kv-cache-dtype fp8" if row["kv_dtype"] == "fp8" else "")
     base = f"vllm serve {model} --max-model-len {max_len}{formats} {_NIXL}"
-    return (f"{x}x `{base} --tensor-parallel-size {tp_p}` (prefill); {y}x `{base} --tensor-parallel-size {tp_d} "
-            f"--max-num-seqs {batch}` (decode); a proxy in front sends each request to a prefill instance, then a "
+    decode = (f"--tensor-parallel-size {tp_d}" if dp == 1 else
+              f"--tensor-parallel-size {tp_d} --data-parallel-size {dp} --enable-expert-parallel")
+    return (f"{x}x `{base} --tensor-parallel-size {tp_p}` (prefill); {y}x `{base} {decode} --max-num-seqs "
+            f"{-(-batch // dp)}` (decode); a proxy in front sends each request to a prefill instance, then a "
             "decode instance (vLLM's disaggregated examples, or NVIDIA Dynamo)")
 
 
 def _trtllm(row: pd.Series, model: str, max_len: int) -> str:
     x, tp_p, y, tp_d, batch = _shape(row)
+    dp = _decode_dp(row)
+    wide = "" if dp == 1 else f", moe_expert_parallel_size: {tp_d * dp}, enable_attention_dp: true"
     return (f"`trtllm-serve disaggregated -c disagg.yaml`, where disagg.yaml names the model {model} and has "
             f"context_servers: {{num_instances: {x}, tensor_parallel_size: {tp_p}, max_seq_len: {max_len}}} and "
-            f"generation_servers: {{num_instances: {y}, tensor_parallel_size: {tp_d}, max_batch_size: {batch}, "
-            f"max_seq_len: {max_len}}}, each with its workers' urls")
+            f"generation_servers: {{num_instances: {y}, tensor_parallel_size: {tp_d * dp}{wide}, max_batch_size: "
+            f"{-(-batch // dp)}, max_seq_len: {max_len}}}, each with its workers' urls")
 
 
 _SKETCHES: dict[str, Callable[[pd.Series, str, int], str]] = {
