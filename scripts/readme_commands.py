@@ -7,6 +7,11 @@ any difference).
 
     python scripts/readme_commands.py --write   # record
     python scripts/readme_commands.py           # check
+    python scripts/readme_commands.py --write --readme   # record, and put the outputs into README.md
+
+``--readme`` replaces the output shown under each ``$ surrogate ...`` line of a README code block, and the
+block under "What the first command prints", with what the command prints now (lines right-stripped; an
+output shown as "..." keeps that and its last line), so the README cannot drift from what the code does.
 """
 
 from __future__ import annotations
@@ -45,6 +50,47 @@ def readme_commands(text: str) -> list[str]:
     return list(dict.fromkeys(commands))
 
 
+def _printed(record: str) -> list[str]:
+    """The output lines of one recorded run (without its ``$`` and ``[exit]`` lines), right-stripped."""
+    lines = [line.rstrip() for line in record.splitlines()[2:]]
+    while lines and not lines[-1]:
+        lines.pop()
+    return lines
+
+
+def refresh_readme(text: str, records: dict[str, str]) -> str:
+    """README text with every shown command output replaced by ``records`` (command -> recorded run)."""
+    lines = text.splitlines()
+    commands = readme_commands(text)
+    first = commands[0] if commands else None
+    out: list[str] = []
+    in_block = replacing = first_block_next = False
+    for index, line in enumerate(lines):
+        if line.startswith("## What the first command prints"):
+            first_block_next = True
+        if line.startswith("```"):
+            if not in_block and first_block_next and first in records:
+                out += [line, *_printed(records[first])]
+                first_block_next, in_block, replacing = False, True, True
+                continue
+            in_block, replacing = not in_block, False
+            out.append(line)
+            continue
+        if in_block and line.startswith("$ "):
+            command = line.removeprefix("$ ").strip()
+            out.append(line)
+            replacing = command in records
+            if replacing:
+                shown = lines[index + 1] if index + 1 < len(lines) else ""
+                printed = _printed(records[command])
+                # An output the README elides ("..." first) keeps its elision and its last line.
+                out += ["...", printed[-1]] if shown == "..." and printed else printed
+            continue
+        if not replacing:
+            out.append(line)
+    return "\n".join(out) + ("\n" if text.endswith("\n") else "")
+
+
 def run(command: str, workdir: Path) -> str:
     """Exit code and combined output of one command, run with ``python -m surrogate``."""
     argv = [sys.executable, "-m", "surrogate", *shlex.split(command)[1:]]
@@ -56,10 +102,16 @@ def run(command: str, workdir: Path) -> str:
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--write", action="store_true", help="record the outputs instead of checking them")
+    parser.add_argument("--readme", action="store_true", help="with --write: also put the outputs into README.md")
     args = parser.parse_args()
-    commands = readme_commands(README.read_text(encoding="utf-8"))
+    text = README.read_text(encoding="utf-8")
+    commands = readme_commands(text)
     with tempfile.TemporaryDirectory() as workdir:
-        output = "".join(run(command, Path(workdir)) for command in commands)
+        records = {command: run(command, Path(workdir)) for command in commands}
+    output = "".join(records.values())
+    if args.write and args.readme:
+        README.write_text(refresh_readme(text, records), encoding="utf-8")
+        print(f"refreshed the outputs shown in {README.relative_to(REPO_ROOT)}")
     if args.write:
         STORED.write_text(output, encoding="utf-8")
         print(f"recorded {len(commands)} commands in {STORED.relative_to(REPO_ROOT)}")
