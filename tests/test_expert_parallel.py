@@ -45,10 +45,12 @@ def test_every_ranks_tokens_meet_in_the_experts() -> None:
 
 def test_the_search_offers_wide_ep_for_moe_models_on_engines_that_run_it() -> None:
     space = SearchSpace(precisions=("fp8",), max_sequences=8)
-    configs = enumerate_candidates(Inventory.parse(["h200-sxm:8"]), Workload(DEEPSEEK, 1024, 128), space).configs
+    configs = enumerate_candidates(Inventory.parse(["h200-sxm:12"]), Workload(DEEPSEEK, 1024, 128), space).configs
     wide = configs[configs["ep"] > 1]
     assert not wide.empty and (wide["ep"] == wide["tp"] * wide["dp"]).all() and (wide["dp"] > 1).all()
+    assert (256 % wide["ep"] == 0).all()  # DeepSeek-V3's 256 routed experts, whole on each rank
     assert set(wide["framework"]) == {"vllm", "sglang", "tensorrt-llm"}
+    assert 6 not in set(wide["ep"]) and 12 not in set(wide["ep"])
     dense = enumerate_candidates(Inventory.parse(["h200-sxm:8"]), Workload("meta-llama/Llama-3.1-70B", 1024, 128),
                                  space).configs
     assert set(dense["ep"]) == {1}
@@ -74,3 +76,13 @@ def test_disaggregated_decode_workers_may_run_attention_data_parallel() -> None:
     assert (configs["num_devices"] == configs["prefill_workers"] * configs["prefill_tp"]
             + configs["decode_workers"] * configs["decode_tp"] * configs["decode_dp"]).all()
     assert "--enable-dp-attention" in launch_command(wide.iloc[0])
+
+
+def test_with_a_fixed_concurrency_wide_ep_keeps_each_replicas_share() -> None:
+    space = SearchSpace(precisions=("fp8",), frameworks=("sglang",))
+    workload = Workload(DEEPSEEK, 1024, 128, concurrency=64)
+    configs = enumerate_candidates(Inventory.parse(["h200-sxm:12"]), workload, space).configs
+    wide = configs[configs["ep"] > 1]
+    assert set(zip(wide["tp"], wide["dp"], strict=True)) >= {(1, 2), (1, 4), (1, 8), (2, 2), (2, 4), (4, 2)}
+    assert (256 % wide["ep"] == 0).all() and (wide["ep"] == wide["tp"] * wide["dp"]).all()
+    assert (wide["concurrency"] == -(-64 // wide["dp"])).all()  # each replica's share of the 64 requests

@@ -74,14 +74,14 @@ def _frameworks(space: SearchSpace, vendor: str, skipped: Counter[str]) -> list[
     return out
 
 
-def _decode_layouts(pool: DevicePool, tps: list[int], moe: bool) -> list[tuple[int, int, int]]:
+def _decode_layouts(pool: DevicePool, tps: list[int], experts: int) -> list[tuple[int, int, int]]:
     """(tp, dp, ep) of one decode worker: tensor parallel, or for a MoE model also attention data parallel
     over ``g`` ranks with the experts spread over all of them (wide EP, DeepSeek's decode layout; ``g`` may
     cross the scale-up domain, its all-to-all then runs over the network)."""
     layouts = [(tp, 1, 1) for tp in tps]
-    if moe:
+    if experts > 1:  # whole experts per rank: the ranks divide them
         layouts += [(1, g, g) for g in (2**k for k in range(1, int(math.log2(max(pool.count, 2))) + 1))
-                    if 2 <= g <= min(pool.count - 1, MAX_ATTENTION_DP)]
+                    if 2 <= g <= min(pool.count - 1, MAX_ATTENTION_DP) and experts % g == 0]
     return layouts
 
 
@@ -105,14 +105,14 @@ def _worker_shapes(pool: DevicePool, tps: list[int], decode_layouts: list[tuple[
 
 
 def _pool_rows(pool: DevicePool, workload: Workload, space: SearchSpace, precisions: tuple[list[str], list[str]],
-               moe: bool, skipped: Counter[str]) -> pd.DataFrame | None:
+               experts: int, skipped: Counter[str]) -> pd.DataFrame | None:
     hw = catalog.get_hardware(pool.hardware)
     frameworks = _frameworks(space, hw.vendor, skipped)
     if not frameworks:
         return None
     tps = [tp for tp, pp in replica_layouts(hw, False, 1, pool.count) if pp == 1]
-    wide = moe and any(catalog.get_framework(name).attention_data_parallel for name in frameworks)
-    shapes = pd.DataFrame(_worker_shapes(pool, tps, _decode_layouts(pool, tps, wide), workload),
+    wide = any(catalog.get_framework(name).attention_data_parallel for name in frameworks)
+    shapes = pd.DataFrame(_worker_shapes(pool, tps, _decode_layouts(pool, tps, experts if wide else 0), workload),
                           columns=["prefill_workers", "prefill_tp", "decode_workers", "decode_tp", "decode_dp",
                                    "decode_ep", "units"])
     if shapes.empty:
@@ -167,7 +167,7 @@ def enumerate_disaggregated(inventory: Inventory, workload: Workload, space: Sea
     precisions = search_precisions(workload, space, arch)
     skipped: Counter[str] = Counter()
     blocks = [block for pool in inventory.pools
-              if (block := _pool_rows(pool, workload, space, precisions, arch.is_moe, skipped)) is not None]
+              if (block := _pool_rows(pool, workload, space, precisions, arch.num_experts, skipped)) is not None]
     if not blocks:
         reasons = "; ".join(sorted(skipped)) or ("no framework that serves prefill and decode apart runs on "
                                                  f"{inventory.describe()}")

@@ -8,7 +8,8 @@ The knobs:
 - tp: powers of two within the scale-up domain (NVLink island) that divide the attention heads;
 - pp: powers of two, at most the layers; llama.cpp splits layers only (tp = 1);
 - ep: 1 (each replica holds its experts, sharded by tp) or, for MoE models on engines that support it
-  (catalog ``attention_data_parallel``), ``tp * dp`` with dp > 1: attention data parallelism, the replicas
+  (catalog ``attention_data_parallel``), ``tp * dp`` with dp > 1 dividing the experts: attention data
+  parallelism, the replicas
   keeping their own attention and sharing the experts spread over all their devices (wide EP: vLLM
   ``--data-parallel-size --enable-expert-parallel``, SGLang ``--enable-dp-attention``, TensorRT-LLM
   ``enable_attention_dp``);
@@ -193,14 +194,33 @@ def _pool_block(pool: DevicePool, fw_id: str, arch: ModelArch, workload: Workloa
         return None
     grid = pd.DataFrame(rows, columns=["tp", "pp", "dp", "sequences"]).assign(ep=1)
     if arch.is_moe and fw.attention_data_parallel:  # replicas sharing their experts: wide expert parallelism
-        wide = grid[grid["dp"] > 1]
-        grid = pd.concat([grid, wide.assign(ep=wide["tp"] * wide["dp"])], ignore_index=True)
+        fill = workload.concurrency is None and workload.request_rate_per_s is None
+        grid = pd.concat([grid, _wide_ep(grid, arch.num_experts, shrink=fill)], ignore_index=True)
     dtypes = pd.DataFrame([(w, k) for w in weights for k in kvs], columns=["weight_dtype", "kv_dtype"])
     block = grid.merge(dtypes, how="cross")
     block["hardware"] = pool.hardware
     block["framework"] = fw_id
     block["batching"] = fw.batching
     return block
+
+
+def _wide_ep(grid: pd.DataFrame, experts: int, shrink: bool) -> pd.DataFrame:
+    """The layouts again with their replicas sharing the experts (ep = tp * dp). The engines place whole
+    experts, so the group must divide them (256 over 8 ranks, not over 6). Where replicas fill the pool
+    (``shrink``), a layout whose replicas do not shrinks to the most that do (12 devices of tp 1 run 8
+    replicas wide, 4 devices idle); elsewhere every replica count is searched anyway and such rows go."""
+    tp, dp = grid["tp"].to_numpy(), grid["dp"].to_numpy()
+    if not shrink:
+        keep = (dp > 1) & (experts % (tp * dp) == 0)
+        return grid[keep].assign(ep=tp[keep] * dp[keep])
+    shared = dp.copy()
+    while True:
+        bad = (shared > 1) & (experts % (tp * shared) != 0)
+        if not bad.any():
+            break
+        shared = np.where(bad, shared - 1, shared)
+    wide = grid.assign(dp=shared)[shared > 1]
+    return wide.assign(ep=wide["tp"] * wide["dp"]).drop_duplicates()
 
 
 def _valid_configs(blocks: list[pd.DataFrame], workload: Workload, model_id: str,
