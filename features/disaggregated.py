@@ -7,9 +7,10 @@ cache moves to a decode worker, which generates the rest. Each pool is priced wi
 :mod:`features.analytic` on one worker's shape (tensor, pipeline, attention-data and expert parallelism):
 
 * **decode**: a worker runs its share of the requests in flight (``concurrency`` / decode workers, capped by
-  ``decode_batch_size`` and by the requests whose KV cache its memory holds) as one batch that only decodes
-  (no prompts interleave, which is the point of the split): ITL is the static decode step at that batch (its
-  attention-data-parallel ranks share it); requests beyond what the workers hold wait (in TTFT);
+  ``decode_batch_size`` per attention-DP rank and by the requests whose KV cache its memory holds) as one
+  batch that only decodes (no prompts interleave, which is the point of the split): ITL is the static decode
+  step at that batch (its attention-data-parallel ranks share it); requests beyond what the workers hold
+  wait (in TTFT);
 * **prefill**: a worker prefills ``prefill_batch_size`` prompts at a time (1 where not recorded), as a static
   batch's prefill: ``prefill_s``;
 * **KV transfer**: the request's whole KV cache (every layer, the prompt's tokens, the cache's format) over
@@ -70,7 +71,8 @@ def _counts(configs: pd.DataFrame, name: str, default: float | None) -> np.ndarr
 
 def worker_configs(configs: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame, np.ndarray]:
     """One prefill worker and one decode worker of each row as aggregated static configurations, and the
-    decode batch per worker (the requests in flight each decode worker holds)."""
+    decode batch per worker (the requests in flight each decode worker holds). ``*_batch_size`` counts
+    per attention-data-parallel rank: a decode worker of dp 4 and batch size 16 holds 64."""
     missing = [c for c in ("prefill_workers", "decode_workers", "concurrency") if c not in configs]
     if missing:
         raise ConfigError(f"a disaggregated configuration needs {', '.join(missing)}")
@@ -82,8 +84,9 @@ def worker_configs(configs: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame, n
             raise ConfigError(f"row {int(np.argmax(np.isnan(values)))}: {name} is not recorded; a disaggregated "
                               "deployment is described by its worker counts and the client concurrency")
     per_decoder = concurrency / shape["decode_workers"]
-    decode_batch = np.where(np.isnan(shape["decode_batch_size"]), per_decoder,
-                            np.minimum(per_decoder, shape["decode_batch_size"]))
+    # Batch sizes are per attention-data-parallel rank (aiconfigurator's convention, as for aggregated rows).
+    decode_most = shape["decode_batch_size"] * shape["decode_dp"]
+    decode_batch = np.where(np.isnan(decode_most), per_decoder, np.minimum(per_decoder, decode_most))
     decode_batch = np.maximum(decode_batch, 1.0)
     prefill_batch = np.where(np.isnan(shape["prefill_batch_size"]), 1.0, shape["prefill_batch_size"])
     base = configs[[c for c in _SHARED if c in configs]].reset_index(drop=True)

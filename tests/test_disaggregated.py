@@ -59,10 +59,13 @@ def test_one_prefill_one_decode_worker_by_hand() -> None:
 
 def test_decode_batch_is_the_clients_per_decode_worker_shared_by_attention_dp() -> None:
     got = estimate_disaggregated(_one(concurrency=96, decode_workers=3, decode_tp=2, decode_dp=2,
-                                      decode_batch_size=24)).iloc[0]
-    assert got["decode_batch"] == 24  # 96 clients / 3 workers = 32, capped at the recorded 24
+                                      decode_batch_size=12)).iloc[0]
+    assert got["decode_batch"] == 24  # 96 clients / 3 workers = 32, capped at 12 per DP rank x 2 ranks
     assert got["itl_s"] == pytest.approx(_static(12, tp=2, dp=2, num_devices=4)["itl_s"])  # 12 per DP rank
     assert got["num_devices"] == 1 + 3 * 4
+    roomy = estimate_disaggregated(_one(concurrency=96, decode_workers=3, decode_tp=2, decode_dp=2,
+                                        decode_batch_size=24)).iloc[0]
+    assert roomy["decode_batch"] == 32  # 24 per rank x 2 = 48 allowed; each worker has 32 clients
 
 
 def test_a_decode_worker_runs_only_what_its_memory_holds_and_the_rest_wait() -> None:

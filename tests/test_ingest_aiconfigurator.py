@@ -89,3 +89,14 @@ def test_not_a_silicon_file(tmp_path: Path) -> None:
     bad.write_text("a,b\n1,2\n")
     with pytest.raises(DataError, match="not an aiconfigurator silicon file"):
         ingest("aiconfigurator", bad)
+
+
+def test_attention_dp_rows_record_the_ranks_their_experts_spread_over() -> None:
+    from surrogate.ingest.aiconfigurator import expert_ranks
+
+    assert expert_ranks(tp=1, dp=32, moe_ep=1, moe_tp=32) == 32  # experts split by TP over 32 DP ranks
+    assert expert_ranks(tp=4, dp=4, moe_ep=4, moe_tp=4) == 16
+    assert expert_ranks(tp=1, dp=8, moe_ep=8, moe_tp=1) == 8
+    assert expert_ranks(tp=8, dp=1, moe_ep=4, moe_tp=2) == 4  # no attention DP: moe_ep as recorded
+    assert expert_ranks(tp=1, dp=8, moe_ep=2, moe_tp=None) == 2  # moe_tp unknown: as recorded
+    assert expert_ranks(tp=1, dp=8, moe_ep=2, moe_tp=2) == 2  # 4 != 8 ranks: not the whole worker, as recorded

@@ -25,7 +25,8 @@ def disaggregated_options(func: Any) -> Any:
     """--prefill-* and --decode-* worker shapes (a disaggregated deployment: xPyD)."""
     helps = {"workers": "workers in the pool", "tp": "tensor-parallel degree of one worker",
              "dp": "attention data parallelism of one worker", "ep": "expert parallelism of one worker",
-             "batch_size": "most requests one worker batches (prefill: prompts per pass; decode: running)"}
+             "batch_size": "most requests one attention-DP rank of a worker batches (prefill: prompts per pass; "
+                           "decode: running)"}
     for name in reversed(DISAGGREGATED_FLAGS):
         pool, _, field = name.partition("_")
         func = click.option(f"--{name.replace('_', '-')}", type=click.IntRange(min=1), default=None,

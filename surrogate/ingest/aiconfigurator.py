@@ -10,13 +10,18 @@ Serving measurements under continuous batching. Mapping:
   latency_s and throughputs are NOT derived (TTFT + (osl - 1) * TPOT is a model, not a measurement).
 * ``agg`` rows: one worker is tp_size x pp_size x attention_dp_size GPUs: tp = tp_size, pp = pp_size,
   dp = attention_dp_size (attention replicated, experts sharded over all ranks), ep = moe_ep_size,
-  moe_tp = moe_tp_size. ``batch_size`` is the requests per attention-DP rank: concurrency = batch_size,
-  and the client's ``silicon_concurrency=`` (from ``silicon_data_source``) must equal batch_size x dp.
+  moe_tp = moe_tp_size; with attention data parallelism (dp > 1) ep = moe_tp_size x moe_ep_size, the
+  ranks the experts are spread over (= tp x dp in every such row), whether each expert is split by
+  moe_tp or placed whole by moe_ep: ``ep > 1`` with ``dp > 1`` means experts shared across the ranks, and a
+  row of moe_ep 1, moe_tp 32 over 32 ranks does not replicate its experts 32 times. ``batch_size`` is the
+  requests per attention-DP rank: concurrency = batch_size, and the client's ``silicon_concurrency=``
+  (from ``silicon_data_source``) must equal batch_size x dp.
   Where attention_dp_size is blank and the client concurrency is batch_size x tp_size, the worker
   ran attention data-parallel over its tp ranks (TensorRT-LLM ``enable_attention_dp``): dp = tp_size,
   tp = 1, with a note. Any other mismatch is rejected.
 * ``disagg`` rows: mode disaggregated; the prefill_* and decode_* worker shapes go to their columns
-  (attention_dp -> dp, moe_ep -> ep); concurrency is the client concurrency; tp/pp/dp/ep/batch_size
+  (attention_dp -> dp, moe_ep -> ep, with the same rule for attention data parallelism); batch sizes are per
+  attention-DP rank, as for agg rows; concurrency is the client concurrency; tp/pp/dp/ep/batch_size
   are NA; num_devices is the sum over workers where the worker counts are recorded, NA otherwise.
 """
 
@@ -133,7 +138,8 @@ class _Reader(RowSink):
         if id_shape and (int(id_shape.group(1)), int(id_shape.group(2))) not in {(tp, ep), (tp * dp, ep)}:
             self.note(row, f"parallelism differs from the id: id says tp{id_shape.group(1)}_ep{id_shape.group(2)}, "
                            f"columns tp_size {shape['tp_size']}, moe_ep_size {ep}")
-        record.update(mode="aggregated", tp=tp, pp=pp, dp=dp, ep=ep, moe_tp=moe_tp, batch_size=batch,
+        record.update(mode="aggregated", tp=tp, pp=pp, dp=dp, ep=expert_ranks(tp, dp, ep, moe_tp), moe_tp=moe_tp,
+                      batch_size=batch,
                       concurrency=batch, num_devices=tp * pp * dp)
         return True
 
@@ -150,12 +156,21 @@ class _Reader(RowSink):
                 if not ok:
                     return False
                 record[f"{phase}_{column}"] = shape[column]
+            record[f"{phase}_ep"] = expert_ranks(shape["tp"], shape["dp"] or 1, shape["ep"] or 1, shape["moe_tp"])
             if devices is not None and shape["workers"] is not None:
                 devices += shape["workers"] * shape["tp"] * shape["pp"] * shape["dp"]
             else:
                 devices = None
         record.update(mode="disaggregated", concurrency=client, num_devices=devices or None)
         return True
+
+
+def expert_ranks(tp: int, dp: int, moe_ep: int, moe_tp: int | None) -> int:
+    """The ``ep`` column: moe_ep, or under attention data parallelism (dp > 1) the ranks the experts spread
+    over, moe_tp x moe_ep, where that is the whole worker (tp x dp) as aiconfigurator lays MoE layers out."""
+    if dp > 1 and moe_tp is not None and moe_tp * moe_ep == tp * dp:
+        return moe_tp * moe_ep
+    return moe_ep
 
 
 def read(path: Path) -> AdapterOutput:

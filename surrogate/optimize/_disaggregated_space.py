@@ -178,7 +178,9 @@ def enumerate_disaggregated(inventory: Inventory, workload: Workload, space: Sea
     table["output_len"] = workload.output_len
     table["mode"] = "disaggregated"
     table["prefill_batch_size"] = 1
-    table["decode_batch_size"] = np.ceil(table["concurrency"] / table["decode_workers"]).astype(np.int64)
+    # Per attention-DP rank, as the measured rows record it.
+    table["decode_batch_size"] = np.ceil(table["concurrency"] / (table["decode_workers"] * table["decode_dp"])
+                                         ).astype(np.int64)
     table["num_devices"] = (table["prefill_workers"] * table["prefill_tp"]
                             + table["decode_workers"] * table["decode_tp"] * table["decode_dp"])
     table["tp"] = table["decode_tp"]  # the layout columns name the decode worker (where the requests live)

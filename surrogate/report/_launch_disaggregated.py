@@ -23,7 +23,7 @@ _NIXL = """--kv-transfer-config '{"kv_connector":"NixlConnector","kv_role":"kv_b
 
 
 def _shape(row: pd.Series) -> tuple[int, int, int, int, int]:
-    """Prefill workers and tp, decode workers and tp, requests each decode worker holds."""
+    """Prefill workers and tp, decode workers and tp, requests each decode rank holds."""
     return (int(float(row["prefill_workers"])), int(float(row["prefill_tp"])), int(float(row["decode_workers"])),
             int(float(row["decode_tp"])), int(float(row["decode_batch_size"])))
 
@@ -42,7 +42,7 @@ def _sglang(row: pd.Series, model: str, max_len: int) -> str:
     base = f"python -m sglang.launch_server --model-path {model} --context-length {max_len}{formats}"
     decode = f"--tp {tp_d}" if dp == 1 else f"--tp {tp_d * dp} --dp {dp} --enable-dp-attention --ep-size {tp_d * dp}"
     return (f"{x}x `{base} --disaggregation-mode prefill --tp {tp_p}`; {y}x `{base} --disaggregation-mode decode "
-            f"{decode} --max-running-requests {batch}`; then `python -m sglang_router.launch_router "
+            f"{decode} --max-running-requests {batch * dp}`; then `python -m sglang_router.launch_router "
             "--pd-disaggregation --prefill http://<each prefill worker> --decode http://<each decode worker>`")
 
 
@@ -55,7 +55,7 @@ def _vllm(row: pd.Series, model: str, max_len: int) -> str:
     decode = (f"--tensor-parallel-size {tp_d}" if dp == 1 else
               f"--tensor-parallel-size {tp_d} --data-parallel-size {dp} --enable-expert-parallel")
     return (f"{x}x `{base} --tensor-parallel-size {tp_p}` (prefill); {y}x `{base} {decode} --max-num-seqs "
-            f"{-(-batch // dp)}` (decode); a proxy in front sends each request to a prefill instance, then a "
+            f"{batch}` (decode); a proxy in front sends each request to a prefill instance, then a "
             "decode instance (vLLM's disaggregated examples, or NVIDIA Dynamo)")
 
 
@@ -66,7 +66,7 @@ def _trtllm(row: pd.Series, model: str, max_len: int) -> str:
     return (f"`trtllm-serve disaggregated -c disagg.yaml`, where disagg.yaml names the model {model} and has "
             f"context_servers: {{num_instances: {x}, tensor_parallel_size: {tp_p}, max_seq_len: {max_len}}} and "
             f"generation_servers: {{num_instances: {y}, tensor_parallel_size: {tp_d * dp}{wide}, max_batch_size: "
-            f"{-(-batch // dp)}, max_seq_len: {max_len}}}, each with its workers' urls")
+            f"{batch}, max_seq_len: {max_len}}}, each with its workers' urls")
 
 
 _SKETCHES: dict[str, Callable[[pd.Series, str, int], str]] = {
