@@ -18,7 +18,7 @@ import features
 import surrogate.model as models
 import surrogate.optimize as optimize
 import surrogate.report as report
-from features.errors import ConfigError, DataError, InfeasibleError
+from features.errors import ConfigError, InfeasibleError
 from surrogate.cli._disaggregated import DISAGGREGATED_FLAGS, disaggregated_options, print_disaggregated
 from surrogate.cli._options import (
     ConfigFile,
@@ -31,6 +31,16 @@ from surrogate.cli._options import (
     trust_model_file_option,
 )
 from surrogate.cli._root import progress_bar, stderr, stdout
+from surrogate.cli._rows import (
+    account,
+    nothing_usable,
+    predict_file,
+    predict_rows,
+    print_predictions,
+    settled,
+    usable_rows,
+    write_csv,
+)
 from surrogate.formatting import describe_config
 
 if TYPE_CHECKING:
@@ -113,62 +123,24 @@ def _one_deployment(params: dict[str, Any]) -> pd.DataFrame:
     return config
 
 
-def _usable_rows(file: ConfigFile) -> tuple[pd.DataFrame, list[int], list[str]]:
-    """The file's usable rows normalised, their positions in the file's table, and every other row as
-    ``file:line: reason`` in line order (also printed to stderr, with warnings on the usable rows)."""
-    models.check_columns(file.frame)
-    config, errors = models.valid_rows(file.frame)
-    positions = [p for p in range(len(file.frame)) if p not in errors]
-    refused = [(file.lines[p], f"{file.where(p)}: {reason}") for p, reason in errors.items()]
-    problems = [text for _, text in sorted(refused + file.unreadable)]
-    for text in problems:
-        stderr.print(text, markup=False, highlight=False, soft_wrap=True)
-    for position, warning in zip(positions, features.config_warnings(config), strict=True):
-        if warning:
-            stderr.print(f"{file.where(position)}: warning: {warning}", style="yellow", markup=False,
-                         highlight=False, soft_wrap=True)
-    return config, positions, problems
-
-
-def _account(file: ConfigFile, used: int, problems: list[str], verb: str, strict: bool) -> None:
-    """A warning (exit 0), or with ``strict`` a ``DataError`` (exit 1), when rows were left out."""
-    if not problems:
-        return
-    message = (f"{len(problems)} of {len(problems) + used} rows of {file.path} could not be {verb} (listed above "
-               f"with their line); the other {used} {'was' if used == 1 else 'were'} {verb}")
-    if strict:
-        raise DataError(f"{message} (--strict)")
-    stderr.print(f"warning: {message}", style="yellow", markup=False, highlight=False, soft_wrap=True)
-
-
-def _nothing_usable(file: ConfigFile, problems: list[str], verb: str) -> DataError:
-    return DataError(f"none of the {len(problems)} rows of {file.path} could be {verb} (listed above with their "
-                     "line)")
-
-
-def _write_csv(frame: pd.DataFrame, path: Path) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    frame.to_csv(path, index=False)
-
-
 def _estimate_file(file: ConfigFile, output_path: Path | None, as_json: bool, strict: bool) -> None:
     """Every row of a CSV: the estimable ones written (or printed), the others listed by line."""
     import pandas as pd
 
-    config, positions, problems = _usable_rows(file)
+    config, positions, problems = usable_rows(file)
     if not positions:
-        raise _nothing_usable(file, problems, "estimated")
+        raise nothing_usable(file, problems, "estimated")
     estimates = models.estimate_valid(config)
     good = file.frame.iloc[positions].reset_index(drop=True)
     combined = pd.concat([good, estimates[models.ESTIMATE_OUTPUT_COLUMNS].reset_index(drop=True)], axis=1)
     if output_path is not None:
-        _write_csv(combined, output_path)
+        write_csv(combined, output_path)
         stderr.print(f"wrote {len(combined)} estimates to {output_path}", highlight=False)
     elif as_json:
         report.print_json(combined.to_dict(orient="records"))
     else:
         stdout.print(combined.to_string(index=False), markup=False, highlight=False)
-    _account(file, len(positions), problems, "estimated", strict)
+    account(file, len(positions), problems, "estimated", strict)
 
 
 def _reporter(bar: Progress, task: TaskID) -> Callable[[str, float], None]:
@@ -229,12 +201,17 @@ def train(data_dir: Path | None, shared_dir: Path | None, out_path: Path, seed: 
 @click.option("--json", "as_json", is_flag=True, help="Print the summary as JSON.")
 def evaluate(data_dir: Path | None, shared_dir: Path | None, split: str, seed: int, out_dir: Path | None,
              with_specs: bool, with_hardware_id: bool, without_software: bool, as_json: bool) -> None:
-    """Accuracy on held-out rows: peak and achievable models, LightGBM without physics, full surrogate."""
-    rows = models.training_rows(training_table(data_dir, shared_dir))
+    """Accuracy on held-out rows: peak and achievable models, LightGBM without physics, full surrogate.
+
+    Disaggregated (xPyD) rows are held out by the same split and scored apart, beside the aggregated rows of
+    the same sources; those that cannot be predicted are counted with the reason.
+    """
+    table = training_table(data_dir, shared_dir)
+    rows = models.training_rows(table)
     started = time.perf_counter()
     with progress_bar() as bar:
         task = bar.add_task("evaluating", total=1.0)
-        evaluation = models.cross_validate(rows, split, seed=seed, with_specs=with_specs,
+        evaluation = models.cross_validate(rows, split, seed=seed, disaggregated=table, with_specs=with_specs,
                                            with_hardware_id=with_hardware_id, with_software=not without_software,
                                            progress=_reporter(bar, task))
     elapsed = format_duration(time.perf_counter() - started)
@@ -246,14 +223,17 @@ def evaluate(data_dir: Path | None, shared_dir: Path | None, split: str, seed: i
     for part in report.evaluation_report(evaluation.summary):
         stdout.print(part)
     if out_dir is not None:
-        stdout.print(f"wrote {out_dir}/evaluation.json, predictions.csv and plots")
+        extra = ", disaggregated_predictions.csv" if evaluation.disaggregated_predictions is not None else ""
+        stdout.print(f"wrote {out_dir}/evaluation.json, predictions.csv{extra} and plots")
     stdout.print(f"evaluated in {elapsed}")
 
 
 @click.command()
 @config_options(required=False)
 @click.option("--input", "input_path", type=click.Path(path_type=Path, dir_okay=False, exists=True), default=None,
-              help="CSV of configurations in the canonical column names (one per row).")
+              help="CSV of configurations in the canonical column names (one per row); rows with mode = "
+                   "disaggregated give prefill_workers, decode_workers, concurrency and the other prefill_* / "
+                   "decode_* columns.")
 @click.option("--model-file", type=click.Path(path_type=Path, dir_okay=False), default=None,
               help="Model bundle (default: the bundled models/default.joblib).")
 @trust_model_file_option
@@ -272,10 +252,10 @@ def predict(input_path: Path | None, model_file: Path | None, trust_model_file: 
 
     With --input, rows that cannot be predicted are listed as file:line: reason and the others are
     predicted (exit 0 with a warning; --strict: exit 1). With --request-rate (or a request_rate_per_s
-    column) the deployment is fed that many requests per second instead of a fixed concurrency.
+    column) the deployment is fed that many requests per second instead of a fixed concurrency. A CSV may
+    mix disaggregated rows (mode = disaggregated, with their worker columns) among the others: they are
+    predicted by the xPyD physics and its learned correction, in file order.
     """
-    import pandas as pd
-
     model = models.load(model_file, trust=trust_model_file) if model_file else models.load_default()
     workers = {name: params.pop(name) for name in DISAGGREGATED_FLAGS}
     if any(value is not None for value in workers.values()):
@@ -285,58 +265,40 @@ def predict(input_path: Path | None, model_file: Path | None, trust_model_file: 
                                    "gives them as columns with mode = disaggregated)")
         print_disaggregated(model, params, workers, as_json)
         return
-    file = None
     if input_path is None:
-        if request_rate is not None:
-            _open_loop_flags(params, request_rate)
-        normalized = _one_deployment(params)
-        configs, problems = config_frame(params), list[str]()
-        rates = pd.Series([request_rate], index=normalized.index, dtype=float)
-    else:
-        if request_rate is not None:
-            raise click.UsageError("--request-rate describes one deployment, but --input's CSV describes them; put "
-                                   "the rate in its request_rate_per_s column")
-        _no_deployment_flags(params)
-        file = read_configs_csv(input_path)
-        normalized, positions, problems = _usable_rows(file)
-        if not positions:
-            raise _nothing_usable(file, problems, "predicted")
-        configs = file.frame.iloc[positions]
-        rates = pd.to_numeric(configs.get("request_rate_per_s", pd.Series(float("nan"), index=configs.index)),
-                              errors="coerce").set_axis(normalized.index)
-    predictions, overloaded = _predict_rows(model, normalized, rates)
-    if overloaded and file is None:
+        _predict_one(model, params, request_rate, output_path, as_json)
+        return
+    if request_rate is not None:
+        raise click.UsageError("--request-rate describes one deployment, but --input's CSV describes them; put "
+                               "the rate in its request_rate_per_s column")
+    _no_deployment_flags(params)
+    predict_file(model, read_configs_csv(input_path), output_path, as_json, strict)
+
+
+def _predict_one(model: Any, params: dict[str, Any], request_rate: float | None, output_path: Path | None,
+                 as_json: bool) -> None:
+    """The deployment the flags describe: its prediction printed (a table, or JSON), and written with --output."""
+    import pandas as pd
+
+    if request_rate is not None:
+        _open_loop_flags(params, request_rate)
+    normalized = _one_deployment(params)
+    rates = pd.Series([request_rate], index=normalized.index, dtype=float)
+    predictions, overloaded = predict_rows(model, normalized, rates)
+    if overloaded:
         raise ConfigError(next(iter(overloaded.values())))
-    if overloaded and file is not None:
-        for position, reason in overloaded.items():
-            text = f"{file.where(positions[position])}: {reason}"
-            stderr.print(text, markup=False, highlight=False, soft_wrap=True)
-            problems.append(text)
-        keep = [p for p in range(len(normalized)) if p not in overloaded]
-        normalized, configs = normalized.iloc[keep], configs.iloc[keep]
-        if not keep:
-            raise _nothing_usable(file, problems, "predicted")
-    if "concurrency" in predictions:
-        normalized = normalized.assign(concurrency=predictions["concurrency"].fillna(normalized["concurrency"])
-                                       .astype("int64").to_numpy())
-    # Open-loop rows report their settled concurrency and rate among the predictions: one column each.
+    configs = config_frame(params)
+    normalized = settled(normalized, predictions)
     configs = configs.drop(columns=[c for c in predictions.columns if c in configs.columns])
     combined = pd.concat([configs.reset_index(drop=True), predictions.reset_index(drop=True)], axis=1)
     if output_path is not None:
-        _write_csv(combined, output_path)
+        write_csv(combined, output_path)
     if as_json:
         report.print_json(combined.to_dict(orient="records"))
-    elif output_path is None or input_path is None:
-        for i, row in normalized.reset_index(drop=True).iterrows():
-            stdout.print(describe_config(row), soft_wrap=True)
-            stdout.print(report.prediction_table(predictions.iloc[i]))
-        warning = report.off_support_warning(predictions)
-        if warning:
-            stdout.print(warning, style="yellow", soft_wrap=True)
+    else:
+        print_predictions(model, [("aggregated", normalized.iloc[0], predictions.iloc[0])], predictions)
     if output_path is not None:
         stderr.print(f"wrote {len(combined)} predictions to {output_path}")
-    if file is not None:
-        _account(file, len(normalized), problems, "predicted", strict)
 
 
 def _open_loop_flags(params: dict[str, Any], rate: float) -> None:
@@ -352,26 +314,6 @@ def _open_loop_flags(params: dict[str, Any], rate: float) -> None:
         raise click.UsageError("--request-rate is open-loop traffic to a continuous-batching server, not a "
                                "static batch; drop --batching static")
     params["batching"], params["concurrency"] = "continuous", 1
-
-
-def _predict_rows(model: Any, normalized: pd.DataFrame, rates: pd.Series) -> tuple[pd.DataFrame, dict[int, str]]:
-    """Predictions row for row (indexed like ``normalized``): rows with a request rate at their open-loop
-    steady state, the others as given; ``{position: reason}`` for rows the rate overwhelms."""
-    import numpy as np
-    import pandas as pd
-
-    open_loop = rates.notna().to_numpy()
-    if not open_loop.any():
-        return model.predict(normalized, normalized=True), {}
-    parts, overloaded = [], {}
-    if (~open_loop).any():
-        parts.append(model.predict(normalized[~open_loop], normalized=True))
-    settled, problems = models.predict_at_rate(model, normalized[open_loop], rates[open_loop].to_numpy())
-    positions = np.flatnonzero(open_loop)
-    overloaded = {int(positions[p]): reason for p, reason in problems.items()}
-    parts.append(settled)
-    kept = [i for i in range(len(normalized)) if i not in overloaded]
-    return pd.concat(parts).reindex(normalized.index[kept]), overloaded
 
 
 @click.command()

@@ -9,10 +9,18 @@ analytic features (predicting the metric directly), and the full surrogate.
 A held-out row of a metric the fold's training rows never measured (a source that records TTFT
 only, say) gets no learned correction: such rows are scored apart, flagged physics only, and left
 out of the headline numbers and the rule checks.
+
+Disaggregated (xPyD) rows, given with ``disaggregated=``, are held out by the same rule (their own random draw
+on ``random``, their group's fold on the leave-one-group-out splits, the same thresholds), their fold's bundle
+learns the disaggregated correction from that fold's disaggregated training rows, and they are scored apart
+(``summary["disaggregated"]``) beside the aggregated rows of the same sources. Rows that cannot be predicted
+(no worker counts, flagged faster than physics, refused by the xPyD physics, never held out by the split) are
+counted by reason.
 """
 
 from __future__ import annotations
 
+from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -20,12 +28,20 @@ import numpy as np
 import pandas as pd
 
 from features.configs import CONFIG_COLUMNS
-from features.errors import DataError
+from features.disaggregated import WORKER_COLUMNS, estimate_disaggregated
+from features.errors import DataError, SurrogateError
 from surrogate.model._bundle import METRICS, SurrogateModel, measured_values
+from surrogate.model._disaggregated import (
+    DISAGG_METRICS,
+    MIN_DISAGGREGATED_ROWS,
+    complete_disaggregated,
+    disaggregated_rows,
+)
 from surrogate.model._progress import ProgressFn, scaled
-from surrogate.model._splits import SPLIT_RULES, SPLITS, fold_masks
+from surrogate.model._splits import SPLIT_RULES, SPLITS, Fold, disaggregated_folds, fold_masks, held_out_label
 
-__all__ = ["SPLITS", "VARIANTS", "Evaluation", "cross_validate", "error_summary"]
+__all__ = ["SPLITS", "VARIANTS", "DISAGG_VARIANTS", "Evaluation", "cross_validate", "error_summary",
+           "summarize_disaggregated"]
 
 # The peak roofline (the lower bound), the achievable model (its parameters refit on the training
 # folds only), LightGBM without physics features, and the full surrogate.
@@ -41,6 +57,20 @@ COVERAGE_TARGET_PCT = (70.0, 90.0)
 _ACHIEVABLE_RULE = "surrogate <= achievable on every metric"
 _COVERAGE_RULE = f"coverage within {COVERAGE_TARGET_PCT[0]:g}-{COVERAGE_TARGET_PCT[1]:g}%"
 
+# Disaggregated rows: what is scored (no LightGBM-without-physics model is trained for them), the aim of the
+# disaggregated-serving issue (their surrogate median APE within 1.5x the aggregated rows' of the same
+# sources), and why a row is not scored.
+DISAGG_VARIANTS = ["peak", "achievable", "surrogate"]
+DISAGG_RATIO_TARGET = 1.5
+_DISAGG_RULE = f"disaggregated median APE within {DISAGG_RATIO_TARGET:g}x aggregated"
+NO_WORKER_COUNTS = ("no worker counts (prefill_workers, decode_workers, concurrency): the deployment's size is "
+                    "unknown")
+FASTER_THAN_PHYSICS = "flagged faster than the analytic lower bound (left out, as aggregated rows are)"
+NOT_HELD_OUT = "not held out by any fold of this split"
+DISAGG_TOO_FEW = (f"fewer than {MIN_DISAGGREGATED_ROWS} disaggregated training rows with worker counts in the "
+                  "fold (physics only)")
+_DISAGG_INPUTS = {*CONFIG_COLUMNS, "mode", *WORKER_COLUMNS}
+
 
 @dataclass
 class Evaluation:
@@ -50,6 +80,7 @@ class Evaluation:
     seed: int | None
     predictions: pd.DataFrame = field(repr=False)
     summary: dict[str, Any] = field(default_factory=dict)
+    disaggregated_predictions: pd.DataFrame | None = field(default=None, repr=False)
 
 
 def error_summary(measured: np.ndarray, predicted: np.ndarray, low: np.ndarray | None = None,
@@ -69,34 +100,97 @@ def error_summary(measured: np.ndarray, predicted: np.ndarray, low: np.ndarray |
 
 
 def cross_validate(table: pd.DataFrame, split: str, seed: int | None = 0, n_folds: int = 5,
-                   progress: ProgressFn | None = None, **model_params: Any) -> Evaluation:
+                   progress: ProgressFn | None = None, disaggregated: pd.DataFrame | None = None,
+                   **model_params: Any) -> Evaluation:
     """Fit on each fold's training rows, predict its test rows, for every fold and predictor.
-    ``progress`` gets each step and the fraction of all folds done."""
+    ``progress`` gets each step and the fraction of all folds done. ``disaggregated``: a table whose
+    disaggregated rows (``mode``; other rows are ignored, so the whole ingested table may be passed) are held
+    out too and scored apart; the aggregated folds and numbers are the same with or without it."""
     table = table.reset_index(drop=True)
     all_folds = fold_masks(table, split, seed, n_folds)
     runnable = [k for k, fold in enumerate(all_folds) if fold.train.any() and fold.test.any()]
-    rows = []
+    disagg, disagg_folds, not_scored = _disaggregated_inputs(disaggregated, split, seed, n_folds)
+    rows, disagg_rows = [], []
     for i, k in enumerate(runnable):
         train_mask, test, group = all_folds[k]
         n = len(runnable)
         fold_progress = scaled(progress, i / n, 1 / n, f"{split} fold {i + 1}/{n}: ")
-        rows.append(_predict_fold(table[train_mask], table[test], group[test], k, seed, model_params, fold_progress))
+        held = disagg_folds.pop(held_out_label(all_folds[k]), None)
+        pair = (disagg[held.train], disagg[held.test]) if held is not None else None
+        fold, predicted = _predict_fold(table[train_mask], table[test], group[test], k, seed, model_params,
+                                        fold_progress, pair)
+        rows.append(fold)
+        if predicted is not None:
+            disagg_rows.append(predicted)
     if progress:
         progress("done", 1.0)
     if not rows:
         raise DataError(f"the {split} split leaves no fold with both training and test rows "
                         f"({SPLIT_RULES[split]}); choose another split or add data")
+    not_scored[NOT_HELD_OUT] += sum(int(fold.test.sum()) for fold in disagg_folds.values())
     used = np.logical_or.reduce([f.train | f.test for f in all_folds])
     predictions = pd.concat(rows).sort_index()
     summary = summarize(predictions, split, dropped_rows=int((~used).sum()))
-    return Evaluation(split=split, seed=seed, predictions=predictions, summary=summary)
+    disagg_predictions = None
+    if disaggregated is not None and disaggregated_rows(disaggregated).any():
+        disagg_predictions = (pd.concat(disagg_rows).sort_index() if disagg_rows
+                              else pd.DataFrame(columns=["fold", "group"]))
+        summary["disaggregated"] = summarize_disaggregated(disagg_predictions, predictions, split, not_scored)
+    return Evaluation(split=split, seed=seed, predictions=predictions, summary=summary,
+                      disaggregated_predictions=disagg_predictions)
+
+
+def _disaggregated_inputs(table: pd.DataFrame | None, split: str, seed: int | None,
+                          n_folds: int) -> tuple[pd.DataFrame, dict[str, Fold], Counter[str]]:
+    """The disaggregated rows that can be predicted, their folds by held-out label, and the other rows
+    counted by why they are not scored."""
+    not_scored: Counter[str] = Counter()
+    if table is None or not disaggregated_rows(table).any():
+        return pd.DataFrame(), {}, not_scored
+    complete = complete_disaggregated(table)
+    not_scored[NO_WORKER_COUNTS] += int(disaggregated_rows(table).sum()) - len(complete)
+    if "faster_than_physics" in complete:
+        fast = complete["faster_than_physics"].astype("boolean").fillna(False).to_numpy(dtype=bool)
+        not_scored[FASTER_THAN_PHYSICS] += int(fast.sum())
+        complete = complete[~fast].reset_index(drop=True)
+    refused = _refused_by_physics(complete)
+    not_scored.update(refused.values())
+    complete = complete.drop(index=list(refused)).reset_index(drop=True)
+    folds = disaggregated_folds(complete, split, seed, n_folds)
+    held = np.logical_or.reduce([f.test for f in folds.values()]) if folds else np.zeros(len(complete), dtype=bool)
+    not_scored[NOT_HELD_OUT] += int((~held).sum())
+    return complete, folds, not_scored
+
+
+def _refused_by_physics(rows: pd.DataFrame) -> dict[Any, str]:
+    """``{index: reason}`` for rows the xPyD physics refuses (a worker shape the model cannot take): they could
+    neither train a fold's correction nor be predicted. Row by row only when the whole table fails."""
+    configs = rows[[c for c in rows.columns if c in _DISAGG_INPUTS]]
+    if configs.empty:
+        return {}
+    try:
+        estimate_disaggregated(configs)
+        return {}
+    except SurrogateError:
+        pass
+    refused = {}
+    for index in configs.index:
+        try:
+            estimate_disaggregated(configs.loc[[index]])
+        except SurrogateError as exc:  # alone in its frame, the row is the physics' "row 0"
+            refused[index] = f"refused by the disaggregated physics: {str(exc).replace('row 0: ', '')}"
+    return refused
 
 
 def _predict_fold(train: pd.DataFrame, held: pd.DataFrame, group: np.ndarray, k: int, seed: int | None,
-                  model_params: dict[str, Any], progress: ProgressFn | None = None) -> pd.DataFrame:
-    """One fold's held-out predictions, with how many training rows measured each metric."""
-    full = SurrogateModel(seed=seed, **model_params).fit(train, progress=progress)
-    plain = SurrogateModel(seed=seed, physics=False, calibrate=False, **model_params).fit(train)
+                  model_params: dict[str, Any], progress: ProgressFn | None = None,
+                  disaggregated: tuple[pd.DataFrame, pd.DataFrame] | None = None,
+                  ) -> tuple[pd.DataFrame, pd.DataFrame | None]:
+    """One fold's held-out predictions, with how many training rows measured each metric; with
+    ``disaggregated`` (its training and held-out rows), theirs too."""
+    train_disagg = disaggregated[0] if disaggregated is not None and len(disaggregated[1]) else None
+    full = SurrogateModel(seed=seed, **model_params).fit(train, progress=progress, disaggregated=train_disagg)
+    plain = SurrogateModel(seed=seed, **{**model_params, "physics": False, "calibrate": False}).fit(train)
     configs = held[[c for c in held.columns if c in CONFIG_COLUMNS]]
     pred_full = full.predict(configs)
     pred_plain = plain.predict(configs)
@@ -122,6 +216,29 @@ def _predict_fold(train: pd.DataFrame, held: pd.DataFrame, group: np.ndarray, k:
         fold.loc[derived, "latency_s_training_rows"] = np.minimum(
             fold["ttft_s_training_rows"].to_numpy(), fold["itl_s_training_rows"].to_numpy())[derived]
     for column in ["hardware", "model", "framework", "source", "batching"]:
+        if column in held:
+            fold[column] = held[column].astype(str)
+    if train_disagg is None or disaggregated is None:
+        return fold, None
+    label = str(group[0]) if len(group) else str(k)
+    return fold, _predict_disaggregated(full, disaggregated[1], label, k)
+
+
+def _predict_disaggregated(full: SurrogateModel, held: pd.DataFrame, label: str, k: int) -> pd.DataFrame:
+    """Held-out disaggregated rows' predictions: the surrogate, its xPyD physics and peak."""
+    predicted = full.predict(held[[c for c in held.columns if c in _DISAGG_INPUTS]])
+    correction = full.disaggregated_
+    fold = pd.DataFrame({"fold": k, "group": label}, index=held.index)
+    for metric in DISAGG_METRICS:
+        fold[f"{metric}_measured"] = measured_values(held, metric)[0]
+        fold[f"{metric}_peak"] = predicted[f"peak_{metric}"]
+        fold[f"{metric}_achievable"] = predicted[f"analytic_{metric}"]
+        fold[f"{metric}_surrogate"] = predicted[metric]
+        fold[f"{metric}_surrogate_p10"] = predicted[f"{metric}_p10"]
+        fold[f"{metric}_surrogate_p90"] = predicted[f"{metric}_p90"]
+        fold[f"{metric}_learned"] = correction is not None and metric in correction.models_
+    fold["off_support"] = predicted["off_support"].astype(str)
+    for column in ["hardware", "model", "framework", "source"]:
         if column in held:
             fold[column] = held[column].astype(str)
     return fold
@@ -184,16 +301,82 @@ def _score(predictions: pd.DataFrame, metric: str, split: str, rows: np.ndarray)
     return entry
 
 
-def _variant_scores(part: pd.DataFrame, metric: str, with_coverage: bool) -> dict[str, Any]:
+def _variant_scores(part: pd.DataFrame, metric: str, with_coverage: bool,
+                    variants: list[str] = VARIANTS) -> dict[str, Any]:
     measured = part[f"{metric}_measured"].to_numpy(dtype=float)
     out = {}
-    for variant in VARIANTS:
+    for variant in variants:
         low = high = None
         if variant == "surrogate" and with_coverage:
             low = part[f"{metric}_surrogate_p10"].to_numpy(dtype=float)
             high = part[f"{metric}_surrogate_p90"].to_numpy(dtype=float)
         out[variant] = error_summary(measured, part[f"{metric}_{variant}"].to_numpy(dtype=float), low, high)
     return out
+
+
+def summarize_disaggregated(disagg: pd.DataFrame, predictions: pd.DataFrame, split: str,
+                            not_scored: Counter[str]) -> dict[str, Any]:
+    """The disaggregated rows' section: per metric the peak, xPyD physics and surrogate error summaries over
+    rows whose fold learned the correction (``physics_only`` the others, with the reason), per held-out group
+    except for ``random``; the aggregated surrogate's median APE on the held-out aggregated rows of the same
+    sources (all learned rows where none share one) and the ratio; the rows not scored, by reason."""
+    not_scored = Counter({reason: n for reason, n in not_scored.items() if n})
+    out: dict[str, Any] = {"rows": len(disagg) + sum(not_scored.values()), "scored_rows": len(disagg),
+                           "not_scored": dict(sorted(not_scored.items())), "metrics": {}, "physics_only": {},
+                           "ratio_target": DISAGG_RATIO_TARGET}
+    sources = sorted(set(disagg["source"])) if "source" in disagg else []
+    for metric in DISAGG_METRICS:
+        if f"{metric}_measured" not in disagg:
+            continue
+        measured = _measured(disagg, f"{metric}_measured")
+        learned = disagg[f"{metric}_learned"].astype(bool).to_numpy()
+        for rows, key in ((measured & learned, "metrics"), (measured & ~learned, "physics_only")):
+            if not rows.any():
+                continue
+            part = disagg[rows]
+            # Physics alone has no interval: no coverage to report.
+            entry: dict[str, Any] = _variant_scores(part, metric, with_coverage=key == "metrics",
+                                                    variants=DISAGG_VARIANTS)
+            if split != "random":
+                entry["by_group"] = {str(g): _variant_scores(p, metric, with_coverage=False, variants=DISAGG_VARIANTS)
+                                     for g, p in part.groupby("group")}
+            if key == "physics_only":
+                entry["note"] = DISAGG_TOO_FEW
+            out[key][metric] = entry
+        reference = _aggregated_reference(predictions, metric, sources)
+        if metric in out["metrics"] and reference is not None:
+            entry = out["metrics"][metric]
+            entry["aggregated"] = reference
+            entry["ratio_to_aggregated"] = (entry["surrogate"]["median_ape_pct"] / reference["median_ape_pct"]
+                                            if reference["median_ape_pct"] > 0 else float("inf"))
+    out["rule_check"] = _ratio_check(out["metrics"])
+    return out
+
+
+def _aggregated_reference(predictions: pd.DataFrame, metric: str, sources: list[str]) -> dict[str, Any] | None:
+    """The surrogate's median APE on held-out aggregated rows the model learned ``metric`` for, from ``sources``
+    (the disaggregated rows' own: same lab and systems) where any are, else from every source."""
+    if f"{metric}_measured" not in predictions:
+        return None
+    rows = _measured(predictions, f"{metric}_measured") & (_physics_only_reason(predictions, metric) == "")
+    same = rows & predictions["source"].isin(sources).to_numpy() if "source" in predictions else rows & False
+    rows, label = (same, sources) if same.any() else (rows, ["all"])
+    if not rows.any():
+        return None
+    scores = error_summary(predictions.loc[rows, f"{metric}_measured"].to_numpy(dtype=float),
+                           predictions.loc[rows, f"{metric}_surrogate"].to_numpy(dtype=float))
+    return {"rows": scores["rows"], "median_ape_pct": scores["median_ape_pct"], "sources": label}
+
+
+def _ratio_check(metrics: dict[str, Any]) -> dict[str, Any]:
+    """Disaggregated surrogate median APE over the aggregated one, against ``DISAGG_RATIO_TARGET``."""
+    ratios = {m: e["ratio_to_aggregated"] for m, e in metrics.items() if "ratio_to_aggregated" in e}
+    exceptions = [f"{m} {r:.2f}x" for m, r in ratios.items() if not r <= DISAGG_RATIO_TARGET]
+    if not ratios:
+        line = f"{_DISAGG_RULE}: not checked (no metric scored on both)"
+    else:
+        line = f"{_DISAGG_RULE}: " + ("yes" if not exceptions else f"NO ({'; '.join(exceptions)})")
+    return {"rule": _DISAGG_RULE, "passed": bool(ratios) and not exceptions, "exceptions": exceptions, "line": line}
 
 
 def _overlap(predictions: pd.DataFrame) -> dict[str, dict[str, Any]]:

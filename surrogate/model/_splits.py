@@ -15,7 +15,8 @@ from features.errors import ConfigError, DataError
 if TYPE_CHECKING:
     import pandas as pd
 
-__all__ = ["SPLITS", "SPLIT_RULES", "Fold", "fold_masks"]
+__all__ = ["SPLITS", "SPLIT_RULES", "DISAGGREGATED_SPLITS", "Fold", "fold_masks", "held_out_label",
+           "disaggregated_folds"]
 
 # Extrapolation thresholds (design choices, not measurements): train on small batches and short
 # prompts, test on batches and prompts at least twice the largest trained-on value. Rows between the
@@ -43,6 +44,10 @@ SPLIT_RULES = {
                "(unparsable versions such as nightly builds, and unrecorded ones, stay in training)",
 }
 SPLITS = list(SPLIT_RULES)
+# Splits that hold disaggregated rows out beside the aggregated ones: each rule applies to a row on its own
+# (random draw, group value, threshold). ``version`` does not: each framework's newest release is decided
+# over the aggregated rows, so the disaggregated rows are left unscored there (and counted).
+DISAGGREGATED_SPLITS = [s for s in SPLITS if s != "version"]
 
 
 class Fold(NamedTuple):
@@ -73,6 +78,20 @@ def fold_masks(table: pd.DataFrame, split: str, seed: int | None, n_folds: int) 
     if split == "version":
         return [_newest_version_fold(table)]
     raise ConfigError(f"unknown split {split!r}; choose one of {', '.join(SPLITS)}")
+
+
+def held_out_label(fold: Fold) -> str:
+    """The label of the rows a fold holds out (its fold number, group value or threshold)."""
+    return str(fold.group[fold.test][0]) if fold.test.any() else ""
+
+
+def disaggregated_folds(table: pd.DataFrame, split: str, seed: int | None, n_folds: int) -> dict[str, Fold]:
+    """Disaggregated rows' folds by held-out label, each to be run with the aggregated fold of the same label
+    (random fold number, held-out group, threshold). The random draw is the disaggregated rows' own, so the
+    aggregated folds stay what they were without them; ``{}`` for a split not in ``DISAGGREGATED_SPLITS``."""
+    if split not in DISAGGREGATED_SPLITS or table.empty:
+        return {}
+    return {held_out_label(fold): fold for fold in fold_masks(table, split, seed, n_folds) if fold.test.any()}
 
 
 def _column(table: pd.DataFrame, name: str, split: str) -> pd.Series:

@@ -90,7 +90,7 @@ def _worker_shapes(pool: DevicePool, tps: list[int], decode_layouts: list[tuple[
     """(prefill workers, prefill tp, decode workers, decode tp, decode dp, decode ep, units) that fit the pool.
 
     Without a fixed load only ratios in lowest terms, repeated ``units`` times to fill the pool."""
-    shapes = []
+    shapes: list[tuple[int, ...]] = []
     fill = workload.concurrency is None and workload.request_rate_per_s is None
     for tp_p in tps:
         for tp_d, dp_d, ep_d in decode_layouts:
