@@ -38,13 +38,7 @@ from features.configs import CONFIG_COLUMNS, invalid_reasons, normalize_configs
 from features.disaggregated import worker_configs
 from features.errors import InfeasibleError
 from surrogate.optimize._request import DevicePool, Inventory, SearchSpace, Workload
-from surrogate.optimize._space import (
-    check_workload,
-    replica_layouts,
-    search_precisions,
-    sequence_grid,
-    weight_runs_on,
-)
+from surrogate.optimize._space import prepare, replica_layouts, sequence_grid, weight_runs_on
 
 __all__ = ["MAX_WORKERS_PER_POOL", "DISAGGREGATED_CONFIG_COLUMNS", "enumerate_disaggregated", "settle_at_rate"]
 
@@ -161,10 +155,7 @@ def enumerate_disaggregated(inventory: Inventory, workload: Workload, space: Sea
 
     ``InfeasibleError`` when no pool and framework can serve disaggregated (e.g. only llama.cpp asked for)."""
     space = space or SearchSpace()
-    arch = catalog.get_model(workload.model)
-    model_id = catalog.resolve_model(workload.model)
-    check_workload(workload, arch, model_id)
-    precisions = search_precisions(workload, space, arch)
+    arch, model_id, precisions = prepare(workload, space)
     skipped: Counter[str] = Counter()
     blocks = [block for pool in inventory.pools
               if (block := _pool_rows(pool, workload, space, precisions, arch.num_experts, skipped)) is not None]

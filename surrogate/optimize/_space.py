@@ -50,7 +50,7 @@ from features.precision import canonical_dtype, native_peak
 from surrogate.optimize._request import SIXTEEN_BIT, DevicePool, Inventory, SearchSpace, Workload
 
 __all__ = ["Candidates", "enumerate_candidates", "replica_layouts", "sequence_grid", "weight_runs_on", "check_workload",
-           "search_precisions"]
+           "search_precisions", "prepare"]
 
 @dataclass(frozen=True)
 class Candidates:
@@ -85,6 +85,15 @@ def _precisions(space: SearchSpace, native: str) -> list[str]:
         if dtype not in out:
             out.append(dtype)
     return out
+
+
+def prepare(workload: Workload, space: SearchSpace) -> tuple[ModelArch, str, tuple[list[str], list[str]]]:
+    """The model's architecture and catalog id, the workload checked against it (``ConfigError``), and the
+    weight and KV formats to try: what every search space starts from."""
+    arch = catalog.get_model(workload.model)
+    model_id = catalog.resolve_model(workload.model)
+    check_workload(workload, arch, model_id)
+    return arch, model_id, search_precisions(workload, space, arch)
 
 
 def search_precisions(workload: Workload, space: SearchSpace, arch: ModelArch) -> tuple[list[str], list[str]]:
@@ -251,10 +260,7 @@ def enumerate_candidates(inventory: Inventory, workload: Workload, space: Search
     example ``--frameworks tensorrt-llm`` on AMD devices).
     """
     space = space or SearchSpace()
-    arch = catalog.get_model(workload.model)
-    model_id = catalog.resolve_model(workload.model)
-    check_workload(workload, arch, model_id)
-    precisions = search_precisions(workload, space, arch)
+    arch, model_id, precisions = prepare(workload, space)
     skipped: Counter[str] = Counter()
     blocks = [block for pool in inventory.pools for fw_id in _frameworks(space)
               if (block := _pool_block(pool, fw_id, arch, workload, space, precisions, skipped)) is not None]

@@ -34,11 +34,16 @@ def _decode_dp(row: pd.Series) -> int:
     return 1 if pd.isna(value) else int(float(value))
 
 
+def _formats(row: pd.Series, kv_fp8_name: str) -> str:
+    """Runtime fp8 flags (SGLang and vLLM spell them alike, except the KV format's name)."""
+    return (" --quantization fp8" if row["weight_dtype"] == "fp8" else "") + (
+        f" --kv-cache-dtype {kv_fp8_name}" if row["kv_dtype"] == "fp8" else "")
+
+
 def _sglang(row: pd.Series, model: str, max_len: int) -> str:
     x, tp_p, y, tp_d, batch = _shape(row)
     dp = _decode_dp(row)
-    formats = (" --quantization fp8" if row["weight_dtype"] == "fp8" else "") + (
-        " --kv-cache-dtype fp8_e4m3" if row["kv_dtype"] == "fp8" else "")
+    formats = _formats(row, "fp8_e4m3")
     base = f"python -m sglang.launch_server --model-path {model} --context-length {max_len}{formats}"
     decode = f"--tp {tp_d}" if dp == 1 else f"--tp {tp_d * dp} --dp {dp} --enable-dp-attention --ep-size {tp_d * dp}"
     return (f"{x}x `{base} --disaggregation-mode prefill --tp {tp_p}`; {y}x `{base} --disaggregation-mode decode "
@@ -49,8 +54,7 @@ def _sglang(row: pd.Series, model: str, max_len: int) -> str:
 def _vllm(row: pd.Series, model: str, max_len: int) -> str:
     x, tp_p, y, tp_d, batch = _shape(row)
     dp = _decode_dp(row)
-    formats = (" --quantization fp8" if row["weight_dtype"] == "fp8" else "") + (
-        " --kv-cache-dtype fp8" if row["kv_dtype"] == "fp8" else "")
+    formats = _formats(row, "fp8")
     base = f"vllm serve {model} --max-model-len {max_len}{formats} {_NIXL}"
     decode = (f"--tensor-parallel-size {tp_d}" if dp == 1 else
               f"--tensor-parallel-size {tp_d} --data-parallel-size {dp} --enable-expert-parallel")
