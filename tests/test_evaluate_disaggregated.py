@@ -238,3 +238,21 @@ def test_predict_input_json_and_table_carry_the_disaggregated_columns(bundle_pat
     assert "disaggregated: 1 prefill worker(s) x tp1 dp1, 2 decode worker(s) x tp2 dp1, 8 requests in flight" in \
         table.output
     assert "memory per device" in table.output  # the aggregated row's own table
+
+
+def test_estimate_input_lists_disaggregated_rows_instead_of_pricing_them_as_aggregated(tmp_path: Path) -> None:
+    csv = tmp_path / "mixed.csv"
+    csv.write_text("hardware,model,input_len,output_len,concurrency,mode,prefill_workers,decode_workers\n"
+                   "h100-sxm,meta-llama/Llama-3.1-8B,1024,128,8,,,\n"
+                   "h100-sxm,meta-llama/Llama-3.1-8B,1024,128,8,disaggregated,1,1\n"
+                   "h100-sxm,meta-llama/Llama-3.1-8B,1024,128,8,weird,,\n", encoding="utf-8")
+    out = tmp_path / "estimates.csv"
+    result = CliRunner().invoke(cli, ["estimate", "--input", str(csv), "--output", str(out)])
+    assert result.exit_code == 0, result.output
+    assert f"{csv}:3: a disaggregated row: `surrogate predict --input` prices xPyD deployments" in result.output
+    assert f"{csv}:4: mode 'weird' is neither aggregated nor disaggregated" in result.output
+    assert "2 of 3 rows" in result.output
+    written = pd.read_csv(out)
+    assert len(written) == 1 and written["mode"].isna().all()
+    strict = CliRunner().invoke(cli, ["estimate", "--input", str(csv), "--strict"])
+    assert strict.exit_code == 1

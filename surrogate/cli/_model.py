@@ -38,6 +38,8 @@ from surrogate.cli._rows import (
     predict_rows,
     print_predictions,
     settled,
+    split_modes,
+    sub_file,
     usable_rows,
     write_csv,
 )
@@ -127,7 +129,20 @@ def _estimate_file(file: ConfigFile, output_path: Path | None, as_json: bool, st
     """Every row of a CSV: the estimable ones written (or printed), the others listed by line."""
     import pandas as pd
 
-    config, positions, problems = usable_rows(file)
+    aggregated, disaggregated, bad = split_modes(file)
+    if disaggregated or bad:  # never priced as something they are not
+        why = {p: "a disaggregated row: `surrogate predict --input` prices xPyD deployments (physics and its "
+                  "correction); `estimate` takes one aggregated deployment per row" for p in disaggregated}
+        why.update(bad)
+        left_out = [(file.lines[p], f"{file.where(p)}: {reason}") for p, reason in why.items()]
+        for _, text in sorted(left_out):
+            stderr.print(text, markup=False, highlight=False, soft_wrap=True)
+        kept = sub_file(file, aggregated, file.unreadable)
+        config, kept_positions, problems = usable_rows(kept)
+        positions = [aggregated[p] for p in kept_positions]
+        problems = [text for _, text in sorted(left_out)] + problems
+    else:
+        config, positions, problems = usable_rows(file)
     if not positions:
         raise nothing_usable(file, problems, "estimated")
     estimates = models.estimate_valid(config)

@@ -23,7 +23,7 @@ if TYPE_CHECKING:
     import pandas as pd
 
 __all__ = ["usable_rows", "account", "nothing_usable", "write_csv", "predict_rows", "settled", "predict_file",
-           "print_predictions"]
+           "print_predictions", "split_modes", "sub_file"]
 
 
 def usable_rows(file: ConfigFile) -> tuple[pd.DataFrame, list[int], list[str]]:
@@ -78,10 +78,10 @@ def predict_file(model: Any, file: ConfigFile, output_path: Path | None, as_json
     import numpy as np
     import pandas as pd
 
-    aggregated, disaggregated, bad_modes = _split_modes(file)
+    aggregated, disaggregated, bad_modes = split_modes(file)
     refused = [(file.lines[p], f"{file.where(p)}: {reason}") for p, reason in bad_modes.items()]
-    first, problems = _predict_aggregated(model, _sub_file(file, aggregated, file.unreadable + refused))
-    second, disagg_problems = _predict_disaggregated(model, _sub_file(file, disaggregated, []))
+    first, problems = _predict_aggregated(model, sub_file(file, aggregated, file.unreadable + refused))
+    second, disagg_problems = _predict_disaggregated(model, sub_file(file, disaggregated, []))
     blocks = [block for block in (first, second) if block is not None]
     problems += disagg_problems
     if not blocks:
@@ -113,7 +113,7 @@ class _Block(NamedTuple):
     described: pd.DataFrame
 
 
-def _split_modes(file: ConfigFile) -> tuple[list[int], list[int], dict[int, str]]:
+def split_modes(file: ConfigFile) -> tuple[list[int], list[int], dict[int, str]]:
     """Positions of the aggregated rows (``mode`` empty or aggregated) and the disaggregated ones, and
     ``{position: reason}`` for rows whose mode is neither (never predicted as something they are not)."""
     if "mode" not in file.frame:
@@ -126,7 +126,7 @@ def _split_modes(file: ConfigFile) -> tuple[list[int], list[int], dict[int, str]
     return aggregated, disaggregated, bad
 
 
-def _sub_file(file: ConfigFile, positions: list[int], unreadable: list[tuple[int, str]]) -> ConfigFile:
+def sub_file(file: ConfigFile, positions: list[int], unreadable: list[tuple[int, str]]) -> ConfigFile:
     """Some rows of a file, with their own lines (so problems still name the file's lines)."""
     return ConfigFile(file.path, file.frame.iloc[positions].reset_index(drop=True),
                       [file.lines[p] for p in positions], unreadable)
