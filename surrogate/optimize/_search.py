@@ -106,10 +106,14 @@ class OptimizeResult:
         return self.ranked.head(self.top_k)
 
 
+def _chunks(configs: pd.DataFrame) -> list[pd.DataFrame]:
+    """``configs`` in slices of ``_PREDICT_CHUNK_ROWS``, so one prediction never holds every candidate's features."""
+    return [configs.iloc[start:start + _PREDICT_CHUNK_ROWS] for start in range(0, len(configs), _PREDICT_CHUNK_ROWS)]
+
+
 def _predict(model: Predictor, configs: pd.DataFrame, targets: Targets, rate: float | None = None) -> pd.DataFrame:
     parts = []
-    for start in range(0, len(configs), _PREDICT_CHUNK_ROWS):
-        chunk = configs.iloc[start:start + _PREDICT_CHUNK_ROWS]
+    for chunk in _chunks(configs):
         if rate is None:
             parts.append(score(chunk, model.predict(chunk, normalized=True), targets))
         else:
@@ -323,8 +327,7 @@ def _search_disaggregated(model: Predictor, inventory: Inventory, workload: Work
     if options.objective == "cost":
         configs = _restrict_for_cost(configs, notes)
     columns = [c for c in configs.columns if c != "units"]
-    parts = [model.predict(configs.iloc[start:start + _PREDICT_CHUNK_ROWS][columns])
-             for start in range(0, len(configs), _PREDICT_CHUNK_ROWS)]
+    parts = [model.predict(chunk) for chunk in _chunks(configs[columns])]
     predictions = pd.concat(parts).reset_index(drop=True).drop(columns=["mode"])
     predictions["bottleneck"] = predictions["disagg_bound_by"]
     if not predictions["disaggregated_learned"].any():  # physics alone: no interval to bind the limits to
