@@ -13,6 +13,7 @@ import numpy as np
 import pandas as pd
 
 from features import catalog
+from features.distinct import per_distinct
 from features.errors import ConfigError
 from features.precision import BYTES_PER_VALUE, PEAK_COLUMNS_BY_WEIGHT, canonical_dtype, native_peak
 
@@ -231,9 +232,8 @@ Flag = Callable[[np.ndarray, Callable[[pd.DataFrame, pd.DataFrame], pd.Series]],
 def _listed(values: pd.Series, lists: pd.Series) -> np.ndarray:
     """Whether each value is one of its row's ';'-separated list (exact items, not substrings); each
     distinct pair is checked once."""
-    keys = pd.Series(values.astype(str).to_numpy() + "\x1f" + lists.astype(str).to_numpy())
-    answers = {key: key.split("\x1f")[0] in key.split("\x1f")[1].split(";") for key in pd.unique(keys)}
-    listed: np.ndarray = keys.map(answers).to_numpy(dtype=bool)
+    listed: np.ndarray = per_distinct(lambda value, items: str(value) in str(items).split(";"), values, lists,
+                                      dtype=bool)
     return listed
 
 

@@ -35,6 +35,7 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
+from features.distinct import per_distinct
 from features.errors import DataError
 from features.host import is_cpu_vendor
 from features.roofline import P2P_LATENCY_S, FloatArray, StepCost
@@ -90,7 +91,7 @@ class Efficiency:
         """
         vendor = np.asarray(vendors, dtype=object)
         framework = np.asarray(frameworks, dtype=object)
-        cpu = np.array([is_cpu_vendor(str(v)) for v in vendor], dtype=bool)
+        cpu = per_distinct(lambda v: is_cpu_vendor(str(v)), vendor, dtype=bool)
         vendor_speed = _lookup(self.vendor_log_speed, vendor)
         speed = np.exp(vendor_speed + np.where(cpu, 0.0, _lookup(self.framework_log_speed, framework)))
         overhead = np.exp(_lookup(self.framework_log_overhead, framework))

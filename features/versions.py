@@ -21,6 +21,7 @@ import pandas as pd
 from packaging.version import InvalidVersion, Version
 
 from features import catalog
+from features.distinct import per_distinct
 from features.errors import DataError, UnknownNameError, closest_names
 
 __all__ = ["SOURCE_ERA_DATES", "release_date", "software_years", "newest_known"]
@@ -161,16 +162,15 @@ def software_years(frameworks: pd.Series, versions: pd.Series) -> npt.NDArray[np
     """
     if len(frameworks) != len(versions):
         raise ValueError(f"{len(frameworks)} frameworks for {len(versions)} versions")
-    keys = [(None if _missing(f) else str(f), None if _missing(v) else str(v))
-            for f, v in zip(frameworks.to_numpy(), versions.to_numpy(), strict=True)]
-    codes, uniques = pd.factorize(pd.Series(keys, dtype=object))
-    years = np.full(len(uniques), np.nan)
-    for i, (framework, version) in enumerate(uniques):
-        when = None if version is None else release_date(str(framework), version)
-        if when is not None:
-            years[i] = (when - _EPOCH).days / _DAYS_PER_YEAR
-    out: npt.NDArray[np.float64] = years[codes]
-    return out
+    years: npt.NDArray[np.float64] = per_distinct(_years_since_epoch, frameworks, versions, dtype=float)
+    return years
+
+
+def _years_since_epoch(framework: object, version: object) -> float:
+    if _missing(version):
+        return np.nan
+    when = release_date(str(None if _missing(framework) else framework), str(version))
+    return np.nan if when is None else (when - _EPOCH).days / _DAYS_PER_YEAR
 
 
 def newest_known(framework: str) -> tuple[str, dt.date] | None:

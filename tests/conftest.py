@@ -47,3 +47,13 @@ def no_user_hardware(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]
         catalog.reload_hardware()
         yield path
     catalog.reload_hardware()
+
+
+@pytest.fixture(scope="session", autouse=True)
+def compiled_trees_cache(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+    """``SURROGATE_CACHE_DIR`` for the session: trees compiled by a test (``surrogate.model._compiled``) go
+    to a private place, never into the user's cache, and a test never reads one a developer compiled."""
+    with pytest.MonkeyPatch.context() as patch:
+        path = tmp_path_factory.mktemp("surrogate-cache")
+        patch.setenv("SURROGATE_CACHE_DIR", str(path))
+        yield path

@@ -59,6 +59,7 @@ from surrogate.model._calibration import (
     shrunk_band,
     widest,
 )
+from surrogate.model._compiled import compile_booster, predict_trees
 from surrogate.model._consistency import make_consistent
 from surrogate.model._disaggregated import (
     MIN_DISAGGREGATED_ROWS,
@@ -467,13 +468,19 @@ class SurrogateModel:
             learned = np.empty(len(cfg))
             if not beyond.all():
                 inside = feats if clamped_feats is None else feats[~beyond]
-                learned[~beyond] = np.asarray(fitted.predict(inside), dtype=float)
+                learned[~beyond] = predict_trees(fitted, inside, len(cfg))
             if clamped_feats is not None:
-                learned[beyond] = np.asarray(fitted.predict(clamped_feats), dtype=float)
+                learned[beyond] = predict_trees(fitted, clamped_feats, len(cfg))
             # log(prediction) = (1 - slack) * log(prior) + learned: both terms rise with the workload
             # (slack is 0 without physics).
             out[metric] = learned - self.slack_[metric] * np.log(est[metric].to_numpy())
         return out
+
+    def compile_trees(self) -> dict[str, bool]:
+        """Compile each metric's trees to machine code now, into this user's cache, so later predictions of any
+        size use them (``surrogate.model._compiled``); per metric, whether it is compiled (False: LightGBM,
+        the reason in ``_compiled.status()``)."""
+        return {metric: compile_booster(booster) is not None for metric, booster in self.models_.items()}
 
     def save(self, path: str | Path) -> Path:
         """Write the bundle (joblib) and trust it: this user's ``surrogate.load`` reads it back without

@@ -12,8 +12,10 @@ from __future__ import annotations
 from typing import Any
 
 import numpy as np
+import numpy.typing as npt
 import pandas as pd
 
+from features.distinct import per_distinct
 from features.versions import SOURCE_ERA_DATES, release_date
 
 __all__ = ["with_source_eras", "newest_software", "with_newest_software", "software_era"]
@@ -68,17 +70,17 @@ def with_newest_software(cfg: pd.DataFrame, newest: dict[str, dict[str, Any]]) -
     return out
 
 
-def software_era(cfg: pd.DataFrame) -> list[str]:
+def software_era(cfg: pd.DataFrame) -> npt.NDArray[np.object_]:
     """Per row, the engine and the software it reflects, e.g. ``vllm 0.19.0 (2026-04-03)``."""
     versions = (cfg["framework_version"].astype("string") if "framework_version" in cfg
                 else pd.Series(pd.NA, index=cfg.index, dtype="string"))
-    labels = {}
-    for framework, version in set(zip(cfg["framework"].astype(str), versions.fillna(""), strict=True)):
-        date = release_date(framework, version or None)
-        if not version:
-            labels[(framework, version)] = f"{framework} (version unknown)"
-        elif date is not None and str(date) == version:
-            labels[(framework, version)] = f"{framework} as of {date}"
-        else:
-            labels[(framework, version)] = f"{framework} {version}" + (f" ({date})" if date else "")
-    return [labels[(f, v)] for f, v in zip(cfg["framework"].astype(str), versions.fillna(""), strict=True)]
+    return per_distinct(_era_label, cfg["framework"].astype(str), versions.fillna(""))
+
+
+def _era_label(framework: str, version: str) -> str:
+    date = release_date(framework, version or None)
+    if not version:
+        return f"{framework} (version unknown)"
+    if date is not None and str(date) == version:
+        return f"{framework} as of {date}"
+    return f"{framework} {version}" + (f" ({date})" if date else "")

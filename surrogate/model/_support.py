@@ -23,6 +23,8 @@ import numpy.typing as npt
 import pandas as pd
 from scipy.spatial import cKDTree
 
+from features.distinct import per_distinct
+
 __all__ = ["Support", "SUPPORT_KINDS", "DISTANCE_FEATURES", "fit_support", "kind_folds", "sequences_of",
            "vendors_of", "workload_tails"]
 
@@ -48,8 +50,7 @@ def _software_keys(cfg: pd.DataFrame, feats: pd.DataFrame) -> list[np.ndarray]:
     software on this accelerator" means (an unknown date is one value of its own, -1). An accelerator
     measured only with 2024 releases is off the data with a 2026 one, however many other parts ran it."""
     years = np.round(np.nan_to_num(feats["software_year"].to_numpy(dtype=float), nan=-1.0), 3)
-    return [cfg["hardware"].astype(str).to_numpy(dtype=object), cfg["framework"].astype(str).to_numpy(dtype=object),
-            years]
+    return [cfg["hardware"].astype(str).to_numpy(), cfg["framework"].astype(str).to_numpy(), years]
 
 
 def _software_pairs(cfg: pd.DataFrame, feats: pd.DataFrame) -> list[tuple[str, str, float]]:
@@ -61,9 +62,7 @@ def _member(keys: list[np.ndarray], known: set[Any]) -> npt.NDArray[np.bool_]:
     """Whether each row's tuple of keys is in ``known``, decided once per distinct tuple."""
     if len(keys[0]) == 0:
         return np.zeros(0, dtype=bool)
-    codes, uniques = pd.MultiIndex.from_arrays(keys).factorize()
-    seen = np.array([tuple(u) in known for u in uniques], dtype=bool)
-    member: npt.NDArray[np.bool_] = seen[codes]
+    member: npt.NDArray[np.bool_] = per_distinct(lambda *values: tuple(values) in known, *keys, dtype=bool)
     return member
 
 
@@ -87,7 +86,7 @@ def _context_windows(models: pd.Series) -> npt.NDArray[np.float64]:
 
 def _hardware_keys(cfg: pd.DataFrame) -> list[np.ndarray]:
     """(accelerator, batching mode) per row: static batches on a part say little about serving on it."""
-    return [cfg["hardware"].astype(str).to_numpy(dtype=object), cfg["batching"].astype(str).to_numpy(dtype=object)]
+    return [cfg["hardware"].astype(str).to_numpy(), cfg["batching"].astype(str).to_numpy()]
 
 
 def _hardware_modes(cfg: pd.DataFrame) -> list[tuple[str, str]]:
@@ -103,6 +102,13 @@ def _workload_values(cfg: pd.DataFrame) -> dict[str, npt.NDArray[np.float64]]:
 def _points(feats: pd.DataFrame) -> npt.NDArray[np.float64]:
     points: npt.NDArray[np.float64] = feats[DISTANCE_FEATURES].to_numpy(dtype=float)
     return points
+
+
+def _off_support_label(*flags: bool) -> str:
+    """The kinds a row is off (its ``SUPPORT_KINDS`` flags, then whether it is far), comma-separated."""
+    *seen, far = flags
+    off = [kind for kind, ok in zip(SUPPORT_KINDS, seen, strict=True) if not ok]
+    return ", ".join(off + (["distance"] if far else []))
 
 
 @dataclass
@@ -140,10 +146,7 @@ class Support:
                      for kind in SUPPORT_KINDS]].to_numpy()
         far = out["support_distance"].to_numpy() > 1.0
         # One label per distinct combination of flags (a table of many rows has few).
-        combos, inverse = np.unique(np.column_stack([flags.astype(bool), far]), axis=0, return_inverse=True)
-        labels = np.array([", ".join([k for k, ok in zip(SUPPORT_KINDS, row[:-1], strict=True) if not ok]
-                                     + (["distance"] if row[-1] else [])) for row in combos], dtype=object)
-        out["off_support"] = labels[np.asarray(inverse).ravel()] if len(cfg) else []
+        out["off_support"] = per_distinct(_off_support_label, *flags.astype(bool).T, far) if len(cfg) else []
         return out
 
     def range_excess(self, cfg: pd.DataFrame) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.float64]]:
