@@ -35,12 +35,12 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from features.distinct import per_distinct
+from features.distinct import distinct_rows
 from features.errors import DataError
 from features.host import is_cpu_vendor
 from features.roofline import P2P_LATENCY_S, FloatArray, StepCost
 
-__all__ = ["Efficiency", "RowEfficiency", "AchievableStep", "achievable_step", "default_efficiency",
+__all__ = ["Efficiency", "RowEfficiency", "RowGroups", "AchievableStep", "achievable_step", "default_efficiency",
            "matmul_efficiency", "link_efficiency", "GLOBAL_PARAMETERS"]
 
 # Bounds of the global parameters (fitting stays inside them; a fraction is never above 1).
@@ -80,8 +80,10 @@ class Efficiency:
         "help": "log multiplier on the fixed costs, by framework"})
     source: str = field(default="defaults", metadata={"help": "where the numbers come from"})
 
-    def rows(self, vendors: npt.ArrayLike, frameworks: npt.ArrayLike) -> RowEfficiency:
-        """The parameters per configuration row (offsets looked up by vendor and framework).
+    def rows(self, vendors: npt.ArrayLike | RowGroups, frameworks: npt.ArrayLike | None = None) -> RowEfficiency:
+        """The parameters per configuration row (offsets looked up by vendor and framework). ``vendors`` may be
+        the rows' :class:`RowGroups` (then ``frameworks`` is not given): a fit that prices the same rows
+        thousands of times groups them once.
 
         A CPU (a probed machine, :mod:`features.host`) is priced at the rates its probe measured: those are
         already achievable rates (a STREAM copy, a BLAS matmul), and the fitted fractions, saturation sizes
@@ -89,12 +91,12 @@ class Efficiency:
         can slow it down. ggml's CPU kernels take a matmul row by row, so there is no tile to fill: no
         saturation in tokens or matrix size. Fixed costs stay as fitted (engine and per-layer work).
         """
-        vendor = np.asarray(vendors, dtype=object)
-        framework = np.asarray(frameworks, dtype=object)
-        cpu = per_distinct(lambda v: is_cpu_vendor(str(v)), vendor, dtype=bool)
-        vendor_speed = _lookup(self.vendor_log_speed, vendor)
-        speed = np.exp(vendor_speed + np.where(cpu, 0.0, _lookup(self.framework_log_speed, framework)))
-        overhead = np.exp(_lookup(self.framework_log_overhead, framework))
+        groups = vendors if isinstance(vendors, RowGroups) else RowGroups.of(vendors, frameworks)
+        cpu = groups.cpu
+        vendor_speed = groups.vendor_values(self.vendor_log_speed)
+        speed = np.exp(vendor_speed + np.where(cpu, 0.0, groups.framework_values(self.framework_log_speed)))
+        overhead = np.exp(groups.framework_values(self.framework_log_overhead))
+        rows = len(cpu)
 
         def fraction(value: float) -> FloatArray:
             out: FloatArray = np.clip(np.where(cpu, 1.0, value) * speed, 1e-3, 1.0)
@@ -111,7 +113,7 @@ class Efficiency:
             attention_fraction=fraction(self.attention_fraction),
             memory_fraction=fraction(self.memory_fraction),
             link_fraction=fraction(self.link_fraction),
-            link_half_bytes=np.full(len(vendor), self.link_half_bytes),
+            link_half_bytes=np.full(rows, self.link_half_bytes),
             layer_overhead_s=self.layer_overhead_s * overhead,
             step_overhead_s=self.step_overhead_s * overhead,
         )
@@ -128,12 +130,44 @@ class Efficiency:
         return cls(**dict(values))
 
 
-def _lookup(offsets: Mapping[str, float], keys: npt.NDArray[np.object_]) -> FloatArray:
-    """Offset per row; names without one get 0 (the global value)."""
-    out = np.zeros(len(keys))
-    for name, value in offsets.items():
-        out[keys == name] = value
-    return out
+@dataclass(frozen=True)
+class RowGroups:
+    """Each row's vendor and framework as a code into their distinct names, and whether it is a CPU."""
+
+    vendor_codes: npt.NDArray[np.intp]
+    vendor_names: tuple[object, ...]
+    framework_codes: npt.NDArray[np.intp]
+    framework_names: tuple[object, ...]
+    cpu: npt.NDArray[np.bool_]
+
+    @classmethod
+    def of(cls, vendors: npt.ArrayLike, frameworks: npt.ArrayLike | None) -> RowGroups:
+        if frameworks is None:
+            raise TypeError("frameworks are needed unless vendors is a RowGroups")
+        vendor = np.asarray(vendors, dtype=object)
+        framework = np.asarray(frameworks, dtype=object)
+        vendor_codes, vendor_first = distinct_rows(vendor)
+        framework_codes, framework_first = distinct_rows(framework)
+        vendor_names = tuple(vendor[vendor_first].tolist())
+        cpu = np.array([is_cpu_vendor(str(v)) for v in vendor_names], dtype=bool)[vendor_codes] if len(vendor) \
+            else np.zeros(0, dtype=bool)
+        return cls(vendor_codes, vendor_names, framework_codes, tuple(framework[framework_first].tolist()), cpu)
+
+    def vendor_values(self, offsets: Mapping[str, float]) -> FloatArray:
+        """Offset per row by vendor; names without one get 0 (the global value)."""
+        return _lookup(offsets, self.vendor_names, self.vendor_codes)
+
+    def framework_values(self, offsets: Mapping[str, float]) -> FloatArray:
+        """Offset per row by framework; names without one get 0 (the global value)."""
+        return _lookup(offsets, self.framework_names, self.framework_codes)
+
+
+def _lookup(offsets: Mapping[str, float], names: tuple[object, ...], codes: npt.NDArray[np.intp]) -> FloatArray:
+    if not len(codes):
+        return np.zeros(0)
+    values: FloatArray = np.array([float(offsets.get(name, 0.0)) if isinstance(name, str) else 0.0
+                                   for name in names])[codes]
+    return values
 
 
 @dataclass(frozen=True)

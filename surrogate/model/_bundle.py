@@ -31,6 +31,8 @@ calibrated in :mod:`surrogate.model._calibration`.
 from __future__ import annotations
 
 import hashlib
+from dataclasses import dataclass
+from functools import partial
 from importlib.metadata import version as _pkg_version
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -71,6 +73,7 @@ from surrogate.model._efficiency import enough_for_efficiency, fit_efficiency
 from surrogate.model._progress import ProgressFn, Steps
 from surrogate.model._software import newest_software, software_era, with_newest_software, with_source_eras
 from surrogate.model._support import fit_support, kind_folds, workload_tails
+from surrogate.model._workers import run_all
 
 if TYPE_CHECKING:
     import lightgbm as lgb
@@ -152,6 +155,42 @@ def check_columns(configs: pd.DataFrame) -> None:
         raise ConfigError("; ".join(parts) + f" (expected some of: {', '.join(CONFIG_COLUMNS)})")
 
 
+@dataclass(frozen=True)
+class MedianFitter:
+    """The LightGBM settings of a median model; calling it fits one on features and log-correction targets."""
+
+    learning_rate: float
+    num_leaves: int
+    min_child_samples: int
+    seed: int
+    rounds: int
+
+    def params(self, columns: list[str]) -> dict[str, Any]:
+        return {
+            "objective": "regression", "learning_rate": self.learning_rate,
+            "num_leaves": self.num_leaves, "min_data_in_leaf": self.min_child_samples,
+            "bagging_fraction": 0.8, "bagging_freq": 1, "feature_fraction": 0.8, "lambda_l2": 1.0,
+            "monotone_constraints": [1 if c in MONOTONE_INCREASING else 0 for c in columns],
+            "monotone_constraints_method": "intermediate",
+            "seed": self.seed, "deterministic": True,
+            "force_col_wise": True, "num_threads": _THREADS, "verbose": -1,
+        }
+
+    def __call__(self, feats: pd.DataFrame, target: np.ndarray) -> lgb.Booster:
+        import lightgbm as lgb
+
+        data = lgb.Dataset(feats, label=target, free_raw_data=True)
+        return lgb.train(self.params(list(feats.columns)), data, num_boost_round=self.rounds)
+
+
+def _refit_without(rows: pd.DataFrame, base: Efficiency) -> Efficiency | None:
+    """The efficiency parameters refit on ``rows`` (a group left out), or None where too few rows are left."""
+    try:
+        return fit_efficiency(rows, base=base, tolerance=_REFIT_TOLERANCE)
+    except DataError:
+        return None
+
+
 class SurrogateModel:
     """Analytic roofline corrected by monotone gradient-boosted trees, one per metric, with P10/P90."""
 
@@ -188,23 +227,13 @@ class SurrogateModel:
         self.__dict__.update(state)
 
     # --- training -----------------------------------------------------------------------------
-    def _params(self, columns: list[str]) -> dict[str, Any]:
-        return {
-            "objective": "regression", "learning_rate": self.learning_rate,
-            "num_leaves": self.num_leaves, "min_data_in_leaf": self.min_child_samples,
-            "bagging_fraction": 0.8, "bagging_freq": 1, "feature_fraction": 0.8, "lambda_l2": 1.0,
-            "monotone_constraints": [1 if c in MONOTONE_INCREASING else 0 for c in columns],
-            "monotone_constraints_method": "intermediate",
-            "seed": self.seed if self.seed is not None else 0, "deterministic": True,
-            "force_col_wise": True, "num_threads": _THREADS, "verbose": -1,
-        }
-
-    def _fit_median(self, feats: pd.DataFrame, target: np.ndarray) -> lgb.Booster:
-        """One monotone median model of a log correction."""
-        import lightgbm as lgb
-
-        data = lgb.Dataset(feats, label=target, free_raw_data=True)
-        return lgb.train(self._params(list(feats.columns)), data, num_boost_round=self.n_estimators)
+    @property
+    def _median_fitter(self) -> MedianFitter:
+        """Fits one monotone median model of a log correction (a small picklable object: calibration sends it
+        to worker processes)."""
+        return MedianFitter(learning_rate=self.learning_rate, num_leaves=self.num_leaves,
+                            min_child_samples=self.min_child_samples, seed=self.seed if self.seed is not None else 0,
+                            rounds=self.n_estimators)
 
     def _features(self, cfg: pd.DataFrame, est: pd.DataFrame, specs: pd.DataFrame) -> pd.DataFrame:
         feats = build_features(cfg, est, normalized=True, with_hardware_id=self.with_hardware_id,
@@ -278,7 +307,7 @@ class SurrogateModel:
             slack = self.slack_[metric] * np.log(base[rows])
             target = np.log(measured[rows] / base[rows]) + slack
             steps.start(f"{metric} median")
-            self.models_[metric] = self._fit_median(feats[rows], target)
+            self.models_[metric] = self._median_fitter(feats[rows], target)
             self.train_rows_[metric] = int(rows.sum())
             needed = {kind: np.log(measured[rows] / frame[metric].to_numpy()[rows]) for kind, frame in held_out.items()}
             self.bands_[metric] = self._calibrate_metric(
@@ -326,14 +355,12 @@ class SurrogateModel:
         out = {}
         for kind, groups in groupings.items():
             frame = est[list(METRICS)].copy()
-            for group in np.unique(groups):
-                mine = groups == group
-                if mine.all():  # nothing would be left to fit on
-                    continue
-                steps.start(f"efficiency without {kind} {group}", 2.0)
-                try:
-                    efficiency = fit_efficiency(table[~mine], base=self.efficiency_, tolerance=_REFIT_TOLERANCE)
-                except DataError:  # too few rows left: the group's own parameters are all there is
+            held = [groups == group for group in np.unique(groups)]
+            held = [mine for mine in held if not mine.all()]  # nothing would be left to fit on
+            steps.start(f"efficiency without each {kind} ({len(held)} refits)", 2.0 * len(held))
+            tasks = [partial(_refit_without, table[~mine], self.efficiency_) for mine in held]
+            for mine, efficiency in zip(held, run_all(tasks, work=len(table) * len(tasks)), strict=True):
+                if efficiency is None:  # too few rows left: the group's own parameters are all there is
                     continue
                 frame.loc[mine, list(METRICS)] = estimate(cfg[mine], normalized=True, efficiency=efficiency)[
                     list(METRICS)].to_numpy()
@@ -352,12 +379,12 @@ class SurrogateModel:
             return {"seen": Band(0.0, 0.0), "prior": prior}
         steps.start(f"{metric} interval calibration: random folds", CALIBRATION_FOLDS)
         random_folds = np.random.default_rng(self.seed).permutation(len(target)) % CALIBRATION_FOLDS
-        bands = {"seen": residual_band(target - out_of_fold(self._fit_median, feats, target, random_folds)),
+        bands = {"seen": residual_band(target - out_of_fold(self._median_fitter, feats, target, random_folds)),
                  "prior": prior}
         seen = bands["seen"]
         for kind, groups in folds.items():
             steps.start(f"{metric} interval calibration: {kind} held out", held_out_fits(groups))
-            correction = out_of_fold(self._fit_median, feats, target, groups) - slack
+            correction = out_of_fold(self._median_fitter, feats, target, groups) - slack
             wanted = needed.get(kind, target - slack)
             extent = 0.0
             if kind == "workload":  # leaving the trained range widens the band but never shrinks (monotone)

@@ -17,11 +17,14 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
+from functools import partial
 from typing import Any, Protocol
 
 import numpy as np
 import numpy.typing as npt
 import pandas as pd
+
+from surrogate.model._workers import run_all
 
 __all__ = ["BAND_QUANTILES", "CALIBRATION_FOLDS", "Band", "Regressor", "out_of_fold", "held_out_fits", "residual_band",
            "shrunk_band", "model_folds", "widest", "row_bands", "growth_slack", "MAX_GROWTH_SLACK"]
@@ -62,16 +65,27 @@ def out_of_fold(fit_median: MedianFit, feats: pd.DataFrame, target: np.ndarray,
                 folds: np.ndarray) -> npt.NDArray[np.float64]:
     """Each row's correction predicted by a model trained without its fold (NaN where a fold is all rows).
 
-    Integer folds below 0 are never held out (always trained on; their rows stay NaN)."""
+    Integer folds below 0 are never held out (always trained on; their rows stay NaN). The fits are
+    independent: large ones run in worker processes (:func:`surrogate.model._workers.run_all`), with the
+    same results as one after the other (each fit is seeded and single-threaded)."""
     predicted = np.full(len(target), np.nan)
+    held: list[npt.NDArray[np.bool_]] = []
     for k in np.unique(folds):
         if isinstance(k, (int, np.integer)) and k < 0:
             continue
         test = folds == k
         if test.all() or not test.any():
             continue
-        predicted[test] = np.asarray(fit_median(feats[~test], target[~test]).predict(feats[test]))
+        held.append(test)
+    tasks = [partial(_fit_and_predict, fit_median, feats[~test], target[~test], feats[test]) for test in held]
+    for test, values in zip(held, run_all(tasks, work=len(target) * len(tasks)), strict=True):
+        predicted[test] = values
     return predicted
+
+
+def _fit_and_predict(fit_median: MedianFit, train: pd.DataFrame, target: np.ndarray,
+                     test: pd.DataFrame) -> npt.NDArray[np.float64]:
+    return np.asarray(fit_median(train, target).predict(test), dtype=float)
 
 
 def held_out_fits(folds: np.ndarray) -> int:

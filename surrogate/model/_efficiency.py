@@ -22,7 +22,7 @@ import pandas as pd
 
 from features.analytic import AnalyticSteps, analytic_steps, compose
 from features.configs import CONFIG_COLUMNS, gather_specs, invalid_reasons, normalize_configs
-from features.efficiency import GLOBAL_PARAMETERS, Efficiency, achievable_step, default_efficiency
+from features.efficiency import GLOBAL_PARAMETERS, Efficiency, RowGroups, achievable_step, default_efficiency
 from features.errors import DataError
 
 __all__ = ["fit_efficiency", "FITTED_PARAMETERS"]
@@ -48,6 +48,7 @@ class _Problem:
     measured: dict[str, npt.NDArray[np.float64]]
     vendor_names: tuple[str, ...]
     framework_names: tuple[str, ...]
+    groups: RowGroups
 
 
 def _problem(table: pd.DataFrame) -> _Problem:
@@ -61,7 +62,7 @@ def _problem(table: pd.DataFrame) -> _Problem:
     vendors = specs["vendor"].to_numpy(dtype=object)
     frameworks = cfg["framework"].to_numpy(dtype=object)
     return _Problem(analytic_steps(cfg, specs), vendors, frameworks, measured,
-                    tuple(sorted(set(vendors))), tuple(sorted(set(frameworks))))
+                    tuple(sorted(set(vendors))), tuple(sorted(set(frameworks))), RowGroups.of(vendors, frameworks))
 
 
 def _to_free(value: float, transform: str) -> float:
@@ -92,7 +93,7 @@ def _unpack(x: npt.NDArray[np.float64], base: Efficiency, problem: _Problem) -> 
 def _residuals(x: npt.NDArray[np.float64], base: Efficiency, problem: _Problem,
                prior_weight: float) -> npt.NDArray[np.float64]:
     efficiency = _unpack(x, base, problem)
-    rows = efficiency.rows(problem.vendors, problem.frameworks)
+    rows = efficiency.rows(problem.groups)
     steps = problem.steps
     times = compose(steps, *(achievable_step(s, rows).time_s
                              for s in (steps.prefill, steps.wave_prefill, steps.decode)))

@@ -87,7 +87,7 @@ def compact_scores(summary: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
-def train_bundle(table: pd.DataFrame, seed: int | None = 0, cv_folds: int = 5,
+def train_bundle(table: pd.DataFrame, seed: int | None = 0, cv_folds: int = 0,
                  progress: ProgressFn | None = None, **params: Any) -> SurrogateModel:
     """Fit on every training row; with ``cv_folds`` > 1, store random k-fold scores in the metadata.
     ``progress`` gets each step and the fraction done (each fold costs about one fit)."""

@@ -1,0 +1,46 @@
+"""Independent training fits in worker processes (surrogate.model._workers): same results, in order."""
+
+from __future__ import annotations
+
+from functools import partial
+
+import numpy as np
+import pytest
+
+from features.errors import ConfigError
+from surrogate.model import _workers
+from surrogate.model._bundle import MedianFitter
+from surrogate.model._calibration import out_of_fold
+
+
+def test_jobs_reads_the_environment_and_refuses_nonsense(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv(_workers.JOBS_ENV, "3")
+    assert _workers.jobs() == 3
+    monkeypatch.setenv(_workers.JOBS_ENV, "0")
+    with pytest.raises(ConfigError, match="SURROGATE_JOBS='0' must be a whole number of worker processes, 1 or more"):
+        _workers.jobs()
+    monkeypatch.delenv(_workers.JOBS_ENV)
+    assert 1 <= _workers.jobs() <= 8
+
+
+def test_results_come_back_in_task_order_in_workers_and_here(monkeypatch: pytest.MonkeyPatch) -> None:
+    tasks = [partial(pow, 2, k) for k in range(6)]
+    monkeypatch.setenv(_workers.JOBS_ENV, "2")
+    assert _workers.run_all(tasks, work=10**9) == [1, 2, 4, 8, 16, 32]
+    assert _workers.run_all(tasks, work=1) == [1, 2, 4, 8, 16, 32]  # small: in this process
+
+
+def test_held_out_fits_in_workers_equal_fits_one_after_the_other(monkeypatch: pytest.MonkeyPatch) -> None:
+    from _tiny_model import synthetic_table, tiny_model
+
+    _, est, feats = tiny_model()._physics(synthetic_table())
+    target = np.log(synthetic_table()["itl_s"].to_numpy() / est["itl_s"].to_numpy())
+    folds = np.arange(len(target)) % 4
+    fitter = MedianFitter(learning_rate=0.1, num_leaves=7, min_child_samples=5, seed=0, rounds=15)
+    monkeypatch.setenv(_workers.JOBS_ENV, "1")
+    serial = out_of_fold(fitter, feats, target, folds)
+    monkeypatch.setenv(_workers.JOBS_ENV, "2")
+    monkeypatch.setattr(_workers, "_MIN_PARALLEL_WORK", 0)
+    parallel = out_of_fold(fitter, feats, target, folds)
+    assert np.isfinite(serial).all()
+    np.testing.assert_array_equal(parallel, serial)
