@@ -4,9 +4,10 @@
 
 Ingest: ``load_shared`` over ``../shared/datasets`` (what the data tests load once per run).
 Prediction: a batch of distinct configurations (hardware x model x framework x layout x workload)
-through ``SurrogateModel.predict`` end to end (normalisation, analytic model, features, 3 LightGBM
-models). Training: ``train_bundle`` on every shared row with cross-validation off, as `surrogate
-train --cv-folds 0` does.
+through ``SurrogateModel.predict`` end to end (normalisation, analytic model, features, support checks,
+3 median models), twice: with the trees compiled to machine code (``surrogate compile``; compiled first,
+its time printed apart) and with LightGBM's own predictor (``SURROGATE_COMPILED_TREES=never``).
+Training: ``train_bundle`` on every shared row, as `surrogate train` does by default (no cross-validation).
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from __future__ import annotations
 import argparse
 import itertools
 import json
+import os
 import statistics
 import sys
 import time
@@ -22,7 +24,10 @@ from pathlib import Path
 import pandas as pd
 
 from surrogate.ingest import load_shared
-from surrogate.model import SurrogateModel, load, load_default, train_bundle, training_rows
+from surrogate.model import SurrogateModel, _compiled, load, load_default, train_bundle, training_rows
+
+# Prediction speed on a quiet 2-core machine when issue 15 was filed (configurations per second).
+_ISSUE_BASELINE = 12_600
 
 
 def configurations(rows: int) -> pd.DataFrame:
@@ -74,17 +79,28 @@ def main(argv: list[str] | None = None) -> int:
         except Exception:  # noqa: BLE001 - no default bundle yet: train one for the measurement
             model = SurrogateModel(seed=0).fit(training_rows(table))
     configs = configurations(args.rows)
+    start = time.perf_counter()
+    compiled = all(model.compile_trees().values())
+    results["compile_s"] = time.perf_counter() - start
+    print(f"compile: {'trees compiled or read from the cache' if compiled else 'not compiled: ' + _compiled.status()}"
+          f" in {results['compile_s']:.1f} s")
     model.predict(configs.head(1000))  # warm caches (catalog, model configs)
-    seconds = _median_seconds(lambda: model.predict(configs), args.repeats)
-    results["predict_rows"] = len(configs)
-    results["predict_median_s"] = seconds
-    results["predict_configs_per_s"] = len(configs) / seconds
-    print(f"predict: {len(configs):,} configurations in {seconds:.2f} s (median of {args.repeats}) = "
-          f"{len(configs) / seconds:,.0f} configurations/s; aim >= 200,000/s -> ratio "
-          f"{len(configs) / seconds / 200_000:.2f}")
+    runs = [("compiled trees", "auto"), ("LightGBM trees", "never")] if compiled else [("LightGBM trees", "never")]
+    for label, policy in runs:
+        os.environ[_compiled.POLICY_ENV] = policy
+        seconds = _median_seconds(lambda: model.predict(configs), args.repeats)
+        key = "predict" if policy == "auto" or not compiled else "predict_lightgbm"
+        results[f"{key}_rows"] = len(configs)
+        results[f"{key}_median_s"] = seconds
+        results[f"{key}_configs_per_s"] = len(configs) / seconds
+        print(f"predict ({label}): {len(configs):,} configurations in {seconds:.2f} s (median of {args.repeats}) = "
+              f"{len(configs) / seconds:,.0f} configurations/s; aim >= 200,000/s -> ratio "
+              f"{len(configs) / seconds / 200_000:.2f}; {len(configs) / seconds / _ISSUE_BASELINE:.1f}x the "
+              f"{_ISSUE_BASELINE:,}/s the issue measured")
+    os.environ.pop(_compiled.POLICY_ENV, None)
     if not args.skip_train:
         train_repeats = max(1, min(3, args.repeats))
-        seconds = _median_seconds(lambda: train_bundle(table, seed=0, cv_folds=0), train_repeats)
+        seconds = _median_seconds(lambda: train_bundle(table, seed=0), train_repeats)
         results["train_median_s"] = seconds
         results["train_rows"] = len(training_rows(table))
         print(f"train: {results['train_rows']:,} rows in {seconds:.1f} s (median of {train_repeats}); "

@@ -22,6 +22,7 @@ from __future__ import annotations
 
 from collections import Counter
 from dataclasses import dataclass, field
+from functools import partial
 from typing import Any
 
 import numpy as np
@@ -39,6 +40,7 @@ from surrogate.model._disaggregated import (
 )
 from surrogate.model._progress import ProgressFn, scaled
 from surrogate.model._splits import SPLIT_RULES, SPLITS, Fold, disaggregated_folds, fold_masks, held_out_label
+from surrogate.model._workers import run_all, workers_for
 
 __all__ = ["SPLITS", "VARIANTS", "DISAGG_VARIANTS", "Evaluation", "cross_validate", "error_summary",
            "summarize_disaggregated"]
@@ -111,14 +113,26 @@ def cross_validate(table: pd.DataFrame, split: str, seed: int | None = 0, n_fold
     runnable = [k for k, fold in enumerate(all_folds) if fold.train.any() and fold.test.any()]
     disagg, disagg_folds, not_scored = _disaggregated_inputs(disaggregated, split, seed, n_folds)
     rows, disagg_rows = [], []
+    n = len(runnable)
+    # Folds are independent: on several cores each runs in a worker process (the same predictions as one
+    # after the other); progress then counts finished folds, else the steps inside each fit.
+    in_workers = workers_for(n, len(table) * n) > 1
+    tasks = []
     for i, k in enumerate(runnable):
         train_mask, test, group = all_folds[k]
-        n = len(runnable)
-        fold_progress = scaled(progress, i / n, 1 / n, f"{split} fold {i + 1}/{n}: ")
+        fold_progress = None if in_workers else scaled(progress, i / n, 1 / n, f"{split} fold {i + 1}/{n}: ")
         held = disagg_folds.pop(held_out_label(all_folds[k]), None)
         pair = (disagg[held.train], disagg[held.test]) if held is not None else None
-        fold, predicted = _predict_fold(table[train_mask], table[test], group[test], k, seed, model_params,
-                                        fold_progress, pair)
+        tasks.append(partial(_predict_fold, table[train_mask], table[test], group[test], k, seed, model_params,
+                             fold_progress, pair))
+
+    def folds_done(count: int) -> None:
+        if progress is not None and in_workers:
+            progress(f"{split}: {count}/{n} folds done", count / n)
+
+    if progress is not None and in_workers:
+        progress(f"{split}: {n} folds in {workers_for(n, len(table) * n)} worker processes", 0.0)
+    for fold, predicted in run_all(tasks, work=len(table) * n, done=folds_done):
         rows.append(fold)
         if predicted is not None:
             disagg_rows.append(predicted)

@@ -18,7 +18,7 @@ from typing import TypeVar
 
 from features.errors import ConfigError
 
-__all__ = ["JOBS_ENV", "jobs", "run_all"]
+__all__ = ["JOBS_ENV", "jobs", "run_all", "workers_for"]
 
 JOBS_ENV = "SURROGATE_JOBS"
 _MAX_JOBS = 8
@@ -44,12 +44,36 @@ def jobs() -> int:
     return max(1, min(usable, _MAX_JOBS))
 
 
-def run_all(tasks: Sequence[Callable[[], T]], *, work: int) -> list[T]:
+def workers_for(tasks: int, work: int) -> int:
+    """How many worker processes :func:`run_all` uses for ``tasks`` tasks of ``work`` in all (1: none)."""
+    if work < _MIN_PARALLEL_WORK:
+        return 1
+    return max(1, min(jobs(), tasks))
+
+
+def run_all(tasks: Sequence[Callable[[], T]], *, work: int, done: Callable[[int], None] | None = None) -> list[T]:
     """Each task's result, in order; in worker processes when there are several tasks, several workers and
-    at least ``_MIN_PARALLEL_WORK`` of ``work`` (the caller's measure of the batch's size)."""
-    workers = min(jobs(), len(tasks))
-    if workers <= 1 or work < _MIN_PARALLEL_WORK:
-        return [task() for task in tasks]
+    at least ``_MIN_PARALLEL_WORK`` of ``work`` (the caller's measure of the batch's size). ``done`` is told
+    how many tasks have finished, as results come back. Inside a worker, work runs in that worker only
+    (nested workers would only contend for the same cores)."""
+    workers = workers_for(len(tasks), work)
+    results: list[T] = []
+    if workers <= 1:
+        for task in tasks:
+            results.append(task())
+            if done is not None:
+                done(len(results))
+        return results
     from joblib import Parallel, delayed
 
-    return list(Parallel(n_jobs=workers, backend="loky")(delayed(task)() for task in tasks))
+    for result in Parallel(n_jobs=workers, backend="loky", return_as="generator")(
+            delayed(_in_worker)(task) for task in tasks):
+        results.append(result)
+        if done is not None:
+            done(len(results))
+    return results
+
+
+def _in_worker(task: Callable[[], T]) -> T:
+    os.environ[JOBS_ENV] = "1"
+    return task()
