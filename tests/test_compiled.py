@@ -168,3 +168,22 @@ def test_an_unknown_policy_is_a_usage_error_on_the_command_line(monkeypatch: pyt
                                        "--input-len", "512", "--output-len", "128"])
     assert result.exit_code == 2
     assert "SURROGATE_COMPILED_TREES='fast' is not one of auto, always, never" in result.output
+
+
+def test_disaggregated_rows_predict_the_same_compiled_or_not(monkeypatch: pytest.MonkeyPatch) -> None:
+    from surrogate.model import load_default
+
+    rows = pd.DataFrame([{"hardware": "h100-sxm", "model": "meta-llama/Llama-3.1-8B", "framework": "vllm",
+                          "weight_dtype": "bf16", "kv_dtype": "bf16", "input_len": length, "output_len": 128,
+                          "mode": "disaggregated", "concurrency": concurrency, "prefill_workers": 1,
+                          "decode_workers": decode, "prefill_tp": 1, "decode_tp": 1}
+                         for length in (512, 2048) for concurrency in (1, 16, 64) for decode in (1, 3)])
+    model = load_default()
+    assert model.disaggregated_ is not None and model.disaggregated_.models_
+    monkeypatch.setenv(_compiled.POLICY_ENV, "never")
+    plain = model.predict(rows)
+    monkeypatch.setenv(_compiled.POLICY_ENV, "always")
+    compiled = model.predict(rows)
+    assert _compiled.status() == "compiled"
+    numbers = plain.select_dtypes("number").columns
+    np.testing.assert_allclose(compiled[numbers].to_numpy(float), plain[numbers].to_numpy(float), rtol=1e-9)

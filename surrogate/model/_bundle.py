@@ -504,10 +504,14 @@ class SurrogateModel:
         return out
 
     def compile_trees(self) -> dict[str, bool]:
-        """Compile each metric's trees to machine code now, into this user's cache, so later predictions of any
-        size use them (``surrogate.model._compiled``); per metric, whether it is compiled (False: LightGBM,
-        the reason in ``_compiled.status()``)."""
-        return {metric: compile_booster(booster) is not None for metric, booster in self.models_.items()}
+        """Compile each metric's trees (and the disaggregated correction's) to machine code now, into this
+        user's cache, so later predictions of any size use them (``surrogate.model._compiled``); per model,
+        whether it is compiled (False: LightGBM, the reason in ``_compiled.status()``)."""
+        boosters = dict(self.models_)
+        correction = getattr(self, "disaggregated_", None)
+        if correction is not None:
+            boosters.update({f"disaggregated {metric}": booster for metric, booster in correction.models_.items()})
+        return {name: compile_booster(booster) is not None for name, booster in boosters.items()}
 
     def save(self, path: str | Path) -> Path:
         """Write the bundle (joblib) and trust it: this user's ``surrogate.load`` reads it back without

@@ -163,9 +163,9 @@ def _build(text: str, text_path: Path, object_path: Path) -> Any:
 
 def predict_trees(booster: lgb.Booster, features: pd.DataFrame, batch_rows: int | None = None) -> np.ndarray:
     """The booster's raw predictions for ``features``: compiled code when the policy allows and it is
-    available (in a thread per core for large batches), else LightGBM's own predictor (single-threaded, as in
-    training). ``batch_rows``: the size of
-    the whole prediction these rows are part of (what the ``auto`` policy weighs), if larger."""
+    available (in a thread per core for large batches), else LightGBM's own predictor (with the booster's
+    settings). ``batch_rows``: the size of the whole prediction these rows are part of (what the ``auto``
+    policy weighs), if larger."""
     chosen = policy()
     compiled = None
     if chosen != "never":
@@ -179,5 +179,5 @@ def predict_trees(booster: lgb.Booster, features: pd.DataFrame, batch_rows: int 
         _last_status["compiled"] = f"lightgbm: {POLICY_ENV}=never"
     elif _loaded.get(booster) is not _FAILED:
         _last_status["compiled"] = "lightgbm: not compiled yet (small prediction)"
-    return np.asarray(booster.predict(features, num_threads=1), dtype=float)
+    return np.asarray(booster.predict(features), dtype=float)
 

@@ -25,6 +25,7 @@ from features.configs import gather_specs, normalize_configs
 from features.disaggregated import WORKER_COLUMNS, estimate_disaggregated, worker_configs
 from features.efficiency import Efficiency
 from features.errors import DataError
+from surrogate.model._compiled import predict_trees
 
 __all__ = ["DisaggregatedCorrection", "disaggregated_rows", "complete_disaggregated", "DISAGG_METRICS",
            "MIN_DISAGGREGATED_ROWS"]
@@ -196,8 +197,7 @@ class DisaggregatedCorrection:
         for metric in DISAGG_METRICS:
             physics = est[metric].to_numpy(dtype=float)
             model = self.models_.get(metric)
-            middle = (np.asarray(model.predict(feats[self.feature_names_]), dtype=float) if model
-                      else np.zeros(len(configs)))
+            middle = predict_trees(model, feats[self.feature_names_]) if model else np.zeros(len(configs))
             seen_low, seen_high = self.bands_.get(metric, (np.nan, np.nan))
             unseen_low, unseen_high = getattr(self, "unseen_bands_", {}).get(metric, (seen_low, seen_high))
             low = np.where(off, unseen_low, seen_low)
