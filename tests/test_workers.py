@@ -5,6 +5,7 @@ from __future__ import annotations
 from functools import partial
 
 import numpy as np
+import pandas as pd
 import pytest
 
 from features.errors import ConfigError
@@ -44,3 +45,23 @@ def test_held_out_fits_in_workers_equal_fits_one_after_the_other(monkeypatch: py
     parallel = out_of_fold(fitter, feats, target, folds)
     assert np.isfinite(serial).all()
     np.testing.assert_array_equal(parallel, serial)
+
+
+def test_evaluation_folds_in_workers_equal_folds_one_after_the_other(monkeypatch: pytest.MonkeyPatch) -> None:
+    from _tiny_model import synthetic_table
+
+    from surrogate.model import cross_validate
+
+    table = synthetic_table()
+    messages: list[tuple[str, float]] = []
+    monkeypatch.setenv(_workers.JOBS_ENV, "1")
+    serial = cross_validate(table, "framework", n_estimators=10)
+    monkeypatch.setenv(_workers.JOBS_ENV, "2")
+    monkeypatch.setattr(_workers, "_MIN_PARALLEL_WORK", 0)
+    parallel = cross_validate(table, "framework", n_estimators=10,
+                              progress=lambda message, fraction: messages.append((message, fraction)))
+    pd.testing.assert_frame_equal(parallel.predictions, serial.predictions)
+    assert parallel.summary == serial.summary
+    assert messages[0] == ("framework: 3 folds in 2 worker processes", 0.0)
+    assert [m for m, _ in messages[1:-1]] == [f"framework: {k}/3 folds done" for k in (1, 2, 3)]
+    assert messages[-1] == ("done", 1.0)
