@@ -69,6 +69,7 @@ def group_table(summary: dict[str, Any]) -> list[str]:
 # The headline: splits that look like deployment first, the random split last.
 HEADLINE = [("source", "source", "leave one source out"), ("vendor", "vendor", "leave one vendor out"),
             ("hardware", "hardware", "leave one accelerator out"),
+            ("model", "model", "leave one model out"),
             ("framework", "framework", "leave one engine out"),
             ("version", "version", "newest release of each engine held out"),
             ("version-without-software", "version", "the same, software date hidden (--without-software)"),
