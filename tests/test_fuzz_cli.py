@@ -248,6 +248,9 @@ CASES = [
     ("evaluate-data-missing", "evaluate --data {missing}", 2, "no dataset at"),
     ("trust-missing", "trust {missing}/m.joblib", 2, "does not exist"),
     ("trust-directory", "trust {tmp}", 2, "is a directory"),
+    # compile
+    ("compile-model-missing", "compile --model-file {missing}/m.joblib", 2, "does not exist"),
+    ("compile-unknown-flag", "compile --inline", 2, "No such option '--inline'"),
     ("no-such-command", "bake --model x", 2, "No such command 'bake'"),
 ]
 
@@ -262,10 +265,10 @@ def test_each_mistake_is_one_line_naming_it(paths: dict[str, str], line: str, co
 def test_every_command_is_in_the_table() -> None:
     """A command added later gets its own malformed cases here."""
     names = {c.split()[0] if not c.startswith("data ") else " ".join(c.split()[:2]) for _, c, _, _ in CASES}
-    assert {"estimate", "predict", "optimize", "train", "evaluate", "trust", "data ingest", "data summary",
+    assert {"estimate", "predict", "optimize", "train", "evaluate", "trust", "compile", "data ingest", "data summary",
             "data fetch", "bench", "hardware"} <= names
-    assert set(cli.list_commands(None)) <= {"estimate", "predict", "optimize", "train", "evaluate", "trust", "data",
-                                            "bench", "hardware"}
+    assert set(cli.list_commands(None)) <= {"estimate", "predict", "optimize", "train", "evaluate", "trust", "compile",
+                                            "data", "bench", "hardware"}
     sources = {c.split()[2] for _, c, _, _ in CASES if c.startswith("data ingest ")}
     from surrogate.ingest import ADAPTERS
 
