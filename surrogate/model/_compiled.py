@@ -25,6 +25,7 @@ import logging
 import os
 import tempfile
 import weakref
+from functools import cache
 from importlib.metadata import PackageNotFoundError, version as package_version
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -59,6 +60,8 @@ _log = logging.getLogger(__name__)
 # Per booster object: its compiled predictor, or _FAILED where it is known not to compile.
 _FAILED = object()
 _loaded: weakref.WeakKeyDictionary[Any, Any] = weakref.WeakKeyDictionary()
+# Per booster object: the cache key of its compiled code.
+_keys: weakref.WeakKeyDictionary[Any, str] = weakref.WeakKeyDictionary()
 _last_status = {"compiled": "not used yet"}
 _announced = False
 
@@ -84,6 +87,7 @@ def status() -> str:
     return _last_status["compiled"]
 
 
+@cache
 def _toolchain() -> str | None:
     """The compiler's versions and this CPU, or None where lleaves cannot be imported."""
     try:
@@ -98,8 +102,14 @@ def _toolchain() -> str | None:
     return f"{versions} cpu {llvm.get_host_cpu_name()} {llvm.get_host_cpu_features().flatten()} {_COMPILE_OPTIONS}"
 
 
-def _paths(model_text: str, toolchain: str) -> tuple[Path, Path]:
-    key = hashlib.sha256(f"{toolchain}\n{model_text}".encode()).hexdigest()[:32]
+def _paths(booster: lgb.Booster, toolchain: str) -> tuple[Path, Path]:
+    """The booster's model text and object files in the cache. The key (a hash of the model's text, which
+    takes tens of milliseconds to write out) is worked out once per booster: a small prediction in ``auto``
+    mode looks for a cached object on every call."""
+    key = _keys.get(booster)
+    if key is None:
+        key = hashlib.sha256(f"{toolchain}\n{booster.model_to_string()}".encode()).hexdigest()[:32]
+        _keys[booster] = key
     folder = cache_dir()
     return folder / f"{key}.txt", folder / f"{key}.o"
 
@@ -125,15 +135,14 @@ def compile_booster(booster: lgb.Booster, *, build: bool = True) -> Any | None:
         _last_status["compiled"] = "lightgbm: lleaves is not installed (pip install 'surrogate[fast]')"
         _loaded[booster] = _FAILED
         return None
-    text = booster.model_to_string()
-    text_path, object_path = _paths(text, toolchain)
+    text_path, object_path = _paths(booster, toolchain)
     try:
         if object_path.is_file() and text_path.is_file():
             model = _load(text_path, object_path)
         elif not build:
             return None
         else:
-            model = _build(text, text_path, object_path)
+            model = _build(booster.model_to_string(), text_path, object_path)
     except Exception as exc:  # noqa: BLE001 - any compiler failure falls back to LightGBM, said once
         _last_status["compiled"] = f"lightgbm: compiling failed ({type(exc).__name__}: {exc})"
         _log.warning("compiled trees unavailable, predicting with LightGBM: %s", exc)
