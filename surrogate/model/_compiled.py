@@ -34,6 +34,7 @@ import numpy as np
 import pandas as pd
 
 from features.errors import ConfigError
+from surrogate.model._workers import usable_cores
 
 if TYPE_CHECKING:
     import lightgbm as lgb
@@ -182,7 +183,7 @@ def predict_trees(booster: lgb.Booster, features: pd.DataFrame, batch_rows: int 
         compiled = compile_booster(booster, build=chosen == "always" or rows >= AUTO_COMPILE_ROWS)
     if compiled is not None:
         _last_status["compiled"] = "compiled"
-        threads = min(os.cpu_count() or 1, _MAX_THREADS) if len(features) >= _THREADED_ROWS else 1
+        threads = min(usable_cores(), _MAX_THREADS) if len(features) >= _THREADED_ROWS else 1
         return np.asarray(compiled.predict(features, n_jobs=threads), dtype=float)
     if chosen == "never":
         _last_status["compiled"] = f"lightgbm: {POLICY_ENV}=never"

@@ -113,10 +113,11 @@ def cross_validate(table: pd.DataFrame, split: str, seed: int | None = 0, n_fold
     runnable = [k for k, fold in enumerate(all_folds) if fold.train.any() and fold.test.any()]
     disagg, disagg_folds, not_scored = _disaggregated_inputs(disaggregated, split, seed, n_folds)
     rows, disagg_rows = [], []
-    n = len(runnable)
+    n, work = len(runnable), len(table) * len(runnable)
     # Folds are independent: on several cores each runs in a worker process (the same predictions as one
     # after the other); progress then counts finished folds, else the steps inside each fit.
-    in_workers = workers_for(n, len(table) * n) > 1
+    workers = workers_for(n, work)
+    in_workers = workers > 1
     tasks = []
     for i, k in enumerate(runnable):
         train_mask, test, group = all_folds[k]
@@ -131,8 +132,8 @@ def cross_validate(table: pd.DataFrame, split: str, seed: int | None = 0, n_fold
             progress(f"{split}: {count}/{n} folds done", count / n)
 
     if progress is not None and in_workers:
-        progress(f"{split}: {n} folds in {workers_for(n, len(table) * n)} worker processes", 0.0)
-    for fold, predicted in run_all(tasks, work=len(table) * n, done=folds_done):
+        progress(f"{split}: {n} folds in {workers} worker processes", 0.0)
+    for fold, predicted in run_all(tasks, work=work, done=folds_done):
         rows.append(fold)
         if predicted is not None:
             disagg_rows.append(predicted)

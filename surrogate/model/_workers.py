@@ -18,7 +18,7 @@ from typing import TypeVar
 
 from features.errors import ConfigError
 
-__all__ = ["JOBS_ENV", "jobs", "run_all", "workers_for"]
+__all__ = ["JOBS_ENV", "jobs", "run_all", "usable_cores", "workers_for"]
 
 JOBS_ENV = "SURROGATE_JOBS"
 _MAX_JOBS = 8
@@ -40,8 +40,12 @@ def jobs() -> int:
         if count < 1:
             raise ConfigError(f"{JOBS_ENV}={value!r} must be a whole number of worker processes, 1 or more")
         return count
-    usable = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
-    return max(1, min(usable, _MAX_JOBS))
+    return max(1, min(usable_cores(), _MAX_JOBS))
+
+
+def usable_cores() -> int:
+    """The cores this process may run on (its CPU affinity where the platform says, else all of them)."""
+    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
 
 
 def workers_for(tasks: int, work: int) -> int:
