@@ -35,7 +35,7 @@ from features.configs import _specs_for, invalid_reasons, normalize_configs
 from features.efficiency import AchievableStep, Efficiency, achievable_step, default_efficiency
 from features.errors import ConfigError
 from features.memory import MemoryBreakdown, memory_per_device
-from features.roofline import FloatArray, StepCost, step_cost
+from features.roofline import FloatArray, StepCost, numeric_columns, step_cost
 
 __all__ = ["estimate", "analytic_steps", "compose", "peak_bound", "AnalyticSteps", "ANALYTIC_COLUMNS", "PEAK_COLUMNS",
            "ACHIEVABLE_PHASE_COLUMNS"]
@@ -139,23 +139,25 @@ class AnalyticSteps:
 def analytic_steps(cfg: pd.DataFrame, specs: pd.DataFrame) -> AnalyticSteps:
     """The step costs of normalised, valid configurations (``specs`` row for row)."""
     w = _workload(cfg, specs)
-    mem, running = _memory(specs, w)
+    s = numeric_columns(specs)  # once for every step below
+    mem, running = _memory(specs, w, s)
     arrivals = np.where(w.continuous, running / w.out_len, 0.0)
     # Static: a prefill of the whole batch, then decode steps. Continuous: mixed steps.
     prefill = step_cost(specs, w.tp, w.pp, w.ep, 0.0, 0.0,
                         np.where(w.continuous, np.maximum(arrivals, 1.0), w.sequences), w.in_len, w.chunk,
-                        w.moe_ranks)
+                        w.moe_ranks, numeric=s)
     # Closed-loop clients with equal prompt and output lengths arrive together (in waves): on
     # average a request's prompt is prefilled after half of the prompts that arrived with it.
     wave_prefill = step_cost(specs, w.tp, w.pp, w.ep, 0.0, 0.0, (running + 1.0) / 2.0, w.in_len, w.chunk,
-                             w.moe_ranks)
+                             w.moe_ranks, numeric=s)
     decode_ctx = w.in_len + (w.out_len - 1.0) / 2.0
-    decode = step_cost(specs, w.tp, w.pp, w.ep, running, decode_ctx, arrivals, w.in_len, w.chunk, w.moe_ranks)
+    decode = step_cost(specs, w.tp, w.pp, w.ep, running, decode_ctx, arrivals, w.in_len, w.chunk, w.moe_ranks,
+                       numeric=s)
     # For the serving lower bound: one prompt alone, and every in-flight request decoding at once,
     # each in one pass (chunking only re-streams weights, so unchunked is the faster of the two).
-    one_prompt = step_cost(specs, w.tp, w.pp, w.ep, 0.0, 0.0, 1.0, w.in_len)  # other ranks may idle: a bound
+    one_prompt = step_cost(specs, w.tp, w.pp, w.ep, 0.0, 0.0, 1.0, w.in_len, numeric=s)  # other ranks may idle: a bound
     full_decode = step_cost(specs, w.tp, w.pp, w.ep, w.sequences, decode_ctx, 0.0, 0.0,
-                            moe_token_factor=w.moe_ranks)
+                            moe_token_factor=w.moe_ranks, numeric=s)
     return AnalyticSteps(w, mem, running, prefill, wave_prefill, decode, one_prompt, full_decode)
 
 
@@ -245,7 +247,7 @@ def _achievable_columns(decode_steps: FloatArray, prefill: AchievableStep,
     return out
 
 
-def _memory(specs: pd.DataFrame, w: _Workload) -> tuple[MemoryBreakdown, FloatArray]:
+def _memory(specs: pd.DataFrame, w: _Workload, s: dict[str, FloatArray]) -> tuple[MemoryBreakdown, FloatArray]:
     """Memory of the requested batch or concurrency, and how many sequences actually run at once.
 
     Memory comes first: under continuous batching it caps how many requests run at once. The
@@ -259,7 +261,7 @@ def _memory(specs: pd.DataFrame, w: _Workload) -> tuple[MemoryBreakdown, FloatAr
     workload_tokens = np.where(w.continuous, np.maximum(w.sequences / w.out_len, 1.0) * w.in_len,
                                w.sequences * w.in_len)
     prefill_tokens = np.minimum(workload_tokens, chunk)
-    mem = memory_per_device(specs, w.tp, w.pp, w.ep, w.sequences, w.in_len + w.out_len, prefill_tokens)
+    mem = memory_per_device(specs, w.tp, w.pp, w.ep, w.sequences, w.in_len + w.out_len, prefill_tokens, numeric=s)
     # Paged KV caches allocate as sequences grow: a running request holds input + output / 2 tokens
     # on average, so that is what bounds how many run at once.
     # How many of them the cache holds, f(c), falls slowly as more are offered (their logits and
@@ -268,7 +270,7 @@ def _memory(specs: pd.DataFrame, w: _Workload) -> tuple[MemoryBreakdown, FloatAr
     def holds(sequences: FloatArray) -> FloatArray:
         tokens = np.minimum(np.where(w.continuous, np.maximum(sequences / w.out_len, 1.0) * w.in_len,
                                      sequences * w.in_len), chunk)
-        most = memory_per_device(specs, w.tp, w.pp, w.ep, sequences, w.in_len + w.out_len / 2.0, tokens)
+        most = memory_per_device(specs, w.tp, w.pp, w.ep, sequences, w.in_len + w.out_len / 2.0, tokens, numeric=s)
         held: FloatArray = np.clip(most.max_sequences.astype(float), 1.0, None)
         return held
 

@@ -13,7 +13,7 @@ import numpy as np
 import pandas as pd
 
 from features import catalog
-from features.distinct import per_distinct
+from features.distinct import lookup, per_distinct
 from features.errors import ConfigError
 from features.precision import BYTES_PER_VALUE, PEAK_COLUMNS_BY_WEIGHT, canonical_dtype, native_peak
 
@@ -35,8 +35,7 @@ LARGEST_COUNT = 2**31 - 1
 
 def _map_unique(values: pd.Series, resolve: Callable[[str], str]) -> pd.Series:
     """Resolve each distinct value once (catalog lookups are the slow part)."""
-    uniques = {v: resolve(v) for v in pd.unique(values.astype(str))}
-    return values.astype(str).map(uniques)
+    return pd.Series(per_distinct(resolve, values.astype(str)), index=values.index, dtype="str")
 
 
 def _row(position: int, n: int) -> str:
@@ -130,7 +129,7 @@ def normalize_configs(configs: pd.DataFrame) -> pd.DataFrame:
     out["framework_version"] = (out["framework_version"] if "framework_version" in out
                                 else pd.Series(pd.NA, index=out.index)).astype("string")
     frameworks = catalog.framework_table()
-    layer_split = out["framework"].map(frameworks["device_split"]).eq("layer").to_numpy()
+    layer_split = lookup(out["framework"], frameworks["device_split"]) == "layer"
 
     def column(name: str, default: object) -> pd.Series:
         if name not in out:
@@ -151,11 +150,12 @@ def normalize_configs(configs: pd.DataFrame) -> pd.DataFrame:
     out["ep"] = _counts(out, "ep").fillna(1.0)
     # Precision the user gives wins; else what the checkpoint (or its publisher's name) states.
     checkpoints = {m: catalog.get_model(m) for m in pd.unique(written)}
-    native = written.map({m: a.native_weight_dtype for m, a in checkpoints.items()})
+    native = pd.Series(lookup(written, {m: a.native_weight_dtype for m, a in checkpoints.items()}), index=out.index)
     out["weight_dtype"] = _map_unique(column("weight_dtype", None).fillna(native), canonical_dtype)
-    native_kv = written.map({m: a.native_kv_dtype or "fp16" for m, a in checkpoints.items()})
+    native_kv = pd.Series(lookup(written, {m: a.native_kv_dtype or "fp16" for m, a in checkpoints.items()}),
+                          index=out.index)
     out["kv_dtype"] = _map_unique(column("kv_dtype", None).fillna(native_kv), canonical_dtype)
-    default_batching = out["framework"].map(frameworks["batching"])
+    default_batching = pd.Series(lookup(out["framework"], frameworks["batching"]), index=out.index)
     out["batching"] = column("batching", None).fillna(default_batching).astype(str).str.strip().str.lower()
     bad = ~out["batching"].isin(["static", "continuous"])
     if bad.any():
@@ -188,11 +188,13 @@ def invalid_reasons(configs: pd.DataFrame, *, specs: pd.DataFrame | None = None)
     """
     specs = _specs_for(configs, specs)
     reasons = pd.Series("", index=configs.index, dtype=object)
+    fine = np.ones(len(configs), dtype=bool)  # no reason yet: the first reason found is the one given
 
     def flag(mask: np.ndarray, message: Callable[[pd.DataFrame, pd.DataFrame], pd.Series]) -> None:
-        rows = np.asarray(mask, dtype=bool) & reasons.eq("").to_numpy()
+        rows = np.asarray(mask, dtype=bool) & fine
         if rows.any():
             reasons[rows] = message(configs[rows], specs[rows]).to_numpy()
+            fine[rows] = False
 
     def text(values: pd.Series) -> pd.Series:
         return values.astype(np.int64).astype(str)
@@ -351,8 +353,8 @@ def gather_specs(configs: pd.DataFrame) -> pd.DataFrame:
                   "ffn_active_width", "max_position_embeddings"]:
         values = np.array([getattr(a, field) for a in models], dtype=float)
         out[field] = values[model_codes] if len(models) else np.full(len(configs), np.nan)
-    out["weight_bytes_per_value"] = configs["weight_dtype"].map(BYTES_PER_VALUE).astype(float)
-    out["kv_bytes_per_value"] = configs["kv_dtype"].map(BYTES_PER_VALUE).astype(float)
+    out["weight_bytes_per_value"] = lookup(configs["weight_dtype"], BYTES_PER_VALUE, np.nan, dtype=float)
+    out["kv_bytes_per_value"] = lookup(configs["kv_dtype"], BYTES_PER_VALUE, np.nan, dtype=float)
     fw = _PerRow(catalog.framework_table(), configs["framework"])
     out["usable_memory_fraction"] = fw["usable_memory_fraction"]
     out["max_batched_tokens"] = fw["max_batched_tokens"]

@@ -3,38 +3,93 @@ engines and versions, so a Python-level lookup per row is wasted work (and most 
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Any
 
 import numpy as np
 import numpy.typing as npt
 import pandas as pd
 
-__all__ = ["distinct_rows", "per_distinct"]
+__all__ = ["distinct_rows", "distinct_values", "per_distinct", "lookup"]
+
+# Row keys are mixed-radix numbers over the columns' codes; past this they would overflow int64.
+_LARGEST_KEY = 2**62
+
+
+def _codes(column: Any) -> tuple[npt.NDArray[np.intp], list[Any]]:
+    """Each row's code and the distinct values (Python scalars) in order of first appearance; missing
+    values (None, NaN, NA) are a value of their own."""
+    codes, uniques = pd.factorize(pd.Series(column) if not isinstance(column, pd.Series) else column,
+                                  use_na_sentinel=False)
+    return codes, uniques.tolist()
+
+
+def _check_lengths(columns: tuple[Any, ...]) -> int:
+    length = len(columns[0])
+    for column in columns:
+        if len(column) != length:
+            raise ValueError(f"columns of {length} and {len(column)} rows")
+    return length
 
 
 def distinct_rows(*columns: Any) -> tuple[npt.NDArray[np.intp], npt.NDArray[np.intp]]:
     """Per row, the code of its tuple of values; per code, the position of the first row that has it.
     Missing values (None, NaN, NA) are a value of their own."""
-    length = len(columns[0])
-    combined = np.zeros(length, dtype=np.int64)
+    combined = np.zeros(_check_lengths(columns), dtype=np.int64)
     for column in columns:
-        if len(column) != length:
-            raise ValueError(f"columns of {length} and {len(column)} rows")
-        codes, uniques = pd.factorize(pd.Series(column) if not isinstance(column, pd.Series) else column,
-                                      use_na_sentinel=False)
+        codes, uniques = _codes(column)
         combined, _ = pd.factorize(combined * (len(uniques) + 1) + codes)
     _, first = np.unique(combined, return_index=True)  # codes run 0..k-1 in order of first appearance
     return combined.astype(np.intp), first.astype(np.intp)
 
 
+def distinct_values(*columns: Any) -> tuple[npt.NDArray[np.intp], list[list[Any]]]:
+    """Per row, the code of its tuple of values (0..k-1 in order of first appearance), and per column the
+    value (a Python scalar) of each code's tuple. One hash pass per column, none per row in Python."""
+    length = _check_lengths(columns)
+    key = np.zeros(length, dtype=np.int64)
+    radix = 1
+    distinct: list[list[Any]] = []
+    for column in columns:
+        codes, uniques = _codes(column)
+        size = max(len(uniques), 1)
+        if radix * size >= _LARGEST_KEY:  # too many combinations to number: read each code's first row
+            row_codes, first = distinct_rows(*columns)
+            return row_codes, [_values_at(column, first) for column in columns]
+        key = key * size + codes
+        radix *= size
+        distinct.append(uniques)
+    row_codes, keys = pd.factorize(key)
+    values: list[list[Any]] = []
+    for uniques in reversed(distinct):  # the last column is the lowest digit of the key
+        size = max(len(uniques), 1)
+        values.append([uniques[i] for i in (keys % size).tolist()])
+        keys = keys // size
+    values.reverse()
+    return row_codes.astype(np.intp), values
+
+
+def _values_at(column: Any, rows: npt.NDArray[np.intp]) -> list[Any]:
+    codes, uniques = _codes(column)
+    return [uniques[i] for i in codes[rows].tolist()]
+
+
 def per_distinct(func: Callable[..., Any], *columns: Any, dtype: Any = object) -> np.ndarray:
     """``func(*values)`` for each row's values of ``columns``, called once per distinct tuple."""
-    codes, first = distinct_rows(*columns)
-    if len(first) == 0:
-        return np.zeros(0, dtype=dtype)
-    picked = [(column.iloc[first] if isinstance(column, pd.Series) else np.asarray(column, dtype=object)[first])
-              .tolist() for column in columns]
-    answers = np.array([func(*values) for values in zip(*picked, strict=True)], dtype=dtype)
-    out: np.ndarray = answers[codes]
+    codes, values = distinct_values(*columns)
+    answers = np.array([func(*row) for row in zip(*values, strict=True)], dtype=dtype)
+    out: np.ndarray = answers[codes] if len(answers) else np.zeros(len(codes), dtype=dtype)
     return out
+
+
+def lookup(values: Any, mapping: Mapping[Any, Any] | pd.Series, default: Any = None, dtype: Any = object) -> np.ndarray:
+    """``mapping[value]`` per row (``default`` where a value is missing or not a key), each distinct value
+    looked up once: ``Series.map`` hashes every row's string again (45 ms per 200,000 rows, against 3)."""
+    table = mapping.to_dict() if isinstance(mapping, pd.Series) else mapping
+
+    def value_of(key: Any) -> Any:
+        if key is None or (not isinstance(key, str) and pd.isna(key)):
+            return default
+        return table.get(key, default)
+
+    return per_distinct(value_of, values, dtype=dtype)

@@ -35,7 +35,7 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from features.distinct import distinct_rows
+from features.distinct import distinct_values
 from features.errors import DataError
 from features.host import is_cpu_vendor
 from features.roofline import P2P_LATENCY_S, FloatArray, StepCost
@@ -144,14 +144,11 @@ class RowGroups:
     def of(cls, vendors: npt.ArrayLike, frameworks: npt.ArrayLike | None) -> RowGroups:
         if frameworks is None:
             raise TypeError("frameworks are needed unless vendors is a RowGroups")
-        vendor = np.asarray(vendors, dtype=object)
-        framework = np.asarray(frameworks, dtype=object)
-        vendor_codes, vendor_first = distinct_rows(vendor)
-        framework_codes, framework_first = distinct_rows(framework)
-        vendor_names = tuple(vendor[vendor_first].tolist())
-        cpu = np.array([is_cpu_vendor(str(v)) for v in vendor_names], dtype=bool)[vendor_codes] if len(vendor) \
+        vendor_codes, (vendor_names,) = distinct_values(vendors)
+        framework_codes, (framework_names,) = distinct_values(frameworks)
+        cpu = np.array([is_cpu_vendor(str(v)) for v in vendor_names], dtype=bool)[vendor_codes] if len(vendor_codes) \
             else np.zeros(0, dtype=bool)
-        return cls(vendor_codes, vendor_names, framework_codes, tuple(framework[framework_first].tolist()), cpu)
+        return cls(vendor_codes, tuple(vendor_names), framework_codes, tuple(framework_names), cpu)
 
     def vendor_values(self, offsets: Mapping[str, float]) -> FloatArray:
         """Offset per row by vendor; names without one get 0 (the global value)."""

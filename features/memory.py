@@ -94,14 +94,14 @@ def sglang_reserved_bytes(capacity_bytes: FloatArray, tp: FloatArray, pp: FloatA
 
 
 def usable_bytes(specs: pd.DataFrame, tp: FloatArray, pp: FloatArray, fixed_bytes: FloatArray,
-                 activation_bytes: FloatArray) -> FloatArray:
+                 activation_bytes: FloatArray, *, numeric: dict[str, FloatArray] | None = None) -> FloatArray:
     """Bytes the engine lets weights, KV cache, activations and runtime buffers use on one device.
 
     ``fixed_bytes`` is everything but the KV cache (weights, activations, runtime buffers): an
-    ``of_free`` engine sizes its pool from what that leaves.
+    ``of_free`` engine sizes its pool from what that leaves. ``numeric``: :func:`numeric_columns` of
+    ``specs`` when the caller has them.
     """
-    s = numeric_columns(specs)
-    budget = _engine_column(specs, "kv_budget")
+    s = numeric if numeric is not None else numeric_columns(specs)
     capacity = s["memory_gb"] * _GB
     fraction = s["usable_memory_fraction"]
     of_total = capacity * fraction
@@ -109,15 +109,17 @@ def usable_bytes(specs: pd.DataFrame, tp: FloatArray, pp: FloatArray, fixed_byte
     reserve = sglang_reserved_bytes(capacity, tp, pp)
     # Activations live in SGLang's reserve; what they do not use of it is still not the engine's.
     sglang = capacity - reserve + np.minimum(activation_bytes, reserve)
-    usable: FloatArray = np.select([budget == "of_free", budget == "sglang_reserve"], [of_free, sglang], of_total)
+    usable: FloatArray = np.select([_engine_is(specs, "kv_budget", "of_free"),
+                                    _engine_is(specs, "kv_budget", "sglang_reserve")], [of_free, sglang], of_total)
     return usable
 
 
-def _engine_column(specs: pd.DataFrame, name: str) -> npt.NDArray[np.object_]:
+def _engine_is(specs: pd.DataFrame, name: str, value: str) -> npt.NDArray[np.bool_]:
+    """Whether each row's engine rule ``name`` (a string column of the specs) is ``value``."""
     if name not in specs.columns:
         raise DataError(f"specs lack '{name}'; build them with features.configs.gather_specs")
-    column: npt.NDArray[np.object_] = specs[name].to_numpy(dtype=object)
-    return column
+    rows: npt.NDArray[np.bool_] = specs[name].eq(value).to_numpy(dtype=bool, na_value=False)
+    return rows
 
 
 @dataclass(frozen=True)
@@ -184,13 +186,16 @@ def memory_per_device(
     sequences: FloatArray,
     seq_len: FloatArray,
     prefill_tokens: FloatArray,
+    *,
+    numeric: dict[str, FloatArray] | None = None,
 ) -> MemoryBreakdown:
     """Memory of one device asked to serve ``sequences`` sequences of up to ``seq_len`` tokens each.
 
     ``prefill_tokens`` is the largest number of tokens one forward pass processes (the framework's
-    prefill budget), which sets the activation peak.
+    prefill budget), which sets the activation peak. ``numeric``: :func:`numeric_columns` of ``specs``
+    when the caller has them.
     """
-    s = numeric_columns(specs)
+    s = numeric if numeric is not None else numeric_columns(specs)
     tp, pp, ep = (np.asarray(x, dtype=float) for x in (tp, pp, ep))
     sequences, seq_len, prefill_tokens = (np.asarray(x, dtype=float) for x in (sequences, seq_len, prefill_tokens))
     weight_bytes = weight_bytes_per_device(s, tp, pp, ep)
@@ -205,9 +210,10 @@ def memory_per_device(
     activation_bytes = hidden_values * ACTIVATION_BYTES_PER_VALUE + logits
     overhead = RUNTIME_BYTES + nccl_bytes(tp)
     # The CUDA graph pool is captured after the KV pool is sized, from the memory the budget leaves.
-    usable = np.minimum(usable_bytes(specs, tp, pp, weight_bytes + activation_bytes + overhead, activation_bytes),
+    usable = np.minimum(usable_bytes(specs, tp, pp, weight_bytes + activation_bytes + overhead, activation_bytes,
+                                     numeric=s),
                         s["memory_gb"] * _GB - s["cuda_graph_gb"] * _GB)
-    admits_by_kv = _engine_column(specs, "engine_batching") == "continuous"
+    admits_by_kv = _engine_is(specs, "engine_batching", "continuous")
     free = usable - weight_bytes - activation_bytes - overhead
     most = np.maximum(np.floor(free / np.maximum(kv_per_seq, 1.0)), 0.0)
     held = np.where(admits_by_kv, np.maximum(np.minimum(sequences, most), 1.0), sequences)

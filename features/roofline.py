@@ -109,12 +109,14 @@ def window_tokens(context: FloatArray, window: FloatArray) -> FloatArray:
     return np.where(window > 0, np.minimum(context, np.where(window > 0, window, 1.0)), 0.0)
 
 
-def link_bandwidth_gbps(specs: pd.DataFrame, group_size: FloatArray) -> FloatArray:
-    """Scale-up link bandwidth if the group fits the NVLink/xGMI domain, else the network."""
-    inside = group_size <= specs["scale_up_domain_devices"].to_numpy()
-    intra: FloatArray = specs["intra_node_bw_gbps"].to_numpy()
-    inter: FloatArray = specs["inter_node_bw_gbps"].to_numpy()
-    return np.where(inside, intra, inter)
+def link_bandwidth_gbps(specs: pd.DataFrame | dict[str, FloatArray], group_size: FloatArray) -> FloatArray:
+    """Scale-up link bandwidth if the group fits the NVLink/xGMI domain, else the network (``specs``: the
+    table, or its :func:`numeric_columns`)."""
+    inside = group_size <= np.asarray(specs["scale_up_domain_devices"], dtype=float)
+    intra = np.asarray(specs["intra_node_bw_gbps"], dtype=float)
+    inter = np.asarray(specs["inter_node_bw_gbps"], dtype=float)
+    linked: FloatArray = np.where(inside, intra, inter)
+    return linked
 
 
 def step_cost(
@@ -128,6 +130,8 @@ def step_cost(
     prefill_len: FloatArray | float,
     chunk_tokens: FloatArray | None = None,
     moe_token_factor: FloatArray | float = 1.0,
+    *,
+    numeric: dict[str, FloatArray] | None = None,
 ) -> StepCost:
     """Cost of one step that decodes one token for each of ``decode_seqs`` sequences holding
     ``decode_context`` tokens and prefills ``prefill_seqs`` prompts of ``prefill_len`` tokens.
@@ -136,8 +140,9 @@ def step_cost(
     prompt batch, a serving engine's prefill token budget); nan means one pass. ``ep`` is the devices
     the experts are spread over; ``moe_token_factor`` the replicas whose tokens meet in each MoE layer
     (attention data parallelism: every rank's tokens are dispatched to the experts together).
+    ``numeric`` may pass :func:`numeric_columns` of ``specs`` when the caller already has them.
     """
-    s = numeric_columns(specs)
+    s = numeric if numeric is not None else numeric_columns(specs)
     tp, pp, ep = (np.asarray(x, dtype=float) for x in (tp, pp, ep))
     d_seqs, d_ctx, p_seqs, p_len = (np.broadcast_to(np.asarray(x, dtype=float), tp.shape)
                                     for x in (decode_seqs, decode_context, prefill_seqs, prefill_len))
@@ -154,7 +159,7 @@ def step_cost(
                            + s["matmul_params_per_token"] / s["hidden_size"] / shards)
     activation_bytes = act_values * ACTIVATION_BYTES_PER_VALUE
     memory_s = (weight_bytes + kv_bytes + activation_bytes) / (s["mem_bw_gbps"] * 1e9)
-    collectives = _collectives(specs, s, tp, pp, ep, tokens)
+    collectives = _collectives(s, tp, pp, ep, tokens)
     comm_bytes = sum((n * b for n, b in zip(collectives.count, collectives.bytes_each, strict=True)),
                      np.zeros_like(tokens))
     comm_s = sum((n * (P2P_LATENCY_S + b / bw) for n, b, bw in
@@ -232,7 +237,7 @@ def _kv_bytes(s: dict[str, FloatArray], tp: FloatArray, pp: FloatArray, tokens: 
     return (kv_values_read + kv_values_written) * s["kv_bytes_per_value"] / kv_shards(s, tp, pp)
 
 
-def _collectives(specs: pd.DataFrame, s: dict[str, FloatArray], tp: FloatArray, pp: FloatArray, ep: FloatArray,
+def _collectives(s: dict[str, FloatArray], tp: FloatArray, pp: FloatArray, ep: FloatArray,
                  tokens: FloatArray) -> Collectives:
     """The collectives on a step's critical path: two ring all-reduces per layer (attention and MLP
     outputs) within tp, one activation hand-off per pipeline boundary, a dispatch and a combine per
@@ -247,6 +252,6 @@ def _collectives(specs: pd.DataFrame, s: dict[str, FloatArray], tp: FloatArray, 
     return Collectives(
         count=(n_allreduce, pp - 1.0, n_a2a),
         bytes_each=(allreduce_bytes, payload, ep_bytes),
-        link_bw_bps=(link_bandwidth_gbps(specs, tp) * 1e9, link_bandwidth_gbps(specs, tp * pp) * 1e9,
-                     link_bandwidth_gbps(specs, ep) * 1e9),
+        link_bw_bps=(link_bandwidth_gbps(s, tp) * 1e9, link_bandwidth_gbps(s, tp * pp) * 1e9,
+                     link_bandwidth_gbps(s, ep) * 1e9),
     )

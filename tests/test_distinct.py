@@ -6,7 +6,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from features.distinct import distinct_rows, per_distinct
+from features.distinct import distinct_rows, distinct_values, lookup, per_distinct
 
 
 def test_codes_follow_first_appearance_and_first_rows_point_at_them() -> None:
@@ -43,3 +43,29 @@ def test_per_distinct_of_nothing_is_empty_and_keeps_its_type() -> None:
 def test_columns_of_different_lengths_are_refused() -> None:
     with pytest.raises(ValueError, match="columns of 3 and 2 rows"):
         distinct_rows(np.arange(3), np.arange(2))
+
+
+def test_distinct_values_give_each_codes_tuple_in_order_of_first_appearance() -> None:
+    names = pd.Series(["h100", "a100", "h100", None, "a100"], dtype="string")
+    codes, (hardware, tp) = distinct_values(names, np.array([1, 2, 1, 1, 4]))
+    assert codes.tolist() == [0, 1, 0, 2, 3]
+    assert hardware[:2] == ["h100", "a100"] and pd.isna(hardware[2]) and hardware[3] == "a100"
+    assert tp == [1, 2, 1, 4]
+    assert all(type(v) is int for v in tp)  # Python scalars, as a lookup table's keys are
+
+
+def test_too_many_combinations_to_number_still_give_the_same_answers() -> None:
+    # Four columns of 60,000 distinct values: 60,000 ** 4 keys overflow int64, so rows are grouped another way.
+    rows = 60_000
+    columns = [np.arange(rows) * (k + 1) for k in range(4)]
+    codes, values = distinct_values(*columns)
+    assert codes.tolist() == list(range(rows))
+    assert values[3][:3] == [0, 4, 8]
+    assert per_distinct(lambda a, b, c, d: a + b + c + d, *columns, dtype=np.int64).tolist()[:3] == [0, 10, 20]
+
+
+def test_lookup_maps_each_value_and_gives_the_default_to_missing_and_unknown_ones() -> None:
+    values = pd.Series(["fp8", None, "bf16", "int3", "fp8"], dtype="str")
+    numbers = lookup(values, {"fp8": 1.0, "bf16": 2.0}, np.nan, dtype=float)
+    np.testing.assert_array_equal(numbers, [1.0, np.nan, 2.0, np.nan, 1.0])
+    assert lookup(values, pd.Series({"fp8": "x"}), "none").tolist() == ["x", "none", "none", "none", "x"]

@@ -34,7 +34,7 @@ import numpy as np
 import pandas as pd
 
 from features.errors import ConfigError
-from surrogate.model._workers import usable_cores
+from surrogate.model._workers import threads_for
 
 if TYPE_CHECKING:
     import lightgbm as lgb
@@ -52,10 +52,7 @@ AUTO_COMPILE_ROWS = 50_000
 # predicts 1.7x slower than inlined code but still 3x faster than LightGBM (measured on the default bundle).
 _COMPILE_OPTIONS: dict[str, Any] = {"finline": False, "fcodemodel": "large"}
 # Compiled code walks rows in threads that release the GIL (no OpenMP spin-waiting, unlike LightGBM's
-# threads): on 2 cores two threads take 0.157 s where one takes 0.305 s for 200,000 rows of one model.
-# Below this many rows a thread costs more than it saves.
-_THREADED_ROWS = 10_000
-_MAX_THREADS = 8
+# threads): ``_workers.threads_for`` says how many.
 
 _log = logging.getLogger(__name__)
 # Per booster object: its compiled predictor, or _FAILED where it is known not to compile.
@@ -183,8 +180,7 @@ def predict_trees(booster: lgb.Booster, features: pd.DataFrame, batch_rows: int 
         compiled = compile_booster(booster, build=chosen == "always" or rows >= AUTO_COMPILE_ROWS)
     if compiled is not None:
         _last_status["compiled"] = "compiled"
-        threads = min(usable_cores(), _MAX_THREADS) if len(features) >= _THREADED_ROWS else 1
-        return np.asarray(compiled.predict(features, n_jobs=threads), dtype=float)
+        return np.asarray(compiled.predict(features, n_jobs=threads_for(len(features))), dtype=float)
     if chosen == "never":
         _last_status["compiled"] = f"lightgbm: {POLICY_ENV}=never"
     elif _loaded.get(booster) is not _FAILED:

@@ -15,7 +15,7 @@ import numpy as np
 import numpy.typing as npt
 import pandas as pd
 
-from features.distinct import per_distinct
+from features.distinct import lookup, per_distinct
 from features.versions import SOURCE_ERA_DATES, release_date
 
 __all__ = ["with_source_eras", "newest_software", "with_newest_software", "software_era"]
@@ -63,10 +63,12 @@ def with_newest_software(cfg: pd.DataFrame, newest: dict[str, dict[str, Any]]) -
     if not given.isna().any():
         return cfg
     versions = {key: value["version"] for key, value in newest.items()}
-    on_part = (cfg["hardware"].astype(str) + "/" + cfg["framework"].astype(str)).map(versions)
-    anywhere = cfg["framework"].astype(str).map(versions)
+    on_part = per_distinct(lambda hardware, framework: versions.get(f"{hardware}/{framework}"),
+                           cfg["hardware"].astype(str), cfg["framework"].astype(str))
+    anywhere = lookup(cfg["framework"].astype(str), versions)
     out = cfg.copy()
-    out["framework_version"] = given.fillna(on_part.astype("string")).fillna(anywhere.astype("string"))
+    out["framework_version"] = given.fillna(pd.Series(on_part, index=cfg.index, dtype="string")).fillna(
+        pd.Series(anywhere, index=cfg.index, dtype="string"))
     return out
 
 

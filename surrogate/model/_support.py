@@ -23,7 +23,8 @@ import numpy.typing as npt
 import pandas as pd
 from scipy.spatial import cKDTree
 
-from features.distinct import per_distinct
+from features.distinct import lookup, per_distinct
+from surrogate.model._workers import threads_for
 
 __all__ = ["Support", "SUPPORT_KINDS", "DISTANCE_FEATURES", "fit_support", "kind_folds", "sequences_of",
            "vendors_of", "workload_tails"]
@@ -70,8 +71,8 @@ def vendors_of(cfg: pd.DataFrame) -> npt.NDArray[np.object_]:
     """Each row's hardware vendor as the catalog spells it (``unknown`` for hardware it does not list)."""
     from features import catalog
 
-    vendors = cfg["hardware"].astype(str).map(catalog.hardware_table()["vendor"]).fillna("unknown")
-    labels: npt.NDArray[np.object_] = vendors.astype(str).to_numpy(dtype=object)
+    labels: npt.NDArray[np.object_] = lookup(cfg["hardware"].astype(str), catalog.hardware_table()["vendor"],
+                                             "unknown")
     return labels
 
 
@@ -79,8 +80,8 @@ def _context_windows(models: pd.Series) -> npt.NDArray[np.float64]:
     """Each row's model context window in tokens (``max_position_embeddings``)."""
     from features import catalog
 
-    windows = {m: float(catalog.get_model(m).max_position_embeddings) for m in pd.unique(models.astype(str))}
-    values: npt.NDArray[np.float64] = models.astype(str).map(windows).to_numpy(dtype=float)
+    values: npt.NDArray[np.float64] = per_distinct(lambda m: float(catalog.get_model(m).max_position_embeddings),
+                                                   models.astype(str), dtype=float)
     return values
 
 
@@ -140,7 +141,7 @@ class Support:
         out["framework_seen_in_training"] = cfg["framework"].astype(str).isin(self.frameworks).to_numpy()
         out["software_seen_in_training"] = _member(_software_keys(cfg, feats), self.software)
         out["workload_in_training_range"] = (above == 0) & (below == 0)
-        distance, _ = cKDTree(self.points).query(self._standard(feats), k=1)
+        distance, _ = cKDTree(self.points).query(self._standard(feats), k=1, workers=threads_for(len(feats)))
         out["support_distance"] = np.asarray(distance, dtype=float) / self.reference_distance
         flags = out[[f"{kind}_seen_in_training" if kind != "workload" else "workload_in_training_range"
                      for kind in SUPPORT_KINDS]].to_numpy()
