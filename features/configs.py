@@ -8,6 +8,7 @@ continuous stream with ``concurrency`` requests in flight per replica.
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -320,12 +321,16 @@ class _PerRow:
     thousands of configurations name a handful of parts; indexing the whole table per row is slow)."""
 
     def __init__(self, table: pd.DataFrame, keys: pd.Series) -> None:
-        self.codes, uniques = pd.factorize(keys.to_numpy(dtype=object))
+        self.codes, uniques = pd.factorize(keys)
         self.rows = table.loc[list(uniques)].reset_index(drop=True)
 
-    def __getitem__(self, name: str) -> np.ndarray:
-        values: np.ndarray = self.rows[name].to_numpy()[self.codes]
-        return values
+    def __getitem__(self, name: str) -> Any:
+        """The column per configuration: a NumPy array of numbers, or the catalog's own (string) array,
+        taken without a Python object per row."""
+        column = self.rows[name]
+        if pd.api.types.is_numeric_dtype(column) or pd.api.types.is_bool_dtype(column):
+            return column.to_numpy()[self.codes]
+        return column.array.take(self.codes)
 
 
 def gather_specs(configs: pd.DataFrame) -> pd.DataFrame:
@@ -335,16 +340,16 @@ def gather_specs(configs: pd.DataFrame) -> pd.DataFrame:
     for name in ["vendor", "memory_gb", "mem_bw_gbps", "intra_node_bw_gbps", "inter_node_bw_gbps",
                  "devices_per_node", "scale_up_domain_devices", "tdp_w", "price_usd_per_device_hour"]:
         out[name] = hw[name]
-    weight = configs["weight_dtype"].to_numpy()
+    weight = configs["weight_dtype"]
     peak = np.full(len(configs), np.nan)
     for dtype, columns in PEAK_COLUMNS_BY_WEIGHT.items():
-        rows = weight == dtype
+        rows = weight.eq(dtype).to_numpy(dtype=bool, na_value=False)
         for col in columns:
             fill = rows & np.isnan(peak)
             peak[fill] = hw[col].astype(float)[fill]
     out["matmul_peak_tflops"] = peak
     out["attention_peak_tflops"] = hw["fp16_tflops"]
-    model_codes, model_ids = pd.factorize(configs["model"].to_numpy(dtype=object))
+    model_codes, model_ids = pd.factorize(configs["model"])
     models = [catalog.get_model(m) for m in model_ids]
     for field in ["num_layers", "hidden_size", "num_attention_heads", "num_kv_heads", "vocab_size",
                   "total_params", "active_params", "matmul_params_per_token", "expert_params", "num_experts",
@@ -361,7 +366,8 @@ def gather_specs(configs: pd.DataFrame) -> pd.DataFrame:
     out["fw_vendors"] = fw["vendors"]
     out["fw_weight_precisions"] = fw["weight_precisions"]
     out["fw_kv_precisions"] = fw["kv_precisions"]
-    out["uneven_head_split"] = pd.Series(fw["uneven_head_split"]).astype(str).str.lower().eq("true").to_numpy()
+    out["uneven_head_split"] = per_distinct(lambda flag: str(flag).lower() == "true", fw["uneven_head_split"],
+                                            dtype=bool)
     for name, column in catalog.FRAMEWORK_MEMORY_SPECS.items():  # the engine's KV admission and budget rule
         out[name] = fw[column]
     if np.isnan(peak).any():

@@ -46,12 +46,12 @@ def sequences_of(cfg: pd.DataFrame) -> npt.NDArray[np.float64]:
     return np.asarray(values, dtype=float)
 
 
-def _software_keys(cfg: pd.DataFrame, feats: pd.DataFrame) -> list[np.ndarray]:
+def _software_keys(cfg: pd.DataFrame, feats: pd.DataFrame) -> list[Any]:
     """(accelerator, engine, software date rounded to a third of a day) per row: what "this engine at this
     software on this accelerator" means (an unknown date is one value of its own, -1). An accelerator
     measured only with 2024 releases is off the data with a 2026 one, however many other parts ran it."""
     years = np.round(np.nan_to_num(feats["software_year"].to_numpy(dtype=float), nan=-1.0), 3)
-    return [cfg["hardware"].astype(str).to_numpy(), cfg["framework"].astype(str).to_numpy(), years]
+    return [cfg["hardware"].astype(str), cfg["framework"].astype(str), years]
 
 
 def _software_pairs(cfg: pd.DataFrame, feats: pd.DataFrame) -> list[tuple[str, str, float]]:
@@ -59,7 +59,7 @@ def _software_pairs(cfg: pd.DataFrame, feats: pd.DataFrame) -> list[tuple[str, s
     return list(zip(hardware.tolist(), framework.tolist(), years.tolist(), strict=True))
 
 
-def _member(keys: list[np.ndarray], known: set[Any]) -> npt.NDArray[np.bool_]:
+def _member(keys: list[Any], known: set[Any]) -> npt.NDArray[np.bool_]:
     """Whether each row's tuple of keys is in ``known``, decided once per distinct tuple."""
     if len(keys[0]) == 0:
         return np.zeros(0, dtype=bool)
@@ -85,9 +85,9 @@ def _context_windows(models: pd.Series) -> npt.NDArray[np.float64]:
     return values
 
 
-def _hardware_keys(cfg: pd.DataFrame) -> list[np.ndarray]:
+def _hardware_keys(cfg: pd.DataFrame) -> list[pd.Series]:
     """(accelerator, batching mode) per row: static batches on a part say little about serving on it."""
-    return [cfg["hardware"].astype(str).to_numpy(), cfg["batching"].astype(str).to_numpy()]
+    return [cfg["hardware"].astype(str), cfg["batching"].astype(str)]
 
 
 def _hardware_modes(cfg: pd.DataFrame) -> list[tuple[str, str]]:
