@@ -224,7 +224,7 @@ def estimate(
         first = reasons.index[reasons.ne("")][0]
         raise ConfigError(f"row {first}: {reasons[first]}")
     steps = analytic_steps(cfg, specs)
-    rows = (efficiency or default_efficiency()).rows(specs["vendor"].to_numpy(), cfg["framework"].to_numpy())
+    rows = (efficiency or default_efficiency()).rows(specs["vendor"], cfg["framework"])
     achievable = [achievable_step(step, rows) for step in (steps.prefill, steps.wave_prefill, steps.decode)]
     w = steps.workload
     out = {

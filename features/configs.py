@@ -8,6 +8,7 @@ continuous stream with ``concurrency`` requests in flight per replica.
 from __future__ import annotations
 
 from collections.abc import Callable
+from functools import partial
 from typing import Any
 
 import numpy as np
@@ -36,7 +37,12 @@ LARGEST_COUNT = 2**31 - 1
 
 def _map_unique(values: pd.Series, resolve: Callable[[str], str]) -> pd.Series:
     """Resolve each distinct value once (catalog lookups are the slow part)."""
-    return pd.Series(per_distinct(resolve, values.astype(str)), index=values.index, dtype="str")
+    return pd.Series(per_distinct(resolve, values.astype(str), dtype="str"), index=values.index)
+
+
+def _stated_dtype(stated: dict[str, str], model: str) -> str:
+    """The precision a checkpoint states, canonical."""
+    return canonical_dtype(stated[model])
 
 
 def _row(position: int, n: int) -> str:
@@ -127,14 +133,14 @@ def normalize_configs(configs: pd.DataFrame) -> pd.DataFrame:
         out["framework"] = "vllm"
     out["framework"] = _map_unique(out["framework"].fillna("vllm"), catalog.resolve_framework)
     # Optional: the engine release as written (``features.versions`` dates it); NA when not given.
-    out["framework_version"] = (out["framework_version"] if "framework_version" in out
-                                else pd.Series(pd.NA, index=out.index)).astype("string")
+    out["framework_version"] = (out["framework_version"].astype("string") if "framework_version" in out
+                                else pd.Series(pd.NA, index=out.index, dtype="string"))
     frameworks = catalog.framework_table()
     layer_split = lookup(out["framework"], frameworks["device_split"]) == "layer"
 
     def column(name: str, default: object) -> pd.Series:
         if name not in out:
-            return pd.Series([default] * len(out), index=out.index, dtype=object)
+            return pd.Series(default, index=out.index, dtype=object)
         return out[name].where(out[name].notna(), default)
 
     lengths = {name: _counts(out, name) for name in ("input_len", "output_len")}
@@ -151,20 +157,26 @@ def normalize_configs(configs: pd.DataFrame) -> pd.DataFrame:
     out["ep"] = _counts(out, "ep").fillna(1.0)
     # Precision the user gives wins; else what the checkpoint (or its publisher's name) states.
     checkpoints = {m: catalog.get_model(m) for m in pd.unique(written)}
-    native = pd.Series(lookup(written, {m: a.native_weight_dtype for m, a in checkpoints.items()}), index=out.index)
-    out["weight_dtype"] = _map_unique(column("weight_dtype", None).fillna(native), canonical_dtype)
-    native_kv = pd.Series(lookup(written, {m: a.native_kv_dtype or "fp16" for m, a in checkpoints.items()}),
-                          index=out.index)
-    out["kv_dtype"] = _map_unique(column("kv_dtype", None).fillna(native_kv), canonical_dtype)
-    default_batching = pd.Series(lookup(out["framework"], frameworks["batching"]), index=out.index)
-    out["batching"] = column("batching", None).fillna(default_batching).astype(str).str.strip().str.lower()
+    native = {m: a.native_weight_dtype for m, a in checkpoints.items()}
+    native_kv = {m: a.native_kv_dtype or "fp16" for m, a in checkpoints.items()}
+    for name, stated in (("weight_dtype", native), ("kv_dtype", native_kv)):
+        if name in out and out[name].notna().any():
+            given = column(name, None).fillna(pd.Series(lookup(written, stated), index=out.index))
+            out[name] = _map_unique(given, canonical_dtype)
+        else:  # not given: the checkpoint's own, resolved once per model
+            out[name] = _map_unique(written, partial(_stated_dtype, stated))
+    default_batching = pd.Series(lookup(out["framework"], frameworks["batching"], dtype="str"), index=out.index)
+    batching = column("batching", None).fillna(default_batching) if "batching" in out else default_batching
+    out["batching"] = batching.astype(str).str.strip().str.lower()
     bad = ~out["batching"].isin(["static", "continuous"])
     if bad.any():
         raise ConfigError(f"batching must be 'static' or 'continuous', got '{out['batching'][bad].iloc[0]}'")
     out["batch_size"], out["concurrency"] = _sequences(out)
     out["input_len"], out["output_len"] = lengths["input_len"], lengths["output_len"]
-    chunk = pd.to_numeric(column("prefill_chunk_tokens", np.nan), errors="coerce").astype(float)
-    unreadable = column("prefill_chunk_tokens", np.nan).notna().to_numpy() & ~np.isfinite(chunk.to_numpy())
+    given_chunk = (column("prefill_chunk_tokens", np.nan) if "prefill_chunk_tokens" in out
+                   else pd.Series(np.nan, index=out.index))
+    chunk = pd.to_numeric(given_chunk, errors="coerce").astype(float)
+    unreadable = given_chunk.notna().to_numpy() & ~np.isfinite(chunk.to_numpy())
     if unreadable.any():
         i = int(unreadable.argmax())
         raise ConfigError(f"column 'prefill_chunk_tokens' must be a number of tokens; {_row(i, len(out))}"

@@ -69,3 +69,9 @@ def test_lookup_maps_each_value_and_gives_the_default_to_missing_and_unknown_one
     numbers = lookup(values, {"fp8": 1.0, "bf16": 2.0}, np.nan, dtype=float)
     np.testing.assert_array_equal(numbers, [1.0, np.nan, 2.0, np.nan, 1.0])
     assert lookup(values, pd.Series({"fp8": "x"}), "none").tolist() == ["x", "none", "none", "none", "x"]
+
+
+def test_string_answers_come_back_as_a_pandas_string_array() -> None:
+    out = per_distinct(lambda v: None if v == "b" else v.upper(), pd.Series(["a", "b", "a"]), dtype="str")
+    assert str(out.dtype) == "str"
+    assert out[0] == "A" and pd.isna(out[1]) and out[2] == "A"

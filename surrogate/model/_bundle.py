@@ -61,7 +61,7 @@ from surrogate.model._calibration import (
     shrunk_band,
     widest,
 )
-from surrogate.model._compiled import compile_booster, predict_trees
+from surrogate.model._compiled import compile_booster, predict_forests
 from surrogate.model._consistency import make_consistent
 from surrogate.model._disaggregated import (
     MIN_DISAGGREGATED_ROWS,
@@ -486,21 +486,24 @@ class SurrogateModel:
         clamped_feats = None
         if beyond.any():
             _, _, clamped_feats = self._physics(self.support_.clamp(cfg[beyond]), normalized=True)
+        fitted = [metric for metric in METRICS if metric in self.models_]
+        boosters = [self.models_[metric] for metric in fitted]
+        # Each row is read once: where it lies, or (beyond the range) at its clamped twin.
+        learned = {metric: np.empty(len(cfg)) for metric in fitted}
+        if not beyond.all():
+            inside = feats if clamped_feats is None else feats[~beyond]
+            for metric, values in zip(fitted, predict_forests(boosters, inside, len(cfg)), strict=True):
+                learned[metric][~beyond] = values
+        if clamped_feats is not None:
+            for metric, values in zip(fitted, predict_forests(boosters, clamped_feats, len(cfg)), strict=True):
+                learned[metric][beyond] = values
         for metric in METRICS:
-            fitted = self.models_.get(metric)
-            if fitted is None:
+            if metric not in learned:
                 out[metric] = np.zeros(len(cfg))
                 continue
-            # Each row is read once: where it lies, or (beyond the range) at its clamped twin.
-            learned = np.empty(len(cfg))
-            if not beyond.all():
-                inside = feats if clamped_feats is None else feats[~beyond]
-                learned[~beyond] = predict_trees(fitted, inside, len(cfg))
-            if clamped_feats is not None:
-                learned[beyond] = predict_trees(fitted, clamped_feats, len(cfg))
             # log(prediction) = (1 - slack) * log(prior) + learned: both terms rise with the workload
             # (slack is 0 without physics).
-            out[metric] = learned - self.slack_[metric] * np.log(est[metric].to_numpy())
+            out[metric] = learned[metric] - self.slack_[metric] * np.log(est[metric].to_numpy())
         return out
 
     def compile_trees(self) -> dict[str, bool]:

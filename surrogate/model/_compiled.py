@@ -21,6 +21,7 @@ plain LightGBM, with the reason kept in :func:`status` and logged once.
 from __future__ import annotations
 
 import hashlib
+import json
 import logging
 import os
 import tempfile
@@ -173,17 +174,41 @@ def predict_trees(booster: lgb.Booster, features: pd.DataFrame, batch_rows: int 
     available (in a thread per core for large batches), else LightGBM's own predictor (with the booster's
     settings). ``batch_rows``: the size of the whole prediction these rows are part of (what the ``auto``
     policy weighs), if larger."""
+    return predict_forests([booster], features, batch_rows)[0]
+
+
+def predict_forests(boosters: list[lgb.Booster], features: pd.DataFrame,
+                    batch_rows: int | None = None) -> list[np.ndarray]:
+    """:func:`predict_trees` of each booster on the same rows; compiled models read one float matrix of
+    them, made once (each model converting the frame itself cost 40 ms per model per 200,000 rows)."""
+    matrices: dict[str, np.ndarray] = {}
+    out = []
+    for booster in boosters:
+        compiled = _compiled_for(booster, max(len(features), batch_rows or 0))
+        if compiled is None:
+            out.append(np.asarray(booster.predict(features), dtype=float))
+            continue
+        from lleaves.data_processing import data_to_ndarray  # present: the model compiled
+
+        categories = getattr(compiled, "_pandas_categorical", None)
+        key = json.dumps(categories)
+        if key not in matrices:
+            matrices[key] = np.ascontiguousarray(data_to_ndarray(features, categories), dtype=np.float64)
+        out.append(np.asarray(compiled.predict(matrices[key], n_jobs=threads_for(len(features))), dtype=float))
+    return out
+
+
+def _compiled_for(booster: lgb.Booster, rows: int) -> Any:
+    """The compiled model to predict ``rows`` rows with, or None for LightGBM (the reason kept for
+    :func:`status`)."""
     chosen = policy()
     compiled = None
     if chosen != "never":
-        rows = max(len(features), batch_rows or 0)
         compiled = compile_booster(booster, build=chosen == "always" or rows >= AUTO_COMPILE_ROWS)
     if compiled is not None:
         _last_status["compiled"] = "compiled"
-        return np.asarray(compiled.predict(features, n_jobs=threads_for(len(features))), dtype=float)
-    if chosen == "never":
+    elif chosen == "never":
         _last_status["compiled"] = f"lightgbm: {POLICY_ENV}=never"
     elif _loaded.get(booster) is not _FAILED:
         _last_status["compiled"] = "lightgbm: not compiled yet (small prediction)"
-    return np.asarray(booster.predict(features), dtype=float)
-
+    return compiled

@@ -12,7 +12,6 @@ from __future__ import annotations
 from typing import Any
 
 import numpy as np
-import numpy.typing as npt
 import pandas as pd
 
 from features.distinct import lookup, per_distinct
@@ -72,11 +71,12 @@ def with_newest_software(cfg: pd.DataFrame, newest: dict[str, dict[str, Any]]) -
     return out
 
 
-def software_era(cfg: pd.DataFrame) -> npt.NDArray[np.object_]:
-    """Per row, the engine and the software it reflects, e.g. ``vllm 0.19.0 (2026-04-03)``."""
+def software_era(cfg: pd.DataFrame) -> Any:
+    """Per row, the engine and the software it reflects, e.g. ``vllm 0.19.0 (2026-04-03)`` (a pandas
+    string array)."""
     versions = (cfg["framework_version"].astype("string") if "framework_version" in cfg
                 else pd.Series(pd.NA, index=cfg.index, dtype="string"))
-    return per_distinct(_era_label, cfg["framework"].astype(str), versions.fillna(""))
+    return per_distinct(_era_label, cfg["framework"].astype(str), versions.fillna(""), dtype="str")
 
 
 def _era_label(framework: str, version: str) -> str:

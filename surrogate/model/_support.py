@@ -147,7 +147,8 @@ class Support:
                      for kind in SUPPORT_KINDS]].to_numpy()
         far = out["support_distance"].to_numpy() > 1.0
         # One label per distinct combination of flags (a table of many rows has few).
-        out["off_support"] = per_distinct(_off_support_label, *flags.astype(bool).T, far) if len(cfg) else []
+        out["off_support"] = (per_distinct(_off_support_label, *flags.astype(bool).T, far, dtype="str") if len(cfg)
+                              else [])
         return out
 
     def range_excess(self, cfg: pd.DataFrame) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.float64]]:
