@@ -61,7 +61,7 @@ from surrogate.model._calibration import (
     shrunk_band,
     widest,
 )
-from surrogate.model._compiled import compile_booster, predict_forests
+from surrogate.model._compiled import compile_boosters, predict_forests
 from surrogate.model._consistency import make_consistent
 from surrogate.model._disaggregated import (
     MIN_DISAGGREGATED_ROWS,
@@ -71,6 +71,7 @@ from surrogate.model._disaggregated import (
 )
 from surrogate.model._efficiency import enough_for_efficiency, fit_efficiency
 from surrogate.model._progress import ProgressFn, Steps
+from surrogate.model._sharded import forget, predict_in_shards, shards_for
 from surrogate.model._software import newest_software, software_era, with_newest_software, with_source_eras
 from surrogate.model._support import fit_support, kind_folds, workload_tails
 from surrogate.model._workers import run_all
@@ -264,6 +265,7 @@ class SurrogateModel:
         Rows are put in a canonical order first, so the same rows in any order give the same model.
         Rows that record no engine version take their source's era (``features.versions.SOURCE_ERA_DATES``).
         """
+        forget(self)  # worker processes holding the earlier fit get this one
         table = table.iloc[np.argsort(_row_hashes(table), kind="stable")].reset_index(drop=True)
         recorded_version = (table["framework_version"].notna().to_numpy() if "framework_version" in table
                             else np.zeros(len(table), dtype=bool))
@@ -431,6 +433,17 @@ class SurrogateModel:
         disaggregated = disaggregated_rows(configs)
         if disaggregated.any():
             return self._predict_mixed(configs, disaggregated, normalized)
+        shards = shards_for(len(configs))
+        if shards > 1:
+            try:
+                return predict_in_shards(self, configs[[c for c in configs.columns if c in CONFIG_COLUMNS]],
+                                         shards, normalized)
+            except ConfigError:  # said again by this process, naming the row of the whole table
+                pass
+        return self._predict_aggregated(configs, normalized)
+
+    def _predict_aggregated(self, configs: pd.DataFrame, normalized: bool) -> pd.DataFrame:
+        """:meth:`predict` of aggregated rows, in this process."""
         cfg, est, feats = self._physics(configs, normalized)
         above, below = self.support_.range_excess(cfg)
         support = self.support_.assess(cfg, feats, above, below)
@@ -514,7 +527,8 @@ class SurrogateModel:
         correction = getattr(self, "disaggregated_", None)
         if correction is not None:
             boosters.update({f"disaggregated {metric}": booster for metric, booster in correction.models_.items()})
-        return {name: compile_booster(booster) is not None for name, booster in boosters.items()}
+        compiled = compile_boosters(list(boosters.values()))
+        return {name: model is not None for name, model in zip(boosters, compiled, strict=True)}
 
     def save(self, path: str | Path) -> Path:
         """Write the bundle (joblib) and trust it: this user's ``surrogate.load`` reads it back without

@@ -2,15 +2,15 @@
 
 Prediction spends most of its time walking the median models' trees (400 each). ``lleaves`` compiles a
 LightGBM model to machine code with LLVM; the result is exact (the same splits, in float64) and, on the
-default bundle's models, about 3x faster than LightGBM's own predictor single-threaded (measured by
-``benchmarks/speed.py``). Compiling takes a few seconds per model, so the machine code is cached per user
+default bundle's models, about 5x faster than LightGBM's own predictor single-threaded (measured by
+``benchmarks/speed.py``). Compiling takes 10-20 s per model, so the machine code is cached per user
 (``$SURROGATE_CACHE_DIR``, else ``$XDG_CACHE_HOME/surrogate``, else ``~/.cache/surrogate``, under
 ``compiled-trees/``), keyed by the model's text, the compiler's versions and this CPU.
 
 When compiled trees are used is ``$SURROGATE_COMPILED_TREES``:
 
 - ``auto`` (default): when a compiled copy is cached; otherwise LightGBM, and a prediction of
-  ``AUTO_COMPILE_ROWS`` rows or more compiles and caches the model first (a big search pays a few seconds
+  ``AUTO_COMPILE_ROWS`` rows or more compiles and caches the models first (a big search pays half a minute
   once, every later run is faster). ``surrogate compile`` does it ahead of time.
 - ``always``: compile on first use whatever the size; ``never``: LightGBM only.
 
@@ -26,7 +26,7 @@ import logging
 import os
 import tempfile
 import weakref
-from functools import cache
+from functools import cache, partial
 from importlib.metadata import PackageNotFoundError, version as package_version
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -35,23 +35,26 @@ import numpy as np
 import pandas as pd
 
 from features.errors import ConfigError
-from surrogate.model._workers import threads_for
+from surrogate.model._workers import in_worker, jobs, run_all, threads_for
 
 if TYPE_CHECKING:
     import lightgbm as lgb
 
-__all__ = ["AUTO_COMPILE_ROWS", "POLICY_ENV", "cache_dir", "compile_booster", "predict_trees", "status"]
+__all__ = ["AUTO_COMPILE_ROWS", "POLICY_ENV", "cache_dir", "compile_booster", "compile_boosters", "predict_trees",
+           "predict_forests", "status"]
 
 POLICY_ENV = "SURROGATE_COMPILED_TREES"
 CACHE_ENV = "SURROGATE_CACHE_DIR"
 POLICIES = ("auto", "always", "never")
-# Compiling one 400-tree model takes about 3.5 s on the CI machine's cores and saves about 3.5 us per
-# row; at 50,000 rows a prediction of three models saves about half a second, so a search that size
-# or larger is worth compiling once (and every later one reads the cache).
+# Compiling one 400-tree model takes 10-20 s on the CI machine's cores and saves about 5 us per row; a
+# prediction of 50,000 rows or more is worth compiling once for (every later one reads the cache).
 AUTO_COMPILE_ROWS = 50_000
-# Not inlining the tree functions compiles in a quarter of the time (3.5 s vs 12 s per model), and
-# predicts 1.7x slower than inlined code but still 3x faster than LightGBM (measured on the default bundle).
-_COMPILE_OPTIONS: dict[str, Any] = {"finline": False, "fcodemodel": "large"}
+# The tree functions inlined into the loop over rows: 1.7x faster than calls per tree (0.50 s vs 0.87 s
+# of CPU for three models on 200,000 rows, one thread), for 4x the compile time (48.9 s vs ~12 s for the
+# default bundle's five models, one process). Compiling runs once per machine and model, on every core.
+_COMPILE_OPTIONS: dict[str, Any] = {"finline": True, "fcodemodel": "large"}
+# Compiling one model counts as this much work for run_all (always worth a worker of its own).
+_COMPILE_WORK = 1_000_000
 # Compiled code walks rows in threads that release the GIL (no OpenMP spin-waiting, unlike LightGBM's
 # threads): ``_workers.threads_for`` says how many.
 
@@ -79,6 +82,11 @@ def cache_dir() -> Path:
     cache_home = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache")
     base = Path(override) if override else cache_home / "surrogate"
     return base / "compiled-trees"
+
+
+def note_status(text: str) -> None:
+    """Record how trees were read where a worker process read them for this one (``status`` says it)."""
+    _last_status["compiled"] = text
 
 
 def status() -> str:
@@ -151,14 +159,54 @@ def compile_booster(booster: lgb.Booster, *, build: bool = True) -> Any | None:
     return model
 
 
-def _build(text: str, text_path: Path, object_path: Path) -> Any:
-    """Compile in a private folder and move the files into the cache only when complete, so an interrupted
-    compile or a concurrent one never leaves a half-written object behind."""
+def compile_boosters(boosters: list[lgb.Booster], *, build: bool = True) -> list[Any | None]:
+    """:func:`compile_booster` of each; the ones not in the cache yet are compiled side by side in worker
+    processes first (a model takes 10-20 s to compile; the bundle has three to five)."""
+    if build and not in_worker():
+        missing = [booster for booster in boosters if _uncached(booster)]
+        if len(missing) > 1 and jobs() > 1:
+            toolchain = _toolchain()
+            assert toolchain is not None  # _uncached says so
+            _announce(cache_dir())
+            run_all([partial(_build_quietly, booster.model_to_string(), *_paths(booster, toolchain))
+                     for booster in missing], work=len(missing) * _COMPILE_WORK)
+    return [compile_booster(booster, build=build) for booster in boosters]
+
+
+def _uncached(booster: lgb.Booster) -> bool:
+    """Whether compiling ``booster`` is still to do (lleaves present, nothing cached or loaded for it)."""
+    if booster in _loaded:
+        return False
+    toolchain = _toolchain()
+    if toolchain is None:
+        return False
+    text_path, object_path = _paths(booster, toolchain)
+    return not (text_path.is_file() and object_path.is_file())
+
+
+def _build_quietly(text: str, text_path: Path, object_path: Path) -> None:
+    """In a worker: compile into the cache. A failure is left for the parent process, which compiles the
+    model again itself and reports why it falls back to LightGBM. Said once, by the parent."""
+    global _announced
+    _announced = True
+    try:
+        _build(text, text_path, object_path)
+    except Exception:  # noqa: BLE001,S110 - said by the parent's own attempt
+        pass
+
+
+def _announce(folder: Path) -> None:
     global _announced
     if not _announced:
         _announced = True
-        _log.warning("compiling the model's trees to machine code once for this machine (a few seconds per model; "
-                     "cached in %s)", object_path.parent)
+        _log.warning("compiling the model's trees to machine code once for this machine (10-20 s per model, on "
+                     "every core; cached in %s)", folder)
+
+
+def _build(text: str, text_path: Path, object_path: Path) -> Any:
+    """Compile in a private folder and move the files into the cache only when complete, so an interrupted
+    compile or a concurrent one never leaves a half-written object behind."""
+    _announce(object_path.parent)
     object_path.parent.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(dir=object_path.parent) as scratch:
         scratch_text, scratch_object = Path(scratch) / "model.txt", Path(scratch) / "model.o"
@@ -183,8 +231,8 @@ def predict_forests(boosters: list[lgb.Booster], features: pd.DataFrame,
     them, made once (each model converting the frame itself cost 40 ms per model per 200,000 rows)."""
     matrices: dict[str, np.ndarray] = {}
     out = []
-    for booster in boosters:
-        compiled = _compiled_for(booster, max(len(features), batch_rows or 0))
+    for booster, compiled in zip(boosters, _compiled_for(boosters, max(len(features), batch_rows or 0)),
+                                 strict=True):
         if compiled is None:
             out.append(np.asarray(booster.predict(features), dtype=float))
             continue
@@ -198,17 +246,17 @@ def predict_forests(boosters: list[lgb.Booster], features: pd.DataFrame,
     return out
 
 
-def _compiled_for(booster: lgb.Booster, rows: int) -> Any:
-    """The compiled model to predict ``rows`` rows with, or None for LightGBM (the reason kept for
-    :func:`status`)."""
+def _compiled_for(boosters: list[lgb.Booster], rows: int) -> list[Any]:
+    """The compiled model to predict ``rows`` rows with, per booster, or None for LightGBM (the reason
+    kept for :func:`status`)."""
     chosen = policy()
-    compiled = None
-    if chosen != "never":
-        compiled = compile_booster(booster, build=chosen == "always" or rows >= AUTO_COMPILE_ROWS)
-    if compiled is not None:
-        _last_status["compiled"] = "compiled"
-    elif chosen == "never":
+    if chosen == "never":
         _last_status["compiled"] = f"lightgbm: {POLICY_ENV}=never"
-    elif _loaded.get(booster) is not _FAILED:
-        _last_status["compiled"] = "lightgbm: not compiled yet (small prediction)"
-    return compiled
+        return [None] * len(boosters)
+    models = compile_boosters(boosters, build=chosen == "always" or rows >= AUTO_COMPILE_ROWS)
+    for booster, model in zip(boosters, models, strict=True):
+        if model is not None:
+            _last_status["compiled"] = "compiled"
+        elif _loaded.get(booster) is not _FAILED:
+            _last_status["compiled"] = "lightgbm: not compiled yet (small prediction)"
+    return models

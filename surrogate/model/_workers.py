@@ -18,9 +18,11 @@ from typing import TypeVar
 
 from features.errors import ConfigError
 
-__all__ = ["JOBS_ENV", "jobs", "run_all", "usable_cores", "workers_for"]
+__all__ = ["JOBS_ENV", "jobs", "run_all", "usable_cores", "workers_for", "threads_for", "in_worker"]
 
 JOBS_ENV = "SURROGATE_JOBS"
+# Set in the worker processes run_all starts: work there stays on its own core.
+_WORKER_ENV = "SURROGATE_IN_WORKER"
 _MAX_JOBS = 8
 # Rows summed over fits. A 400-tree fit on 4,000 rows takes about a third of a second; below 20,000
 # row-fits (say five fits of 4,000 rows) the whole batch takes about as long as starting the workers.
@@ -56,8 +58,14 @@ _MAX_THREADS = 8
 
 
 def threads_for(rows: int) -> int:
-    """Threads for a GIL-free loop over ``rows`` rows: one per usable core on large batches, else one."""
-    return min(usable_cores(), _MAX_THREADS) if rows >= _THREADED_ROWS else 1
+    """Threads for a GIL-free loop over ``rows`` rows: one per usable core on large batches, else one (and
+    one in a worker process: its siblings have the other cores)."""
+    return min(usable_cores(), _MAX_THREADS) if rows >= _THREADED_ROWS and not in_worker() else 1
+
+
+def in_worker() -> bool:
+    """Whether this is one of the worker processes :func:`run_all` runs tasks in."""
+    return os.environ.get(_WORKER_ENV) == "1"
 
 
 def workers_for(tasks: int, work: int) -> int:
@@ -92,4 +100,5 @@ def run_all(tasks: Sequence[Callable[[], T]], *, work: int, done: Callable[[int]
 
 def _in_worker(task: Callable[[], T]) -> T:
     os.environ[JOBS_ENV] = "1"
+    os.environ[_WORKER_ENV] = "1"
     return task()
