@@ -187,3 +187,25 @@ def test_disaggregated_rows_predict_the_same_compiled_or_not(monkeypatch: pytest
     assert _compiled.status() == "compiled"
     numbers = plain.select_dtypes("number").columns
     np.testing.assert_allclose(compiled[numbers].to_numpy(float), plain[numbers].to_numpy(float), rtol=1e-9)
+
+
+def test_models_not_cached_are_compiled_side_by_side_in_workers(booster: lgb.Booster, tmp_path: Path,
+                                                               monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("SURROGATE_CACHE_DIR", str(tmp_path))
+    monkeypatch.setenv(_compiled.POLICY_ENV, "always")
+    monkeypatch.setenv("SURROGATE_JOBS", "2")
+    frame = _frame(300, 4)
+    params = {"objective": "regression", "num_leaves": 5, "verbose": -1, "seed": 1, "num_threads": 1}
+    other = lgb.train(params, lgb.Dataset(frame, label=frame["x"] - frame["y"]), num_boost_round=8)
+
+    def refuse(*args: object) -> None:
+        raise AssertionError("compiled in this process, not in the workers")
+
+    monkeypatch.setattr(_compiled, "_build", refuse)  # the workers import their own copy of the module
+    first, second = _fresh(booster), _fresh(other)
+    rows = _frame(40, 5)
+    out = _compiled.predict_forests([first, second], rows)
+    assert _compiled.status() == "compiled"
+    np.testing.assert_allclose(out[0], booster.predict(rows), rtol=1e-12, atol=1e-12)
+    np.testing.assert_allclose(out[1], other.predict(rows), rtol=1e-12, atol=1e-12)
+    assert len(list((tmp_path / "compiled-trees").glob("*.o"))) == 2

@@ -1,0 +1,79 @@
+"""Large predictions in shards on worker processes (surrogate.model._sharded): the same table, row for row,
+as one process gives; errors name the row of the whole table; a refitted bundle reaches the workers."""
+
+from __future__ import annotations
+
+import pandas as pd
+import pytest
+
+from features.errors import ConfigError
+from surrogate.model import SurrogateModel, _sharded, _workers
+
+
+@pytest.fixture
+def small_shards(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Shard tables of a few hundred rows over two workers (the real threshold is 100,000 rows)."""
+    monkeypatch.setattr(_sharded, "SHARDED_ROWS", 200)
+    monkeypatch.setattr(_sharded, "_MIN_SHARD_ROWS", 100)
+    monkeypatch.setenv(_workers.JOBS_ENV, "2")
+    monkeypatch.setattr(_workers, "_MIN_PARALLEL_WORK", 1)
+
+
+def _rows() -> pd.DataFrame:
+    from _tiny_model import synthetic_table
+
+    table = synthetic_table().drop(columns=["latency_s", "ttft_s", "itl_s"])
+    table = pd.concat([table] * 3, ignore_index=True)
+    table["input_len"] = 100 + (table.index.to_numpy() * 37) % 3000  # inside and beyond the trained range
+    table.index = table.index * 10 + 5  # labels that are not positions
+    return table
+
+
+def test_shards_give_the_table_one_process_gives(small_shards: None, monkeypatch: pytest.MonkeyPatch) -> None:
+    from _tiny_model import tiny_model
+
+    rows = _rows()
+    assert _sharded.shards_for(len(rows)) == 2
+    sharded = tiny_model().predict(rows)
+    monkeypatch.setenv(_workers.JOBS_ENV, "1")
+    assert _sharded.shards_for(len(rows)) == 1
+    pd.testing.assert_frame_equal(sharded, tiny_model().predict(rows), check_exact=True)
+
+
+def test_a_bad_row_is_named_as_one_process_names_it(small_shards: None) -> None:
+    from _tiny_model import tiny_model
+
+    rows = _rows()
+    rows.loc[rows.index[-3], "tp"] = 3  # in the second shard: its devices are no longer tp*pp*dp
+    with pytest.raises(ConfigError) as sharded:
+        tiny_model().predict(rows)
+    devices = rows.loc[rows.index[-3], "num_devices"]
+    assert str(sharded.value) == f"row {rows.index[-3]}: num_devices {devices} != tp*pp*dp = 3"
+    rows["tp"] = rows["tp"].astype(float)
+    rows.loc[rows.index[-2], "tp"] = 2.5  # not a whole number: found while normalising, named by position
+    with pytest.raises(ConfigError) as normalising:
+        tiny_model().predict(rows)
+    assert str(normalising.value) == f"column 'tp' must be a whole number; row {len(rows) - 2} has 2.5"
+
+
+def test_a_refitted_bundle_reaches_the_workers(small_shards: None) -> None:
+    from _tiny_model import synthetic_table
+
+    rows = _rows()
+    model = SurrogateModel(seed=0, n_estimators=5).fit(synthetic_table())
+    first = model.predict(rows)
+    slower = synthetic_table()
+    slower[["latency_s", "ttft_s", "itl_s"]] *= 1.5
+    model.fit(slower)
+    second = model.predict(rows)
+    assert (second["latency_s"] > first["latency_s"]).mean() > 0.9
+
+
+def test_small_tables_and_work_inside_a_worker_stay_in_one_process(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv(_workers.JOBS_ENV, "2")
+    assert _sharded.shards_for(_sharded.SHARDED_ROWS - 1) == 1
+    assert _sharded.shards_for(_sharded.SHARDED_ROWS) == 2
+    monkeypatch.setenv(_workers.JOBS_ENV, "8")
+    assert _sharded.shards_for(_sharded.SHARDED_ROWS) == 2  # each shard at least 50,000 rows
+    monkeypatch.setenv("SURROGATE_IN_WORKER", "1")
+    assert _sharded.shards_for(10 * _sharded.SHARDED_ROWS) == 1
