@@ -5,8 +5,10 @@
 Ingest: ``load_shared`` over ``../shared/datasets`` (what the data tests load once per run).
 Prediction: a batch of distinct configurations (hardware x model x framework x layout x workload)
 through ``SurrogateModel.predict`` end to end (normalisation, analytic model, features, support checks,
-3 median models), twice: with the trees compiled to machine code (``surrogate compile``; compiled first,
-its time printed apart) and with LightGBM's own predictor (``SURROGATE_COMPILED_TREES=never``).
+3 median models), three ways: trees compiled to machine code (``surrogate compile``; compiled first, its
+time printed apart) with the table split over worker processes already started
+(``surrogate.model.start_workers()``, their start-up printed apart), the same in one process
+(``SURROGATE_JOBS=1``), and with LightGBM's own predictor (``SURROGATE_COMPILED_TREES=never``).
 Training: ``train_bundle`` on every shared row, as `surrogate train` does by default (no cross-validation).
 """
 
@@ -24,7 +26,16 @@ from pathlib import Path
 import pandas as pd
 
 from surrogate.ingest import load_shared
-from surrogate.model import SurrogateModel, _compiled, load, load_default, train_bundle, training_rows
+from surrogate.model import (
+    SurrogateModel,
+    _compiled,
+    _workers,
+    load,
+    load_default,
+    start_workers,
+    train_bundle,
+    training_rows,
+)
 
 # Prediction speed on a quiet 2-core machine when issue 15 was filed (configurations per second).
 _ISSUE_BASELINE = 12_600
@@ -85,11 +96,24 @@ def main(argv: list[str] | None = None) -> int:
     print(f"compile: {'trees compiled or read from the cache' if compiled else 'not compiled: ' + _compiled.status()}"
           f" in {results['compile_s']:.1f} s")
     model.predict(configs.head(1000))  # warm caches (catalog, model configs)
-    runs = [("compiled trees", "auto"), ("LightGBM trees", "never")] if compiled else [("LightGBM trees", "never")]
-    for label, policy in runs:
+    start = time.perf_counter()
+    workers = start_workers()
+    results["start_workers_s"] = time.perf_counter() - start
+    results["workers"] = workers
+    print(f"workers: {workers} worker process(es) started in {results['start_workers_s']:.1f} s (once per process; "
+          "a prediction below 600,000 rows does not start them itself)")
+    model.predict(configs)  # each worker unpickles the bundle and reads its compiled trees once
+    runs = [("compiled trees, worker processes", "auto", None), ("compiled trees, one process", "auto", "1"),
+            ("LightGBM trees, worker processes", "never", None)]
+    for label, policy, jobs in runs if compiled else runs[2:]:
         os.environ[_compiled.POLICY_ENV] = policy
+        if jobs is None:
+            os.environ.pop(_workers.JOBS_ENV, None)
+        else:
+            os.environ[_workers.JOBS_ENV] = jobs
         seconds = _median_seconds(lambda: model.predict(configs), args.repeats)
-        key = "predict" if policy == "auto" or not compiled else "predict_lightgbm"
+        key = {"compiled trees, worker processes": "predict", "compiled trees, one process": "predict_one_process",
+               "LightGBM trees, worker processes": "predict_lightgbm"}[label]
         results[f"{key}_rows"] = len(configs)
         results[f"{key}_median_s"] = seconds
         results[f"{key}_configs_per_s"] = len(configs) / seconds
@@ -98,6 +122,7 @@ def main(argv: list[str] | None = None) -> int:
               f"{len(configs) / seconds / 200_000:.2f}; {len(configs) / seconds / _ISSUE_BASELINE:.1f}x the "
               f"{_ISSUE_BASELINE:,}/s the issue measured")
     os.environ.pop(_compiled.POLICY_ENV, None)
+    os.environ.pop(_workers.JOBS_ENV, None)
     if not args.skip_train:
         train_repeats = max(1, min(3, args.repeats))
         seconds = _median_seconds(lambda: train_bundle(table, seed=0), train_repeats)

@@ -101,12 +101,10 @@ def build_features(
         **_software_values(cfg),
         **_categorical_values(cfg, specs, with_hardware_id),
     }
-    f = pd.DataFrame(index=cfg.index)
-    for name, column in values.items():
-        f[name] = column
     columns = ((SPEC_FEATURES if with_specs else []) + FEATURE_COLUMNS
                + ([HARDWARE_ID_FEATURE] if with_hardware_id else []))
-    return f[columns]
+    # One frame over the columns (copy-on-write keeps a column taken from ``est`` apart from it).
+    return pd.DataFrame({name: values[name] for name in columns}, index=cfg.index, copy=False)
 
 
 def _spec_values(cfg: pd.DataFrame, specs: pd.DataFrame) -> dict[str, Any]:

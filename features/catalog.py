@@ -203,9 +203,18 @@ def packaged_vendors() -> list[str]:
     """Vendor categories in a stable order: the packaged accelerators' vendors sorted, then CPU vendors, then
     vendors only probed machines have (a new CPU leaves every earlier code as it was)."""
     table = hardware_table()
+    if _vendors_known[0] is not table:  # worked out once per table (it is reloaded when a machine is probed)
+        _vendors_known[:] = [table, _vendors_of(table)]
+    return list(_vendors_known[1])
+
+
+_vendors_known: list[Any] = [None, ()]
+
+
+def _vendors_of(table: pd.DataFrame) -> tuple[str, ...]:
     packaged = set(table.loc[~table["user_entry"], "vendor"])
     ordered = sorted(v for v in packaged if not is_cpu_vendor(v)) + sorted(v for v in packaged if is_cpu_vendor(v))
-    return ordered + sorted(set(table.loc[table["user_entry"], "vendor"]) - packaged)
+    return tuple(ordered + sorted(set(table.loc[table["user_entry"], "vendor"]) - packaged))
 
 
 @cache
@@ -411,12 +420,21 @@ def framework_ids() -> list[str]:
 
 
 def resolve_framework(name: str) -> str:
-    table = _framework_table()
-    key = _key(str(name))
-    for fid, row in table.iterrows():
-        if key == _key(fid) or key in {_key(a) for a in row["aliases"].split(";") if a}:
-            return str(fid)
-    raise UnknownNameError("framework", str(name), closest_names(str(name), framework_ids()))
+    fid = _framework_names().get(_key(str(name)))
+    if fid is None:
+        raise UnknownNameError("framework", str(name), closest_names(str(name), framework_ids()))
+    return fid
+
+
+@cache
+def _framework_names() -> dict[str, str]:
+    """Each framework's id and aliases (as :func:`_key` spells them) -> its id; the first row claiming a
+    name keeps it, as a scan of the table in order would find."""
+    names: dict[str, str] = {}
+    for fid, aliases in zip(_framework_table().index, _framework_table()["aliases"], strict=True):
+        for name in [str(fid), *(a for a in str(aliases).split(";") if a)]:
+            names.setdefault(_key(name), str(fid))
+    return names
 
 
 def get_framework(name: str) -> FrameworkSpec:

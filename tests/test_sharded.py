@@ -15,6 +15,7 @@ def small_shards(monkeypatch: pytest.MonkeyPatch) -> None:
     """Shard tables of a few hundred rows over two workers (the real threshold is 100,000 rows)."""
     monkeypatch.setattr(_sharded, "SHARDED_ROWS", 200)
     monkeypatch.setattr(_sharded, "_MIN_SHARD_ROWS", 100)
+    monkeypatch.setattr(_sharded, "COLD_SHARDED_ROWS", 200)
     monkeypatch.setenv(_workers.JOBS_ENV, "2")
     monkeypatch.setattr(_workers, "_MIN_PARALLEL_WORK", 1)
 
@@ -71,6 +72,10 @@ def test_a_refitted_bundle_reaches_the_workers(small_shards: None) -> None:
 
 def test_small_tables_and_work_inside_a_worker_stay_in_one_process(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv(_workers.JOBS_ENV, "2")
+    monkeypatch.setattr(_workers, "_last_parallel_s", None)  # no workers started yet: only huge tables
+    assert _sharded.shards_for(_sharded.COLD_SHARDED_ROWS - 1) == 1
+    assert _sharded.shards_for(_sharded.COLD_SHARDED_ROWS) == 2
+    assert _workers.start_workers() == 2 and _workers.workers_warm()
     assert _sharded.shards_for(_sharded.SHARDED_ROWS - 1) == 1
     assert _sharded.shards_for(_sharded.SHARDED_ROWS) == 2
     monkeypatch.setenv(_workers.JOBS_ENV, "8")

@@ -41,3 +41,4 @@ from ._train import (
     train_bundle as train_bundle,
     training_rows as training_rows,
 )
+from ._workers import start_workers as start_workers

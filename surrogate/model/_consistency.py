@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+from collections.abc import MutableMapping
+from typing import Any
+
 import numpy as np
 import pandas as pd
 
 __all__ = ["make_consistent"]
 
 
-def make_consistent(cfg: pd.DataFrame, out: pd.DataFrame, floors: dict[str, np.ndarray] | None = None) -> None:
+def make_consistent(cfg: pd.DataFrame, out: MutableMapping[str, Any],
+                    floors: dict[str, np.ndarray] | None = None) -> None:
     """Continuous rows: latency from TTFT and ITL. Static rows: ITL from latency and TTFT.
 
     Throughputs always follow from latency, so no two predicted numbers contradict each other: for
@@ -18,20 +22,21 @@ def make_consistent(cfg: pd.DataFrame, out: pd.DataFrame, floors: dict[str, np.n
     quantiles' order (the difference of two intervals is not an interval); its P10-P90 is then
     widened to hold the median.
 
-    ``out`` (median, ``_p10`` and ``_p90`` of each metric) is updated in place; ``floors`` (per metric,
+    ``out`` (median, ``_p10`` and ``_p90`` of each metric: a frame, or a dict of arrays a prediction is
+    building) is updated in place; ``floors`` (per metric,
     e.g. the peak-hardware times) bound the derived values from below before throughputs are taken.
     """
     continuous = cfg["batching"].eq("continuous").to_numpy()
     steps = (cfg["output_len"].to_numpy(dtype=float) - 1.0)
     for suffix in ["", "_p10", "_p90"]:
-        ttft, itl, lat = (out[f"{m}{suffix}"].to_numpy() for m in ("ttft_s", "itl_s", "latency_s"))
+        ttft, itl, lat = (np.asarray(out[f"{m}{suffix}"]) for m in ("ttft_s", "itl_s", "latency_s"))
         derived_latency = ttft + steps * itl
         lat = np.where(continuous | (lat < ttft), derived_latency, lat)
         derived_itl = np.where(steps > 0, (lat - ttft) / np.maximum(steps, 1.0), itl)
         out[f"latency_s{suffix}"] = lat
         out[f"itl_s{suffix}"] = np.where(continuous | (derived_itl <= 0), itl, derived_itl)
         for metric, floor in (floors or {}).items():
-            out[f"{metric}{suffix}"] = np.maximum(out[f"{metric}{suffix}"].to_numpy(), floor)
+            out[f"{metric}{suffix}"] = np.maximum(np.asarray(out[f"{metric}{suffix}"]), floor)
     for metric in ("ttft_s", "itl_s", "latency_s"):
         _hold_the_median(out, metric)
     sequences = np.where(continuous, cfg["concurrency"], cfg["batch_size"]).astype(float)
@@ -39,17 +44,17 @@ def make_consistent(cfg: pd.DataFrame, out: pd.DataFrame, floors: dict[str, np.n
     in_len, out_len = cfg["input_len"].to_numpy(dtype=float), cfg["output_len"].to_numpy(dtype=float)
     # A fast P10 latency is a high P90 throughput.
     for suffix, latency_suffix in [("", ""), ("_p10", "_p90"), ("_p90", "_p10")]:
-        latency = out[f"latency_s{latency_suffix}"].to_numpy()
+        latency = np.asarray(out[f"latency_s{latency_suffix}"])
         out[f"throughput_tok_s{suffix}"] = tokens * (in_len + out_len) / latency
         out[f"output_throughput_tok_s{suffix}"] = tokens * out_len / latency
 
 
-def _hold_the_median(out: pd.DataFrame, metric: str) -> None:
+def _hold_the_median(out: MutableMapping[str, Any], metric: str) -> None:
     """P10 <= median <= P90: an interval that misses its median is widened to hold it (never narrowed).
 
     Keeps TTFT <= latency per quantile: the minimum (maximum) of two quantiles that each satisfy it
     satisfies it too.
     """
-    median = out[metric].to_numpy()
-    out[f"{metric}_p10"] = np.minimum(out[f"{metric}_p10"].to_numpy(), median)
-    out[f"{metric}_p90"] = np.maximum(out[f"{metric}_p90"].to_numpy(), median)
+    median = np.asarray(out[metric])
+    out[f"{metric}_p10"] = np.minimum(np.asarray(out[f"{metric}_p10"]), median)
+    out[f"{metric}_p90"] = np.maximum(np.asarray(out[f"{metric}_p90"]), median)

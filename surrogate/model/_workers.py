@@ -13,12 +13,14 @@ in this process: starting workers costs about a second, more than small fits tak
 from __future__ import annotations
 
 import os
+import time
 from collections.abc import Callable, Sequence
 from typing import TypeVar
 
 from features.errors import ConfigError
 
-__all__ = ["JOBS_ENV", "jobs", "run_all", "usable_cores", "workers_for", "threads_for", "in_worker"]
+__all__ = ["JOBS_ENV", "jobs", "run_all", "usable_cores", "workers_for", "threads_for", "in_worker", "workers_warm",
+           "start_workers"]
 
 JOBS_ENV = "SURROGATE_JOBS"
 # Set in the worker processes run_all starts: work there stays on its own core.
@@ -27,6 +29,10 @@ _MAX_JOBS = 8
 # Rows summed over fits. A 400-tree fit on 4,000 rows takes about a third of a second; below 20,000
 # row-fits (say five fits of 4,000 rows) the whole batch takes about as long as starting the workers.
 _MIN_PARALLEL_WORK = 20_000
+
+# Loky stops idle workers after 300 s; a little less, to be safe.
+_WARM_S = 240.0
+_last_parallel_s: float | None = None
 
 T = TypeVar("T")
 
@@ -95,7 +101,31 @@ def run_all(tasks: Sequence[Callable[[], T]], *, work: int, done: Callable[[int]
         results.append(result)
         if done is not None:
             done(len(results))
+    global _last_parallel_s
+    _last_parallel_s = time.monotonic()
     return results
+
+
+def workers_warm() -> bool:
+    """Whether worker processes started here are likely still running (used within loky's idle timeout):
+    handing them work then costs no start-up, about 1.3 s on 2 cores otherwise."""
+    return _last_parallel_s is not None and time.monotonic() - _last_parallel_s < _WARM_S
+
+
+def start_workers() -> int:
+    """Start the worker processes now (a long-running caller about to predict large tables repeatedly);
+    how many there are (1: this process works alone)."""
+    count = jobs()
+    if count > 1 and not in_worker():
+        run_all([_ready] * count, work=_MIN_PARALLEL_WORK)
+    return count
+
+
+def _ready() -> int:
+    """In a worker: load what predicting and fitting import (most of a worker's start-up)."""
+    import surrogate.model._bundle  # noqa: F401
+
+    return os.getpid()
 
 
 def _in_worker(task: Callable[[], T]) -> T:

@@ -47,7 +47,9 @@ log = logging.getLogger(__name__)
 
 KNOB_COLUMNS = ["hardware", "num_devices", "framework", "tp", "pp", "dp", "ep", "weight_dtype", "kv_dtype", "batching",
                 "concurrency"]
-_PREDICT_CHUNK_ROWS = 50_000
+# Candidates predicted per call: large enough that a 150,000-candidate exhaustive space is one call (each
+# call has ~0.1 s of fixed cost) and can go to worker processes, small enough to bound memory.
+_PREDICT_CHUNK_ROWS = 200_000
 # A rate so small that any deployment serves it: a settling point at one request in flight, for the
 # capacity of a candidate the requested rate overwhelms.
 _NEGLIGIBLE_RATE = 1e-9
