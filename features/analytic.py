@@ -220,9 +220,9 @@ def estimate(
     cfg = configs if normalized else normalize_configs(configs)
     specs = _specs_for(cfg, specs)
     reasons = invalid_reasons(cfg, specs=specs)
-    if reasons.ne("").any():
-        first = reasons.index[reasons.ne("")][0]
-        raise ConfigError(f"row {first}: {reasons[first]}")
+    bad = np.flatnonzero(reasons.ne("").to_numpy())
+    if len(bad):  # the first by position (a label may name more than one row)
+        raise ConfigError(f"row {reasons.index[bad[0]]}: {reasons.iloc[bad[0]]}")
     steps = analytic_steps(cfg, specs)
     rows = (efficiency or default_efficiency()).rows(specs["vendor"], cfg["framework"])
     achievable = [achievable_step(step, rows) for step in (steps.prefill, steps.wave_prefill, steps.decode)]

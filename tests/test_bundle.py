@@ -132,3 +132,16 @@ def test_input_validation_names_columns() -> None:
         tiny_model().predict(UNSEEN.drop(columns=["hardware"]).assign(gpu="h100"))
     with pytest.raises(NotFittedError, match="not trained yet"):
         SurrogateModel().predict(UNSEEN)
+
+
+def test_twins_of_rows_beyond_the_trained_range_give_the_same_in_one_pass_or_two(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    from surrogate.model import _bundle
+
+    rows = synthetic_table().drop(columns=["latency_s", "ttft_s", "itl_s"])
+    rows["input_len"] = 100 + (rows.index.to_numpy() * 37) % 3000  # some beyond the trained 256-1024
+    rows.index = rows.index * 3 + 1
+    assert (rows["input_len"] > 1024).any()
+    joint = tiny_model().predict(rows)
+    monkeypatch.setattr(_bundle, "_JOINT_TWIN_ROWS", 1)
+    pd.testing.assert_frame_equal(tiny_model().predict(rows), joint, check_exact=True)

@@ -246,13 +246,21 @@ class SurrogateModel:
     def _physics(self, configs: pd.DataFrame, normalized: bool = False) -> tuple[pd.DataFrame, pd.DataFrame,
                                                                                   pd.DataFrame]:
         """Normalised configurations, their analytic estimate and their features, catalog specs gathered once."""
+        cfg = self._prepared(configs, normalized)
+        return (cfg, *self._derived(cfg))
+
+    def _prepared(self, configs: pd.DataFrame, normalized: bool) -> pd.DataFrame:
+        """The configuration columns, normalised, with the engine version training saw where none is given."""
         cfg = configs[[c for c in configs.columns if c in CONFIG_COLUMNS]]
         if not normalized:
             cfg = normalize_configs(cfg)
-        cfg = with_newest_software(cfg, self.newest_software_)
+        return with_newest_software(cfg, self.newest_software_)
+
+    def _derived(self, cfg: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
+        """The analytic estimate and the features of prepared rows."""
         specs = gather_specs(cfg)
         est = estimate(cfg, normalized=True, specs=specs, efficiency=self.efficiency_)
-        return cfg, est, self._features(cfg, est, specs)
+        return est, self._features(cfg, est, specs)
 
     def fit(self, table: pd.DataFrame, progress: ProgressFn | None = None,
             disaggregated: pd.DataFrame | None = None) -> SurrogateModel:
@@ -444,10 +452,12 @@ class SurrogateModel:
 
     def _predict_aggregated(self, configs: pd.DataFrame, normalized: bool) -> pd.DataFrame:
         """:meth:`predict` of aggregated rows, in this process."""
-        cfg, est, feats = self._physics(configs, normalized)
+        cfg = self._prepared(configs, normalized)
         above, below = self.support_.range_excess(cfg)
+        beyond = (above > 0) | (below > 0)
+        est, feats, twin_feats = self._with_twins(cfg, beyond)
         support = self.support_.assess(cfg, feats, above, below)
-        corrections = self._corrections(cfg, est, feats, (above > 0) | (below > 0))
+        corrections = self._corrections(est, feats, beyond, twin_feats)
         # Columns gathered first, then one frame over them (inserting 50 columns one by one was slower);
         # each array is this frame's own (no view of est or support), so editing the result edits nothing else.
         out: dict[str, Any] = {}
@@ -493,28 +503,50 @@ class SurrogateModel:
         out["mode"] = out["mode"].fillna("aggregated")
         return out
 
-    def _corrections(self, cfg: pd.DataFrame, est: pd.DataFrame, feats: pd.DataFrame,
-                     beyond: np.ndarray) -> dict[str, np.ndarray]:
+    def _with_twins(self, cfg: pd.DataFrame, beyond: np.ndarray) -> tuple[pd.DataFrame, pd.DataFrame,
+                                                                          pd.DataFrame | None]:
+        """The estimate and features of prepared rows, and the features of the ``beyond`` rows' clamped twins
+        (read by the trees in their place). A small table takes one pass over rows and twins together (a
+        second pass cost as much again in fixed overhead: 0.067 s vs 0.050 s of CPU for 1,000 rows); a large
+        one two (0.71 s vs 0.78 s for 100,000 rows: shorter arrays run faster). The joint pass runs over
+        positions (a twin shares its row's label); a configuration error is said again from the rows alone,
+        naming the row by its label."""
+        if not beyond.any():
+            return (*self._derived(cfg), None)
+        twins = self.support_.clamp(cfg[beyond])
+        if len(cfg) >= _JOINT_TWIN_ROWS:
+            est, feats = self._derived(cfg)
+            return est, feats, self._derived(twins)[1]
+        try:
+            est, feats = self._derived(pd.concat([cfg, twins], ignore_index=True))
+        except ConfigError:
+            self._derived(cfg)
+            self._derived(twins)
+            raise
+        rows = len(cfg)
+        return (est.iloc[:rows].set_axis(cfg.index), feats.iloc[:rows].set_axis(cfg.index),
+                feats.iloc[rows:].set_axis(twins.index))
+
+    def _corrections(self, est: pd.DataFrame, feats: pd.DataFrame, beyond: np.ndarray,
+                     clamped_feats: pd.DataFrame | None) -> dict[str, np.ndarray]:
         """Each metric's log correction over the prior. Rows beyond the trained workload range read the
-        trees at the row clamped into that range; past it the prediction grows as prior ** (1 - slack)."""
+        trees at the row clamped into that range (``clamped_feats``, one per such row); past it the
+        prediction grows as prior ** (1 - slack)."""
         out = {}
-        clamped_feats = None
-        if beyond.any():
-            _, _, clamped_feats = self._physics(self.support_.clamp(cfg[beyond]), normalized=True)
         fitted = [metric for metric in METRICS if metric in self.models_]
         boosters = [self.models_[metric] for metric in fitted]
         # Each row is read once: where it lies, or (beyond the range) at its clamped twin.
-        learned = {metric: np.empty(len(cfg)) for metric in fitted}
+        learned = {metric: np.empty(len(est)) for metric in fitted}
         if not beyond.all():
             inside = feats if clamped_feats is None else feats[~beyond]
-            for metric, values in zip(fitted, predict_forests(boosters, inside, len(cfg)), strict=True):
+            for metric, values in zip(fitted, predict_forests(boosters, inside, len(est)), strict=True):
                 learned[metric][~beyond] = values
         if clamped_feats is not None:
-            for metric, values in zip(fitted, predict_forests(boosters, clamped_feats, len(cfg)), strict=True):
+            for metric, values in zip(fitted, predict_forests(boosters, clamped_feats, len(est)), strict=True):
                 learned[metric][beyond] = values
         for metric in METRICS:
             if metric not in learned:
-                out[metric] = np.zeros(len(cfg))
+                out[metric] = np.zeros(len(est))
                 continue
             # log(prediction) = (1 - slack) * log(prior) + learned: both terms rise with the workload
             # (slack is 0 without physics).
@@ -542,6 +574,10 @@ class SurrogateModel:
         joblib.dump(self, path, compress=3)
         record_saved(path)
         return path
+
+
+# Tables below this many rows derive their clamped twins in the same pass (SurrogateModel._with_twins).
+_JOINT_TWIN_ROWS = 20_000
 
 
 # The public path pickles record: bundles stay loadable whichever private module defines the class.
