@@ -15,6 +15,7 @@ operations.
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
+from typing import Any
 
 import numpy as np
 import numpy.typing as npt
@@ -82,13 +83,15 @@ def _from_free(x: float, transform: str, name: str) -> float:
 
 def _unpack(x: npt.NDArray[np.float64], base: Efficiency, problem: _Problem) -> Efficiency:
     n = len(FITTED_PARAMETERS)
-    globals_ = {name: _from_free(float(x[i]), t, name) for i, (name, t) in enumerate(FITTED_PARAMETERS)}
+    globals_: dict[str, Any] = {name: _from_free(float(x[i]), t, name)
+                                for i, (name, t) in enumerate(FITTED_PARAMETERS)}
     nv, nf = len(problem.vendor_names), len(problem.framework_names)
     vendor = dict(zip(problem.vendor_names, (float(v) for v in x[n:n + nv]), strict=True))
     speed = dict(zip(problem.framework_names, (float(v) for v in x[n + nv:n + nv + nf]), strict=True))
     overhead = dict(zip(problem.framework_names, (float(v) for v in x[n + nv + nf:]), strict=True))
-    return Efficiency.from_dict({**base.to_dict(), **globals_, "vendor_log_speed": vendor,
-                                 "framework_log_speed": speed, "framework_log_overhead": overhead})
+    # replace, not a round trip through to_dict (which deep-copies every field on each of thousands of calls)
+    return replace(base, **globals_, vendor_log_speed=vendor, framework_log_speed=speed,
+                   framework_log_overhead=overhead)
 
 
 def _residuals(x: npt.NDArray[np.float64], base: Efficiency, problem: _Problem,
