@@ -133,7 +133,10 @@ def cross_validate(table: pd.DataFrame, split: str, seed: int | None = 0, n_fold
 
     if progress is not None and in_workers:
         progress(f"{split}: {n} folds in {workers} worker processes", 0.0)
-    for fold, predicted in run_all(tasks, work=work, done=folds_done):
+    # Largest training sets first: a fold's fit takes time in proportion to its rows, and a long fold
+    # handed out last would leave the other workers idle while it runs (predictions are sorted back).
+    order = sorted(range(n), key=lambda i: -int(all_folds[runnable[i]].train.sum())) if in_workers else range(n)
+    for fold, predicted in run_all([tasks[i] for i in order], work=work, done=folds_done):
         rows.append(fold)
         if predicted is not None:
             disagg_rows.append(predicted)
