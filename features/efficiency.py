@@ -219,6 +219,8 @@ def achievable_step(step: StepCost, e: RowEfficiency) -> AchievableStep:
     comm_s = np.zeros_like(compute_s)
     for count, each, bandwidth in zip(step.collectives.count, step.collectives.bytes_each,
                                       step.collectives.link_bw_bps, strict=True):
+        if not np.any(count):  # no row runs it (pp 1, ep 1): it would add 0 x a finite time to every row
+            continue
         rate = bandwidth * np.maximum(link_efficiency(each, e), 1e-12)
         comm_s = comm_s + count * (P2P_LATENCY_S + np.divide(each, rate, out=np.zeros_like(rate), where=each > 0))
     fixed_s = step.chunks * step.layers * e.layer_overhead_s + e.step_overhead_s
