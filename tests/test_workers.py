@@ -65,3 +65,12 @@ def test_evaluation_folds_in_workers_equal_folds_one_after_the_other(monkeypatch
     assert messages[0] == ("framework: 3 folds in 2 worker processes", 0.0)
     assert [m for m, _ in messages[1:-1]] == [f"framework: {k}/3 folds done" for k in (1, 2, 3)]
     assert messages[-1] == ("done", 1.0)
+
+
+def test_loops_take_every_core_on_large_batches_but_one_in_a_worker(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(_workers, "usable_cores", lambda: 2)
+    monkeypatch.delenv("SURROGATE_IN_WORKER", raising=False)
+    assert _workers.threads_for(200_000) == 2
+    assert _workers.threads_for(9_999) == 1  # a thread costs more than it saves on a small batch
+    monkeypatch.setenv("SURROGATE_IN_WORKER", "1")  # its sibling workers have the other cores
+    assert _workers.in_worker() and _workers.threads_for(200_000) == 1
