@@ -19,9 +19,9 @@ from collections.abc import Callable, Sequence
 from typing import TypeVar
 
 from features.errors import ConfigError
+from features.host import usable_cores
 
-__all__ = ["JOBS_ENV", "jobs", "run_all", "usable_cores", "workers_for", "threads_for", "in_worker", "workers_warm",
-           "start_workers"]
+__all__ = ["JOBS_ENV", "jobs", "run_all", "workers_for", "threads_for", "in_worker", "workers_warm", "start_workers"]
 
 JOBS_ENV = "SURROGATE_JOBS"
 # Set in the worker processes run_all starts: work there stays on its own core.
@@ -50,11 +50,6 @@ def jobs() -> int:
             raise ConfigError(f"{JOBS_ENV}={value!r} must be a whole number of worker processes, 1 or more")
         return count
     return max(1, min(usable_cores(), _MAX_JOBS))
-
-
-def usable_cores() -> int:
-    """The cores this process may run on (its CPU affinity where the platform says, else all of them)."""
-    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
 
 
 # Threads that release the GIL (compiled trees, k-d tree queries) help only on batches this large: below
