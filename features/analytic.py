@@ -31,10 +31,9 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 import pandas as pd
-import pyarrow as pa
-import pyarrow.compute as pc
 
 from features.configs import _specs_for, invalid_reasons, normalize_configs
+from features.distinct import names_at
 from features.efficiency import AchievableStep, Efficiency, achievable_step, default_efficiency
 from features.errors import ConfigError
 from features.memory import MemoryBreakdown, memory_per_device
@@ -106,13 +105,9 @@ def _workload(cfg: pd.DataFrame, specs: pd.DataFrame) -> _Workload:
 
 def _bottleneck(compute_s: FloatArray, memory_s: FloatArray, comm_s: FloatArray) -> pd.api.extensions.ExtensionArray:
     """Name of the largest of the three times, per row."""
-    return _names(_PARTS, np.argmax(np.stack([compute_s, memory_s, comm_s]), axis=0))
-
-
-def _names(names: tuple[str, ...], picks: npt.NDArray[np.intp]) -> pd.api.extensions.ExtensionArray:
-    """``names[pick]`` per row as a pandas string array, built by Arrow without a Python string per row
-    (an object array of 200,000 names takes 8 ms to become a string column; this, 1)."""
-    return pd.array(pc.take(pa.array(names, type=pa.large_string()), pa.array(picks)), dtype="str")
+    largest = np.argmax(np.stack([compute_s, memory_s, comm_s]), axis=0)
+    bottleneck: pd.api.extensions.ExtensionArray = names_at(_PARTS, largest)
+    return bottleneck
 
 
 def _phase_columns(prefix: str, cost: StepCost) -> dict[str, npt.NDArray[np.generic]]:
@@ -266,7 +261,7 @@ def _achievable_columns(decode_steps: FloatArray, prefill: AchievableStep,
             out[f"achievable_{phase}_{part}_s"] = getattr(step, f"{part}_s")
     totals = np.stack([getattr(prefill, f"{part}_s") + decode_steps * getattr(decode, f"{part}_s")
                        for part in ("compute", "memory", "comm", "fixed")])
-    out["achievable_bottleneck"] = _names(_ACHIEVABLE_PARTS, np.argmax(totals, axis=0))
+    out["achievable_bottleneck"] = names_at(_ACHIEVABLE_PARTS, np.argmax(totals, axis=0))
     return out
 
 
