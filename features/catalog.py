@@ -431,7 +431,8 @@ def _framework_names() -> dict[str, str]:
     """Each framework's id and aliases (as :func:`_key` spells them) -> its id; the first row claiming a
     name keeps it, as a scan of the table in order would find."""
     names: dict[str, str] = {}
-    for fid, aliases in zip(_framework_table().index, _framework_table()["aliases"], strict=True):
+    table = _framework_table()
+    for fid, aliases in zip(table.index, table["aliases"], strict=True):
         for name in [str(fid), *(a for a in str(aliases).split(";") if a)]:
             names.setdefault(_key(name), str(fid))
     return names

@@ -254,7 +254,7 @@ class SurrogateModel:
 
     def _prepared(self, configs: pd.DataFrame, normalized: bool) -> pd.DataFrame:
         """The configuration columns, normalised, with the engine version training saw where none is given."""
-        cfg = configs[[c for c in configs.columns if c in CONFIG_COLUMNS]]
+        cfg = _config_columns(configs)
         if not normalized:
             cfg = normalize_configs(cfg)
         return with_newest_software(cfg, self.newest_software_)
@@ -447,8 +447,7 @@ class SurrogateModel:
         shards = shards_for(len(configs))
         if shards > 1:
             try:
-                return predict_in_shards(self, configs[[c for c in configs.columns if c in CONFIG_COLUMNS]],
-                                         shards, normalized)
+                return predict_in_shards(self, _config_columns(configs), shards, normalized)
             except ConfigError:  # said again by this process, naming the row of the whole table
                 pass
         return self._predict_aggregated(configs, normalized)
@@ -577,6 +576,11 @@ class SurrogateModel:
         joblib.dump(self, path, compress=3)
         record_saved(path)
         return path
+
+
+def _config_columns(configs: pd.DataFrame) -> pd.DataFrame:
+    """The columns of ``configs`` that describe a deployment (what predicting reads)."""
+    return configs[[c for c in configs.columns if c in CONFIG_COLUMNS]]
 
 
 # Tables below this many rows derive their clamped twins in the same pass (SurrogateModel._with_twins).
