@@ -174,7 +174,7 @@ class Support:
             sequences = "concurrency" if mode == "continuous" else "batch_size"
             for name, column in [("sequences", sequences), ("output_len", "output_len"), ("input_len", "input_len")]:
                 low, high = ranges[name]
-                values = cfg[column].to_numpy(dtype=float)
+                values = out[column].to_numpy(dtype=float)  # other modes' rows as already clamped
                 out[column] = np.where(rows, np.clip(values, low, high), values).astype(cfg[column].dtype)
         # Raising a length to the trained minimum must not leave the model's context window (the row
         # would stop being a configuration): the prompt gives way, never below the row's own.
