@@ -13,9 +13,9 @@ lengths start and finish together, so arrivals come in waves: TTFT is half a ste
 next step boundary plus the prefill of the prompts ahead of it in its wave (half the running requests
 on average, in chunks of the prefill budget), and ITL is a decode step carrying the prefill of the
 prompts behind it in its wave, again half the wave on average: half the steady-state share of
-``running / output_len`` prompts per step (measured on the shared aiconfigurator rows with prompts of
-2,048-8,192 tokens, fitted on prompts of at most 1,024: median log error of the achievable ITL +0.29
-with the full share, +0.05 with half, -0.26 with none). When the KV cache holds
+``running / output_len`` prompts per step (``surrogate evaluate --split input_length``, fitted on prompts
+of at most 1,024 tokens: the achievable ITL's median APE at 2,048+ went from 36.2% with the full share
+to 22.6% with half). When the KV cache holds
 fewer than ``concurrency`` sequences (at their mean length, input + output / 2, since paged caches
 grow with the sequence), the rest are preempted and resumed: each request progresses
 ``running / concurrency`` of the time (Little's law again), which stretches ITL, not TTFT (a
