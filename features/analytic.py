@@ -15,7 +15,9 @@ on average, in chunks of the prefill budget), and ITL is a decode step carrying 
 prompts behind it in its wave, again half the wave on average: half the steady-state share of
 ``running / output_len`` prompts per step (``surrogate evaluate --split input_length``, fitted on prompts
 of at most 1,024 tokens: the achievable ITL's median APE at 2,048+ went from 36.2% with the full share
-to 22.6% with half). When the KV cache holds
+to 22.2% with half). Open-loop rows (a ``request_rate_per_s`` given: Poisson arrivals, MLPerf's
+Server scenario) arrive one by one: every step carries the full steady-state share, and a prompt's TTFT is
+half a step's wait, then the step that carries its own prefill. When the KV cache holds
 fewer than ``concurrency`` sequences (at their mean length, input + output / 2, since paged caches
 grow with the sequence), the rest are preempted and resumed: each request progresses
 ``running / concurrency`` of the time (Little's law again), which stretches ITL, not TTFT (a
@@ -80,6 +82,7 @@ class _Workload:
     in_len: FloatArray
     out_len: FloatArray
     continuous: npt.NDArray[np.bool_]
+    poisson: npt.NDArray[np.bool_]  # open loop (a request rate given): arrivals one by one, not in waves
     chunk: FloatArray  # prefill token budget per step; nan = unchunked
     sequences: FloatArray  # concurrency (continuous) or batch size (static)
     moe_ranks: FloatArray  # replicas whose tokens meet in each MoE layer (attention data parallelism)
@@ -101,6 +104,8 @@ def _workload(cfg: pd.DataFrame, specs: pd.DataFrame) -> _Workload:
         in_len=cfg["input_len"].to_numpy(dtype=float),
         out_len=cfg["output_len"].to_numpy(dtype=float),
         continuous=continuous,
+        poisson=continuous & (np.isfinite(cfg["request_rate_per_s"].to_numpy(dtype=float))
+                              if "request_rate_per_s" in cfg else False),
         chunk=np.where(np.isnan(chunk), specs["max_batched_tokens"].to_numpy(dtype=float), chunk),
         sequences=np.where(continuous, cfg["concurrency"], cfg["batch_size"]).astype(float),
         moe_ranks=np.where(attention_dp, dp, 1.0),
@@ -154,13 +159,15 @@ def analytic_steps(cfg: pd.DataFrame, specs: pd.DataFrame) -> AnalyticSteps:
                         w.moe_ranks, numeric=s)
     # Closed-loop clients with equal prompt and output lengths arrive together (in waves): on
     # average a request's prompt is prefilled after half of the prompts that arrived with it.
-    wave_prefill = step_cost(specs, w.tp, w.pp, w.ep, 0.0, 0.0, (running + 1.0) / 2.0, w.in_len, w.chunk,
-                             w.moe_ranks, numeric=s)
+    # Poisson arrivals come one by one: a prompt is prefilled alone.
+    wave_prefill = step_cost(specs, w.tp, w.pp, w.ep, 0.0, 0.0, np.where(w.poisson, 1.0, (running + 1.0) / 2.0),
+                             w.in_len, w.chunk, w.moe_ranks, numeric=s)
     decode_ctx = w.in_len + (w.out_len - 1.0) / 2.0
     # A request's tokens after its first wait on the prompts prefilled after its own in its wave: half the
-    # wave on average, so its decode steps carry half the steady-state share of arrivals' prefill.
-    decode = step_cost(specs, w.tp, w.pp, w.ep, running, decode_ctx, arrivals / 2.0, w.in_len, w.chunk,
-                       w.moe_ranks, numeric=s)
+    # wave on average, so its decode steps carry half the steady-state share of arrivals' prefill (all of it
+    # under Poisson arrivals, which spread evenly over the steps).
+    decode = step_cost(specs, w.tp, w.pp, w.ep, running, decode_ctx, np.where(w.poisson, arrivals, arrivals / 2.0),
+                       w.in_len, w.chunk, w.moe_ranks, numeric=s)
     # For the serving lower bound: one prompt alone, and every in-flight request decoding at once,
     # each in one pass (chunking only re-streams weights, so unchunked is the faster of the two).
     one_prompt = step_cost(specs, w.tp, w.pp, w.ep, 0.0, 0.0, 1.0, w.in_len, numeric=s)  # other ranks may idle: a bound
@@ -194,7 +201,9 @@ def compose(steps: AnalyticSteps, prefill_s: FloatArray, wave_prefill_s: FloatAr
     # Requests beyond what the KV cache holds are preempted and resumed (vLLM) or wait their turn
     # between tokens: each one progresses running / concurrency of the time (Little's law).
     itl = decode_s * np.where(w.continuous, w.sequences / steps.running, 1.0)
-    ttft = np.where(w.continuous, 0.5 * decode_s + wave_prefill_s, prefill_s)
+    # Waves: half a step's wait, then the prompts ahead in the wave. Poisson: half a step's wait, then the step
+    # that carries the prompt's own prefill (``surrogate.model._open_loop``, which adds the queueing).
+    ttft = np.where(w.continuous, np.where(w.poisson, 1.5, 0.5) * decode_s + wave_prefill_s, prefill_s)
     latency = ttft + (w.out_len - 1.0) * itl
     return {
         "ttft_s": ttft,

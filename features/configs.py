@@ -25,6 +25,7 @@ __all__ = ["CONFIG_COLUMNS", "REQUIRED_COLUMNS", "LARGEST_COUNT", "check_table",
 CONFIG_COLUMNS = [
     "hardware", "num_devices", "tp", "pp", "dp", "ep", "framework", "framework_version", "model", "weight_dtype",
     "kv_dtype", "batching", "batch_size", "concurrency", "input_len", "output_len", "prefill_chunk_tokens",
+    "request_rate_per_s",
 ]
 REQUIRED_COLUMNS = ["hardware", "model", "input_len", "output_len"]
 _INT_COLUMNS = ["num_devices", "tp", "pp", "dp", "ep", "batch_size", "concurrency", "input_len", "output_len"]
@@ -116,6 +117,23 @@ def _sequences(out: pd.DataFrame) -> tuple[pd.Series, pd.Series]:
     return batch_size, concurrency.fillna(batch_size)
 
 
+def _request_rates(out: pd.DataFrame) -> pd.Series:
+    """Open-loop request rates (requests/s, NaN = closed loop: clients that each wait for their answer).
+
+    Only whether a rate is given changes the physics (Poisson arrivals instead of closed-loop waves,
+    ``features.analytic``); the requests in flight are still ``concurrency``.
+    """
+    given = out["request_rate_per_s"] if "request_rate_per_s" in out else pd.Series(np.nan, index=out.index)
+    rates = pd.to_numeric(given, errors="coerce").astype(float)
+    bad = given.notna().to_numpy() & ~(np.isfinite(rates.to_numpy()) & (rates.to_numpy() > 0))
+    if bad.any():
+        i = int(bad.argmax())
+        raise ConfigError(f"column 'request_rate_per_s' must be a positive number of requests per second (empty for "
+                          f"a closed loop); {_row(i, len(out))}{'has ' if len(out) > 1 else 'got '}"
+                          f"{_shown(given.iloc[i])}")
+    return rates
+
+
 def normalize_configs(configs: pd.DataFrame) -> pd.DataFrame:
     """Fill defaults and canonical names; raise ``ConfigError``/``UnknownNameError`` on bad input.
 
@@ -182,6 +200,7 @@ def normalize_configs(configs: pd.DataFrame) -> pd.DataFrame:
         raise ConfigError(f"column 'prefill_chunk_tokens' must be a number of tokens; {_row(i, len(out))}"
                           f"{'has ' if len(out) > 1 else 'got '}{_shown(out['prefill_chunk_tokens'].iloc[i])}")
     out["prefill_chunk_tokens"] = chunk
+    out["request_rate_per_s"] = _request_rates(out)
     for name in _INT_COLUMNS:
         out[name] = out[name].astype(np.int64)
     return out

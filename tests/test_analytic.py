@@ -77,6 +77,30 @@ def test_continuous_batching_ttft_includes_waiting_and_interference() -> None:
     assert busy["latency_s"] == pytest.approx(busy["ttft_s"] + 1023 * busy["itl_s"])
 
 
+def test_poisson_arrivals_spread_prefill_over_every_step_and_reach_their_token_alone() -> None:
+    common = {"hardware": "h100-sxm", "model": "meta-llama/Llama-3.1-8B", "batching": "continuous",
+              "input_len": 4096, "output_len": 256, "weight_dtype": "fp8"}
+    waves = estimate(one(**common, concurrency=64)).iloc[0]
+    poisson = estimate(one(**common, concurrency=64, request_rate_per_s=10.0)).iloc[0]
+    # Closed-loop waves: a request's steps carry the prompts behind it in its wave, half the arrivals.
+    assert poisson["itl_s"] > waves["itl_s"]
+    # A Poisson arrival waits half a step, then rides the step that prefills its prompt alone; one closed-loop
+    # client's TTFT is half a step plus that same prompt: 0.5 x ITL(1) + prefill.
+    alone = estimate(one(**common, concurrency=1)).iloc[0]
+    prompt_s = alone["ttft_s"] - 0.5 * alone["itl_s"]
+    assert poisson["ttft_s"] == pytest.approx(1.5 * poisson["itl_s"] + prompt_s, rel=1e-9)
+    assert poisson["ttft_s"] < waves["ttft_s"]  # no wave of 32 prompts ahead of it
+    # The hard bounds do not depend on how requests arrive.
+    for bound in ("peak_ttft_s", "peak_itl_s"):
+        assert poisson[bound] == waves[bound]
+
+
+def test_a_request_rate_must_be_positive() -> None:
+    with pytest.raises(ConfigError, match="column 'request_rate_per_s' must be a positive number of requests per "
+                                          "second \\(empty for a closed loop\\); got -3"):
+        normalize_configs(one(batching="continuous", concurrency=8, request_rate_per_s=-3.0))
+
+
 def test_concurrency_beyond_kv_capacity_is_time_shared() -> None:
     common = {"hardware": "l4", "model": "meta-llama/Llama-3.1-8B", "batching": "continuous",
               "input_len": 4096, "output_len": 1024, "weight_dtype": "fp8"}

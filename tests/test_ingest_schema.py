@@ -69,4 +69,4 @@ def test_the_model_reads_a_subset_of_the_recorded_deployment_columns() -> None:
 
     assert set(CONFIG_COLUMNS) <= set(DEPLOYMENT_COLUMNS)
     assert set(DEPLOYMENT_COLUMNS) - set(CONFIG_COLUMNS) == {"moe_tp", "quant_scheme", "kv_block_size", "mode",
-                                                            "request_rate_per_s", "input_len_assumed"}
+                                                            "input_len_assumed"}

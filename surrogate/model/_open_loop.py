@@ -112,7 +112,10 @@ def predict_at_rate(model: _Predictor, configs: pd.DataFrame, request_rate_per_s
     alone = cfg.copy()
     alone["concurrency"] = 1
     alone["batch_size"] = 1
+    alone["request_rate_per_s"] = np.nan  # S: the prompt's prefill alone, as one closed-loop client sees it
     physics = estimate(alone, normalized=True)
+    # In flight at the settling point, the steps carry Poisson arrivals' prefill (``features.analytic``).
+    cfg["request_rate_per_s"] = rate
     prefill_s = physics["ttft_s"].to_numpy(dtype=float)
     # The engine holds no more sequences than its KV cache fits; arrivals beyond that wait in its queue.
     top = np.clip(np.nan_to_num(physics["max_batch_size"].to_numpy(dtype=float), nan=1.0), 1, max_concurrency)

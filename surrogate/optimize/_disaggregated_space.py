@@ -179,6 +179,7 @@ def enumerate_disaggregated(inventory: Inventory, workload: Workload, space: Sea
     table["batching"] = "continuous"
     table["batch_size"] = table["decode_batch_size"]
     table["prefill_chunk_tokens"] = np.nan
+    table["request_rate_per_s"] = np.nan  # the client concurrency sets the load (settle_at_rate for a rate)
     table["framework_version"] = pd.NA
     table = _drop_impossible(table, skipped)
     if table.empty:

@@ -140,9 +140,10 @@ def _at_rate(model: Predictor, configs: pd.DataFrame, rate: float) -> tuple[pd.D
         light["capacity_over_req_s"] = rate - light["capacity_req_s"].to_numpy(dtype=float)
         parts.append(light)
     predictions = pd.concat(parts).sort_index()
-    configs = configs.assign(concurrency=predictions["concurrency"].astype(np.int64).to_numpy())
+    configs = configs.assign(concurrency=predictions["concurrency"].astype(np.int64).to_numpy(),
+                             request_rate_per_s=predictions["request_rate_per_s"].to_numpy(dtype=float))
     configs["batch_size"] = configs["concurrency"]
-    return configs, predictions.drop(columns=["concurrency"])
+    return configs, predictions.drop(columns=["concurrency", "request_rate_per_s"])
 
 
 def _request(inventory: Inventory, workload: Workload, space: SearchSpace, options: OptimizeOptions) -> dict[str, Any]:

@@ -243,6 +243,7 @@ def _valid_configs(blocks: list[pd.DataFrame], workload: Workload, model_id: str
     table["input_len"] = workload.input_len
     table["output_len"] = workload.output_len
     table["prefill_chunk_tokens"] = np.nan
+    table["request_rate_per_s"] = np.nan  # closed loop; a searched rate is set where it is predicted (open loop)
     table["framework_version"] = pd.NA  # the model answers for the newest release it saw
     configs = normalize_configs(table[CONFIG_COLUMNS])
     reasons = invalid_reasons(configs)
