@@ -8,11 +8,12 @@ file), start llama-server on 127.0.0.1 (8 parallel slots, 2 threads), sweep conc
 32,128,384,768 x output 16,64,160 with 3 repeats (``surrogate bench``), ingest the rows, train a bundle on part of
 the grid and predict the rest. Two splits: *interpolation* (a checkerboard of the grid held out) and
 *concurrency extrapolation* (train at concurrency <= 4, predict 8). For each metric: median APE of the
-surrogate, of the achievable physics alone (what surrogate predicts before any measurement of this machine)
-and the repeat noise of the held-out points (median over points and repeats of |repeat - point median| /
-point median): the aim is a surrogate error within 2x that noise. ``--with-shared`` also trains on the shared
-datasets (the default model's data) beside this machine's rows. ``--quick`` (CI) sweeps 4 small points twice and
-trains with 800 shared rows (4 points alone are too few: a metric needs 20 rows to be learned): its numbers mean
+surrogate, of the achievable physics alone (what surrogate predicts before any measurement of this machine;
+also its median measured / predicted, ``meas/phys``: above 1, the physics is too fast here) and the repeat
+noise of the held-out points (median over points and repeats of |repeat - point median| / point median):
+the aim is a surrogate error within 2x that noise. ``--with-shared`` also trains on the shared datasets (the
+default model's data) beside this machine's rows. ``--quick`` (CI) sweeps 4 small points twice and trains
+with 800 shared rows (4 points alone are too few: a metric needs 20 rows to be learned): its numbers mean
 nothing, it only proves the loop runs. ``--reuse DIR`` scores a sweep kept earlier with ``--keep DIR`` (with the
 probe it recorded) instead of measuring again.
 """
@@ -75,6 +76,7 @@ def _score(name: str, train: pd.DataFrame, held: pd.DataFrame, measurements: pd.
         inside = (truth >= predicted[f"{metric}_p10"]) & (truth <= predicted[f"{metric}_p90"])
         out.append({"split": name, "metric": metric, "train_points": len(train), "held_out_points": len(held),
                     "repeat_noise_pct": 100 * noise, "physics_ape_pct": 100 * _ape(truth, physics[metric]),
+                    "physics_measured_over_predicted": float(np.median(truth.to_numpy() / physics[metric].to_numpy())),
                     "surrogate_ape_pct": 100 * _ape(truth, predicted[metric]),
                     "p10_p90_coverage_pct": 100 * float(inside.mean())})
     return out
@@ -164,11 +166,12 @@ def main(argv: list[str] | None = None) -> int:
           + ("; trained with the shared datasets" if shared is not None else "; trained on this machine's rows only")
           + (f"; {flagged} points faster than the probed physics allows, not trained on" if flagged else ""))
     print(f"{'split':<40} {'metric':<10} {'train':>5} {'held':>5} {'noise %':>8} {'physics %':>10} "
-          f"{'surrogate %':>12} {'/ noise':>8} {'P10-P90 %':>10}")
+          f"{'meas/phys':>10} {'surrogate %':>12} {'/ noise':>8} {'P10-P90 %':>10}")
     for r in results:
         ratio = float(r["surrogate_ape_pct"]) / max(float(r["repeat_noise_pct"]), 1e-9)  # type: ignore[arg-type]
         print(f"{r['split']:<40} {r['metric']:<10} {r['train_points']:>5} {r['held_out_points']:>5} "
-              f"{r['repeat_noise_pct']:>8.1f} {r['physics_ape_pct']:>10.1f} {r['surrogate_ape_pct']:>12.1f} "
+              f"{r['repeat_noise_pct']:>8.1f} {r['physics_ape_pct']:>10.1f} "
+              f"{r['physics_measured_over_predicted']:>10.2f} {r['surrogate_ape_pct']:>12.1f} "
               f"{ratio:>7.1f}x {r['p10_p90_coverage_pct']:>10.0f}")
     if args.json is not None:
         args.json.write_text(json.dumps({"hardware": probe_row, "bench_s": bench_s, "results": results}, indent=2)
