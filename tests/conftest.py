@@ -1,5 +1,8 @@
 """Shared fixtures: where the shared benchmark data lives (tests skip cleanly without it), and a private
-store of trusted model digests (bundles the tests save are trusted there, never in the user's own)."""
+store of trusted model digests (bundles the tests save are trusted there, never in the user's own).
+
+Property tests draw the same examples on every run (hypothesis ``derandomize``, seeded per test): CI and a
+developer see the same cases, and a counterexample found once is kept as an ``@example``."""
 
 from __future__ import annotations
 
@@ -8,6 +11,10 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from hypothesis import settings
+
+settings.register_profile("reproducible", derandomize=True)
+settings.load_profile("reproducible")
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 
