@@ -12,6 +12,7 @@ from functools import partial
 from typing import Any
 
 import numpy as np
+import numpy.typing as npt
 import pandas as pd
 
 from features import catalog
@@ -117,21 +118,18 @@ def _sequences(out: pd.DataFrame) -> tuple[pd.Series, pd.Series]:
     return batch_size, concurrency.fillna(batch_size)
 
 
-def _request_rates(out: pd.DataFrame) -> pd.Series:
-    """Open-loop request rates (requests/s, NaN = closed loop: clients that each wait for their answer).
-
-    Only whether a rate is given changes the physics (Poisson arrivals instead of closed-loop waves,
-    ``features.analytic``); the requests in flight are still ``concurrency``.
-    """
-    given = out["request_rate_per_s"] if "request_rate_per_s" in out else pd.Series(np.nan, index=out.index)
-    rates = pd.to_numeric(given, errors="coerce").astype(float)
-    bad = given.notna().to_numpy() & ~(np.isfinite(rates.to_numpy()) & (rates.to_numpy() > 0))
+def _optional_numbers(out: pd.DataFrame, name: str, must_be: str,
+                      fine: Callable[[npt.NDArray[np.float64]], npt.NDArray[np.bool_]]) -> pd.Series:
+    """An optional numeric column as floats (NaN where not given); ``ConfigError`` naming the first given
+    value that is unreadable or not ``fine``."""
+    given = out[name] if name in out else pd.Series(np.nan, index=out.index)
+    values = pd.to_numeric(given, errors="coerce").astype(float)
+    bad = given.notna().to_numpy() & ~fine(values.to_numpy())
     if bad.any():
         i = int(bad.argmax())
-        raise ConfigError(f"column 'request_rate_per_s' must be a positive number of requests per second (empty for "
-                          f"a closed loop); {_row(i, len(out))}{'has ' if len(out) > 1 else 'got '}"
-                          f"{_shown(given.iloc[i])}")
-    return rates
+        raise ConfigError(f"column '{name}' must be {must_be}; {_row(i, len(out))}"
+                          f"{'has ' if len(out) > 1 else 'got '}{_shown(given.iloc[i])}")
+    return values
 
 
 def normalize_configs(configs: pd.DataFrame) -> pd.DataFrame:
@@ -191,16 +189,12 @@ def normalize_configs(configs: pd.DataFrame) -> pd.DataFrame:
         raise ConfigError(f"batching must be 'static' or 'continuous', got '{out['batching'][bad].iloc[0]}'")
     out["batch_size"], out["concurrency"] = _sequences(out)
     out["input_len"], out["output_len"] = lengths["input_len"], lengths["output_len"]
-    given_chunk = (column("prefill_chunk_tokens", np.nan) if "prefill_chunk_tokens" in out
-                   else pd.Series(np.nan, index=out.index))
-    chunk = pd.to_numeric(given_chunk, errors="coerce").astype(float)
-    unreadable = given_chunk.notna().to_numpy() & ~np.isfinite(chunk.to_numpy())
-    if unreadable.any():
-        i = int(unreadable.argmax())
-        raise ConfigError(f"column 'prefill_chunk_tokens' must be a number of tokens; {_row(i, len(out))}"
-                          f"{'has ' if len(out) > 1 else 'got '}{_shown(out['prefill_chunk_tokens'].iloc[i])}")
-    out["prefill_chunk_tokens"] = chunk
-    out["request_rate_per_s"] = _request_rates(out)
+    out["prefill_chunk_tokens"] = _optional_numbers(out, "prefill_chunk_tokens", "a number of tokens", np.isfinite)
+    # Only whether a rate is given changes the physics (Poisson arrivals instead of closed-loop waves,
+    # ``features.analytic``); the requests in flight are still ``concurrency``. NaN: a closed loop.
+    out["request_rate_per_s"] = _optional_numbers(
+        out, "request_rate_per_s", "a positive number of requests per second (empty for a closed loop)",
+        lambda rates: np.isfinite(rates) & (rates > 0))
     for name in _INT_COLUMNS:
         out[name] = out[name].astype(np.int64)
     return out
