@@ -1,6 +1,6 @@
 """Decisions measured against reality: does the optimizer pick the configuration that really was best?
 
-    python benchmarks/regret.py [--scenario {throughput,slo,all}] [--folds 5] [--n-estimators 200] [--seed 0]
+    python benchmarks/regret.py [--scenario {throughput,slo,all}] [--folds 5] [--n-estimators 250] [--seed 0]
                                 [--min-group 3] [--json PATH]
 
 (``--folds 0`` trains one model per group: leave exactly that group out.)
@@ -330,7 +330,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--scenario", choices=SCENARIOS, default="throughput",
                         help="throughput (no latency limit), slo (ITL limit; calibrated models, slower) or all")
     parser.add_argument("--folds", type=int, default=5, help="group folds; 0 = one model per group")
-    parser.add_argument("--n-estimators", type=int, default=200)
+    parser.add_argument("--n-estimators", type=int, default=250)  # as SurrogateModel's default
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--min-group", type=int, default=3)
     parser.add_argument("--json", type=Path, default=None, help="also write per-group results and the summary here")

@@ -31,7 +31,7 @@ hardware and models no benchmark covered.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, fields, is_dataclass, replace
 from typing import Any
 
 import numpy as np
@@ -104,8 +104,7 @@ def _workload(cfg: pd.DataFrame, specs: pd.DataFrame) -> _Workload:
         in_len=cfg["input_len"].to_numpy(dtype=float),
         out_len=cfg["output_len"].to_numpy(dtype=float),
         continuous=continuous,
-        poisson=continuous & (np.isfinite(cfg["request_rate_per_s"].to_numpy(dtype=float))
-                              if "request_rate_per_s" in cfg else False),
+        poisson=continuous & np.isfinite(cfg["request_rate_per_s"].to_numpy(dtype=float)),
         chunk=np.where(np.isnan(chunk), specs["max_batched_tokens"].to_numpy(dtype=float), chunk),
         sequences=np.where(continuous, cfg["concurrency"], cfg["batch_size"]).astype(float),
         moe_ranks=np.where(attention_dp, dp, 1.0),
@@ -145,6 +144,24 @@ class AnalyticSteps:
     decode: StepCost
     one_prompt: StepCost
     full_decode: StepCost
+
+    def take(self, rows: npt.NDArray[np.intp] | npt.NDArray[np.bool_]) -> AnalyticSteps:
+        """The steps of some rows only (positions or a mask): the same arrays as ``analytic_steps`` of those
+        rows gives, without normalising and pricing them again (every step cost is per row)."""
+        taken: AnalyticSteps = _take_rows(self, rows, len(self.running))
+        return taken
+
+
+def _take_rows(value: Any, rows: npt.NDArray[np.intp] | npt.NDArray[np.bool_], length: int) -> Any:
+    """``value`` with each per-row array (length ``length``) indexed by ``rows``, through nested dataclasses
+    and tuples; anything else (a scalar shared by every row) as it is."""
+    if isinstance(value, np.ndarray) and value.ndim == 1 and len(value) == length:
+        return value[rows]
+    if is_dataclass(value) and not isinstance(value, type):
+        return replace(value, **{f.name: _take_rows(getattr(value, f.name), rows, length) for f in fields(value)})
+    if isinstance(value, tuple):
+        return tuple(_take_rows(item, rows, length) for item in value)
+    return value
 
 
 def analytic_steps(cfg: pd.DataFrame, specs: pd.DataFrame) -> AnalyticSteps:

@@ -18,6 +18,7 @@ import pandas as pd
 from features import catalog
 from features.analytic import estimate
 from features.configs import _specs_for, normalize_configs
+from features.distinct import factorize
 from features.precision import BYTES_PER_VALUE
 from features.versions import software_years
 
@@ -182,6 +183,6 @@ def _categorical_values(cfg: pd.DataFrame, specs: pd.DataFrame, with_hardware_id
 def _categorical(values: pd.Series, categories: list[str]) -> pd.Categorical:
     """``pd.Categorical(values, categories=categories)``, each distinct value placed once (NaN and values
     not in ``categories`` are missing): 3 ms per 200,000 rows where the constructor takes 50."""
-    codes, uniques = pd.factorize(values, use_na_sentinel=False)
+    codes, uniques = factorize(values)
     places = pd.Index(categories).get_indexer(uniques)
     return pd.Categorical.from_codes(places[codes], categories=categories)

@@ -16,7 +16,7 @@ import numpy.typing as npt
 import pandas as pd
 
 from features import catalog
-from features.distinct import lookup, per_distinct
+from features.distinct import factorize, lookup, per_distinct
 from features.errors import ConfigError
 from features.precision import BYTES_PER_VALUE, PEAK_COLUMNS_BY_WEIGHT, canonical_dtype, native_peak
 
@@ -346,8 +346,8 @@ class _PerRow:
     thousands of configurations name a handful of parts; indexing the whole table per row is slow)."""
 
     def __init__(self, table: pd.DataFrame, keys: pd.Series) -> None:
-        self.codes, uniques = pd.factorize(keys)
-        self.rows = table.loc[list(uniques)].reset_index(drop=True)
+        self.codes, uniques = factorize(keys)
+        self.rows = table.loc[uniques].reset_index(drop=True)
 
     def __getitem__(self, name: str) -> Any:
         """The column per configuration: a NumPy array of numbers, or the catalog's own (string) array,

@@ -75,3 +75,31 @@ def test_string_answers_come_back_as_a_pandas_string_array() -> None:
     out = per_distinct(lambda v: None if v == "b" else v.upper(), pd.Series(["a", "b", "a"]), dtype="str")
     assert str(out.dtype) == "str"
     assert out[0] == "A" and pd.isna(out[1]) and out[2] == "A"
+
+
+def test_a_string_column_is_factorised_once_while_its_arrow_array_lives() -> None:
+    import gc
+
+    from features import distinct
+
+    column = pd.Series(["h100", "a100", "h100", None], dtype="str")
+    codes, uniques = distinct.factorize(column)
+    assert codes.tolist() == [0, 1, 0, 2] and uniques[:2] == ["h100", "a100"]
+    again, _ = distinct.factorize(column.astype(str))  # the same Arrow array: the same codes object
+    assert again is codes and not codes.flags.writeable
+    other = pd.Series(["a100", "h100", "h100", None], dtype="str")  # equal length, other values
+    assert distinct.factorize(other)[0].tolist() == [0, 1, 1, 2]
+    key = id(column.array._pa_array)
+    assert key in distinct._known_codes
+    del column, again
+    gc.collect()
+    assert key not in distinct._known_codes
+
+
+def test_numeric_columns_are_not_kept() -> None:
+    from features import distinct
+
+    values = np.array([3.0, 1.0, 3.0])
+    before = len(distinct._known_codes)
+    assert distinct.factorize(values)[0].tolist() == [0, 1, 0]
+    assert len(distinct._known_codes) == before

@@ -50,3 +50,19 @@ def test_too_few_measured_rows_is_a_data_error() -> None:
     table = synthetic_table().head(5)
     with pytest.raises(DataError, match="too few to fit efficiency parameters"):
         fit_efficiency(table)
+
+
+def test_a_refit_on_a_problem_without_a_group_is_the_refit_on_the_rows_without_it() -> None:
+    from dataclasses import asdict
+
+    from surrogate.model._efficiency import efficiency_problem
+
+    table = _measured_by(TRUTH, synthetic_table())
+    table.loc[table.index[0], "tp"] = 3  # a row no engine can run: not in the problem, still in the table
+    held = table["framework"].eq("sglang").to_numpy()
+    problem = efficiency_problem(table)
+    assert len(problem.table_rows) == len(table) - 1 and 0 not in problem.table_rows
+    shared = fit_efficiency(problem.without(held), base=Efficiency(), tolerance=1e-4)
+    alone = fit_efficiency(table[~held], base=Efficiency(), tolerance=1e-4)
+    assert asdict(shared) == asdict(alone)
+    assert "sglang" not in problem.without(held).framework_names

@@ -3,6 +3,8 @@ as one process gives; errors name the row of the whole table; a refitted bundle 
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pandas as pd
 import pytest
 
@@ -82,3 +84,19 @@ def test_small_tables_and_work_inside_a_worker_stay_in_one_process(monkeypatch: 
     assert _sharded.shards_for(_sharded.SHARDED_ROWS) == 2  # each shard at least 50,000 rows
     monkeypatch.setenv("SURROGATE_IN_WORKER", "1")
     assert _sharded.shards_for(10 * _sharded.SHARDED_ROWS) == 1
+
+
+def test_shards_leave_no_files_behind(small_shards: None, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from _tiny_model import tiny_model
+
+    monkeypatch.setattr(_sharded, "_SHARED_MEMORY_DIR", tmp_path)
+    rows = _rows()
+    seen: list[str] = []
+    unpack = _sharded._Packed.unpack
+    monkeypatch.setattr(_sharded._Packed, "unpack", lambda self: seen.append(self.path) or unpack(self))
+    tiny_model().predict(rows)
+    assert len(seen) == 1 and Path(seen[0]).parent == tmp_path  # the worker's shard came back through a file
+    rows.loc[rows.index[-3], "tp"] = 3  # the last shard (predicted here) fails: the workers' files go too
+    with pytest.raises(ConfigError):
+        tiny_model().predict(rows)
+    assert list(tmp_path.iterdir()) == []

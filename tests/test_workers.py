@@ -74,3 +74,43 @@ def test_loops_take_every_core_on_large_batches_but_one_in_a_worker(monkeypatch:
     assert _workers.threads_for(9_999) == 1  # a thread costs more than it saves on a small batch
     monkeypatch.setenv("SURROGATE_IN_WORKER", "1")  # its sibling workers have the other cores
     assert _workers.in_worker() and _workers.threads_for(200_000) == 1
+
+
+def _where_and_threads() -> tuple[int, int]:
+    import os
+
+    return os.getpid(), _workers.threads_for(10**6)
+
+
+def _refuse() -> int:
+    raise ConfigError("row 3: a bad shard")
+
+
+def test_the_local_task_runs_here_on_one_core_beside_the_workers(monkeypatch: pytest.MonkeyPatch) -> None:
+    import os
+
+    monkeypatch.setenv(_workers.JOBS_ENV, "2")
+    monkeypatch.setattr(_workers, "usable_cores", lambda: 2)
+    assert _workers.threads_for(10**6) == 2  # alone, this process may use both cores
+    [(remote_pid, remote_threads)], (local_pid, local_threads) = _workers.run_beside([_where_and_threads],
+                                                                                     _where_and_threads)
+    assert local_pid == os.getpid() and remote_pid != os.getpid()
+    assert remote_threads == 1 and local_threads == 1
+    assert _workers.threads_for(10**6) == 2  # and again after
+    assert _workers.workers_warm()
+
+
+def test_a_worker_failure_beside_is_raised_here_after_the_local_task(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv(_workers.JOBS_ENV, "2")
+    done: list[int] = []
+    with pytest.raises(ConfigError, match="row 3: a bad shard"):
+        _workers.run_beside([_refuse], lambda: done.append(1) or 1)
+    assert done == [1]
+
+
+def test_results_of_workers_are_discarded_when_the_local_task_fails(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv(_workers.JOBS_ENV, "2")
+    dropped: list[int] = []
+    with pytest.raises(ConfigError, match="row 3: a bad shard"):
+        _workers.run_beside([partial(pow, 2, 5)], _refuse, dropped.append)
+    assert dropped == [32]

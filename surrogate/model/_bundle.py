@@ -69,7 +69,7 @@ from surrogate.model._disaggregated import (
     complete_disaggregated,
     disaggregated_rows,
 )
-from surrogate.model._efficiency import enough_for_efficiency, fit_efficiency
+from surrogate.model._efficiency import EfficiencyProblem, efficiency_problem, enough_for_efficiency, fit_efficiency
 from surrogate.model._progress import ProgressFn, Steps
 from surrogate.model._sharded import forget, predict_in_shards, shards_for
 from surrogate.model._software import newest_software, software_era, with_newest_software, with_source_eras
@@ -187,7 +187,7 @@ class MedianFitter:
                          keep_training_booster=True)
 
 
-def _refit_without(rows: pd.DataFrame, base: Efficiency) -> Efficiency | None:
+def _refit_without(rows: EfficiencyProblem, base: Efficiency) -> Efficiency | None:
     """The efficiency parameters refit on ``rows`` (a group left out), or None where too few rows are left."""
     try:
         return fit_efficiency(rows, base=base, tolerance=_REFIT_TOLERANCE)
@@ -198,7 +198,7 @@ def _refit_without(rows: pd.DataFrame, base: Efficiency) -> Efficiency | None:
 class SurrogateModel:
     """Analytic roofline corrected by monotone gradient-boosted trees, one per metric, with P10/P90."""
 
-    def __init__(self, seed: int | None = 0, n_estimators: int = 400, learning_rate: float = 0.05,
+    def __init__(self, seed: int | None = 0, n_estimators: int = 250, learning_rate: float = 0.08,
                  num_leaves: int = 31, min_child_samples: int = 10, physics: bool = True,
                  with_hardware_id: bool = False, with_specs: bool = False, calibrate: bool = True,
                  fit_efficiency: bool = True, with_software: bool = True,
@@ -286,9 +286,11 @@ class SurrogateModel:
         # The achievable model's parameters come from the same rows (so a held-out accelerator is held
         # out of them too); the learned trees correct what they leave.
         steps = Steps(progress, 2.0)
-        if self.fit_efficiency and self.physics and enough_for_efficiency(table):
+        # Normalised and priced once: the fit below and every refit without a group share it.
+        problem = efficiency_problem(table) if self.fit_efficiency and self.physics else None
+        if problem is not None and enough_for_efficiency(table):
             steps.start("efficiency parameters", 2.0)
-            self.efficiency_ = fit_efficiency(table, base=Efficiency())
+            self.efficiency_ = fit_efficiency(problem, base=Efficiency())
         else:
             self.efficiency_ = default_efficiency()
         cfg, est, feats = self._physics(table)
@@ -299,7 +301,7 @@ class SurrogateModel:
                  "workload": workload}
         measured_rows = {m: learned_values(table, m) for m in METRICS}
         steps.total_units = steps.done_units + self._planned_units(folds, measured_rows)
-        held_out = self._held_out_estimates(table, cfg, est, {k: folds[k] for k in _HELD_OUT_GROUPINGS}, steps)
+        held_out = self._held_out_estimates(problem, cfg, est, {k: folds[k] for k in _HELD_OUT_GROUPINGS}, steps)
         self.models_: dict[str, lgb.Booster] = {}
         self.bands_: dict[str, dict[str, Band]] = {}
         self.train_rows_: dict[str, int] = {}
@@ -357,13 +359,13 @@ class SurrogateModel:
                                 if self.calibrate else 0.0)
         return units
 
-    def _held_out_estimates(self, table: pd.DataFrame, cfg: pd.DataFrame, est: pd.DataFrame,
+    def _held_out_estimates(self, problem: EfficiencyProblem | None, cfg: pd.DataFrame, est: pd.DataFrame,
                             groupings: dict[str, np.ndarray], steps: Steps) -> dict[str, pd.DataFrame]:
         """Per grouping (``_HELD_OUT_GROUPINGS``: the calibration folds of those kinds), each row's
         achievable estimate with its own group left out of the efficiency fit: what calibration of the
         unseen-vendor, -hardware, -model and -engine bands needs, since off the data the prior is refit
         without that vendor, accelerator, model or engine too."""
-        if not (self.calibrate and self.fit_efficiency and self.physics):
+        if not self.calibrate or problem is None:
             return {kind: est for kind in groupings}
         out = {}
         for kind, groups in groupings.items():
@@ -371,8 +373,8 @@ class SurrogateModel:
             held = [groups == group for group in np.unique(groups)]
             held = [mine for mine in held if not mine.all()]  # nothing would be left to fit on
             steps.start(f"efficiency without each {kind} ({len(held)} refits)", 2.0 * len(held))
-            tasks = [partial(_refit_without, table[~mine], self.efficiency_) for mine in held]
-            for mine, efficiency in zip(held, run_all(tasks, work=len(table) * len(tasks)), strict=True):
+            tasks = [partial(_refit_without, problem.without(mine), self.efficiency_) for mine in held]
+            for mine, efficiency in zip(held, run_all(tasks, work=len(cfg) * len(tasks)), strict=True):
                 if efficiency is None:  # too few rows left: the group's own parameters are all there is
                     continue
                 frame.loc[mine, list(METRICS)] = estimate(cfg[mine], normalized=True, efficiency=efficiency)[

@@ -1,6 +1,6 @@
 """The bundle's trees as native code: the same predictions as LightGBM, several times faster.
 
-Prediction spends most of its time walking the median models' trees (400 each). ``lleaves`` compiles a
+Prediction spends much of its time walking the median models' trees (250 each). ``lleaves`` compiles a
 LightGBM model to machine code with LLVM; the result is exact (the same splits, in float64) and, on the
 default bundle's models, about 5x faster than LightGBM's own predictor single-threaded (measured by
 ``benchmarks/speed.py``). Compiling takes 10-20 s per model, so the machine code is cached per user
@@ -46,7 +46,7 @@ __all__ = ["AUTO_COMPILE_ROWS", "POLICY_ENV", "cache_dir", "compile_booster", "c
 POLICY_ENV = "SURROGATE_COMPILED_TREES"
 CACHE_ENV = "SURROGATE_CACHE_DIR"
 POLICIES = ("auto", "always", "never")
-# Compiling one 400-tree model takes 10-20 s on the CI machine's cores and saves about 5 us per row; a
+# Compiling one model of a few hundred trees takes 10-20 s on the CI machine's cores and saves about 5 us per row; a
 # prediction of 50,000 rows or more is worth compiling once for (every later one reads the cache).
 AUTO_COMPILE_ROWS = 50_000
 # The tree functions inlined into the loop over rows: 1.7x faster than calls per tree (0.50 s vs 0.87 s

@@ -27,7 +27,7 @@ from features.configs import CONFIG_COLUMNS, gather_specs, invalid_reasons, norm
 from features.efficiency import GLOBAL_PARAMETERS, Efficiency, RowGroups, achievable_step, default_efficiency
 from features.errors import DataError
 
-__all__ = ["fit_efficiency", "FITTED_PARAMETERS"]
+__all__ = ["fit_efficiency", "efficiency_problem", "FITTED_PARAMETERS", "EfficiencyProblem"]
 
 METRICS = ("latency_s", "ttft_s", "itl_s")
 # Fitted globals, as (name, transform): fractions on the logit scale, positive scales on the log scale.
@@ -41,8 +41,9 @@ _FLOOR = 1e-9  # overheads are fitted on the log scale; this stands for zero
 
 
 @dataclass(frozen=True)
-class _Problem:
-    """The measured rows with their step costs (fixed), and who they belong to."""
+class EfficiencyProblem:
+    """The measured rows with their step costs (fixed), and who they belong to; ``table_rows``: each one's
+    position in the table it came from (rows no engine could run are not here)."""
 
     steps: AnalyticSteps
     vendors: npt.NDArray[np.object_]
@@ -51,9 +52,21 @@ class _Problem:
     vendor_names: tuple[str, ...]
     framework_names: tuple[str, ...]
     groups: RowGroups
+    table_rows: npt.NDArray[np.intp]
+
+    def without(self, table_mask: npt.NDArray[np.bool_]) -> EfficiencyProblem:
+        """The problem of the table's rows outside ``table_mask`` (a group held out): what
+        :func:`efficiency_problem` of those rows gives, without normalising and pricing them again."""
+        keep = ~table_mask[self.table_rows]
+        vendors, frameworks = self.vendors[keep], self.frameworks[keep]
+        return EfficiencyProblem(self.steps.take(keep), vendors, frameworks,
+                                 {m: values[keep] for m, values in self.measured.items()},
+                                 tuple(sorted(set(vendors))), tuple(sorted(set(frameworks))),
+                                 RowGroups.of(vendors, frameworks), self.table_rows[keep])
 
 
-def _problem(table: pd.DataFrame) -> _Problem:
+def efficiency_problem(table: pd.DataFrame) -> EfficiencyProblem:
+    """The rows of ``table`` (canonical columns) as :func:`fit_efficiency` sees them."""
     cfg = normalize_configs(table[[c for c in table.columns if c in CONFIG_COLUMNS]])
     specs = gather_specs(cfg)
     valid = invalid_reasons(cfg, specs=specs).eq("").to_numpy()
@@ -63,8 +76,9 @@ def _problem(table: pd.DataFrame) -> _Problem:
                 np.full(len(kept), np.nan) for m in METRICS}
     vendors = specs["vendor"].to_numpy(dtype=object)
     frameworks = cfg["framework"].to_numpy(dtype=object)
-    return _Problem(analytic_steps(cfg, specs), vendors, frameworks, measured,
-                    tuple(sorted(set(vendors))), tuple(sorted(set(frameworks))), RowGroups.of(vendors, frameworks))
+    return EfficiencyProblem(analytic_steps(cfg, specs), vendors, frameworks, measured,
+                             tuple(sorted(set(vendors))), tuple(sorted(set(frameworks))),
+                             RowGroups.of(vendors, frameworks), np.flatnonzero(valid))
 
 
 def _to_free(value: float, transform: str) -> float:
@@ -81,7 +95,7 @@ def _from_free(x: float, transform: str, name: str) -> float:
     return float(np.clip(value, low, high))
 
 
-def _unpack(x: npt.NDArray[np.float64], base: Efficiency, problem: _Problem) -> Efficiency:
+def _unpack(x: npt.NDArray[np.float64], base: Efficiency, problem: EfficiencyProblem) -> Efficiency:
     n = len(FITTED_PARAMETERS)
     globals_: dict[str, Any] = {name: _from_free(float(x[i]), t, name)
                                 for i, (name, t) in enumerate(FITTED_PARAMETERS)}
@@ -94,7 +108,7 @@ def _unpack(x: npt.NDArray[np.float64], base: Efficiency, problem: _Problem) -> 
                    framework_log_overhead=overhead)
 
 
-def _residuals(x: npt.NDArray[np.float64], base: Efficiency, problem: _Problem,
+def _residuals(x: npt.NDArray[np.float64], base: Efficiency, problem: EfficiencyProblem,
                prior_weight: float) -> npt.NDArray[np.float64]:
     efficiency = _unpack(x, base, problem)
     rows = efficiency.rows(problem.groups)
@@ -119,9 +133,10 @@ def enough_for_efficiency(table: pd.DataFrame) -> bool:
     return count >= _MIN_ROWS
 
 
-def fit_efficiency(table: pd.DataFrame, base: Efficiency | None = None, prior_rows: float = 50.0,
+def fit_efficiency(table: pd.DataFrame | EfficiencyProblem, base: Efficiency | None = None, prior_rows: float = 50.0,
                    max_evaluations: int = 4000, tolerance: float = 1e-8) -> Efficiency:
-    """Efficiency parameters fitted to the measured rows of ``table`` (canonical columns).
+    """Efficiency parameters fitted to the measured rows of ``table`` (canonical columns, or its
+    :func:`efficiency_problem` already built: refits on parts of one table share it).
 
     ``base`` supplies the starting point and the parameters that stay fixed (memory fraction);
     ``prior_rows`` is how many measurements a vendor's or framework's offset must outweigh to move
@@ -132,7 +147,7 @@ def fit_efficiency(table: pd.DataFrame, base: Efficiency | None = None, prior_ro
     from scipy.optimize import least_squares
 
     base = base or default_efficiency()
-    problem = _problem(table)
+    problem = table if isinstance(table, EfficiencyProblem) else efficiency_problem(table)
     count = sum(int((np.isfinite(v) & (v > 0)).sum()) for v in problem.measured.values())
     if count < _MIN_ROWS:
         raise DataError(f"{count} measured rows are too few to fit efficiency parameters (need {_MIN_ROWS})")

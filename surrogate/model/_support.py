@@ -23,7 +23,7 @@ import numpy.typing as npt
 import pandas as pd
 from scipy.spatial import cKDTree
 
-from features.distinct import lookup, per_distinct
+from features.distinct import distinct_rows, lookup, per_distinct
 from surrogate.model._workers import threads_for
 
 __all__ = ["Support", "SUPPORT_KINDS", "DISTANCE_FEATURES", "fit_support", "kind_folds", "sequences_of",
@@ -141,8 +141,13 @@ class Support:
         out["framework_seen_in_training"] = cfg["framework"].astype(str).isin(self.frameworks).to_numpy()
         out["software_seen_in_training"] = _member(_software_keys(cfg, feats), self.software)
         out["workload_in_training_range"] = (above == 0) & (below == 0)
-        distance, _ = cKDTree(self.points).query(self._standard(feats), k=1, workers=threads_for(len(feats)))
-        out["support_distance"] = np.asarray(distance, dtype=float) / self.reference_distance
+        # Queried once per distinct deployment point (a table of many workloads has few: the distance
+        # leaves the workload out), then spread over the rows.
+        points = self._standard(feats)
+        codes, first = distinct_rows(*points.T) if len(points) else (np.zeros(0, dtype=np.intp),
+                                                                      np.zeros(0, dtype=np.intp))
+        distance, _ = cKDTree(self.points).query(points[first], k=1, workers=threads_for(len(first)))
+        out["support_distance"] = np.asarray(distance, dtype=float)[codes] / self.reference_distance
         flags = out[[f"{kind}_seen_in_training" if kind != "workload" else "workload_in_training_range"
                      for kind in SUPPORT_KINDS]].to_numpy()
         far = out["support_distance"].to_numpy() > 1.0

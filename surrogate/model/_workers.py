@@ -15,19 +15,22 @@ from __future__ import annotations
 
 import os
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager, suppress
+from contextvars import ContextVar
 from typing import TypeVar
 
 from features.errors import ConfigError
 from features.host import usable_cores
 
-__all__ = ["JOBS_ENV", "jobs", "run_all", "workers_for", "threads_for", "in_worker", "workers_warm", "start_workers"]
+__all__ = ["JOBS_ENV", "jobs", "run_all", "run_beside", "workers_for", "threads_for", "in_worker", "workers_warm",
+           "start_workers"]
 
 JOBS_ENV = "SURROGATE_JOBS"
 # Set in the worker processes run_all starts: work there stays on its own core.
 _WORKER_ENV = "SURROGATE_IN_WORKER"
 _MAX_JOBS = 8
-# Rows summed over fits. A 400-tree fit on 4,000 rows takes about a third of a second; below 20,000
+# Rows summed over fits. A fit of a few hundred trees on 4,000 rows takes a fraction of a second; below 20,000
 # row-fits (say five fits of 4,000 rows) the whole batch takes about as long as starting the workers.
 _MIN_PARALLEL_WORK = 20_000
 
@@ -36,6 +39,7 @@ _WARM_S = 240.0
 _last_parallel_s: float | None = None
 
 T = TypeVar("T")
+U = TypeVar("U")
 
 
 def jobs() -> int:
@@ -59,10 +63,16 @@ _THREADED_ROWS = 10_000
 _MAX_THREADS = 8
 
 
+# Set while this thread works beside worker processes (run_beside): they have the other cores.
+_beside_workers: ContextVar[bool] = ContextVar("beside_workers", default=False)
+
+
 def threads_for(rows: int) -> int:
     """Threads for a GIL-free loop over ``rows`` rows: one per usable core on large batches, else one (and
-    one in a worker process: its siblings have the other cores)."""
-    return min(usable_cores(), _MAX_THREADS) if rows >= _THREADED_ROWS and not in_worker() else 1
+    one in a worker process, or beside them: the workers have the other cores)."""
+    if rows < _THREADED_ROWS or in_worker() or _beside_workers.get():
+        return 1
+    return min(usable_cores(), _MAX_THREADS)
 
 
 def in_worker() -> bool:
@@ -100,6 +110,43 @@ def run_all(tasks: Sequence[Callable[[], T]], *, work: int, done: Callable[[int]
     global _last_parallel_s
     _last_parallel_s = time.monotonic()
     return results
+
+
+def run_beside(remote: Sequence[Callable[[], T]], local: Callable[[], U],
+               discard: Callable[[T], None] | None = None) -> tuple[list[T], U]:
+    """The results of ``remote`` (each in a worker process, however small) and of ``local``, which runs in
+    this process meanwhile, on one core: a large prediction's last shard is worked here instead of
+    waiting, and neither its rows nor its result cross a pipe. Needs worker processes (``jobs() > 1``).
+    Should ``local`` fail, the workers' results are handed to ``discard`` (what they hold is let go)."""
+    from joblib import Parallel, delayed
+
+    # A generator is dispatched as soon as it is made (joblib starts it), and collected after ``local``. As
+    # many workers as run_all would start for these tasks: a pool of another size would be restarted.
+    pending = Parallel(n_jobs=max(1, min(jobs(), len(remote) + 1)), backend="loky", return_as="generator")(
+        delayed(_in_worker)(task) for task in remote)
+    try:
+        with _one_core():
+            mine = local()
+    except BaseException:
+        # Let the workers finish rather than abort them (joblib would restart the pool); this failure wins.
+        with suppress(Exception):
+            for result in pending:
+                if discard is not None:
+                    discard(result)
+        raise
+    results = list(pending)
+    global _last_parallel_s
+    _last_parallel_s = time.monotonic()
+    return results, mine
+
+
+@contextmanager
+def _one_core() -> Iterator[None]:
+    token = _beside_workers.set(True)
+    try:
+        yield
+    finally:
+        _beside_workers.reset(token)
 
 
 def workers_warm() -> bool:
