@@ -374,7 +374,7 @@ def gather_specs(configs: pd.DataFrame) -> pd.DataFrame:
             peak[fill] = hw[col].astype(float)[fill]
     out["matmul_peak_tflops"] = peak
     out["attention_peak_tflops"] = hw["fp16_tflops"]
-    model_codes, model_ids = pd.factorize(configs["model"])
+    model_codes, model_ids = factorize(configs["model"])
     models = [catalog.get_model(m) for m in model_ids]
     for field in ["num_layers", "hidden_size", "num_attention_heads", "num_kv_heads", "vocab_size",
                   "total_params", "active_params", "matmul_params_per_token", "expert_params", "num_experts",

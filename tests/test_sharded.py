@@ -89,14 +89,34 @@ def test_small_tables_and_work_inside_a_worker_stay_in_one_process(monkeypatch: 
 def test_shards_leave_no_files_behind(small_shards: None, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     from _tiny_model import tiny_model
 
-    monkeypatch.setattr(_sharded, "_SHARED_MEMORY_DIR", tmp_path)
+    monkeypatch.setattr(_sharded, "SHARED_MEMORY_DIR", tmp_path)
     rows = _rows()
     seen: list[str] = []
-    unpack = _sharded._Packed.unpack
-    monkeypatch.setattr(_sharded._Packed, "unpack", lambda self: seen.append(self.path) or unpack(self))
+    unpack = _sharded.PackedShard.unpack
+    monkeypatch.setattr(_sharded.PackedShard, "unpack", lambda self: seen.append(self.path) or unpack(self))
     tiny_model().predict(rows)
     assert len(seen) == 1 and Path(seen[0]).parent == tmp_path  # the worker's shard came back through a file
     rows.loc[rows.index[-3], "tp"] = 3  # the last shard (predicted here) fails: the workers' files go too
     with pytest.raises(ConfigError):
         tiny_model().predict(rows)
     assert list(tmp_path.iterdir()) == []
+
+
+def test_the_local_share_moves_halfway_to_where_both_would_finish_together() -> None:
+    balance = _sharded._Balance()
+    assert balance.local_share(2) == 0.5
+    balance.record(2, local_rate=150_000.0, remote_rates=[50_000.0])  # together: 3/4 here
+    assert balance.local_share(2) == pytest.approx(0.625)
+    for _ in range(10):
+        balance.record(2, local_rate=1e9, remote_rates=[1.0])  # never more than 1.5 times an equal share
+    assert balance.local_share(2) == pytest.approx(0.75)
+    for _ in range(2):  # 0.25 -> 0.125 -> 0.0625 unbounded: never less than half an equal share
+        balance.record(4, local_rate=1.0, remote_rates=[1e9, 1e9, 1e9])
+    assert balance.local_share(4) == pytest.approx(0.125)
+
+
+def test_pieces_cover_the_rows_in_order_with_this_process_taking_its_share() -> None:
+    rows = pd.DataFrame({"x": range(1000)})
+    pieces = _sharded._pieces(rows, 3, 0.5)
+    assert [len(p) for p in pieces] == [250, 250, 500]
+    pd.testing.assert_frame_equal(pd.concat(pieces), rows)

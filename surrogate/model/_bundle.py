@@ -259,9 +259,10 @@ class SurrogateModel:
             cfg = normalize_configs(cfg)
         return with_newest_software(cfg, self.newest_software_)
 
-    def _derived(self, cfg: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
-        """The analytic estimate and the features of prepared rows."""
-        specs = gather_specs(cfg)
+    def _derived(self, cfg: pd.DataFrame, specs: pd.DataFrame | None = None) -> tuple[pd.DataFrame, pd.DataFrame]:
+        """The analytic estimate and the features of prepared rows (``specs``: their ``gather_specs``, row for row,
+        if already gathered)."""
+        specs = gather_specs(cfg) if specs is None else specs
         est = estimate(cfg, normalized=True, specs=specs, efficiency=self.efficiency_)
         return est, self._features(cfg, est, specs)
 
@@ -519,8 +520,9 @@ class SurrogateModel:
             return (*self._derived(cfg), None)
         twins = self.support_.clamp(cfg[beyond])
         if len(cfg) >= _JOINT_TWIN_ROWS:
-            est, feats = self._derived(cfg)
-            return est, feats, self._derived(twins)[1]
+            specs = gather_specs(cfg)  # a twin is its row's part, model and engine: the same specs
+            est, feats = self._derived(cfg, specs)
+            return est, feats, self._derived(twins, specs[beyond])[1]
         try:
             est, feats = self._derived(pd.concat([cfg, twins], ignore_index=True))
         except ConfigError:

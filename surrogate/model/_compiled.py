@@ -50,9 +50,9 @@ POLICIES = ("auto", "always", "never")
 # prediction of 50,000 rows or more is worth compiling once for (every later one reads the cache).
 AUTO_COMPILE_ROWS = 50_000
 # The tree functions inlined into the loop over rows: 1.7x faster than calls per tree (0.50 s vs 0.87 s
-# of CPU for three models on 200,000 rows, one thread), for about 4x the compile time (`surrogate compile`
-# with SURROGATE_JOBS=1: 62.8 s for the default bundle's five models, about 12 s without inlining).
-# Compiling runs once per machine and model, on every core (31.1 s on 2).
+# of CPU for three 400-tree models on 200,000 rows, one thread), for about 4x the compile time (`surrogate
+# compile` with SURROGATE_JOBS=1: 62.8 s for that bundle's five models, about 12 s without inlining).
+# Compiling runs once per machine and model, on every core (15.7 s on 2 for the 250-tree bundle).
 _COMPILE_OPTIONS: dict[str, Any] = {"finline": True, "fcodemodel": "large"}
 # Compiling one model counts as this much work for run_all (always worth a worker of its own).
 _COMPILE_WORK = 1_000_000

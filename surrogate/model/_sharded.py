@@ -17,25 +17,26 @@ from __future__ import annotations
 
 import os
 import pickle
-import tempfile
+import time
 import uuid
 import weakref
 from collections import OrderedDict
-from dataclasses import dataclass
+from collections.abc import Callable
+from dataclasses import dataclass, field
 from functools import partial
-from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import numpy as np
-import numpy.typing as npt
 import pandas as pd
 
-from features.distinct import factorize, names_at
 from surrogate.model import _compiled
+from surrogate.model._shard_results import SHARED_MEMORY_DIR, PackedShard
 from surrogate.model._workers import in_worker, jobs, run_beside, workers_warm
 
 if TYPE_CHECKING:
     from surrogate.model._bundle import SurrogateModel
+
+T = TypeVar("T")
 
 __all__ = ["shards_for", "predict_in_shards", "forget"]
 
@@ -76,10 +77,12 @@ def predict_in_shards(model: SurrogateModel, cfg: pd.DataFrame, shards: int, nor
     _compiled.policy()  # a bad setting is a usage error here, not in a worker
     token, blob = _shipment(model)
     settings = {name: os.environ.get(name) for name in _SHARED_ENV}
-    pieces = [cfg.iloc[rows] for rows in np.array_split(np.arange(len(cfg)), shards)]
-    where = str(_SHARED_MEMORY_DIR) if os.access(_SHARED_MEMORY_DIR, os.W_OK) else None  # else the temp dir
+    pieces = _pieces(cfg, shards, _balance.local_share(shards))
+    where = str(SHARED_MEMORY_DIR) if os.access(SHARED_MEMORY_DIR, os.W_OK) else None  # else the temp dir
     remote = [partial(_predict_shard, token, blob, settings, piece, normalized, where) for piece in pieces[:-1]]
-    packed, mine = run_beside(remote, lambda: model._predict_aggregated(pieces[-1], normalized), _Packed.discard)
+    sent_at = time.time()
+    packed, (mine, local_s) = run_beside(remote, partial(_timed, model._predict_aggregated, pieces[-1], normalized),
+                                         PackedShard.discard)
     frames = []
     try:
         for shard in packed:
@@ -88,53 +91,48 @@ def predict_in_shards(model: SurrogateModel, cfg: pd.DataFrame, shards: int, nor
     finally:
         for shard in packed:
             shard.discard()
+    _balance.record(shards, len(pieces[-1]) / max(local_s, 1e-6),
+                    [len(piece) / max(shard.finished_at - sent_at, 1e-6)
+                     for piece, shard in zip(pieces[:-1], packed, strict=True)])
     return pd.concat([*frames, mine])
 
 
-# Where a shard's numbers are written for this process to read: memory-backed where the system has it.
-_SHARED_MEMORY_DIR = Path("/dev/shm")
+def _pieces(cfg: pd.DataFrame, shards: int, local_share: float) -> list[pd.DataFrame]:
+    """Contiguous pieces in order: the workers' equal ones, then this process's ``local_share`` of the rows."""
+    local = min(len(cfg) - (shards - 1), max(1, round(local_share * len(cfg))))
+    bounds = np.array_split(np.arange(len(cfg) - local), shards - 1)
+    return [*(cfg.iloc[rows] for rows in bounds), cfg.iloc[len(cfg) - local:]]
+
+
+def _timed(func: Callable[..., T], *args: Any) -> tuple[T, float]:
+    start = time.perf_counter()
+    return func(*args), time.perf_counter() - start
 
 
 @dataclass
-class _Packed:
-    """A shard's prediction on its way back from a worker: the float columns as one block in a file in
-    shared memory, the text columns as codes into their few distinct values, the rest (flags) pickled as
-    usual. Through the pipe, the 31 MB of floats took 0.16-0.21 s and the 8 MB of text 0.05 s for
-    100,000 rows; the file takes a few hundredths of a second."""
+class _Balance:
+    """The share of a large prediction's rows this process takes. A worker's shard also pays for shipping
+    its rows out and its result back, and two processes on two cores run slower than one alone, so equal
+    shards left this process waiting (0.1-0.3 s of about 1 s on 2 cores). Each prediction measures rows per
+    second here and in the workers (from sending to finishing) and moves the share halfway to the one that
+    would have finished together, within half to one and a half times an equal share. Only the split moves: the rows
+    predicted, and so the result, are the same whatever the share."""
 
-    path: str
-    floats: list[str]
-    texts: dict[str, tuple[npt.NDArray[np.integer[Any]], list[Any]]]
-    rest: pd.DataFrame
-    order: list[str]
-    status: str
+    shares: dict[int, float] = field(default_factory=dict)
 
-    @classmethod
-    def of(cls, frame: pd.DataFrame, status: str, where: str | None) -> _Packed:
-        floats = [name for name in frame.columns if frame[name].dtype == np.float64]
-        texts = {name: _small_codes(*factorize(frame[name])) for name in frame.columns
-                 if isinstance(frame[name].array, pd.arrays.ArrowStringArray)}
-        handle, path = tempfile.mkstemp(prefix="surrogate-shard-", suffix=".npy", dir=where)
-        with os.fdopen(handle, "wb") as out:
-            block = np.empty((len(floats), len(frame)))
-            for i, name in enumerate(floats):
-                block[i] = frame[name].to_numpy()
-            np.save(out, block)
-        return cls(path, floats, texts, frame.drop(columns=[*floats, *texts]), list(frame.columns), status)
+    def local_share(self, shards: int) -> float:
+        return self.shares.get(shards, 1.0 / shards)
 
-    def unpack(self) -> pd.DataFrame:
-        columns: dict[str, Any] = dict(zip(self.floats, np.load(self.path), strict=True))
-        columns.update({name: names_at(values, codes) for name, (codes, values) in self.texts.items()})
-        return pd.DataFrame({name: columns[name] if name in columns else self.rest[name].array for name in self.order},
-                            index=self.rest.index, copy=False)
-
-    def discard(self) -> None:
-        Path(self.path).unlink(missing_ok=True)
+    def record(self, shards: int, local_rate: float, remote_rates: list[float]) -> None:
+        if not remote_rates:
+            return
+        remote_rate = float(np.mean(remote_rates))
+        even = local_rate / (local_rate + (shards - 1) * remote_rate)
+        share = 0.5 * self.local_share(shards) + 0.5 * even
+        self.shares[shards] = float(np.clip(share, 0.5 / shards, 1.5 / shards))
 
 
-def _small_codes(codes: npt.NDArray[np.intp], values: list[Any]) -> tuple[npt.NDArray[np.integer[Any]], list[Any]]:
-    """Codes in the narrowest integer type that numbers ``values`` (a label column has a handful)."""
-    return codes.astype(np.min_scalar_type(max(len(values) - 1, 0))), values
+_balance = _Balance()
 
 
 def _shipment(model: SurrogateModel) -> tuple[str, bytes]:
@@ -146,7 +144,7 @@ def _shipment(model: SurrogateModel) -> tuple[str, bytes]:
 
 
 def _predict_shard(token: str, blob: bytes, settings: dict[str, str | None], cfg: pd.DataFrame,
-                   normalized: bool, where: str | None) -> _Packed:
+                   normalized: bool, where: str | None) -> PackedShard:
     """In a worker: the shard's prediction, packed into a file in ``where``, with how its trees were read
     (``_compiled.status``)."""
     for name, value in settings.items():
@@ -161,5 +159,5 @@ def _predict_shard(token: str, blob: bytes, settings: dict[str, str | None], cfg
         while len(_received) > _KEPT_IN_WORKER:
             _received.popitem(last=False)
     _received.move_to_end(token)
-    return _Packed.of(model._predict_aggregated(cfg, normalized), _compiled.status(), where)
+    return PackedShard.of(model._predict_aggregated(cfg, normalized), _compiled.status(), where)
 
