@@ -114,3 +114,11 @@ def test_results_of_workers_are_discarded_when_the_local_task_fails(monkeypatch:
     with pytest.raises(ConfigError, match="row 3: a bad shard"):
         _workers.run_beside([partial(pow, 2, 5)], _refuse, dropped.append)
     assert dropped == [32]
+
+
+def test_results_that_came_back_are_discarded_when_a_later_worker_fails(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv(_workers.JOBS_ENV, "2")
+    dropped: list[int] = []
+    with pytest.raises(ConfigError, match="row 3: a bad shard"):
+        _workers.run_beside([partial(pow, 2, 5), _refuse], partial(pow, 2, 1), dropped.append)
+    assert dropped == [32]

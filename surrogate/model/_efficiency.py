@@ -58,11 +58,15 @@ class EfficiencyProblem:
         """The problem of the table's rows outside ``table_mask`` (a group held out): what
         :func:`efficiency_problem` of those rows gives, without normalising and pricing them again."""
         keep = ~table_mask[self.table_rows]
-        vendors, frameworks = self.vendors[keep], self.frameworks[keep]
-        return EfficiencyProblem(self.steps.take(keep), vendors, frameworks,
-                                 {m: values[keep] for m, values in self.measured.items()},
-                                 tuple(sorted(set(vendors))), tuple(sorted(set(frameworks))),
-                                 RowGroups.of(vendors, frameworks), self.table_rows[keep])
+        return EfficiencyProblem.of(self.steps.take(keep), self.vendors[keep], self.frameworks[keep],
+                                    {m: values[keep] for m, values in self.measured.items()}, self.table_rows[keep])
+
+    @classmethod
+    def of(cls, steps: AnalyticSteps, vendors: npt.NDArray[np.object_], frameworks: npt.NDArray[np.object_],
+           measured: dict[str, npt.NDArray[np.float64]], table_rows: npt.NDArray[np.intp]) -> EfficiencyProblem:
+        """The problem of these rows, with the vendor and framework names and groups they make."""
+        return cls(steps, vendors, frameworks, measured, tuple(sorted(set(vendors))), tuple(sorted(set(frameworks))),
+                   RowGroups.of(vendors, frameworks), table_rows)
 
 
 def efficiency_problem(table: pd.DataFrame) -> EfficiencyProblem:
@@ -76,9 +80,7 @@ def efficiency_problem(table: pd.DataFrame) -> EfficiencyProblem:
                 np.full(len(kept), np.nan) for m in METRICS}
     vendors = specs["vendor"].to_numpy(dtype=object)
     frameworks = cfg["framework"].to_numpy(dtype=object)
-    return EfficiencyProblem(analytic_steps(cfg, specs), vendors, frameworks, measured,
-                             tuple(sorted(set(vendors))), tuple(sorted(set(frameworks))),
-                             RowGroups.of(vendors, frameworks), np.flatnonzero(valid))
+    return EfficiencyProblem.of(analytic_steps(cfg, specs), vendors, frameworks, measured, np.flatnonzero(valid))
 
 
 def _to_free(value: float, transform: str) -> float:

@@ -144,8 +144,7 @@ class Support:
         # Queried once per distinct deployment point (a table of many workloads has few: the distance
         # leaves the workload out), then spread over the rows.
         points = self._standard(feats)
-        codes, first = distinct_rows(*points.T) if len(points) else (np.zeros(0, dtype=np.intp),
-                                                                      np.zeros(0, dtype=np.intp))
+        codes, first = distinct_rows(*points.T)
         distance, _ = cKDTree(self.points).query(points[first], k=1, workers=threads_for(len(first)))
         out["support_distance"] = np.asarray(distance, dtype=float)[codes] / self.reference_distance
         flags = out[[f"{kind}_seen_in_training" if kind != "workload" else "workload_in_training_range"

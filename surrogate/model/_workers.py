@@ -117,24 +117,29 @@ def run_beside(remote: Sequence[Callable[[], T]], local: Callable[[], U],
     """The results of ``remote`` (each in a worker process, however small) and of ``local``, which runs in
     this process meanwhile, on one core: a large prediction's last shard is worked here instead of
     waiting, and neither its rows nor its result cross a pipe. Needs worker processes (``jobs() > 1``).
-    Should ``local`` fail, the workers' results are handed to ``discard`` (what they hold is let go)."""
+    Should ``local`` or a worker fail, the workers' results that came back are handed to ``discard`` (what they
+    hold is let go)."""
     from joblib import Parallel, delayed
 
     # A generator is dispatched as soon as it is made (joblib starts it), and collected after ``local``. As
     # many workers as run_all would start for these tasks: a pool of another size would be restarted.
     pending = Parallel(n_jobs=max(1, min(jobs(), len(remote) + 1)), backend="loky", return_as="generator")(
         delayed(_in_worker)(task) for task in remote)
+    results: list[T] = []
     try:
         with _one_core():
             mine = local()
+        for result in pending:
+            results.append(result)
     except BaseException:
         # Let the workers finish rather than abort them (joblib would restart the pool); this failure wins.
         with suppress(Exception):
             for result in pending:
-                if discard is not None:
-                    discard(result)
+                results.append(result)
+        if discard is not None:
+            for result in results:
+                discard(result)
         raise
-    results = list(pending)
     global _last_parallel_s
     _last_parallel_s = time.monotonic()
     return results, mine
