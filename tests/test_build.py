@@ -16,6 +16,7 @@ from features.build import (
     FEATURE_COLUMNS,
     HARDWARE_ID_FEATURE,
     PHYSICS_FEATURES,
+    REFERENCE_FEATURES,
     SOFTWARE_FEATURES,
     SPEC_FEATURES,
     build_features,
@@ -109,6 +110,39 @@ def test_physics_features_come_from_the_analytic_estimate() -> None:
                                np.log(np.array([8, 512]) / np.maximum(est["max_batch_size"], 1)))
     # 512 requests of 4000 tokens do not fit 2 L40S: the KV cache would hold fewer than asked for
     assert f["log_batch_over_max"].iloc[1] > 0 and f["log_batch_over_max"].iloc[0] < 0
+
+
+def test_reference_times_are_the_deployment_at_one_small_workload_by_hand() -> None:
+    f = build_features(one()).iloc[0]
+    # the same deployment (2 H100, Llama 3 8B, vLLM, bf16) serving one 512-token prompt and 64 tokens
+    ref = estimate(one(batch_size=1, concurrency=1, input_len=512, output_len=64)).iloc[0]
+    for metric in ("ttft_s", "itl_s", "latency_s"):
+        assert f[f"log_reference_{metric}"] == pytest.approx(math.log(ref[metric]))
+    assert set(REFERENCE_FEATURES) <= set(FEATURE_COLUMNS)
+
+
+@settings(max_examples=30, deadline=None)
+@given(batch=st.integers(1, 256), input_len=st.integers(1, 6000), output_len=st.integers(1, 2000),
+       rate=st.one_of(st.none(), st.floats(0.1, 50.0)), continuous=st.booleans())
+def test_reference_times_do_not_move_with_the_workload(batch: int, input_len: int, output_len: int,
+                                                       rate: float | None, continuous: bool) -> None:
+    """Why the trees may use them in any direction: along batch and lengths they are constants."""
+    mode = {"batching": "continuous" if continuous else "static", "request_rate_per_s": rate if continuous else None}
+    base = build_features(one(**mode))[REFERENCE_FEATURES]
+    moved = build_features(one(batch_size=batch, concurrency=batch, input_len=input_len, output_len=output_len,
+                               **mode))[REFERENCE_FEATURES]
+    pd.testing.assert_frame_equal(moved, base)
+
+
+def test_reference_prompt_fits_a_short_context_window() -> None:
+    from features.build import reference_workload
+    from features.configs import gather_specs
+
+    cfg = normalize_configs(one())
+    specs = gather_specs(cfg).assign(max_position_embeddings=[300])
+    ref = reference_workload(cfg, specs).iloc[0]
+    assert (ref["input_len"], ref["output_len"], ref["batch_size"], ref["concurrency"]) == (236, 64, 1, 1)
+    assert np.isnan(ref["request_rate_per_s"])
 
 
 def test_precomputed_estimate_is_used_as_given() -> None:

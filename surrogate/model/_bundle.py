@@ -44,7 +44,7 @@ import pandas as pd
 
 from features import catalog
 from features.analytic import estimate
-from features.build import MONOTONE_INCREASING, PHYSICS_FEATURES, build_features
+from features.build import MONOTONE_INCREASING, PHYSICS_FEATURES, REFERENCE_FEATURES, build_features
 from features.configs import CONFIG_COLUMNS, REQUIRED_COLUMNS, gather_specs, normalize_configs
 from features.efficiency import Efficiency, default_efficiency
 from features.errors import ConfigError, DataError, IncompatibleBundleError, NotFittedError
@@ -83,7 +83,8 @@ __all__ = ["SurrogateModel", "METRICS", "BUNDLE_FORMAT", "check_columns", "finge
 
 # 2: the target is measured / achievable, and the bundle carries its fitted efficiency parameters.
 # 3: monotone median models only; bands and shrinks per kind of support; the software date as input.
-BUNDLE_FORMAT = 4
+# 5: the deployment's analytic times at a reference workload as features (``features.build.REFERENCE_FEATURES``).
+BUNDLE_FORMAT = 5
 # Groupings whose held-out rehearsal refits the achievable prior without the group (its vendor or engine
 # offset falls back to zero, as it would for a vendor or engine never measured).
 _HELD_OUT_GROUPINGS = ("vendor", "hardware", "model", "framework")
@@ -241,10 +242,10 @@ class SurrogateModel:
 
     def _features(self, cfg: pd.DataFrame, est: pd.DataFrame, specs: pd.DataFrame) -> pd.DataFrame:
         feats = build_features(cfg, est, normalized=True, with_hardware_id=self.with_hardware_id,
-                               with_specs=self.with_specs, specs=specs)
+                               with_specs=self.with_specs, specs=specs, efficiency=self.efficiency_)
         if not self.with_software:  # the ablation: no row's software date is known
             feats["software_year"] = np.nan
-        return feats if self.physics else feats.drop(columns=PHYSICS_FEATURES)
+        return feats if self.physics else feats.drop(columns=PHYSICS_FEATURES + REFERENCE_FEATURES)
 
     def _physics(self, configs: pd.DataFrame, normalized: bool = False) -> tuple[pd.DataFrame, pd.DataFrame,
                                                                                   pd.DataFrame]:
