@@ -8,7 +8,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-__all__ = ["format_seconds", "describe_load", "describe_config", "describe_disaggregated"]
+__all__ = ["format_seconds", "format_amount", "describe_load", "describe_config", "describe_disaggregated"]
 
 
 def format_seconds(seconds: float) -> str:
@@ -22,6 +22,14 @@ def format_seconds(seconds: float) -> str:
     if seconds >= 0.9995:
         return f"{seconds:.3g} s"
     return f"{seconds * 1e3:.3g} ms"
+
+
+def format_amount(value: float) -> str:
+    """Four significant digits, with thousands separators and never in scientific notation:
+    ``10431.2 -> '10,431'``, ``0.18345 -> '0.1835'`` (a throughput, a cost or a time per objective)."""
+    if abs(value) >= 999.95:
+        return f"{value:,.0f}"
+    return f"{value:.4g}"
 
 
 def describe_load(config: Mapping[str, Any], *, compact: bool = True) -> str:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from surrogate.formatting import describe_config, describe_load, format_seconds
+from surrogate.formatting import describe_config, describe_load, format_amount, format_seconds
 
 # A deployment row as the optimizer and the CLI hand it over (features.configs.CONFIG_COLUMNS).
 ROW = {"model": "meta-llama/Meta-Llama-3-8B", "hardware": "h100-sxm", "framework": "vllm", "num_devices": 4,
@@ -24,6 +24,17 @@ STATIC = {**ROW, "batching": "static", "batch_size": 16, "concurrency": 1}
 ])
 def test_format_seconds_three_significant_digits(seconds: float, expected: str) -> None:
     assert format_seconds(seconds) == expected
+
+
+@pytest.mark.parametrize(("value", "expected"), [
+    (10431.2, "10,431"),  # the first screen's "Why #1" once wrote 1.043e+04
+    (9203.4, "9,203"),
+    (999.94, "999.9"),
+    (0.18345, "0.1835"),
+    (1234567.0, "1,234,567"),
+])
+def test_format_amount_four_digits_no_exponent(value: float, expected: str) -> None:
+    assert format_amount(value) == expected
 
 
 def test_format_seconds_never_writes_scientific_notation() -> None:

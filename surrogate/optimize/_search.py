@@ -23,6 +23,7 @@ import pandas as pd
 
 from features import catalog
 from features.errors import InfeasibleError
+from surrogate.formatting import format_amount
 from surrogate.model import predict_at_rate
 from surrogate.optimize._disaggregated_space import enumerate_disaggregated, settle_at_rate
 from surrogate.optimize._feasibility import explain_infeasible
@@ -169,7 +170,7 @@ def _why(ranked: pd.DataFrame, objective: Objective) -> str:
     runner = ranked.iloc[1]
     other = float(runner[objective.column])
     margin = (value / other - 1.0) if objective.maximize else (other / value - 1.0)
-    return (f"{value:,.4g} {objective.label}, {margin:.1%} better than the runner-up "
+    return (f"{format_amount(value)} {objective.label}, {margin:.1%} better than the runner-up "
             f"(which differs in {_differences(best, runner)}); {tail}")
 
 
