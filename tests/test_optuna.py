@@ -161,6 +161,27 @@ def test_a_journal_study_resumes_and_refuses_another_request(candidates: pd.Data
     assert refused.calls == []  # refused before any trial ran
 
 
+def test_a_trial_another_worker_finished_first_is_left_to_it(candidates: pd.DataFrame, scored: pd.DataFrame,
+                                                             tmp_path: Path) -> None:
+    """Two processes on one SQLite study can pop the same enqueued trial (no row locks); the one that tells
+    second must not fail (CI once saw ``UpdateFinishedTrialError`` from ``--storage sqlite:///...``)."""
+    import optuna
+
+    storage = f"sqlite:///{tmp_path}/study.db"
+    settings = StudySettings(trials=4, seed=0, storage=storage, study_name="s", trials_per_batch=4)
+
+    class _OtherWorkerFinishesFirst(_Evaluate):
+        def __call__(self, indices: np.ndarray) -> pd.DataFrame:
+            other = optuna.load_study(study_name="s", storage=storage)
+            for trial in other.get_trials(deepcopy=False, states=(optuna.trial.TrialState.RUNNING,))[:1]:
+                other.tell(trial.number, 1.0)  # the other worker's answer for the same trial
+            return super().__call__(indices)
+
+    outcome = _run(candidates, _OtherWorkerFinishesFirst(scored), settings, first=(0,))
+    assert len(outcome.history) == 4  # every trial finished, one of them by the other worker
+    assert sorted(outcome.history["value_0"].tolist()).count(1.0) == 1
+
+
 def test_an_invalid_combination_is_repaired_to_the_nearest_candidate(candidates: pd.DataFrame) -> None:
     space = _Space(candidates, DIMS, PROFILED)
     assert PROFILED not in space.dims

@@ -272,6 +272,7 @@ def run_study(candidates: pd.DataFrame, dims: list[str], objectives: tuple[Objec
 def _run(candidates: pd.DataFrame, dims: list[str], objectives: tuple[Objective, ...],
          evaluate: Callable[[np.ndarray], pd.DataFrame], settings: StudySettings, request: dict[str, Any],
          progress: Callable[[int, int], None] | None, first: Sequence[int], profiled: str | None) -> StudyOutcome:
+    from optuna.exceptions import UpdateFinishedTrialError
     from optuna.trial import TrialState
 
     study = _open_study(settings, objectives)
@@ -289,11 +290,16 @@ def _run(candidates: pd.DataFrame, dims: list[str], objectives: tuple[Objective,
         for trial, slice_id in zip(asked, slices, strict=True):
             rows = scored.loc[space.members[slice_id]]
             pick = rows.iloc[_pick(rows, objectives[0])]
-            trial.set_user_attr("config", _jsonable_config(pick))
-            _set_constraints(trial, constraint_matrix(pick.to_frame().T)[0])
-            trial.set_user_attr("worker", worker)
             values = [float(v) for v in objective_matrix(pick.to_frame().T, objectives)[0]]
-            study.tell(trial, values if len(values) > 1 else values[0])
+            try:
+                trial.set_user_attr("config", _jsonable_config(pick))
+                _set_constraints(trial, constraint_matrix(pick.to_frame().T)[0])
+                trial.set_user_attr("worker", worker)
+                study.tell(trial, values if len(values) > 1 else values[0])
+            except UpdateFinishedTrialError:
+                # Another process sharing the study took the same waiting (enqueued) trial and finished it
+                # first: SQLite has no row locks, so two workers can pop one. Its result stands.
+                continue
         done += len(asked)
         if progress:
             progress(done, settings.trials)
