@@ -16,6 +16,7 @@ from surrogate.model._calibration import (
     growth_slack,
     model_folds,
     out_of_fold,
+    pooled_slope,
     residual_band,
     row_bands,
     shrunk_band,
@@ -63,6 +64,30 @@ def test_shrunk_band_is_the_least_squares_shrink_clipped_to_0_1() -> None:
     assert shrunk_band(correction, -correction).shrink == 0.0
     assert shrunk_band(correction, 3.0 * correction).shrink == 1.0
     assert shrunk_band(np.zeros(3), np.ones(3)).shrink == 0.0
+
+
+def test_the_shrink_pools_each_held_out_group_s_slope_as_a_random_effects_mean() -> None:
+    rng = np.random.default_rng(0)
+    big = rng.normal(size=1000)
+    other = rng.normal(size=100)
+    # 1,000 rows of one engine where the correction carries over (slope 1), 100 of another where it should
+    # have been 0 (slope 0): by rows the slope is about 1000/1100; as groups, two engines that disagree.
+    correction = np.r_[big, other]
+    needed = np.r_[big + 0.1 * rng.normal(size=1000), 0.1 * rng.normal(size=100)]
+    groups = np.array(["vllm"] * 1000 + ["llama.cpp"] * 100)
+    assert shrunk_band(correction, needed).shrink == pytest.approx(0.9, abs=0.02)
+    assert shrunk_band(correction, needed, groups).shrink == pytest.approx(0.5, abs=0.01)
+    # groups that agree pool to their common slope (no between-group variance: weights by precision)
+    assert pooled_slope(correction, 0.6 * correction, groups) == pytest.approx(0.6)
+    # clipped to [0, 1]; a group with no correction says nothing; none left is the prior (0)
+    assert pooled_slope(correction, 3.0 * correction, groups) == 1.0
+    assert pooled_slope(correction, -correction, groups) == 0.0
+    assert pooled_slope(np.r_[correction, np.zeros(5)], np.r_[0.6 * correction, np.ones(5)],
+                        np.append(groups, ["sglang"] * 5)) == pytest.approx(0.6)
+    assert pooled_slope(np.zeros(3), np.ones(3), np.array(["a", "b", "c"])) == 0.0
+    # rows the rehearsal could not predict (NaN) are skipped
+    assert shrunk_band(np.r_[correction, np.nan], np.r_[needed, 1.0], np.append(groups, "sglang")).shrink == \
+        pytest.approx(0.5, abs=0.01)
 
 
 def test_widest_covers_every_band_with_the_least_trust() -> None:

@@ -1,11 +1,15 @@
-"""Support: where a row beyond the trained workload range reads the learned correction."""
+"""Support: where a row beyond the trained workload range reads the learned correction, and what each
+metric's trees saw."""
 
 from __future__ import annotations
 
 import numpy as np
 import pandas as pd
+import pytest
+from _tiny_model import synthetic_table, tiny_model
 
-from surrogate.model._support import Support
+from surrogate.model import SurrogateModel
+from surrogate.model._support import Support, assess_by_metric, fit_support
 
 
 def _support(workload_range: dict[str, dict[str, tuple[float, float]]]) -> Support:
@@ -27,3 +31,42 @@ def test_clamp_holds_each_batching_mode_to_its_own_range() -> None:
     clamped = support.clamp(rows)
     assert clamped[["concurrency", "batch_size", "input_len", "output_len"]].values.tolist() == [
         [64, 64, 1024, 2048], [1, 16, 2048, 512], [8, 8, 128, 100]]
+
+
+def _served_and_static() -> pd.DataFrame:
+    served = synthetic_table()
+    static = served.assign(batching="static", concurrency=pd.NA)
+    return pd.concat([served, static], ignore_index=True)
+
+
+def test_a_metric_is_asked_about_the_rows_its_trees_learned_from() -> None:
+    # ITL measured everywhere but on the L40S; latency everywhere. Served ITL on the L40S is new to the ITL
+    # trees; static ITL is derived from latency and TTFT, so a static L40S row is on the data.
+    table = _served_and_static()
+    cfg, _, feats = tiny_model()._physics(table)
+    no_l40s = table["hardware"].ne("l40s").to_numpy()
+    supports = {"latency_s": fit_support(cfg, feats), "itl_s": fit_support(cfg[no_l40s], feats[no_l40s])}
+    rows = table[table["hardware"].eq("l40s")].index[[0]].tolist()
+    rows += [rows[0] + len(synthetic_table()), int(np.flatnonzero(no_l40s)[0])]
+    rows.append(rows[-1] + len(synthetic_table()))
+    zero = np.zeros(len(rows))
+    combined, by_metric = assess_by_metric(supports, cfg.loc[rows], feats.loc[rows], zero, zero)
+    assert table.loc[rows, ["hardware", "batching"]].values.tolist() == [
+        ["l40s", "continuous"], ["l40s", "static"], ["h100-sxm", "continuous"], ["h100-sxm", "static"]]
+    assert by_metric["itl_s"]["hardware_seen_in_training"].tolist() == [False, False, True, True]
+    assert by_metric["latency_s"]["hardware_seen_in_training"].tolist() == [True, True, True, True]
+    # Served rows are decided by ITL (latency derived), static ones by latency (ITL derived).
+    assert combined["hardware_seen_in_training"].tolist() == [False, True, True, True]
+    assert combined["off_support"].tolist() == ["hardware, software", "", "", ""]  # software: its engine on it
+
+
+def test_served_itl_on_hardware_its_trees_never_saw_takes_the_rehearsed_trust() -> None:
+    table = synthetic_table()
+    table.loc[table["hardware"].eq("l40s"), "itl_s"] = np.nan
+    model = SurrogateModel(seed=0, n_estimators=20).fit(table)
+    prediction = model.predict(table[table["hardware"].eq("l40s")].head(1))
+    row = prediction.iloc[0]
+    assert not row["hardware_seen_in_training"]
+    assert row["off_support"] == "hardware, software"
+    assert row["ttft_s_correction_weight"] == 1.0  # the TTFT trees saw this deployment
+    assert row["itl_s_correction_weight"] == pytest.approx(model.bands_["itl_s"]["hardware"].shrink)

@@ -73,7 +73,7 @@ from surrogate.model._efficiency import EfficiencyProblem, efficiency_problem, e
 from surrogate.model._progress import ProgressFn, Steps
 from surrogate.model._sharded import forget, predict_in_shards, shards_for
 from surrogate.model._software import newest_software, software_era, with_newest_software, with_source_eras
-from surrogate.model._support import fit_support, kind_folds, workload_tails
+from surrogate.model._support import Support, assess_by_metric, fit_support, kind_folds, workload_tails
 from surrogate.model._workers import run_all
 
 if TYPE_CHECKING:
@@ -84,7 +84,7 @@ __all__ = ["SurrogateModel", "METRICS", "BUNDLE_FORMAT", "check_columns", "finge
 # 2: the target is measured / achievable, and the bundle carries its fitted efficiency parameters.
 # 3: monotone median models only; bands and shrinks per kind of support; the software date as input.
 # 5: the deployment's analytic times at a reference workload as features (``features.build.REFERENCE_FEATURES``).
-BUNDLE_FORMAT = 5
+BUNDLE_FORMAT = 6
 # Groupings whose held-out rehearsal refits the achievable prior without the group (its vendor or engine
 # offset falls back to zero, as it would for a vendor or engine never measured).
 _HELD_OUT_GROUPINGS = ("vendor", "hardware", "model", "framework")
@@ -308,6 +308,9 @@ class SurrogateModel:
         self.bands_: dict[str, dict[str, Band]] = {}
         self.train_rows_: dict[str, int] = {}
         self.slack_: dict[str, float] = {}
+        # Each metric's trees are trusted by what they saw (its measured rows); ``support_`` (all rows)
+        # holds the workload range the clamped twins use, one twin per row for every metric.
+        self.metric_support_: dict[str, Support] = {}
         for metric in METRICS:
             measured, rows = measured_rows[metric]
             if rows.sum() < _MIN_ROWS_PER_METRIC:
@@ -326,6 +329,7 @@ class SurrogateModel:
             steps.start(f"{metric} median")
             self.models_[metric] = self._median_fitter(feats[rows], target)
             self.train_rows_[metric] = int(rows.sum())
+            self.metric_support_[metric] = fit_support(cfg[rows], feats[rows])
             needed = {kind: np.log(measured[rows] / frame[metric].to_numpy()[rows]) for kind, frame in held_out.items()}
             self.bands_[metric] = self._calibrate_metric(
                 metric, feats[rows], target, slack, {k: f[rows] for k, f in folds.items()}, needed,
@@ -409,7 +413,7 @@ class SurrogateModel:
                 excess = tail_excess[np.isfinite(tail_excess) & (tail_excess > 0)]
                 extent = float(np.median(excess)) if len(excess) else 0.0
             else:
-                band = shrunk_band(correction, wanted)
+                band = shrunk_band(correction, wanted, groups)
             if band.rows == 0:  # nothing could be held out (one accelerator, no recorded versions, ...)
                 continue
             bands[kind] = Band(min(band.low_log, seen.low_log), max(band.high_log, seen.high_log), band.shrink,
@@ -425,7 +429,9 @@ class SurrogateModel:
             "rows_by_metric": self.train_rows_, "catalog_fingerprint": catalog.catalog_fingerprint(),
             "bands_log": {metric: {kind: band.to_dict() for kind, band in bands.items()}
                           for metric, bands in self.bands_.items()},
-            "support": self.support_.to_dict(), "newest_software": self.newest_software_,
+            "support": self.support_.to_dict(),
+            "support_by_metric": {metric: support.to_dict() for metric, support in self.metric_support_.items()},
+            "newest_software": self.newest_software_,
             "growth_slack": self.slack_,
             "feature_names": self.feature_names_in_, "physics": self.physics,
             "with_hardware_id": self.with_hardware_id, "with_specs": self.with_specs, "cv_scores": {},
@@ -462,7 +468,7 @@ class SurrogateModel:
         above, below = self.support_.range_excess(cfg)
         beyond = (above > 0) | (below > 0)
         est, feats, twin_feats = self._with_twins(cfg, beyond)
-        support = self.support_.assess(cfg, feats, above, below)
+        support, by_metric = assess_by_metric(self.metric_support_, cfg, feats, above, below)
         corrections = self._corrections(est, feats, beyond, twin_feats)
         # Columns gathered first, then one frame over them (inserting 50 columns one by one was slower);
         # each array is this frame's own (no view of est or support), so editing the result edits nothing else.
@@ -470,7 +476,7 @@ class SurrogateModel:
         floored = np.zeros(len(cfg), dtype=bool)
         for metric in METRICS:
             base = est[metric].to_numpy() if self.physics else np.ones(len(est))
-            shrink, low, high = row_bands(self.bands_[metric], support, above, below)
+            shrink, low, high = row_bands(self.bands_[metric], by_metric.get(metric, support), above, below)
             middle = shrink * corrections[metric]
             widths: list[tuple[str, float | np.ndarray]] = [(metric, 0.0), (f"{metric}_p10", low),
                                                               (f"{metric}_p90", high)]

@@ -9,8 +9,12 @@ the same width along batch and length (quantile trees could not be monotone: Lig
 Off the data (an accelerator, a model, a software version the rows never saw) the correction is
 trusted less. For each such *kind* whole groups are held out in turn: the out-of-group corrections
 ``c`` are regressed on what the held-out rows needed (``y``, measured against a prior refit
-without them), giving the shrink ``lambda = sum(c*y) / sum(c*c)`` clipped to [0, 1] (0: the learned
-correction does not carry over, predict the prior), and the band of ``y - lambda*c``.
+without them), giving the shrink ``lambda``, the slope of ``y`` on ``c`` clipped to [0, 1] (0: the
+learned correction does not carry over, predict the prior), and the band of ``y - lambda*c``. The slope
+is each held-out group's own, pooled as a random-effects meta-analysis (:func:`pooled_slope`): a new
+engine is one more group, and pooled by rows vLLM's 1,951 static rows decided the trust for every new
+engine (llama.cpp held out then took the full correction, of the wrong sign:
+``surrogate evaluate --split framework``).
 """
 
 from __future__ import annotations
@@ -27,7 +31,7 @@ import pandas as pd
 from surrogate.model._workers import run_all
 
 __all__ = ["BAND_QUANTILES", "CALIBRATION_FOLDS", "Band", "Regressor", "out_of_fold", "held_out_fits", "residual_band",
-           "shrunk_band", "model_folds", "widest", "row_bands", "growth_slack", "MAX_GROWTH_SLACK"]
+           "shrunk_band", "pooled_slope", "model_folds", "widest", "row_bands", "growth_slack", "MAX_GROWTH_SLACK"]
 
 BAND_QUANTILES = (0.1, 0.9)
 CALIBRATION_FOLDS = 3
@@ -108,16 +112,49 @@ def residual_band(residuals: np.ndarray, shrink: float = 1.0) -> Band:
     return Band(min(low, 0.0), max(high, 0.0), shrink, n)
 
 
-def shrunk_band(correction: np.ndarray, needed: np.ndarray) -> Band:
-    """Least-squares shrink of out-of-group ``correction`` toward 0 (the prior), and the band it leaves.
+def shrunk_band(correction: np.ndarray, needed: np.ndarray, groups: np.ndarray | None = None) -> Band:
+    """Shrink of out-of-group ``correction`` toward 0 (the prior), and the band it leaves.
 
     ``needed`` is what each held-out row's log correction should have been (NaN rows are skipped).
+    Without ``groups``: the least-squares slope of ``needed`` on ``correction``. With ``groups`` (each
+    row's held-out group): each group's own slope, pooled by random-effects weights (below), so one
+    well-measured engine does not answer for every new one and a group of three rows does not either.
     """
     rows = np.isfinite(correction) & np.isfinite(needed)
     c, y = correction[rows], needed[rows]
-    energy = float(np.dot(c, c))
-    shrink = float(np.clip(np.dot(c, y) / energy, 0.0, 1.0)) if energy > 0 else 0.0
+    if groups is None or len(c) == 0:
+        energy = float(np.dot(c, c))
+        shrink = float(np.clip(np.dot(c, y) / energy, 0.0, 1.0)) if energy > 0 else 0.0
+    else:
+        shrink = pooled_slope(c, y, np.asarray(groups)[rows])
     return residual_band(y - shrink * c, shrink)
+
+
+def pooled_slope(c: np.ndarray, y: np.ndarray, groups: np.ndarray) -> float:
+    """The slope of ``y`` on ``c`` pooled over groups, clipped to [0, 1]: a random-effects meta-analysis
+    (DerSimonian and Laird, Controlled Clinical Trials 1986) of each group's least-squares slope, weighted
+    by 1 / (its sampling variance + the between-group variance). Groups whose correction is all zero say
+    nothing and are skipped; none left gives 0 (the prior)."""
+    slopes, variances = [], []
+    for label in np.unique(groups.astype(str)):
+        mine = groups.astype(str) == label
+        energy = float(np.dot(c[mine], c[mine]))
+        if energy <= 0:
+            continue
+        slope = float(np.dot(c[mine], y[mine])) / energy
+        residual = y[mine] - slope * c[mine]
+        spread = float(np.dot(residual, residual)) / max(int(mine.sum()) - 1, 1)
+        slopes.append(slope)
+        variances.append(spread / energy)
+    if not slopes:
+        return 0.0
+    b, v = np.array(slopes), np.maximum(np.array(variances), 1e-12)
+    w = 1.0 / v
+    fixed = float(np.dot(w, b) / w.sum())
+    q = float(np.dot(w, (b - fixed) ** 2))
+    tau2 = max(0.0, (q - (len(b) - 1)) / (w.sum() - float(np.dot(w, w)) / w.sum())) if len(b) > 1 else 0.0
+    weights = 1.0 / (v + tau2)
+    return float(np.clip(np.dot(weights, b) / weights.sum(), 0.0, 1.0))
 
 
 def widest(bands: list[Band]) -> Band:

@@ -8,7 +8,10 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-__all__ = ["make_consistent"]
+__all__ = ["DERIVED_METRIC", "make_consistent"]
+
+# Per batching mode, the metric derived from the other two (never read from its own trees).
+DERIVED_METRIC = {"continuous": "latency_s", "static": "itl_s"}
 
 
 def make_consistent(cfg: pd.DataFrame, out: MutableMapping[str, Any],
