@@ -29,7 +29,7 @@ import numpy.typing as npt
 import pandas as pd
 from scipy.spatial import cKDTree
 
-from features.distinct import distinct_rows, lookup, per_distinct
+from features.distinct import distinct_rows, distinct_values, lookup, per_distinct
 from surrogate.model._consistency import DERIVED_METRIC
 from surrogate.model._workers import threads_for
 
@@ -64,14 +64,6 @@ def _software_keys(cfg: pd.DataFrame, feats: pd.DataFrame) -> list[Any]:
 def _software_pairs(cfg: pd.DataFrame, feats: pd.DataFrame) -> list[tuple[str, str, float]]:
     hardware, framework, years = _software_keys(cfg, feats)
     return list(zip(hardware.tolist(), framework.tolist(), years.tolist(), strict=True))
-
-
-def _member(keys: list[Any], known: set[Any]) -> npt.NDArray[np.bool_]:
-    """Whether each row's tuple of keys is in ``known``, decided once per distinct tuple."""
-    if len(keys[0]) == 0:
-        return np.zeros(0, dtype=bool)
-    member: npt.NDArray[np.bool_] = per_distinct(lambda *values: tuple(values) in known, *keys, dtype=bool)
-    return member
 
 
 def vendors_of(cfg: pd.DataFrame) -> npt.NDArray[np.object_]:
@@ -141,7 +133,8 @@ def assess_by_metric(supports: dict[str, Support], cfg: pd.DataFrame, feats: pd.
     metric its batching mode predicts from saw it (continuous latency and static ITL are derived from
     the other two, ``surrogate.model._consistency.DERIVED_METRIC``), at the farthest of their distances.
     """
-    by_metric = {metric: support.flags(cfg, feats, above, below) for metric, support in supports.items()}
+    keys = RowKeys.of(cfg, feats, above, below)  # what the questions look at, gathered once for every metric
+    by_metric = {metric: support.flags_of(keys, cfg.index) for metric, support in supports.items()}
     batching = cfg["batching"].astype(str).to_numpy()
     counts = {metric: ~np.isin(batching, [mode for mode, derived in DERIVED_METRIC.items() if derived == metric])
               for metric in by_metric}
@@ -159,6 +152,40 @@ def assess_by_metric(supports: dict[str, Support], cfg: pd.DataFrame, feats: pd.
         distance = np.where(mine, np.maximum(distance, frame["support_distance"].to_numpy(dtype=float)), distance)
     combined["support_distance"] = distance
     return with_labels(combined), by_metric
+
+
+@dataclass
+class RowKeys:
+    """What the support questions look at, per distinct value: a table of many rows names few parts,
+    models, engines and deployment points, and every metric's :class:`Support` asks about the same ones."""
+
+    vendors: list[Any]
+    vendor_codes: npt.NDArray[np.intp]
+    hardware: list[tuple[str, str]]
+    hardware_codes: npt.NDArray[np.intp]
+    models: list[Any]
+    model_codes: npt.NDArray[np.intp]
+    frameworks: list[Any]
+    framework_codes: npt.NDArray[np.intp]
+    software: list[tuple[str, str, float]]
+    software_codes: npt.NDArray[np.intp]
+    points: npt.NDArray[np.float64]  # the distinct deployment points, unstandardised
+    point_codes: npt.NDArray[np.intp]
+    in_range: npt.NDArray[np.bool_]
+
+    @classmethod
+    def of(cls, cfg: pd.DataFrame, feats: pd.DataFrame, above: np.ndarray, below: np.ndarray) -> RowKeys:
+        vendor_codes, (vendors,) = distinct_values(vendors_of(cfg))
+        hardware_codes, hardware = distinct_values(*_hardware_keys(cfg))
+        model_codes, (models,) = distinct_values(cfg["model"])
+        framework_codes, (frameworks,) = distinct_values(cfg["framework"].astype(str))
+        software_codes, software = distinct_values(*_software_keys(cfg, feats))
+        raw = _points(feats)
+        point_codes, first = distinct_rows(*raw.T) if len(raw) else (np.zeros(0, dtype=np.intp),
+                                                                     np.zeros(0, dtype=np.intp))
+        return cls(vendors, vendor_codes, list(zip(*hardware, strict=True)), hardware_codes, models, model_codes,
+                   frameworks, framework_codes, [(h, f, float(y)) for h, f, y in zip(*software, strict=True)],
+                   software_codes, raw[first], point_codes, (above == 0) & (below == 0))
 
 
 @dataclass
@@ -187,20 +214,28 @@ class Support:
 
     def flags(self, cfg: pd.DataFrame, feats: pd.DataFrame, above: np.ndarray, below: np.ndarray) -> pd.DataFrame:
         """:meth:`assess` without the ``off_support`` label."""
-        out = pd.DataFrame(index=cfg.index)
-        out["vendor_seen_in_training"] = pd.Series(vendors_of(cfg)).isin(self.vendors).to_numpy()
-        out["hardware_seen_in_training"] = _member(_hardware_keys(cfg), self.hardware)
-        out["model_seen_in_training"] = cfg["model"].isin(self.models).to_numpy()
-        out["framework_seen_in_training"] = cfg["framework"].astype(str).isin(self.frameworks).to_numpy()
-        out["software_seen_in_training"] = _member(_software_keys(cfg, feats), self.software)
-        out["workload_in_training_range"] = (above == 0) & (below == 0)
-        # Queried once per distinct deployment point (a table of many workloads has few: the distance
-        # leaves the workload out), then spread over the rows.
-        points = self._standard(feats)
-        codes, first = distinct_rows(*points.T)
-        distance, _ = cKDTree(self.points).query(points[first], k=1, workers=threads_for(len(first)))
-        out["support_distance"] = np.asarray(distance, dtype=float)[codes] / self.reference_distance
-        return out
+        return self.flags_of(RowKeys.of(cfg, feats, above, below), cfg.index)
+
+    def flags_of(self, keys: RowKeys, index: pd.Index) -> pd.DataFrame:
+        """:meth:`flags` of rows whose :class:`RowKeys` are gathered: each question answered once per
+        distinct value, the distance once per distinct deployment point."""
+        def member(values: list[Any], codes: npt.NDArray[np.intp], known: set[Any]) -> npt.NDArray[np.bool_]:
+            answers = np.array([value in known for value in values], dtype=bool)
+            return answers[codes] if len(answers) else np.zeros(len(codes), dtype=bool)
+
+        out: dict[str, np.ndarray] = {
+            "vendor_seen_in_training": member(keys.vendors, keys.vendor_codes, self.vendors),
+            "hardware_seen_in_training": member(keys.hardware, keys.hardware_codes, self.hardware),
+            "model_seen_in_training": member(keys.models, keys.model_codes, self.models),
+            "framework_seen_in_training": member(keys.frameworks, keys.framework_codes, self.frameworks),
+            "software_seen_in_training": member(keys.software, keys.software_codes, self.software),
+            "workload_in_training_range": keys.in_range}
+        points = np.nan_to_num((keys.points - self.center) / self.scale, nan=0.0)
+        distance = np.zeros(0)
+        if len(points):
+            distance, _ = cKDTree(self.points).query(points, k=1, workers=threads_for(len(points)))
+        out["support_distance"] = np.asarray(distance, dtype=float)[keys.point_codes] / self.reference_distance
+        return pd.DataFrame(out, index=index)
 
     def range_excess(self, cfg: pd.DataFrame) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.float64]]:
         """Per row, how far above and how far below the trained workload range it lies: the largest
