@@ -62,7 +62,7 @@ from surrogate.model._calibration import (
     widest,
 )
 from surrogate.model._compiled import compile_boosters, predict_forests
-from surrogate.model._consistency import make_consistent
+from surrogate.model._consistency import DERIVED_METRIC, make_consistent
 from surrogate.model._disaggregated import (
     MIN_DISAGGREGATED_ROWS,
     DisaggregatedCorrection,
@@ -84,6 +84,7 @@ __all__ = ["SurrogateModel", "METRICS", "BUNDLE_FORMAT", "check_columns", "finge
 # 2: the target is measured / achievable, and the bundle carries its fitted efficiency parameters.
 # 3: monotone median models only; bands and shrinks per kind of support; the software date as input.
 # 5: the deployment's analytic times at a reference workload as features (``features.build.REFERENCE_FEATURES``).
+# 6: support per metric (``metric_support_``); rehearsed shrinks pooled over held-out groups.
 BUNDLE_FORMAT = 6
 # Groupings whose held-out rehearsal refits the achievable prior without the group (its vendor or engine
 # offset falls back to zero, as it would for a vendor or engine never measured).
@@ -488,6 +489,11 @@ class SurrogateModel:
                 for column in (metric, f"{metric}_p10", f"{metric}_p90"):
                     out[column] = np.maximum(out[column], peak)
             out[f"{metric}_correction_weight"] = np.array(shrink, dtype=float)  # 0 where no model
+        # One row's trust: the least among the metrics its batching mode reads (the derived one's is unused).
+        batching = cfg["batching"].astype(str).to_numpy()
+        read = [np.where(np.isin(batching, [mode for mode, derived in DERIVED_METRIC.items() if derived == metric]),
+                         np.inf, out[f"{metric}_correction_weight"]) for metric in METRICS]
+        out["correction_weight"] = np.min(read, axis=0)
         # Derived metrics (static ITL, continuous latency) stay above their floors too.
         make_consistent(cfg, out, {m: est[f"peak_{m}"].to_numpy() for m in METRICS} if self.physics else None)
         for metric in METRICS:
