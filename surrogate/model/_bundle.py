@@ -62,7 +62,7 @@ from surrogate.model._calibration import (
     widest,
 )
 from surrogate.model._compiled import compile_boosters, predict_forests
-from surrogate.model._consistency import DERIVED_METRIC, make_consistent
+from surrogate.model._consistency import make_consistent, reads_own_trees
 from surrogate.model._disaggregated import (
     MIN_DISAGGREGATED_ROWS,
     DisaggregatedCorrection,
@@ -491,8 +491,8 @@ class SurrogateModel:
             out[f"{metric}_correction_weight"] = np.array(shrink, dtype=float)  # 0 where no model
         # One row's trust: the least among the metrics its batching mode reads (the derived one's is unused).
         batching = cfg["batching"].astype(str).to_numpy()
-        read = [np.where(np.isin(batching, [mode for mode, derived in DERIVED_METRIC.items() if derived == metric]),
-                         np.inf, out[f"{metric}_correction_weight"]) for metric in METRICS]
+        read = [np.where(reads_own_trees(batching, metric), out[f"{metric}_correction_weight"], np.inf)
+                for metric in METRICS]
         out["correction_weight"] = np.min(read, axis=0)
         # Derived metrics (static ITL, continuous latency) stay above their floors too.
         make_consistent(cfg, out, {m: est[f"peak_{m}"].to_numpy() for m in METRICS} if self.physics else None)

@@ -136,8 +136,9 @@ def pooled_slope(c: np.ndarray, y: np.ndarray, groups: np.ndarray) -> float:
     by 1 / (its sampling variance + the between-group variance). Groups whose correction is all zero say
     nothing and are skipped; none left gives 0 (the prior)."""
     slopes, variances = [], []
-    for label in np.unique(groups.astype(str)):
-        mine = groups.astype(str) == label
+    labels = groups.astype(str)
+    for label in np.unique(labels):
+        mine = labels == label
         energy = float(np.dot(c[mine], c[mine]))
         if energy <= 0:
             continue

@@ -8,10 +8,15 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-__all__ = ["DERIVED_METRIC", "make_consistent"]
+__all__ = ["DERIVED_METRIC", "make_consistent", "reads_own_trees"]
 
 # Per batching mode, the metric derived from the other two (never read from its own trees).
 DERIVED_METRIC = {"continuous": "latency_s", "static": "itl_s"}
+
+
+def reads_own_trees(batching: np.ndarray, metric: str) -> np.ndarray:
+    """Per row (its batching mode), whether ``metric`` comes from its own trees rather than the other two."""
+    return ~np.isin(batching, [mode for mode, derived in DERIVED_METRIC.items() if derived == metric])
 
 
 def make_consistent(cfg: pd.DataFrame, out: MutableMapping[str, Any],

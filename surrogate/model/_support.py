@@ -30,11 +30,11 @@ import pandas as pd
 from scipy.spatial import cKDTree
 
 from features.distinct import distinct_rows, distinct_values, lookup, per_distinct
-from surrogate.model._consistency import DERIVED_METRIC
+from surrogate.model._consistency import reads_own_trees
 from surrogate.model._workers import threads_for
 
 __all__ = ["Support", "SUPPORT_KINDS", "DISTANCE_FEATURES", "assess_by_metric", "fit_support", "kind_folds",
-           "sequences_of", "vendors_of", "with_labels", "workload_tails"]
+           "sequences_of", "vendors_of", "workload_tails"]
 
 # Kinds of "off the data", in the order a row's reasons are listed. A new vendor is also a new accelerator
 # and a new engine is also new software: the wider kind is rehearsed on its own (a whole vendor or engine
@@ -61,11 +61,6 @@ def _software_keys(cfg: pd.DataFrame, feats: pd.DataFrame) -> list[Any]:
     return [cfg["hardware"].astype(str), cfg["framework"].astype(str), years]
 
 
-def _software_pairs(cfg: pd.DataFrame, feats: pd.DataFrame) -> list[tuple[str, str, float]]:
-    hardware, framework, years = _software_keys(cfg, feats)
-    return list(zip(hardware.tolist(), framework.tolist(), years.tolist(), strict=True))
-
-
 def vendors_of(cfg: pd.DataFrame) -> npt.NDArray[np.object_]:
     """Each row's hardware vendor as the catalog spells it (``unknown`` for hardware it does not list)."""
     from features import catalog
@@ -89,11 +84,6 @@ def _hardware_keys(cfg: pd.DataFrame) -> list[pd.Series]:
     return [cfg["hardware"].astype(str), cfg["batching"].astype(str)]
 
 
-def _hardware_modes(cfg: pd.DataFrame) -> list[tuple[str, str]]:
-    hardware, mode = _hardware_keys(cfg)
-    return list(zip(hardware.tolist(), mode.tolist(), strict=True))
-
-
 def _workload_values(cfg: pd.DataFrame) -> dict[str, npt.NDArray[np.float64]]:
     return {"sequences": sequences_of(cfg), "input_len": cfg["input_len"].to_numpy(dtype=float),
             "output_len": cfg["output_len"].to_numpy(dtype=float)}
@@ -115,8 +105,8 @@ _FLAG_COLUMNS = [f"{kind}_seen_in_training" if kind != "workload" else "workload
                  for kind in SUPPORT_KINDS]
 
 
-def with_labels(flags: pd.DataFrame) -> pd.DataFrame:
-    """``flags`` (a :meth:`Support.flags` frame) with ``off_support``: the kinds each row is off, and
+def _with_labels(flags: pd.DataFrame) -> pd.DataFrame:
+    """``flags`` (:meth:`Support.flags_of` frames combined) with ``off_support``: the kinds each row is off, and
     ``distance`` beyond the reference distance; one label per distinct combination (a table has few)."""
     values = flags[_FLAG_COLUMNS].to_numpy(dtype=bool)
     far = flags["support_distance"].to_numpy() > 1.0
@@ -136,8 +126,7 @@ def assess_by_metric(supports: dict[str, Support], cfg: pd.DataFrame, feats: pd.
     keys = RowKeys.of(cfg, feats, above, below)  # what the questions look at, gathered once for every metric
     by_metric = {metric: support.flags_of(keys, cfg.index) for metric, support in supports.items()}
     batching = cfg["batching"].astype(str).to_numpy()
-    counts = {metric: ~np.isin(batching, [mode for mode, derived in DERIVED_METRIC.items() if derived == metric])
-              for metric in by_metric}
+    counts = {metric: reads_own_trees(batching, metric) for metric in by_metric}
     # A row no metric decides (a bundle with only its derived metric's trees) counts them all.
     undecided = ~np.any(np.array([np.zeros(len(cfg), dtype=bool), *counts.values()]), axis=0)
     combined = pd.DataFrame(index=cfg.index)
@@ -151,7 +140,7 @@ def assess_by_metric(supports: dict[str, Support], cfg: pd.DataFrame, feats: pd.
         mine = counts[metric] | undecided
         distance = np.where(mine, np.maximum(distance, frame["support_distance"].to_numpy(dtype=float)), distance)
     combined["support_distance"] = distance
-    return with_labels(combined), by_metric
+    return _with_labels(combined), by_metric
 
 
 @dataclass
@@ -190,7 +179,7 @@ class RowKeys:
 
 @dataclass
 class Support:
-    """What the training rows covered; ``assess`` answers for new rows."""
+    """What the training rows covered; :meth:`flags_of` answers for new rows."""
 
     vendors: set[str]
     hardware: set[tuple[str, str]]
@@ -207,18 +196,10 @@ class Support:
         points = (_points(feats) - self.center) / self.scale
         return np.nan_to_num(points, nan=0.0)
 
-    def assess(self, cfg: pd.DataFrame, feats: pd.DataFrame, above: np.ndarray, below: np.ndarray) -> pd.DataFrame:
-        """Per row: ``<kind>_seen`` flags, ``support_distance`` and ``off_support`` (reasons, '' if none);
-        ``above``/``below``: the rows' :meth:`range_excess`."""
-        return with_labels(self.flags(cfg, feats, above, below))
-
-    def flags(self, cfg: pd.DataFrame, feats: pd.DataFrame, above: np.ndarray, below: np.ndarray) -> pd.DataFrame:
-        """:meth:`assess` without the ``off_support`` label."""
-        return self.flags_of(RowKeys.of(cfg, feats, above, below), cfg.index)
-
     def flags_of(self, keys: RowKeys, index: pd.Index) -> pd.DataFrame:
-        """:meth:`flags` of rows whose :class:`RowKeys` are gathered: each question answered once per
-        distinct value, the distance once per distinct deployment point."""
+        """Per row: ``<kind>_seen_in_training`` flags and ``support_distance``, from the rows'
+        :class:`RowKeys`: each question answered once per distinct value, the distance once per distinct
+        deployment point."""
         def member(values: list[Any], codes: npt.NDArray[np.intp], known: set[Any]) -> npt.NDArray[np.bool_]:
             answers = np.array([value in known for value in values], dtype=bool)
             return answers[codes] if len(answers) else np.zeros(len(codes), dtype=bool)
@@ -300,10 +281,11 @@ def fit_support(cfg: pd.DataFrame, feats: pd.DataFrame) -> Support:
     for mode in sorted(set(cfg["batching"])):
         rows = cfg["batching"].eq(mode).to_numpy()
         ranges[mode] = {name: (float(np.min(v[rows])), float(np.max(v[rows]))) for name, v in values.items()}
-    return Support(vendors=set(vendors_of(cfg)), hardware=set(_hardware_modes(cfg)), models=set(cfg["model"]),
-                   frameworks=set(cfg["framework"].astype(str)),
-                   software=set(_software_pairs(cfg, feats)),
-                   workload_range=ranges, center=center, scale=scale, points=points, reference_distance=reference)
+    # The keys a prediction asks about, gathered by the same code (so "seen" means the same thing).
+    keys = RowKeys.of(cfg, feats, np.zeros(len(cfg)), np.zeros(len(cfg)))
+    return Support(vendors=set(keys.vendors), hardware=set(keys.hardware), models=set(keys.models),
+                   frameworks=set(keys.frameworks), software=set(keys.software), workload_range=ranges,
+                   center=center, scale=scale, points=points, reference_distance=reference)
 
 
 def workload_tails(cfg: pd.DataFrame, quantile: float = 0.8) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.float64]]:

@@ -102,11 +102,9 @@ def support_line(prediction: pd.Series) -> str:
     off = str(prediction.get("off_support", ""))
     if not off:
         return "on the data"
-    weights = ([prediction["correction_weight"]] if "correction_weight" in prediction.index else
-               [prediction[f"{m}_correction_weight"] for m in ("latency_s", "ttft_s", "itl_s")
-                if f"{m}_correction_weight" in prediction.index])
     distance = f" {float(prediction['support_distance']):.1f}" if "distance" in off.split(", ") else ""
-    weight = f"; correction weight {min(weights):.2f}" if weights else ""
+    weight = (f"; correction weight {float(prediction['correction_weight']):.2f}"
+              if "correction_weight" in prediction.index else "")
     return f"OFF: {off}{distance}{weight}; wider interval"
 
 
