@@ -51,14 +51,33 @@ def test_sglang_jsonl_lines_and_malformed_lines() -> None:
     context = IngestContext(hardware="h200", model="meta-llama/Llama-3.1-8B")
     result = ingest("vllm-bench", FIXTURES / "sglang_bench_serving.jsonl", context)
     a = result.account
-    assert (a.rows_read, a.kept, a.rejected) == (3, 1, 2) and a.adds_up
-    reasons = [str(r) for r in a.rejections]
-    assert reasons[0].startswith("sglang_bench_serving.jsonl:2: not JSON")
-    assert reasons[1].startswith("sglang_bench_serving.jsonl:4: no max_concurrency")
+    assert (a.rows_read, a.kept, a.rejected) == (3, 2, 1) and a.adds_up
+    assert [str(r) for r in a.rejections][0].startswith("sglang_bench_serving.jsonl:2: not JSON")
     row = result.table.iloc[0]
     assert (row["framework"], row["concurrency"], row["input_len"], row["output_len"]) == ("sglang", 32, 2048, 256)
+    assert pd.isna(row["request_rate_per_s"])  # request_rate inf: closed loop at max_concurrency
     assert row["latency_s"] == pytest.approx(9.42)
     assert row["throughput_tok_s"] == pytest.approx(6876.8 + 859.6)
+    # line 4: Poisson arrivals at 8/s, no cap: open loop, in flight = SGLang's measured mean concurrency 31.6
+    rate = result.table.iloc[1]
+    assert (rate["request_rate_per_s"], rate["concurrency"], rate["source_line"]) == (8.0, 32, 4)
+    assert "sglang_bench_serving.jsonl:4: open loop at 8 requests/s: 32 in flight per replica (the run's mean " \
+        "concurrency)" in [str(n) for n in a.notes]
+
+
+def test_vllm_open_loop_runs_count_what_was_in_flight_by_little_s_law() -> None:
+    # --request-rate 2: 1.95 requests/s completed x 5.573 s mean end-to-end = 10.87 in flight, not a client cap
+    result = ingest("vllm-bench", FIXTURES / "open_loop" / "rate_vllm.json")
+    row = result.table.iloc[0]
+    assert (row["batching"], row["request_rate_per_s"], row["concurrency"]) == ("continuous", 2.0, 11)
+    assert ("rate_vllm.json:1: open loop at 2 requests/s: 11 in flight per replica (Little's law: 1.95 requests/s x "
+            "5.573 s)") in [str(n) for n in result.account.notes]
+    # two replicas share the arrivals: 10.87 / 2 = 5.4 each; a cap of 4 per replica (8 over both) is the most
+    two = ingest("vllm-bench", FIXTURES / "open_loop" / "rate_vllm.json", IngestContext(dp=2, num_devices=2))
+    assert two.table.iloc[0]["concurrency"] == 5
+    capped = ingest("vllm-bench", FIXTURES / "open_loop" / "rate_vllm.json",
+                    IngestContext(dp=2, num_devices=2, concurrency=8))
+    assert capped.table.iloc[0]["concurrency"] == 4
 
 
 def test_conflicting_flag_and_file_value_reject_the_row() -> None:
@@ -74,8 +93,8 @@ def test_unknown_json_is_rejected_not_dropped() -> None:
 
 def test_a_directory_reads_every_json_file() -> None:
     result = ingest("vllm-bench", FIXTURES, IngestContext(hardware="h100-sxm", model="meta-llama/Llama-3.1-8B"))
-    assert result.account.rows_read == 7 and result.account.adds_up
-    assert sorted(result.table["framework"]) == ["sglang", "vllm"]
+    assert result.account.rows_read == 8 and result.account.adds_up  # sub-folders too (open_loop/)
+    assert sorted(result.table["framework"]) == ["sglang", "sglang", "vllm", "vllm"]
 
 
 def test_context_flags_only_apply_to_vllm_bench() -> None:

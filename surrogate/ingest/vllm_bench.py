@@ -20,6 +20,13 @@ fact, rejects the row with the flag to pass. Serving metrics: ttft_s = mean_ttft
 mean_tpot_ms (mean_itl_ms if absent), latency_s = mean end-to-end latency, all / 1000; a mean of 0
 means the backend did not stream and is treated as not measured. Lengths of a serving run default
 to total tokens / completed requests (the mean request). Per-request arrays are not kept.
+
+A serving run with a finite ``request_rate`` (``--request-rate``: Poisson arrivals) is open loop:
+``request_rate_per_s`` keeps the offered rate and ``concurrency`` the requests actually in flight per
+replica (SGLang's measured mean ``concurrency``, else Little's law: request throughput x mean end-to-end
+latency), never above ``max_concurrency``; such a run read as closed loop at its client cap claimed more
+sequences in flight than the server held. ``request_rate`` inf with no ``max_concurrency`` is rejected
+(nothing fixed how many requests ran at once).
 """
 
 from __future__ import annotations
@@ -201,10 +208,10 @@ class _Row:
             self.facts.update(lengths)
             self.need("input_len", "output_len", why="serving JSON")
         concurrency = self.facts["concurrency"]
-        if concurrency is None and self.problem is None:
-            rate = self.obj.get("request_rate", "inf")
-            self.problem = (f"no max_concurrency (request_rate {rate}): the number of requests in flight is not "
-                            "fixed; pass --concurrency if it was")
+        rate = number(self.obj.get("request_rate"))  # None: "inf" (every request at once) or not recorded
+        if concurrency is None and rate is None and self.problem is None:
+            self.problem = (f"no max_concurrency (request_rate {self.obj.get('request_rate', 'inf')}): the number "
+                            "of requests in flight is not fixed; pass --concurrency if it was")
             return {}
         dp = self.facts["dp"] or 1
         if concurrency is not None and dp > 1:
@@ -212,15 +219,47 @@ class _Row:
                 self.problem = self.problem or f"max_concurrency {concurrency} is not a multiple of dp {dp}"
                 return {}
             concurrency //= dp
+        if rate is not None:
+            concurrency = self._open_loop(rate, completed, dp, concurrency)
+            if concurrency is None:
+                return {}
         throughput = number(self.obj.get("total_token_throughput"))
         input_throughput = number(self.obj.get("input_throughput"))
         if throughput is None and input_throughput is not None:
             throughput = input_throughput + (number(self.obj.get("output_throughput")) or 0)
         return dict(base, batching="continuous", concurrency=concurrency, batch_size=self.facts["batch_size"],
-                    input_len=lengths["input_len"], output_len=lengths["output_len"],
+                    request_rate_per_s=rate, input_len=lengths["input_len"], output_len=lengths["output_len"],
                     ttft_s=self.seconds("mean_ttft_ms"), itl_s=self.seconds("mean_tpot_ms", "mean_itl_ms"),
                     latency_s=self.seconds("mean_e2el_ms", "mean_e2e_latency_ms"), throughput_tok_s=throughput,
                     output_throughput_tok_s=number(self.obj.get("output_throughput")))
+
+
+    def _open_loop(self, rate: float, completed: int, dp: int, cap: int | None) -> int | None:
+        """Requests in flight per replica of a run fed Poisson arrivals at ``rate`` (``--request-rate``): not
+        the client's cap but what was actually in flight. SGLang records the mean (``concurrency``: summed
+        request latency over the run's duration); otherwise Little's law gives it, completed requests per
+        second x mean end-to-end latency. Rounded, at least 1, never above the cap (``max_concurrency``)."""
+        latency_ms = next((v for v in (number(self.obj.get(k)) for k in ("mean_e2el_ms", "mean_e2e_latency_ms")) if v),
+                          None)  # not self.seconds: the row's latency_s notes a 0 once
+        latency_s = latency_ms / 1000.0 if latency_ms is not None else None
+        served = number(self.obj.get("request_throughput"))
+        duration = number(self.obj.get("duration"))
+        if served is None and duration:
+            served = completed / duration
+        in_flight = number(self.obj.get("concurrency"))
+        how = "the run's mean concurrency"
+        if in_flight is None and served is not None and latency_s is not None:
+            in_flight, how = served * latency_s, f"Little's law: {served:g} requests/s x {latency_s:g} s"
+        if in_flight is None:
+            self.problem = self.problem or (f"open loop (request_rate {rate:g}/s) without the mean end-to-end latency "
+                                            "or request throughput: the requests in flight are unknown")
+            return None
+        per_replica = max(1, round(in_flight / dp))
+        if cap is not None and per_replica > cap:
+            per_replica = cap
+        self.note(f"open loop at {rate:g} requests/s: {per_replica} in flight per replica ({how}"
+                  + (f", over {dp} replicas" if dp > 1 else "") + ")")
+        return per_replica
 
 
 def _objects(file: Path, label: str) -> list[tuple[int, dict[str, Any]] | Rejection]:
