@@ -46,7 +46,8 @@ def _context_options(func: Any) -> Any:
         click.option("--batch-size", type=click.IntRange(min=1), default=None,
                      help="[vllm-bench] Static batch (benchmark_latency --batch-size)."),
         click.option("--concurrency", type=click.IntRange(min=1), default=None,
-                     help="[vllm-bench] Requests in flight (serving without max_concurrency in the file)."),
+                     help="[vllm-bench] Requests in flight (serving without max_concurrency in the file); with a "
+                          "finite request_rate, the most in flight."),
     ]
     return apply_options(func, options)
 
