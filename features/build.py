@@ -36,7 +36,11 @@ SPEC_FEATURES = ["log_mem_bw_gbps", "log_matmul_peak_tflops", "log_attention_pea
                   "log_link_bw_gbps", "ridge_flops_per_byte"]
 _MODEL_FEATURES = ["log_total_params", "log_active_params", "num_layers", "log_hidden_size",
                    "log_kv_bytes_per_token", "num_experts", "experts_per_token", "is_mla"]
-_WORKLOAD_FEATURES = ["log_input_len", "log_output_len", "log_sequences", "tp", "pp", "dp", "ep",
+# ``attention_dp``: replicas that share their experts (attention-DP: ep > 1 and dp > 1), else 1. Plain
+# replicas never meet: a dense model's eight replicas serve each request as one does (sequences are per
+# replica), so the raw dp would let the correction (and the support distance) tell them apart where
+# physics does not; the optimizer's dp 2 and dp 1 of one layout then got different per-request times.
+_WORKLOAD_FEATURES = ["log_input_len", "log_output_len", "log_sequences", "tp", "pp", "attention_dp", "ep",
                       "weight_bytes_per_value", "kv_bytes_per_value"]
 # The analytic model's outputs the correction may use. Each is non-decreasing in batch (or
 # concurrency), input length and output length wherever the metric it informs must be (checked on
@@ -158,8 +162,10 @@ def _workload_values(cfg: pd.DataFrame, specs: pd.DataFrame, sequences: np.ndarr
         "log_output_len": np.log(cfg["output_len"].astype(float)),
         "log_sequences": np.log(sequences),
     }
-    for name in ["tp", "pp", "dp", "ep"]:
+    for name in ["tp", "pp", "ep"]:
         values[name] = cfg[name].astype(float)
+    dp = cfg["dp"].astype(float)
+    values["attention_dp"] = dp.where((values["ep"] > 1) & (dp > 1), 1.0)
     values["weight_bytes_per_value"] = specs["weight_bytes_per_value"]
     values["kv_bytes_per_value"] = specs["kv_bytes_per_value"]
     return values

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
+import pytest
 from _tiny_model import tiny_model
 from hypothesis import assume, given, settings, strategies as st
 
@@ -93,3 +94,16 @@ def test_only_features_that_rise_with_the_workload_are_constrained() -> None:
         if column == "output_len":
             checked[~static] = False
         assert (after[checked] >= base[checked] - 1e-12).all(), column
+
+
+@settings(max_examples=20, deadline=None)
+@given(config=_CONFIGS, replicas=st.sampled_from([2, 4, 8]))
+def test_plain_replicas_serve_each_request_as_one_does(config: dict[str, object], replicas: int) -> None:
+    # dp without expert parallelism copies the deployment: sequences are per replica, so every per-request
+    # time, band and trust is the single replica's, and throughput is the replicas' sum.
+    assume(_within_context(config))
+    one, many = (tiny_model().predict(_row({**config, "dp": dp})).iloc[0] for dp in (1, replicas))
+    for column in ["latency_s", "ttft_s", "itl_s", "latency_s_p90", "itl_s_p10", "support_distance",
+                   "correction_weight", "mem_per_device_gb", "max_batch_size"]:
+        assert many[column] == one[column], column
+    assert many["throughput_tok_s"] == pytest.approx(one["throughput_tok_s"] * replicas, rel=1e-12)

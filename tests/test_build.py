@@ -70,7 +70,7 @@ def test_llama3_8b_on_two_h100_by_hand() -> None:
     assert f["log_input_len"] == pytest.approx(math.log(1000))
     assert f["log_output_len"] == pytest.approx(math.log(200))
     assert f["log_sequences"] == pytest.approx(math.log(8))  # static: the batch
-    assert (f["tp"], f["pp"], f["dp"], f["ep"]) == (2.0, 1.0, 1.0, 1.0)
+    assert (f["tp"], f["pp"], f["attention_dp"], f["ep"]) == (2.0, 1.0, 1.0, 1.0)
     assert (f["weight_bytes_per_value"], f["kv_bytes_per_value"]) == (2.0, 2.0)
     assert (f["framework"], f["batching"], f["weight_dtype"], f["kv_dtype"], f["vendor"]) == (
         "vllm", "static", "bf16", "fp16", "NVIDIA")
@@ -93,6 +93,21 @@ def test_moe_and_mla_architecture_features() -> None:
     assert f["log_kv_bytes_per_token"] == pytest.approx(math.log1p(576 * 61 * 1))
     assert f["log_total_params"] == pytest.approx(math.log(671e9), abs=0.01)  # paper: 671B total
     assert f["log_active_params"] == pytest.approx(math.log(37e9), abs=0.03)  # and 37B activated
+
+
+def test_plain_replicas_look_like_one_and_attention_dp_ranks_do_not() -> None:
+    # Eight replicas of a dense model (sequences per replica) serve each request as one does: same features.
+    one_replica = build_features(one(batching="continuous", concurrency=16))
+    eight = build_features(one(batching="continuous", concurrency=16, dp=8, num_devices=16))
+    pd.testing.assert_frame_equal(one_replica, eight)
+    assert eight["attention_dp"].iloc[0] == 1.0
+    # Attention-DP (ep > 1 and dp > 1): the four replicas' tokens meet in the experts spread over 8 devices.
+    moe = build_features(one(hardware="h200", model="deepseek-ai/DeepSeek-V3", tp=2, dp=4, ep=8, num_devices=8,
+                             weight_dtype="fp8", kv_dtype="fp8", batching="continuous", concurrency=16)).iloc[0]
+    assert moe["attention_dp"] == 4.0
+    # dp without expert parallelism is plain replication, even for a mixture of experts.
+    plain = build_features(one(model="mistralai/Mixtral-8x7B-v0.1", tp=2, dp=2, num_devices=4)).iloc[0]
+    assert plain["attention_dp"] == 1.0
 
 
 def test_physics_features_come_from_the_analytic_estimate() -> None:

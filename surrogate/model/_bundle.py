@@ -85,7 +85,8 @@ __all__ = ["SurrogateModel", "METRICS", "BUNDLE_FORMAT", "check_columns", "finge
 # 3: monotone median models only; bands and shrinks per kind of support; the software date as input.
 # 5: the deployment's analytic times at a reference workload as features (``features.build.REFERENCE_FEATURES``).
 # 6: support per metric (``metric_support_``); rehearsed shrinks pooled over held-out groups.
-BUNDLE_FORMAT = 6
+# 7: `attention_dp` replaces dp among the features and the support distance (plain replicas look like one).
+BUNDLE_FORMAT = 7
 # Groupings whose held-out rehearsal refits the achievable prior without the group (its vendor or engine
 # offset falls back to zero, as it would for a vendor or engine never measured).
 _HELD_OUT_GROUPINGS = ("vendor", "hardware", "model", "framework")

@@ -41,8 +41,8 @@ __all__ = ["Support", "SUPPORT_KINDS", "DISTANCE_FEATURES", "assess_by_metric", 
 # held out moves the prior and the correction more than one accelerator or one release does).
 SUPPORT_KINDS = ["vendor", "hardware", "model", "framework", "software", "workload"]
 DISTANCE_FEATURES = ["log_total_params", "log_active_params", "num_layers", "log_hidden_size",
-                     "log_kv_bytes_per_token", "num_experts", "experts_per_token", "is_mla", "tp", "pp", "dp", "ep",
-                     "weight_bytes_per_value", "kv_bytes_per_value"]
+                     "log_kv_bytes_per_token", "num_experts", "experts_per_token", "is_mla", "tp", "pp", "attention_dp",
+                     "ep", "weight_bytes_per_value", "kv_bytes_per_value"]
 # The reference distance: this percentile of training deployments' distances to their nearest neighbour.
 _REFERENCE_PERCENTILE = 90.0
 
