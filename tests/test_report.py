@@ -137,9 +137,17 @@ def test_prediction_table_says_what_the_row_is_off_and_how_much_the_correction_c
     weight = min(row["ttft_s_correction_weight"], row["itl_s_correction_weight"])
     assert row["correction_weight"] == weight
     cells = _cells(_text(prediction_table(row)))
-    distance = f" {row['support_distance']:.1f}" if "distance" in row["off_support"] else ""
+    distance = (f" {row['support_distance']:.1f}: {row['support_nearest']}" if "distance" in row["off_support"]
+                else "")
     assert cells["training data"][0] == (f"OFF: {row['off_support']}{distance}; correction weight {weight:.2f}; "
                                          "wider interval")
+    # Off by distance: what the nearest trained deployment of its model differs in follows the distance.
+    far = row.copy()
+    far["off_support"], far["support_distance"] = "distance", 2.5
+    far["support_nearest"] = "KV bytes per value 1 (nearest trained: 2)"
+    assert _cells(_text(prediction_table(far)))["training data"][0] == (
+        f"OFF: distance 2.5: KV bytes per value 1 (nearest trained: 2); correction weight {weight:.2f}; "
+        "wider interval")
     # Also for a hand-made row: off in the model too, memory that does not fit, no analytic column.
     row = predictions.iloc[0].drop([f"analytic_{m}" for m in METRICS]).copy()
     row["off_support"], row["fits"] = "model", False
@@ -293,6 +301,11 @@ def test_why_line_says_when_the_winner_is_off_the_training_data(result: Optimize
     line = why_line(dataclasses.replace(result, ranked=ranked))
     assert line.endswith("; OFF the training data (hardware, software): it leans on physics, "
                          "measure before relying on it")
+    ranked["support_nearest"] = "tp 16 (nearest trained: 8)"
+    ranked.iloc[0, ranked.columns.get_loc("off_support")] = "model, distance"
+    assert why_line(dataclasses.replace(result, ranked=ranked)).endswith(
+        "; OFF the training data (model, distance: tp 16 (nearest trained: 8)): it leans on physics, measure "
+        "before relying on it")
     ranked.iloc[0, ranked.columns.get_loc("off_support")] = ""
     assert "OFF" not in why_line(dataclasses.replace(result, ranked=ranked))
 

@@ -70,3 +70,26 @@ def test_served_itl_on_hardware_its_trees_never_saw_takes_the_rehearsed_trust() 
     assert row["off_support"] == "hardware, software"
     assert row["ttft_s_correction_weight"] == 1.0  # the TTFT trees saw this deployment
     assert row["itl_s_correction_weight"] == pytest.approx(model.bands_["itl_s"]["hardware"].shrink)
+
+
+def test_a_far_row_says_what_the_nearest_trained_deployment_of_its_model_differs_in() -> None:
+    # Trained: Llama-3-8B and Qwen2.5-14B, bf16 weights and KV cache. An fp8 KV cache halves the KV bytes per
+    # token (Llama-3-8B: 32 layers x 2 x 8 KV heads x 128 x 2 bytes = 131,072); a 70B model is a new shape,
+    # compared with the nearest trained deployment of any shape (Qwen2.5-14B: 14.8B parameters, hidden 5120).
+    table = synthetic_table()
+    model = tiny_model()
+    cfg, _, feats = model._physics(table)
+    support = fit_support(cfg, feats)
+    asked = table.head(4).assign(kv_dtype=["fp8", "fp8", "bf16", "bf16"],
+                                 model=["meta-llama/Meta-Llama-3-8B", "Qwen/Qwen2.5-14B", "meta-llama/Llama-3.1-70B",
+                                        "meta-llama/Meta-Llama-3-8B"])
+    asked_cfg, _, asked_feats = model._physics(asked)
+    zero = np.zeros(len(asked))
+    combined, _ = assess_by_metric({"latency_s": support}, asked_cfg, asked_feats, zero, zero)
+    assert combined["support_nearest"].tolist() == [
+        "KV cache bytes per token 65,536 (nearest trained: 131,072)",
+        "KV cache bytes per token 98,304 (nearest trained: 196,608)",
+        "a model shape never trained on: parameters 70.6B (nearest trained: 14.8B); active parameters 70.6B "
+        "(nearest trained: 14.8B); hidden size 8192 (nearest trained: 5120)",
+        ""]  # on the data: nothing to explain
+    assert combined["off_support"].tolist() == ["distance", "distance", "model, distance", ""]

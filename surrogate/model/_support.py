@@ -6,7 +6,9 @@ the trained batch and length range for its batching mode?) and one distance:
 the nearest training deployment in a standardised space of what is neither workload nor identity
 (model shape, parallel layout, number formats), divided by the 90th percentile of
 the training deployments' own nearest-neighbour distances. A distance above 1 is further from the
-data than nine in ten training deployments are from each other.
+data than nine in ten training deployments are from each other. A row that far also says what the nearest
+training deployment of its model shape differs in (``support_nearest``: "KV bytes per value 1 (nearest
+trained: 2)"), so a user knows what to measure.
 
 Each metric asks these of its own training rows (the rows that measured it: :func:`assess_by_metric`):
 its trees never saw the others. On the shared data a model measured only in static batches was
@@ -27,9 +29,11 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 from scipy.spatial import cKDTree
 
-from features.distinct import distinct_rows, distinct_values, lookup, per_distinct
+from features.distinct import distinct_rows, distinct_values, lookup, names_at, per_distinct
 from surrogate.model._consistency import reads_own_trees
 from surrogate.model._workers import threads_for
 
@@ -43,8 +47,34 @@ SUPPORT_KINDS = ["vendor", "hardware", "model", "framework", "software", "worklo
 DISTANCE_FEATURES = ["log_total_params", "log_active_params", "num_layers", "log_hidden_size",
                      "log_kv_bytes_per_token", "num_experts", "experts_per_token", "is_mla", "tp", "pp", "attention_dp",
                      "ep", "weight_bytes_per_value", "kv_bytes_per_value"]
+# The model's own features (KV bytes per token also move with the KV format): "the same model shape".
+_MODEL_SHAPE = [DISTANCE_FEATURES.index(name) for name in ["log_total_params", "log_active_params", "num_layers",
+                                                          "log_hidden_size", "num_experts", "experts_per_token",
+                                                          "is_mla"]]
 # The reference distance: this percentile of training deployments' distances to their nearest neighbour.
 _REFERENCE_PERCENTILE = 90.0
+# How each distance feature reads to a user (its name, and how to print its raw value), for ``support_nearest``.
+def _whole(value: float) -> str:
+    return f"{value:.0f}"
+
+
+def _billions_of_exp(value: float) -> str:
+    return f"{np.exp(value) / 1e9:.3g}B"
+
+
+_COUNTS = {"num_layers": "layers", "num_experts": "experts", "experts_per_token": "experts per token", "tp": "tp",
+           "pp": "pp", "attention_dp": "attention-DP ranks", "ep": "ep"}
+_FEATURE_WORDS: dict[str, tuple[str, Any]] = {
+    **{feature: (name, _whole) for feature, name in _COUNTS.items()},
+    "log_total_params": ("parameters", _billions_of_exp),
+    "log_active_params": ("active parameters", _billions_of_exp),
+    "log_hidden_size": ("hidden size", lambda v: _whole(np.exp(v))),
+    "log_kv_bytes_per_token": ("KV cache bytes per token", lambda v: f"{np.expm1(v):,.0f}"),
+    "is_mla": ("MLA", lambda v: "yes" if v > 0.5 else "no"),
+    "weight_bytes_per_value": ("weight bytes per value", lambda v: f"{v:g}"),
+    "kv_bytes_per_value": ("KV bytes per value", lambda v: f"{v:g}"),
+}
+assert set(_FEATURE_WORDS) == set(DISTANCE_FEATURES)
 
 
 def sequences_of(cfg: pd.DataFrame) -> npt.NDArray[np.float64]:
@@ -135,11 +165,16 @@ def assess_by_metric(supports: dict[str, Support], cfg: pd.DataFrame, feats: pd.
         for metric, frame in by_metric.items():
             seen &= frame[column].to_numpy(dtype=bool) | ~(counts[metric] | undecided)
         combined[column] = seen
-    distance = np.zeros(len(cfg))
-    for metric, frame in by_metric.items():
-        mine = counts[metric] | undecided
-        distance = np.where(mine, np.maximum(distance, frame["support_distance"].to_numpy(dtype=float)), distance)
+    # The farthest metric's distance, and what it differs in (picked by Arrow: no Python string per row).
+    distance, farthest = np.zeros(len(cfg)), np.zeros(len(cfg), dtype=np.int64)
+    reasons = [pa.array([""] * len(cfg), type=pa.large_string())]
+    for k, (metric, frame) in enumerate(by_metric.items(), start=1):
+        farther = (counts[metric] | undecided) & (frame["support_distance"].to_numpy(dtype=float) > distance)
+        distance = np.where(farther, frame["support_distance"].to_numpy(dtype=float), distance)
+        farthest[farther] = k
+        reasons.append(pa.array(frame["support_nearest"].array, type=pa.large_string()))
     combined["support_distance"] = distance
+    combined["support_nearest"] = pd.array(pc.choose(pa.array(farthest), *reasons), dtype="str")
     return _with_labels(combined), by_metric
 
 
@@ -212,11 +247,32 @@ class Support:
             "software_seen_in_training": member(keys.software, keys.software_codes, self.software),
             "workload_in_training_range": keys.in_range}
         points = np.nan_to_num((keys.points - self.center) / self.scale, nan=0.0)
-        distance = np.zeros(0)
+        distance, nearest = np.zeros(0), np.zeros(0, dtype=np.intp)
         if len(points):
-            distance, _ = cKDTree(self.points).query(points, k=1, workers=threads_for(len(points)))
-        out["support_distance"] = np.asarray(distance, dtype=float)[keys.point_codes] / self.reference_distance
+            distance, nearest = cKDTree(self.points).query(points, k=1, workers=threads_for(len(points)))
+        scaled = np.asarray(distance, dtype=float) / self.reference_distance
+        out["support_distance"] = scaled[keys.point_codes]
+        reasons = [self._differs(keys.points[i], points[i]) if scaled[i] > 1.0 else "" for i in range(len(points))]
+        out["support_nearest"] = names_at(reasons, keys.point_codes)
         return pd.DataFrame(out, index=index)
+
+    def _differs(self, raw: npt.NDArray[np.float64], point: npt.NDArray[np.float64]) -> str:
+        """What a far deployment point differs in, in words, from the nearest training deployment of the same
+        model shape (else the nearest of any): the features that make up most of the gap (at least half the
+        largest, at most three), e.g. "weight bytes per value 1 (nearest trained: 2)". Compared with the
+        nearest point of any shape, an fp8 Llama-3.1-8B read as "671B parameters, MLA" (DeepSeek-V3 in fp8)."""
+        same = np.all(np.isclose(self.points[:, _MODEL_SHAPE], point[_MODEL_SHAPE]), axis=1)
+        pool = self.points[same] if same.any() else self.points
+        nearest = pool[np.argmin(np.linalg.norm(pool - point, axis=1))]
+        trained = nearest * self.scale + self.center
+        gaps = np.abs(point - nearest)
+        order = [j for j in np.argsort(-gaps, kind="stable") if gaps[j] > 0 and gaps[j] >= gaps.max() / 2][:3]
+        words = []
+        for j in order:
+            name, say = _FEATURE_WORDS[DISTANCE_FEATURES[j]]
+            words.append(f"{name} {say(raw[j])} (nearest trained: {say(trained[j])})")
+        prefix = "" if same.any() else "a model shape never trained on: "
+        return prefix + "; ".join(words)
 
     def range_excess(self, cfg: pd.DataFrame) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.float64]]:
         """Per row, how far above and how far below the trained workload range it lies: the largest

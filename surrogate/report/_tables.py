@@ -9,7 +9,7 @@ from rich.table import Table
 
 from surrogate.formatting import format_seconds
 
-__all__ = ["estimate_table", "prediction_table", "scores_table", "groups_table"]
+__all__ = ["estimate_table", "prediction_table", "scores_table", "groups_table", "far_in"]
 
 
 def _tokens_per_s(value: float) -> str:
@@ -105,7 +105,16 @@ def support_line(prediction: pd.Series) -> str:
     distance = f" {float(prediction['support_distance']):.1f}" if "distance" in off.split(", ") else ""
     weight = (f"; correction weight {float(prediction['correction_weight']):.2f}"
               if "correction_weight" in prediction.index else "")
-    return f"OFF: {off}{distance}{weight}; wider interval"
+    return f"OFF: {off}{distance}{far_in(prediction)}{weight}; wider interval"
+
+
+def far_in(prediction: pd.Series) -> str:
+    """": <what the nearest trained deployment differs in>" for a row off the data by distance, else ""."""
+    off = str(prediction.get("off_support", "") or "")
+    nearest = prediction.get("support_nearest", "")
+    if "distance" not in off.split(", ") or not isinstance(nearest, str) or not nearest:
+        return ""
+    return f": {nearest}"
 
 
 def off_support_warning(predictions: pd.DataFrame) -> str | None:
