@@ -64,6 +64,8 @@ METADATA_KEYS: dict[str, tuple[str, ...]] = {
     "batch_size": ("batch_size",),
     "concurrency": ("max_concurrency",),
 }
+# Mean end-to-end latency in milliseconds: vLLM's key, then SGLang's.
+_END_TO_END_KEYS = ("mean_e2el_ms", "mean_e2e_latency_ms")
 _INT_FIELDS = {"num_devices", "tp", "pp", "dp", "ep", "input_len", "output_len", "batch_size", "concurrency"}
 # The serving client's --backend names the server only for these values.
 BACKEND_FRAMEWORKS = {"vllm": "vllm", "vllm-chat": "vllm", "sglang": "sglang", "sglang-native": "sglang",
@@ -230,17 +232,16 @@ class _Row:
         return dict(base, batching="continuous", concurrency=concurrency, batch_size=self.facts["batch_size"],
                     request_rate_per_s=rate, input_len=lengths["input_len"], output_len=lengths["output_len"],
                     ttft_s=self.seconds("mean_ttft_ms"), itl_s=self.seconds("mean_tpot_ms", "mean_itl_ms"),
-                    latency_s=self.seconds("mean_e2el_ms", "mean_e2e_latency_ms"), throughput_tok_s=throughput,
+                    latency_s=self.seconds(*_END_TO_END_KEYS), throughput_tok_s=throughput,
                     output_throughput_tok_s=number(self.obj.get("output_throughput")))
-
 
     def _open_loop(self, rate: float, completed: int, dp: int, cap: int | None) -> int | None:
         """Requests in flight per replica of a run fed Poisson arrivals at ``rate`` (``--request-rate``): not
         the client's cap but what was actually in flight. SGLang records the mean (``concurrency``: summed
         request latency over the run's duration); otherwise Little's law gives it, completed requests per
         second x mean end-to-end latency. Rounded, at least 1, never above the cap (``max_concurrency``)."""
-        latency_ms = next((v for v in (number(self.obj.get(k)) for k in ("mean_e2el_ms", "mean_e2e_latency_ms")) if v),
-                          None)  # not self.seconds: the row's latency_s notes a 0 once
+        # Not self.seconds: the row's latency_s notes a 0 once.
+        latency_ms = next((v for v in (number(self.obj.get(k)) for k in _END_TO_END_KEYS) if v), None)
         latency_s = latency_ms / 1000.0 if latency_ms is not None else None
         served = number(self.obj.get("request_throughput"))
         duration = number(self.obj.get("duration"))
@@ -255,8 +256,8 @@ class _Row:
                                             "or request throughput: the requests in flight are unknown")
             return None
         per_replica = max(1, round(in_flight / dp))
-        if cap is not None and per_replica > cap:
-            per_replica = cap
+        if cap is not None:
+            per_replica = min(per_replica, cap)
         self.note(f"open loop at {rate:g} requests/s: {per_replica} in flight per replica ({how}"
                   + (f", over {dp} replicas" if dp > 1 else "") + ")")
         return per_replica

@@ -247,9 +247,9 @@ class Support:
             "software_seen_in_training": member(keys.software, keys.software_codes, self.software),
             "workload_in_training_range": keys.in_range}
         points = np.nan_to_num((keys.points - self.center) / self.scale, nan=0.0)
-        distance, nearest = np.zeros(0), np.zeros(0, dtype=np.intp)
+        distance = np.zeros(0)
         if len(points):
-            distance, nearest = cKDTree(self.points).query(points, k=1, workers=threads_for(len(points)))
+            distance, _ = cKDTree(self.points).query(points, k=1, workers=threads_for(len(points)))
         scaled = np.asarray(distance, dtype=float) / self.reference_distance
         out["support_distance"] = scaled[keys.point_codes]
         reasons = [self._differs(keys.points[i], points[i]) if scaled[i] > 1.0 else "" for i in range(len(points))]
