@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import copy
+from functools import cache
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -10,6 +13,8 @@ from hypothesis import assume, given, settings, strategies as st
 
 from features import catalog
 from features.build import MONOTONE_INCREASING, build_features
+from surrogate.model import SurrogateModel
+from surrogate.model._calibration import Fade
 
 _CONFIGS = st.fixed_dictionaries({
     "hardware": st.sampled_from(["h100-sxm", "a100-sxm4-80gb", "l40s", "mi300x", "b200"]),
@@ -59,11 +64,34 @@ def test_no_time_below_the_peak_bound_and_no_throughput_above_its_ceiling(config
         assert prediction[f"throughput_tok_s{suffix}"] <= ceiling * (1 + 1e-9)
 
 
+@cache
+def _fading_model() -> SurrogateModel:
+    """The tiny model as if its workload rehearsal had kept a tenth of a faster-than-prior level one octave
+    beyond the range: beyond it, such levels fade fast (``surrogate.model._calibration.faster_fade``)."""
+    model = copy.deepcopy(tiny_model())
+    model.fades_ = {metric: [Fade(0.1, np.log(2.0))] * 3 for metric in model.models_}
+    return model
+
+
+def test_beyond_the_range_only_a_faster_level_fades_and_only_upwards() -> None:
+    rows = pd.DataFrame([
+        {"hardware": hw, "model": model, "framework": fw, "tp": tp, "batching": "continuous", "batch_size": b,
+         "concurrency": b, "input_len": n, "output_len": 256}
+        for hw in ["h100-sxm", "a100-sxm4-80gb", "l40s"] for model in ["meta-llama/Meta-Llama-3-8B", "Qwen/Qwen2.5-14B"]
+        for fw in ["vllm", "sglang", "tensorrt-llm"] for tp in [1, 2, 4] for b in [16, 512] for n in [1024, 4000]])
+    kept, fading = tiny_model().predict(rows), _fading_model().predict(rows)
+    beyond = (rows["batch_size"].gt(128) | rows["input_len"].gt(1024)).to_numpy()  # trained: 1-128, 256-1024
+    assert (fading.loc[~beyond, "itl_s"] == kept.loc[~beyond, "itl_s"]).all()
+    for metric in ["ttft_s", "itl_s"]:
+        assert (fading[metric] >= kept[metric] * (1 - 1e-12)).all(), metric
+        assert (fading.loc[beyond, metric] > kept.loc[beyond, metric] * 1.001).any(), metric
+
+
 @settings(max_examples=40, deadline=None)
-@given(config=_CONFIGS, factor=st.sampled_from([2, 3, 8]))
-def test_more_work_never_takes_less_time(config: dict[str, object], factor: int) -> None:
+@given(config=_CONFIGS, factor=st.sampled_from([2, 3, 8]), fading=st.booleans())
+def test_more_work_never_takes_less_time(config: dict[str, object], factor: int, fading: bool) -> None:
     assume(_within_context(config))
-    model = tiny_model()
+    model = _fading_model() if fading else tiny_model()
     base = model.predict(_row(config)).iloc[0]
     for metric, axes in _MONOTONE[str(config["batching"])].items():
         for axis in axes:

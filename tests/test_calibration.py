@@ -13,6 +13,9 @@ import pytest
 from surrogate.model._calibration import (
     CALIBRATION_FOLDS,
     Band,
+    Fade,
+    faded,
+    faster_fade,
     growth_slack,
     model_folds,
     out_of_fold,
@@ -21,6 +24,7 @@ from surrogate.model._calibration import (
     row_bands,
     shrunk_band,
     widest,
+    workload_fade,
 )
 
 
@@ -120,6 +124,29 @@ def test_a_metric_without_a_model_gets_the_prior_band_everywhere() -> None:
     shrink, low, high = row_bands({"prior": Band(-0.5, 0.9, 0.0)}, _support([True], [0.0]), np.zeros(1),
                                   np.zeros(1))
     assert (shrink[0], low[0], high[0]) == (0.0, -0.5, 0.9)
+
+
+def test_beyond_the_range_a_faster_level_fades_to_the_rehearsed_share_at_the_rehearsed_distance() -> None:
+    # Rehearsal: rows log 2 beyond the kept concurrency needed a quarter of the faster level (odds 1/0.25 - 1
+    # = 3); rows beyond the kept prompt length needed all of it; output length had no rehearsal.
+    fades = [Fade(0.25, np.log(2.0)), Fade(1.0, 0.5), Fade(0.5, 0.0)]
+    above = np.array([[0.0, 0.0, 0.0], [np.log(2.0), 0.0, 0.0], [np.log(4.0), 3.0, 9.0]])
+    np.testing.assert_allclose(faster_fade(fades, above), [1.0, 0.25, 1.0 / (1.0 + 2.0 * 3.0)])
+    # Each dimension's share multiplies: half at one extent in both of two dimensions is a quarter.
+    np.testing.assert_allclose(faster_fade([Fade(0.5, 1.0), Fade(0.5, 2.0)], np.array([[1.0, 2.0]])), [0.25])
+    np.testing.assert_allclose(faster_fade([], above), [1.0, 1.0, 1.0])
+    # Only the level's faster part fades; the prior's growth past the twin (correction - level) stays.
+    correction, level = np.array([-1.0, 0.5, -0.3]), np.array([-0.8, 0.7, 0.2])
+    np.testing.assert_allclose(faded(correction, level, np.full(3, 0.25)), [-0.2 - 0.2, 0.5, -0.3])
+
+
+def test_the_workload_share_is_the_slope_over_faster_levels_beyond_the_range() -> None:
+    level = np.array([-1.0, -2.0, -4.0, 0.5, -3.0])
+    needed = np.array([-0.5, -1.0, 9.0, 5.0, np.nan])
+    above = np.array([0.7, 0.7, 0.0, 0.7, 0.7])  # row 2 inside the range, row 3 slower, row 4 unmeasured
+    assert workload_fade(level, needed, above) == pytest.approx(0.5)
+    assert workload_fade(level, -needed, above) == 0.0  # needed slower: clipped to no trust
+    assert workload_fade(level, needed, np.zeros(5)) == 1.0  # nothing beyond the range: nothing to fade
 
 
 MODELS = np.array([f"org/model-{i}" for i in range(30)] + ["meta-llama/Meta-Llama-3-8B"] * 3)

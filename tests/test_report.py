@@ -44,6 +44,7 @@ from surrogate.report import (
     write_evaluation,
     write_files,
 )
+from surrogate.report._tables import support_line
 
 FIXTURES = Path(__file__).parent / "fixtures" / "ingest"
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
@@ -148,6 +149,12 @@ def test_prediction_table_says_what_the_row_is_off_and_how_much_the_correction_c
     assert _cells(_text(prediction_table(far)))["training data"][0] == (
         f"OFF: distance 2.5: KV bytes per value 1 (nearest trained: 2); correction weight {weight:.2f}; "
         "wider interval")
+    # Beyond the workload its model's size was trained at: which range, after "workload".
+    far["off_support"] = "model, workload, distance"
+    far["support_workload"] = "trained at 4-128 in flight on models of its size"
+    assert support_line(far) == (  # the table's cell wraps this line
+        "OFF: model, workload (trained at 4-128 in flight on models of its size), distance 2.5: KV bytes per "
+        f"value 1 (nearest trained: 2); correction weight {weight:.2f}; wider interval")
     # Also for a hand-made row: off in the model too, memory that does not fit, no analytic column.
     row = predictions.iloc[0].drop([f"analytic_{m}" for m in METRICS]).copy()
     row["off_support"], row["fits"] = "model", False
@@ -306,6 +313,11 @@ def test_why_line_says_when_the_winner_is_off_the_training_data(result: Optimize
     assert why_line(dataclasses.replace(result, ranked=ranked)).endswith(
         "; OFF the training data (model, distance: tp 16 (nearest trained: 8)): it leans on physics, measure "
         "before relying on it")
+    ranked["support_workload"] = "trained at 4-128 in flight on models of its size"
+    ranked.iloc[0, ranked.columns.get_loc("off_support")] = "workload"
+    assert why_line(dataclasses.replace(result, ranked=ranked)).endswith(
+        "; OFF the training data (workload (trained at 4-128 in flight on models of its size)): it leans on "
+        "physics, measure before relying on it")
     ranked.iloc[0, ranked.columns.get_loc("off_support")] = ""
     assert "OFF" not in why_line(dataclasses.replace(result, ranked=ranked))
 

@@ -11,8 +11,10 @@ from _tiny_model import synthetic_table, tiny_model
 from surrogate.model import SurrogateModel
 from surrogate.model._support import Support, assess_by_metric, fit_support
 
+_8B, _70B = "meta-llama/Llama-3.1-8B", "meta-llama/Llama-3.1-70B"
 
-def _support(workload_range: dict[str, dict[str, tuple[float, float]]]) -> Support:
+
+def _support(workload_range: dict[str, dict[str, dict[str, tuple[float, float]]]]) -> Support:
     return Support(vendors=set(), hardware=set(), models=set(), frameworks=set(), software=set(),
                    workload_range=workload_range, center=np.zeros(1), scale=np.ones(1), points=np.zeros((1, 1)))
 
@@ -20,10 +22,10 @@ def _support(workload_range: dict[str, dict[str, tuple[float, float]]]) -> Suppo
 def test_clamp_holds_each_batching_mode_to_its_own_range() -> None:
     # Continuous rows were once left unclamped in input and output length whenever static rows were trained
     # too (the static pass rewrote those columns from the unclamped rows).
-    support = _support({"continuous": {"sequences": (1.0, 64.0), "input_len": (128.0, 1024.0),
-                                       "output_len": (100.0, 2048.0)},
-                        "static": {"sequences": (1.0, 16.0), "input_len": (256.0, 2048.0),
-                                   "output_len": (1.0, 512.0)}})
+    support = _support({"continuous": {_8B: {"sequences": (1.0, 64.0), "input_len": (128.0, 1024.0),
+                                             "output_len": (100.0, 2048.0)}},
+                        "static": {_8B: {"sequences": (1.0, 16.0), "input_len": (256.0, 2048.0),
+                                         "output_len": (1.0, 512.0)}}})
     rows = pd.DataFrame({"model": ["meta-llama/Llama-3.1-8B"] * 3,
                          "batching": ["continuous", "static", "continuous"],
                          "concurrency": [256, 1, 8], "batch_size": [256, 64, 8],
@@ -31,6 +33,44 @@ def test_clamp_holds_each_batching_mode_to_its_own_range() -> None:
     clamped = support.clamp(rows)
     assert clamped[["concurrency", "batch_size", "input_len", "output_len"]].values.tolist() == [
         [64, 64, 1024, 2048], [1, 16, 2048, 512], [8, 8, 128, 100]]
+
+
+def test_the_workload_range_is_its_models_and_an_untrained_model_takes_the_nearest_in_size() -> None:
+    # Served 8B rows were measured up to 512 in flight, 70B rows up to 128 (aiconfigurator's shape): a 70B
+    # row at 950 in flight is far beyond its model's range, though inside the 8B one. Llama-2-70B, never
+    # trained on, takes the range of Llama-3.1-70B (69B vs 70.6B parameters), not of the 8B.
+    served = {"sequences": (8.0, 512.0), "input_len": (128.0, 4096.0), "output_len": (128.0, 1024.0)}
+    support = _support({"continuous": {_8B: served, _70B: {**served, "sequences": (4.0, 128.0)}}})
+    rows = pd.DataFrame({"model": [_8B, _70B, "meta-llama/Llama-2-70b-hf", _8B],
+                         "batching": ["continuous", "continuous", "continuous", "static"],
+                         "concurrency": [256.0, 950.0, 950.0, np.nan], "batch_size": [256, 950, 950, 4],
+                         "input_len": [1024, 1024, 1024, 1024], "output_len": [256, 256, 256, 256]})
+    above, below = support.range_excess(rows)
+    assert above[:, 0] == pytest.approx([0.0, np.log(950 / 128), np.log(950 / 128), np.log(2.0)])
+    assert (above[:, 1:] == 0).all()  # static batches never trained on: log 2 above, in sequences
+    assert below.tolist() == [0.0, 0.0, 0.0, 0.0]
+    clamped = support.clamp(rows)
+    assert clamped["concurrency"].tolist()[:3] == [256.0, 128.0, 128.0]
+    assert clamped["batch_size"].tolist() == [256, 128, 128, 4]
+
+
+def test_a_row_beyond_the_range_says_which_range_in_words() -> None:
+    served = {"sequences": (8.0, 512.0), "input_len": (128.0, 4096.0), "output_len": (128.0, 1024.0)}
+    support = _support({"continuous": {_8B: served, _70B: {**served, "sequences": (4.0, 128.0)}},
+                        "static": {_8B: {"sequences": (1.0, 16.0), "input_len": (256.0, 2048.0),
+                                         "output_len": (1.0, 512.0)}}})
+    rows = pd.DataFrame({"model": [_70B, _8B, _8B, _70B, "meta-llama/Llama-2-70b-hf"],
+                         "batching": ["continuous", "continuous", "static", "continuous", "continuous"],
+                         "concurrency": [950.0, 64.0, np.nan, 64.0, 2.0], "batch_size": [950, 64, 64, 64, 2],
+                         "input_len": [8192, 1024, 4096, 1024, 1024], "output_len": [256, 256, 1024, 256, 256]})
+    above, below = support.range_excess(rows)
+    beyond = (above.max(axis=1) > 0) | (below > 0)
+    assert support.range_words(rows, beyond).tolist() == [
+        "trained at 4-128 in flight, prompts 128-4,096 tokens on models of its size",
+        "",
+        "trained at batch 1-16, prompts 256-2,048 tokens, outputs 1-512 tokens on models of its size",
+        "",
+        "trained at 4-128 in flight on models of its size"]  # below every model's least: 4
 
 
 def _served_and_static() -> pd.DataFrame:

@@ -13,15 +13,17 @@ physics. What holds for every prediction:
   non-decreasing in the workload features (LightGBM ``monotone_constraints``,
   ``features.build.MONOTONE_INCREASING``) and so is the achievable prior; the correction may thus fall
   with the workload, at most ``slack`` times as fast as the prior rises (per metric, 1 - the prior's
-  measured elasticity, ``surrogate.model._calibration.growth_slack``). Beyond the trained
-  range g is read at the row clamped into it. So the median and P90 of the metrics a model predicts
+  measured elasticity, ``surrogate.model._calibration.growth_slack``). Beyond its model's trained
+  range g is read at the row clamped into it, and there a level faster than the prior fades by a share
+  that falls with the distance (``faster_fade``: only upwards). So the median and P90 of the metrics a model predicts
   (static latency and TTFT, continuous TTFT and ITL) never fall as batch or concurrency, input or
   output length grows. Derived metrics (static
   ITL = (latency - TTFT) / steps, continuous latency = TTFT + steps * ITL) and P10 carry no such
   guarantee: P10 widens downwards off the trained range.
 - Support-aware: each row says how far it is from the training rows (``surrogate.model._support``);
   off the data the correction is shrunk toward the prior by the factor rehearsed on held-out groups
-  and the band is the one measured there (``surrogate.model._calibration``).
+  and the band is the one measured there (``surrogate.model._calibration``); beyond the batch and
+  lengths its model was trained on, by the share the workload tails needed, rehearsed the same way.
 
 ``surrogate.load(path)`` and plain ``joblib.load(path)`` both return a :class:`SurrogateModel`;
 a bundle written by an incompatible format version is refused with a clear message. Intervals are
@@ -52,6 +54,9 @@ from surrogate.ingest.schema import SCHEMA
 from surrogate.model._calibration import (
     CALIBRATION_FOLDS,
     Band,
+    Fade,
+    faded,
+    faster_fade,
     growth_slack,
     held_out_fits,
     model_folds,
@@ -60,6 +65,7 @@ from surrogate.model._calibration import (
     row_bands,
     shrunk_band,
     widest,
+    workload_fade,
 )
 from surrogate.model._compiled import compile_boosters, predict_forests
 from surrogate.model._consistency import make_consistent, reads_own_trees
@@ -73,7 +79,17 @@ from surrogate.model._efficiency import EfficiencyProblem, efficiency_problem, e
 from surrogate.model._progress import ProgressFn, Steps
 from surrogate.model._sharded import forget, predict_in_shards, shards_for
 from surrogate.model._software import newest_software, software_era, with_newest_software, with_source_eras
-from surrogate.model._support import Support, assess_by_metric, fit_support, kind_folds, workload_tails
+from surrogate.model._support import (
+    WORKLOAD_DIMENSIONS,
+    Support,
+    assess_by_metric,
+    clamp_into,
+    fit_support,
+    kind_folds,
+    range_excess,
+    workload_ranges,
+    workload_tails,
+)
 from surrogate.model._workers import run_all
 
 if TYPE_CHECKING:
@@ -86,7 +102,8 @@ __all__ = ["SurrogateModel", "METRICS", "BUNDLE_FORMAT", "check_columns", "finge
 # 5: the deployment's analytic times at a reference workload as features (``features.build.REFERENCE_FEATURES``).
 # 6: support per metric (``metric_support_``); rehearsed shrinks pooled over held-out groups.
 # 7: `attention_dp` replaces dp among the features and the support distance (plain replicas look like one).
-BUNDLE_FORMAT = 7
+# 8: workload ranges per model size; beyond them a faster-than-prior level fades as rehearsed (``fades_``).
+BUNDLE_FORMAT = 8
 # Groupings whose held-out rehearsal refits the achievable prior without the group (its vendor or engine
 # offset falls back to zero, as it would for a vendor or engine never measured).
 _HELD_OUT_GROUPINGS = ("vendor", "hardware", "model", "framework")
@@ -301,6 +318,7 @@ class SurrogateModel:
         self.support_ = fit_support(cfg, feats)
         self.newest_software_ = newest_software(cfg, feats)
         workload, tail_excess = workload_tails(cfg)
+        rehearsal = self._rehearsal_twins(cfg, est, feats, workload)
         folds = {**kind_folds(cfg, feats, recorded_version, model_folds(cfg["model"].to_numpy())),
                  "workload": workload}
         measured_rows = {m: learned_values(table, m) for m in METRICS}
@@ -313,6 +331,7 @@ class SurrogateModel:
         # Each metric's trees are trusted by what they saw (its measured rows); ``support_`` (all rows)
         # holds the workload range the clamped twins use, one twin per row for every metric.
         self.metric_support_: dict[str, Support] = {}
+        self.fades_: dict[str, list[Fade]] = {}
         for metric in METRICS:
             measured, rows = measured_rows[metric]
             if rows.sum() < _MIN_ROWS_PER_METRIC:
@@ -333,9 +352,12 @@ class SurrogateModel:
             self.train_rows_[metric] = int(rows.sum())
             self.metric_support_[metric] = fit_support(cfg[rows], feats[rows])
             needed = {kind: np.log(measured[rows] / frame[metric].to_numpy()[rows]) for kind, frame in held_out.items()}
+            twin_est, twin_feats, twin_above = rehearsal
+            twins = _Twins(twin_feats[rows], self.slack_[metric] * np.log(twin_est[metric].to_numpy()[rows]),
+                           twin_above[rows])
             self.bands_[metric] = self._calibrate_metric(
                 metric, feats[rows], target, slack, {k: f[rows] for k, f in folds.items()}, needed,
-                tail_excess[rows], steps)
+                tail_excess[rows], twins, steps)
         if not self.models_:
             raise DataError(f"no metric has {_MIN_ROWS_PER_METRIC} or more measured rows; nothing to train")
         # A metric no row measured is physics alone, with the widest band the prior showed elsewhere.
@@ -390,13 +412,35 @@ class SurrogateModel:
             out[kind] = frame
         return out
 
+    def _rehearsal_twins(self, cfg: pd.DataFrame, est: pd.DataFrame, feats: pd.DataFrame,
+                         tails: np.ndarray) -> tuple[pd.DataFrame, pd.DataFrame, npt.NDArray[np.float64]]:
+        """The workload rehearsal's clamped twins: each tail row clamped into the range its model keeps
+        without that tail (as a prediction beyond the range reads the trees), its estimate, features and
+        how far above that range it lay per dimension; rows outside the tails are their own twins."""
+        twin_est, twin_feats = est.copy(), feats.copy()
+        above = np.zeros((len(cfg), len(WORKLOAD_DIMENSIONS)))
+        parts = []
+        for fold in np.unique(tails[tails >= 0]):
+            held = tails == fold
+            ranges = workload_ranges(cfg[~held])
+            above[held] = range_excess(cfg[held], ranges)[0]
+            parts.append(clamp_into(cfg[held], ranges))
+        if parts:
+            twins = pd.concat(parts)
+            clamped_est, clamped_feats = self._derived(twins)
+            twin_est.loc[twins.index, list(METRICS)] = clamped_est[list(METRICS)].to_numpy()
+            twin_feats.loc[twins.index] = clamped_feats[twin_feats.columns].to_numpy()
+        return twin_est, twin_feats, above
+
     def _calibrate_metric(self, metric: str, feats: pd.DataFrame, target: np.ndarray, slack: np.ndarray,
                           folds: dict[str, np.ndarray], needed: dict[str, np.ndarray], tail_excess: np.ndarray,
-                          steps: Steps) -> dict[str, Band]:
+                          twins: _Twins, steps: Steps) -> dict[str, Band]:
         """Bands of one metric: ``seen`` (random folds), one per kind of support rehearsed on held-out groups
         (``needed[kind]``: the targets with each row's group left out of the efficiency fit), and ``prior``
         (the achievable prior's own error on held-out accelerators and models). ``tail_excess``: how far
-        each workload-tail row lay beyond what its rehearsal trained on (the workload band's extent)."""
+        each workload-tail row lay beyond what its rehearsal trained on (the workload band's extent);
+        ``twins``: where those rows are read, as predictions beyond the range are; there each dimension's
+        tail gives the share of a faster-than-prior level it needed (``fades_``, ``faster_fade``)."""
         prior = widest([residual_band(needed[kind], shrink=0.0) for kind in _HELD_OUT_GROUPINGS])
         if not self.calibrate:
             return {"seen": Band(0.0, 0.0), "prior": prior}
@@ -407,14 +451,24 @@ class SurrogateModel:
         seen = bands["seen"]
         for kind, groups in folds.items():
             steps.start(f"{metric} interval calibration: {kind} held out", held_out_fits(groups))
-            correction = out_of_fold(self._median_fitter, feats, target, groups) - slack
             wanted = needed.get(kind, target - slack)
             extent = 0.0
-            if kind == "workload":  # leaving the trained range widens the band but never shrinks (monotone)
-                band = residual_band(wanted - correction)
+            if kind == "workload":  # read at the clamped twins, the faster level faded as rehearsed
+                learned = out_of_fold(self._median_fitter, feats, target, groups, at=twins.feats)
+                correction, level = learned - slack, learned - twins.slack
                 excess = tail_excess[np.isfinite(tail_excess) & (tail_excess > 0)]
                 extent = float(np.median(excess)) if len(excess) else 0.0
+                needed_level = wanted - (correction - level)
+                fades = []
+                for d in range(len(WORKLOAD_DIMENSIONS)):  # tail fold d: beyond the range in dimension d
+                    mine = (groups == d) & (twins.above[:, d] > 0)
+                    distances = twins.above[mine, d]
+                    fades.append(Fade(workload_fade(level[mine], needed_level[mine], distances),
+                                      float(np.median(distances)) if len(distances) else 0.0))
+                self.fades_[metric] = fades
+                band = residual_band(wanted - faded(correction, level, faster_fade(fades, twins.above)))
             else:
+                correction = out_of_fold(self._median_fitter, feats, target, groups) - slack
                 band = shrunk_band(correction, wanted, groups)
             if band.rows == 0:  # nothing could be held out (one accelerator, no recorded versions, ...)
                 continue
@@ -435,6 +489,9 @@ class SurrogateModel:
             "support_by_metric": {metric: support.to_dict() for metric, support in self.metric_support_.items()},
             "newest_software": self.newest_software_,
             "growth_slack": self.slack_,
+            "workload_fades": {metric: {name: fade.to_dict() for name, fade in zip(WORKLOAD_DIMENSIONS, fades,
+                                                                                   strict=True)}
+                               for metric, fades in self.fades_.items()},
             "feature_names": self.feature_names_in_, "physics": self.physics,
             "with_hardware_id": self.with_hardware_id, "with_specs": self.with_specs, "cv_scores": {},
             "efficiency": self.efficiency_.to_dict(),
@@ -467,11 +524,12 @@ class SurrogateModel:
     def _predict_aggregated(self, configs: pd.DataFrame, normalized: bool) -> pd.DataFrame:
         """:meth:`predict` of aggregated rows, in this process."""
         cfg = self._prepared(configs, normalized)
-        above, below = self.support_.range_excess(cfg)
+        above_by_dimension, below = self.support_.range_excess(cfg)
+        above = above_by_dimension.max(axis=1)
         beyond = (above > 0) | (below > 0)
-        est, feats, twin_feats = self._with_twins(cfg, beyond)
+        est, feats, twin_feats, twin_est = self._with_twins(cfg, beyond)
         support, by_metric = assess_by_metric(self.metric_support_, cfg, feats, above, below)
-        corrections = self._corrections(est, feats, beyond, twin_feats)
+        corrections, levels = self._corrections(est, feats, beyond, twin_feats, twin_est)
         # Columns gathered first, then one frame over them (inserting 50 columns one by one was slower);
         # each array is this frame's own (no view of est or support), so editing the result edits nothing else.
         out: dict[str, Any] = {}
@@ -479,7 +537,9 @@ class SurrogateModel:
         for metric in METRICS:
             base = est[metric].to_numpy() if self.physics else np.ones(len(est))
             shrink, low, high = row_bands(self.bands_[metric], by_metric.get(metric, support), above, below)
-            middle = shrink * corrections[metric]
+            # Beyond the range a faster-than-prior level fades as far as the workload rehearsal showed.
+            fade = faster_fade(self.fades_.get(metric, []), above_by_dimension)
+            middle = shrink * faded(corrections[metric], levels[metric], fade)
             widths: list[tuple[str, float | np.ndarray]] = [(metric, 0.0), (f"{metric}_p10", low),
                                                               (f"{metric}_p90", high)]
             for column, widen in widths:
@@ -503,6 +563,7 @@ class SurrogateModel:
         out["floored_to_peak"] = floored
         for column in support.columns:
             out[column] = support[column].array.copy()
+        out["support_workload"] = self.support_.range_words(cfg, beyond)
         out["software_era"] = software_era(cfg)
         for column in ["mem_per_device_gb", "mem_usable_gb", "max_batch_size", "fits", "bottleneck"]:
             out[column] = est[column].array.copy()
@@ -523,20 +584,21 @@ class SurrogateModel:
         return out
 
     def _with_twins(self, cfg: pd.DataFrame, beyond: np.ndarray) -> tuple[pd.DataFrame, pd.DataFrame,
-                                                                          pd.DataFrame | None]:
-        """The estimate and features of prepared rows, and the features of the ``beyond`` rows' clamped twins
-        (read by the trees in their place). A small table takes one pass over rows and twins together (a
-        second pass cost as much again in fixed overhead: 0.067 s vs 0.050 s of CPU for 1,000 rows); a large
-        one two (0.71 s vs 0.78 s for 100,000 rows: shorter arrays run faster). The joint pass runs over
-        positions (a twin shares its row's label); a configuration error is said again from the rows alone,
-        naming the row by its label."""
+                                                                          pd.DataFrame | None, pd.DataFrame | None]:
+        """The estimate and features of prepared rows, and the features and estimate of the ``beyond`` rows'
+        clamped twins (read by the trees in their place). A small table takes one pass over rows and twins
+        together (a second pass cost as much again in fixed overhead: 0.067 s vs 0.050 s of CPU for 1,000
+        rows); a large one two (0.71 s vs 0.78 s for 100,000 rows: shorter arrays run faster). The joint
+        pass runs over positions (a twin shares its row's label); a configuration error is said again from
+        the rows alone, naming the row by its label."""
         if not beyond.any():
-            return (*self._derived(cfg), None)
+            return (*self._derived(cfg), None, None)
         twins = self.support_.clamp(cfg[beyond])
         if len(cfg) >= _JOINT_TWIN_ROWS:
             specs = gather_specs(cfg)  # a twin is its row's part, model and engine: the same specs
             est, feats = self._derived(cfg, specs)
-            return est, feats, self._derived(twins, specs[beyond])[1]
+            twin_est, twin_feats = self._derived(twins, specs[beyond])
+            return est, feats, twin_feats, twin_est
         try:
             est, feats = self._derived(pd.concat([cfg, twins], ignore_index=True))
         except ConfigError:
@@ -545,14 +607,15 @@ class SurrogateModel:
             raise
         rows = len(cfg)
         return (est.iloc[:rows].set_axis(cfg.index), feats.iloc[:rows].set_axis(cfg.index),
-                feats.iloc[rows:].set_axis(twins.index))
+                feats.iloc[rows:].set_axis(twins.index), est.iloc[rows:].set_axis(twins.index))
 
     def _corrections(self, est: pd.DataFrame, feats: pd.DataFrame, beyond: np.ndarray,
-                     clamped_feats: pd.DataFrame | None) -> dict[str, np.ndarray]:
-        """Each metric's log correction over the prior. Rows beyond the trained workload range read the
-        trees at the row clamped into that range (``clamped_feats``, one per such row); past it the
-        prediction grows as prior ** (1 - slack)."""
-        out = {}
+                     clamped_feats: pd.DataFrame | None, clamped_est: pd.DataFrame | None
+                     ) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray]]:
+        """Each metric's log correction over the prior, and its level: the correction at the row's clamped
+        twin (the row's own inside the range). Rows beyond the trained workload range read the trees at the
+        twin (``clamped_feats``, one per such row); past it the prediction grows as prior ** (1 - slack)."""
+        out, levels = {}, {}
         fitted = [metric for metric in METRICS if metric in self.models_]
         boosters = [self.models_[metric] for metric in fitted]
         # Each row is read once: where it lies, or (beyond the range) at its clamped twin.
@@ -566,12 +629,16 @@ class SurrogateModel:
                 learned[metric][beyond] = values
         for metric in METRICS:
             if metric not in learned:
-                out[metric] = np.zeros(len(est))
+                out[metric] = levels[metric] = np.zeros(len(est))
                 continue
             # log(prediction) = (1 - slack) * log(prior) + learned: both terms rise with the workload
             # (slack is 0 without physics).
-            out[metric] = learned[metric] - self.slack_[metric] * np.log(est[metric].to_numpy())
-        return out
+            prior = est[metric].to_numpy(copy=True)
+            out[metric] = learned[metric] - self.slack_[metric] * np.log(prior)
+            if clamped_est is not None:
+                prior[beyond] = clamped_est[metric].to_numpy()
+            levels[metric] = learned[metric] - self.slack_[metric] * np.log(prior)
+        return out, levels
 
     def compile_trees(self) -> dict[str, bool]:
         """Compile each metric's trees (and the disaggregated correction's) to machine code now, into this
@@ -594,6 +661,16 @@ class SurrogateModel:
         joblib.dump(self, path, compress=3)
         record_saved(path)
         return path
+
+
+@dataclass(frozen=True)
+class _Twins:
+    """One metric's workload-rehearsal twins: their features, slack x log(prior) there, and how far above
+    the kept range each row lay."""
+
+    feats: pd.DataFrame
+    slack: npt.NDArray[np.float64]
+    above: npt.NDArray[np.float64]
 
 
 def _config_columns(configs: pd.DataFrame) -> pd.DataFrame:

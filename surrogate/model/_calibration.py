@@ -31,7 +31,8 @@ import pandas as pd
 from surrogate.model._workers import run_all
 
 __all__ = ["BAND_QUANTILES", "CALIBRATION_FOLDS", "Band", "Regressor", "out_of_fold", "held_out_fits", "residual_band",
-           "shrunk_band", "pooled_slope", "model_folds", "widest", "row_bands", "growth_slack", "MAX_GROWTH_SLACK"]
+           "shrunk_band", "pooled_slope", "model_folds", "widest", "row_bands", "growth_slack", "MAX_GROWTH_SLACK",
+           "Fade", "faster_fade", "faded", "workload_fade"]
 
 BAND_QUANTILES = (0.1, 0.9)
 CALIBRATION_FOLDS = 3
@@ -66,13 +67,15 @@ class Band:
 
 
 def out_of_fold(fit_median: MedianFit, feats: pd.DataFrame, target: np.ndarray,
-                folds: np.ndarray) -> npt.NDArray[np.float64]:
+                folds: np.ndarray, at: pd.DataFrame | None = None) -> npt.NDArray[np.float64]:
     """Each row's correction predicted by a model trained without its fold (NaN where a fold is all rows).
 
-    Integer folds below 0 are never held out (always trained on; their rows stay NaN). The fits are
-    independent: large ones run in worker processes (:func:`surrogate.model._workers.run_all`), with the
-    same results as one after the other (each fit is seeded and single-threaded)."""
+    Integer folds below 0 are never held out (always trained on; their rows stay NaN). ``at``: where a
+    held-out row is read instead of its own features (its clamped twin; same index as ``feats``). The fits
+    are independent: large ones run in worker processes (:func:`surrogate.model._workers.run_all`), with
+    the same results as one after the other (each fit is seeded and single-threaded)."""
     predicted = np.full(len(target), np.nan)
+    read = feats if at is None else at
     held: list[npt.NDArray[np.bool_]] = []
     for k in np.unique(folds):
         if isinstance(k, (int, np.integer)) and k < 0:
@@ -81,7 +84,7 @@ def out_of_fold(fit_median: MedianFit, feats: pd.DataFrame, target: np.ndarray,
         if test.all() or not test.any():
             continue
         held.append(test)
-    tasks = [partial(_fit_and_predict, fit_median, feats[~test], target[~test], feats[test]) for test in held]
+    tasks = [partial(_fit_and_predict, fit_median, feats[~test], target[~test], read[test]) for test in held]
     for test, values in zip(held, run_all(tasks, work=len(target) * len(tasks)), strict=True):
         predicted[test] = values
     return predicted
@@ -210,6 +213,62 @@ def row_bands(bands: dict[str, Band], support: pd.DataFrame, above: np.ndarray,
     low = np.minimum(low, trust * low + (1.0 - trust) * prior.low_log)
     high = np.maximum(high, trust * high + (1.0 - trust) * prior.high_log)
     return shrink, low, high
+
+
+@dataclass(frozen=True)
+class Fade:
+    """For one workload dimension (sequences, input or output length): the share ``share`` of a
+    faster-than-prior correction level its rehearsal rows needed, lying ``extent_log`` beyond the range
+    their model kept (median)."""
+
+    share: float = 1.0
+    extent_log: float = 0.0
+
+    def to_dict(self) -> dict[str, float]:
+        return asdict(self)
+
+    def at(self, above: np.ndarray) -> npt.NDArray[np.float64]:
+        """The share kept ``above`` (log) beyond the range: 1 at its edge, ``share`` at ``extent_log``,
+        then on as 1 / (1 + (above / extent) * (1 / share - 1)); 1 everywhere without a rehearsal."""
+        if self.extent_log <= 0 or self.share >= 1.0:
+            return np.ones(len(above))
+        odds = 1.0 / max(self.share, 1e-6) - 1.0
+        return 1.0 / (1.0 + np.asarray(above, dtype=float) / self.extent_log * odds)
+
+
+def faster_fade(fades: list[Fade], above: np.ndarray) -> npt.NDArray[np.float64]:
+    """Per row, the share kept of a correction level that makes it faster than the prior, beyond its
+    model's trained workload range: the product over workload dimensions of each one's :meth:`Fade.at`
+    its distance above (``above``: rows x dimensions). Each dimension is rehearsed on its own tail: the
+    shared rows' faster levels carried to longer prompts but not to more requests in flight.
+
+    Only the faster part fades: a faded slower correction would let the prediction fall as the workload
+    grows (the share falls with it), while a faded faster one only raises it, so the monotone guarantee
+    holds (each factor falls only with its own dimension). A correction learned at 128 requests in flight
+    may say little about 950 (MLPerf's Llama-2-70B held out took aiconfigurator's Llama-3.1-70B
+    correction, made at up to 128), and only a faster-than-measured answer breaks a user's SLO.
+    """
+    kept = np.ones(len(above))
+    for d, fade in enumerate(fades):
+        kept *= fade.at(above[:, d])
+    return kept
+
+
+def faded(correction: np.ndarray, level: np.ndarray, fade: np.ndarray) -> npt.NDArray[np.float64]:
+    """The correction with its level's faster part (``level`` < 0) kept by ``fade``: beyond the range the
+    correction is the level at the clamped twin plus the prior's growth past it, and only the level fades."""
+    return np.asarray(correction - level + np.where(level < 0, fade * level, level), dtype=float)
+
+
+def workload_fade(level: np.ndarray, needed_level: np.ndarray, above: np.ndarray) -> float:
+    """The share of a faster-than-prior level that held-out rows beyond the trained range needed: the
+    least-squares slope of what they needed on the level, over those rows, clipped to [0, 1] (1: it carries
+    over in full; no such rows: 1)."""
+    rows = np.isfinite(level) & np.isfinite(needed_level) & (above > 0) & (level < 0)
+    energy = float(np.dot(level[rows], level[rows]))
+    if energy <= 0:
+        return 1.0
+    return float(np.clip(np.dot(level[rows], needed_level[rows]) / energy, 0.0, 1.0))
 
 
 # The workload columns a deployment group holds fixed while its measurements vary batch and lengths.

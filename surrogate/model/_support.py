@@ -2,7 +2,7 @@
 
 Six yes/no questions (was this accelerator's vendor seen, this accelerator under this batching mode, this
 model, this engine at all, this engine at this software date on this accelerator? is the workload inside
-the trained batch and length range for its batching mode?) and one distance:
+the batch and length range its model was trained on under its batching mode?) and one distance:
 the nearest training deployment in a standardised space of what is neither workload nor identity
 (model shape, parallel layout, number formats), divided by the 90th percentile of
 the training deployments' own nearest-neighbour distances. A distance above 1 is further from the
@@ -16,9 +16,12 @@ its trees never saw the others. On the shared data a model measured only in stat
 held out, took the full ITL correction learned from aiconfigurator and were predicted 37.6% off
 (median APE) where the prior was 12.0% off.
 
-The distance deliberately leaves batch and lengths out: the learned correction's trust may change
-with it, and trust that changed along batch or length would break the monotone guarantee. Leaving
-the trained workload range widens the band instead (see ``surrogate.model._bundle``).
+The distance deliberately leaves batch and lengths out: trust that changed along batch or length could
+break the monotone guarantee. The workload range is judged per model (a model never trained on takes the
+range of the trained model nearest in size): aiconfigurator measured Llama-3.1-70B at up to 128 requests in
+flight, and a range pooled over all models (up to 16,384, on DeepSeek-R1) called MLPerf's Llama-2-70B at
+394-950 inside it. Leaving the range widens the band, and fades a correction that would make the row faster
+than the prior (see ``surrogate.model._bundle``).
 """
 
 from __future__ import annotations
@@ -38,7 +41,8 @@ from surrogate.model._consistency import reads_own_trees
 from surrogate.model._workers import threads_for
 
 __all__ = ["Support", "SUPPORT_KINDS", "DISTANCE_FEATURES", "assess_by_metric", "fit_support", "kind_folds",
-           "sequences_of", "vendors_of", "workload_tails"]
+           "sequences_of", "vendors_of", "workload_tails", "workload_ranges", "range_excess", "clamp_into",
+           "WORKLOAD_DIMENSIONS"]
 
 # Kinds of "off the data", in the order a row's reasons are listed. A new vendor is also a new accelerator
 # and a new engine is also new software: the wider kind is rehearsed on its own (a whole vendor or engine
@@ -51,6 +55,12 @@ DISTANCE_FEATURES = ["log_total_params", "log_active_params", "num_layers", "log
 _MODEL_SHAPE = [DISTANCE_FEATURES.index(name) for name in ["log_total_params", "log_active_params", "num_layers",
                                                           "log_hidden_size", "num_experts", "experts_per_token",
                                                           "is_mla"]]
+# The workload's dimensions, in the order of :func:`range_excess`'s columns and of the rehearsal's tail folds.
+WORKLOAD_DIMENSIONS = ["sequences", "input_len", "output_len"]
+# Models this close in (log total, log active parameters) share their trained workload range: a factor 2.
+_SIZE_NEIGHBOURHOOD = float(np.log(2.0))
+# Per batching mode, per trained model: the (least, most) sequences, input and output length measured.
+WorkloadRanges = dict[str, dict[str, dict[str, tuple[float, float]]]]
 # The reference distance: this percentile of training deployments' distances to their nearest neighbour.
 _REFERENCE_PERCENTILE = 90.0
 # How each distance feature reads to a user (its name, and how to print its raw value), for ``support_nearest``.
@@ -112,6 +122,13 @@ def _context_windows(models: pd.Series) -> npt.NDArray[np.float64]:
 def _hardware_keys(cfg: pd.DataFrame) -> list[pd.Series]:
     """(accelerator, batching mode) per row: static batches on a part say little about serving on it."""
     return [cfg["hardware"].astype(str), cfg["batching"].astype(str)]
+
+
+def _model_sizes(models: list[str]) -> npt.NDArray[np.float64]:
+    """Log total and log active parameters of each model (how "the trained model nearest in size" is found)."""
+    from features import catalog
+    specs = [catalog.get_model(m) for m in models]
+    return np.array([[np.log(a.total_params), np.log(a.active_params)] for a in specs], dtype=float).reshape(-1, 2)
 
 
 def _workload_values(cfg: pd.DataFrame) -> dict[str, npt.NDArray[np.float64]]:
@@ -221,7 +238,7 @@ class Support:
     models: set[str]
     frameworks: set[str]
     software: set[tuple[str, str, float]]
-    workload_range: dict[str, dict[str, tuple[float, float]]]
+    workload_range: WorkloadRanges
     center: npt.NDArray[np.float64]
     scale: npt.NDArray[np.float64]
     points: npt.NDArray[np.float64] = field(repr=False)
@@ -275,49 +292,145 @@ class Support:
         return prefix + "; ".join(words)
 
     def range_excess(self, cfg: pd.DataFrame) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.float64]]:
-        """Per row, how far above and how far below the trained workload range it lies: the largest
-        log(value / trained maximum) and log(trained minimum / value) over sequences, input and output
-        length (0 inside; a batching mode never trained on counts as log 2 above)."""
-        values = _workload_values(cfg)
-        above = np.where(cfg["batching"].isin(list(self.workload_range)).to_numpy(), 0.0, np.log(2.0))
-        below = np.zeros(len(cfg))
-        for mode, ranges in self.workload_range.items():
-            rows = cfg["batching"].eq(mode).to_numpy()
-            for name, (low, high) in ranges.items():
-                above = np.where(rows, np.maximum(above, np.log(values[name] / high)), above)
-                below = np.where(rows, np.maximum(below, np.log(low / values[name])), below)
-        return np.maximum(above, 0.0), np.maximum(below, 0.0)
+        """Per row, how far above (per dimension) and below its model's trained workload range it lies
+        (:func:`range_excess`)."""
+        return range_excess(cfg, self.workload_range)
 
     def clamp(self, cfg: pd.DataFrame) -> pd.DataFrame:
-        """The rows with sequences, input and output length clamped into their batching mode's trained range:
-        where the learned correction is read for a row beyond it (physics carries the rest)."""
-        out = cfg.copy()
-        for mode, ranges in self.workload_range.items():
-            rows = cfg["batching"].eq(mode).to_numpy()
-            sequences = "concurrency" if mode == "continuous" else "batch_size"
-            for name, column in [("sequences", sequences), ("output_len", "output_len"), ("input_len", "input_len")]:
-                low, high = ranges[name]
-                values = out[column].to_numpy(dtype=float)  # other modes' rows as already clamped
-                out[column] = np.where(rows, np.clip(values, low, high), values).astype(cfg[column].dtype)
-        # Raising a length to the trained minimum must not leave the model's context window (the row
-        # would stop being a configuration): the prompt gives way, never below the row's own.
-        window = _context_windows(cfg["model"])
-        room = np.maximum(window - out["output_len"].to_numpy(dtype=float), cfg["input_len"].to_numpy(dtype=float))
-        out["input_len"] = np.minimum(out["input_len"].to_numpy(dtype=float), room).astype(cfg["input_len"].dtype)
-        out["output_len"] = np.minimum(out["output_len"].to_numpy(dtype=float),
-                                       np.maximum(window - out["input_len"].to_numpy(dtype=float),
-                                                  cfg["output_len"].to_numpy(dtype=float))
-                                       ).astype(cfg["output_len"].dtype)
-        if "continuous" not in self.workload_range:
-            return out
-        continuous = cfg["batching"].eq("continuous").to_numpy()
-        out["batch_size"] = np.where(continuous, out["concurrency"], out["batch_size"]).astype(cfg["batch_size"].dtype)
-        return out
+        """The rows clamped into their model's trained workload range (:func:`clamp_into`)."""
+        return clamp_into(cfg, self.workload_range)
+
+    def range_words(self, cfg: pd.DataFrame, beyond: npt.NDArray[np.bool_]) -> Any:
+        """Per row, the trained range it lies beyond in words (:func:`range_words`), asked only of the
+        ``beyond`` rows ("" for the rest), as a string column."""
+        codes, words = np.zeros(len(cfg), dtype=np.intp), [""]
+        if beyond.any():
+            inner, said = range_words(cfg[beyond], self.workload_range)
+            codes[beyond], words = inner + 1, words + said
+        return names_at(words, codes)
 
     def to_dict(self) -> dict[str, Any]:
         return {"vendors": sorted(self.vendors), "hardware": sorted(f"{h} ({mode})" for h, mode in self.hardware),
                 "models": sorted(self.models), "frameworks": sorted(self.frameworks),
                 "workload_range": self.workload_range, "reference_distance": self.reference_distance}
+
+
+def _ranges_of(cfg: pd.DataFrame, workload_range: WorkloadRanges) -> tuple[
+        dict[str, npt.NDArray[np.float64]], dict[str, npt.NDArray[np.float64]], npt.NDArray[np.bool_]]:
+    """Per row, the least and most sequences, input and output length trained under its batching mode, and
+    whether that mode was trained at all (rows of an untrained mode get an empty range, +inf to -inf).
+
+    The most is that of the models of its size (within a factor 2 in total and active parameters,
+    ``_SIZE_NEIGHBOURHOOD``), where any was trained, else of every model: aiconfigurator measured
+    Llama-3.1-70B at up to 128 requests in flight, and the most over every model (16,384, on DeepSeek-R1)
+    called MLPerf's Llama-2-70B at 394-950 inside it. The least is every model's: a model of another size
+    says little about where the range starts (a held-out Llama-3.1-8B read at Mixtral's least, 575 in
+    flight, was predicted 8x too slow; a held-out Llama-3.1-70B read at Llama-2-70B's 111 lost three
+    points of ITL accuracy), and reading the correction higher up the workload only makes a row slower."""
+    names = WORKLOAD_DIMENSIONS
+    low = {name: np.full(len(cfg), np.inf) for name in names}
+    high = {name: np.full(len(cfg), -np.inf) for name in names}
+    codes, (modes, models) = distinct_values(cfg["batching"].astype(str), cfg["model"].astype(str))
+    trained = np.zeros(len(cfg), dtype=bool)
+    for k, (mode, model) in enumerate(zip(modes, models, strict=True)):
+        by_model = workload_range.get(mode)
+        if not by_model:
+            continue
+        known = sorted(by_model)
+        gaps = np.linalg.norm(_model_sizes(known) - _model_sizes([model]), axis=1)
+        near = [known[i] for i in np.flatnonzero(gaps <= _SIZE_NEIGHBOURHOOD)] or known
+        rows = codes == k
+        trained |= rows
+        for name in names:
+            low[name][rows] = min(by_model[m][name][0] for m in known)
+            high[name][rows] = max(by_model[m][name][1] for m in near)
+    return low, high, trained
+
+
+def range_excess(cfg: pd.DataFrame,
+                 workload_range: WorkloadRanges) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.float64]]:
+    """Per row, how far above its model's trained workload range it lies in each of sequences, input and
+    output length (columns in :data:`WORKLOAD_DIMENSIONS` order: log(value / trained maximum), 0 inside; a
+    batching mode never trained on counts as log 2 above in sequences), and how far below it in any (the
+    largest log(trained minimum / value))."""
+    values = _workload_values(cfg)
+    low, high, trained = _ranges_of(cfg, workload_range)
+    above = np.zeros((len(cfg), len(WORKLOAD_DIMENSIONS)))
+    above[~trained, 0] = np.log(2.0)
+    below = np.zeros(len(cfg))
+    with np.errstate(divide="ignore"):
+        for d, name in enumerate(WORKLOAD_DIMENSIONS):
+            above[trained, d] = np.maximum(np.log(values[name] / high[name]), 0.0)[trained]
+            below = np.where(trained, np.maximum(below, np.log(low[name] / values[name])), below)
+    return above, np.maximum(below, 0.0)
+
+
+def range_words(cfg: pd.DataFrame, workload_range: WorkloadRanges) -> tuple[npt.NDArray[np.intp], list[str]]:
+    """Per row a code into the returned words: the trained range the row lies beyond ("" inside), e.g.
+    "trained at 4-128 in flight on models of its size", naming only the dimensions the row leaves."""
+    low, high, trained = _ranges_of(cfg, workload_range)
+    values = _workload_values(cfg)
+    continuous = cfg["batching"].eq("continuous").to_numpy()
+    outside = {name: trained & ((values[name] > high[name]) | (values[name] < low[name]))
+               for name in WORKLOAD_DIMENSIONS}
+    shown = [np.where(outside[name], low[name], -1.0) for name in WORKLOAD_DIMENSIONS]
+    shown += [np.where(outside[name], high[name], -1.0) for name in WORKLOAD_DIMENSIONS]
+    codes, keys = distinct_values(cfg["batching"].astype(str), trained, continuous, *shown)
+    words = []
+    for mode, known, served, *bounds in zip(*keys, strict=True):
+        if not known:
+            words.append(f"no {mode} batching trained")
+            continue
+        parts = []
+        for d, name in enumerate(WORKLOAD_DIMENSIONS):
+            least, most = bounds[d], bounds[d + len(WORKLOAD_DIMENSIONS)]
+            if least < 0:
+                continue
+            span = f"{least:,.0f}-{most:,.0f}"
+            parts.append({"sequences": f"{span} in flight" if served else f"batch {span}",
+                          "input_len": f"prompts {span} tokens", "output_len": f"outputs {span} tokens"}[name])
+        words.append(f"trained at {', '.join(parts)} on models of its size" if parts else "")
+    return codes, words
+
+
+def clamp_into(cfg: pd.DataFrame, workload_range: WorkloadRanges) -> pd.DataFrame:
+    """The rows with sequences, input and output length clamped into their model's trained range under
+    their batching mode: where the learned correction is read for a row beyond it (physics carries the
+    rest)."""
+    out = cfg.copy()
+    low, high, trained = _ranges_of(cfg, workload_range)
+    continuous = cfg["batching"].eq("continuous").to_numpy()
+    concurrency = cfg["concurrency"].to_numpy(dtype=float)
+    sequences = sequences_of(cfg)
+    clamped = np.where(trained, np.clip(sequences, low["sequences"], high["sequences"]), sequences)
+    # A served row's batch is its requests in flight; a static row has no concurrency to clamp.
+    out["concurrency"] = np.where(continuous, clamped, concurrency).astype(cfg["concurrency"].dtype)
+    out["batch_size"] = np.where(trained, clamped, cfg["batch_size"]).astype(cfg["batch_size"].dtype)
+    for name in ["input_len", "output_len"]:
+        values = cfg[name].to_numpy(dtype=float)
+        out[name] = np.where(trained, np.clip(values, low[name], high[name]), values).astype(cfg[name].dtype)
+    # Raising a length to the trained minimum must not leave the model's context window (the row
+    # would stop being a configuration): the prompt gives way, never below the row's own.
+    window = _context_windows(cfg["model"])
+    room = np.maximum(window - out["output_len"].to_numpy(dtype=float), cfg["input_len"].to_numpy(dtype=float))
+    out["input_len"] = np.minimum(out["input_len"].to_numpy(dtype=float), room).astype(cfg["input_len"].dtype)
+    out["output_len"] = np.minimum(out["output_len"].to_numpy(dtype=float),
+                                   np.maximum(window - out["input_len"].to_numpy(dtype=float),
+                                              cfg["output_len"].to_numpy(dtype=float))
+                                   ).astype(cfg["output_len"].dtype)
+    return out
+
+
+def workload_ranges(cfg: pd.DataFrame) -> WorkloadRanges:
+    """Per batching mode, per model: the least and most sequences, input and output length of the rows."""
+    values = _workload_values(cfg)
+    ranges: WorkloadRanges = {}
+    codes, (modes, models) = distinct_values(cfg["batching"].astype(str), cfg["model"].astype(str))
+    for k, (mode, model) in enumerate(zip(modes, models, strict=True)):
+        rows = codes == k
+        ranges.setdefault(mode, {})[model] = {name: (float(np.min(v[rows])), float(np.max(v[rows])))
+                                              for name, v in values.items()}
+    return ranges
 
 
 def fit_support(cfg: pd.DataFrame, feats: pd.DataFrame) -> Support:
@@ -332,11 +445,7 @@ def fit_support(cfg: pd.DataFrame, feats: pd.DataFrame) -> Support:
     if len(points) > 1:
         nearest, _ = cKDTree(points).query(points, k=2)
         reference = float(np.percentile(nearest[:, 1], _REFERENCE_PERCENTILE)) or 1.0
-    values = _workload_values(cfg)
-    ranges = {}
-    for mode in sorted(set(cfg["batching"])):
-        rows = cfg["batching"].eq(mode).to_numpy()
-        ranges[mode] = {name: (float(np.min(v[rows])), float(np.max(v[rows]))) for name, v in values.items()}
+    ranges = workload_ranges(cfg)
     # The keys a prediction asks about, gathered by the same code (so "seen" means the same thing).
     keys = RowKeys.of(cfg, feats, np.zeros(len(cfg)), np.zeros(len(cfg)))
     return Support(vendors=set(keys.vendors), hardware=set(keys.hardware), models=set(keys.models),

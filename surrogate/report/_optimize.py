@@ -15,7 +15,7 @@ from surrogate.optimize import OptimizeResult
 from surrogate.report._json import to_jsonable
 from surrogate.report._launch import launch_command, recommendation
 from surrogate.report._plots import pareto_plot
-from surrogate.report._tables import far_in
+from surrogate.report._tables import far_in, off_words
 
 __all__ = ["top_table", "pareto_table", "result_payload", "write_files", "headline", "why_line", "serving_line",
            "RESULT_COLUMNS"]
@@ -26,7 +26,7 @@ RESULT_COLUMNS = [
     "ttft_s", "ttft_s_p10", "ttft_s_p90", "itl_s", "itl_s_p10", "itl_s_p90",
     "latency_s", "latency_s_p10", "latency_s_p90", "analytic_ttft_s", "analytic_itl_s", "analytic_latency_s",
     "mem_per_device_gb", "mem_usable_gb", "max_batch_size", "fits", "bottleneck", "feasible",
-    "software_era", "off_support", "support_nearest",
+    "software_era", "off_support", "support_nearest", "support_workload",
 ]
 # A disaggregated row's worker shapes and serving mode (absent or blank for aggregated rows).
 DISAGGREGATED_RESULT_COLUMNS = ["serving", "prefill_workers", "prefill_tp", "decode_workers", "decode_tp",
@@ -112,8 +112,8 @@ def why_line(result: OptimizeResult) -> str:
         line += f"; predicted for {era}"
     off = str(result.best.get("off_support", "") or "")
     if off:
-        line += (f"; OFF the training data ({off}{far_in(result.best)}): it leans on physics, measure before relying "
-                 "on it")
+        line += (f"; OFF the training data ({off_words(result.best)}{far_in(result.best)}): it leans on physics, "
+                 "measure before relying on it")
     return line
 
 

@@ -9,7 +9,7 @@ from rich.table import Table
 
 from surrogate.formatting import format_seconds
 
-__all__ = ["estimate_table", "prediction_table", "scores_table", "groups_table", "far_in"]
+__all__ = ["estimate_table", "prediction_table", "scores_table", "groups_table", "far_in", "off_words"]
 
 
 def _tokens_per_s(value: float) -> str:
@@ -105,7 +105,17 @@ def support_line(prediction: pd.Series) -> str:
     distance = f" {float(prediction['support_distance']):.1f}" if "distance" in off.split(", ") else ""
     weight = (f"; correction weight {float(prediction['correction_weight']):.2f}"
               if "correction_weight" in prediction.index else "")
-    return f"OFF: {off}{distance}{far_in(prediction)}{weight}; wider interval"
+    return f"OFF: {off_words(prediction)}{distance}{far_in(prediction)}{weight}; wider interval"
+
+
+def off_words(prediction: pd.Series) -> str:
+    """The kinds a prediction is off (``off_support``), "workload" followed by the range it leaves in
+    brackets ("workload (trained at 4-128 in flight on models of its size)") where the row says it."""
+    off = str(prediction.get("off_support", "") or "")
+    words = prediction.get("support_workload", "")
+    if not isinstance(words, str) or not words:
+        return off
+    return ", ".join(f"{kind} ({words})" if kind == "workload" else kind for kind in off.split(", "))
 
 
 def far_in(prediction: pd.Series) -> str:
