@@ -370,24 +370,21 @@ def range_words(cfg: pd.DataFrame, workload_range: WorkloadRanges) -> tuple[npt.
     "trained at 4-128 in flight on models of its size", naming only the dimensions the row leaves."""
     low, high, trained = _ranges_of(cfg, workload_range)
     values = _workload_values(cfg)
-    continuous = cfg["batching"].eq("continuous").to_numpy()
-    outside = {name: trained & ((values[name] > high[name]) | (values[name] < low[name]))
-               for name in WORKLOAD_DIMENSIONS}
-    shown = [np.where(outside[name], low[name], -1.0) for name in WORKLOAD_DIMENSIONS]
-    shown += [np.where(outside[name], high[name], -1.0) for name in WORKLOAD_DIMENSIONS]
-    codes, keys = distinct_values(cfg["batching"].astype(str), trained, continuous, *shown)
+    outside = [trained & ((values[name] > high[name]) | (values[name] < low[name])) for name in WORKLOAD_DIMENSIONS]
+    # The range is the (batching mode, model)'s: one sentence per distinct mode, model and dimensions left.
+    codes, first = distinct_rows(cfg["batching"].astype(str), cfg["model"].astype(str), *outside)
     words = []
-    for mode, known, served, *bounds in zip(*keys, strict=True):
-        if not known:
+    for row in first.tolist():
+        mode = str(cfg["batching"].iloc[row])
+        if not trained[row]:
             words.append(f"no {mode} batching trained")
             continue
         parts = []
         for d, name in enumerate(WORKLOAD_DIMENSIONS):
-            least, most = bounds[d], bounds[d + len(WORKLOAD_DIMENSIONS)]
-            if least < 0:
+            if not outside[d][row]:
                 continue
-            span = f"{least:,.0f}-{most:,.0f}"
-            parts.append({"sequences": f"{span} in flight" if served else f"batch {span}",
+            span = f"{low[name][row]:,.0f}-{high[name][row]:,.0f}"
+            parts.append({"sequences": f"{span} in flight" if mode == "continuous" else f"batch {span}",
                           "input_len": f"prompts {span} tokens", "output_len": f"outputs {span} tokens"}[name])
         words.append(f"trained at {', '.join(parts)} on models of its size" if parts else "")
     return codes, words
