@@ -15,9 +15,9 @@ physics. What holds for every prediction:
   with the workload, at most ``slack`` times as fast as the prior rises (per metric, 1 - the prior's
   measured elasticity, ``surrogate.model._calibration.growth_slack``). Beyond its model's trained
   range g is read at the row clamped into it, and there a level faster than the prior fades by a share
-  that falls with the distance (``faster_fade``: only upwards). So the median and P90 of the metrics a model predicts
-  (static latency and TTFT, continuous TTFT and ITL) never fall as batch or concurrency, input or
-  output length grows. Derived metrics (static
+  that falls with the distance (``faster_fade``: only upwards). So the median and P90 of the metrics a
+  model predicts (static latency and TTFT, continuous TTFT and ITL) never fall as batch or concurrency,
+  input or output length grows. Derived metrics (static
   ITL = (latency - TTFT) / steps, continuous latency = TTFT + steps * ITL) and P10 carry no such
   guarantee: P10 widens downwards off the trained range.
 - Support-aware: each row says how far it is from the training rows (``surrogate.model._support``);
@@ -355,7 +355,7 @@ class SurrogateModel:
             twin_est, twin_feats, twin_above = rehearsal
             twins = _Twins(twin_feats[rows], self.slack_[metric] * np.log(twin_est[metric].to_numpy()[rows]),
                            twin_above[rows])
-            self.bands_[metric] = self._calibrate_metric(
+            self.bands_[metric], self.fades_[metric] = self._calibrate_metric(
                 metric, feats[rows], target, slack, {k: f[rows] for k, f in folds.items()}, needed,
                 tail_excess[rows], twins, steps)
         if not self.models_:
@@ -434,16 +434,18 @@ class SurrogateModel:
 
     def _calibrate_metric(self, metric: str, feats: pd.DataFrame, target: np.ndarray, slack: np.ndarray,
                           folds: dict[str, np.ndarray], needed: dict[str, np.ndarray], tail_excess: np.ndarray,
-                          twins: _Twins, steps: Steps) -> dict[str, Band]:
-        """Bands of one metric: ``seen`` (random folds), one per kind of support rehearsed on held-out groups
-        (``needed[kind]``: the targets with each row's group left out of the efficiency fit), and ``prior``
-        (the achievable prior's own error on held-out accelerators and models). ``tail_excess``: how far
+                          twins: _Twins, steps: Steps) -> tuple[dict[str, Band], list[Fade]]:
+        """Bands and fades of one metric. Bands: ``seen`` (random folds), one per kind of support rehearsed on
+        held-out groups (``needed[kind]``: the targets with each row's group left out of the efficiency fit),
+        and ``prior`` (the achievable prior's own error on held-out accelerators and models). ``tail_excess``: how far
         each workload-tail row lay beyond what its rehearsal trained on (the workload band's extent);
         ``twins``: where those rows are read, as predictions beyond the range are; there each dimension's
-        tail gives the share of a faster-than-prior level it needed (``fades_``, ``faster_fade``)."""
+        tail gives the share of a faster-than-prior level it needed (the fades, ``faster_fade``; none
+        without calibration)."""
         prior = widest([residual_band(needed[kind], shrink=0.0) for kind in _HELD_OUT_GROUPINGS])
+        fades: list[Fade] = []
         if not self.calibrate:
-            return {"seen": Band(0.0, 0.0), "prior": prior}
+            return {"seen": Band(0.0, 0.0), "prior": prior}, fades
         steps.start(f"{metric} interval calibration: random folds", CALIBRATION_FOLDS)
         random_folds = np.random.default_rng(self.seed).permutation(len(target)) % CALIBRATION_FOLDS
         bands = {"seen": residual_band(target - out_of_fold(self._median_fitter, feats, target, random_folds)),
@@ -459,13 +461,11 @@ class SurrogateModel:
                 excess = tail_excess[np.isfinite(tail_excess) & (tail_excess > 0)]
                 extent = float(np.median(excess)) if len(excess) else 0.0
                 needed_level = wanted - (correction - level)
-                fades = []
                 for d in range(len(WORKLOAD_DIMENSIONS)):  # tail fold d: beyond the range in dimension d
                     mine = (groups == d) & (twins.above[:, d] > 0)
                     distances = twins.above[mine, d]
                     fades.append(Fade(workload_fade(level[mine], needed_level[mine], distances),
                                       float(np.median(distances)) if len(distances) else 0.0))
-                self.fades_[metric] = fades
                 band = residual_band(wanted - faded(correction, level, faster_fade(fades, twins.above)))
             else:
                 correction = out_of_fold(self._median_fitter, feats, target, groups) - slack
@@ -474,7 +474,7 @@ class SurrogateModel:
                 continue
             bands[kind] = Band(min(band.low_log, seen.low_log), max(band.high_log, seen.high_log), band.shrink,
                                band.rows, extent)
-        return bands
+        return bands, fades
 
     def _metadata(self, table: pd.DataFrame) -> dict[str, Any]:
         """What a bundle records about itself: versions, seed, data and catalog fingerprints, offsets."""
@@ -666,7 +666,7 @@ class SurrogateModel:
 @dataclass(frozen=True)
 class _Twins:
     """One metric's workload-rehearsal twins: their features, slack x log(prior) there, and how far above
-    the kept range each row lay."""
+    the kept range each row lay in each workload dimension (rows x dimensions)."""
 
     feats: pd.DataFrame
     slack: npt.NDArray[np.float64]
