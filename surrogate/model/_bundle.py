@@ -355,9 +355,11 @@ class SurrogateModel:
             twin_est, twin_feats, twin_above = rehearsal
             twins = _Twins(twin_feats[rows], self.slack_[metric] * np.log(twin_est[metric].to_numpy()[rows]),
                            twin_above[rows])
-            self.bands_[metric], self.fades_[metric] = self._calibrate_metric(
+            self.bands_[metric], fades = self._calibrate_metric(
                 metric, feats[rows], target, slack, {k: f[rows] for k, f in folds.items()}, needed,
                 tail_excess[rows], twins, steps)
+            if fades:  # none without calibration
+                self.fades_[metric] = fades
         if not self.models_:
             raise DataError(f"no metric has {_MIN_ROWS_PER_METRIC} or more measured rows; nothing to train")
         # A metric no row measured is physics alone, with the widest band the prior showed elsewhere.
