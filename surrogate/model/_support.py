@@ -17,11 +17,11 @@ held out, took the full ITL correction learned from aiconfigurator and were pred
 (median APE) where the prior was 12.0% off.
 
 The distance deliberately leaves batch and lengths out: trust that changed along batch or length could
-break the monotone guarantee. The workload range is judged per model (a model never trained on takes the
-range of the trained model nearest in size): aiconfigurator measured Llama-3.1-70B at up to 128 requests in
-flight, and a range pooled over all models (up to 16,384, on DeepSeek-R1) called MLPerf's Llama-2-70B at
-394-950 inside it. Leaving the range widens the band, and fades a correction that would make the row faster
-than the prior (see ``surrogate.model._bundle``).
+break the monotone guarantee. The workload range's top is judged per model size (models within a factor 2,
+else every model; its bottom over every model: :func:`_ranges_of`): aiconfigurator measured Llama-3.1-70B at
+up to 128 requests in flight, and a range pooled over all models (up to 16,384, on DeepSeek-R1) called
+MLPerf's Llama-2-70B at 394-950 inside it. Leaving the range widens the band, and fades a correction that
+would make the row faster than the prior (see ``surrogate.model._bundle``).
 """
 
 from __future__ import annotations
@@ -332,17 +332,21 @@ def _ranges_of(cfg: pd.DataFrame, workload_range: WorkloadRanges) -> tuple[
     high = {name: np.full(len(cfg), -np.inf) for name in names}
     codes, (modes, models) = distinct_values(cfg["batching"].astype(str), cfg["model"].astype(str))
     trained = np.zeros(len(cfg), dtype=bool)
+    # Per trained mode, once: its models' sizes and every model's least.
+    sizes = {mode: (sorted(by_model), _model_sizes(sorted(by_model))) for mode, by_model in workload_range.items()}
+    least = {mode: {name: min(r[name][0] for r in by_model.values()) for name in names}
+             for mode, by_model in workload_range.items()}
     for k, (mode, model) in enumerate(zip(modes, models, strict=True)):
         by_model = workload_range.get(mode)
         if not by_model:
             continue
-        known = sorted(by_model)
-        gaps = np.linalg.norm(_model_sizes(known) - _model_sizes([model]), axis=1)
+        known, known_sizes = sizes[mode]
+        gaps = np.linalg.norm(known_sizes - _model_sizes([model]), axis=1)
         near = [known[i] for i in np.flatnonzero(gaps <= _SIZE_NEIGHBOURHOOD)] or known
         rows = codes == k
         trained |= rows
         for name in names:
-            low[name][rows] = min(by_model[m][name][0] for m in known)
+            low[name][rows] = least[mode][name]
             high[name][rows] = max(by_model[m][name][1] for m in near)
     return low, high, trained
 
