@@ -14,7 +14,7 @@ from hypothesis import assume, given, settings, strategies as st
 from features import catalog
 from features.build import MONOTONE_INCREASING, build_features
 from surrogate.model import SurrogateModel
-from surrogate.model._calibration import Fade
+from surrogate.model._calibration import Fade, WorkloadFades
 
 _CONFIGS = st.fixed_dictionaries({
     "hardware": st.sampled_from(["h100-sxm", "a100-sxm4-80gb", "l40s", "mi300x", "b200"]),
@@ -67,9 +67,11 @@ def test_no_time_below_the_peak_bound_and_no_throughput_above_its_ceiling(config
 @cache
 def _fading_model() -> SurrogateModel:
     """The tiny model as if its workload rehearsal had kept a tenth of a faster-than-prior level one octave
-    beyond the range: beyond it, such levels fade fast (``surrogate.model._calibration.faster_fade``)."""
+    above the range and of a slower one one octave below it: beyond it, such levels fade fast
+    (``surrogate.model._calibration.WorkloadFades``)."""
     model = copy.deepcopy(tiny_model())
-    model.fades_ = {metric: [Fade(0.1, np.log(2.0))] * 3 for metric in model.models_}
+    fades = (Fade(0.1, np.log(2.0)),) * 3
+    model.fades_ = {metric: WorkloadFades(above=fades, below=fades) for metric in model.models_}
     return model
 
 
@@ -85,6 +87,21 @@ def test_beyond_the_range_only_a_faster_level_fades_and_only_upwards() -> None:
     for metric in ["ttft_s", "itl_s"]:
         assert (fading[metric] >= kept[metric] * (1 - 1e-12)).all(), metric
         assert (fading.loc[beyond, metric] > kept.loc[beyond, metric] * 1.001).any(), metric
+
+
+def test_below_the_range_only_a_slower_level_fades_and_only_downwards() -> None:
+    rows = pd.DataFrame([
+        {"hardware": hw, "model": model, "framework": fw, "tp": tp, "batching": "continuous", "batch_size": b,
+         "concurrency": b, "input_len": n, "output_len": out}
+        for hw in ["h100-sxm", "a100-sxm4-80gb", "l40s"] for model in ["meta-llama/Meta-Llama-3-8B", "Qwen/Qwen2.5-14B"]
+        for fw in ["vllm", "sglang", "tensorrt-llm"] for tp in [1, 2, 4] for b in [1, 16] for n in [64, 1024]
+        for out in [16, 128]])
+    kept, fading = tiny_model().predict(rows), _fading_model().predict(rows)
+    below = (rows["input_len"].lt(256) | rows["output_len"].lt(64)).to_numpy()  # trained: 256-1024, 64-256
+    assert (fading.loc[~below, "itl_s"] == kept.loc[~below, "itl_s"]).all()
+    for metric in ["ttft_s", "itl_s"]:
+        assert (fading[metric] <= kept[metric] * (1 + 1e-12)).all(), metric
+        assert (fading.loc[below, metric] < kept.loc[below, metric] * 0.999).any(), metric
 
 
 @settings(max_examples=40, deadline=None)

@@ -14,8 +14,8 @@ from surrogate.model._calibration import (
     CALIBRATION_FOLDS,
     Band,
     Fade,
-    faded,
-    faster_fade,
+    WorkloadFades,
+    fade_share,
     growth_slack,
     model_folds,
     out_of_fold,
@@ -131,13 +131,30 @@ def test_beyond_the_range_a_faster_level_fades_to_the_rehearsed_share_at_the_reh
     # = 3); rows beyond the kept prompt length needed all of it; output length had no rehearsal.
     fades = [Fade(0.25, np.log(2.0)), Fade(1.0, 0.5), Fade(0.5, 0.0)]
     above = np.array([[0.0, 0.0, 0.0], [np.log(2.0), 0.0, 0.0], [np.log(4.0), 3.0, 9.0]])
-    np.testing.assert_allclose(faster_fade(fades, above), [1.0, 0.25, 1.0 / (1.0 + 2.0 * 3.0)])
+    fades = (Fade(0.25, np.log(2.0)), Fade(1.0, 0.5), Fade(0.5, 0.0))
+    above = np.array([[0.0, 0.0, 0.0], [np.log(2.0), 0.0, 0.0], [np.log(4.0), 3.0, 9.0]])
+    np.testing.assert_allclose(fade_share(fades, above), [1.0, 0.25, 1.0 / (1.0 + 2.0 * 3.0)])
     # Each dimension's share multiplies: half at one extent in both of two dimensions is a quarter.
-    np.testing.assert_allclose(faster_fade([Fade(0.5, 1.0), Fade(0.5, 2.0)], np.array([[1.0, 2.0]])), [0.25])
-    np.testing.assert_allclose(faster_fade([], above), [1.0, 1.0, 1.0])
-    # Only the level's faster part fades; the prior's growth past the twin (correction - level) stays.
-    correction, level = np.array([-1.0, 0.5, -0.3]), np.array([-0.8, 0.7, 0.2])
-    np.testing.assert_allclose(faded(correction, level, np.full(3, 0.25)), [-0.2 - 0.2, 0.5, -0.3])
+    np.testing.assert_allclose(fade_share((Fade(0.5, 1.0), Fade(0.5, 2.0)), np.array([[1.0, 2.0]])), [0.25])
+    np.testing.assert_allclose(fade_share((), above), [1.0, 1.0, 1.0])
+    # Past the rehearsed distance the share is also at most extent / distance: a full share rehearsed at
+    # log 2 keeps half at log 4; inside the rehearsed distance the share alone counts.
+    np.testing.assert_allclose(fade_share((Fade(1.0, np.log(2.0)),), np.array([[np.log(4.0)], [0.5]]),
+                                          past_rehearsal=True), [0.5, 1.0])
+    np.testing.assert_allclose(fade_share((Fade(0.25, np.log(2.0)),), np.array([[np.log(4.0)]]),
+                                          past_rehearsal=True), [1.0 / 7.0])  # 1/7 < 1/2: the share decides
+
+
+def test_only_a_faster_level_fades_above_the_range_and_only_a_slower_one_below() -> None:
+    fades = WorkloadFades(above=(Fade(0.25, np.log(2.0)),), below=(Fade(1.0, np.log(2.0)),))
+    # The prior's growth past the twin (correction - level) stays; only the level fades.
+    correction, level = np.array([-1.0, 0.5, -0.3, 0.9, -0.4]), np.array([-0.8, 0.7, 0.2, 0.6, -0.5])
+    above = np.array([[np.log(2.0)], [np.log(2.0)], [np.log(2.0)], [0.0], [0.0]])
+    below = np.array([[0.0], [0.0], [0.0], [np.log(4.0)], [np.log(4.0)]])
+    np.testing.assert_allclose(fades.apply(correction, level, above, below),
+                               [-0.2 - 0.8 * 0.25, 0.5, -0.3, 0.3 + 0.6 * 0.5, -0.4])
+    assert fades.to_dict(["sequences"]) == {"above": {"sequences": {"share": 0.25, "extent_log": np.log(2.0)}},
+                                            "below": {"sequences": {"share": 1.0, "extent_log": np.log(2.0)}}}
 
 
 def test_the_workload_share_is_the_slope_over_faster_levels_beyond_the_range() -> None:
@@ -147,6 +164,9 @@ def test_the_workload_share_is_the_slope_over_faster_levels_beyond_the_range() -
     assert workload_fade(level, needed, above) == pytest.approx(0.5)
     assert workload_fade(level, -needed, above) == 0.0  # needed slower: clipped to no trust
     assert workload_fade(level, needed, np.zeros(5)) == 1.0  # nothing beyond the range: nothing to fade
+    # Below the range the slower levels count: only row 3 (level 0.5, needed 5 -> clipped to 1; needed 0.1 -> 0.2).
+    assert workload_fade(level, needed, above, slower=True) == 1.0
+    assert workload_fade(level, np.full(5, 0.1), above, slower=True) == pytest.approx(0.2)
 
 
 MODELS = np.array([f"org/model-{i}" for i in range(30)] + ["meta-llama/Meta-Llama-3-8B"] * 3)

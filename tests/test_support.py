@@ -9,7 +9,7 @@ import pytest
 from _tiny_model import synthetic_table, tiny_model
 
 from surrogate.model import SurrogateModel
-from surrogate.model._support import Support, assess_by_metric, fit_support
+from surrogate.model._support import Support, assess_by_metric, fit_support, workload_tails
 
 _8B, _70B = "meta-llama/Llama-3.1-8B", "meta-llama/Llama-3.1-70B"
 
@@ -48,10 +48,38 @@ def test_the_workload_range_is_its_models_and_an_untrained_model_takes_the_neare
     above, below = support.range_excess(rows)
     assert above[:, 0] == pytest.approx([0.0, np.log(950 / 128), np.log(950 / 128), np.log(2.0)])
     assert (above[:, 1:] == 0).all()  # static batches never trained on: log 2 above, in sequences
-    assert below.tolist() == [0.0, 0.0, 0.0, 0.0]
+    assert (below == 0).all()
     clamped = support.clamp(rows)
     assert clamped["concurrency"].tolist()[:3] == [256.0, 128.0, 128.0]
     assert clamped["batch_size"].tolist() == [256, 128, 128, 4]
+
+
+def test_below_the_range_each_dimension_says_its_own_distance() -> None:
+    served = {"sequences": (8.0, 512.0), "input_len": (128.0, 4096.0), "output_len": (128.0, 1024.0)}
+    support = _support({"continuous": {_8B: served, _70B: {**served, "sequences": (4.0, 128.0)}}})
+    rows = pd.DataFrame({"model": [_70B, _70B, _8B], "batching": ["continuous"] * 3,
+                         "concurrency": [2.0, 16.0, 1.0], "batch_size": [2, 16, 1],
+                         "input_len": [1024, 32, 1024], "output_len": [256, 256, 32]})
+    above, below = support.range_excess(rows)
+    assert (above == 0).all()
+    # The least is every model's (4 in flight), whichever model's size the row has.
+    np.testing.assert_allclose(below, [[np.log(2.0), 0.0, 0.0], [0.0, np.log(4.0), 0.0],
+                                       [np.log(4.0), 0.0, np.log(4.0)]])
+
+
+def test_the_workload_tails_hold_out_the_top_then_the_bottom_fifth_of_each_dimension() -> None:
+    rows = pd.DataFrame({"batching": ["continuous"] * 10, "concurrency": np.arange(1.0, 11.0),
+                         "batch_size": np.arange(1, 11),
+                         "input_len": [1000, 600, 500, 900, 700, 800, 100, 200, 400, 300],
+                         "output_len": [50, 60, 70, 80, 100, 90, 30, 40, 10, 20]})
+    folds, excess = workload_tails(rows)
+    # Most in flight (9, 10), fewest (1, 2); longest prompts (1,000 is already held out with the fewest in
+    # flight: only 900), shortest prompts; longest outputs; the shortest (rows 9, 10) are already held
+    # out; row 3 is in no tail (always trained on).
+    assert folds.tolist() == [3, 3, -1, 1, 2, 2, 4, 4, 0, 0]
+    # 900 lies inside the range its rehearsal keeps (1,000 is trained on): no distance.
+    np.testing.assert_allclose(excess, np.log([3 / 1, 3 / 2, np.nan, 1.0, 100 / 80, 90 / 80,
+                                               300 / 100, 300 / 200, 9 / 8, 10 / 8]))
 
 
 def test_a_row_beyond_the_range_says_which_range_in_words() -> None:
@@ -64,7 +92,7 @@ def test_a_row_beyond_the_range_says_which_range_in_words() -> None:
                          "concurrency": [950.0, 64.0, np.nan, 64.0, 2.0], "batch_size": [950, 64, 64, 64, 2],
                          "input_len": [8192, 1024, 4096, 1024, 1024], "output_len": [256, 256, 1024, 256, 256]})
     above, below = support.range_excess(rows)
-    beyond = (above.max(axis=1) > 0) | (below > 0)
+    beyond = (above.max(axis=1) > 0) | (below.max(axis=1) > 0)
     assert support.range_words(rows, beyond).tolist() == [
         "trained at 4-128 in flight, prompts 128-4,096 tokens on models of its size",
         "",

@@ -14,8 +14,9 @@ physics. What holds for every prediction:
   ``features.build.MONOTONE_INCREASING``) and so is the achievable prior; the correction may thus fall
   with the workload, at most ``slack`` times as fast as the prior rises (per metric, 1 - the prior's
   measured elasticity, ``surrogate.model._calibration.growth_slack``). Beyond its model's trained
-  range g is read at the row clamped into it, and there a level faster than the prior fades by a share
-  that falls with the distance (``faster_fade``: only upwards). So the median and P90 of the metrics a
+  range g is read at the row clamped into it, and there a level faster than the prior (above the range)
+  or slower than it (below) fades by a share that falls with the distance (``WorkloadFades``: above
+  only upwards, below only downwards). So the median and P90 of the metrics a
   model predicts (static latency and TTFT, continuous TTFT and ITL) never fall as batch or concurrency,
   input or output length grows. Derived metrics (static
   ITL = (latency - TTFT) / steps, continuous latency = TTFT + steps * ITL) and P10 carry no such
@@ -55,8 +56,7 @@ from surrogate.model._calibration import (
     CALIBRATION_FOLDS,
     Band,
     Fade,
-    faded,
-    faster_fade,
+    WorkloadFades,
     growth_slack,
     held_out_fits,
     model_folds,
@@ -80,6 +80,7 @@ from surrogate.model._progress import ProgressFn, Steps
 from surrogate.model._sharded import forget, predict_in_shards, shards_for
 from surrogate.model._software import newest_software, software_era, with_newest_software, with_source_eras
 from surrogate.model._support import (
+    TAIL_BELOW,
     WORKLOAD_DIMENSIONS,
     Support,
     assess_by_metric,
@@ -103,7 +104,8 @@ __all__ = ["SurrogateModel", "METRICS", "BUNDLE_FORMAT", "check_columns", "finge
 # 6: support per metric (``metric_support_``); rehearsed shrinks pooled over held-out groups.
 # 7: `attention_dp` replaces dp among the features and the support distance (plain replicas look like one).
 # 8: workload ranges per model size; beyond them a faster-than-prior level fades as rehearsed (``fades_``).
-BUNDLE_FORMAT = 8
+# 9: below the range a slower-than-prior level fades too, rehearsed on the least fifth (``WorkloadFades``).
+BUNDLE_FORMAT = 9
 # Groupings whose held-out rehearsal refits the achievable prior without the group (its vendor or engine
 # offset falls back to zero, as it would for a vendor or engine never measured).
 _HELD_OUT_GROUPINGS = ("vendor", "hardware", "model", "framework")
@@ -331,7 +333,7 @@ class SurrogateModel:
         # Each metric's trees are trusted by what they saw (its measured rows); ``support_`` (all rows)
         # holds the workload range the clamped twins use, one twin per row for every metric.
         self.metric_support_: dict[str, Support] = {}
-        self.fades_: dict[str, list[Fade]] = {}
+        self.fades_: dict[str, WorkloadFades] = {}
         for metric in METRICS:
             measured, rows = measured_rows[metric]
             if rows.sum() < _MIN_ROWS_PER_METRIC:
@@ -352,13 +354,13 @@ class SurrogateModel:
             self.train_rows_[metric] = int(rows.sum())
             self.metric_support_[metric] = fit_support(cfg[rows], feats[rows])
             needed = {kind: np.log(measured[rows] / frame[metric].to_numpy()[rows]) for kind, frame in held_out.items()}
-            twin_est, twin_feats, twin_above = rehearsal
+            twin_est, twin_feats, twin_above, twin_below = rehearsal
             twins = _Twins(twin_feats[rows], self.slack_[metric] * np.log(twin_est[metric].to_numpy()[rows]),
-                           twin_above[rows])
+                           twin_above[rows], twin_below[rows])
             self.bands_[metric], fades = self._calibrate_metric(
                 metric, feats[rows], target, slack, {k: f[rows] for k, f in folds.items()}, needed,
                 tail_excess[rows], twins, steps)
-            if fades:  # none without calibration
+            if fades is not None:  # none without calibration
                 self.fades_[metric] = fades
         if not self.models_:
             raise DataError(f"no metric has {_MIN_ROWS_PER_METRIC} or more measured rows; nothing to train")
@@ -415,39 +417,41 @@ class SurrogateModel:
         return out
 
     def _rehearsal_twins(self, cfg: pd.DataFrame, est: pd.DataFrame, feats: pd.DataFrame,
-                         tails: np.ndarray) -> tuple[pd.DataFrame, pd.DataFrame, npt.NDArray[np.float64]]:
+                         tails: np.ndarray) -> tuple[pd.DataFrame, pd.DataFrame, npt.NDArray[np.float64],
+                                                     npt.NDArray[np.float64]]:
         """The workload rehearsal's clamped twins: each tail row clamped into the range its model keeps
         without that tail (as a prediction beyond the range reads the trees), its estimate, features and
-        how far above that range it lay per dimension; rows outside the tails are their own twins."""
+        how far above and below that range it lay per dimension; rows outside the tails are their own twins."""
         twin_est, twin_feats = est.copy(), feats.copy()
         above = np.zeros((len(cfg), len(WORKLOAD_DIMENSIONS)))
+        below = np.zeros_like(above)
         parts = []
         for fold in np.unique(tails[tails >= 0]):
             held = tails == fold
             ranges = workload_ranges(cfg[~held])
-            above[held] = range_excess(cfg[held], ranges)[0]
+            above[held], below[held] = range_excess(cfg[held], ranges)
             parts.append(clamp_into(cfg[held], ranges))
         if parts:
             twins = pd.concat(parts)
             clamped_est, clamped_feats = self._derived(twins)
             twin_est.loc[twins.index, list(METRICS)] = clamped_est[list(METRICS)].to_numpy()
             twin_feats.loc[twins.index] = clamped_feats[twin_feats.columns].to_numpy()
-        return twin_est, twin_feats, above
+        return twin_est, twin_feats, above, below
 
     def _calibrate_metric(self, metric: str, feats: pd.DataFrame, target: np.ndarray, slack: np.ndarray,
                           folds: dict[str, np.ndarray], needed: dict[str, np.ndarray], tail_excess: np.ndarray,
-                          twins: _Twins, steps: Steps) -> tuple[dict[str, Band], list[Fade]]:
+                          twins: _Twins, steps: Steps) -> tuple[dict[str, Band], WorkloadFades | None]:
         """Bands and fades of one metric. Bands: ``seen`` (random folds), one per kind of support rehearsed on
         held-out groups (``needed[kind]``: the targets with each row's group left out of the efficiency fit),
         and ``prior`` (the achievable prior's own error on held-out accelerators and models). ``tail_excess``: how far
         each workload-tail row lay beyond what its rehearsal trained on (the workload band's extent);
         ``twins``: where those rows are read, as predictions beyond the range are; there each dimension's
-        tail gives the share of a faster-than-prior level it needed (the fades, ``faster_fade``; none
-        without calibration)."""
+        tail above gives the share of a faster-than-prior level it needed, each tail below that of a slower
+        one (the fades, ``WorkloadFades``; None without calibration)."""
         prior = widest([residual_band(needed[kind], shrink=0.0) for kind in _HELD_OUT_GROUPINGS])
-        fades: list[Fade] = []
         if not self.calibrate:
-            return {"seen": Band(0.0, 0.0), "prior": prior}, fades
+            return {"seen": Band(0.0, 0.0), "prior": prior}, None
+        fades = WorkloadFades()
         steps.start(f"{metric} interval calibration: random folds", CALIBRATION_FOLDS)
         random_folds = np.random.default_rng(self.seed).permutation(len(target)) % CALIBRATION_FOLDS
         bands = {"seen": residual_band(target - out_of_fold(self._median_fitter, feats, target, random_folds)),
@@ -457,18 +461,13 @@ class SurrogateModel:
             steps.start(f"{metric} interval calibration: {kind} held out", held_out_fits(groups))
             wanted = needed.get(kind, target - slack)
             extent = 0.0
-            if kind == "workload":  # read at the clamped twins, the faster level faded as rehearsed
+            if kind == "workload":  # read at the clamped twins, the level faded as rehearsed
                 learned = out_of_fold(self._median_fitter, feats, target, groups, at=twins.feats)
                 correction, level = learned - slack, learned - twins.slack
                 excess = tail_excess[np.isfinite(tail_excess) & (tail_excess > 0)]
                 extent = float(np.median(excess)) if len(excess) else 0.0
-                needed_level = wanted - (correction - level)
-                for d in range(len(WORKLOAD_DIMENSIONS)):  # tail fold d: beyond the range in dimension d
-                    mine = (groups == d) & (twins.above[:, d] > 0)
-                    distances = twins.above[mine, d]
-                    fades.append(Fade(workload_fade(level[mine], needed_level[mine], distances),
-                                      float(np.median(distances)) if len(distances) else 0.0))
-                band = residual_band(wanted - faded(correction, level, faster_fade(fades, twins.above)))
+                fades = _rehearsed_fades(groups, level, wanted - (correction - level), twins)
+                band = residual_band(wanted - fades.apply(correction, level, twins.above, twins.below))
             else:
                 correction = out_of_fold(self._median_fitter, feats, target, groups) - slack
                 band = shrunk_band(correction, wanted, groups)
@@ -491,9 +490,7 @@ class SurrogateModel:
             "support_by_metric": {metric: support.to_dict() for metric, support in self.metric_support_.items()},
             "newest_software": self.newest_software_,
             "growth_slack": self.slack_,
-            "workload_fades": {metric: {name: fade.to_dict() for name, fade in zip(WORKLOAD_DIMENSIONS, fades,
-                                                                                   strict=True)}
-                               for metric, fades in self.fades_.items()},
+            "workload_fades": {metric: fades.to_dict(WORKLOAD_DIMENSIONS) for metric, fades in self.fades_.items()},
             "feature_names": self.feature_names_in_, "physics": self.physics,
             "with_hardware_id": self.with_hardware_id, "with_specs": self.with_specs, "cv_scores": {},
             "efficiency": self.efficiency_.to_dict(),
@@ -526,8 +523,8 @@ class SurrogateModel:
     def _predict_aggregated(self, configs: pd.DataFrame, normalized: bool) -> pd.DataFrame:
         """:meth:`predict` of aggregated rows, in this process."""
         cfg = self._prepared(configs, normalized)
-        above_by_dimension, below = self.support_.range_excess(cfg)
-        above = above_by_dimension.max(axis=1)
+        above_by_dimension, below_by_dimension = self.support_.range_excess(cfg)
+        above, below = above_by_dimension.max(axis=1), below_by_dimension.max(axis=1)
         beyond = (above > 0) | (below > 0)
         est, feats, twin_feats, twin_est = self._with_twins(cfg, beyond)
         support, by_metric = assess_by_metric(self.metric_support_, cfg, feats, above, below)
@@ -539,9 +536,9 @@ class SurrogateModel:
         for metric in METRICS:
             base = est[metric].to_numpy() if self.physics else np.ones(len(est))
             shrink, low, high = row_bands(self.bands_[metric], by_metric.get(metric, support), above, below)
-            # Beyond the range a faster-than-prior level fades as far as the workload rehearsal showed.
-            fade = faster_fade(self.fades_.get(metric, []), above_by_dimension)
-            middle = shrink * faded(corrections[metric], levels[metric], fade)
+            # Beyond the range a faster-than-prior level (below it, a slower one) fades as the rehearsal showed.
+            fades = self.fades_.get(metric, WorkloadFades())
+            middle = shrink * fades.apply(corrections[metric], levels[metric], above_by_dimension, below_by_dimension)
             widths: list[tuple[str, float | np.ndarray]] = [(metric, 0.0), (f"{metric}_p10", low),
                                                               (f"{metric}_p90", high)]
             for column, widen in widths:
@@ -668,11 +665,28 @@ class SurrogateModel:
 @dataclass(frozen=True)
 class _Twins:
     """One metric's workload-rehearsal twins: their features, slack x log(prior) there, and how far above
-    the kept range each row lay in each workload dimension (rows x dimensions)."""
+    and below the kept range each row lay in each workload dimension (rows x dimensions)."""
 
     feats: pd.DataFrame
     slack: npt.NDArray[np.float64]
     above: npt.NDArray[np.float64]
+    below: npt.NDArray[np.float64]
+
+
+def _rehearsed_fades(tails: np.ndarray, level: np.ndarray, needed_level: np.ndarray, twins: _Twins) -> WorkloadFades:
+    """Per workload dimension, the share of the level its tail rows needed (``needed_level``), read at their
+    twins: tail fold d (above the range in dimension d) for a faster level, ``TAIL_BELOW + d`` for a slower
+    one; each at the median distance those rows lay beyond what their rehearsal kept."""
+    sides = []
+    for offset, distance in ((0, twins.above), (TAIL_BELOW, twins.below)):
+        fades = []
+        for d in range(len(WORKLOAD_DIMENSIONS)):
+            mine = (tails == offset + d) & (distance[:, d] > 0)
+            far = distance[mine, d]
+            share = workload_fade(level[mine], needed_level[mine], far, slower=offset > 0)
+            fades.append(Fade(share, float(np.median(far)) if len(far) else 0.0))
+        sides.append(tuple(fades))
+    return WorkloadFades(*sides)
 
 
 def _config_columns(configs: pd.DataFrame) -> pd.DataFrame:

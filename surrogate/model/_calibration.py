@@ -32,7 +32,7 @@ from surrogate.model._workers import run_all
 
 __all__ = ["BAND_QUANTILES", "CALIBRATION_FOLDS", "Band", "Regressor", "out_of_fold", "held_out_fits", "residual_band",
            "shrunk_band", "pooled_slope", "model_folds", "widest", "row_bands", "growth_slack", "MAX_GROWTH_SLACK",
-           "Fade", "faster_fade", "faded", "workload_fade"]
+           "Fade", "fade_share", "WorkloadFades", "workload_fade"]
 
 BAND_QUANTILES = (0.1, 0.9)
 CALIBRATION_FOLDS = 3
@@ -217,9 +217,9 @@ def row_bands(bands: dict[str, Band], support: pd.DataFrame, above: np.ndarray,
 
 @dataclass(frozen=True)
 class Fade:
-    """For one workload dimension (sequences, input or output length): the share ``share`` of a
-    faster-than-prior correction level its rehearsal rows needed, lying ``extent_log`` beyond the range
-    their model kept (median)."""
+    """For one workload dimension (sequences, input or output length) and one side of the trained range:
+    the share ``share`` of a correction level its rehearsal rows needed, lying ``extent_log`` beyond the
+    range their model kept (median)."""
 
     share: float = 1.0
     extent_log: float = 0.0
@@ -227,45 +227,79 @@ class Fade:
     def to_dict(self) -> dict[str, float]:
         return asdict(self)
 
-    def at(self, above: np.ndarray) -> npt.NDArray[np.float64]:
-        """The share kept ``above`` (log) beyond the range: 1 at its edge, ``share`` at ``extent_log``,
-        then on as 1 / (1 + (above / extent) * (1 / share - 1)); 1 everywhere without a rehearsal."""
-        if self.extent_log <= 0 or self.share >= 1.0:
-            return np.ones(len(above))
+    def at(self, distance: np.ndarray, *, past_rehearsal: bool = False) -> npt.NDArray[np.float64]:
+        """The share kept ``distance`` (log) beyond the range: 1 at its edge, ``share`` at ``extent_log``,
+        then on as 1 / (1 + (distance / extent) * (1 / share - 1)); 1 everywhere without a rehearsal.
+        ``past_rehearsal``: farther than the rehearsal reached, at most extent / distance as well (what
+        carried over that far says nothing of farther)."""
+        distance = np.asarray(distance, dtype=float)
+        if self.extent_log <= 0:
+            return np.ones(len(distance))
         odds = 1.0 / max(self.share, 1e-6) - 1.0
-        return 1.0 / (1.0 + np.asarray(above, dtype=float) / self.extent_log * odds)
+        kept = 1.0 / (1.0 + distance / self.extent_log * odds)
+        if past_rehearsal:
+            kept = np.minimum(kept, self.extent_log / np.maximum(distance, self.extent_log))
+        return np.asarray(kept, dtype=float)
 
 
-def faster_fade(fades: list[Fade], above: np.ndarray) -> npt.NDArray[np.float64]:
-    """Per row, the share kept of a correction level that makes it faster than the prior, beyond its
-    model's trained workload range: the product over workload dimensions of each one's :meth:`Fade.at`
-    its distance above (``above``: rows x dimensions). Each dimension is rehearsed on its own tail: one
-    share pooled over all three tails faded longer prompts by what more requests in flight needed (the
-    input-length split's TTFT went from 50.3% to 65.6% median APE with it).
-
-    Only the faster part fades: a faded slower correction would let the prediction fall as the workload
-    grows (the share falls with it), while a faded faster one only raises it, so the monotone guarantee
-    holds (each factor falls only with its own dimension). A correction learned at 128 requests in flight
-    may say little about 950 (MLPerf's Llama-2-70B held out took aiconfigurator's Llama-3.1-70B
-    correction, made at up to 128), and only a faster-than-measured answer breaks a user's SLO.
-    """
-    kept = np.ones(len(above))
+def fade_share(fades: tuple[Fade, ...], distance: np.ndarray, *,
+               past_rehearsal: bool = False) -> npt.NDArray[np.float64]:
+    """Per row, the share of a correction level kept ``distance`` (rows x workload dimensions, log) beyond
+    the trained range: the product over dimensions of each one's :meth:`Fade.at`. Each dimension is
+    rehearsed on its own tail: one share pooled over all three tails faded longer prompts by what more
+    requests in flight needed (the input-length split's TTFT went from 50.3% to 65.6% median APE with it)."""
+    kept = np.ones(len(distance))
     for d, fade in enumerate(fades):
-        kept *= fade.at(above[:, d])
+        kept *= fade.at(distance[:, d], past_rehearsal=past_rehearsal)
     return kept
 
 
-def faded(correction: np.ndarray, level: np.ndarray, fade: np.ndarray) -> npt.NDArray[np.float64]:
-    """The correction with its level's faster part (``level`` < 0) kept by ``fade``: beyond the range the
-    correction is the level at the clamped twin plus the prior's growth past it, and only the level fades."""
-    return np.asarray(correction - level + np.where(level < 0, fade * level, level), dtype=float)
+@dataclass(frozen=True)
+class WorkloadFades:
+    """How a learned correction level fades past its model's trained workload range, per dimension: above
+    the range the part faster than the prior, below it the part slower.
+
+    Only those parts fade, so the monotone guarantee holds: above the range a faded faster level only
+    raises the prediction as the workload grows (the share falls with it), and below the range a faded
+    slower level only lowers it as the workload shrinks; fading the other sign would let a prediction
+    fall as its workload grows. A correction learned at 128 requests in flight may say little about 950
+    (MLPerf's Llama-2-70B held out took aiconfigurator's Llama-3.1-70B correction, made at up to 128),
+    nor MLPerf's at 111-1,412 about 4 (aiconfigurator held out: its Llama-3.1-70B rows at 4-32 in flight
+    took MLPerf's slower level and came out 44% too slow where the prior was 8% off).
+
+    Below the range the share also falls as extent / distance past the rehearsed distance (``Fade.at``,
+    ``past_rehearsal``): a small workload is where the prior is surest (few sequences: one read of the
+    weights per step) and a correction learned on many says least. MLPerf's bottom fifth, one octave
+    below the rest, kept all of its slower level, yet aiconfigurator's rows 3 octaves lower needed none:
+    with the decay aiconfigurator held out went from 33.4% to 30.2% ITL median APE; the same decay above
+    the range took the batch split's TTFT from 28.5% to 37.8% (a faster level learned at 16 prompts did
+    carry to 256), so above the range the rehearsed share alone decides (ad hoc ``surrogate evaluate
+    --split source`` and ``--split batch``).
+    """
+
+    above: tuple[Fade, ...] = ()
+    below: tuple[Fade, ...] = ()
+
+    def apply(self, correction: np.ndarray, level: np.ndarray, above: np.ndarray,
+              below: np.ndarray) -> npt.NDArray[np.float64]:
+        """The correction with its level faded: beyond the range the correction is the level at the clamped
+        twin plus the prior's growth past it, and only the level fades (``above``/``below``: rows x
+        dimensions, log distance beyond the range)."""
+        faster = fade_share(self.above, above)
+        slower = fade_share(self.below, below, past_rehearsal=True)
+        return np.asarray(correction - level + np.where(level < 0, faster, slower) * level, dtype=float)
+
+    def to_dict(self, dimensions: list[str]) -> dict[str, dict[str, dict[str, float]]]:
+        return {side: {name: fade.to_dict() for name, fade in zip(dimensions, fades, strict=True)}
+                for side, fades in (("above", self.above), ("below", self.below)) if fades}
 
 
-def workload_fade(level: np.ndarray, needed_level: np.ndarray, above: np.ndarray) -> float:
-    """The share of a faster-than-prior level that held-out rows beyond the trained range needed: the
-    least-squares slope of what they needed on the level, over those rows, clipped to [0, 1] (1: it carries
-    over in full; no such rows: 1)."""
-    rows = np.isfinite(level) & np.isfinite(needed_level) & (above > 0) & (level < 0)
+def workload_fade(level: np.ndarray, needed_level: np.ndarray, distance: np.ndarray, *, slower: bool = False) -> float:
+    """The share of a level faster than the prior (``slower``: slower than it) that held-out rows beyond the
+    trained range needed: the least-squares slope of what they needed on the level, over those rows,
+    clipped to [0, 1] (1: it carries over in full; no such rows: 1)."""
+    sign = level > 0 if slower else level < 0
+    rows = np.isfinite(level) & np.isfinite(needed_level) & (distance > 0) & sign
     energy = float(np.dot(level[rows], level[rows]))
     if energy <= 0:
         return 1.0

@@ -42,7 +42,7 @@ from surrogate.model._workers import threads_for
 
 __all__ = ["Support", "SUPPORT_KINDS", "DISTANCE_FEATURES", "assess_by_metric", "fit_support", "kind_folds",
            "sequences_of", "vendors_of", "workload_tails", "workload_ranges", "range_excess", "clamp_into",
-           "WORKLOAD_DIMENSIONS"]
+           "WORKLOAD_DIMENSIONS", "TAIL_BELOW"]
 
 # Kinds of "off the data", in the order a row's reasons are listed. A new vendor is also a new accelerator
 # and a new engine is also new software: the wider kind is rehearsed on its own (a whole vendor or engine
@@ -57,6 +57,8 @@ _MODEL_SHAPE = [DISTANCE_FEATURES.index(name) for name in ["log_total_params", "
                                                           "is_mla"]]
 # The workload's dimensions, in the order of :func:`range_excess`'s columns and of the rehearsal's tail folds.
 WORKLOAD_DIMENSIONS = ["sequences", "input_len", "output_len"]
+# The rehearsal's tail folds: d above the range in dimension d, TAIL_BELOW + d below it.
+TAIL_BELOW = len(WORKLOAD_DIMENSIONS)
 # Models this close in (log total, log active parameters) share their trained workload range: a factor 2.
 _SIZE_NEIGHBOURHOOD = float(np.log(2.0))
 # Per batching mode, per trained model: the (least, most) sequences, input and output length measured.
@@ -353,20 +355,20 @@ def _ranges_of(cfg: pd.DataFrame, workload_range: WorkloadRanges) -> tuple[
 
 def range_excess(cfg: pd.DataFrame,
                  workload_range: WorkloadRanges) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.float64]]:
-    """Per row, how far above its model's trained workload range it lies in each of sequences, input and
-    output length (columns in :data:`WORKLOAD_DIMENSIONS` order: log(value / trained maximum), 0 inside; a
-    batching mode never trained on counts as log 2 above in sequences), and how far below it in any (the
-    largest log(trained minimum / value))."""
+    """Per row, how far above and how far below its model's trained workload range it lies in each of
+    sequences, input and output length (columns in :data:`WORKLOAD_DIMENSIONS` order: log(value / trained
+    maximum) above, log(trained minimum / value) below, 0 inside; a batching mode never trained on counts
+    as log 2 above in sequences)."""
     values = _workload_values(cfg)
     low, high, trained = _ranges_of(cfg, workload_range)
     above = np.zeros((len(cfg), len(WORKLOAD_DIMENSIONS)))
     above[~trained, 0] = np.log(2.0)
-    below = np.zeros(len(cfg))
+    below = np.zeros((len(cfg), len(WORKLOAD_DIMENSIONS)))
     with np.errstate(divide="ignore"):
         for d, name in enumerate(WORKLOAD_DIMENSIONS):
             above[trained, d] = np.maximum(np.log(values[name] / high[name]), 0.0)[trained]
-            below = np.where(trained, np.maximum(below, np.log(low[name] / values[name])), below)
-    return above, np.maximum(below, 0.0)
+            below[trained, d] = np.maximum(np.log(low[name] / values[name]), 0.0)[trained]
+    return above, below
 
 
 def range_words(cfg: pd.DataFrame, workload_range: WorkloadRanges) -> tuple[npt.NDArray[np.intp], list[str]]:
@@ -455,24 +457,34 @@ def fit_support(cfg: pd.DataFrame, feats: pd.DataFrame) -> Support:
 
 
 def workload_tails(cfg: pd.DataFrame, quantile: float = 0.8) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.float64]]:
-    """Per batching mode, the rows beyond the ``quantile`` of sequences (fold 0), else of input length
-    (fold 1), else of output length (fold 2); -1 for the rest (always trained on). Also each tail row's
-    log distance beyond the largest value the other folds keep (how far its rehearsal extrapolated)."""
+    """Per batching mode and workload dimension d (sequences, input length, output length, in turn): the rows
+    above the ``quantile`` of d (fold d), then those below its ``1 - quantile`` (fold ``TAIL_BELOW + d``);
+    -1 for the rest (always trained on). A row in several tails is held out in the first, so each
+    dimension's extremes go whole to its own folds before the next dimension's: with every top before any
+    bottom, batch-1 rows with the longest prompts stayed in the prompt tail, trained on while the other
+    batch-1 rows were held out, and no rehearsal row lay below the range it kept.
+    Also each tail row's log distance beyond the largest (below the least) value the rest of its mode
+    keeps (how far its rehearsal extrapolated; 0 where another tail's row keeps the range as wide)."""
     folds = np.full(len(cfg), -1, dtype=np.int64)
     excess = np.full(len(cfg), np.nan)
     values = list(_workload_values(cfg).values())
     for mode in sorted(set(cfg["batching"])):
         rows = cfg["batching"].eq(mode).to_numpy()
         for k, value in enumerate(values):
-            threshold = np.quantile(value[rows], quantile)
-            tail = rows & (value > threshold) & (folds < 0)
-            if not tail.any():  # the top fifth is one value: hold out that value, if anything is left
-                tail = rows & (value >= threshold) & (folds < 0)
-                if (rows & ~tail).sum() == 0:
-                    continue
-            folds[tail] = k
-            kept = rows & ~tail
-            excess[tail] = np.log(value[tail] / np.max(value[kept]))
+            for side, level in ((0, quantile), (TAIL_BELOW, 1.0 - quantile)):
+                threshold = np.quantile(value[rows], level)
+                outer = value > threshold if side == 0 else value < threshold
+                tail = rows & outer & (folds < 0)
+                if not tail.any():  # the fifth is one value: hold out that value, if anything is left
+                    outer = value >= threshold if side == 0 else value <= threshold
+                    tail = rows & outer & (folds < 0)
+                    if (rows & ~tail).sum() == 0:
+                        continue
+                kept = rows & ~tail
+                folds[tail] = side + k
+                distance = (np.log(value[tail] / np.max(value[kept])) if side == 0
+                            else np.log(np.min(value[kept]) / value[tail]))
+                excess[tail] = np.maximum(distance, 0.0)
     return folds, excess
 
 
