@@ -114,10 +114,10 @@ def test_row_bands_combine_kinds_range_and_distance() -> None:
     below = np.array([0.0, 0.0, 0.0, 0.3, 0.0])  # row 3 lies log 0.3 below it: 1.2 times
     shrink, low, high = row_bands(bands, support, above, below)
     np.testing.assert_allclose(shrink, [1.0, 0.5, 1.0, 1.0, 0.25])
-    # above the range: both sides widen with the distance; below it only the low side (P90 never falls
-    # as the workload grows)
-    np.testing.assert_allclose(low, [-0.1, -0.3, -0.4, -0.24, 0.25 * -0.1 + 0.75 * -0.5])
-    np.testing.assert_allclose(high, [0.1, 0.4, 1.2, 0.1, 0.25 * 0.1 + 0.75 * 0.9])
+    # above the range: both sides widen as the square root of the distance over the rehearsed one; below
+    # it only the low side (P90 never falls as the workload grows)
+    np.testing.assert_allclose(low, [-0.1, -0.3, -0.2 * np.sqrt(2.0), -0.2 * np.sqrt(1.2), 0.25 * -0.1 + 0.75 * -0.5])
+    np.testing.assert_allclose(high, [0.1, 0.4, 0.6 * np.sqrt(2.0), 0.1, 0.25 * 0.1 + 0.75 * 0.9])
 
 
 def test_a_metric_without_a_model_gets_the_prior_band_everywhere() -> None:
