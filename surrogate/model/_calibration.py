@@ -272,12 +272,12 @@ class WorkloadFades:
 
     Below the range the share also falls as extent / distance past the rehearsed distance (``Fade.at``,
     ``past_rehearsal``): a small workload is where the prior is surest (few sequences: one read of the
-    weights per step) and a correction learned on many says least. MLPerf's bottom fifth, one octave
-    below the rest, kept all of its slower level, yet aiconfigurator's rows 3 octaves lower needed none:
-    with the decay aiconfigurator held out went from 33.4% to 30.2% ITL median APE; the same decay above
-    the range took the batch split's TTFT from 28.5% to 37.8% (a faster level learned at 16 prompts did
-    carry to 256), so above the range the rehearsed share alone decides (ad hoc ``surrogate evaluate
-    --split source`` and ``--split batch``).
+    weights per step) and a correction learned on many says least. MLPerf's least fifth, a quarter octave
+    below the rest, kept all of its slower level, yet aiconfigurator's rows up to five octaves lower needed
+    none: with the decay aiconfigurator held out went from 33.4% to 29.1% ITL median APE (the prior's
+    24.6%); the same decay above the range took the batch split's TTFT from 28.5% to 37.8% (a faster
+    level learned at 16 prompts did carry to 256), so above the range the rehearsed share alone decides
+    (ad hoc ``surrogate evaluate --split source`` and ``--split batch``).
     """
 
     above: tuple[Fade, ...] = ()
