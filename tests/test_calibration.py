@@ -129,8 +129,6 @@ def test_a_metric_without_a_model_gets_the_prior_band_everywhere() -> None:
 def test_beyond_the_range_a_faster_level_fades_to_the_rehearsed_share_at_the_rehearsed_distance() -> None:
     # Rehearsal: rows log 2 beyond the kept concurrency needed a quarter of the faster level (odds 1/0.25 - 1
     # = 3); rows beyond the kept prompt length needed all of it; output length had no rehearsal.
-    fades = [Fade(0.25, np.log(2.0)), Fade(1.0, 0.5), Fade(0.5, 0.0)]
-    above = np.array([[0.0, 0.0, 0.0], [np.log(2.0), 0.0, 0.0], [np.log(4.0), 3.0, 9.0]])
     fades = (Fade(0.25, np.log(2.0)), Fade(1.0, 0.5), Fade(0.5, 0.0))
     above = np.array([[0.0, 0.0, 0.0], [np.log(2.0), 0.0, 0.0], [np.log(4.0), 3.0, 9.0]])
     np.testing.assert_allclose(fade_share(fades, above), [1.0, 0.25, 1.0 / (1.0 + 2.0 * 3.0)])
