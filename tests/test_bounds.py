@@ -75,12 +75,18 @@ def _fading_model() -> SurrogateModel:
     return model
 
 
-def test_beyond_the_range_only_a_faster_level_fades_and_only_upwards() -> None:
-    rows = pd.DataFrame([
+def _served_grid(batches: list[int], prompts: list[int], outputs: list[int]) -> pd.DataFrame:
+    """Continuous-batching rows over the tiny model's parts, models, engines and tp, at these workloads."""
+    return pd.DataFrame([
         {"hardware": hw, "model": model, "framework": fw, "tp": tp, "batching": "continuous", "batch_size": b,
-         "concurrency": b, "input_len": n, "output_len": 256}
+         "concurrency": b, "input_len": n, "output_len": out}
         for hw in ["h100-sxm", "a100-sxm4-80gb", "l40s"] for model in ["meta-llama/Meta-Llama-3-8B", "Qwen/Qwen2.5-14B"]
-        for fw in ["vllm", "sglang", "tensorrt-llm"] for tp in [1, 2, 4] for b in [16, 512] for n in [1024, 4000]])
+        for fw in ["vllm", "sglang", "tensorrt-llm"] for tp in [1, 2, 4] for b in batches for n in prompts
+        for out in outputs])
+
+
+def test_beyond_the_range_only_a_faster_level_fades_and_only_upwards() -> None:
+    rows = _served_grid([16, 512], [1024, 4000], [256])
     kept, fading = tiny_model().predict(rows), _fading_model().predict(rows)
     beyond = (rows["batch_size"].gt(128) | rows["input_len"].gt(1024)).to_numpy()  # trained: 1-128, 256-1024
     assert (fading.loc[~beyond, "itl_s"] == kept.loc[~beyond, "itl_s"]).all()
@@ -90,12 +96,7 @@ def test_beyond_the_range_only_a_faster_level_fades_and_only_upwards() -> None:
 
 
 def test_below_the_range_only_a_slower_level_fades_and_only_downwards() -> None:
-    rows = pd.DataFrame([
-        {"hardware": hw, "model": model, "framework": fw, "tp": tp, "batching": "continuous", "batch_size": b,
-         "concurrency": b, "input_len": n, "output_len": out}
-        for hw in ["h100-sxm", "a100-sxm4-80gb", "l40s"] for model in ["meta-llama/Meta-Llama-3-8B", "Qwen/Qwen2.5-14B"]
-        for fw in ["vllm", "sglang", "tensorrt-llm"] for tp in [1, 2, 4] for b in [1, 16] for n in [64, 1024]
-        for out in [16, 128]])
+    rows = _served_grid([1, 16], [64, 1024], [16, 128])
     kept, fading = tiny_model().predict(rows), _fading_model().predict(rows)
     below = (rows["input_len"].lt(256) | rows["output_len"].lt(64)).to_numpy()  # trained: 256-1024, 64-256
     assert (fading.loc[~below, "itl_s"] == kept.loc[~below, "itl_s"]).all()

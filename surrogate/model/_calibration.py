@@ -184,8 +184,9 @@ def row_bands(bands: dict[str, Band], support: pd.DataFrame, above: np.ndarray,
     Above it the band widens on both sides, below it only downwards (so P90 never falls as the
     workload grows), as the square root of the distance over the distance the rehearsal extrapolated
     (never less than the rehearsed band): widened in proportion, P10-P90 covered 98-100% of TTFT and
-    ITL four octaves past 16 sequences and 94-95% past 1,024-token prompts; the square root brings
-    those to 95-97% and 82-86% (ad hoc ``surrogate evaluate --split batch`` / ``input_length``).
+    ITL four octaves past 16 sequences and 89-93% past 1,024-token prompts; the square root brings
+    those to 95-97% and 82-86% (ad hoc ``surrogate evaluate --split batch`` / ``input_length``, the
+    same code otherwise).
     Beyond the reference distance ``d > 1`` the trust is divided by ``d`` and the band moves toward
     the prior's own band by ``1 - 1/d``.
     A metric with no model (only a ``prior`` band) gets the prior's band everywhere.

@@ -20,8 +20,9 @@ The distance deliberately leaves batch and lengths out: trust that changed along
 break the monotone guarantee. The workload range's top is judged per model size (models within a factor 2,
 else every model; its bottom over every model: :func:`_ranges_of`): aiconfigurator measured Llama-3.1-70B at
 up to 128 requests in flight, and a range pooled over all models (up to 16,384, on DeepSeek-R1) called
-MLPerf's Llama-2-70B at 394-950 inside it. Leaving the range widens the band, and fades a correction that
-would make the row faster than the prior (see ``surrogate.model._bundle``).
+MLPerf's Llama-2-70B at 394-950 inside it. Leaving the range widens the band, and fades a correction level
+that would make the row faster than the prior above it, or slower than the prior below it
+(``surrogate.model._calibration.WorkloadFades``).
 """
 
 from __future__ import annotations
