@@ -66,7 +66,8 @@ def main(argv: list[str] | None = None) -> int:
     settled, problems = predict_at_rate(model, cfg, server["request_rate_per_s"].to_numpy(dtype=float))
     closed = model.predict(cfg, normalized=True)
     physics = AnalyticPredictor().predict(cfg, normalized=True)
-    open_loop = settled.reindex(cfg.index)
+    # Rows over the predicted capacity have no open-loop prediction (every row, if the model says so).
+    open_loop = settled.reindex(index=cfg.index, columns=list(dict.fromkeys([*settled.columns, *METRICS])))
     results: dict[str, dict[str, dict[str, float]]] = {}
     for metric in METRICS:
         results[metric] = {"open loop (rate only)": _scores(server[metric], open_loop[metric].to_numpy(dtype=float))}

@@ -8,16 +8,19 @@ Continuous batching (a serving engine with ``concurrency`` requests in flight pe
 aiconfigurator "silicon" rows) is a closed-loop steady state. Each request lives for about
 ``output_len`` engine steps, so by Little's law ``running / output_len`` new requests arrive per
 step; every step decodes one token for each running request and prefills arrivals (chunked
-prefill, as in Sarathi-Serve, arXiv 2403.02310). Benchmark clients with equal prompt and output
-lengths start and finish together, so arrivals come in waves: TTFT is half a step of waiting for the
-next step boundary plus the prefill of the prompts ahead of it in its wave (half the running requests
-on average, in chunks of the prefill budget), and ITL is a decode step carrying the prefill of the
-prompts behind it in its wave, again half the wave on average: half the steady-state share of
-``running / output_len`` prompts per step (``surrogate evaluate --split input_length``, fitted on prompts
-of at most 1,024 tokens: the achievable ITL's median APE at 2,048+ went from 36.2% with the full share
-to 22.2% with half). Open-loop rows (a ``request_rate_per_s`` given: Poisson arrivals, MLPerf's
-Server scenario) arrive one by one: every step carries the full steady-state share, and a prompt's TTFT is
-half a step's wait, then the step that carries its own prefill. When the KV cache holds
+prefill, as in Sarathi-Serve, arXiv 2403.02310). ITL is a decode step carrying half the steady-state
+share of those prompts (``surrogate evaluate --split input_length``, fitted on prompts of at most 1,024
+tokens: the achievable ITL's median APE at 2,048+ went from 36.2% with the full share to 22.2% with
+half). TTFT is a wait counted in steps of the running batch, ``first_token_steps + input_len /
+prompt_tokens_per_step`` of them (the next step boundary, scheduling, the first token's way back to the
+client, and the prompt advancing among the running requests; both fitted, ``features.efficiency``), plus
+the prompt's own prefill. Measured TTFT follows the step, not the number of prompts in flight: on
+aiconfigurator's MiniMax-M2.5 (two B200s, 1,024-token prompts) it stayed at 8-15 ITLs from 4 to 256
+requests in flight, where a wave of half the running prompts prefilled ahead of one's own (this
+model's previous TTFT) grew 64-fold. Open-loop rows (a ``request_rate_per_s`` given: Poisson arrivals,
+MLPerf's Server scenario) arrive one by one: every step carries the full steady-state share, and a prompt's
+TTFT is half a step's wait, then the step that carries its own prefill (no Poisson TTFT is measured to fit
+a longer wait on). When the KV cache holds
 fewer than ``concurrency`` sequences (at their mean length, input + output / 2, since paged caches
 grow with the sequence), the rest are preempted and resumed: each request progresses
 ``running / concurrency`` of the time (Little's law again), which stretches ITL, not TTFT (a
@@ -82,7 +85,7 @@ class _Workload:
     in_len: FloatArray
     out_len: FloatArray
     continuous: npt.NDArray[np.bool_]
-    poisson: npt.NDArray[np.bool_]  # open loop (a request rate given): arrivals one by one, not in waves
+    poisson: npt.NDArray[np.bool_]  # open loop (a request rate given): arrivals one by one, not a fixed set of clients
     chunk: FloatArray  # prefill token budget per step; nan = unchunked
     sequences: FloatArray  # concurrency (continuous) or batch size (static)
     moe_ranks: FloatArray  # replicas whose tokens meet in each MoE layer (attention data parallelism)
@@ -133,14 +136,14 @@ def _phase_columns(prefix: str, cost: StepCost) -> dict[str, npt.NDArray[np.gene
 
 @dataclass(frozen=True)
 class AnalyticSteps:
-    """The steps a configuration runs (prefill, the prefill of a wave, decode) and how many sequences
-    run at once: everything that does not depend on efficiency parameters, computed once."""
+    """The steps a configuration runs (prefill, one served prompt's own prefill, decode) and how many
+    sequences run at once: everything that does not depend on efficiency parameters, computed once."""
 
     workload: _Workload
     memory: MemoryBreakdown
     running: FloatArray
     prefill: StepCost
-    wave_prefill: StepCost
+    own_prefill: StepCost
     decode: StepCost
     one_prompt: StepCost
     full_decode: StepCost
@@ -174,15 +177,11 @@ def analytic_steps(cfg: pd.DataFrame, specs: pd.DataFrame) -> AnalyticSteps:
     prefill = step_cost(specs, w.tp, w.pp, w.ep, 0.0, 0.0,
                         np.where(w.continuous, np.maximum(arrivals, 1.0), w.sequences), w.in_len, w.chunk,
                         w.moe_ranks, numeric=s)
-    # Closed-loop clients with equal prompt and output lengths arrive together (in waves): on
-    # average a request's prompt is prefilled after half of the prompts that arrived with it.
-    # Poisson arrivals come one by one: a prompt is prefilled alone.
-    wave_prefill = step_cost(specs, w.tp, w.pp, w.ep, 0.0, 0.0, np.where(w.poisson, 1.0, (running + 1.0) / 2.0),
-                             w.in_len, w.chunk, w.moe_ranks, numeric=s)
+    # A served request's own prompt, in chunks of the prefill budget.
+    own_prefill = step_cost(specs, w.tp, w.pp, w.ep, 0.0, 0.0, 1.0, w.in_len, w.chunk, w.moe_ranks, numeric=s)
     decode_ctx = w.in_len + (w.out_len - 1.0) / 2.0
-    # A request's tokens after its first wait on the prompts prefilled after its own in its wave: half the
-    # wave on average, so its decode steps carry half the steady-state share of arrivals' prefill (all of it
-    # under Poisson arrivals, which spread evenly over the steps).
+    # A closed-loop request's decode steps carry half the steady-state share of arrivals' prefill (fitted on the
+    # input-length split, above), all of it under Poisson arrivals, which spread evenly over the steps.
     decode = step_cost(specs, w.tp, w.pp, w.ep, running, decode_ctx, np.where(w.poisson, arrivals, arrivals / 2.0),
                        w.in_len, w.chunk, w.moe_ranks, numeric=s)
     # For the serving lower bound: one prompt alone, and every in-flight request decoding at once,
@@ -190,7 +189,7 @@ def analytic_steps(cfg: pd.DataFrame, specs: pd.DataFrame) -> AnalyticSteps:
     one_prompt = step_cost(specs, w.tp, w.pp, w.ep, 0.0, 0.0, 1.0, w.in_len, numeric=s)  # other ranks may idle: a bound
     full_decode = step_cost(specs, w.tp, w.pp, w.ep, w.sequences, decode_ctx, 0.0, 0.0,
                             moe_token_factor=w.moe_ranks, numeric=s)
-    return AnalyticSteps(w, mem, running, prefill, wave_prefill, decode, one_prompt, full_decode)
+    return AnalyticSteps(w, mem, running, prefill, own_prefill, decode, one_prompt, full_decode)
 
 
 def peak_bound(steps: AnalyticSteps) -> dict[str, FloatArray]:
@@ -200,27 +199,31 @@ def peak_bound(steps: AnalyticSteps) -> dict[str, FloatArray]:
     Continuous batching: TTFT is at least one prompt's prefill alone at peak; ITL is at least one
     decode step of every in-flight request at peak, since an engine running r <= concurrency of
     them gives each a token every step(r) x concurrency / r, and a step's cost per sequence never
-    grows with r (the weights are shared); latency is TTFT + (output - 1) x ITL. Queueing, waves
-    and preemption, which the achievable model adds, can only make a request slower.
+    grows with r (the weights are shared); latency is TTFT + (output - 1) x ITL. The steps before a
+    first token and preemption, which the achievable model adds, can only make a request slower.
     """
     w = steps.workload
-    static = compose(steps, steps.prefill.time_s, steps.wave_prefill.time_s, steps.decode.time_s)
+    static = compose(steps, steps.prefill.time_s, steps.own_prefill.time_s, steps.decode.time_s, first_token_steps=0.0,
+                     prompt_tokens_per_step=np.inf)
     ttft = np.where(w.continuous, steps.one_prompt.time_s, static["ttft_s"])
     itl = np.where(w.continuous, steps.full_decode.time_s, static["itl_s"])
     return {"peak_ttft_s": ttft, "peak_itl_s": itl,
             "peak_latency_s": np.where(w.continuous, ttft + (w.out_len - 1.0) * itl, static["latency_s"])}
 
 
-def compose(steps: AnalyticSteps, prefill_s: FloatArray, wave_prefill_s: FloatArray,
-            decode_s: FloatArray) -> dict[str, FloatArray]:
-    """TTFT, ITL, latency and throughputs from the three step times (peak or achievable alike)."""
+def compose(steps: AnalyticSteps, prefill_s: FloatArray, own_prefill_s: FloatArray, decode_s: FloatArray, *,
+            first_token_steps: float, prompt_tokens_per_step: float) -> dict[str, FloatArray]:
+    """TTFT, ITL, latency and throughputs from the three step times (peak or achievable alike) and the
+    closed-loop steps before a first token (``Efficiency.first_token_steps``)."""
     w = steps.workload
     # Requests beyond what the KV cache holds are preempted and resumed (vLLM) or wait their turn
     # between tokens: each one progresses running / concurrency of the time (Little's law).
     itl = decode_s * np.where(w.continuous, w.sequences / steps.running, 1.0)
-    # Waves: half a step's wait, then the prompts ahead in the wave. Poisson: half a step's wait, then the step
-    # that carries the prompt's own prefill (``surrogate.model._open_loop``, which adds the queueing).
-    ttft = np.where(w.continuous, np.where(w.poisson, 1.5, 0.5) * decode_s + wave_prefill_s, prefill_s)
+    # Closed loop: ``first_token_steps`` steps (the wait for a step boundary, scheduling, the first token's
+    # way back to the client) and the prompt's own prefill. Poisson: half a step's wait, then the step that
+    # carries the prompt's own prefill (``surrogate.model._open_loop`` adds the queueing).
+    waits = np.where(w.poisson, 1.5, first_token_steps + w.in_len / prompt_tokens_per_step)
+    ttft = np.where(w.continuous, waits * decode_s + own_prefill_s, prefill_s)
     latency = ttft + (w.out_len - 1.0) * itl
     return {
         "ttft_s": ttft,
@@ -251,11 +254,13 @@ def estimate(
     if len(bad):  # the first by position (a label may name more than one row)
         raise ConfigError(f"row {reasons.index[bad[0]]}: {reasons.iloc[bad[0]]}")
     steps = analytic_steps(cfg, specs)
-    rows = (efficiency or default_efficiency()).rows(specs["vendor"], cfg["framework"])
-    achievable = [achievable_step(step, rows) for step in (steps.prefill, steps.wave_prefill, steps.decode)]
+    params = efficiency or default_efficiency()
+    rows = params.rows(specs["vendor"], cfg["framework"])
+    achievable = [achievable_step(step, rows) for step in (steps.prefill, steps.own_prefill, steps.decode)]
     w = steps.workload
     out = {
-        **compose(steps, *(a.time_s for a in achievable)),
+        **compose(steps, *(a.time_s for a in achievable), first_token_steps=params.first_token_steps,
+                   prompt_tokens_per_step=params.prompt_tokens_per_step),
         **peak_bound(steps),
         **_memory_columns(steps.memory, w.tp.shape),
         **_phase_columns("prefill", steps.prefill),

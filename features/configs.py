@@ -190,7 +190,7 @@ def normalize_configs(configs: pd.DataFrame) -> pd.DataFrame:
     out["batch_size"], out["concurrency"] = _sequences(out)
     out["input_len"], out["output_len"] = lengths["input_len"], lengths["output_len"]
     out["prefill_chunk_tokens"] = _optional_numbers(out, "prefill_chunk_tokens", "a number of tokens", np.isfinite)
-    # Only whether a rate is given changes the physics (Poisson arrivals instead of closed-loop waves,
+    # Only whether a rate is given changes the physics (Poisson arrivals instead of closed-loop clients,
     # ``features.analytic``); the requests in flight are still ``concurrency``. NaN: a closed loop.
     out["request_rate_per_s"] = _optional_numbers(
         out, "request_rate_per_s", "a positive number of requests per second (empty for a closed loop)",

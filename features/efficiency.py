@@ -54,6 +54,8 @@ GLOBAL_PARAMETERS: dict[str, tuple[float, float]] = {
     "link_half_bytes": (1e3, 1e9),
     "layer_overhead_s": (0.0, 1e-3),
     "step_overhead_s": (0.0, 0.1),
+    "first_token_steps": (0.5, 64.0),
+    "prompt_tokens_per_step": (16.0, 1e6),
 }
 
 
@@ -72,6 +74,12 @@ class Efficiency:
     link_half_bytes: float = field(default=1e6, metadata={"help": "message size at half that bandwidth"})
     layer_overhead_s: float = field(default=5e-6, metadata={"help": "launch cost per layer and forward pass"})
     step_overhead_s: float = field(default=1e-3, metadata={"help": "engine cost per step"})
+    first_token_steps: float = field(default=4.0, metadata={
+        "help": "closed-loop serving: engine steps a request waits before its first token, besides its "
+                "prompt's (at least half a step: the next step boundary)"})
+    prompt_tokens_per_step: float = field(default=1000.0, metadata={
+        "help": "closed-loop serving: prompt tokens of one request that advance per engine step among the "
+                "running requests"})
     vendor_log_speed: Mapping[str, float] = field(default_factory=dict, metadata={
         "help": "log multiplier on every achievable rate, by hardware vendor (software maturity)"})
     framework_log_speed: Mapping[str, float] = field(default_factory=dict, metadata={

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -10,6 +12,7 @@ from hypothesis import assume, given, settings, strategies as st
 from features import catalog
 from features.analytic import estimate
 from features.configs import gather_specs, normalize_configs
+from features.efficiency import default_efficiency
 from features.errors import ConfigError
 from features.roofline import step_cost
 
@@ -80,19 +83,37 @@ def test_continuous_batching_ttft_includes_waiting_and_interference() -> None:
 def test_poisson_arrivals_spread_prefill_over_every_step_and_reach_their_token_alone() -> None:
     common = {"hardware": "h100-sxm", "model": "meta-llama/Llama-3.1-8B", "batching": "continuous",
               "input_len": 4096, "output_len": 256, "weight_dtype": "fp8"}
-    waves = estimate(one(**common, concurrency=64)).iloc[0]
+    closed = estimate(one(**common, concurrency=64)).iloc[0]
     poisson = estimate(one(**common, concurrency=64, request_rate_per_s=10.0)).iloc[0]
-    # Closed-loop waves: a request's steps carry the prompts behind it in its wave, half the arrivals.
-    assert poisson["itl_s"] > waves["itl_s"]
+    # Closed loop: a request's steps carry half the steady-state share of arrivals' prompts.
+    assert poisson["itl_s"] > closed["itl_s"]
     # A Poisson arrival waits half a step, then rides the step that prefills its prompt alone; one closed-loop
-    # client's TTFT is half a step plus that same prompt: 0.5 x ITL(1) + prefill.
+    # client waits the fitted steps before its first token, then the same prompt.
+    shipped = default_efficiency()
     alone = estimate(one(**common, concurrency=1)).iloc[0]
-    prompt_s = alone["ttft_s"] - 0.5 * alone["itl_s"]
+    waits = shipped.first_token_steps + 4096 / shipped.prompt_tokens_per_step
+    prompt_s = alone["ttft_s"] - waits * alone["itl_s"]
     assert poisson["ttft_s"] == pytest.approx(1.5 * poisson["itl_s"] + prompt_s, rel=1e-9)
-    assert poisson["ttft_s"] < waves["ttft_s"]  # no wave of 32 prompts ahead of it
     # The hard bounds do not depend on how requests arrive.
     for bound in ("peak_ttft_s", "peak_itl_s"):
-        assert poisson[bound] == waves[bound]
+        assert poisson[bound] == closed[bound]
+
+
+def test_a_closed_loop_first_token_waits_its_steps_then_its_own_prompt_by_hand() -> None:
+    common = {"hardware": "h100-sxm", "model": "meta-llama/Llama-3.1-8B", "batching": "continuous",
+              "input_len": 2048, "output_len": 512, "weight_dtype": "fp8", "concurrency": 32}
+    efficiency = replace(default_efficiency(), first_token_steps=10.0, prompt_tokens_per_step=512.0)
+    closed = estimate(one(**common), efficiency=efficiency).iloc[0]
+    poisson = estimate(one(**common, request_rate_per_s=5.0), efficiency=efficiency).iloc[0]
+    # Both prefill the prompt alone; the Poisson one waits 1.5 of its steps for it (no preemption at 32).
+    assert closed["max_batch_size"] > 32
+    prompt_s = poisson["ttft_s"] - 1.5 * poisson["itl_s"]
+    # The closed loop waits 10 steps, and 2,048 / 512 = 4 more while its prompt advances among the running.
+    assert closed["ttft_s"] == pytest.approx((10.0 + 4.0) * closed["itl_s"] + prompt_s, rel=1e-9)
+    # Steps, not a wave of prompts: 32 clients wait no more steps than one (their steps are longer).
+    alone = estimate(one(**{**common, "concurrency": 1}), efficiency=efficiency).iloc[0]
+    assert (closed["ttft_s"] - prompt_s) / closed["itl_s"] == pytest.approx(
+        (alone["ttft_s"] - prompt_s) / alone["itl_s"], rel=1e-9)
 
 
 def test_a_request_rate_must_be_positive() -> None:

@@ -65,6 +65,15 @@ def test_no_time_below_the_peak_bound_and_no_throughput_above_its_ceiling(config
 
 
 @cache
+def _unfaded_model() -> SurrogateModel:
+    """The tiny model with no workload fade at all: what a fade is measured against (the tiny model's own
+    rehearsal may fade more or less than :func:`_fading_model`)."""
+    model = copy.deepcopy(tiny_model())
+    model.fades_ = {}
+    return model
+
+
+@cache
 def _fading_model() -> SurrogateModel:
     """The tiny model as if its workload rehearsal had kept a tenth of a faster-than-prior level one octave
     above the range and of a slower one one octave below it: beyond it, such levels fade fast
@@ -87,7 +96,7 @@ def _served_grid(batches: list[int], prompts: list[int], outputs: list[int]) -> 
 
 def test_beyond_the_range_only_a_faster_level_fades_and_only_upwards() -> None:
     rows = _served_grid([16, 512], [1024, 4000], [256])
-    kept, fading = tiny_model().predict(rows), _fading_model().predict(rows)
+    kept, fading = _unfaded_model().predict(rows), _fading_model().predict(rows)
     beyond = (rows["batch_size"].gt(128) | rows["input_len"].gt(1024)).to_numpy()  # trained: 1-128, 256-1024
     assert (fading.loc[~beyond, "itl_s"] == kept.loc[~beyond, "itl_s"]).all()
     for metric in ["ttft_s", "itl_s"]:
@@ -97,7 +106,7 @@ def test_beyond_the_range_only_a_faster_level_fades_and_only_upwards() -> None:
 
 def test_below_the_range_only_a_slower_level_fades_and_only_downwards() -> None:
     rows = _served_grid([1, 16], [64, 1024], [16, 128])
-    kept, fading = tiny_model().predict(rows), _fading_model().predict(rows)
+    kept, fading = _unfaded_model().predict(rows), _fading_model().predict(rows)
     below = (rows["input_len"].lt(256) | rows["output_len"].lt(64)).to_numpy()  # trained: 256-1024, 64-256
     assert (fading.loc[~below, "itl_s"] == kept.loc[~below, "itl_s"]).all()
     for metric in ["ttft_s", "itl_s"]:

@@ -38,7 +38,13 @@ class LinearServer:
 
 
 def _prefill_s(config: pd.DataFrame) -> float:
-    return float(estimate(config.assign(concurrency=1, batch_size=1), normalized=True)["ttft_s"].iloc[0])
+    """S: the prompt prefilled alone, as one Poisson arrival in flight sees it (its TTFT less 1.5 steps)."""
+    alone = estimate(config.assign(concurrency=1, batch_size=1, request_rate_per_s=1.0), normalized=True).iloc[0]
+    closed = estimate(config.assign(concurrency=1, batch_size=1), normalized=True).iloc[0]
+    prefill = float(alone["ttft_s"] - 1.5 * alone["itl_s"])
+    # Between the hard bound and what a closed-loop client waits (its fitted steps before a first token).
+    assert alone["peak_ttft_s"] <= prefill < closed["ttft_s"] - 1.5 * closed["itl_s"]
+    return prefill
 
 
 def _config(dp: int = 1) -> pd.DataFrame:

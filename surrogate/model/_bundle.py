@@ -105,7 +105,8 @@ __all__ = ["SurrogateModel", "METRICS", "BUNDLE_FORMAT", "check_columns", "finge
 # 7: `attention_dp` replaces dp among the features and the support distance (plain replicas look like one).
 # 8: workload ranges per model size; beyond them a faster-than-prior level fades as rehearsed (``fades_``).
 # 9: below the range a slower-than-prior level fades too, rehearsed on the least fifth (``WorkloadFades``).
-BUNDLE_FORMAT = 9
+# 10: a served TTFT waits fitted steps (``Efficiency.first_token_steps``, ``prompt_tokens_per_step``), not a wave.
+BUNDLE_FORMAT = 10
 # Groupings whose held-out rehearsal refits the achievable prior without the group (its vendor or engine
 # offset falls back to zero, as it would for a vendor or engine never measured).
 _HELD_OUT_GROUPINGS = ("vendor", "hardware", "model", "framework")

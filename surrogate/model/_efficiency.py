@@ -33,7 +33,8 @@ METRICS = ("latency_s", "ttft_s", "itl_s")
 # Fitted globals, as (name, transform): fractions on the logit scale, positive scales on the log scale.
 FITTED_PARAMETERS = (("matmul_fraction", "logit"), ("matmul_half_tokens", "log"), ("matmul_half_params", "log"),
                      ("attention_fraction", "logit"), ("link_fraction", "logit"), ("link_half_bytes", "log"),
-                     ("layer_overhead_s", "log"), ("step_overhead_s", "log"))
+                     ("layer_overhead_s", "log"), ("step_overhead_s", "log"), ("first_token_steps", "log"),
+                     ("prompt_tokens_per_step", "log"))
 _MIN_ROWS = 20
 # Soft-L1 scale of the log residuals: errors beyond ~35% count linearly, not quadratically.
 _LOSS_SCALE = 0.3
@@ -115,8 +116,9 @@ def _residuals(x: npt.NDArray[np.float64], base: Efficiency, problem: Efficiency
     efficiency = _unpack(x, base, problem)
     rows = efficiency.rows(problem.groups)
     steps = problem.steps
-    times = compose(steps, *(achievable_step(s, rows).time_s
-                             for s in (steps.prefill, steps.wave_prefill, steps.decode)))
+    times = compose(steps, *(achievable_step(s, rows).time_s for s in (steps.prefill, steps.own_prefill, steps.decode)),
+                    first_token_steps=efficiency.first_token_steps,
+                    prompt_tokens_per_step=efficiency.prompt_tokens_per_step)
     parts = []
     for metric in METRICS:
         measured = problem.measured[metric]

@@ -2,13 +2,14 @@
 traffic do) instead of a fixed number of clients that each wait for their answer.
 
 A continuous-batching replica fed ``lambda`` requests/s settles where the requests in flight ``N`` obey
-Little's law, ``N = lambda x latency(N)``. Requests that arrive one by one do not wait for a wave of
-others as a closed-loop client batch does: an arrival joins the running batch at the next step, its
-prompt is prefilled in the step after (chunked with the decodes), and it then decodes with the rest.
-So its TTFT is about ``1.5 x ITL(N) + S`` (half a step's wait on average, the step that carries its
-prefill) with ``S`` the achievable prefill time of that prompt alone (the analytic TTFT at one request in
-flight), and its latency ``TTFT + (output_len - 1) x ITL(N)``, with ``ITL(N)`` the model's learned ITL
-at ``N`` in flight (the closed-loop TTFT, learned from clients that start together, is not used). ITL is
+Little's law, ``N = lambda x latency(N)``. Requests that arrive one by one do not wait the steps a
+closed-loop client was measured to wait (``features.analytic``): an arrival joins the running batch at
+the next step, its prompt is prefilled in the step after (chunked with the decodes), and it then decodes
+with the rest. So its TTFT is about ``1.5 x ITL(N) + S`` (half a step's wait on average, the step that
+carries its prefill) with ``S`` the achievable prefill time of that prompt alone (the analytic TTFT of
+one Poisson arrival in flight, less its 1.5 steps), and its latency ``TTFT + (output_len - 1) x ITL(N)``,
+with ``ITL(N)`` the model's learned ITL at ``N`` in flight (the closed-loop TTFT, with its measured wait,
+is not used). ITL is
 non-decreasing in ``N`` (the monotone constraint of the learned correction), so the latency is too and
 the settling point is the smallest whole ``N`` with ``lambda x latency(N) <= N``, found by bisection,
 each step one vectorised prediction of every row. When even the most requests its KV cache holds (the
@@ -112,11 +113,11 @@ def predict_at_rate(model: _Predictor, configs: pd.DataFrame, request_rate_per_s
     alone = cfg.copy()
     alone["concurrency"] = 1
     alone["batch_size"] = 1
-    alone["request_rate_per_s"] = np.nan  # S: the prompt's prefill alone, as one closed-loop client sees it
+    alone["request_rate_per_s"] = rate  # one Poisson arrival in flight: its TTFT is 1.5 steps and S
     physics = estimate(alone, normalized=True)
     # In flight at the settling point, the steps carry Poisson arrivals' prefill (``features.analytic``).
     cfg["request_rate_per_s"] = rate
-    prefill_s = physics["ttft_s"].to_numpy(dtype=float)
+    prefill_s = (physics["ttft_s"] - _STEPS_BEFORE_FIRST_TOKEN * physics["itl_s"]).to_numpy(dtype=float)
     # The engine holds no more sequences than its KV cache fits; arrivals beyond that wait in its queue.
     top = np.clip(np.nan_to_num(physics["max_batch_size"].to_numpy(dtype=float), nan=1.0), 1, max_concurrency)
     settled, capacity = _settle(model, cfg, per_replica, prefill_s, top)
