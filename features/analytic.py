@@ -15,9 +15,9 @@ half). TTFT is a wait counted in steps of the running batch, ``first_token_steps
 prompt_tokens_per_step`` of them (the next step boundary, scheduling, the first token's way back to the
 client, and the prompt advancing among the running requests; both fitted, ``features.efficiency``), plus
 the prompt's own prefill. Measured TTFT follows the step, not the number of prompts in flight: on
-aiconfigurator's MiniMax-M2.5 (two B200s, 1,024-token prompts) it stayed at 8-15 ITLs from 4 to 256
-requests in flight, where a wave of half the running prompts prefilled ahead of one's own (this
-model's previous TTFT) grew 64-fold. Open-loop rows (a ``request_rate_per_s`` given: Poisson arrivals,
+aiconfigurator's MiniMax-M2.5 (two B200s, 1,024-token prompts) it stayed a small multiple of the ITL from 4
+to 256 requests in flight, where a wave of half the running prompts prefilled ahead of one's own (this
+model's previous TTFT) grew with the number in flight. Open-loop rows (a ``request_rate_per_s`` given: Poisson arrivals,
 MLPerf's Server scenario) arrive one by one: every step carries the full steady-state share, and a prompt's
 TTFT is half a step's wait, then the step that carries its own prefill (no Poisson TTFT is measured to fit
 a longer wait on). When the KV cache holds

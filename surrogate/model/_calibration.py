@@ -321,8 +321,8 @@ def growth_slack(cfg: pd.DataFrame, log_measured: np.ndarray, log_prior: np.ndar
 
     The elasticity is the within-deployment slope of log(measured) on log(prior): each deployment's
     rows (same hardware, model, engine, layout, formats) differ only in batch and lengths. 1 means
-    the prior scales right (slack 0); TTFT under continuous batching measures about 0.6 on the shared
-    rows (its prior grows too fast with concurrency and prompt length).
+    the prior scales right (slack 0), as TTFT under continuous batching now does on the shared rows (0.6
+    when its prior prefilled a wave of half the running prompts ahead of each one, which grew too fast).
     """
     ok = np.isfinite(log_measured) & np.isfinite(log_prior)
     if ok.sum() < 3:
