@@ -74,6 +74,8 @@ class Efficiency:
     link_half_bytes: float = field(default=1e6, metadata={"help": "message size at half that bandwidth"})
     layer_overhead_s: float = field(default=5e-6, metadata={"help": "launch cost per layer and forward pass"})
     step_overhead_s: float = field(default=1e-3, metadata={"help": "engine cost per step"})
+    # The served-TTFT defaults are where a fit starts: from half a step and 8,192 tokens per step the fit on the
+    # shared rows ran into a corner of the bounds (0.5, 16) at twice the loss of the fit from here (11.7, 566).
     first_token_steps: float = field(default=4.0, metadata={
         "help": "closed-loop serving: engine steps a request waits before its first token, besides its "
                 "prompt's (at least half a step: the next step boundary)"})
