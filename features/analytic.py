@@ -17,10 +17,10 @@ client, and the prompt advancing among the running requests; both fitted, ``feat
 the prompt's own prefill. Measured TTFT follows the step, not the number of prompts in flight: on
 aiconfigurator's MiniMax-M2.5 (two B200s, 1,024-token prompts) it stayed a small multiple of the ITL from 4
 to 256 requests in flight, where a wave of half the running prompts prefilled ahead of one's own (this
-model's previous TTFT) grew with the number in flight. Open-loop rows (a ``request_rate_per_s`` given: Poisson arrivals,
-MLPerf's Server scenario) arrive one by one: every step carries the full steady-state share, and a prompt's
-TTFT is half a step's wait, then the step that carries its own prefill (no Poisson TTFT is measured to fit
-a longer wait on). When the KV cache holds
+model's previous TTFT) grew with the number in flight. Open-loop rows (a ``request_rate_per_s`` given:
+Poisson arrivals, MLPerf's Server scenario) arrive one by one: every step carries the full steady-state
+share, and a prompt's TTFT is half a step's wait, then the step that carries its own prefill (no Poisson
+TTFT is measured to fit a longer wait on). When the KV cache holds
 fewer than ``concurrency`` sequences (at their mean length, input + output / 2, since paged caches
 grow with the sequence), the rest are preempted and resumed: each request progresses
 ``running / concurrency`` of the time (Little's law again), which stretches ITL, not TTFT (a
@@ -49,9 +49,12 @@ from features.memory import MemoryBreakdown, memory_per_device
 from features.roofline import FloatArray, StepCost, numeric_columns, step_cost
 
 __all__ = ["estimate", "analytic_steps", "compose", "peak_bound", "AnalyticSteps", "ANALYTIC_COLUMNS", "PEAK_COLUMNS",
-           "ACHIEVABLE_PHASE_COLUMNS"]
+           "ACHIEVABLE_PHASE_COLUMNS", "POISSON_STEPS_BEFORE_FIRST_TOKEN"]
 
 _GB = 1e9
+# A Poisson arrival waits half a step on average, then rides the step carrying its prefill: 1.5 steps before
+# its first token, besides the prompt itself (``surrogate.model._open_loop`` reads the same steps).
+POISSON_STEPS_BEFORE_FIRST_TOKEN = 1.5
 _PARTS = ("compute", "memory", "communication")
 _ACHIEVABLE_PARTS = ("compute", "memory", "communication", "overhead")
 
@@ -222,7 +225,7 @@ def compose(steps: AnalyticSteps, prefill_s: FloatArray, own_prefill_s: FloatArr
     # Closed loop: ``first_token_steps`` steps (the wait for a step boundary, scheduling, the first token's
     # way back to the client) and the prompt's own prefill. Poisson: half a step's wait, then the step that
     # carries the prompt's own prefill (``surrogate.model._open_loop`` adds the queueing).
-    waits = np.where(w.poisson, 1.5, first_token_steps + w.in_len / prompt_tokens_per_step)
+    waits = np.where(w.poisson, POISSON_STEPS_BEFORE_FIRST_TOKEN, first_token_steps + w.in_len / prompt_tokens_per_step)
     ttft = np.where(w.continuous, waits * decode_s + own_prefill_s, prefill_s)
     latency = ttft + (w.out_len - 1.0) * itl
     return {

@@ -9,10 +9,9 @@ with the rest. So its TTFT is about ``1.5 x ITL(N) + S`` (half a step's wait on 
 carries its prefill) with ``S`` the achievable prefill time of that prompt alone (the analytic TTFT of
 one Poisson arrival in flight, less its 1.5 steps), and its latency ``TTFT + (output_len - 1) x ITL(N)``,
 with ``ITL(N)`` the model's learned ITL at ``N`` in flight (the closed-loop TTFT, with its measured wait,
-is not used). ITL is
-non-decreasing in ``N`` (the monotone constraint of the learned correction), so the latency is too and
-the settling point is the smallest whole ``N`` with ``lambda x latency(N) <= N``, found by bisection,
-each step one vectorised prediction of every row. When even the most requests its KV cache holds (the
+is not used). ITL is non-decreasing in ``N`` (the monotone constraint of the learned correction), so the
+latency is too and the settling point is the smallest whole ``N`` with ``lambda x latency(N) <= N``, found
+by bisection, each step one vectorised prediction of every row. When even the most requests its KV cache holds (the
 analytic ``max_batch_size``, at most ``max_concurrency``) cannot keep up, the rate is above what the
 deployment serves: its capacity, ``max N / latency(N)`` over the points tried, is reported instead.
 
@@ -30,7 +29,7 @@ from typing import Protocol
 import numpy as np
 import pandas as pd
 
-from features.analytic import estimate
+from features.analytic import POISSON_STEPS_BEFORE_FIRST_TOKEN, estimate
 from features.errors import ConfigError
 
 __all__ = ["predict_at_rate", "DEFAULT_MAX_CONCURRENCY", "OPEN_LOOP_COLUMNS"]
@@ -43,8 +42,6 @@ class _Predictor(Protocol):
     def predict(self, configs: pd.DataFrame, *, normalized: bool = False) -> pd.DataFrame: ...
 
 
-# An arrival waits half a step on average, then the step carrying its prefill: 1.5 steps before its token.
-_STEPS_BEFORE_FIRST_TOKEN = 1.5
 
 
 def _at(model: _Predictor, cfg: pd.DataFrame, concurrency: np.ndarray) -> pd.DataFrame:
@@ -56,7 +53,7 @@ def _at(model: _Predictor, cfg: pd.DataFrame, concurrency: np.ndarray) -> pd.Dat
 
 def _steady_flow(itl_s: np.ndarray, prefill_s: np.ndarray, output_len: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """(TTFT, latency) of a request that joins a running batch whose steps take ``itl_s``."""
-    ttft = _STEPS_BEFORE_FIRST_TOKEN * itl_s + prefill_s
+    ttft = POISSON_STEPS_BEFORE_FIRST_TOKEN * itl_s + prefill_s
     return ttft, ttft + (output_len - 1.0) * itl_s
 
 
@@ -117,7 +114,7 @@ def predict_at_rate(model: _Predictor, configs: pd.DataFrame, request_rate_per_s
     physics = estimate(alone, normalized=True)
     # In flight at the settling point, the steps carry Poisson arrivals' prefill (``features.analytic``).
     cfg["request_rate_per_s"] = rate
-    prefill_s = (physics["ttft_s"] - _STEPS_BEFORE_FIRST_TOKEN * physics["itl_s"]).to_numpy(dtype=float)
+    prefill_s = (physics["ttft_s"] - POISSON_STEPS_BEFORE_FIRST_TOKEN * physics["itl_s"]).to_numpy(dtype=float)
     # The engine holds no more sequences than its KV cache fits; arrivals beyond that wait in its queue.
     top = np.clip(np.nan_to_num(physics["max_batch_size"].to_numpy(dtype=float), nan=1.0), 1, max_concurrency)
     settled, capacity = _settle(model, cfg, per_replica, prefill_s, top)
