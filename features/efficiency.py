@@ -19,7 +19,11 @@ Every efficiency curve lies in (0, 1] and never falls as M, the shard or the mes
 numbers are few and global: each is either sourced (``memory_fraction``: aiconfigurator's
 ``mem_bw_empirical_scaling_factor``) or fitted on measured rows by
 ``surrogate.model.fit_efficiency``, with per-vendor and per-framework log offsets shrunk toward
-zero (a vendor or engine with few rows stays near the global value). The fitted values ship in
+zero (a vendor or engine with few rows stays near the global value). A vendor has two: one on every
+rate, one more on its compute rates alone, since a vendor's kernels can lag its memory system (on the
+shared rows, 2024 ROCm vLLM on MI300X ran large batches 1.5-2.7x slower than predicted with one offset,
+while its memory-bound small batches fitted; one offset pulled every vendor's compute down with it,
+to 0.30 of the matmul peak when MLPerf's compute-bound NVIDIA rows were left out). The fitted values ship in
 ``features/data/efficiency.json`` with the fingerprint of the data they came from.
 """
 
@@ -84,6 +88,9 @@ class Efficiency:
                 "running requests"})
     vendor_log_speed: Mapping[str, float] = field(default_factory=dict, metadata={
         "help": "log multiplier on every achievable rate, by hardware vendor (software maturity)"})
+    vendor_log_compute: Mapping[str, float] = field(default_factory=dict, metadata={
+        "help": "log multiplier on the compute rates (matmul, attention) on top of the vendor's speed: a "
+                "vendor's kernels can lag its memory system (2024 ROCm vLLM on MI300X)"})
     framework_log_speed: Mapping[str, float] = field(default_factory=dict, metadata={
         "help": "log multiplier on every achievable rate, by framework"})
     framework_log_overhead: Mapping[str, float] = field(default_factory=dict, metadata={
@@ -97,7 +104,7 @@ class Efficiency:
 
         A CPU (a probed machine, :mod:`features.host`) is priced at the rates its probe measured: those are
         already achievable rates (a STREAM copy, a BLAS matmul), and the fitted fractions, saturation sizes
-        and engine offsets describe GPUs. Only its own vendor offset (fitted once its rows are in training)
+        and engine offsets describe GPUs. Only its own vendor offsets (fitted once its rows are in training)
         can slow it down. ggml's CPU kernels take a matmul row by row, so there is no tile to fill: no
         saturation in tokens or matrix size. Fixed costs stay as fitted (engine and per-layer work).
         """
@@ -105,11 +112,12 @@ class Efficiency:
         cpu = groups.cpu
         vendor_speed = groups.vendor_values(self.vendor_log_speed)
         speed = np.exp(vendor_speed + np.where(cpu, 0.0, groups.framework_values(self.framework_log_speed)))
+        compute_speed = speed * np.exp(groups.vendor_values(self.vendor_log_compute))
         overhead = np.exp(groups.framework_values(self.framework_log_overhead))
         rows = len(cpu)
 
-        def fraction(value: float) -> FloatArray:
-            out: FloatArray = np.clip(np.where(cpu, 1.0, value) * speed, 1e-3, 1.0)
+        def fraction(value: float, scale: FloatArray = speed) -> FloatArray:
+            out: FloatArray = np.clip(np.where(cpu, 1.0, value) * scale, 1e-3, 1.0)
             return out
 
         def gpu_only(value: float) -> FloatArray:
@@ -117,10 +125,10 @@ class Efficiency:
             return out
 
         return RowEfficiency(
-            matmul_fraction=fraction(self.matmul_fraction),
+            matmul_fraction=fraction(self.matmul_fraction, compute_speed),
             matmul_half_tokens=gpu_only(self.matmul_half_tokens),
             matmul_half_params=gpu_only(self.matmul_half_params),
-            attention_fraction=fraction(self.attention_fraction),
+            attention_fraction=fraction(self.attention_fraction, compute_speed),
             memory_fraction=fraction(self.memory_fraction),
             link_fraction=fraction(self.link_fraction),
             link_half_bytes=np.full(rows, self.link_half_bytes),

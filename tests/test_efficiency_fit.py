@@ -67,6 +67,20 @@ def test_a_vendor_with_a_handful_of_rows_stays_near_the_global_value() -> None:
     assert abs(few.vendor_log_speed["AMD"]) < abs(many.vendor_log_speed["AMD"]) / 2  # the prior holds it back
 
 
+def test_a_vendor_whose_kernels_lag_its_memory_gets_a_compute_offset_not_a_speed_offset() -> None:
+    nvidia = _measured_by(TRUTH, _varied_lengths())
+    amd = _measured_by(replace(TRUTH, vendor_log_compute={"AMD": -np.log(2.0)}),
+                       nvidia[nvidia["framework"].ne("tensorrt-llm")].assign(hardware="mi300x"))
+    fitted = fit_efficiency(pd.concat([nvidia, amd], ignore_index=True), base=Efficiency())
+    speed, compute = fitted.vendor_log_speed, fitted.vendor_log_compute
+    # AMD's compute at half NVIDIA's, its memory at about the same rate. The prior on offsets puts the global
+    # value between the two vendors (each offset about half the gap), where a vendor never seen is priced.
+    assert (speed["AMD"] + compute["AMD"]) - (speed["NVIDIA"] + compute["NVIDIA"]) == pytest.approx(-np.log(2.0),
+                                                                                                     abs=0.1)
+    assert abs(speed["AMD"] - speed["NVIDIA"]) < 0.2
+    assert compute["AMD"] < -0.2 < 0.2 < compute["NVIDIA"]
+
+
 def test_too_few_measured_rows_is_a_data_error() -> None:
     table = synthetic_table().head(5)
     with pytest.raises(DataError, match="too few to fit efficiency parameters"):
