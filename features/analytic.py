@@ -206,12 +206,9 @@ def peak_bound(steps: AnalyticSteps) -> dict[str, FloatArray]:
     first token and preemption, which the achievable model adds, can only make a request slower.
     """
     w = steps.workload
-    static = compose(steps, steps.prefill.time_s, steps.own_prefill.time_s, steps.decode.time_s, first_token_steps=0.0,
-                     prompt_tokens_per_step=np.inf)
-    ttft = np.where(w.continuous, steps.one_prompt.time_s, static["ttft_s"])
-    itl = np.where(w.continuous, steps.full_decode.time_s, static["itl_s"])
-    return {"peak_ttft_s": ttft, "peak_itl_s": itl,
-            "peak_latency_s": np.where(w.continuous, ttft + (w.out_len - 1.0) * itl, static["latency_s"])}
+    ttft = np.where(w.continuous, steps.one_prompt.time_s, steps.prefill.time_s)
+    itl = np.where(w.continuous, steps.full_decode.time_s, steps.decode.time_s)
+    return {"peak_ttft_s": ttft, "peak_itl_s": itl, "peak_latency_s": ttft + (w.out_len - 1.0) * itl}
 
 
 def compose(steps: AnalyticSteps, prefill_s: FloatArray, own_prefill_s: FloatArray, decode_s: FloatArray, *,

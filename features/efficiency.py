@@ -21,9 +21,10 @@ numbers are few and global: each is either sourced (``memory_fraction``: aiconfi
 ``surrogate.model.fit_efficiency``, with per-vendor and per-framework log offsets shrunk toward
 zero (a vendor or engine with few rows stays near the global value). A vendor has two: one on every
 rate, one more on its compute rates alone, since a vendor's kernels can lag its memory system (on the
-shared rows, 2024 ROCm vLLM on MI300X ran large batches 1.5-2.7x slower than predicted with one offset,
-while its memory-bound small batches fitted; one offset pulled every vendor's compute down with it,
-to 0.30 of the matmul peak when MLPerf's compute-bound NVIDIA rows were left out). The fitted values ship in
+shared rows, 2024 ROCm vLLM on MI300X ran its compute-bound large batches far slower than its memory-bound
+small ones implied, and with one offset per vendor the fit pulled every vendor's compute down with it,
+most when MLPerf's compute-bound NVIDIA rows were left out: README, "Deployment-like splits"). The fitted
+values ship in
 ``features/data/efficiency.json`` with the fingerprint of the data they came from.
 """
 
