@@ -38,6 +38,9 @@ FITTED_PARAMETERS = (("matmul_fraction", "logit"), ("matmul_half_tokens", "log")
                      ("attention_fraction", "logit"), ("link_fraction", "logit"), ("link_half_bytes", "log"),
                      ("layer_overhead_s", "log"), ("step_overhead_s", "log"), ("first_token_steps", "log"),
                      ("prompt_tokens_per_step", "log"))
+# The offsets after the globals in the fitted vector, in this order: (Efficiency field, whose names it is keyed by).
+_OFFSETS = (("vendor_log_speed", "vendor"), ("vendor_log_compute", "vendor"), ("framework_log_speed", "framework"),
+            ("framework_log_overhead", "framework"))
 _MIN_ROWS = 20
 # Soft-L1 scale of the log residuals: errors beyond ~35% count linearly, not quadratically.
 _LOSS_SCALE = 0.3
@@ -101,18 +104,29 @@ def _from_free(x: float, transform: str, name: str) -> float:
     return float(np.clip(value, low, high))
 
 
+def _keys(problem: EfficiencyProblem, owner: str) -> tuple[str, ...]:
+    """The names an offset family is keyed by: the problem's vendors or frameworks."""
+    return problem.vendor_names if owner == "vendor" else problem.framework_names
+
+
+def _offset_slices(problem: EfficiencyProblem) -> dict[str, slice]:
+    """Where each offset family of :data:`_OFFSETS` lies in the fitted vector (after the globals)."""
+    slices, at = {}, len(FITTED_PARAMETERS)
+    for name, owner in _OFFSETS:
+        size = len(_keys(problem, owner))
+        slices[name], at = slice(at, at + size), at + size
+    return slices
+
+
 def _unpack(x: npt.NDArray[np.float64], base: Efficiency, problem: EfficiencyProblem) -> Efficiency:
-    n = len(FITTED_PARAMETERS)
     globals_: dict[str, Any] = {name: _from_free(float(x[i]), t, name)
                                 for i, (name, t) in enumerate(FITTED_PARAMETERS)}
-    nv, nf = len(problem.vendor_names), len(problem.framework_names)
-    vendor = dict(zip(problem.vendor_names, (float(v) for v in x[n:n + nv]), strict=True))
-    compute = dict(zip(problem.vendor_names, (float(v) for v in x[n + nv:n + 2 * nv]), strict=True))
-    speed = dict(zip(problem.framework_names, (float(v) for v in x[n + 2 * nv:n + 2 * nv + nf]), strict=True))
-    overhead = dict(zip(problem.framework_names, (float(v) for v in x[n + 2 * nv + nf:]), strict=True))
+    slices = _offset_slices(problem)
+    offsets: dict[str, Any] = {
+        name: dict(zip(_keys(problem, owner), (float(v) for v in x[slices[name]]), strict=True))
+        for name, owner in _OFFSETS}
     # replace, not a round trip through to_dict (which deep-copies every field on each of thousands of calls)
-    return replace(base, **globals_, vendor_log_speed=vendor, vendor_log_compute=compute, framework_log_speed=speed,
-                   framework_log_overhead=overhead)
+    return replace(base, **globals_, **offsets)
 
 
 def _residuals(x: npt.NDArray[np.float64], base: Efficiency, problem: EfficiencyProblem,
@@ -168,18 +182,15 @@ def fit_efficiency(table: pd.DataFrame | EfficiencyProblem, base: Efficiency | N
     if count < _MIN_ROWS:
         raise DataError(f"{count} measured rows are too few to fit efficiency parameters (need {_MIN_ROWS})")
     start = [_to_free(getattr(base, name), t) for name, t in FITTED_PARAMETERS]
-    start += [base.vendor_log_speed.get(v, 0.0) for v in problem.vendor_names]
-    start += [base.vendor_log_compute.get(v, 0.0) for v in problem.vendor_names]
-    start += [base.framework_log_speed.get(f, 0.0) for f in problem.framework_names]
-    start += [base.framework_log_overhead.get(f, 0.0) for f in problem.framework_names]
+    for name, owner in _OFFSETS:
+        start += [getattr(base, name).get(key, 0.0) for key in _keys(problem, owner)]
     # The offsets' Gaussian prior: an offset o costs what o in log error on prior_rows rows costs.
     prior_weight = float(np.sqrt(prior_rows))
     # One BLAS thread, here and in training's worker processes alike: the fit stops on a tolerance, and
     # linear algebra split over another number of threads rounds differently (1e-10), which moved some
     # held-out predictions by up to 4% between a fold fitted here and one fitted in a worker.
     x = np.array(start)
-    n, nv = len(FITTED_PARAMETERS), len(problem.vendor_names)
-    compute = np.arange(n + nv, n + 2 * nv)
+    compute = np.arange(len(x))[_offset_slices(problem)["vendor_log_compute"]]
     free = np.setdiff1d(np.arange(len(x)), compute)
     with threadpool_limits(limits=1):
         # Vendors' compute offsets trade against the global fractions (many local optima): first fit everything

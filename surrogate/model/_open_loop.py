@@ -42,8 +42,6 @@ class _Predictor(Protocol):
     def predict(self, configs: pd.DataFrame, *, normalized: bool = False) -> pd.DataFrame: ...
 
 
-
-
 def _at(model: _Predictor, cfg: pd.DataFrame, concurrency: np.ndarray) -> pd.DataFrame:
     trial = cfg.copy()
     trial["concurrency"] = concurrency.astype(np.int64)
