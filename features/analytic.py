@@ -11,10 +11,12 @@ step; every step decodes one token for each running request and prefills arrival
 prefill, as in Sarathi-Serve, arXiv 2403.02310). ITL is a decode step carrying half the steady-state
 share of those prompts (``surrogate evaluate --split input_length``, fitted on prompts of at most 1,024
 tokens: the achievable ITL's median APE at 2,048+ went from 36.2% with the full share to 22.2% with
-half). TTFT is a wait counted in steps of the running batch, ``first_token_steps + input_len /
-prompt_tokens_per_step`` of them (the next step boundary, scheduling, the first token's way back to the
-client, and the prompt advancing among the running requests; both fitted, ``features.efficiency``), plus
-the prompt's own prefill. Measured TTFT follows the step, not the number of prompts in flight: on
+half). TTFT is a wait counted in steps of the running batch, ``first_token_steps`` of them, scaled per
+engine (the next step boundary, the engine's scheduling, the first token's way back to the client; fitted,
+``features.efficiency``), plus the prompt's own prefill. A wait that also grew with the prompt (a fitted
+number of prompt tokens per step) fitted short prompts and extrapolated badly: trained on prompts of at
+most 1,024 tokens it settled at ~100 tokens per step, 84 steps at 8,192. Measured TTFT follows the step,
+not the number of prompts in flight: on
 aiconfigurator's MiniMax-M2.5 (two B200s, 1,024-token prompts) it stayed a small multiple of the ITL from 4
 to 256 requests in flight, where a wave of half the running prompts prefilled ahead of one's own (this
 model's previous TTFT) grew with the number in flight. Open-loop rows (a ``request_rate_per_s`` given:
@@ -212,9 +214,9 @@ def peak_bound(steps: AnalyticSteps) -> dict[str, FloatArray]:
 
 
 def compose(steps: AnalyticSteps, prefill_s: FloatArray, own_prefill_s: FloatArray, decode_s: FloatArray, *,
-            first_token_steps: float, prompt_tokens_per_step: float) -> dict[str, FloatArray]:
+            first_token_steps: float | FloatArray) -> dict[str, FloatArray]:
     """TTFT, ITL, latency and throughputs from the three step times (peak or achievable alike) and the
-    closed-loop steps before a first token (``Efficiency.first_token_steps``)."""
+    closed-loop steps before a first token, per row or one for all (``RowEfficiency.first_token_steps``)."""
     w = steps.workload
     # Requests beyond what the KV cache holds are preempted and resumed (vLLM) or wait their turn
     # between tokens: each one progresses running / concurrency of the time (Little's law).
@@ -222,7 +224,7 @@ def compose(steps: AnalyticSteps, prefill_s: FloatArray, own_prefill_s: FloatArr
     # Closed loop: ``first_token_steps`` steps (the wait for a step boundary, scheduling, the first token's
     # way back to the client) and the prompt's own prefill. Poisson: half a step's wait, then the step that
     # carries the prompt's own prefill (``surrogate.model._open_loop`` adds the queueing).
-    waits = np.where(w.poisson, POISSON_STEPS_BEFORE_FIRST_TOKEN, first_token_steps + w.in_len / prompt_tokens_per_step)
+    waits = np.where(w.poisson, POISSON_STEPS_BEFORE_FIRST_TOKEN, first_token_steps)
     ttft = np.where(w.continuous, waits * decode_s + own_prefill_s, prefill_s)
     latency = ttft + (w.out_len - 1.0) * itl
     return {
@@ -259,8 +261,7 @@ def estimate(
     achievable = [achievable_step(step, rows) for step in (steps.prefill, steps.own_prefill, steps.decode)]
     w = steps.workload
     out = {
-        **compose(steps, *(a.time_s for a in achievable), first_token_steps=params.first_token_steps,
-                   prompt_tokens_per_step=params.prompt_tokens_per_step),
+        **compose(steps, *(a.time_s for a in achievable), first_token_steps=rows.first_token_steps),
         **peak_bound(steps),
         **_memory_columns(steps.memory, w.tp.shape),
         **_phase_columns("prefill", steps.prefill),

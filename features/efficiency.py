@@ -60,7 +60,6 @@ GLOBAL_PARAMETERS: dict[str, tuple[float, float]] = {
     "layer_overhead_s": (0.0, 1e-3),
     "step_overhead_s": (0.0, 0.1),
     "first_token_steps": (0.5, 64.0),
-    "prompt_tokens_per_step": (16.0, 1e6),
 }
 
 
@@ -79,14 +78,9 @@ class Efficiency:
     link_half_bytes: float = field(default=1e6, metadata={"help": "message size at half that bandwidth"})
     layer_overhead_s: float = field(default=5e-6, metadata={"help": "launch cost per layer and forward pass"})
     step_overhead_s: float = field(default=1e-3, metadata={"help": "engine cost per step"})
-    # The served-TTFT defaults are where a fit starts: from half a step and 8,192 tokens per step the fit on the
-    # shared rows ran into a corner of the bounds (0.5, 16) at twice the loss of the fit from here (11.7, 566).
     first_token_steps: float = field(default=4.0, metadata={
         "help": "closed-loop serving: engine steps a request waits before its first token, besides its "
-                "prompt's (at least half a step: the next step boundary)"})
-    prompt_tokens_per_step: float = field(default=1000.0, metadata={
-        "help": "closed-loop serving: prompt tokens of one request that advance per engine step among the "
-                "running requests"})
+                "prompt's own prefill (at least half a step: the next step boundary)"})
     vendor_log_speed: Mapping[str, float] = field(default_factory=dict, metadata={
         "help": "log multiplier on every achievable rate, by hardware vendor (software maturity)"})
     vendor_log_compute: Mapping[str, float] = field(default_factory=dict, metadata={
@@ -96,6 +90,9 @@ class Efficiency:
         "help": "log multiplier on every achievable rate, by framework"})
     framework_log_overhead: Mapping[str, float] = field(default_factory=dict, metadata={
         "help": "log multiplier on the fixed costs, by framework"})
+    framework_log_wait: Mapping[str, float] = field(default_factory=dict, metadata={
+        "help": "log multiplier on the closed-loop steps before a first token, by framework (its scheduler: "
+                "aiconfigurator's TTFT / ITL is ~13 on vLLM, ~25 on TensorRT-LLM, ~35 on SGLang)"})
     source: str = field(default="defaults", metadata={"help": "where the numbers come from"})
 
     def rows(self, vendors: npt.ArrayLike | RowGroups, frameworks: npt.ArrayLike | None = None) -> RowEfficiency:
@@ -135,6 +132,7 @@ class Efficiency:
             link_half_bytes=np.full(rows, self.link_half_bytes),
             layer_overhead_s=self.layer_overhead_s * overhead,
             step_overhead_s=self.step_overhead_s * overhead,
+            first_token_steps=self.first_token_steps * np.exp(groups.framework_values(self.framework_log_wait)),
         )
 
     def to_dict(self) -> dict[str, Any]:
@@ -199,6 +197,7 @@ class RowEfficiency:
     link_half_bytes: FloatArray
     layer_overhead_s: FloatArray
     step_overhead_s: FloatArray
+    first_token_steps: FloatArray
 
 
 @dataclass(frozen=True)

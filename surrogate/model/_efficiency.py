@@ -36,8 +36,7 @@ METRICS = ("latency_s", "ttft_s", "itl_s")
 # Fitted globals, as (name, transform): fractions on the logit scale, positive scales on the log scale.
 FITTED_PARAMETERS = (("matmul_fraction", "logit"), ("matmul_half_tokens", "log"), ("matmul_half_params", "log"),
                      ("attention_fraction", "logit"), ("link_fraction", "logit"), ("link_half_bytes", "log"),
-                     ("layer_overhead_s", "log"), ("step_overhead_s", "log"), ("first_token_steps", "log"),
-                     ("prompt_tokens_per_step", "log"))
+                     ("layer_overhead_s", "log"), ("step_overhead_s", "log"), ("first_token_steps", "log"))
 _MIN_ROWS = 20
 # Soft-L1 scale of the log residuals: errors beyond ~35% count linearly, not quadratically.
 _LOSS_SCALE = 0.3
@@ -109,10 +108,12 @@ def _unpack(x: npt.NDArray[np.float64], base: Efficiency, problem: EfficiencyPro
     vendor = dict(zip(problem.vendor_names, (float(v) for v in x[n:n + nv]), strict=True))
     compute = dict(zip(problem.vendor_names, (float(v) for v in x[n + nv:n + 2 * nv]), strict=True))
     speed = dict(zip(problem.framework_names, (float(v) for v in x[n + 2 * nv:n + 2 * nv + nf]), strict=True))
-    overhead = dict(zip(problem.framework_names, (float(v) for v in x[n + 2 * nv + nf:]), strict=True))
+    overhead = dict(zip(problem.framework_names, (float(v) for v in x[n + 2 * nv + nf:n + 2 * nv + 2 * nf]),
+                        strict=True))
+    wait = dict(zip(problem.framework_names, (float(v) for v in x[n + 2 * nv + 2 * nf:]), strict=True))
     # replace, not a round trip through to_dict (which deep-copies every field on each of thousands of calls)
     return replace(base, **globals_, vendor_log_speed=vendor, vendor_log_compute=compute, framework_log_speed=speed,
-                   framework_log_overhead=overhead)
+                   framework_log_overhead=overhead, framework_log_wait=wait)
 
 
 def _residuals(x: npt.NDArray[np.float64], base: Efficiency, problem: EfficiencyProblem,
@@ -121,8 +122,7 @@ def _residuals(x: npt.NDArray[np.float64], base: Efficiency, problem: Efficiency
     rows = efficiency.rows(problem.groups)
     steps = problem.steps
     times = compose(steps, *(achievable_step(s, rows).time_s for s in (steps.prefill, steps.own_prefill, steps.decode)),
-                    first_token_steps=efficiency.first_token_steps,
-                    prompt_tokens_per_step=efficiency.prompt_tokens_per_step)
+                    first_token_steps=rows.first_token_steps)
     parts = []
     for metric in METRICS:
         measured = problem.measured[metric]
@@ -172,6 +172,7 @@ def fit_efficiency(table: pd.DataFrame | EfficiencyProblem, base: Efficiency | N
     start += [base.vendor_log_compute.get(v, 0.0) for v in problem.vendor_names]
     start += [base.framework_log_speed.get(f, 0.0) for f in problem.framework_names]
     start += [base.framework_log_overhead.get(f, 0.0) for f in problem.framework_names]
+    start += [base.framework_log_wait.get(f, 0.0) for f in problem.framework_names]
     # The offsets' Gaussian prior: an offset o costs what o in log error on prior_rows rows costs.
     prior_weight = float(np.sqrt(prior_rows))
     # One BLAS thread, here and in training's worker processes alike: the fit stops on a tolerance, and
