@@ -11,16 +11,20 @@ step; every step decodes one token for each running request and prefills arrival
 prefill, as in Sarathi-Serve, arXiv 2403.02310). ITL is a decode step carrying half the steady-state
 share of those prompts (``surrogate evaluate --split input_length``, fitted on prompts of at most 1,024
 tokens: the achievable ITL's median APE at 2,048+ went from 36.2% with the full share to 22.2% with
-half). TTFT is a wait counted in steps of the running batch, ``first_token_steps + input_len /
-prompt_tokens_per_step`` of them (the next step boundary, scheduling, the first token's way back to the
-client, and the prompt advancing among the running requests; both fitted, ``features.efficiency``), plus
-the prompt's own prefill. Measured TTFT follows the step, not the number of prompts in flight: on
-aiconfigurator's MiniMax-M2.5 (two B200s, 1,024-token prompts) it stayed a small multiple of the ITL from 4
-to 256 requests in flight, where a wave of half the running prompts prefilled ahead of one's own (this
-model's previous TTFT) grew with the number in flight. Open-loop rows (a ``request_rate_per_s`` given:
-Poisson arrivals, MLPerf's Server scenario) arrive one by one: every step carries the full steady-state
-share, and a prompt's TTFT is half a step's wait, then the step that carries its own prefill (no Poisson
-TTFT is measured to fit a longer wait on). When the KV cache holds
+half). TTFT is a wait counted in steps of the running batch, ``first_token_steps`` of them, scaled per
+engine (the next step boundary, the engine's scheduling, the first token's way back to the client), plus a
+share ``wave_fraction`` of the prefill of the other running requests' prompts (clients asking the same
+lengths fall into lockstep and arrive together; 0 when arrivals spread evenly, 0.5 when every one arrives
+in the same step), plus the prompt's own prefill; both fitted (``features.efficiency``). The steps alone
+follow aiconfigurator's short prompts (MiniMax-M2.5 on two B200s, 1,024-token prompts: TTFT stayed a small
+multiple of the ITL from 4 to 256 in flight, where the whole half-wave, an earlier release's TTFT, grew
+with the number in flight); the share carries its long prompts at many in flight (8,192 tokens at 64+ in
+flight measured 2.8-6.9x what the steps and the own prefill give). A wait that grew with the prompt alone
+(a fitted number of prompt tokens per step) fitted short prompts and extrapolated badly: trained on prompts
+of at most 1,024 tokens it settled at ~100 tokens per step, 84 steps at 8,192. Open-loop rows (a
+``request_rate_per_s`` given: Poisson arrivals, MLPerf's Server scenario) arrive one by one: every step
+carries the full steady-state share, and a prompt's TTFT is half a step's wait, then the step that carries
+its own prefill (no Poisson TTFT is measured to fit a longer wait on). When the KV cache holds
 fewer than ``concurrency`` sequences (at their mean length, input + output / 2, since paged caches
 grow with the sequence), the rest are preempted and resumed: each request progresses
 ``running / concurrency`` of the time (Little's law again), which stretches ITL, not TTFT (a
@@ -148,6 +152,7 @@ class AnalyticSteps:
     prefill: StepCost
     own_prefill: StepCost
     decode: StepCost
+    wave: StepCost
     one_prompt: StepCost
     full_decode: StepCost
 
@@ -182,6 +187,10 @@ def analytic_steps(cfg: pd.DataFrame, specs: pd.DataFrame) -> AnalyticSteps:
                         w.moe_ranks, numeric=s)
     # A served request's own prompt, in chunks of the prefill budget.
     own_prefill = step_cost(specs, w.tp, w.pp, w.ep, 0.0, 0.0, 1.0, w.in_len, w.chunk, w.moe_ranks, numeric=s)
+    # The prompts of every other running request, prefilled in chunks: what a closed-loop prompt waits behind
+    # when its clients arrive together (``compose`` takes the fitted share of it).
+    wave = step_cost(specs, w.tp, w.pp, w.ep, 0.0, 0.0, np.maximum(running - 1.0, 0.0), w.in_len, w.chunk,
+                     w.moe_ranks, numeric=s)
     decode_ctx = w.in_len + (w.out_len - 1.0) / 2.0
     # A closed-loop request's decode steps carry half the steady-state share of arrivals' prefill (fitted on the
     # input-length split, above), all of it under Poisson arrivals, which spread evenly over the steps.
@@ -192,7 +201,7 @@ def analytic_steps(cfg: pd.DataFrame, specs: pd.DataFrame) -> AnalyticSteps:
     one_prompt = step_cost(specs, w.tp, w.pp, w.ep, 0.0, 0.0, 1.0, w.in_len, numeric=s)  # other ranks may idle: a bound
     full_decode = step_cost(specs, w.tp, w.pp, w.ep, w.sequences, decode_ctx, 0.0, 0.0,
                             moe_token_factor=w.moe_ranks, numeric=s)
-    return AnalyticSteps(w, mem, running, prefill, own_prefill, decode, one_prompt, full_decode)
+    return AnalyticSteps(w, mem, running, prefill, own_prefill, decode, wave, one_prompt, full_decode)
 
 
 def peak_bound(steps: AnalyticSteps) -> dict[str, FloatArray]:
@@ -211,19 +220,23 @@ def peak_bound(steps: AnalyticSteps) -> dict[str, FloatArray]:
     return {"peak_ttft_s": ttft, "peak_itl_s": itl, "peak_latency_s": ttft + (w.out_len - 1.0) * itl}
 
 
-def compose(steps: AnalyticSteps, prefill_s: FloatArray, own_prefill_s: FloatArray, decode_s: FloatArray, *,
-            first_token_steps: float, prompt_tokens_per_step: float) -> dict[str, FloatArray]:
-    """TTFT, ITL, latency and throughputs from the three step times (peak or achievable alike) and the
-    closed-loop steps before a first token (``Efficiency.first_token_steps``)."""
+def compose(steps: AnalyticSteps, prefill_s: FloatArray, own_prefill_s: FloatArray, decode_s: FloatArray,
+            wave_s: FloatArray, *, first_token_steps: float | FloatArray,
+            wave_fraction: float | FloatArray) -> dict[str, FloatArray]:
+    """TTFT, ITL, latency and throughputs from the four step times (peak or achievable alike), the closed-loop
+    steps before a first token and the share of the other running prompts prefilled ahead of one's own, per
+    row or one for all (``RowEfficiency.first_token_steps``, ``wave_fraction``)."""
     w = steps.workload
     # Requests beyond what the KV cache holds are preempted and resumed (vLLM) or wait their turn
     # between tokens: each one progresses running / concurrency of the time (Little's law).
     itl = decode_s * np.where(w.continuous, w.sequences / steps.running, 1.0)
     # Closed loop: ``first_token_steps`` steps (the wait for a step boundary, scheduling, the first token's
-    # way back to the client) and the prompt's own prefill. Poisson: half a step's wait, then the step that
-    # carries the prompt's own prefill (``surrogate.model._open_loop`` adds the queueing).
-    waits = np.where(w.poisson, POISSON_STEPS_BEFORE_FIRST_TOKEN, first_token_steps + w.in_len / prompt_tokens_per_step)
-    ttft = np.where(w.continuous, waits * decode_s + own_prefill_s, prefill_s)
+    # way back to the client), the share of the other running prompts prefilled ahead of its own, and its own
+    # prefill. Poisson: half a step's wait, then the step that carries the prompt's own prefill
+    # (``surrogate.model._open_loop`` adds the queueing).
+    waits = np.where(w.poisson, POISSON_STEPS_BEFORE_FIRST_TOKEN, first_token_steps)
+    ahead_s = np.where(w.poisson | (steps.running <= 1.0), 0.0, wave_fraction * wave_s)
+    ttft = np.where(w.continuous, waits * decode_s + ahead_s + own_prefill_s, prefill_s)
     latency = ttft + (w.out_len - 1.0) * itl
     return {
         "ttft_s": ttft,
@@ -256,11 +269,11 @@ def estimate(
     steps = analytic_steps(cfg, specs)
     params = efficiency or default_efficiency()
     rows = params.rows(specs["vendor"], cfg["framework"])
-    achievable = [achievable_step(step, rows) for step in (steps.prefill, steps.own_prefill, steps.decode)]
+    achievable = [achievable_step(step, rows) for step in (steps.prefill, steps.own_prefill, steps.decode, steps.wave)]
     w = steps.workload
     out = {
-        **compose(steps, *(a.time_s for a in achievable), first_token_steps=params.first_token_steps,
-                   prompt_tokens_per_step=params.prompt_tokens_per_step),
+        **compose(steps, *(a.time_s for a in achievable), first_token_steps=rows.first_token_steps,
+                  wave_fraction=rows.wave_fraction),
         **peak_bound(steps),
         **_memory_columns(steps.memory, w.tp.shape),
         **_phase_columns("prefill", steps.prefill),

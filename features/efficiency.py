@@ -53,14 +53,19 @@ GLOBAL_PARAMETERS: dict[str, tuple[float, float]] = {
     "matmul_fraction": (0.05, 1.0),
     "matmul_half_tokens": (1.0, 4096.0),
     "matmul_half_params": (1e3, 1e9),
-    "attention_fraction": (0.02, 1.0),
+    # FlashAttention-2 (arXiv 2307.08691): its forward pass reaches 50-73% of A100's peak, FlashAttention 25-40%.
+    # The low end is the floor: without it the fit on the shared rows put attention at 5% of peak to carry long
+    # prompts served at 16-256 in flight (slower than any term explains), and priced a 32,768-token prefill of
+    # Llama-3.1-8B on one H100 at 7.0 s, against 2.5 s at this floor.
+    "attention_fraction": (0.25, 1.0),
     "memory_fraction": (0.1, 1.0),
     "link_fraction": (0.05, 1.0),
     "link_half_bytes": (1e3, 1e9),
     "layer_overhead_s": (0.0, 1e-3),
     "step_overhead_s": (0.0, 0.1),
     "first_token_steps": (0.5, 64.0),
-    "prompt_tokens_per_step": (16.0, 1e6),
+    # Half the wave is all of it ahead on average: every client arriving in the same step.
+    "wave_fraction": (0.0, 0.5),
 }
 
 
@@ -79,14 +84,13 @@ class Efficiency:
     link_half_bytes: float = field(default=1e6, metadata={"help": "message size at half that bandwidth"})
     layer_overhead_s: float = field(default=5e-6, metadata={"help": "launch cost per layer and forward pass"})
     step_overhead_s: float = field(default=1e-3, metadata={"help": "engine cost per step"})
-    # The served-TTFT defaults are where a fit starts: from half a step and 8,192 tokens per step the fit on the
-    # shared rows ran into a corner of the bounds (0.5, 16) at twice the loss of the fit from here (11.7, 566).
     first_token_steps: float = field(default=4.0, metadata={
         "help": "closed-loop serving: engine steps a request waits before its first token, besides its "
-                "prompt's (at least half a step: the next step boundary)"})
-    prompt_tokens_per_step: float = field(default=1000.0, metadata={
-        "help": "closed-loop serving: prompt tokens of one request that advance per engine step among the "
-                "running requests"})
+                "prompt's own prefill (at least half a step: the next step boundary)"})
+    wave_fraction: float = field(default=0.05, metadata={
+        "help": "closed-loop serving: share of the other running requests' prompts prefilled ahead of one's "
+                "own (0: arrivals spread evenly over the steps; 0.5: every client arrives in the same step, "
+                "as clients asking the same lengths fall into lockstep)"})
     vendor_log_speed: Mapping[str, float] = field(default_factory=dict, metadata={
         "help": "log multiplier on every achievable rate, by hardware vendor (software maturity)"})
     vendor_log_compute: Mapping[str, float] = field(default_factory=dict, metadata={
@@ -96,6 +100,9 @@ class Efficiency:
         "help": "log multiplier on every achievable rate, by framework"})
     framework_log_overhead: Mapping[str, float] = field(default_factory=dict, metadata={
         "help": "log multiplier on the fixed costs, by framework"})
+    framework_log_wait: Mapping[str, float] = field(default_factory=dict, metadata={
+        "help": "log multiplier on the closed-loop steps before a first token, by framework (its scheduler: "
+                "aiconfigurator's TTFT / ITL is ~13 on vLLM, ~25 on TensorRT-LLM, ~35 on SGLang)"})
     source: str = field(default="defaults", metadata={"help": "where the numbers come from"})
 
     def rows(self, vendors: npt.ArrayLike | RowGroups, frameworks: npt.ArrayLike | None = None) -> RowEfficiency:
@@ -135,6 +142,8 @@ class Efficiency:
             link_half_bytes=np.full(rows, self.link_half_bytes),
             layer_overhead_s=self.layer_overhead_s * overhead,
             step_overhead_s=self.step_overhead_s * overhead,
+            first_token_steps=self.first_token_steps * np.exp(groups.framework_values(self.framework_log_wait)),
+            wave_fraction=np.full(rows, self.wave_fraction),
         )
 
     def to_dict(self) -> dict[str, Any]:
@@ -199,6 +208,8 @@ class RowEfficiency:
     link_half_bytes: FloatArray
     layer_overhead_s: FloatArray
     step_overhead_s: FloatArray
+    first_token_steps: FloatArray
+    wave_fraction: FloatArray
 
 
 @dataclass(frozen=True)

@@ -91,7 +91,7 @@ def test_poisson_arrivals_spread_prefill_over_every_step_and_reach_their_token_a
     # client waits the fitted steps before its first token, then the same prompt.
     shipped = default_efficiency()
     alone = estimate(one(**common, concurrency=1)).iloc[0]
-    waits = shipped.first_token_steps + 4096 / shipped.prompt_tokens_per_step
+    waits = shipped.first_token_steps * np.exp(shipped.framework_log_wait.get("vllm", 0.0))  # one()'s engine
     prompt_s = alone["ttft_s"] - waits * alone["itl_s"]
     assert poisson["ttft_s"] == pytest.approx(1.5 * poisson["itl_s"] + prompt_s, rel=1e-9)
     # The hard bounds do not depend on how requests arrive.
@@ -102,18 +102,35 @@ def test_poisson_arrivals_spread_prefill_over_every_step_and_reach_their_token_a
 def test_a_closed_loop_first_token_waits_its_steps_then_its_own_prompt_by_hand() -> None:
     common = {"hardware": "h100-sxm", "model": "meta-llama/Llama-3.1-8B", "batching": "continuous",
               "input_len": 2048, "output_len": 512, "weight_dtype": "fp8", "concurrency": 32}
-    efficiency = replace(default_efficiency(), first_token_steps=10.0, prompt_tokens_per_step=512.0)
+    efficiency = replace(default_efficiency(), first_token_steps=10.0, framework_log_wait={}, wave_fraction=0.0)
     closed = estimate(one(**common), efficiency=efficiency).iloc[0]
     poisson = estimate(one(**common, request_rate_per_s=5.0), efficiency=efficiency).iloc[0]
     # Both prefill the prompt alone; the Poisson one waits 1.5 of its steps for it (no preemption at 32).
     assert closed["max_batch_size"] > 32
     prompt_s = poisson["ttft_s"] - 1.5 * poisson["itl_s"]
-    # The closed loop waits 10 steps, and 2,048 / 512 = 4 more while its prompt advances among the running.
-    assert closed["ttft_s"] == pytest.approx((10.0 + 4.0) * closed["itl_s"] + prompt_s, rel=1e-9)
+    # The closed loop waits 10 steps, then its prompt's own prefill.
+    assert closed["ttft_s"] == pytest.approx(10.0 * closed["itl_s"] + prompt_s, rel=1e-9)
     # Steps, not a wave of prompts: 32 clients wait no more steps than one (their steps are longer).
     alone = estimate(one(**{**common, "concurrency": 1}), efficiency=efficiency).iloc[0]
     assert (closed["ttft_s"] - prompt_s) / closed["itl_s"] == pytest.approx(
         (alone["ttft_s"] - prompt_s) / alone["itl_s"], rel=1e-9)
+
+
+def test_a_closed_loop_prompt_waits_its_share_of_the_other_running_prompts_prefill_by_hand() -> None:
+    common = {"hardware": "h100-sxm", "model": "meta-llama/Llama-3.1-8B", "input_len": 2048, "weight_dtype": "fp8"}
+    served = {**common, "batching": "continuous", "output_len": 512, "concurrency": 32}
+    spread = replace(default_efficiency(), wave_fraction=0.0)
+    lockstep = replace(default_efficiency(), wave_fraction=0.25)
+    # The other 31 running prompts are a static batch's prefill of 31 prompts (same engine, same chunks).
+    others = estimate(one(**common, batching="static", batch_size=31, output_len=1), efficiency=lockstep).iloc[0]
+    ahead = estimate(one(**served), efficiency=lockstep).iloc[0]
+    even = estimate(one(**served), efficiency=spread).iloc[0]
+    assert ahead["ttft_s"] - even["ttft_s"] == pytest.approx(0.25 * others["ttft_s"], rel=1e-9)
+    assert ahead["itl_s"] == even["itl_s"]
+    # One client has nobody ahead, and Poisson arrivals spread over the steps: no wave for either.
+    for alone in ({**served, "concurrency": 1}, {**served, "request_rate_per_s": 5.0}):
+        assert estimate(one(**alone), efficiency=lockstep).iloc[0]["ttft_s"] == \
+            estimate(one(**alone), efficiency=spread).iloc[0]["ttft_s"]
 
 
 def test_a_request_rate_must_be_positive() -> None:

@@ -107,11 +107,12 @@ def test_one_p_one_d_with_free_transfer_matches_the_aggregated_model() -> None:
     """With one client 1P1D is the aggregated replica split in two: TTFT within 20% (the aggregated model adds half
     a decode step of waiting for a step boundary; disaggregated adds the transfer and the prefill queue), ITL within
     10% (aggregated decode steps also carry the arrivals' prompts, 1 / 128 of a request per step here). The
-    aggregated model is read at the least wait for a first token (half a step, none per prompt token): the
+    aggregated model is read at the least wait for a first token (half a step, on every engine, no prompts
+    ahead): the
     served-TTFT waits it fits on aggregated rows (``Efficiency.first_token_steps``) are not the split's. With
     four clients the aggregated model still prefills each prompt alone, beside the running decodes, and the
     prefill worker of batch 1 is seldom busy when a prompt comes: TTFT within 10%."""
-    least_wait = replace(default_efficiency(), first_token_steps=0.5, prompt_tokens_per_step=np.inf)
+    least_wait = replace(default_efficiency(), first_token_steps=0.5, framework_log_wait={}, wave_fraction=0.0)
     split = estimate_disaggregated(_one()).iloc[0]
     whole = estimate(pd.DataFrame([{**BASE, "batching": "continuous", "concurrency": 1, "tp": 1}]),
                      efficiency=least_wait).iloc[0]

@@ -46,10 +46,16 @@ def test_the_fit_reproduces_times_generated_by_known_parameters() -> None:
 
 
 def test_the_served_first_token_waits_come_back_from_a_fit() -> None:
-    truth = replace(TRUTH, first_token_steps=8.0, prompt_tokens_per_step=700.0)
-    fitted = fit_efficiency(_measured_by(truth, _varied_lengths()), base=Efficiency())  # from 4 steps, 1,000 tokens
-    assert fitted.first_token_steps == pytest.approx(8.0, rel=0.05)
-    assert fitted.prompt_tokens_per_step == pytest.approx(700.0, rel=0.05)
+    truth = replace(TRUTH, first_token_steps=8.0, framework_log_wait={"sglang": 0.5, "vllm": -0.5}, wave_fraction=0.2)
+    # From 4 steps, a 0.05 wave and no offsets; a light prior on the offsets (324 rows per engine outweigh 5):
+    # the default of 50 pulls vLLM's wait 6% toward the others'.
+    fitted = fit_efficiency(_measured_by(truth, _varied_lengths()), base=Efficiency(), prior_rows=5.0)
+    assert fitted.wave_fraction == pytest.approx(0.2, rel=0.05)
+    # The prior on offsets centres the engines' waits on the global value: compare each engine's own wait.
+    for engine in ("sglang", "vllm", "tensorrt-llm"):
+        want = 8.0 * np.exp(truth.framework_log_wait.get(engine, 0.0))
+        got = fitted.first_token_steps * np.exp(fitted.framework_log_wait.get(engine, 0.0))
+        assert got == pytest.approx(want, rel=0.05), engine
     assert fitted.attention_fraction == pytest.approx(TRUTH.attention_fraction, rel=0.05)
 
 

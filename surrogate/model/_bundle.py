@@ -107,7 +107,9 @@ __all__ = ["SurrogateModel", "METRICS", "BUNDLE_FORMAT", "check_columns", "finge
 # 9: below the range a slower-than-prior level fades too, rehearsed on the least fifth (``WorkloadFades``).
 # 10: a served TTFT waits fitted steps (``Efficiency.first_token_steps``, ``prompt_tokens_per_step``), not a wave.
 # 11: a vendor's compute rates carry an offset of their own (``Efficiency.vendor_log_compute``).
-BUNDLE_FORMAT = 11
+# 12: a served TTFT waits fitted steps scaled per engine (``Efficiency.framework_log_wait``) and a fitted share of
+#     the other running prompts' prefill (``wave_fraction``); no prompt-length term.
+BUNDLE_FORMAT = 12
 # Groupings whose held-out rehearsal refits the achievable prior without the group (its vendor or engine
 # offset falls back to zero, as it would for a vendor or engine never measured).
 _HELD_OUT_GROUPINGS = ("vendor", "hardware", "model", "framework")

@@ -1,8 +1,9 @@
 """Fitting the achievable model's few parameters on measured rows, shrunk toward global values.
 
 The parameters of ``features.efficiency.Efficiency`` (matmul, attention and link fractions, the
-half-efficiency points, fixed costs per layer and per step) are global; per-vendor (all rates, and
-compute alone) and per-framework log offsets let a family of systems differ, each pulled toward zero by a
+half-efficiency points, fixed costs per layer and per step, a served first token's wait) are global;
+per-vendor (all rates, and compute alone) and per-framework (all rates, fixed costs, the wait) log offsets
+let a family of systems differ, each pulled toward zero by a
 Gaussian prior worth
 ``prior_rows`` measurements, so a vendor with a handful of rows stays near the global value. The
 memory-bandwidth fraction is sourced (aiconfigurator's 0.8) and held fixed unless asked.
@@ -37,10 +38,10 @@ METRICS = ("latency_s", "ttft_s", "itl_s")
 FITTED_PARAMETERS = (("matmul_fraction", "logit"), ("matmul_half_tokens", "log"), ("matmul_half_params", "log"),
                      ("attention_fraction", "logit"), ("link_fraction", "logit"), ("link_half_bytes", "log"),
                      ("layer_overhead_s", "log"), ("step_overhead_s", "log"), ("first_token_steps", "log"),
-                     ("prompt_tokens_per_step", "log"))
+                     ("wave_fraction", "logit"))
 # The offsets after the globals in the fitted vector, in this order: (Efficiency field, whose names it is keyed by).
 _OFFSETS = (("vendor_log_speed", "vendor"), ("vendor_log_compute", "vendor"), ("framework_log_speed", "framework"),
-            ("framework_log_overhead", "framework"))
+            ("framework_log_overhead", "framework"), ("framework_log_wait", "framework"))
 _MIN_ROWS = 20
 # Soft-L1 scale of the log residuals: errors beyond ~35% count linearly, not quadratically.
 _LOSS_SCALE = 0.3
@@ -90,17 +91,18 @@ def efficiency_problem(table: pd.DataFrame) -> EfficiencyProblem:
     return EfficiencyProblem.of(analytic_steps(cfg, specs), vendors, frameworks, measured, np.flatnonzero(valid))
 
 
-def _to_free(value: float, transform: str) -> float:
-    if transform == "logit":
-        value = float(np.clip(value, 1e-4, 1 - 1e-4))
-        return float(np.log(value / (1 - value)))
+def _to_free(value: float, transform: str, name: str) -> float:
+    if transform == "logit":  # of the position between the bounds: no flat, clipped region the fit can stall in
+        low, high = GLOBAL_PARAMETERS[name]
+        share = float(np.clip((value - low) / (high - low), 1e-4, 1 - 1e-4))
+        return float(np.log(share / (1 - share)))
     return float(np.log(max(value, _FLOOR)))
 
 
 def _from_free(x: float, transform: str, name: str) -> float:
     low, high = GLOBAL_PARAMETERS[name]
     x = float(np.clip(x, -50.0, 50.0))  # far beyond every bound below; keeps exp finite
-    value = 1.0 / (1.0 + np.exp(-x)) if transform == "logit" else float(np.exp(x))
+    value = low + (high - low) / (1.0 + np.exp(-x)) if transform == "logit" else float(np.exp(x))
     return float(np.clip(value, low, high))
 
 
@@ -134,9 +136,9 @@ def _residuals(x: npt.NDArray[np.float64], base: Efficiency, problem: Efficiency
     efficiency = _unpack(x, base, problem)
     rows = efficiency.rows(problem.groups)
     steps = problem.steps
-    times = compose(steps, *(achievable_step(s, rows).time_s for s in (steps.prefill, steps.own_prefill, steps.decode)),
-                    first_token_steps=efficiency.first_token_steps,
-                    prompt_tokens_per_step=efficiency.prompt_tokens_per_step)
+    times = compose(steps, *(achievable_step(s, rows).time_s
+                             for s in (steps.prefill, steps.own_prefill, steps.decode, steps.wave)),
+                    first_token_steps=rows.first_token_steps, wave_fraction=rows.wave_fraction)
     parts = []
     for metric in METRICS:
         measured = problem.measured[metric]
@@ -181,7 +183,7 @@ def fit_efficiency(table: pd.DataFrame | EfficiencyProblem, base: Efficiency | N
     count = sum(int((np.isfinite(v) & (v > 0)).sum()) for v in problem.measured.values())
     if count < _MIN_ROWS:
         raise DataError(f"{count} measured rows are too few to fit efficiency parameters (need {_MIN_ROWS})")
-    start = [_to_free(getattr(base, name), t) for name, t in FITTED_PARAMETERS]
+    start = [_to_free(getattr(base, name), t, name) for name, t in FITTED_PARAMETERS]
     for name, owner in _OFFSETS:
         start += [getattr(base, name).get(key, 0.0) for key in _keys(problem, owner)]
     # The offsets' Gaussian prior: an offset o costs what o in log error on prior_rows rows costs.
