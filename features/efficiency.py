@@ -228,9 +228,12 @@ class AchievableStep:
 
 
 def matmul_efficiency(tokens: FloatArray, shard_params: FloatArray, e: RowEfficiency) -> FloatArray:
-    """Share of the matmul peak reached with ``tokens`` rows per pass and ``shard_params`` per matmul."""
-    return (e.matmul_fraction * tokens / (tokens + e.matmul_half_tokens)
-            * shard_params / (shard_params + e.matmul_half_params))
+    """Share of the matmul peak reached with ``tokens`` rows per pass and ``shard_params`` per matmul (0 for a
+    pass with no tokens: a CPU's saturation point is 0, and 0 / 0 is no rate, not a warning)."""
+    tokens = np.asarray(tokens, dtype=float)
+    total = tokens + e.matmul_half_tokens
+    filled = np.divide(e.matmul_fraction * tokens, total, out=np.zeros_like(total), where=tokens > 0)
+    return filled * shard_params / (shard_params + e.matmul_half_params)
 
 
 def link_efficiency(message_bytes: FloatArray, e: RowEfficiency) -> FloatArray:
