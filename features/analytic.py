@@ -156,6 +156,11 @@ class AnalyticSteps:
     one_prompt: StepCost
     full_decode: StepCost
 
+    @property
+    def composed(self) -> tuple[StepCost, StepCost, StepCost, StepCost]:
+        """The steps :func:`compose` prices a configuration from, in the order of its arguments."""
+        return self.prefill, self.own_prefill, self.decode, self.wave
+
     def take(self, rows: npt.NDArray[np.intp] | npt.NDArray[np.bool_]) -> AnalyticSteps:
         """The steps of some rows only (positions or a mask): the same arrays as ``analytic_steps`` of those
         rows gives, without normalising and pricing them again (every step cost is per row)."""
@@ -269,7 +274,7 @@ def estimate(
     steps = analytic_steps(cfg, specs)
     params = efficiency or default_efficiency()
     rows = params.rows(specs["vendor"], cfg["framework"])
-    achievable = [achievable_step(step, rows) for step in (steps.prefill, steps.own_prefill, steps.decode, steps.wave)]
+    achievable = [achievable_step(step, rows) for step in steps.composed]
     w = steps.workload
     out = {
         **compose(steps, *(a.time_s for a in achievable), first_token_steps=rows.first_token_steps,

@@ -136,8 +136,7 @@ def _residuals(x: npt.NDArray[np.float64], base: Efficiency, problem: Efficiency
     efficiency = _unpack(x, base, problem)
     rows = efficiency.rows(problem.groups)
     steps = problem.steps
-    times = compose(steps, *(achievable_step(s, rows).time_s
-                             for s in (steps.prefill, steps.own_prefill, steps.decode, steps.wave)),
+    times = compose(steps, *(achievable_step(s, rows).time_s for s in steps.composed),
                     first_token_steps=rows.first_token_steps, wave_fraction=rows.wave_fraction)
     parts = []
     for metric in METRICS:
