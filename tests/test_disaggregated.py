@@ -40,7 +40,8 @@ def _static(batch: int, **changes: object) -> pd.Series:
 def test_one_prefill_one_decode_worker_by_hand() -> None:
     """1P1D, one client. Llama-3.1-8B's KV cache: 32 layers x 8 KV heads x 128 dims x (K, V) x 2 bytes = 131,072
     bytes per token, x 1,024 prompt tokens = 134,217,728 bytes, over one NVLink (both workers in one 8-GPU domain).
-    Prefill and decode are the aggregated model's static batch of one; the client waits for each request, so the
+    Prefill and decode are the aggregated model's static batch of one; the first token waits the aggregated
+    model's fitted steps (vLLM's share of them) of the decode worker; the client waits for each request, so the
     rate is 1 / latency (Little's law with one in flight)."""
     got = estimate_disaggregated(_one()).iloc[0]
     assert got["kv_bytes_per_request"] == 134_217_728
@@ -49,7 +50,12 @@ def test_one_prefill_one_decode_worker_by_hand() -> None:
     static = _static(1)
     assert got["prefill_s"] == pytest.approx(static["ttft_s"])
     assert got["itl_s"] == pytest.approx(static["itl_s"])
-    assert got["ttft_s"] == pytest.approx(got["queue_s"] + got["prefill_s"] + got["kv_transfer_s"])
+    efficiency = default_efficiency()
+    steps = efficiency.first_token_steps * np.exp(efficiency.framework_log_wait["vllm"])
+    assert got["first_token_wait_s"] == pytest.approx(steps * got["itl_s"])
+    assert got["wave_s"] == 0.0  # no other client
+    assert got["ttft_s"] == pytest.approx(got["queue_s"] + got["prefill_s"] + got["kv_transfer_s"]
+                                          + got["first_token_wait_s"])
     assert got["latency_s"] == pytest.approx(got["ttft_s"] + 127 * got["itl_s"])
     assert got["request_rate_req_s"] * got["latency_s"] == pytest.approx(1.0, rel=1e-6)
     # M/D/1 wait at the prefill pool's utilisation.
@@ -85,6 +91,30 @@ def test_a_decode_worker_runs_only_what_its_memory_holds_and_the_rest_wait() -> 
     assert got["queue_s"] > 127 * got["itl_s"]  # most of the 1,000 wait longer than a whole decode
 
 
+def test_a_first_token_waits_the_engines_steps_and_a_share_of_the_prompts_handed_over_with_it() -> None:
+    """64 clients on 2 prefill workers: lockstep clients hand each worker 32 prompts at once, so a prompt waits a
+    quarter (the wave share here) of the other 31's prefill, 7.75 prefills, where the M/D/1 queue at the
+    pools' utilisation is far less (long outputs keep the rate low); then its own prefill, the transfer, and
+    4 decode steps of the decode worker (x2 on an engine whose wait offset is log 2). A prefill worker that
+    prefills 2 prompts at once takes the others in 15.5 batches of 2."""
+    efficiency = replace(default_efficiency(), first_token_steps=4.0, framework_log_wait={}, wave_fraction=0.25)
+    rows = _one(concurrency=64, prefill_workers=2, decode_workers=4, output_len=512)
+    got = estimate_disaggregated(rows, efficiency=efficiency).iloc[0]
+    assert got["wave_s"] == pytest.approx(0.25 * 31 * got["prefill_s"])
+    rho = got["request_rate_req_s"] / got["prefill_capacity_req_s"]
+    assert rho / (2 * (1 - rho)) * got["prefill_s"] < got["wave_s"]
+    assert got["queue_s"] == got["wave_s"]  # the larger account of the same wait
+    assert got["first_token_wait_s"] == pytest.approx(4.0 * got["itl_s"])
+    assert got["ttft_s"] == pytest.approx(got["wave_s"] + got["prefill_s"] + got["kv_transfer_s"] + 4.0 * got["itl_s"])
+    assert got["request_rate_req_s"] * got["latency_s"] == pytest.approx(64, rel=1e-6)  # Little's law at that TTFT
+    slower = replace(efficiency, framework_log_wait={"vllm": np.log(2.0)})
+    assert estimate_disaggregated(rows, efficiency=slower).iloc[0]["first_token_wait_s"] == pytest.approx(
+        8.0 * got["itl_s"])
+    pairs = estimate_disaggregated(_one(concurrency=64, prefill_workers=2, decode_workers=4, output_len=512,
+                                        prefill_batch_size=2), efficiency=efficiency).iloc[0]
+    assert pairs["wave_s"] == pytest.approx(0.25 * 31 / 2 * pairs["prefill_s"])
+
+
 def test_kv_crosses_the_network_beyond_one_scale_up_domain() -> None:
     inside = estimate_disaggregated(_one(prefill_workers=1, decode_workers=7)).iloc[0]  # 8 GPUs: one NVLink domain
     beyond = estimate_disaggregated(_one(prefill_workers=2, decode_workers=7)).iloc[0]  # 9 GPUs: two nodes
@@ -104,21 +134,19 @@ def test_an_overloaded_prefill_pool_bounds_the_rate_and_queues() -> None:
 
 
 def test_one_p_one_d_with_free_transfer_matches_the_aggregated_model() -> None:
-    """With one client 1P1D is the aggregated replica split in two: TTFT within 20% (the aggregated model adds half
-    a decode step of waiting for a step boundary; disaggregated adds the transfer and the prefill queue), ITL within
-    10% (aggregated decode steps also carry the arrivals' prompts, 1 / 128 of a request per step here). The
-    aggregated model is read at the least wait for a first token (half a step, on every engine, no prompts
-    ahead): the
-    served-TTFT waits it fits on aggregated rows (``Efficiency.first_token_steps``) are not the split's. With
+    """With one client 1P1D is the aggregated replica split in two: TTFT within 20% (both wait half a decode step
+    for a first token; disaggregated adds the transfer and the prefill queue), ITL within 10% (aggregated decode
+    steps also carry the arrivals' prompts, 1 / 128 of a request per step here). Both are read at the least wait
+    for a first token (half a step, on every engine, no prompts ahead), so the comparison is of the split alone. With
     four clients the aggregated model still prefills each prompt alone, beside the running decodes, and the
     prefill worker of batch 1 is seldom busy when a prompt comes: TTFT within 10%."""
     least_wait = replace(default_efficiency(), first_token_steps=0.5, framework_log_wait={}, wave_fraction=0.0)
-    split = estimate_disaggregated(_one()).iloc[0]
+    split = estimate_disaggregated(_one(), efficiency=least_wait).iloc[0]
     whole = estimate(pd.DataFrame([{**BASE, "batching": "continuous", "concurrency": 1, "tp": 1}]),
                      efficiency=least_wait).iloc[0]
     assert split["ttft_s"] / whole["ttft_s"] == pytest.approx(1.0, abs=0.2)
     assert split["itl_s"] / whole["itl_s"] == pytest.approx(1.0, abs=0.1)
-    split4 = estimate_disaggregated(_one(concurrency=4)).iloc[0]
+    split4 = estimate_disaggregated(_one(concurrency=4), efficiency=least_wait).iloc[0]
     whole4 = estimate(pd.DataFrame([{**BASE, "batching": "continuous", "concurrency": 4, "tp": 1}]),
                       efficiency=least_wait).iloc[0]
     assert split4["ttft_s"] / whole4["ttft_s"] == pytest.approx(1.0, abs=0.1)
@@ -152,14 +180,14 @@ def test_rate_never_exceeds_either_pool_and_nothing_beats_the_peak(concurrency: 
 # --- the learned correction inside a bundle ---------------------------------------------------------
 
 
-def _disaggregated_table(factor_ttft: float = 1.6, factor_itl: float = 1.2) -> pd.DataFrame:
-    """'Measured' disaggregated rows: the xPyD physics x a known factor per metric."""
+def _disaggregated_table(factor_ttft: float = 1.6, factor_itl: float = 1.2, model: str = BASE["model"]) -> pd.DataFrame:
+    """'Measured' disaggregated rows of ``model``: the xPyD physics x a known factor per metric."""
     rows = []
     for concurrency, prefill, decode, tp, length in itertools.product([1, 8, 64], [1, 2], [1, 2, 4], [1, 2],
                                                                       [512, 2048]):
         rows.append({**BASE, "mode": "disaggregated", "concurrency": concurrency, "prefill_workers": prefill,
                      "decode_workers": decode, "prefill_tp": tp, "decode_tp": tp, "input_len": length,
-                     "source": "synthetic"})
+                     "model": model, "source": "synthetic"})
     table = pd.DataFrame(rows)
     physics = estimate_disaggregated(table)
     table["ttft_s"] = physics["ttft_s"] * factor_ttft
@@ -216,6 +244,23 @@ _FLAGS = ["predict", "--model", "meta-llama/Llama-3.1-8B", "--hardware", "h100-s
           "--concurrency", "8"]
 
 
+@pytest.mark.parametrize(("other_factor", "kept"), [(0.5, 0.0), (1.6, 1.0)])
+def test_a_new_model_keeps_the_share_of_the_correction_that_carried_between_the_trained_ones(
+        other_factor: float, kept: float) -> None:
+    """Llama-3.1-8B measured 1.6x its TTFT physics; Qwen2.5-14B 1/2x (the correction learned on one is the wrong
+    way round for the other: rehearsed slope -1, clipped to 0, so a third model is predicted at the physics) or
+    1.6x as well (slope 1: it keeps the whole correction)."""
+    table = pd.concat([_disaggregated_table(1.6, 1.0), _disaggregated_table(other_factor, 1.0,
+                                                                            model="Qwen/Qwen2.5-14B")])
+    correction = DisaggregatedCorrection(seed=0, n_estimators=20).fit(table)
+    assert correction.unseen_shrink_["ttft_s"] == pytest.approx(kept, abs=1e-6)
+    new = _disaggregated_table(model="meta-llama/Meta-Llama-3-8B").iloc[[3, 30]]
+    got = correction.predict(new)
+    assert (got["off_support"] == "model").all()
+    expected = got["analytic_ttft_s"] * (1.6 if kept else 1.0)
+    np.testing.assert_allclose(got["ttft_s"], expected, rtol=1e-3)
+
+
 def test_predict_command_takes_a_disaggregated_deployment(bundle: SurrogateModel, tmp_path: Path) -> None:
     path = bundle.save(tmp_path / "bundle.joblib")
     args = [*_FLAGS, "--model-file", str(path), "--prefill-workers", "1", "--decode-workers", "2", "--decode-tp", "2"]
@@ -253,3 +298,13 @@ def test_a_model_the_correction_never_saw_is_flagged_and_gets_a_wider_interval(b
     assert list(got["model_seen_in_training"]) == [True, False] and got["hardware_seen_in_training"].all()
     width = got["ttft_s_p90"] / got["ttft_s_p10"]
     assert width.iloc[1] > width.iloc[0]
+    # Trained on one model, nothing says its correction carries to another: the physics answers, and the band
+    # spans the physics' error on the model it saw (its rows measured 1.6x the default physics, which is slower
+    # than the bundle's own fitted physics on all of them: P10 at the physics, P90 at its 90% quantile).
+    trained = _disaggregated_table()
+    errors = trained["ttft_s"] / estimate_disaggregated(trained, efficiency=bundle.efficiency_)["ttft_s"]
+    assert (errors > 1).all()
+    unseen_row = got.iloc[1]
+    assert unseen_row["ttft_s"] == pytest.approx(unseen_row["analytic_ttft_s"])
+    assert unseen_row["ttft_s_p10"] == pytest.approx(unseen_row["analytic_ttft_s"])
+    assert unseen_row["ttft_s_p90"] == pytest.approx(np.quantile(errors, 0.9) * unseen_row["analytic_ttft_s"], rel=1e-4)

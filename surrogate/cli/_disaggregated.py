@@ -78,8 +78,9 @@ def print_disaggregated(model: Any, params: dict[str, Any], workers: dict[str, i
         table.add_row(label, *(format_seconds(prediction[c]) if pd.notna(prediction[c]) else "-" for c in
                                (key, f"{key}_p10", f"{key}_p90", f"analytic_{key}", f"peak_{key}")))
     table.add_row("output tokens/s", f"{prediction['output_throughput_tok_s']:,.0f}", "", "", "", "")
-    table.add_row("prefill queue / prefill / KV transfer", " / ".join(
-        format_seconds(prediction[c]) for c in ("disagg_queue_s", "disagg_prefill_s", "disagg_kv_transfer_s")),
+    table.add_row("wait behind other prompts / prefill / KV transfer / first-token wait", " / ".join(
+        format_seconds(prediction[c]) for c in ("disagg_queue_s", "disagg_prefill_s", "disagg_kv_transfer_s",
+                                                "disagg_first_token_wait_s")),
         "", "", "", "")
     table.add_row("requests/s (prefill / decode pool can serve)",
                   f"{prediction['disagg_request_rate_req_s']:.2f} ({prediction['disagg_prefill_capacity_req_s']:.2f} "

@@ -109,7 +109,8 @@ __all__ = ["SurrogateModel", "METRICS", "BUNDLE_FORMAT", "check_columns", "finge
 # 11: a vendor's compute rates carry an offset of their own (``Efficiency.vendor_log_compute``).
 # 12: a served TTFT waits fitted steps scaled per engine (``Efficiency.framework_log_wait``) and a fitted share of
 #     the other running prompts' prefill (``wave_fraction``); no prompt-length term.
-BUNDLE_FORMAT = 12
+# 13: disaggregated TTFT waits the served first-token steps and the lockstep wave; its correction reads the wait.
+BUNDLE_FORMAT = 13
 # Groupings whose held-out rehearsal refits the achievable prior without the group (its vendor or engine
 # offset falls back to zero, as it would for a vendor or engine never measured).
 _HELD_OUT_GROUPINGS = ("vendor", "hardware", "model", "framework")
