@@ -81,13 +81,14 @@ def main(argv: list[str] | None = None) -> int:
     seconds = _median_seconds(load_shared, ingest_repeats)
     results["ingest_shared_median_s"] = seconds
     print(f"ingest: the shared datasets read, checked and merged in {seconds:.2f} s (median of {ingest_repeats})")
-    table = load_shared().table if not args.skip_train or args.model_file is None else None
+    table = None if args.skip_train else load_shared().table
     if args.model_file:
         model = load(args.model_file)
     else:
         try:
             model = load_default()
         except Exception:  # noqa: BLE001 - no default bundle yet: train one for the measurement
+            table = load_shared().table if table is None else table
             model = SurrogateModel(seed=0).fit(training_rows(table))
     configs = configurations(args.rows)
     start = time.perf_counter()

@@ -107,3 +107,32 @@ def test_a_refit_on_a_problem_without_a_group_is_the_refit_on_the_rows_without_i
     alone = fit_efficiency(table[~held], base=Efficiency(), tolerance=1e-4)
     assert asdict(shared) == asdict(alone)
     assert "sglang" not in problem.without(held).framework_names
+
+
+def test_the_grouped_jacobian_is_scipys_forward_difference_and_the_fit_ends_where_scipys_does() -> None:
+    from scipy.optimize import least_squares
+
+    from surrogate.model._efficiency import _PartResiduals, efficiency_problem
+
+    table = _measured_by(TRUTH, synthetic_table())
+    table.loc[table["framework"].eq("vllm"), "latency_s"] *= 1.3  # offsets away from zero, residuals not all 0
+    problem = efficiency_problem(table)
+    assert len(problem.framework_names) >= 2
+    start = np.linspace(-0.4, 0.3, 10 + 2 * len(problem.vendor_names) + 3 * len(problem.framework_names))
+    varied = np.arange(len(start))
+    residuals = _PartResiduals(varied, start.copy(), Efficiency(), problem, prior_weight=3.0)
+    assert len(residuals.groups) < len(start)  # each offset family differenced in one evaluation
+    # One column at a time, scipy's "2-point" step: sqrt(eps) x max(1, |x|), signed as x (+ at 0).
+    at = residuals(start)
+    by_column = np.empty((len(start), len(at)))
+    for column in range(len(start)):
+        moved = start.copy()
+        moved[column] = start[column] + np.sqrt(np.finfo(float).eps) * (1.0 if start[column] >= 0 else -1.0) \
+            * max(1.0, abs(start[column]))
+        by_column[column] = (residuals(moved) - at) / (moved[column] - start[column])
+    grouped = residuals.jacobian(start)
+    assert np.array_equal(grouped, by_column.T) and np.array_equal(np.signbit(grouped), np.signbit(by_column.T))
+    options = {"loss": "soft_l1", "f_scale": 0.3, "x_scale": "jac", "ftol": 1e-6, "xtol": 1e-6}
+    ours = least_squares(residuals, start, jac=residuals.jacobian, **options)
+    scipys = least_squares(residuals, start, **options)
+    assert np.array_equal(ours.x, scipys.x) and ours.nfev == scipys.nfev

@@ -11,7 +11,9 @@ memory-bandwidth fraction is sourced (aiconfigurator's 0.8) and held fixed unles
 The loss is a robust (soft L1) least-squares fit of log(measured / achievable) over every measured
 metric (static latency, serving TTFT and ITL), solved with ``scipy.optimize.least_squares``. Step
 costs that do not depend on the parameters are computed once, so one evaluation is a few array
-operations. The vendors' compute offsets trade against the global compute fractions and a fit freeing
+operations; the Jacobian perturbs a whole offset family at once (each vendor's or framework's rows are its
+own), the same differences as scipy's in 15 evaluations instead of 41 on the shared rows. The vendors'
+compute offsets trade against the global compute fractions and a fit freeing
 them from the start stopped at poorer optima (a loss of 604 vs 591 on the shared rows), so they are freed
 only once the rest has settled.
 """
@@ -46,6 +48,7 @@ _MIN_ROWS = 20
 # Soft-L1 scale of the log residuals: errors beyond ~35% count linearly, not quadratically.
 _LOSS_SCALE = 0.3
 _FLOOR = 1e-9  # overheads are fitted on the log scale; this stands for zero
+_FORWARD_STEP = float(np.sqrt(np.finfo(float).eps))  # scipy's relative step for "2-point" differences
 
 
 @dataclass(frozen=True)
@@ -147,12 +150,76 @@ def _residuals(x: npt.NDArray[np.float64], base: Efficiency, problem: Efficiency
     return np.concatenate([*parts, prior_weight * offsets])
 
 
-def _part_residuals(part: npt.NDArray[np.float64], varied: npt.NDArray[np.intp], held: npt.NDArray[np.float64],
-                    base: Efficiency, problem: EfficiencyProblem, prior_weight: float) -> npt.NDArray[np.float64]:
-    """:func:`_residuals` with the parameters at ``varied`` set to ``part`` and the rest as in ``held``."""
-    x = held.copy()
-    x[varied] = part
-    return _residuals(x, base, problem, prior_weight)
+def _dependence(problem: EfficiencyProblem) -> npt.NDArray[np.bool_]:
+    """Which residuals (rows, in :func:`_residuals`' order) each fitted parameter (columns) can move: a global
+    moves every measured row; a vendor's or framework's offset moves that vendor's or framework's rows and its
+    own prior term, nothing else (each row is priced with its own offsets alone)."""
+    ok = [np.isfinite(problem.measured[m]) & (problem.measured[m] > 0) for m in METRICS]
+    owners = {"vendor": np.concatenate([problem.vendors[mask] for mask in ok]),
+              "framework": np.concatenate([problem.frameworks[mask] for mask in ok])}
+    slices = _offset_slices(problem)
+    measured_rows = len(owners["vendor"])
+    size = len(FITTED_PARAMETERS) + sum(len(_keys(problem, owner)) for _, owner in _OFFSETS)
+    moves = np.zeros((measured_rows + size - len(FITTED_PARAMETERS), size), dtype=bool)
+    moves[:measured_rows, :len(FITTED_PARAMETERS)] = True
+    for name, owner in _OFFSETS:
+        for column, key in zip(range(size)[slices[name]], _keys(problem, owner), strict=True):
+            moves[:measured_rows, column] = owners[owner] == key
+            moves[measured_rows + column - len(FITTED_PARAMETERS), column] = True
+    return moves
+
+
+class _PartResiduals:
+    """:func:`_residuals` with the parameters at ``varied`` set to the fitted part and the rest as in ``held``,
+    and its Jacobian by forward differences, perturbing at once parameters that move disjoint residuals (one
+    offset family: each vendor's or framework's rows are its own): the same numbers as one column at a time
+    (scipy's default "2-point" step, sqrt(eps) x max(1, |x|)), in a third of the evaluations."""
+
+    def __init__(self, varied: npt.NDArray[np.intp], held: npt.NDArray[np.float64], base: Efficiency,
+                 problem: EfficiencyProblem, prior_weight: float) -> None:
+        self.varied, self.held, self.base, self.problem, self.prior_weight = varied, held, base, problem, prior_weight
+        self.moves = _dependence(problem)[:, varied]
+        self.groups = _disjoint_groups(self.moves)
+        self._last: tuple[bytes, npt.NDArray[np.float64]] | None = None
+
+    def __call__(self, part: npt.NDArray[np.float64]) -> npt.NDArray[np.float64]:
+        if self._last is not None and self._last[0] == part.tobytes():
+            return self._last[1].copy()
+        x = self.held.copy()
+        x[self.varied] = part
+        residuals = _residuals(x, self.base, self.problem, self.prior_weight)
+        self._last = (part.tobytes(), residuals)
+        return residuals.copy()
+
+    def jacobian(self, part: npt.NDArray[np.float64]) -> npt.NDArray[np.float64]:
+        at = self(part)
+        step = _FORWARD_STEP * np.where(part >= 0, 1.0, -1.0) * np.maximum(1.0, np.abs(part))
+        # Built column by column and handed over transposed, as scipy's own differences are: the solver's
+        # products then add in the same order (a C-ordered matrix moved the fit by 1e-5).
+        transposed = np.empty((len(part), len(at)))
+        for columns in self.groups:
+            moved = part.copy()
+            moved[columns] = part[columns] + step[columns]
+            change = self(moved) - at
+            for column in columns:  # zero where the column moves nothing, signed as 0 / step is
+                transposed[column] = np.where(self.moves[:, column], change, 0.0) / (moved[column] - part[column])
+        return transposed.T
+
+
+def _disjoint_groups(moves: npt.NDArray[np.bool_]) -> list[npt.NDArray[np.intp]]:
+    """Columns in groups whose members move no residual in common (greedy, in column order)."""
+    groups: list[list[int]] = []
+    covered: list[npt.NDArray[np.bool_]] = []
+    for column in range(moves.shape[1]):
+        for members, rows in zip(groups, covered, strict=True):
+            if not (rows & moves[:, column]).any():
+                members.append(column)
+                rows |= moves[:, column]
+                break
+        else:
+            groups.append([column])
+            covered.append(moves[:, column].copy())
+    return [np.array(members, dtype=np.intp) for members in groups]
 
 
 def enough_for_efficiency(table: pd.DataFrame) -> bool:
@@ -199,9 +266,9 @@ def fit_efficiency(table: pd.DataFrame | EfficiencyProblem, base: Efficiency | N
         stages = [free, np.arange(len(x))] if any(v not in base.vendor_log_compute for v in problem.vendor_names) \
             else [np.arange(len(x))]
         for varied in stages:
-            result = least_squares(_part_residuals, x[varied], args=(varied, x.copy(), base, problem, prior_weight),
-                                   loss="soft_l1", f_scale=_LOSS_SCALE, max_nfev=max_evaluations, x_scale="jac",
-                                   ftol=tolerance, xtol=tolerance)
+            residuals = _PartResiduals(varied, x.copy(), base, problem, prior_weight)
+            result = least_squares(residuals, x[varied], jac=residuals.jacobian, loss="soft_l1", f_scale=_LOSS_SCALE,
+                                   max_nfev=max_evaluations, x_scale="jac", ftol=tolerance, xtol=tolerance)
             x[varied] = result.x
     fitted = _unpack(x, base, problem)
     return replace(fitted, source=f"fitted on {count} measured metrics ({len(problem.vendors)} configurations)")
