@@ -21,6 +21,7 @@ only once the rest has settled.
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
+from functools import cached_property
 from typing import Any
 
 import numpy as np
@@ -64,6 +65,11 @@ class EfficiencyProblem:
     framework_names: tuple[str, ...]
     groups: RowGroups
     table_rows: npt.NDArray[np.intp]
+
+    @cached_property
+    def scored(self) -> dict[str, npt.NDArray[np.bool_]]:
+        """Per metric, the rows that measured it (finite and positive): the residuals the fit scores."""
+        return {metric: np.isfinite(values) & (values > 0) for metric, values in self.measured.items()}
 
     def without(self, table_mask: npt.NDArray[np.bool_]) -> EfficiencyProblem:
         """The problem of the table's rows outside ``table_mask`` (a group held out): what
@@ -143,8 +149,7 @@ def _residuals(x: npt.NDArray[np.float64], base: Efficiency, problem: Efficiency
                     first_token_steps=rows.first_token_steps, wave_fraction=rows.wave_fraction)
     parts = []
     for metric in METRICS:
-        measured = problem.measured[metric]
-        ok = np.isfinite(measured) & (measured > 0)
+        measured, ok = problem.measured[metric], problem.scored[metric]
         parts.append(np.log(measured[ok] / times[metric][ok]))
     offsets = x[len(FITTED_PARAMETERS):]
     return np.concatenate([*parts, prior_weight * offsets])
@@ -154,7 +159,7 @@ def _dependence(problem: EfficiencyProblem) -> npt.NDArray[np.bool_]:
     """Which residuals (rows, in :func:`_residuals`' order) each fitted parameter (columns) can move: a global
     moves every measured row; a vendor's or framework's offset moves that vendor's or framework's rows and its
     own prior term, nothing else (each row is priced with its own offsets alone)."""
-    ok = [np.isfinite(problem.measured[m]) & (problem.measured[m] > 0) for m in METRICS]
+    ok = [problem.scored[m] for m in METRICS]
     owners = {"vendor": np.concatenate([problem.vendors[mask] for mask in ok]),
               "framework": np.concatenate([problem.frameworks[mask] for mask in ok])}
     slices = _offset_slices(problem)
@@ -246,7 +251,7 @@ def fit_efficiency(table: pd.DataFrame | EfficiencyProblem, base: Efficiency | N
 
     base = base or default_efficiency()
     problem = table if isinstance(table, EfficiencyProblem) else efficiency_problem(table)
-    count = sum(int((np.isfinite(v) & (v > 0)).sum()) for v in problem.measured.values())
+    count = sum(int(mask.sum()) for mask in problem.scored.values())
     if count < _MIN_ROWS:
         raise DataError(f"{count} measured rows are too few to fit efficiency parameters (need {_MIN_ROWS})")
     start = [_to_free(getattr(base, name), t, name) for name, t in FITTED_PARAMETERS]
