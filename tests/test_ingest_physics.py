@@ -57,3 +57,29 @@ def test_disaggregated_rows_use_their_worker_shapes() -> None:
                  ttft_s=[1.0], itl_s=[1.0], input_len=[1024], output_len=[256])
     bounds = lower_bounds(rows).iloc[0]
     assert bounds[["ttft_s", "itl_s"]].notna().all()
+
+
+def _attention_dp_row(**columns: list) -> pd.DataFrame:
+    return _rows(model=["deepseek-ai/DeepSeek-V3"], hardware=["h200"], framework=["sglang"], weight_dtype=["fp8"],
+                 kv_dtype=["fp8"], batching=["continuous"], batch_size=[pd.NA], concurrency=[64], input_len=[1024],
+                 output_len=[256], itl_s=[1.0], ttft_s=[1.0], **columns)
+
+
+def test_one_request_under_attention_data_parallelism_spans_every_device_its_experts_do() -> None:
+    # tp 2 x dp 4 replicas with experts over all 8 devices: one replica of dp = 1 could not hold ep 8
+    # (it once had no bound at all); the request is bounded as tp 8, ep 8 serving it alone.
+    spread = lower_bounds(_attention_dp_row(tp=[2], dp=[4], ep=[8], num_devices=[8])).iloc[0]
+    alone = lower_bounds(_attention_dp_row(tp=[8], dp=[1], ep=[8], num_devices=[8])).iloc[0]
+    assert spread[["ttft_s", "itl_s"]].notna().all()
+    assert spread["itl_s"] == pytest.approx(alone["itl_s"], rel=1e-12)
+    assert spread["ttft_s"] == pytest.approx(alone["ttft_s"], rel=1e-12)
+
+
+def test_an_impossible_one_request_shape_leaves_the_other_rows_bounded() -> None:
+    # tp 64 does not divide Qwen2-7B's 28 heads: that row has no bound, its neighbours keep theirs.
+    rows = _rows(batching=["continuous"] * 3, batch_size=[pd.NA] * 3, concurrency=[8] * 3, input_len=[1024] * 3,
+                 output_len=[256] * 3, itl_s=[1.0] * 3, tp=[1, 64, 2], dp=[1, 1, 1], ep=[1, 1, 1],
+                 num_devices=[1, 64, 2])
+    bounds = lower_bounds(rows)
+    assert bounds["itl_s"].notna().tolist() == [True, False, True]
+    assert bounds.loc[2, "itl_s"] < bounds.loc[0, "itl_s"]

@@ -31,7 +31,7 @@ from surrogate.ingest.schema import (
     empty_frame,
 )
 
-__all__ = ["check_records", "analytic_configs", "measurement_ids"]
+__all__ = ["check_records", "analytic_configs", "measurement_ids", "reasons_by_chunk"]
 
 _POSITIVE_INT = ["num_devices", "tp", "pp", "dp", "ep", "moe_tp", "batch_size", "concurrency", "input_len",
                  "output_len", *DISAGG_COLUMNS]
@@ -153,7 +153,7 @@ def analytic_configs(frame: pd.DataFrame) -> pd.DataFrame:
     return cfg
 
 
-def _reasons_by_chunk(cfg: pd.DataFrame) -> pd.Series:
+def reasons_by_chunk(cfg: pd.DataFrame) -> pd.Series:
     """``invalid_reasons`` of normalised rows; a chunk the catalog cannot evaluate gets that error."""
     try:
         return invalid_reasons(normalize_configs(cfg)).astype(object)
@@ -172,7 +172,7 @@ def _check_possible(frame: pd.DataFrame, sink: _Sink) -> None:
     f = frame
     agg = f["mode"].eq("aggregated") & sink.alive
     if agg.any():
-        reasons = _reasons_by_chunk(analytic_configs(f[agg])).reindex(f.index).fillna("")
+        reasons = reasons_by_chunk(analytic_configs(f[agg])).reindex(f.index).fillna("")
         sink.reject(agg & reasons.ne(""), reasons)
     for phase in ("prefill", "decode"):
         disagg = f["mode"].eq("disaggregated") & sink.alive
@@ -187,7 +187,7 @@ def _check_possible(frame: pd.DataFrame, sink: _Sink) -> None:
         worker["concurrency"] = f.loc[disagg, f"{phase}_batch_size"].fillna(1)
         worker["batch_size"] = worker["concurrency"]
         worker["prefill_chunk_tokens"] = np.nan
-        reasons = _reasons_by_chunk(analytic_configs(worker))
+        reasons = reasons_by_chunk(analytic_configs(worker))
         sink.reject(reasons.ne("").reindex(f.index).fillna(False),
                     (f"{phase} worker " + reasons).reindex(f.index).fillna(""))
 

@@ -11,8 +11,9 @@ The bounds:
   ``ttft_s``;
 * serving (continuous batching, aggregated or disaggregated): the same deployment serving ONE
   request (one replica, batch 1; the prefill worker's shape for TTFT and the decode worker's for
-  ITL when disaggregated). A request's prompt and each of its decode steps cannot take less than
-  that, however many others share the step. The estimate of the row itself is not used: it assumes
+  ITL when disaggregated; under attention data parallelism, all tp x dp devices its experts span).
+  A request's prompt and each of its decode steps cannot take less than that, however many others
+  share the step. The estimate of the row itself is not used: it assumes
   all ``concurrency`` requests decode in every step, while engines cap the running batch
   (vLLM ``max_num_seqs``) and queue the rest, so a measured ITL may legitimately be below it.
 
@@ -30,7 +31,7 @@ from features.analytic import estimate
 from features.configs import normalize_configs
 from features.errors import SurrogateError
 from surrogate.ingest.account import Note
-from surrogate.ingest.checks import analytic_configs
+from surrogate.ingest.checks import analytic_configs, reasons_by_chunk
 
 __all__ = ["PHYSICS_FLOOR_RATIO", "analytic_estimates", "lower_bounds", "flag_faster_than_physics"]
 
@@ -53,19 +54,30 @@ def _floors(estimated: pd.DataFrame, output_len: pd.Series) -> pd.DataFrame:
                         index=estimated.index)
 
 
-def _estimate_chunked(cfg: pd.DataFrame) -> tuple[pd.DataFrame, pd.Series]:
-    """``estimate`` of raw config rows; a hardware/model/framework/format chunk the catalog cannot
-    evaluate gets NaN and its error message."""
+def _estimate_rows(cfg: pd.DataFrame) -> tuple[pd.DataFrame, pd.Series]:
+    """``estimate`` of raw config rows; a row that is impossible (``features.configs.invalid_reasons``) or
+    in a hardware/model/framework/format chunk the catalog cannot evaluate gets NaN and the reason.
+
+    The possible rows are estimated in one call: one call per chunk, as this once did whenever any row
+    was impossible, cost 124 calls and 10 of the 17 s of ingesting the shared data (cProfile), and left
+    every row of a chunk holding one impossible row without a bound.
+    """
     out = pd.DataFrame(np.nan, index=cfg.index, columns=_ESTIMATED)
     why = pd.Series("", index=cfg.index, dtype=object)
     if cfg.empty:
         return out, why
+    why[:] = reasons_by_chunk(cfg).to_numpy(dtype=object)
+    possible = why.eq("").to_numpy()
+    if not possible.any():
+        return out, why
+    rows = cfg[possible]
     try:
-        out.loc[:, _ESTIMATED] = estimate(normalize_configs(cfg), normalized=True)[_ESTIMATED].to_numpy(dtype=float)
+        out.loc[possible, _ESTIMATED] = estimate(normalize_configs(rows), normalized=True)[_ESTIMATED].to_numpy(
+            dtype=float)
         return out, why
     except SurrogateError:
         pass
-    for _, chunk in cfg.groupby(["hardware", "model", "framework", "weight_dtype"], sort=False, dropna=False):
+    for _, chunk in rows.groupby(["hardware", "model", "framework", "weight_dtype"], sort=False, dropna=False):
         try:
             result = estimate(normalize_configs(chunk), normalized=True)
         except SurrogateError as exc:
@@ -78,18 +90,31 @@ def _estimate_chunked(cfg: pd.DataFrame) -> tuple[pd.DataFrame, pd.Series]:
 def analytic_estimates(measurements: pd.DataFrame) -> tuple[pd.DataFrame, pd.Series]:
     """``estimate`` of every aggregated row as configured (NaN elsewhere) and why a row has none."""
     agg = measurements["mode"].eq("aggregated").to_numpy()
-    out, why = _estimate_chunked(analytic_configs(measurements[agg]))
+    out, why = _estimate_rows(analytic_configs(measurements[agg]))
     out = out.reindex(measurements.index)
     why = why.reindex(measurements.index).fillna("no analytic model for disaggregated serving")
     return out, why
 
 
 def _single_request(measurements: pd.DataFrame, phase: str | None) -> pd.DataFrame:
-    """One replica of the deployment (one worker of ``phase`` when disaggregated) serving one request."""
+    """One replica of the deployment (one worker of ``phase`` when disaggregated) serving one request.
+
+    Under attention data parallelism (ep > 1 with dp > 1 replicas) the experts are spread over all
+    tp x dp devices of a stage, so the replica serving one request is all of them: priced as tensor
+    parallel over tp x dp devices (its attention shared by all of them too, which no deployment beats),
+    with ep = tp x dp. One replica of dp = 1 would be impossible (ep not dividing its tp devices): such rows
+    had no bound at all.
+    """
     cfg = analytic_configs(measurements)
     if phase is not None:
-        for name in ("tp", "pp", "ep"):
+        for name in ("tp", "pp", "ep", "dp"):
             cfg[name] = measurements[f"{phase}_{name}"].astype(object)
+    tp, dp, ep = (pd.to_numeric(cfg[name], errors="coerce").fillna(1).to_numpy(dtype=float)
+                  for name in ("tp", "dp", "ep"))
+    attention_dp = (ep > 1) & (dp > 1)
+    if attention_dp.any():
+        cfg["tp"] = np.where(attention_dp, tp * dp, cfg["tp"].to_numpy(dtype=object)).astype(object)
+        cfg["ep"] = np.where(attention_dp, tp * dp, cfg["ep"].to_numpy(dtype=object)).astype(object)
     cfg["dp"] = 1
     cfg["num_devices"] = None
     cfg["batching"] = "static"
@@ -103,17 +128,17 @@ def lower_bounds(measurements: pd.DataFrame) -> pd.DataFrame:
     """Per row, the analytic lower bound of latency_s, ttft_s and itl_s (NaN where there is none)."""
     bounds = pd.DataFrame(np.nan, index=measurements.index, columns=["latency_s", "ttft_s", "itl_s"])
     static = measurements["batching"].eq("static") & measurements["mode"].eq("aggregated")
-    own, _ = _estimate_chunked(analytic_configs(measurements[static]))
+    own, _ = _estimate_rows(analytic_configs(measurements[static]))
     floors = _floors(own, measurements.loc[static, "output_len"])
     bounds.loc[static, ["latency_s", "ttft_s"]] = floors[["latency_s", "ttft_s"]].to_numpy()
     serving = measurements["batching"].eq("continuous")
     agg = serving & measurements["mode"].eq("aggregated")
     disagg = serving & measurements["mode"].eq("disaggregated")
-    one, _ = _estimate_chunked(_single_request(measurements[agg], None))
+    one, _ = _estimate_rows(_single_request(measurements[agg], None))
     floors = _floors(one, measurements.loc[agg, "output_len"])
     bounds.loc[agg, ["ttft_s", "itl_s"]] = floors[["ttft_s", "itl_s"]].to_numpy()
     for phase, metric in (("prefill", "ttft_s"), ("decode", "itl_s")):
-        one, _ = _estimate_chunked(_single_request(measurements[disagg], phase))
+        one, _ = _estimate_rows(_single_request(measurements[disagg], phase))
         bounds.loc[disagg, metric] = _floors(one, measurements.loc[disagg, "output_len"])[metric].to_numpy()
     return bounds
 
