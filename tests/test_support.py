@@ -9,6 +9,7 @@ import pytest
 from _tiny_model import synthetic_table, tiny_model
 
 from surrogate.model import SurrogateModel
+from surrogate.model._calibration import Band
 from surrogate.model._support import Support, assess_by_metric, fit_support, workload_tails
 
 _8B, _70B = "meta-llama/Llama-3.1-8B", "meta-llama/Llama-3.1-70B"
@@ -161,3 +162,22 @@ def test_a_far_row_says_what_the_nearest_trained_deployment_of_its_model_differs
         "(nearest trained: 14.8B); hidden size 8192 (nearest trained: 5120)",
         ""]  # on the data: nothing to explain
     assert combined["off_support"].tolist() == ["distance", "distance", "model, distance", ""]
+
+
+def test_a_model_where_the_rows_held_one_model_only_is_the_prior_with_its_band() -> None:
+    # Trained on Llama-3-8B alone, nothing rehearsed whether the correction carries to another model:
+    # Qwen2.5-14B is predicted by the prior, with the prior's band and no trust (MLPerf's two models, in one
+    # hash fold, once handed their full ITL correction to every aiconfigurator model).
+    table = synthetic_table()
+    llama = table["model"].eq("meta-llama/Meta-Llama-3-8B")
+    model = SurrogateModel(seed=0, n_estimators=20).fit(table[llama])
+    prior = model.bands_["itl_s"]["prior"]
+    assert model.bands_["itl_s"]["model"] == Band(prior.low_log, prior.high_log, 0.0, 0)
+    row = model.predict(table[~llama].head(1)).iloc[0]
+    assert not row["model_seen_in_training"]
+    assert row["itl_s_correction_weight"] == 0.0
+    assert row["itl_s"] == pytest.approx(max(row["analytic_itl_s"], row["peak_itl_s"]), rel=1e-12)
+    assert row["itl_s_p90"] == pytest.approx(max(row["analytic_itl_s"] * np.exp(prior.high_log), row["peak_itl_s"]),
+                                             rel=1e-12)
+    seen = model.predict(table[llama].head(1)).iloc[0]
+    assert seen["itl_s_correction_weight"] == 1.0
