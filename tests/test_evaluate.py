@@ -281,6 +281,21 @@ def test_random_folds_partition_the_rows_and_follow_the_seed(table: pd.DataFrame
     assert not np.array_equal(folds[0], folds[1])
 
 
+def test_random_folds_are_the_same_for_the_same_rows_in_another_order() -> None:
+    # The shared datasets read directly and an ingested dataset hold the same rows in other orders; each
+    # measurement (source, file, line) must land in the same fold either way.
+    rows = synthetic_table().assign(source="s", source_file="f.csv")
+    rows["source_line"] = np.arange(2, len(rows) + 2)
+    shuffled = rows.sample(frac=1.0, random_state=7).reset_index(drop=True)
+
+    def fold_by_line(table: pd.DataFrame) -> dict[int, int]:
+        tests = np.array([fold.test for fold in fold_masks(table, "random", 0, 3)])
+        return dict(zip(table["source_line"].tolist(), np.argmax(tests, axis=0).tolist(), strict=True))
+
+    assert fold_by_line(shuffled) == fold_by_line(rows)
+    assert sorted(set(fold_by_line(rows).values())) == [0, 1, 2]
+
+
 def test_source_split_scores_the_overlap_and_flags_the_rest(table: pd.DataFrame) -> None:
     # Source a: the Llama rows, measuring latency and TTFT; source b: the Qwen rows, TTFT and ITL (all
     # continuous batching).

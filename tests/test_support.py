@@ -9,7 +9,7 @@ import pytest
 from _tiny_model import synthetic_table, tiny_model
 
 from surrogate.model import SurrogateModel
-from surrogate.model._calibration import Band
+from surrogate.model._calibration import Band, rehearsable
 from surrogate.model._support import Support, assess_by_metric, fit_support, workload_tails
 
 _8B, _70B = "meta-llama/Llama-3.1-8B", "meta-llama/Llama-3.1-70B"
@@ -181,3 +181,26 @@ def test_a_model_where_the_rows_held_one_model_only_is_the_prior_with_its_band()
                                              rel=1e-12)
     seen = model.predict(table[llama].head(1)).iloc[0]
     assert seen["itl_s_correction_weight"] == 1.0
+
+
+def test_a_group_is_rehearsed_only_where_enough_rows_are_left_to_learn_from() -> None:
+    # 25 + 3 + 10 rows, 20 needed to learn: holding out "a" leaves 13, so "a" is never held out (-1);
+    # integer groups below 0 (never held out) stay so.
+    groups = np.array(["a"] * 25 + ["b"] * 3 + ["c"] * 10)
+    assert rehearsable(groups, 20).tolist() == [-1] * 25 + [1] * 3 + [2] * 10
+    assert rehearsable(np.array([0] * 5 + [-1] * 30), 20).tolist() == [0] * 5 + [-1] * 30
+
+
+def test_an_accelerator_kind_with_one_group_rehearsed_is_the_prior() -> None:
+    # Every H100 row and four L40S ones: holding the H100 out would leave four rows to learn from, so only
+    # the L40S is rehearsed, and one group says nothing of how the correction carries to the next: the A100
+    # is predicted by the prior, with its band.
+    table = synthetic_table()
+    h100 = table["hardware"].eq("h100-sxm")
+    l40s = table.index[table["hardware"].eq("l40s")][:4]
+    model = SurrogateModel(seed=0, n_estimators=20).fit(pd.concat([table[h100], table.loc[l40s]]))
+    prior = model.bands_["itl_s"]["prior"]
+    assert model.bands_["itl_s"]["hardware"] == Band(prior.low_log, prior.high_log, 0.0, 0)
+    row = model.predict(table[table["hardware"].eq("a100-sxm4-80gb")].head(1)).iloc[0]
+    assert not row["hardware_seen_in_training"]
+    assert row["itl_s_correction_weight"] == 0.0

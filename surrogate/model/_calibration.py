@@ -30,9 +30,9 @@ import pandas as pd
 
 from surrogate.model._workers import run_all
 
-__all__ = ["BAND_QUANTILES", "CALIBRATION_FOLDS", "Band", "Regressor", "out_of_fold", "held_out_fits", "residual_band",
-           "shrunk_band", "pooled_slope", "model_folds", "widest", "row_bands", "growth_slack", "MAX_GROWTH_SLACK",
-           "Fade", "fade_share", "WorkloadFades", "workload_fade"]
+__all__ = ["BAND_QUANTILES", "CALIBRATION_FOLDS", "Band", "Regressor", "out_of_fold", "held_out_fits", "rehearsable",
+           "residual_band", "shrunk_band", "pooled_slope", "model_folds", "widest", "row_bands", "growth_slack",
+           "MAX_GROWTH_SLACK", "Fade", "fade_share", "WorkloadFades", "workload_fade"]
 
 BAND_QUANTILES = (0.1, 0.9)
 CALIBRATION_FOLDS = 3
@@ -99,6 +99,24 @@ def held_out_fits(folds: np.ndarray) -> int:
     """How many models :func:`out_of_fold` fits for these folds (what its progress is counted in)."""
     labels = [k for k in np.unique(folds) if not (isinstance(k, (int, np.integer)) and k < 0)]
     return sum(1 for k in labels if 0 < int(np.sum(folds == k)) < len(folds))
+
+
+def rehearsable(groups: np.ndarray, min_train_rows: int) -> npt.NDArray[np.int64]:
+    """``groups`` as integer folds for :func:`out_of_fold`, a group never held out (-1) where holding it out
+    would leave fewer than ``min_train_rows`` rows to train on (integer groups below 0 stay -1).
+
+    Such a rehearsal trains a model no fit would ever ship (below that many rows a metric is physics alone),
+    and its slope decided the trust: with AMD held out, NVIDIA held out in turn left 3 SambaNova TTFT rows to
+    learn from, and their constant said the correction carried to a new vendor.
+    """
+    labels = np.asarray(groups)
+    never = labels < 0 if labels.dtype.kind in "iu" else np.zeros(len(labels), dtype=bool)
+    codes: npt.NDArray[np.int64] = np.asarray(pd.factorize(labels.astype(str))[0], dtype=np.int64)
+    codes[never] = -1
+    sizes = np.bincount(codes[~never], minlength=int(codes.max(initial=-1)) + 1)
+    too_big = np.flatnonzero(len(labels) - sizes < min_train_rows)
+    codes[np.isin(codes, too_big)] = -1
+    return codes
 
 
 def residual_band(residuals: np.ndarray, shrink: float = 1.0) -> Band:
