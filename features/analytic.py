@@ -52,8 +52,8 @@ from features.errors import ConfigError
 from features.memory import MemoryBreakdown, memory_per_device
 from features.roofline import FloatArray, StepCost, numeric_columns, step_cost
 
-__all__ = ["estimate", "analytic_steps", "compose", "peak_bound", "AnalyticSteps", "ANALYTIC_COLUMNS", "PEAK_COLUMNS",
-           "ACHIEVABLE_PHASE_COLUMNS", "POISSON_STEPS_BEFORE_FIRST_TOKEN"]
+__all__ = ["estimate", "analytic_steps", "compose", "peak_bound", "attention_data_parallel", "AnalyticSteps",
+           "ANALYTIC_COLUMNS", "PEAK_COLUMNS", "ACHIEVABLE_PHASE_COLUMNS", "POISSON_STEPS_BEFORE_FIRST_TOKEN"]
 
 _GB = 1e9
 # A Poisson arrival waits half a step on average, then rides the step carrying its prefill: 1.5 steps before
@@ -98,6 +98,12 @@ class _Workload:
     moe_ranks: FloatArray  # replicas whose tokens meet in each MoE layer (attention data parallelism)
 
 
+def attention_data_parallel(ep: FloatArray, dp: FloatArray) -> npt.NDArray[np.bool_]:
+    """Rows whose expert parallelism runs with dp > 1 replicas: attention data parallelism, the experts
+    spread over all tp x dp devices of a stage (``_workload``; the ingest's one-request bound reads the same)."""
+    return np.asarray((ep > 1) & (dp > 1), dtype=bool)
+
+
 def _workload(cfg: pd.DataFrame, specs: pd.DataFrame) -> _Workload:
     """Read the layout and workload columns once; the framework's budget fills a missing chunk size."""
     tp, pp, ep, dp = (cfg[c].to_numpy(dtype=float) for c in ("tp", "pp", "ep", "dp"))
@@ -105,7 +111,7 @@ def _workload(cfg: pd.DataFrame, specs: pd.DataFrame) -> _Workload:
     # vLLM --enable-expert-parallel with --data-parallel-size, SGLang --enable-dp-attention, TensorRT-LLM
     # enable_attention_dp; aiconfigurator: moe_tp x moe_ep = tp x attention_dp): each replica keeps its own
     # attention, the experts are spread over all tp x dp devices and every replica's tokens meet in them.
-    attention_dp = (ep > 1) & (dp > 1)
+    attention_dp = attention_data_parallel(ep, dp)
     ep = np.where(attention_dp, tp * dp, ep)
     continuous = cfg["batching"].eq("continuous").to_numpy()
     chunk = cfg["prefill_chunk_tokens"].to_numpy(dtype=float)

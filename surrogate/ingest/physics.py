@@ -27,7 +27,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from features.analytic import estimate
+from features.analytic import attention_data_parallel, estimate
 from features.configs import normalize_configs
 from features.errors import SurrogateError
 from surrogate.ingest.account import Note
@@ -111,7 +111,7 @@ def _single_request(measurements: pd.DataFrame, phase: str | None) -> pd.DataFra
             cfg[name] = measurements[f"{phase}_{name}"].astype(object)
     tp, dp, ep = (pd.to_numeric(cfg[name], errors="coerce").fillna(1).to_numpy(dtype=float)
                   for name in ("tp", "dp", "ep"))
-    attention_dp = (ep > 1) & (dp > 1)
+    attention_dp = attention_data_parallel(ep, dp)
     if attention_dp.any():
         cfg["tp"] = np.where(attention_dp, tp * dp, cfg["tp"].to_numpy(dtype=object)).astype(object)
         cfg["ep"] = np.where(attention_dp, tp * dp, cfg["ep"].to_numpy(dtype=object)).astype(object)

@@ -395,8 +395,8 @@ class SurrogateModel:
             units += 2.0 * sum(held_out_fits(folds[kind]) for kind in _HELD_OUT_GROUPINGS)
         for _, rows in measured_rows.values():
             if rows.sum() >= _MIN_ROWS_PER_METRIC:
-                units += 1.0 + (CALIBRATION_FOLDS + sum(_rehearsal_fits(kind, f[rows]) for kind, f in folds.items())
-                                if self.calibrate else 0.0)
+                rehearsals = sum(held_out_fits(_rehearsed_groups(kind, f[rows])) for kind, f in folds.items())
+                units += 1.0 + (CALIBRATION_FOLDS + rehearsals if self.calibrate else 0.0)
         return units
 
     def _held_out_estimates(self, problem: EfficiencyProblem | None, cfg: pd.DataFrame, est: pd.DataFrame,
@@ -450,8 +450,8 @@ class SurrogateModel:
         """Bands and fades of one metric. Bands: ``seen`` (random folds), one per kind of support rehearsed on
         held-out groups (``needed[kind]``: the targets with each row's group left out of the efficiency fit; a
         vendor, accelerator, model or engine kind with fewer than two groups rehearsed: no trust, the prior's
-        band), and ``prior``
-        (the achievable prior's own error on held-out accelerators and models). ``tail_excess``: how far
+        band), and ``prior`` (the achievable prior's own error on held-out accelerators and models).
+        ``tail_excess``: how far
         each workload-tail row lay beyond what its rehearsal trained on (the workload band's extent);
         ``twins``: where those rows are read, as predictions beyond the range are; there each dimension's
         tail above gives the share of a faster-than-prior level it needed, each tail below that of a slower
@@ -466,7 +466,8 @@ class SurrogateModel:
                  "prior": prior}
         seen = bands["seen"]
         for kind, groups in folds.items():
-            steps.start(f"{metric} interval calibration: {kind} held out", _rehearsal_fits(kind, groups))
+            held = _rehearsed_groups(kind, groups)
+            steps.start(f"{metric} interval calibration: {kind} held out", held_out_fits(held))
             wanted = needed.get(kind, target - slack)
             extent = 0.0
             if kind == "workload":  # read at the clamped twins, the level faded as rehearsed
@@ -477,7 +478,6 @@ class SurrogateModel:
                 fades = _rehearsed_fades(groups, level, wanted - (correction - level), twins)
                 band = residual_band(wanted - fades.apply(correction, level, twins.above, twins.below))
             else:
-                held = rehearsable(groups, _MIN_ROWS_PER_METRIC)
                 correction = out_of_fold(self._median_fitter, feats, target, held) - slack
                 if kind in _HELD_OUT_GROUPINGS and len(np.unique(held[np.isfinite(correction)])) < 2:
                     continue  # how one group took the correction says nothing of the next: the prior (below)
@@ -692,9 +692,10 @@ class _Twins:
     below: npt.NDArray[np.float64]
 
 
-def _rehearsal_fits(kind: str, groups: np.ndarray) -> int:
-    """How many models one metric's rehearsal of ``kind`` fits (its progress units)."""
-    return held_out_fits(groups if kind == "workload" else rehearsable(groups, _MIN_ROWS_PER_METRIC))
+def _rehearsed_groups(kind: str, groups: np.ndarray) -> np.ndarray:
+    """The folds one metric's rehearsal of ``kind`` holds out: the workload tails as they are, a group of any
+    other kind only where the rows left hold enough to learn from (:func:`rehearsable`)."""
+    return groups if kind == "workload" else rehearsable(groups, _MIN_ROWS_PER_METRIC)
 
 
 def _rehearsed_fades(tails: np.ndarray, level: np.ndarray, needed_level: np.ndarray, twins: _Twins) -> WorkloadFades:
