@@ -148,3 +148,15 @@ def test_twins_of_rows_beyond_the_trained_range_give_the_same_in_one_pass_or_two
     joint = tiny_model().predict(rows)
     monkeypatch.setattr(_bundle, "_JOINT_TWIN_ROWS", 1)
     pd.testing.assert_frame_equal(tiny_model().predict(rows), joint, check_exact=True)
+
+
+def test_each_workload_tail_is_rehearsed_beyond_the_range_it_kept() -> None:
+    # The tiny table's prompts are 256 or 1,024 tokens, with 1, 16 or 128 sequences at each: the prompt tail
+    # (every 1,024-token row) is held out on its own, so its rehearsal trained on 256-token prompts alone and
+    # lay log 4 beyond them; the 128-sequence rows at 1,024 tokens are held out with it, not kept.
+    fades = tiny_model().fades_["ttft_s"]
+    np.testing.assert_allclose([fades.above[0].extent_log, fades.above[1].extent_log],
+                               [np.log(128 / 16), np.log(1024 / 256)])
+    # Every band of a rehearsed tail holds zero (no narrower than nothing).
+    for fade in (*fades.above, *fades.below):
+        assert fade.low_log <= 0.0 <= fade.high_log

@@ -108,21 +108,32 @@ def _support(hardware: list[bool], distance: list[float]) -> pd.DataFrame:
 
 def test_row_bands_combine_kinds_range_and_distance() -> None:
     bands = {"seen": Band(-0.1, 0.1), "prior": Band(-0.5, 0.9, 0.0), "hardware": Band(-0.3, 0.4, 0.5),
-             "workload": Band(-0.2, 0.6, extent_log=0.25)}
-    support = _support([True, False, True, True, True], [0.0, 0.5, 0.0, 0.0, 4.0])
-    above = np.array([0.0, 0.0, 0.5, 0.0, 0.0])  # row 2 lies log 0.5 beyond the range: twice the rehearsed 0.25
-    below = np.array([0.0, 0.0, 0.0, 0.3, 0.0])  # row 3 lies log 0.3 below it: 1.2 times
-    shrink, low, high = row_bands(bands, support, above, below)
-    np.testing.assert_allclose(shrink, [1.0, 0.5, 1.0, 1.0, 0.25])
-    # above the range: both sides widen as the square root of the distance over the rehearsed one; below
-    # it only the low side (P90 never falls as the workload grows)
-    np.testing.assert_allclose(low, [-0.1, -0.3, -0.2 * np.sqrt(2.0), -0.2 * np.sqrt(1.2), 0.25 * -0.1 + 0.75 * -0.5])
-    np.testing.assert_allclose(high, [0.1, 0.4, 0.6 * np.sqrt(2.0), 0.1, 0.25 * 0.1 + 0.75 * 0.9])
+             "workload": Band(-0.2, 0.6)}
+    # Sequences were rehearsed log 0.25 beyond the range above (band -0.2..0.6) and below (-0.4..0.3);
+    # prompts log 1.0 above (-0.1..0.2), never below.
+    fades = WorkloadFades(above=(Fade(0.5, 0.25, -0.2, 0.6), Fade(0.5, 1.0, -0.1, 0.2)),
+                          below=(Fade(0.5, 0.25, -0.4, 0.3), Fade()))
+    support = _support([True, False, True, True, True, True], [0.0, 0.5, 0.0, 0.0, 4.0, 0.0])
+    # Row 2 lies log 0.5 beyond the range in sequences (twice the rehearsed 0.25) and log 2.0 in prompts
+    # (twice the rehearsed 1.0): each tail's band widened in proportion, the widest. Row 3 lies log 0.3 below
+    # it in sequences: 1.2 times. Row 5 lies log 0.75 below in prompts, never rehearsed there: the band of
+    # every tail (``workload``) at the least rehearsed distance, 0.25 (3 times).
+    above = np.array([[0.0, 0.0], [0.0, 0.0], [0.5, 2.0], [0.0, 0.0], [0.0, 0.0], [0.0, 0.0]])
+    below = np.array([[0.0, 0.0], [0.0, 0.0], [0.0, 0.0], [0.3, 0.0], [0.0, 0.0], [0.0, 0.75]])
+    shrink, low, high = row_bands(bands, support, above, below, fades)
+    np.testing.assert_allclose(shrink, [1.0, 0.5, 1.0, 1.0, 0.25, 1.0])
+    # above the range both sides widen; below it only the low side (P90 never falls as the workload grows)
+    np.testing.assert_allclose(low, [-0.1, -0.3, -0.2 * 2.0, -0.4 * 1.2, 0.25 * -0.1 + 0.75 * -0.5, -0.2 * 3.0])
+    np.testing.assert_allclose(high, [0.1, 0.4, 0.6 * 2.0, 0.1, 0.25 * 0.1 + 0.75 * 0.9, 0.1])
+    # Nothing rehearsed at all: the band of every tail beyond the range, never widened.
+    _, low, high = row_bands(bands, support, above, below)
+    np.testing.assert_allclose(low[[2, 3, 5]], [-0.2, -0.2, -0.2])
+    np.testing.assert_allclose(high[[2, 3, 5]], [0.6, 0.1, 0.1])
 
 
 def test_a_metric_without_a_model_gets_the_prior_band_everywhere() -> None:
-    shrink, low, high = row_bands({"prior": Band(-0.5, 0.9, 0.0)}, _support([True], [0.0]), np.zeros(1),
-                                  np.zeros(1))
+    shrink, low, high = row_bands({"prior": Band(-0.5, 0.9, 0.0)}, _support([True], [0.0]), np.zeros((1, 3)),
+                                  np.zeros((1, 3)))
     assert (shrink[0], low[0], high[0]) == (0.0, -0.5, 0.9)
 
 
@@ -151,8 +162,10 @@ def test_only_a_faster_level_fades_above_the_range_and_only_a_slower_one_below()
     below = np.array([[0.0], [0.0], [0.0], [np.log(4.0)], [np.log(4.0)]])
     np.testing.assert_allclose(fades.apply(correction, level, above, below),
                                [-0.2 - 0.8 * 0.25, 0.5, -0.3, 0.3 + 0.6 * 0.5, -0.4])
-    assert fades.to_dict(["sequences"]) == {"above": {"sequences": {"share": 0.25, "extent_log": np.log(2.0)}},
-                                            "below": {"sequences": {"share": 1.0, "extent_log": np.log(2.0)}}}
+    no_band = {"low_log": 0.0, "high_log": 0.0}
+    assert fades.to_dict(["sequences"]) == {
+        "above": {"sequences": {"share": 0.25, "extent_log": np.log(2.0), **no_band}},
+        "below": {"sequences": {"share": 1.0, "extent_log": np.log(2.0), **no_band}}}
 
 
 def test_the_workload_share_is_the_slope_over_faster_levels_beyond_the_range() -> None:

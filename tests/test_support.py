@@ -68,19 +68,19 @@ def test_below_the_range_each_dimension_says_its_own_distance() -> None:
                                        [np.log(4.0), 0.0, np.log(4.0)]])
 
 
-def test_the_workload_tails_hold_out_the_top_then_the_bottom_fifth_of_each_dimension() -> None:
+def test_each_workload_tail_holds_out_the_top_or_bottom_fifth_of_its_dimension_whatever_other_tails_hold() -> None:
     rows = pd.DataFrame({"batching": ["continuous"] * 10, "concurrency": np.arange(1.0, 11.0),
                          "batch_size": np.arange(1, 11),
                          "input_len": [1000, 600, 500, 900, 700, 800, 100, 200, 400, 300],
                          "output_len": [50, 60, 70, 80, 100, 90, 30, 40, 10, 20]})
-    folds, excess = workload_tails(rows)
-    # Most in flight (9, 10), fewest (1, 2); longest prompts (1,000 is already held out with the fewest in
-    # flight: only 900), shortest prompts; longest outputs; the shortest (rows 9, 10) are already held
-    # out; row 3 is in no tail (always trained on).
-    assert folds.tolist() == [3, 3, -1, 1, 2, 2, 4, 4, 0, 0]
-    # 900 lies inside the range its rehearsal keeps (1,000 is trained on): no distance.
-    np.testing.assert_allclose(excess, np.log([3 / 1, 3 / 2, np.nan, 1.0, 100 / 80, 90 / 80,
-                                               300 / 100, 300 / 200, 9 / 8, 10 / 8]))
+    tails = workload_tails(rows)
+    # Columns: most in flight, longest prompts, longest outputs, then fewest, shortest, shortest.
+    assert [np.flatnonzero(tails[:, k]).tolist() for k in range(6)] == [[8, 9], [0, 3], [4, 5], [0, 1], [6, 7],
+                                                                          [8, 9]]
+    # Row 0 (fewest in flight, longest prompt) is in both of its tails, so the prompt tail's rehearsal keeps
+    # nothing as long as what it holds out: it lies beyond (800 is the longest kept).
+    kept = rows["input_len"][~tails[:, 1]]
+    assert kept.max() == 800 and rows["input_len"][tails[:, 1]].min() == 900
 
 
 def test_a_row_beyond_the_range_says_which_range_in_words() -> None:

@@ -34,7 +34,7 @@ calibrated in :mod:`surrogate.model._calibration`.
 from __future__ import annotations
 
 import hashlib
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import partial
 from importlib.metadata import version as _pkg_version
 from pathlib import Path
@@ -58,6 +58,7 @@ from surrogate.model._calibration import (
     Fade,
     WorkloadFades,
     growth_slack,
+    held_out,
     held_out_fits,
     model_folds,
     out_of_fold,
@@ -111,7 +112,8 @@ __all__ = ["SurrogateModel", "METRICS", "BUNDLE_FORMAT", "check_columns", "finge
 # 12: a served TTFT waits fitted steps scaled per engine (``Efficiency.framework_log_wait``) and a fitted share of
 #     the other running prompts' prefill (``wave_fraction``); no prompt-length term.
 # 13: disaggregated TTFT waits the served first-token steps and the lockstep wave; its correction reads the wait.
-BUNDLE_FORMAT = 13
+# 14: each workload tail rehearsed on its own; the band widens per dimension by that tail's extent (``fades_``).
+BUNDLE_FORMAT = 14
 # Groupings whose held-out rehearsal refits the achievable prior without the group (its vendor or engine
 # offset falls back to zero, as it would for a vendor or engine never measured).
 _HELD_OUT_GROUPINGS = ("vendor", "hardware", "model", "framework")
@@ -325,12 +327,10 @@ class SurrogateModel:
         cfg, est, feats = self._physics(table)
         self.support_ = fit_support(cfg, feats)
         self.newest_software_ = newest_software(cfg, feats)
-        workload, tail_excess = workload_tails(cfg)
-        rehearsal = self._rehearsal_twins(cfg, est, feats, workload)
-        folds = {**kind_folds(cfg, feats, recorded_version, model_folds(cfg["model"].to_numpy())),
-                 "workload": workload}
+        tails = self._rehearsal_twins(cfg, est, feats, workload_tails(cfg))
+        folds = kind_folds(cfg, feats, recorded_version, model_folds(cfg["model"].to_numpy()))
         measured_rows = {m: learned_values(table, m) for m in METRICS}
-        steps.total_units = steps.done_units + self._planned_units(folds, measured_rows)
+        steps.total_units = steps.done_units + self._planned_units(folds, tails, measured_rows)
         held_out = self._held_out_estimates(problem, cfg, est, {k: folds[k] for k in _HELD_OUT_GROUPINGS}, steps)
         self.models_: dict[str, lgb.Booster] = {}
         self.bands_: dict[str, dict[str, Band]] = {}
@@ -360,12 +360,9 @@ class SurrogateModel:
             self.train_rows_[metric] = int(rows.sum())
             self.metric_support_[metric] = fit_support(cfg[rows], feats[rows])
             needed = {kind: np.log(measured[rows] / frame[metric].to_numpy()[rows]) for kind, frame in held_out.items()}
-            twin_est, twin_feats, twin_above, twin_below = rehearsal
-            twins = _Twins(twin_feats[rows], self.slack_[metric] * np.log(twin_est[metric].to_numpy()[rows]),
-                           twin_above[rows], twin_below[rows])
             self.bands_[metric], fades = self._calibrate_metric(
                 metric, feats[rows], target, slack, {k: f[rows] for k, f in folds.items()}, needed,
-                tail_excess[rows], twins, steps)
+                [tail.of_metric(rows, metric, self.slack_[metric]) for tail in tails], steps)
             if fades is not None:  # none without calibration
                 self.fades_[metric] = fades
         if not self.models_:
@@ -387,7 +384,7 @@ class SurrogateModel:
         return DisaggregatedCorrection(seed=self.seed if self.seed is not None else 0).fit(
             rows, efficiency=self.efficiency_)
 
-    def _planned_units(self, folds: dict[str, np.ndarray],
+    def _planned_units(self, folds: dict[str, np.ndarray], tails: list[_TailTwins],
                        measured_rows: dict[str, tuple[np.ndarray, np.ndarray]]) -> float:
         """The rest of a fit in units (an efficiency refit 2, a LightGBM fit 1), for its progress."""
         units = 0.0
@@ -395,7 +392,8 @@ class SurrogateModel:
             units += 2.0 * sum(held_out_fits(folds[kind]) for kind in _HELD_OUT_GROUPINGS)
         for _, rows in measured_rows.values():
             if rows.sum() >= _MIN_ROWS_PER_METRIC:
-                rehearsals = sum(held_out_fits(_rehearsed_groups(kind, f[rows])) for kind, f in folds.items())
+                rehearsals = sum(held_out_fits(rehearsable(f[rows], _MIN_ROWS_PER_METRIC)) for f in folds.values())
+                rehearsals += sum(1 for tail in tails if 0 < (tail.held & rows).sum() < rows.sum())
                 units += 1.0 + (CALIBRATION_FOLDS + rehearsals if self.calibrate else 0.0)
         return units
 
@@ -423,39 +421,30 @@ class SurrogateModel:
         return out
 
     def _rehearsal_twins(self, cfg: pd.DataFrame, est: pd.DataFrame, feats: pd.DataFrame,
-                         tails: np.ndarray) -> tuple[pd.DataFrame, pd.DataFrame, npt.NDArray[np.float64],
-                                                     npt.NDArray[np.float64]]:
-        """The workload rehearsal's clamped twins: each tail row clamped into the range its model keeps
-        without that tail (as a prediction beyond the range reads the trees), its estimate, features and
-        how far above and below that range it lay per dimension; rows outside the tails are their own twins."""
-        twin_est, twin_feats = est.copy(), feats.copy()
-        above = np.zeros((len(cfg), len(WORKLOAD_DIMENSIONS)))
-        below = np.zeros_like(above)
-        parts = []
-        for fold in np.unique(tails[tails >= 0]):
-            held = tails == fold
+                         tails: npt.NDArray[np.bool_]) -> list[_TailTwins]:
+        """The workload rehearsal: per tail (a column of :func:`workload_tails` holding any row), its rows
+        clamped into the range their model keeps without that tail (as a prediction beyond the range reads
+        the trees), their estimates and features there, and how far above and below that range they lay."""
+        out = []
+        for fold in range(tails.shape[1]):
+            held = tails[:, fold]
+            if not held.any():
+                continue
             ranges = workload_ranges(cfg[~held])
-            above[held], below[held] = range_excess(cfg[held], ranges)
-            parts.append(clamp_into(cfg[held], ranges))
-        if parts:
-            twins = pd.concat(parts)
-            clamped_est, clamped_feats = self._derived(twins)
-            twin_est.loc[twins.index, list(METRICS)] = clamped_est[list(METRICS)].to_numpy()
-            twin_feats.loc[twins.index] = clamped_feats[twin_feats.columns].to_numpy()
-        return twin_est, twin_feats, above, below
+            above, below = range_excess(cfg[held], ranges)
+            clamped_est, clamped_feats = self._derived(clamp_into(cfg[held], ranges))
+            out.append(_TailTwins(fold, held, clamped_feats[feats.columns].reset_index(drop=True),
+                                  clamped_est[list(METRICS)].reset_index(drop=True), above, below))
+        return out
 
     def _calibrate_metric(self, metric: str, feats: pd.DataFrame, target: np.ndarray, slack: np.ndarray,
-                          folds: dict[str, np.ndarray], needed: dict[str, np.ndarray], tail_excess: np.ndarray,
-                          twins: _Twins, steps: Steps) -> tuple[dict[str, Band], WorkloadFades | None]:
+                          folds: dict[str, np.ndarray], needed: dict[str, np.ndarray], tails: list[_Tail],
+                          steps: Steps) -> tuple[dict[str, Band], WorkloadFades | None]:
         """Bands and fades of one metric. Bands: ``seen`` (random folds), one per kind of support rehearsed on
         held-out groups (``needed[kind]``: the targets with each row's group left out of the efficiency fit; a
         vendor, accelerator, model or engine kind with fewer than two groups rehearsed: no trust, the prior's
-        band), and ``prior`` (the achievable prior's own error on held-out accelerators and models).
-        ``tail_excess``: how far
-        each workload-tail row lay beyond what its rehearsal trained on (the workload band's extent);
-        ``twins``: where those rows are read, as predictions beyond the range are; there each dimension's
-        tail above gives the share of a faster-than-prior level it needed, each tail below that of a slower
-        one (the fades, ``WorkloadFades``; None without calibration)."""
+        band), ``prior`` (the achievable prior's own error on held-out accelerators and models) and
+        ``workload`` (:meth:`_calibrate_workload`; with the fades, None without calibration)."""
         prior = widest([residual_band(needed[kind], shrink=0.0) for kind in _HELD_OUT_GROUPINGS])
         if not self.calibrate:
             return {"seen": Band(0.0, 0.0), "prior": prior}, None
@@ -465,27 +454,23 @@ class SurrogateModel:
         bands = {"seen": residual_band(target - out_of_fold(self._median_fitter, feats, target, random_folds)),
                  "prior": prior}
         seen = bands["seen"]
-        for kind, groups in folds.items():
-            held = _rehearsed_groups(kind, groups)
+        rehearsed = {kind: (groups, rehearsable(groups, _MIN_ROWS_PER_METRIC)) for kind, groups in folds.items()}
+        for kind, (groups, held) in rehearsed.items():
             steps.start(f"{metric} interval calibration: {kind} held out", held_out_fits(held))
-            wanted = needed.get(kind, target - slack)
-            extent = 0.0
-            if kind == "workload":  # read at the clamped twins, the level faded as rehearsed
-                learned = out_of_fold(self._median_fitter, feats, target, groups, at=twins.feats)
-                correction, level = learned - slack, learned - twins.slack
-                excess = tail_excess[np.isfinite(tail_excess) & (tail_excess > 0)]
-                extent = float(np.median(excess)) if len(excess) else 0.0
-                fades = _rehearsed_fades(groups, level, wanted - (correction - level), twins)
-                band = residual_band(wanted - fades.apply(correction, level, twins.above, twins.below))
-            else:
-                correction = out_of_fold(self._median_fitter, feats, target, held) - slack
-                if kind in _HELD_OUT_GROUPINGS and len(np.unique(held[np.isfinite(correction)])) < 2:
-                    continue  # how one group took the correction says nothing of the next: the prior (below)
-                band = shrunk_band(correction, wanted, groups)
+            correction = out_of_fold(self._median_fitter, feats, target, held) - slack
+            if kind in _HELD_OUT_GROUPINGS and len(np.unique(held[np.isfinite(correction)])) < 2:
+                continue  # how one group took the correction says nothing of the next: the prior (below)
+            band = shrunk_band(correction, needed.get(kind, target - slack), groups)
             if band.rows == 0:  # nothing could be held out (one accelerator, no recorded versions, ...)
                 continue
             bands[kind] = Band(min(band.low_log, seen.low_log), max(band.high_log, seen.high_log), band.shrink,
-                               band.rows, extent)
+                               band.rows)
+        tails = [tail for tail in tails if 0 < tail.held.sum() < len(target)]
+        steps.start(f"{metric} interval calibration: workload held out", len(tails))
+        band, fades = self._calibrate_workload(feats, target, slack, tails)
+        if band.rows > 0:
+            bands["workload"] = Band(min(band.low_log, seen.low_log), max(band.high_log, seen.high_log),
+                                     band.shrink, band.rows)
         # A new vendor, accelerator, model or engine where fewer than two groups could be rehearsed (nothing
         # showed how the correction carries from group to group) is predicted by the prior, with the prior's
         # band: on MLPerf's 48 ITL rows (two models in one hash fold) aiconfigurator's unseen models took the
@@ -495,6 +480,26 @@ class SurrogateModel:
         for kind in _HELD_OUT_GROUPINGS:
             bands.setdefault(kind, Band(prior.low_log, prior.high_log, 0.0, 0))
         return bands, fades
+
+    def _calibrate_workload(self, feats: pd.DataFrame, target: np.ndarray, slack: np.ndarray,
+                            tails: list[_Tail]) -> tuple[Band, WorkloadFades]:
+        """The workload band and fades of one metric, each tail held out on its own and read at its clamped
+        twins, as predictions beyond the range are. Each dimension's tail above gives the share of a
+        faster-than-prior level it needed, each tail below that of a slower one, at the median distance those
+        rows lay beyond the range their rehearsal kept (the fades); the band is of every tail row's residual
+        with its level so faded."""
+        learned = held_out(self._median_fitter, feats, target, [tail.held for tail in tails],
+                           [tail.feats for tail in tails])
+        wanted = target - slack
+        # Per tail: the correction at each row (the twin's level plus the prior's growth past it) and the level.
+        corrections = [values - slack[tail.held] for tail, values in zip(tails, learned, strict=True)]
+        levels = [values - tail.slack for tail, values in zip(tails, learned, strict=True)]
+        fades = _rehearsed_fades(tails, levels, [wanted[tail.held] - (c - level)
+                                                 for tail, c, level in zip(tails, corrections, levels, strict=True)])
+        residuals = [wanted[tail.held] - fades.apply(c, level, tail.above, tail.below)
+                     for tail, c, level in zip(tails, corrections, levels, strict=True)]
+        pooled = residual_band(np.concatenate(residuals) if residuals else np.array([]))
+        return pooled, _with_tail_bands(fades, tails, residuals)
 
     def _metadata(self, table: pd.DataFrame) -> dict[str, Any]:
         """What a bundle records about itself: versions, seed, data and catalog fingerprints, offsets."""
@@ -554,9 +559,10 @@ class SurrogateModel:
         floored = np.zeros(len(cfg), dtype=bool)
         for metric in METRICS:
             base = est[metric].to_numpy() if self.physics else np.ones(len(est))
-            shrink, low, high = row_bands(self.bands_[metric], by_metric.get(metric, support), above, below)
             # Beyond the range a faster-than-prior level (below it, a slower one) fades as the rehearsal showed.
             fades = self.fades_.get(metric, WorkloadFades())
+            shrink, low, high = row_bands(self.bands_[metric], by_metric.get(metric, support), above_by_dimension,
+                                          below_by_dimension, fades)
             middle = shrink * fades.apply(corrections[metric], levels[metric], above_by_dimension, below_by_dimension)
             widths: list[tuple[str, float | np.ndarray]] = [(metric, 0.0), (f"{metric}_p10", low),
                                                               (f"{metric}_p90", high)]
@@ -682,35 +688,74 @@ class SurrogateModel:
 
 
 @dataclass(frozen=True)
-class _Twins:
-    """One metric's workload-rehearsal twins: their features, slack x log(prior) there, and how far above
-    and below the kept range each row lay in each workload dimension (rows x dimensions)."""
+class _TailTwins:
+    """One workload tail's rehearsal (column ``fold`` of :func:`workload_tails`): which rows it holds out,
+    and for those rows, in order, their clamped twins' features and estimates and how far above and below
+    the range kept without them each lay (rows x dimensions)."""
 
+    fold: int
+    held: npt.NDArray[np.bool_]
+    feats: pd.DataFrame
+    est: pd.DataFrame
+    above: npt.NDArray[np.float64]
+    below: npt.NDArray[np.float64]
+
+    def of_metric(self, rows: npt.NDArray[np.bool_], metric: str, growth_slack: float) -> _Tail:
+        """The tail among one metric's measured ``rows``, with that metric's slack x log(prior) at the twins."""
+        mine = rows[self.held]
+        return _Tail(self.fold, self.held[rows], self.feats[mine],
+                     growth_slack * np.log(self.est[metric].to_numpy()[mine]), self.above[mine], self.below[mine])
+
+
+@dataclass(frozen=True)
+class _Tail:
+    """One workload tail among one metric's rows: the rows it holds out and, for those, their twins'
+    features, slack x log(prior) there, and how far above and below the kept range each lay."""
+
+    fold: int
+    held: npt.NDArray[np.bool_]
     feats: pd.DataFrame
     slack: npt.NDArray[np.float64]
     above: npt.NDArray[np.float64]
     below: npt.NDArray[np.float64]
 
+    @property
+    def slower_side(self) -> bool:
+        """Whether this is a tail below the range (where a slower-than-prior level fades)."""
+        return self.fold >= TAIL_BELOW
 
-def _rehearsed_groups(kind: str, groups: np.ndarray) -> np.ndarray:
-    """The folds one metric's rehearsal of ``kind`` holds out: the workload tails as they are, a group of any
-    other kind only where the rows left hold enough to learn from (:func:`rehearsable`)."""
-    return groups if kind == "workload" else rehearsable(groups, _MIN_ROWS_PER_METRIC)
+    @property
+    def distance(self) -> npt.NDArray[np.float64]:
+        """How far (log) each row lay beyond the kept range in this tail's own dimension, on its side."""
+        beyond = self.below if self.slower_side else self.above
+        return np.asarray(beyond[:, self.fold % TAIL_BELOW], dtype=float)
 
 
-def _rehearsed_fades(tails: np.ndarray, level: np.ndarray, needed_level: np.ndarray, twins: _Twins) -> WorkloadFades:
-    """Per workload dimension, the share of the level its tail rows needed (``needed_level``), read at their
-    twins: tail fold d (above the range in dimension d) for a faster level, ``TAIL_BELOW + d`` for a slower
-    one; each at the median distance those rows lay beyond what their rehearsal kept."""
+def _rehearsed_fades(tails: list[_Tail], levels: list[np.ndarray], needed_levels: list[np.ndarray]) -> WorkloadFades:
+    """Per workload dimension and side, the share of the level its tail's rows needed (``needed_levels``),
+    read at their twins: the tail above the range in dimension d for a faster level, the one below it for a
+    slower one; each at the median distance those rows lay beyond what their rehearsal kept (no tail:
+    ``Fade()``, never rehearsed)."""
+    found = {}
+    for tail, level, needed in zip(tails, levels, needed_levels, strict=True):
+        far = tail.distance
+        mine = far > 0
+        share = workload_fade(level[mine], needed[mine], far[mine], slower=tail.slower_side)
+        found[tail.fold] = Fade(share, float(np.median(far[mine])) if mine.any() else 0.0)
+    dimensions = range(len(WORKLOAD_DIMENSIONS))
+    return WorkloadFades(tuple(found.get(d, Fade()) for d in dimensions),
+                         tuple(found.get(TAIL_BELOW + d, Fade()) for d in dimensions))
+
+
+def _with_tail_bands(fades: WorkloadFades, tails: list[_Tail], residuals: list[np.ndarray]) -> WorkloadFades:
+    """``fades`` with each rehearsed tail's band: of the residuals of its rows beyond the kept range."""
+    banded = {tail.fold: residual_band(residual[tail.distance > 0])
+              for tail, residual in zip(tails, residuals, strict=True)}
     sides = []
-    for offset, distance in ((0, twins.above), (TAIL_BELOW, twins.below)):
-        fades = []
-        for d in range(len(WORKLOAD_DIMENSIONS)):
-            mine = (tails == offset + d) & (distance[:, d] > 0)
-            far = distance[mine, d]
-            share = workload_fade(level[mine], needed_level[mine], far, slower=offset > 0)
-            fades.append(Fade(share, float(np.median(far)) if len(far) else 0.0))
-        sides.append(tuple(fades))
+    for offset, side in ((0, fades.above), (TAIL_BELOW, fades.below)):
+        sides.append(tuple(replace(fade, low_log=banded[offset + d].low_log, high_log=banded[offset + d].high_log)
+                           if offset + d in banded and fade.extent_log > 0 else fade
+                           for d, fade in enumerate(side)))
     return WorkloadFades(*sides)
 
 

@@ -30,9 +30,9 @@ import pandas as pd
 
 from surrogate.model._workers import run_all
 
-__all__ = ["BAND_QUANTILES", "CALIBRATION_FOLDS", "Band", "Regressor", "out_of_fold", "held_out_fits", "rehearsable",
-           "residual_band", "shrunk_band", "pooled_slope", "model_folds", "widest", "row_bands", "growth_slack",
-           "MAX_GROWTH_SLACK", "Fade", "fade_share", "WorkloadFades", "workload_fade"]
+__all__ = ["BAND_QUANTILES", "CALIBRATION_FOLDS", "Band", "Regressor", "out_of_fold", "held_out", "held_out_fits",
+           "rehearsable", "residual_band", "shrunk_band", "pooled_slope", "model_folds", "widest", "row_bands",
+           "growth_slack", "MAX_GROWTH_SLACK", "Fade", "fade_share", "WorkloadFades", "workload_fade"]
 
 BAND_QUANTILES = (0.1, 0.9)
 CALIBRATION_FOLDS = 3
@@ -59,8 +59,6 @@ class Band:
     high_log: float
     shrink: float = 1.0
     rows: int = 0
-    # For the workload band: the median log distance its held-out rows lay beyond the trained range.
-    extent_log: float = 0.0
 
     def to_dict(self) -> dict[str, float]:
         return asdict(self)
@@ -71,9 +69,7 @@ def out_of_fold(fit_median: MedianFit, feats: pd.DataFrame, target: np.ndarray,
     """Each row's correction predicted by a model trained without its fold (NaN where a fold is all rows).
 
     Integer folds below 0 are never held out (always trained on; their rows stay NaN). ``at``: where a
-    held-out row is read instead of its own features (its clamped twin; same index as ``feats``). The fits
-    are independent: large ones run in worker processes (:func:`surrogate.model._workers.run_all`), with
-    the same results as one after the other (each fit is seeded and single-threaded)."""
+    held-out row is read instead of its own features (its clamped twin; same index as ``feats``)."""
     predicted = np.full(len(target), np.nan)
     read = feats if at is None else at
     held: list[npt.NDArray[np.bool_]] = []
@@ -84,10 +80,21 @@ def out_of_fold(fit_median: MedianFit, feats: pd.DataFrame, target: np.ndarray,
         if test.all() or not test.any():
             continue
         held.append(test)
-    tasks = [partial(_fit_and_predict, fit_median, feats[~test], target[~test], read[test]) for test in held]
-    for test, values in zip(held, run_all(tasks, work=len(target) * len(tasks)), strict=True):
+    for test, values in zip(held, held_out(fit_median, feats, target, held, [read[test] for test in held]),
+                            strict=True):
         predicted[test] = values
     return predicted
+
+
+def held_out(fit_median: MedianFit, feats: pd.DataFrame, target: np.ndarray, held: list[npt.NDArray[np.bool_]],
+             read: list[pd.DataFrame]) -> list[npt.NDArray[np.float64]]:
+    """Per mask in ``held`` (they may overlap), a model trained on the other rows, predicting ``read`` (the
+    held rows' features, or where they are read instead: their clamped twins). The fits are independent:
+    large ones run in worker processes (:func:`surrogate.model._workers.run_all`), with the same results as
+    one after the other (each fit is seeded and single-threaded)."""
+    tasks = [partial(_fit_and_predict, fit_median, feats[~test], target[~test], at)
+             for test, at in zip(held, read, strict=True)]
+    return run_all(tasks, work=len(target) * len(tasks))
 
 
 def _fit_and_predict(fit_median: MedianFit, train: pd.DataFrame, target: np.ndarray,
@@ -193,18 +200,15 @@ def model_folds(models: np.ndarray) -> npt.NDArray[np.int64]:
     return codes.astype(np.int64)
 
 
-def row_bands(bands: dict[str, Band], support: pd.DataFrame, above: np.ndarray,
-              below: np.ndarray) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.float64], npt.NDArray[np.float64]]:
+def row_bands(bands: dict[str, Band], support: pd.DataFrame, above: np.ndarray, below: np.ndarray,
+              fades: WorkloadFades | None = None) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.float64],
+                                                             npt.NDArray[np.float64]]:
     """Per row: the shrink of the learned correction and the band's low and high log offsets.
 
     A row off the data in hardware, model or software takes the least trust and widest band of the kinds
-    it is off in. ``above``/``below``: how far (log) the row lies beyond the trained workload range.
-    Above it the band widens on both sides, below it only downwards (so P90 never falls as the
-    workload grows), as the square root of the distance over the distance the rehearsal extrapolated
-    (never less than the rehearsed band): widened in proportion, P10-P90 covered 98-100% of TTFT and
-    ITL four octaves past 16 sequences and 89-93% past 1,024-token prompts; the square root brings
-    those to 95-97% and 82-86% (ad hoc ``surrogate evaluate --split batch`` / ``input_length``, the
-    same code otherwise).
+    it is off in. ``above``/``below``: how far (log) the row lies beyond the trained workload range, per
+    dimension (rows x :data:`WORKLOAD_DIMENSIONS`); there the band is the workload tails' as ``fades``
+    rehearsed them (:meth:`WorkloadFades.widen`), never narrower than the rest.
     Beyond the reference distance ``d > 1`` the trust is divided by ``d`` and the band moves toward
     the prior's own band by ``1 - 1/d``.
     A metric with no model (only a ``prior`` band) gets the prior's band everywhere.
@@ -225,11 +229,7 @@ def row_bands(bands: dict[str, Band], support: pd.DataFrame, above: np.ndarray,
         high = np.where(off, np.maximum(high, band.high_log), high)
     workload = bands.get("workload")
     if workload is not None:
-        extent = workload.extent_log if workload.extent_log > 0 else np.inf
-        up, down = np.sqrt(np.maximum(above / extent, 1.0)), np.sqrt(np.maximum(below / extent, 1.0))
-        low = np.where(above > 0, np.minimum(low, workload.low_log * up), low)
-        low = np.where(below > 0, np.minimum(low, workload.low_log * down), low)
-        high = np.where(above > 0, np.maximum(high, workload.high_log * up), high)
+        low, high = (fades or WorkloadFades()).widen(low, high, above, below, workload)
     trust = 1.0 / np.maximum(support["support_distance"].to_numpy(dtype=float), 1.0)
     shrink = shrink * trust
     low = np.minimum(low, trust * low + (1.0 - trust) * prior.low_log)
@@ -245,6 +245,9 @@ class Fade:
 
     share: float = 1.0
     extent_log: float = 0.0
+    # The P10-P90 band (log) of those rows' residuals, with every level faded as rehearsed.
+    low_log: float = 0.0
+    high_log: float = 0.0
 
     def to_dict(self) -> dict[str, float]:
         return asdict(self)
@@ -310,6 +313,35 @@ class WorkloadFades:
         faster = fade_share(self.above, above)
         slower = fade_share(self.below, below, past_rehearsal=True)
         return np.asarray(correction - level + np.where(level < 0, faster, slower) * level, dtype=float)
+
+    def widen(self, low: np.ndarray, high: np.ndarray, above: np.ndarray, below: np.ndarray,
+              pooled: Band) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.float64]]:
+        """The band offsets ``low``/``high`` of rows ``above``/``below`` the range (rows x dimensions, log):
+        per dimension and side, that tail's rehearsed band, widened in proportion to the distance over the
+        distance it was rehearsed at (a side never rehearsed: the ``pooled`` band of every tail, at the least
+        distance any tail was rehearsed at); the widest of them. Above the range both sides widen, below it
+        only the low one (so P90 never falls as the workload grows).
+
+        In proportion, as a growth rate learned wrong by some amount errs: P10-P90 covered 62/83/74% (latency,
+        TTFT, ITL) of the batch split (four octaves past 16 sequences, rehearsed one octave out) and 77/81/94%
+        of the input-length split; as the square root, 60/75/56% and 77/80/84%; one band and extent for every
+        tail (their medians), 51/81/55% of the batch split (ad hoc ``surrogate evaluate --split batch`` /
+        ``input_length``, the same code otherwise). The extent was once the distance past every other tail's
+        rows, mostly 0.06 where each row sat in one tail, so the square root of distance / 0.06 covered
+        90-97% of the batch split while rehearsing nothing that far.
+        """
+        found = [fade.extent_log for fade in (*self.above, *self.below) if fade.extent_log > 0]
+        least = min(found) if found else np.inf
+        for fades, distance, upwards in ((self.above, above, True), (self.below, below, False)):
+            for d in range(distance.shape[1]):
+                fade = fades[d] if d < len(fades) else Fade()
+                band = (fade.low_log, fade.high_log) if fade.extent_log > 0 else (pooled.low_log, pooled.high_log)
+                widened = np.maximum(distance[:, d] / (fade.extent_log or least), 1.0)
+                beyond = distance[:, d] > 0
+                low = np.where(beyond, np.minimum(low, band[0] * widened), low)
+                if upwards:
+                    high = np.where(beyond, np.maximum(high, band[1] * widened), high)
+        return np.asarray(low, dtype=float), np.asarray(high, dtype=float)
 
     def to_dict(self, dimensions: list[str]) -> dict[str, dict[str, dict[str, float]]]:
         return {side: {name: fade.to_dict() for name, fade in zip(dimensions, fades, strict=True)}

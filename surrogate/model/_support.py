@@ -457,36 +457,30 @@ def fit_support(cfg: pd.DataFrame, feats: pd.DataFrame) -> Support:
                    center=center, scale=scale, points=points, reference_distance=reference)
 
 
-def workload_tails(cfg: pd.DataFrame, quantile: float = 0.8) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.float64]]:
-    """Per batching mode and workload dimension d (sequences, input length, output length, in turn): the rows
-    above the ``quantile`` of d (fold d), then those below its ``1 - quantile`` (fold ``TAIL_BELOW + d``);
-    -1 for the rest (always trained on). A row in several tails is held out in the first, so each
-    dimension's extremes go whole to its own folds before the next dimension's: with every top before any
-    bottom, batch-1 rows with the longest prompts stayed in the prompt tail, trained on while the other
-    batch-1 rows were held out, and no rehearsal row lay below the range it kept.
-    Also each tail row's log distance beyond the largest (below the least) value the rest of its mode
-    keeps (how far its rehearsal extrapolated; 0 where another tail's row keeps the range as wide)."""
-    folds = np.full(len(cfg), -1, dtype=np.int64)
-    excess = np.full(len(cfg), np.nan)
+def workload_tails(cfg: pd.DataFrame, quantile: float = 0.8) -> npt.NDArray[np.bool_]:
+    """The workload rehearsal's tails, rows x ``2 * len(WORKLOAD_DIMENSIONS)``: column d the rows above the
+    ``quantile`` of dimension d (sequences, input length, output length) in their batching mode, column
+    ``TAIL_BELOW + d`` those below its ``1 - quantile`` (where the fifth is one value: that value, unless
+    it is most of the mode's rows). Tails overlap: each is held out on its own, with every other row trained on, so its
+    rehearsal lies beyond what it kept in its own dimension as a prediction beyond the range does. Assigned
+    to one fold each (a row held out in the first tail it was in), the kept rows held other tails' rows at
+    the same lengths: in the default fit 0 of 429 long-prompt TTFT rows (0 of 403 long-output) lay beyond
+    the prompts their rehearsal kept, and the input and output fades were never rehearsed (full trust
+    beyond the trained lengths)."""
     values = list(_workload_values(cfg).values())
+    tails = np.zeros((len(cfg), TAIL_BELOW + len(values)), dtype=bool)
     for mode in sorted(set(cfg["batching"])):
         rows = cfg["batching"].eq(mode).to_numpy()
         for k, value in enumerate(values):
             for side, level in ((0, quantile), (TAIL_BELOW, 1.0 - quantile)):
                 threshold = np.quantile(value[rows], level)
-                outer = value > threshold if side == 0 else value < threshold
-                tail = rows & outer & (folds < 0)
-                if not tail.any():  # the fifth is one value: hold out that value, if anything is left
-                    outer = value >= threshold if side == 0 else value <= threshold
-                    tail = rows & outer & (folds < 0)
-                    if (rows & ~tail).sum() == 0:
-                        continue
-                kept = rows & ~tail
-                folds[tail] = side + k
-                distance = (np.log(value[tail] / np.max(value[kept])) if side == 0
-                            else np.log(np.min(value[kept]) / value[tail]))
-                excess[tail] = np.maximum(distance, 0.0)
-    return folds, excess
+                tail = rows & (value > threshold if side == 0 else value < threshold)
+                if not tail.any():
+                    tail = rows & (value >= threshold if side == 0 else value <= threshold)
+                if 2 * tail.sum() > rows.sum():
+                    continue
+                tails[:, side + k] |= tail
+    return tails
 
 
 def kind_folds(cfg: pd.DataFrame, feats: pd.DataFrame, recorded_version: np.ndarray,
