@@ -393,7 +393,7 @@ class SurrogateModel:
         for _, rows in measured_rows.values():
             if rows.sum() >= _MIN_ROWS_PER_METRIC:
                 rehearsals = sum(held_out_fits(rehearsable(f[rows], _MIN_ROWS_PER_METRIC)) for f in folds.values())
-                rehearsals += sum(1 for tail in tails if 0 < (tail.held & rows).sum() < rows.sum())
+                rehearsals += sum(1 for tail in tails if _leaves_rows(tail.held[rows]))
                 units += 1.0 + (CALIBRATION_FOLDS + rehearsals if self.calibrate else 0.0)
         return units
 
@@ -465,7 +465,7 @@ class SurrogateModel:
                 continue
             bands[kind] = Band(min(band.low_log, seen.low_log), max(band.high_log, seen.high_log), band.shrink,
                                band.rows)
-        tails = [tail for tail in tails if 0 < tail.held.sum() < len(target)]
+        tails = [tail for tail in tails if _leaves_rows(tail.held)]
         steps.start(f"{metric} interval calibration: workload held out", len(tails))
         band, fades = self._calibrate_workload(feats, target, slack, tails)
         if band.rows > 0:
@@ -729,6 +729,11 @@ class _Tail:
         """How far (log) each row lay beyond the kept range in this tail's own dimension, on its side."""
         beyond = self.below if self.slower_side else self.above
         return np.asarray(beyond[:, self.fold % TAIL_BELOW], dtype=float)
+
+
+def _leaves_rows(held: npt.NDArray[np.bool_]) -> bool:
+    """Whether a workload tail among one metric's rows can be rehearsed: it holds some rows and leaves some."""
+    return 0 < int(held.sum()) < len(held)
 
 
 def _rehearsed_fades(tails: list[_Tail], levels: list[np.ndarray], needed_levels: list[np.ndarray]) -> WorkloadFades:

@@ -65,13 +65,11 @@ class Band:
 
 
 def out_of_fold(fit_median: MedianFit, feats: pd.DataFrame, target: np.ndarray,
-                folds: np.ndarray, at: pd.DataFrame | None = None) -> npt.NDArray[np.float64]:
+                folds: np.ndarray) -> npt.NDArray[np.float64]:
     """Each row's correction predicted by a model trained without its fold (NaN where a fold is all rows).
 
-    Integer folds below 0 are never held out (always trained on; their rows stay NaN). ``at``: where a
-    held-out row is read instead of its own features (its clamped twin; same index as ``feats``)."""
+    Integer folds below 0 are never held out (always trained on; their rows stay NaN)."""
     predicted = np.full(len(target), np.nan)
-    read = feats if at is None else at
     held: list[npt.NDArray[np.bool_]] = []
     for k in np.unique(folds):
         if isinstance(k, (int, np.integer)) and k < 0:
@@ -80,7 +78,7 @@ def out_of_fold(fit_median: MedianFit, feats: pd.DataFrame, target: np.ndarray,
         if test.all() or not test.any():
             continue
         held.append(test)
-    for test, values in zip(held, held_out(fit_median, feats, target, held, [read[test] for test in held]),
+    for test, values in zip(held, held_out(fit_median, feats, target, held, [feats[test] for test in held]),
                             strict=True):
         predicted[test] = values
     return predicted
