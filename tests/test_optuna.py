@@ -172,13 +172,16 @@ def test_a_trial_another_worker_finished_first_is_left_to_it(candidates: pd.Data
 
     class _OtherWorkerFinishesFirst(_Evaluate):
         def __call__(self, indices: np.ndarray) -> pd.DataFrame:
-            other = optuna.load_study(study_name="s", storage=storage)
-            for trial in other.get_trials(deepcopy=False, states=(optuna.trial.TrialState.RUNNING,))[:1]:
-                other.tell(trial.number, 1.0)  # the other worker's answer for the same trial
+            if not self.calls:  # the other worker pops one trial, once
+                other = optuna.load_study(study_name="s", storage=storage)
+                for trial in other.get_trials(deepcopy=False, states=(optuna.trial.TrialState.RUNNING,))[:1]:
+                    other.tell(trial.number, 1.0)  # the other worker's answer for the same trial
             return super().__call__(indices)
 
     outcome = _run(candidates, _OtherWorkerFinishesFirst(scored), settings, first=(0,))
-    assert len(outcome.history) == 4  # every trial finished, one of them by the other worker
+    # This worker still finishes the four trials it was asked for (it asks once more); the fifth is
+    # the one the other worker finished first, and its answer stands (CI once counted 31 of 2 x 16).
+    assert len(outcome.history) == 5
     assert sorted(outcome.history["value_0"].tolist()).count(1.0) == 1
 
 

@@ -298,9 +298,10 @@ def _run(candidates: pd.DataFrame, dims: list[str], objectives: tuple[Objective,
                 study.tell(trial, values if len(values) > 1 else values[0])
             except UpdateFinishedTrialError:
                 # Another process sharing the study took the same waiting (enqueued) trial and finished it
-                # first: SQLite has no row locks, so two workers can pop one. Its result stands.
+                # first: SQLite has no row locks, so two workers can pop one. Its result stands, and this
+                # worker asks again, so each worker still finishes the trials it was asked for.
                 continue
-        done += len(asked)
+            done += 1
         if progress:
             progress(done, settings.trials)
     finished = study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,))
