@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+from dataclasses import replace
 from functools import cache
 
 import numpy as np
@@ -77,7 +78,7 @@ def _unfaded_model() -> SurrogateModel:
 def _fading_model() -> SurrogateModel:
     """The tiny model as if its workload rehearsal had kept a tenth of a faster-than-prior level one octave
     above the range and of a slower one one octave below it: beyond it, such levels fade fast
-    (``surrogate.model._calibration.WorkloadFades``)."""
+    (``surrogate.model._calibration.WorkloadFades``); above it a slower level's added seconds stay."""
     model = copy.deepcopy(tiny_model())
     fades = (Fade(0.1, np.log(2.0)),) * 3
     model.fades_ = {metric: WorkloadFades(above=fades, below=fades) for metric in model.models_}
@@ -114,11 +115,36 @@ def test_below_the_range_only_a_slower_level_fades_and_only_downwards() -> None:
         assert (fading.loc[below, metric] < kept.loc[below, metric] * 0.999).any(), metric
 
 
+@cache
+def _ratio_model() -> SurrogateModel:
+    """:func:`_fading_model` whose slower-than-prior levels stay ratios above the range (their added time
+    grew as fast as the prior on rehearsal: ``Fade.added_growth`` at the top of its grid)."""
+    model = copy.deepcopy(_fading_model())
+    model.fades_ = {metric: replace(fades, above=tuple(replace(f, added_growth=3.0) for f in fades.above))
+                    for metric, fades in model.fades_.items()}
+    return model
+
+
+def test_above_the_range_a_fixed_added_time_leaves_the_ratio_between_prior_and_level() -> None:
+    rows = _served_grid([16, 512], [1024, 4000], [256])
+    ratio, fixed = _ratio_model().predict(rows), _fading_model().predict(rows)
+    beyond = (rows["batch_size"].gt(128) | rows["input_len"].gt(1024)).to_numpy()  # trained: 1-128, 256-1024
+    for metric in ["ttft_s", "itl_s"]:
+        assert (fixed.loc[~beyond, metric] == ratio.loc[~beyond, metric]).all(), metric
+        # A slower level's ratio falls toward the prior's (never below it); a faster one is as it was.
+        slower = beyond & (ratio[metric] > ratio[f"analytic_{metric}"]).to_numpy()
+        assert slower.any(), metric
+        assert (fixed.loc[slower, metric] <= ratio.loc[slower, metric] * (1 + 1e-12)).all(), metric
+        assert (fixed.loc[slower, metric] < ratio.loc[slower, metric] * 0.999).any(), metric
+        assert (fixed.loc[slower, metric] >= fixed.loc[slower, f"analytic_{metric}"] * (1 - 1e-12)).all(), metric
+        assert (fixed.loc[beyond & ~slower, metric] == ratio.loc[beyond & ~slower, metric]).all(), metric
+
+
 @settings(max_examples=40, deadline=None)
-@given(config=_CONFIGS, factor=st.sampled_from([2, 3, 8]), fading=st.booleans())
-def test_more_work_never_takes_less_time(config: dict[str, object], factor: int, fading: bool) -> None:
+@given(config=_CONFIGS, factor=st.sampled_from([2, 3, 8]), fading=st.sampled_from(["none", "share", "ratio"]))
+def test_more_work_never_takes_less_time(config: dict[str, object], factor: int, fading: str) -> None:
     assume(_within_context(config))
-    model = _fading_model() if fading else tiny_model()
+    model = {"none": tiny_model, "share": _fading_model, "ratio": _ratio_model}[fading]()
     base = model.predict(_row(config)).iloc[0]
     for metric, axes in _MONOTONE[str(config["batching"])].items():
         for axis in axes:

@@ -13,7 +13,7 @@ from _tiny_model import synthetic_table, tiny_model
 from features.build import CATEGORICAL_FEATURES, FEATURE_COLUMNS, build_features
 from features.errors import ConfigError, IncompatibleBundleError, NotFittedError
 from surrogate.model import METRICS, SurrogateModel, load
-from surrogate.model._calibration import Band
+from surrogate.model._calibration import ADDED_GROWTH_GRID, Band
 
 UNSEEN = pd.DataFrame([{"hardware": "mi300x", "model": "mistralai/Mixtral-8x7B-v0.1", "framework": "vllm", "tp": 2,
                         "batching": "continuous", "concurrency": 32, "input_len": 512, "output_len": 256,
@@ -160,3 +160,7 @@ def test_each_workload_tail_is_rehearsed_beyond_the_range_it_kept() -> None:
     # Every band of a rehearsed tail holds zero (no narrower than nothing).
     for fade in (*fades.above, *fades.below):
         assert fade.low_log <= 0.0 <= fade.high_log
+    # A slower level's added time grew past the 256-token prompts, but slower than the prior: a power the
+    # rehearsal chose inside its grid (0: fixed seconds; the top: a ratio).
+    for metric in ["ttft_s", "itl_s"]:
+        assert 0.0 < tiny_model().fades_[metric].above[1].added_growth < ADDED_GROWTH_GRID[-1], metric

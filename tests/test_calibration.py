@@ -15,6 +15,8 @@ from surrogate.model._calibration import (
     Band,
     Fade,
     WorkloadFades,
+    added_growth_power,
+    added_time,
     fade_share,
     growth_slack,
     model_folds,
@@ -162,10 +164,51 @@ def test_only_a_faster_level_fades_above_the_range_and_only_a_slower_one_below()
     below = np.array([[0.0], [0.0], [0.0], [np.log(4.0)], [np.log(4.0)]])
     np.testing.assert_allclose(fades.apply(correction, level, above, below),
                                [-0.2 - 0.8 * 0.25, 0.5, -0.3, 0.3 + 0.6 * 0.5, -0.4])
-    no_band = {"low_log": 0.0, "high_log": 0.0}
+    no_band = {"low_log": 0.0, "high_log": 0.0, "added_growth": 0.0}
     assert fades.to_dict(["sequences"]) == {
         "above": {"sequences": {"share": 0.25, "extent_log": np.log(2.0), **no_band}},
         "below": {"sequences": {"share": 1.0, "extent_log": np.log(2.0), **no_band}}}
+
+
+def test_an_added_time_grows_by_its_power_of_the_distance_never_faster_than_the_prior() -> None:
+    # At the twin the level added half the prior (log 1.5); past it the prior doubled (growth log 2).
+    level, growth = np.full(4, np.log(1.5)), np.full(4, np.log(2.0))
+    # Fixed seconds: 0.5 of the edge prior over twice it, 0.25; grown by sqrt(2): 0.5 x sqrt(2) / 2; grown as
+    # fast as the prior or faster (capped): the ratio stays 1.5.
+    powered = np.array([0.0, 0.5 * np.log(2.0), np.log(2.0), 3.0 * np.log(2.0)])
+    np.testing.assert_allclose(added_time(level, growth, powered),
+                               np.log([1.25, 1.0 + 0.5 * np.sqrt(2.0) / 2.0, 1.5, 1.5]))
+    # The prediction (prior x ratio) never falls as the prior and the distance grow, whatever the power.
+    grid = np.linspace(0.0, 3.0, 31)
+    for power in (0.0, 0.3, 1.0, 3.0):
+        prediction = grid + added_time(np.full(31, 0.8), grid, power * grid / 1.5)
+        assert (np.diff(prediction) >= 0).all()
+
+
+def test_above_the_range_a_slower_level_adds_time_as_its_dimension_rehearsed() -> None:
+    # Sequences rehearsed: the added time grew as the distance (power 1); prompts never rehearsed (power 0).
+    fades = WorkloadFades(above=(Fade(0.25, np.log(2.0), added_growth=1.0), Fade()), below=(Fade(), Fade()))
+    level = np.array([np.log(1.5), np.log(1.5), np.log(1.5), -0.8, np.log(1.5)])
+    # Row 0: twice the trained sequences, prior grown 4x: 0.5 x 2 over 4. Row 1: twice the longest prompt,
+    # prior grown 4x: 0.5 over 4. Row 2: inside the range. Row 3: faster, faded as before. Row 4: both
+    # dimensions, prior grown 8x: 0.5 x 2 over 8.
+    above = np.log(np.array([[2.0, 1.0], [1.0, 2.0], [1.0, 1.0], [2.0, 1.0], [2.0, 2.0]]))
+    growth = np.log([4.0, 4.0, 1.0, 4.0, 8.0])
+    expected = np.log([1.25, 1.125, 1.5, np.exp(-0.8 * 0.25), 1.125])
+    np.testing.assert_allclose(fades.apply(level, level, above, np.zeros((5, 2)), growth), expected)
+    # Without the prior's growth (no physics) a slower level stays a ratio.
+    np.testing.assert_allclose(fades.apply(level, level, above, np.zeros((5, 2))), np.log([1.5] * 3 + [
+        np.exp(-0.8 * 0.25), 1.5]))
+
+
+def test_the_added_time_power_is_the_one_the_rehearsal_rows_needed() -> None:
+    level = np.array([0.4, 0.8, 0.2, -0.5, 0.6, 0.3])
+    growth = np.array([0.5, 1.0, 2.0, 1.0, 0.0, 1.0])  # row 3 faster, row 4 at the edge, row 5 not past it
+    distance = np.array([0.4, 0.7, 1.5, 0.7, 0.0, 0.0])
+    needed = added_time(level, growth, 0.35 * distance)
+    needed[3:] = 9.0
+    assert added_growth_power(level, needed, growth, distance) == pytest.approx(0.35)
+    assert added_growth_power(level[3:], needed[3:], growth[3:], distance[3:]) == 0.0  # nothing rehearsed
 
 
 def test_the_workload_share_is_the_slope_over_faster_levels_beyond_the_range() -> None:

@@ -16,7 +16,9 @@ physics. What holds for every prediction:
   measured elasticity, ``surrogate.model._calibration.growth_slack``). Beyond its model's trained
   range g is read at the row clamped into it, and there a level faster than the prior (above the range)
   or slower than it (below) fades by a share that falls with the distance (``WorkloadFades``: above
-  only upwards, below only downwards). So the median and P90 of the metrics a
+  only upwards, below only downwards); above it a slower level is the time it added at the twin, grown
+  by a rehearsed power of the distance, never faster than the prior (prior + added time never falls). So the median
+  and P90 of the metrics a
   model predicts (static latency and TTFT, continuous TTFT and ITL) never fall as batch or concurrency,
   input or output length grows. Derived metrics (static
   ITL = (latency - TTFT) / steps, continuous latency = TTFT + steps * ITL) and P10 carry no such
@@ -57,6 +59,8 @@ from surrogate.model._calibration import (
     Band,
     Fade,
     WorkloadFades,
+    added_growth_power,
+    fade_share,
     growth_slack,
     held_out,
     held_out_fits,
@@ -113,7 +117,9 @@ __all__ = ["SurrogateModel", "METRICS", "BUNDLE_FORMAT", "check_columns", "finge
 #     the other running prompts' prefill (``wave_fraction``); no prompt-length term.
 # 13: disaggregated TTFT waits the served first-token steps and the lockstep wave; its correction reads the wait.
 # 14: each workload tail rehearsed on its own; the band widens per dimension by that tail's extent (``fades_``).
-BUNDLE_FORMAT = 14
+# 15: above the range a slower-than-prior level adds a time grown by a rehearsed power of the distance
+#     (``Fade.added_growth``), never faster than the prior.
+BUNDLE_FORMAT = 15
 # Groupings whose held-out rehearsal refits the achievable prior without the group (its vendor or engine
 # offset falls back to zero, as it would for a vendor or engine never measured).
 _HELD_OUT_GROUPINGS = ("vendor", "hardware", "model", "framework")
@@ -434,7 +440,8 @@ class SurrogateModel:
             above, below = range_excess(cfg[held], ranges)
             clamped_est, clamped_feats = self._derived(clamp_into(cfg[held], ranges))
             out.append(_TailTwins(fold, held, clamped_feats[feats.columns].reset_index(drop=True),
-                                  clamped_est[list(METRICS)].reset_index(drop=True), above, below))
+                                  clamped_est[list(METRICS)].reset_index(drop=True),
+                                  est.loc[held, list(METRICS)].reset_index(drop=True), above, below))
         return out
 
     def _calibrate_metric(self, metric: str, feats: pd.DataFrame, target: np.ndarray, slack: np.ndarray,
@@ -496,7 +503,10 @@ class SurrogateModel:
         levels = [values - tail.slack for tail, values in zip(tails, learned, strict=True)]
         fades = _rehearsed_fades(tails, levels, [wanted[tail.held] - (c - level)
                                                  for tail, c, level in zip(tails, corrections, levels, strict=True)])
-        residuals = [wanted[tail.held] - fades.apply(c, level, tail.above, tail.below)
+        if self.physics:
+            fades = _with_added_growth(fades, tails, levels, wanted)
+        residuals = [wanted[tail.held] - fades.apply(c, level, tail.above, tail.below,
+                                                     tail.growth if self.physics else None)
                      for tail, c, level in zip(tails, corrections, levels, strict=True)]
         pooled = residual_band(np.concatenate(residuals) if residuals else np.array([]))
         return pooled, _with_tail_bands(fades, tails, residuals)
@@ -553,6 +563,7 @@ class SurrogateModel:
         est, feats, twin_feats, twin_est = self._with_twins(cfg, beyond)
         support, by_metric = assess_by_metric(self.metric_support_, cfg, feats, above, below)
         corrections, levels = self._corrections(est, feats, beyond, twin_feats, twin_est)
+        growths = _prior_growth(est, beyond, twin_est)
         # Columns gathered first, then one frame over them (inserting 50 columns one by one was slower);
         # each array is this frame's own (no view of est or support), so editing the result edits nothing else.
         out: dict[str, Any] = {}
@@ -563,7 +574,8 @@ class SurrogateModel:
             fades = self.fades_.get(metric, WorkloadFades())
             shrink, low, high = row_bands(self.bands_[metric], by_metric.get(metric, support), above_by_dimension,
                                           below_by_dimension, fades)
-            middle = shrink * fades.apply(corrections[metric], levels[metric], above_by_dimension, below_by_dimension)
+            middle = shrink * fades.apply(corrections[metric], levels[metric], above_by_dimension, below_by_dimension,
+                                          growths[metric] if self.physics else None)
             widths: list[tuple[str, float | np.ndarray]] = [(metric, 0.0), (f"{metric}_p10", low),
                                                               (f"{metric}_p90", high)]
             for column, widen in widths:
@@ -697,14 +709,17 @@ class _TailTwins:
     held: npt.NDArray[np.bool_]
     feats: pd.DataFrame
     est: pd.DataFrame
+    row_est: pd.DataFrame  # the held rows' own estimates, where they lie
     above: npt.NDArray[np.float64]
     below: npt.NDArray[np.float64]
 
     def of_metric(self, rows: npt.NDArray[np.bool_], metric: str, growth_slack: float) -> _Tail:
-        """The tail among one metric's measured ``rows``, with that metric's slack x log(prior) at the twins."""
+        """The tail among one metric's measured ``rows``, with that metric's slack x log(prior) at the twins
+        and the prior's growth (log) from each twin to its row."""
         mine = rows[self.held]
-        return _Tail(self.fold, self.held[rows], self.feats[mine],
-                     growth_slack * np.log(self.est[metric].to_numpy()[mine]), self.above[mine], self.below[mine])
+        twin_log = np.log(self.est[metric].to_numpy()[mine])
+        return _Tail(self.fold, self.held[rows], self.feats[mine], growth_slack * twin_log,
+                     np.log(self.row_est[metric].to_numpy()[mine]) - twin_log, self.above[mine], self.below[mine])
 
 
 @dataclass(frozen=True)
@@ -716,6 +731,7 @@ class _Tail:
     held: npt.NDArray[np.bool_]
     feats: pd.DataFrame
     slack: npt.NDArray[np.float64]
+    growth: npt.NDArray[np.float64]
     above: npt.NDArray[np.float64]
     below: npt.NDArray[np.float64]
 
@@ -752,6 +768,32 @@ def _rehearsed_fades(tails: list[_Tail], levels: list[np.ndarray], needed_levels
                          tuple(found.get(TAIL_BELOW + d, Fade()) for d in dimensions))
 
 
+def _with_added_growth(fades: WorkloadFades, tails: list[_Tail], levels: list[np.ndarray],
+                       wanted: np.ndarray) -> WorkloadFades:
+    """``fades`` with each dimension's power of growth for a slower level's added time above the range
+    (``Fade.added_growth``, :func:`added_growth_power`), rehearsed on its tail above, each level first faded
+    as ``fades`` fade it below; a dimension without such a tail keeps 0 (the added seconds stay)."""
+    above = list(fades.above)
+    for tail, level in zip(tails, levels, strict=True):
+        if tail.slower_side:
+            continue
+        faded = fade_share(fades.below, tail.below, past_rehearsal=True) * level
+        power = added_growth_power(faded, wanted[tail.held], tail.growth, tail.distance)
+        above[tail.fold] = replace(above[tail.fold], added_growth=power)
+    return replace(fades, above=tuple(above))
+
+
+def _prior_growth(est: pd.DataFrame, beyond: np.ndarray, twin_est: pd.DataFrame | None) -> dict[str, np.ndarray]:
+    """Per metric, log(prior / prior at the clamped twin) of each row (0 inside the range)."""
+    out = {}
+    for metric in METRICS:
+        growth = np.zeros(len(est))
+        if twin_est is not None:
+            growth[beyond] = np.log(est[metric].to_numpy()[beyond]) - np.log(twin_est[metric].to_numpy())
+        out[metric] = growth
+    return out
+
+
 def _with_tail_bands(fades: WorkloadFades, tails: list[_Tail], residuals: list[np.ndarray]) -> WorkloadFades:
     """``fades`` with each rehearsed tail's band: of the residuals of its rows beyond the kept range."""
     banded = {tail.fold: residual_band(residual[tail.distance > 0])
@@ -761,7 +803,7 @@ def _with_tail_bands(fades: WorkloadFades, tails: list[_Tail], residuals: list[n
         sides.append(tuple(replace(fade, low_log=banded[offset + d].low_log, high_log=banded[offset + d].high_log)
                            if offset + d in banded and fade.extent_log > 0 else fade
                            for d, fade in enumerate(side)))
-    return WorkloadFades(*sides)
+    return replace(fades, above=sides[0], below=sides[1])
 
 
 def _config_columns(configs: pd.DataFrame) -> pd.DataFrame:

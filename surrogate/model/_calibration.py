@@ -32,7 +32,8 @@ from surrogate.model._workers import run_all
 
 __all__ = ["BAND_QUANTILES", "CALIBRATION_FOLDS", "Band", "Regressor", "out_of_fold", "held_out", "held_out_fits",
            "rehearsable", "residual_band", "shrunk_band", "pooled_slope", "model_folds", "widest", "row_bands",
-           "growth_slack", "MAX_GROWTH_SLACK", "Fade", "fade_share", "WorkloadFades", "workload_fade"]
+           "growth_slack", "MAX_GROWTH_SLACK", "Fade", "fade_share", "WorkloadFades", "workload_fade",
+           "added_time", "added_growth_power", "ADDED_GROWTH_GRID"]
 
 BAND_QUANTILES = (0.1, 0.9)
 CALIBRATION_FOLDS = 3
@@ -246,6 +247,10 @@ class Fade:
     # The P10-P90 band (log) of those rows' residuals, with every level faded as rehearsed.
     low_log: float = 0.0
     high_log: float = 0.0
+    # Above the range: the power of this dimension's distance past it (value / trained maximum) by which a
+    # slower-than-prior level's added time grew, never faster than the prior (:func:`added_time`). 0, never
+    # rehearsed: the seconds added at the range's edge stay, the ratio falls toward the prior's.
+    added_growth: float = 0.0
 
     def to_dict(self) -> dict[str, float]:
         return asdict(self)
@@ -298,19 +303,37 @@ class WorkloadFades:
     24.6%); the same decay above the range took the batch split's TTFT from 28.5% to 37.8% (a faster
     level learned at 16 prompts did carry to 256), so above the range the rehearsed share alone decides
     (ad hoc ``surrogate evaluate --split source`` and ``--split batch``).
+
+    Above the range a slower level is not a ratio that carries on: it is the time it added at the twin,
+    grown by a power of the distance its dimension's tail rehearsed (``Fade.added_growth``), never faster
+    than the prior (:func:`added_time`); a dimension never rehearsed keeps the added seconds, so the ratio
+    falls toward the prior's, which is surest where nothing was measured. As a ratio, TensorRT-LLM's TTFT,
+    learned 1.26x slower than the prior at <= 1,024-token prompts, stayed 1.26x at 2,048-8,192 where it
+    measured 0.92x (medians) (input-length split TTFT 65.7% MAPE / 31.7% median APE, the prior 56.4 / 29.3; with the
+    added time 46.7 / 24.9; the batch split's TTFT 43.7 / 29.0 -> 40.1 / 28.6, its static latency
+    25.9 / 15.9 -> 27.1 / 17.3). One share of the prior's growth per metric, pooled over its tails, left the
+    input-length split as it was (its prompts could not be rehearsed, the other tails kept the ratio).
     """
 
     above: tuple[Fade, ...] = ()
     below: tuple[Fade, ...] = ()
 
     def apply(self, correction: np.ndarray, level: np.ndarray, above: np.ndarray,
-              below: np.ndarray) -> npt.NDArray[np.float64]:
+              below: np.ndarray, growth: np.ndarray | None = None) -> npt.NDArray[np.float64]:
         """The correction with its level faded: beyond the range the correction is the level at the clamped
         twin plus the prior's growth past it, and only the level fades (``above``/``below``: rows x
-        dimensions, log distance beyond the range)."""
+        dimensions, log distance beyond the range). ``growth``: log(prior / prior at the twin) per row; with
+        it, above the range a slower level is the time it added at the twin, grown as each dimension's
+        ``Fade.added_growth`` says (:func:`added_time`); without it (no physics) it stays a ratio."""
         faster = fade_share(self.above, above)
         slower = fade_share(self.below, below, past_rehearsal=True)
-        return np.asarray(correction - level + np.where(level < 0, faster, slower) * level, dtype=float)
+        faded = correction - level + np.where(level < 0, faster, slower) * level
+        if growth is None or not above.size:
+            return np.asarray(faded, dtype=float)
+        powers = np.array([fade.added_growth for fade in self.above] + [0.0] * (above.shape[1] - len(self.above)))
+        lifted = (level > 0) & (above.max(axis=1) > 0)
+        added = added_time(slower * level, growth, above @ powers)
+        return np.asarray(np.where(lifted, added, faded), dtype=float)
 
     def widen(self, low: np.ndarray, high: np.ndarray, above: np.ndarray, below: np.ndarray,
               pooled: Band) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.float64]]:
@@ -344,6 +367,35 @@ class WorkloadFades:
     def to_dict(self, dimensions: list[str]) -> dict[str, dict[str, dict[str, float]]]:
         return {side: {name: fade.to_dict() for name, fade in zip(dimensions, fades, strict=True)}
                 for side, fades in (("above", self.above), ("below", self.below)) if fades}
+
+
+# The powers a rehearsal tries for an added time's growth (``Fade.added_growth``): up to 3, steeper than any
+# prior grows in one dimension (TTFT at most as the square of the prompt), so the cap (a ratio) binds.
+ADDED_GROWTH_GRID = np.round(np.arange(0.0, 3.0001, 0.05), 2)
+
+
+def added_time(level: np.ndarray, growth: np.ndarray, powered: np.ndarray) -> npt.NDArray[np.float64]:
+    """The log correction of rows above the range whose twin's level ``level`` (log, >= 0) is slower than
+    the prior: the time that level added at the twin, grown by exp(``powered``) (per row, the sum over
+    dimensions of ``Fade.added_growth`` x the log distance past the range) but never by more than the prior
+    grew (``growth``, log prior / prior at the twin), over the prior. 0 keeps the added seconds, so the ratio
+    falls toward the prior's (a fixed overhead: scheduling, launch, a first step); a growth as fast as the
+    prior's keeps the level (a ratio, how the trees read it). prior + added time is the prior plus the least
+    of two terms that never fall as the workload grows: the prediction never falls either."""
+    growth = np.maximum(growth, 0.0)
+    return np.asarray(np.log1p(np.expm1(level) * np.exp(np.minimum(powered, growth) - growth)), dtype=float)
+
+
+def added_growth_power(level: np.ndarray, needed: np.ndarray, growth: np.ndarray, distance: np.ndarray) -> float:
+    """The power of the distance past the range (log) by which a slower level's added time grew on rehearsal
+    rows above their kept range (:func:`added_time`): the one on :data:`ADDED_GROWTH_GRID` whose corrections
+    come closest to what the rows ``needed`` (least squares; the least of any tie); 0 without such rows."""
+    rows = np.isfinite(level) & np.isfinite(needed) & (level > 0) & (growth > 0) & (distance > 0)
+    if not rows.any():
+        return 0.0
+    errors = [float(np.sum((needed[rows] - added_time(level[rows], growth[rows], power * distance[rows])) ** 2))
+              for power in ADDED_GROWTH_GRID]
+    return float(ADDED_GROWTH_GRID[int(np.argmin(errors))])
 
 
 def workload_fade(level: np.ndarray, needed_level: np.ndarray, distance: np.ndarray, *, slower: bool = False) -> float:
