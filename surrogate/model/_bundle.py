@@ -561,8 +561,7 @@ class SurrogateModel:
         beyond = (above > 0) | (below > 0)
         est, feats, twin_feats, twin_est = self._with_twins(cfg, beyond)
         support, by_metric = assess_by_metric(self.metric_support_, cfg, feats, above, below)
-        corrections, levels = self._corrections(est, feats, beyond, twin_feats, twin_est)
-        growths = _prior_growth(est, beyond, twin_est)
+        corrections, levels, growths = self._corrections(est, feats, beyond, twin_feats, twin_est)
         # Columns gathered first, then one frame over them (inserting 50 columns one by one was slower);
         # each array is this frame's own (no view of est or support), so editing the result edits nothing else.
         out: dict[str, Any] = {}
@@ -646,11 +645,12 @@ class SurrogateModel:
 
     def _corrections(self, est: pd.DataFrame, feats: pd.DataFrame, beyond: np.ndarray,
                      clamped_feats: pd.DataFrame | None, clamped_est: pd.DataFrame | None
-                     ) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray]]:
-        """Each metric's log correction over the prior, and its level: the correction at the row's clamped
-        twin (the row's own inside the range). Rows beyond the trained workload range read the trees at the
+                     ) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray], dict[str, np.ndarray]]:
+        """Each metric's log correction over the prior, its level: the correction at the row's clamped
+        twin (the row's own inside the range), and the prior's growth past the twin (log prior / prior at
+        the twin; 0 inside the range). Rows beyond the trained workload range read the trees at the
         twin (``clamped_feats``, one per such row); past it the prediction grows as prior ** (1 - slack)."""
-        out, levels = {}, {}
+        out, levels, growths = {}, {}, {}
         fitted = [metric for metric in METRICS if metric in self.models_]
         boosters = [self.models_[metric] for metric in fitted]
         # Each row is read once: where it lies, or (beyond the range) at its clamped twin.
@@ -663,6 +663,10 @@ class SurrogateModel:
             for metric, values in zip(fitted, predict_forests(boosters, clamped_feats, len(est)), strict=True):
                 learned[metric][beyond] = values
         for metric in METRICS:
+            growths[metric] = np.zeros(len(est))
+            if clamped_est is not None:
+                growths[metric][beyond] = (np.log(est[metric].to_numpy()[beyond])
+                                           - np.log(clamped_est[metric].to_numpy()))
             if metric not in learned:
                 out[metric] = levels[metric] = np.zeros(len(est))
                 continue
@@ -673,7 +677,7 @@ class SurrogateModel:
             if clamped_est is not None:
                 prior[beyond] = clamped_est[metric].to_numpy()
             levels[metric] = learned[metric] - self.slack_[metric] * np.log(prior)
-        return out, levels
+        return out, levels, growths
 
     def compile_trees(self) -> dict[str, bool]:
         """Compile each metric's trees (and the disaggregated correction's) to machine code now, into this
@@ -780,17 +784,6 @@ def _with_added_growth(fades: WorkloadFades, tails: list[_Tail], levels: list[np
         power = added_growth_power(faded, wanted[tail.held], tail.growth, tail.distance)
         above[tail.fold] = replace(above[tail.fold], added_growth=power)
     return replace(fades, above=tuple(above))
-
-
-def _prior_growth(est: pd.DataFrame, beyond: np.ndarray, twin_est: pd.DataFrame | None) -> dict[str, np.ndarray]:
-    """Per metric, log(prior / prior at the clamped twin) of each row (0 inside the range)."""
-    out = {}
-    for metric in METRICS:
-        growth = np.zeros(len(est))
-        if twin_est is not None:
-            growth[beyond] = np.log(est[metric].to_numpy()[beyond]) - np.log(twin_est[metric].to_numpy())
-        out[metric] = growth
-    return out
 
 
 def _with_tail_bands(fades: WorkloadFades, tails: list[_Tail], residuals: list[np.ndarray]) -> WorkloadFades:
