@@ -51,6 +51,7 @@ from features.efficiency import AchievableStep, Efficiency, achievable_step, def
 from features.errors import ConfigError
 from features.memory import MemoryBreakdown, memory_per_device
 from features.roofline import FloatArray, StepCost, numeric_columns, step_cost
+from features.versions import software_years
 
 __all__ = ["estimate", "analytic_steps", "compose", "peak_bound", "attention_data_parallel", "AnalyticSteps",
            "ANALYTIC_COLUMNS", "PEAK_COLUMNS", "ACHIEVABLE_PHASE_COLUMNS", "POISSON_STEPS_BEFORE_FIRST_TOKEN"]
@@ -77,8 +78,11 @@ PEAK_COLUMNS = ["peak_ttft_s", "peak_itl_s", "peak_latency_s"]
 # The achievable step by part, for prefill and decode, and which part dominates.
 ACHIEVABLE_PHASE_COLUMNS = [f"achievable_{phase}_{part}_s" for phase in ("prefill", "decode")
                             for part in ("compute", "memory", "comm", "fixed")] + ["achievable_bottleneck"]
+# The share of its vendor's efficiency offsets a row's achievable times took (1 but past the newest engine
+# release measured on that vendor: ``Efficiency.vendor_era_weights``).
+ERA_COLUMNS = ["vendor_era_weight"]
 ANALYTIC_COLUMNS = (TIMING_COLUMNS + MEMORY_COLUMNS + ["bottleneck"] + PHASE_COLUMNS + PEAK_COLUMNS
-                    + ACHIEVABLE_PHASE_COLUMNS)
+                    + ACHIEVABLE_PHASE_COLUMNS + ERA_COLUMNS)
 
 
 @dataclass(frozen=True)
@@ -279,7 +283,8 @@ def estimate(
         raise ConfigError(f"row {reasons.index[bad[0]]}: {reasons.iloc[bad[0]]}")
     steps = analytic_steps(cfg, specs)
     params = efficiency or default_efficiency()
-    rows = params.rows(specs["vendor"], cfg["framework"])
+    years = software_years(cfg["framework"], cfg["framework_version"]) if "framework_version" in cfg else None
+    rows = params.rows(specs["vendor"], cfg["framework"], years)
     achievable = [achievable_step(step, rows) for step in steps.composed]
     w = steps.workload
     out = {
@@ -290,6 +295,7 @@ def estimate(
         **_phase_columns("prefill", steps.prefill),
         **_phase_columns("decode", steps.decode),
         **_achievable_columns(w.out_len - 1.0, achievable[0], achievable[2]),
+        "vendor_era_weight": rows.vendor_era_weight,
     }
     out["bottleneck"] = _bottleneck(steps.prefill.compute_s + (w.out_len - 1.0) * steps.decode.compute_s,
                                     steps.prefill.memory_s + (w.out_len - 1.0) * steps.decode.memory_s,

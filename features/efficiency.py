@@ -69,6 +69,15 @@ GLOBAL_PARAMETERS: dict[str, tuple[float, float]] = {
 }
 
 
+# A vendor's offsets were measured on the engine releases its hardware ran in the training rows; past the newest
+# of them they fade as 1 / (1 + years past it / this): half their size a year on. Not fitted: no vendor in the
+# shared data was measured in two eras but NVIDIA, whose offsets are near 0. 2024 ROCm vLLM ran MI300X at a
+# third of the global memory rate and an eighth of its compute rate (the default's AMD offsets, -1.06 and
+# -0.96); held at full size they made 2026 vLLM on MI300X 2-4x slower than on H100 (ITL and TTFT, Llama-3.1-70B
+# on 8 GPUs), the opposite of what its bandwidth says.
+VENDOR_ERA_HALF_YEARS = 1.0
+
+
 @dataclass(frozen=True)
 class Efficiency:
     """Global achievable fractions and fixed costs, with per-vendor and per-framework log offsets."""
@@ -96,6 +105,9 @@ class Efficiency:
     vendor_log_compute: Mapping[str, float] = field(default_factory=dict, metadata={
         "help": "log multiplier on the compute rates (matmul, attention) on top of the vendor's speed: a "
                 "vendor's kernels can lag its memory system (2024 ROCm vLLM on MI300X)"})
+    vendor_software_year: Mapping[str, float] = field(default_factory=dict, metadata={
+        "help": "newest engine release measured on each vendor's hardware (years since 2020-01-01): its offsets "
+                "describe software up to then and fade past it (VENDOR_ERA_HALF_YEARS)"})
     framework_log_speed: Mapping[str, float] = field(default_factory=dict, metadata={
         "help": "log multiplier on every achievable rate, by framework"})
     framework_log_overhead: Mapping[str, float] = field(default_factory=dict, metadata={
@@ -105,10 +117,12 @@ class Efficiency:
                 "aiconfigurator's TTFT / ITL is ~13 on vLLM, ~25 on TensorRT-LLM, ~35 on SGLang)"})
     source: str = field(default="defaults", metadata={"help": "where the numbers come from"})
 
-    def rows(self, vendors: npt.ArrayLike | RowGroups, frameworks: npt.ArrayLike | None = None) -> RowEfficiency:
+    def rows(self, vendors: npt.ArrayLike | RowGroups, frameworks: npt.ArrayLike | None = None,
+             software_years: npt.ArrayLike | None = None) -> RowEfficiency:
         """The parameters per configuration row (offsets looked up by vendor and framework). ``vendors`` may be
         the rows' :class:`RowGroups` (then ``frameworks`` is not given): a fit that prices the same rows
-        thousands of times groups them once.
+        thousands of times groups them once. ``software_years``: each row's engine release date (years since
+        2020, NaN unknown); a vendor's offsets fade past its newest measured one (:meth:`vendor_era_weights`).
 
         A CPU (a probed machine, :mod:`features.host`) is priced at the rates its probe measured: those are
         already achievable rates (a STREAM copy, a BLAS matmul), and the fitted fractions, saturation sizes
@@ -118,9 +132,10 @@ class Efficiency:
         """
         groups = vendors if isinstance(vendors, RowGroups) else RowGroups.of(vendors, frameworks)
         cpu = groups.cpu
-        vendor_speed = groups.vendor_values(self.vendor_log_speed)
+        era = self.vendor_era_weights(groups, software_years)
+        vendor_speed = era * groups.vendor_values(self.vendor_log_speed)
         speed = np.exp(vendor_speed + np.where(cpu, 0.0, groups.framework_values(self.framework_log_speed)))
-        compute_speed = speed * np.exp(groups.vendor_values(self.vendor_log_compute))
+        compute_speed = speed * np.exp(era * groups.vendor_values(self.vendor_log_compute))
         overhead = np.exp(groups.framework_values(self.framework_log_overhead))
         rows = len(cpu)
 
@@ -144,7 +159,23 @@ class Efficiency:
             step_overhead_s=self.step_overhead_s * overhead,
             first_token_steps=self.first_token_steps * np.exp(groups.framework_values(self.framework_log_wait)),
             wave_fraction=np.full(rows, self.wave_fraction),
+            vendor_era_weight=era,
         )
+
+    def vendor_era_weights(self, groups: RowGroups, software_years: npt.ArrayLike | None) -> FloatArray:
+        """Per row, the share of its vendor's offsets that applies: 1 up to the newest engine release measured
+        on that vendor's hardware (or where either date is unknown), then 1 / (1 + years past it /
+        :data:`VENDOR_ERA_HALF_YEARS`). The offsets describe that vendor's software as measured; a later release
+        is not measured, so the rates move toward the global ones (what every vendor's rows together say)."""
+        rows = len(groups.vendor_codes)
+        if software_years is None or not self.vendor_software_year:
+            return np.ones(rows)
+        newest = _lookup(self.vendor_software_year, groups.vendor_names, groups.vendor_codes, missing=np.nan)
+        past = np.asarray(software_years, dtype=float) - newest
+        weights: FloatArray = np.ones(rows)
+        later = np.isfinite(past) & (past > 0)
+        weights[later] = 1.0 / (1.0 + past[later] / VENDOR_ERA_HALF_YEARS)
+        return weights
 
     def to_dict(self) -> dict[str, Any]:
         return {k: (dict(v) if isinstance(v, Mapping) else v) for k, v in asdict(self).items()}
@@ -187,10 +218,11 @@ class RowGroups:
         return _lookup(offsets, self.framework_names, self.framework_codes)
 
 
-def _lookup(offsets: Mapping[str, float], names: tuple[object, ...], codes: npt.NDArray[np.intp]) -> FloatArray:
+def _lookup(offsets: Mapping[str, float], names: tuple[object, ...], codes: npt.NDArray[np.intp],
+            missing: float = 0.0) -> FloatArray:
     if not len(codes):
         return np.zeros(0)
-    values: FloatArray = np.array([float(offsets.get(name, 0.0)) if isinstance(name, str) else 0.0
+    values: FloatArray = np.array([float(offsets.get(name, missing)) if isinstance(name, str) else missing
                                    for name in names])[codes]
     return values
 
@@ -210,6 +242,7 @@ class RowEfficiency:
     step_overhead_s: FloatArray
     first_token_steps: FloatArray
     wave_fraction: FloatArray
+    vendor_era_weight: FloatArray  # the share of the vendor's offsets applied (Efficiency.vendor_era_weights)
 
 
 @dataclass(frozen=True)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import copy
+from dataclasses import replace
 from pathlib import Path
 
 import joblib
@@ -164,3 +166,22 @@ def test_each_workload_tail_is_rehearsed_beyond_the_range_it_kept() -> None:
     # rehearsal chose inside its grid (0: fixed seconds; the top: a ratio).
     for metric in ["ttft_s", "itl_s"]:
         assert 0.0 < tiny_model().fades_[metric].above[1].added_growth < ADDED_GROWTH_GRID[-1], metric
+
+
+def test_a_newer_release_than_any_measured_on_the_vendor_widens_the_band_to_the_prior_as_measured() -> None:
+    model = copy.deepcopy(tiny_model())
+    model.efficiency_ = replace(model.efficiency_, vendor_log_speed={"AMD": -1.0}, vendor_log_compute={"AMD": -0.5},
+                                vendor_software_year={"AMD": 4.5})  # measured up to mid-2024
+    row = {"hardware": "mi300x", "model": "meta-llama/Meta-Llama-3-8B", "framework": "vllm", "tp": 1, "pp": 1,
+           "dp": 1, "batching": "continuous", "batch_size": 16, "concurrency": 16, "input_len": 1024,
+           "output_len": 256}
+    rows = pd.DataFrame([{**row, "framework_version": "2024-06-01"}, {**row, "framework_version": "2026-06-01"}])
+    out = model.predict(rows)
+    for metric in ("ttft_s", "itl_s"):
+        as_measured, later = out[f"analytic_{metric}"]
+        assert later < as_measured  # the faded offsets
+        spread = np.log(as_measured / later)
+        # The later row's band reaches the prior as measured, and as far the other way (or the peak floor).
+        assert np.log(out[f"{metric}_p90"].iloc[1] / out[metric].iloc[1]) >= spread
+        low = out[f"{metric}_p10"].iloc[1]
+        assert np.log(out[metric].iloc[1] / low) >= spread or low == out[f"peak_{metric}"].iloc[1]

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -123,3 +125,44 @@ def test_the_shipped_parameters_are_fitted_and_within_their_bounds() -> None:
     assert e.source.startswith("fitted on")
     for name, (low, high) in GLOBAL_PARAMETERS.items():
         assert low <= getattr(e, name) <= high, name
+
+
+def test_a_vendors_offsets_fade_past_the_newest_release_measured_on_it() -> None:
+    e = Efficiency(memory_fraction=0.8, matmul_fraction=0.7, vendor_log_speed={"AMD": np.log(0.5)},
+                   vendor_log_compute={"AMD": np.log(0.25)}, vendor_software_year={"AMD": 4.5})
+    # Unknown date, older, the newest measured, one and three years past it (VENDOR_ERA_HALF_YEARS = 1), and a
+    # vendor with no measured date.
+    rows = e.rows(["AMD"] * 5 + ["NVIDIA"], ["vllm"] * 6, [np.nan, 4.0, 4.5, 5.5, 7.5, 9.0])
+    weights = np.array([1.0, 1.0, 1.0, 0.5, 0.25, 1.0])
+    np.testing.assert_allclose(rows.vendor_era_weight, weights)
+    amd = np.array([1, 1, 1, 1, 1, 0])
+    np.testing.assert_allclose(rows.memory_fraction, 0.8 * 0.5 ** (weights * amd))
+    np.testing.assert_allclose(rows.matmul_fraction, 0.7 * (0.5 * 0.25) ** (weights * amd))
+    # Without dates, or without any measured, every offset applies in full.
+    np.testing.assert_allclose(e.rows(["AMD"], ["vllm"]).memory_fraction, [0.4])
+    np.testing.assert_allclose(replace(e, vendor_software_year={}).rows(["AMD"], ["vllm"], [9.0]).memory_fraction,
+                               [0.4])
+
+
+def test_a_newer_engine_release_than_any_measured_on_the_vendor_takes_its_offsets_faded() -> None:
+    from features.versions import software_years
+
+    e = default_efficiency()
+    amd_newest = e.vendor_software_year["AMD"]
+    row = pd.DataFrame([{"hardware": "mi300x", "model": "meta-llama/Meta-Llama-3-8B", "framework": "vllm", "tp": 1,
+                         "batching": "continuous", "batch_size": 16, "concurrency": 16, "input_len": 1024,
+                         "output_len": 256}])
+    measured, later = row.assign(framework_version="2024-07-01"), row.assign(framework_version="2026-01-01")
+    later_years = software_years(later["framework"], later["framework_version"])[0]
+    weight = 1.0 / (1.0 + (later_years - amd_newest))
+    assert 0.3 < weight < 0.5
+    as_measured = estimate(measured, efficiency=e)
+    faded = estimate(later, efficiency=e)
+    by_hand = estimate(later, efficiency=replace(e, vendor_software_year={}, vendor_log_speed={
+        **e.vendor_log_speed, "AMD": weight * e.vendor_log_speed["AMD"]}, vendor_log_compute={
+        **e.vendor_log_compute, "AMD": weight * e.vendor_log_compute["AMD"]}))
+    for metric in ("ttft_s", "itl_s", "latency_s"):
+        assert faded[metric].iloc[0] == pytest.approx(by_hand[metric].iloc[0], rel=1e-12)
+        assert faded[metric].iloc[0] < as_measured[metric].iloc[0]  # AMD's 2024 offsets slow every rate
+    assert faded["vendor_era_weight"].iloc[0] == pytest.approx(weight)
+    assert as_measured["vendor_era_weight"].iloc[0] == 1.0

@@ -136,3 +136,15 @@ def test_the_grouped_jacobian_is_scipys_forward_difference_and_the_fit_ends_wher
     ours = least_squares(residuals, start, jac=residuals.jacobian, **options)
     scipys = least_squares(residuals, start, **options)
     assert np.array_equal(ours.x, scipys.x) and ours.nfev == scipys.nfev
+
+
+def test_the_fit_records_the_newest_engine_release_measured_on_each_vendor() -> None:
+    table = _measured_by(TRUTH, synthetic_table())
+    dated = table.assign(framework_version=np.where(table["framework"].eq("vllm"), "2025-03-01", pd.NA))
+    amd = dated.iloc[:40].assign(hardware="mi300x", framework="vllm", framework_version="2024-06-30")
+    fitted = fit_efficiency(pd.concat([dated, amd], ignore_index=True), base=Efficiency())
+    years = {"NVIDIA": (pd.Timestamp("2025-03-01") - pd.Timestamp("2020-01-01")).days / 365.25,
+             "AMD": (pd.Timestamp("2024-06-30") - pd.Timestamp("2020-01-01")).days / 365.25}
+    assert fitted.vendor_software_year == pytest.approx(years)
+    # Rows that record no version and no source date nothing: a fit on them records no vendor.
+    assert fit_efficiency(table, base=Efficiency()).vendor_software_year == {}

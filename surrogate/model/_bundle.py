@@ -118,7 +118,9 @@ __all__ = ["SurrogateModel", "METRICS", "BUNDLE_FORMAT", "check_columns", "finge
 # 14: each workload tail rehearsed on its own; the band widens per dimension by that tail's extent (``fades_``).
 # 15: above the range a slower-than-prior level adds a time grown by a rehearsed power of the distance
 #     (``Fade.added_growth``), never faster than the prior.
-BUNDLE_FORMAT = 15
+# 16: a vendor's efficiency offsets fade past the newest engine release measured on it
+#     (``Efficiency.vendor_software_year``); the band reaches the prior they give in full.
+BUNDLE_FORMAT = 16
 # Groupings whose held-out rehearsal refits the achievable prior without the group (its vendor or engine
 # offset falls back to zero, as it would for a vendor or engine never measured).
 _HELD_OUT_GROUPINGS = ("vendor", "hardware", "model", "framework")
@@ -562,6 +564,7 @@ class SurrogateModel:
         est, feats, twin_feats, twin_est = self._with_twins(cfg, beyond)
         support, by_metric = assess_by_metric(self.metric_support_, cfg, feats, above, below)
         corrections, levels, growths = self._corrections(est, feats, beyond, twin_feats, twin_est)
+        era_spread = self._vendor_era_spread(cfg, est)
         # Columns gathered first, then one frame over them (inserting 50 columns one by one was slower);
         # each array is this frame's own (no view of est or support), so editing the result edits nothing else.
         out: dict[str, Any] = {}
@@ -572,6 +575,7 @@ class SurrogateModel:
             fades = self.fades_.get(metric, WorkloadFades())
             shrink, low, high = row_bands(self.bands_[metric], by_metric.get(metric, support), above_by_dimension,
                                           below_by_dimension, fades)
+            low, high = low - era_spread[metric], high + era_spread[metric]
             middle = shrink * fades.apply(corrections[metric], levels[metric], above_by_dimension, below_by_dimension,
                                           growths[metric] if self.physics else None)
             widths: list[tuple[str, float | np.ndarray]] = [(metric, 0.0), (f"{metric}_p10", low),
@@ -642,6 +646,24 @@ class SurrogateModel:
         rows = len(cfg)
         return (est.iloc[:rows].set_axis(cfg.index), feats.iloc[:rows].set_axis(cfg.index),
                 feats.iloc[rows:].set_axis(twins.index), est.iloc[rows:].set_axis(twins.index))
+
+    def _vendor_era_spread(self, cfg: pd.DataFrame, est: pd.DataFrame) -> dict[str, npt.NDArray[np.float64]]:
+        """Per metric and row, how far (log) the prior moved because the row's engine release is newer than
+        any measured on its vendor's hardware (its vendor's offsets faded: ``Efficiency.vendor_era_weights``);
+        0 elsewhere. The band widens by it on both sides: up to the prior those offsets give in full (the
+        software as measured), and as far toward the rates of every vendor's rows together."""
+        spread = {metric: np.zeros(len(est)) for metric in METRICS}
+        if not self.physics or "vendor_era_weight" not in est:
+            return spread
+        faded = est["vendor_era_weight"].to_numpy(dtype=float) < 1.0
+        if not faded.any():
+            return spread
+        in_full = replace(self.efficiency_, vendor_software_year={})
+        as_measured = estimate(cfg[faded], normalized=True, efficiency=in_full)
+        for metric in METRICS:
+            spread[metric][faded] = np.abs(np.log(as_measured[metric].to_numpy(dtype=float)
+                                                  / est[metric].to_numpy(dtype=float)[faded]))
+        return spread
 
     def _corrections(self, est: pd.DataFrame, feats: pd.DataFrame, beyond: np.ndarray,
                      clamped_feats: pd.DataFrame | None, clamped_est: pd.DataFrame | None

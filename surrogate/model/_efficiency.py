@@ -33,6 +33,8 @@ from features.analytic import AnalyticSteps, analytic_steps, compose
 from features.configs import CONFIG_COLUMNS, gather_specs, invalid_reasons, normalize_configs
 from features.efficiency import GLOBAL_PARAMETERS, Efficiency, RowGroups, achievable_step, default_efficiency
 from features.errors import DataError
+from features.versions import software_years
+from surrogate.model._software import with_source_eras
 
 __all__ = ["fit_efficiency", "efficiency_problem", "FITTED_PARAMETERS", "EfficiencyProblem"]
 
@@ -65,6 +67,7 @@ class EfficiencyProblem:
     framework_names: tuple[str, ...]
     groups: RowGroups
     table_rows: npt.NDArray[np.intp]
+    software_years: npt.NDArray[np.float64]  # each row's engine release (years since 2020; NaN unknown)
 
     @cached_property
     def scored(self) -> dict[str, npt.NDArray[np.bool_]]:
@@ -76,18 +79,32 @@ class EfficiencyProblem:
         :func:`efficiency_problem` of those rows gives, without normalising and pricing them again."""
         keep = ~table_mask[self.table_rows]
         return EfficiencyProblem.of(self.steps.take(keep), self.vendors[keep], self.frameworks[keep],
-                                    {m: values[keep] for m, values in self.measured.items()}, self.table_rows[keep])
+                                    {m: values[keep] for m, values in self.measured.items()}, self.table_rows[keep],
+                                    self.software_years[keep])
 
     @classmethod
     def of(cls, steps: AnalyticSteps, vendors: npt.NDArray[np.object_], frameworks: npt.NDArray[np.object_],
-           measured: dict[str, npt.NDArray[np.float64]], table_rows: npt.NDArray[np.intp]) -> EfficiencyProblem:
+           measured: dict[str, npt.NDArray[np.float64]], table_rows: npt.NDArray[np.intp],
+           software_years: npt.NDArray[np.float64]) -> EfficiencyProblem:
         """The problem of these rows, with the vendor and framework names and groups they make."""
         return cls(steps, vendors, frameworks, measured, tuple(sorted(set(vendors))), tuple(sorted(set(frameworks))),
-                   RowGroups.of(vendors, frameworks), table_rows)
+                   RowGroups.of(vendors, frameworks), table_rows, software_years)
+
+    def newest_software_years(self) -> dict[str, float]:
+        """Per vendor, the newest engine release among its rows (years since 2020; vendors with no dated row
+        are left out): how far its fitted offsets reach (``Efficiency.vendor_software_year``)."""
+        out = {}
+        for vendor in self.vendor_names:
+            years = self.software_years[(self.vendors == vendor) & np.isfinite(self.software_years)]
+            if len(years) and isinstance(vendor, str):
+                out[vendor] = float(np.max(years))
+        return out
 
 
 def efficiency_problem(table: pd.DataFrame) -> EfficiencyProblem:
-    """The rows of ``table`` (canonical columns) as :func:`fit_efficiency` sees them."""
+    """The rows of ``table`` (canonical columns) as :func:`fit_efficiency` sees them; rows that record no engine
+    version take their source's era (the newest measured per vendor: ``Efficiency.vendor_software_year``)."""
+    table = with_source_eras(table)
     cfg = normalize_configs(table[[c for c in table.columns if c in CONFIG_COLUMNS]])
     specs = gather_specs(cfg)
     valid = invalid_reasons(cfg, specs=specs).eq("").to_numpy()
@@ -97,7 +114,10 @@ def efficiency_problem(table: pd.DataFrame) -> EfficiencyProblem:
                 np.full(len(kept), np.nan) for m in METRICS}
     vendors = specs["vendor"].to_numpy(dtype=object)
     frameworks = cfg["framework"].to_numpy(dtype=object)
-    return EfficiencyProblem.of(analytic_steps(cfg, specs), vendors, frameworks, measured, np.flatnonzero(valid))
+    years = (software_years(cfg["framework"], cfg["framework_version"]) if "framework_version" in cfg
+             else np.full(len(cfg), np.nan))
+    return EfficiencyProblem.of(analytic_steps(cfg, specs), vendors, frameworks, measured, np.flatnonzero(valid),
+                                years)
 
 
 def _to_free(value: float, transform: str, name: str) -> float:
@@ -276,4 +296,5 @@ def fit_efficiency(table: pd.DataFrame | EfficiencyProblem, base: Efficiency | N
                                    max_nfev=max_evaluations, x_scale="jac", ftol=tolerance, xtol=tolerance)
             x[varied] = result.x
     fitted = _unpack(x, base, problem)
-    return replace(fitted, source=f"fitted on {count} measured metrics ({len(problem.vendors)} configurations)")
+    return replace(fitted, vendor_software_year=problem.newest_software_years(),
+                   source=f"fitted on {count} measured metrics ({len(problem.vendors)} configurations)")
