@@ -333,3 +333,23 @@ def test_batch_split_predicts_the_large_batches_and_counts_the_dropped_middle(ta
     assert set(pred["group"]) == {"sequences >= 32"}
     assert evaluation.summary["dropped_rows"] == int(middle.sum()) > 0
     assert set(evaluation.summary["metrics"]["latency_s"]["by_group"]) == {"sequences >= 32"}
+
+
+def test_held_out_rows_are_predicted_for_the_software_they_were_measured_with() -> None:
+    from surrogate.model import SurrogateModel
+    from surrogate.model._evaluate import _predict_fold
+
+    rows = synthetic_table()
+    older = rows.assign(framework_version="2024-07-01", source="mine")
+    for metric in ("latency_s", "ttft_s", "itl_s"):
+        older[metric] = older[metric] * 1.5  # the 2024 engines ran slower
+    train = pd.concat([older, rows.assign(framework_version="2026-01-01", source="mine")], ignore_index=True)
+    # No recorded version: LLM-Inference-Bench's era (mid-2024), not the newest release training saw.
+    held = rows.iloc[:12].assign(source="llm-inference-bench")
+    fold, _ = _predict_fold(train, held, np.zeros(len(held)), 0, 0, {})
+    model = SurrogateModel(seed=0).fit(train)
+    as_measured = model.predict(held.assign(framework_version="2024-07-01"))
+    newest = model.predict(held.drop(columns="source"))
+    for metric in ("ttft_s", "itl_s"):
+        np.testing.assert_allclose(fold[f"{metric}_surrogate"].to_numpy(), as_measured[metric].to_numpy())
+        assert (fold[f"{metric}_surrogate"].to_numpy() > newest[metric].to_numpy() * 1.1).all(), metric

@@ -39,6 +39,7 @@ from surrogate.model._disaggregated import (
     disaggregated_rows,
 )
 from surrogate.model._progress import ProgressFn, scaled
+from surrogate.model._software import with_source_eras
 from surrogate.model._splits import SPLIT_RULES, SPLITS, Fold, disaggregated_folds, fold_masks, held_out_label
 from surrogate.model._workers import run_all, workers_for
 
@@ -209,7 +210,11 @@ def _predict_fold(train: pd.DataFrame, held: pd.DataFrame, group: np.ndarray, k:
     train_disagg = disaggregated[0] if disaggregated is not None and len(disaggregated[1]) else None
     full = SurrogateModel(seed=seed, **model_params).fit(train, progress=progress, disaggregated=train_disagg)
     plain = SurrogateModel(seed=seed, **{**model_params, "physics": False, "calibrate": False}).fit(train)
-    configs = held[[c for c in held.columns if c in CONFIG_COLUMNS]]
+    # Each held-out row is predicted for the software it was measured with: its recorded release, else its
+    # source's era, as training dates its rows (not the newest release the fold saw for that engine, which for
+    # an accelerator held out is another source's).
+    dated = with_source_eras(held)
+    configs = dated[[c for c in dated.columns if c in CONFIG_COLUMNS]]
     pred_full = full.predict(configs)
     pred_plain = plain.predict(configs)
     learned = full.metadata.get("rows_by_metric")
