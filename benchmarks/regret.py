@@ -163,8 +163,10 @@ def slo_entry(name: str, objective: np.ndarray, itl_s: np.ndarray, cfg: pd.DataF
               predictions: pd.DataFrame) -> dict[str, Any]:
     """One group of the SLO scenario: its limit (the median measured ITL) and each predictor's outcome."""
     limit_s = float(np.median(itl_s))
+    low, high = predictions["itl_s_p10"].to_numpy(dtype=float), predictions["itl_s_p90"].to_numpy(dtype=float)
     entry: dict[str, Any] = {"group": name, "configs": len(objective), "limit_itl_s": limit_s,
-                             "configs_within_limit": int((itl_s <= limit_s).sum())}
+                             "configs_within_limit": int((itl_s <= limit_s).sum()),
+                             "itl_below_p10": int((itl_s < low).sum()), "itl_above_p90": int((itl_s > high).sum())}
     analytic = analytic_predictions(cfg, predictions)
     unfiltered = predictions.assign(fits=True)
     frames = {"surrogate": predictions, "surrogate_p50": predictions, "analytic": analytic, "unfiltered": unfiltered,
@@ -336,6 +338,10 @@ def print_slo(result: pd.DataFrame, min_group: int) -> dict[str, dict[str, float
     print(f"exact median, same P90 band: each configuration's measured ITL and objective as the median, P90 = "
           f"measured ITL x the surrogate's P90/median for it, no memory filter: the regret the band's width alone "
           f"costs (median {exact['median_regret_pct']:.1f}%, top-3 {exact['top3_hit_rate_pct']:.1f}%)")
+    configs = int(result["configs"].sum())
+    below, above = int(result["itl_below_p10"].sum()), int(result["itl_above_p90"].sum())
+    print(f"the surrogate's ITL P10-P90 on these configurations: covers {(configs - below - above) / configs:.1%} "
+          f"(measured above P90: {above / configs:.1%}, below P10: {below / configs:.1%})")
     aims = stats["surrogate"]
     print(f"aim (surrogate, limit on P90): median regret <= 5% ({_met(aims['median_regret_pct'] <= 5)}), "
           f"<= 10% of picks break the limit ({_met(aims['break_pct'] <= 10)}), top-3 hit >= 80% "

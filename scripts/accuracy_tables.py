@@ -7,7 +7,8 @@ First a headline table over the deployment-like splits (``HEADLINE``), then read
 predates shows as "-") and prints, per split, MAPE /
 median APE / p90 APE / P10-P90 coverage for the peak roofline, the achievable model, LightGBM
 without physics and the surrogate (metrics no training row measured follow, marked physics only), the
-split's rule, dropped rows and rule checks, then median APE per held-out group for every split but random.
+split's rule, dropped rows and rule checks, then median APE per held-out group for every split but random,
+and for the random split the surrogate's coverage per engine and batching mode.
 """
 
 from __future__ import annotations
@@ -66,6 +67,19 @@ def group_table(summary: dict[str, Any]) -> list[str]:
     return lines
 
 
+def engine_table(summary: dict[str, Any]) -> list[str]:
+    """The surrogate's coverage per engine and batching mode (where the results record it)."""
+    rows = [(metric, cell, variants["surrogate"]) for metric, entry in summary["metrics"].items()
+            for cell, variants in entry.get("by_engine", {}).items()]
+    if not rows:
+        return []
+    lines = ["Surrogate per engine and batching mode (each its own band where it has 30 or more rows):", "",
+             "| metric | engine/batching | rows | MAPE / median APE % | P10-P90 coverage % |", "|---|---|---|---|---|"]
+    lines += [f"| {metric} | {cell} | {s['rows']} | {s['mape_pct']:.1f} / {s['median_ape_pct']:.1f} | "
+              f"{s['p10_p90_coverage_pct']:.1f} |" for metric, cell, s in rows]
+    return [*lines, ""]
+
+
 # The headline: splits that look like deployment first, the random split last.
 HEADLINE = [("source", "source", "leave one source out"), ("vendor", "vendor", "leave one vendor out"),
             ("hardware", "hardware", "leave one accelerator out"),
@@ -120,6 +134,8 @@ def main(argv: list[str] | None = None) -> int:
                 *notes(summary)]
         if split != "random":
             out += ["Median APE % per held-out group:", "", *group_table(summary), ""]
+        else:
+            out += engine_table(summary)
     specs = args.results / "evaluate-hardware-with-specs" / "evaluation.json"
     if specs.is_file():
         summary = json.loads(specs.read_text())

@@ -185,3 +185,23 @@ def test_a_newer_release_than_any_measured_on_the_vendor_widens_the_band_to_the_
         assert np.log(out[f"{metric}_p90"].iloc[1] / out[metric].iloc[1]) >= spread
         low = out[f"{metric}_p10"].iloc[1]
         assert np.log(out[metric].iloc[1] / low) >= spread or low == out[f"peak_{metric}"].iloc[1]
+
+
+def test_an_engine_measured_noisily_gets_a_wider_band_than_one_measured_cleanly() -> None:
+    # vLLM's rows scattered by a seeded log-normal factor (sigma 0.3), TensorRT-LLM's only by the table's
+    # +-3% wobble: one band pooled over both would be too wide for one and too narrow for the other.
+    table = synthetic_table()
+    noisy = table["framework"].eq("vllm").to_numpy()
+    scatter = np.exp(np.random.default_rng(0).normal(0.0, 0.3, int(noisy.sum())))
+    for metric in METRICS:
+        table.loc[noisy, metric] = table.loc[noisy, metric].to_numpy() * scatter
+    model = SurrogateModel(seed=0, n_estimators=20).fit(table)
+    bands = model.bands_["itl_s"]
+    clean, loud, pooled = bands["seen:tensorrt-llm/continuous"], bands["seen:vllm/continuous"], bands["seen"]
+    assert clean.high_log - clean.low_log < 0.5 * (pooled.high_log - pooled.low_log)
+    assert loud.high_log - loud.low_log > pooled.high_log - pooled.low_log
+    seen = table[table["hardware"].eq("h100-sxm") & table["tp"].eq(2)].drop_duplicates("framework")
+    predicted = model.predict(seen).set_index(seen["framework"].to_numpy())
+    width = np.log(predicted["itl_s_p90"] / predicted["itl_s_p10"])
+    assert width["tensorrt-llm"] == pytest.approx(clean.high_log - clean.low_log)
+    assert width["vllm"] == pytest.approx(loud.high_log - loud.low_log)

@@ -12,11 +12,15 @@ import pytest
 
 from surrogate.model._calibration import (
     CALIBRATION_FOLDS,
+    CELL_PREFIX,
+    MIN_CELL_ROWS,
     Band,
     Fade,
     WorkloadFades,
     added_growth_power,
     added_time,
+    band_cells,
+    cell_bands,
     fade_share,
     growth_slack,
     model_folds,
@@ -131,6 +135,42 @@ def test_row_bands_combine_kinds_range_and_distance() -> None:
     _, low, high = row_bands(bands, support, above, below)
     np.testing.assert_allclose(low[[2, 3, 5]], [-0.2, -0.2, -0.2])
     np.testing.assert_allclose(high[[2, 3, 5]], [0.6, 0.1, 0.1])
+
+
+def test_each_engine_and_batching_mode_with_enough_residuals_gets_its_own_band() -> None:
+    cfg = pd.DataFrame({"framework": ["vllm", "llama.cpp", "vllm"], "batching": ["static", "static", "continuous"]})
+    assert band_cells(cfg).tolist() == ["vllm/static", "llama.cpp/static", "vllm/continuous"]
+    quiet = np.linspace(-0.05, 0.05, MIN_CELL_ROWS)  # 30 residuals -0.05..0.05
+    loud = np.linspace(-0.3, 0.3, MIN_CELL_ROWS)
+    few = np.array([-2.0] * (MIN_CELL_ROWS - 1))
+    residuals = np.concatenate([quiet, loud, few, [np.nan]])
+    cells = np.array(["llama.cpp/static"] * MIN_CELL_ROWS + ["vllm/static"] * MIN_CELL_ROWS
+                     + ["sambaflow/static"] * (MIN_CELL_ROWS - 1) + ["llama.cpp/static"])
+    bands = cell_bands(residuals, cells)
+    # n = 30 (the NaN is not a residual): levels 0.1 * 31/30 - 1/30 = 0.07, position 0.07 * 29 = 2.03,
+    # 'lower': index 2 (the third smallest); 0.9 * 31/30 = 0.93, position 26.97, 'higher': index 27
+    step = 0.1 / (MIN_CELL_ROWS - 1)
+    assert bands.keys() == {CELL_PREFIX + "llama.cpp/static", CELL_PREFIX + "vllm/static"}
+    quiet_band = bands[CELL_PREFIX + "llama.cpp/static"]
+    expected = (-0.05 + 2 * step, 0.05 - 2 * step, 30)
+    assert (quiet_band.low_log, quiet_band.high_log, quiet_band.rows) == pytest.approx(expected)
+    assert bands[CELL_PREFIX + "vllm/static"].high_log == pytest.approx(6 * (0.05 - 2 * step))  # six times as loud
+
+
+def test_a_seen_row_takes_its_cells_band_and_off_the_data_never_less_than_the_kinds() -> None:
+    bands = {"seen": Band(-0.2, 0.2), "prior": Band(-0.5, 0.9, 0.0), "hardware": Band(-0.3, 0.4, 0.5),
+             CELL_PREFIX + "llama.cpp/static": Band(-0.05, 0.04), CELL_PREFIX + "vllm/static": Band(-0.3, 0.25)}
+    support = _support([True, True, True, False], [0.0, 0.0, 0.0, 0.0])
+    cells = np.array(["llama.cpp/static", "vllm/static", "sglang/continuous", "llama.cpp/static"])
+    none = np.zeros((4, 3))
+    shrink, low, high = row_bands(bands, support, none, none, cells=cells)
+    # an engine with no band of its own takes the pooled one; an unseen accelerator the hardware band
+    np.testing.assert_allclose(low, [-0.05, -0.3, -0.2, -0.3])
+    np.testing.assert_allclose(high, [0.04, 0.25, 0.2, 0.4])
+    np.testing.assert_allclose(shrink, [1.0, 1.0, 1.0, 0.5])
+    # without cells every seen row takes the pooled band, as before
+    _, low, high = row_bands(bands, support, none, none)
+    np.testing.assert_allclose(low[:3], [-0.2, -0.2, -0.2])
 
 
 def test_a_metric_without_a_model_gets_the_prior_band_everywhere() -> None:

@@ -194,6 +194,24 @@ def test_summary_scores_each_data_source_apart_and_the_report_shows_them() -> No
     assert "by_source" not in summarize(predictions, "source")["metrics"]["ttft_s"]  # groups are sources there
 
 
+def test_summary_scores_each_engine_and_batching_mode_apart_and_the_report_shows_them() -> None:
+    from surrogate.report import evaluation_report
+
+    predictions = _predictions(learned={m: [True] * 4 for m in METRICS}, training_rows={m: [2] * 4 for m in METRICS})
+    predictions["framework"] = ["vllm", "vllm", "vllm", "llama.cpp"]
+    predictions["batching"] = ["static", "continuous", "continuous", "static"]
+    predictions.loc[2, ["ttft_s_surrogate", "ttft_s_surrogate_p10"]] = [6.0, 5.0]  # 100% off, band misses 3.0
+    by_engine = summarize(predictions, "random")["metrics"]["ttft_s"]["by_engine"]
+    assert {c: v["surrogate"]["rows"] for c, v in by_engine.items()} == {
+        "llama.cpp/static": 1, "vllm/continuous": 2, "vllm/static": 1}
+    assert by_engine["vllm/continuous"]["surrogate"]["mape_pct"] == pytest.approx(55.0)
+    assert by_engine["vllm/continuous"]["surrogate"]["p10_p90_coverage_pct"] == pytest.approx(50.0)
+    assert by_engine["vllm/static"]["surrogate"]["p10_p90_coverage_pct"] == pytest.approx(100.0)
+    assert set(by_engine["vllm/static"]) == {"surrogate"}  # the band is the surrogate's alone
+    titles = [getattr(part, "title", None) for part in evaluation_report(summarize(predictions, "hardware"))]
+    assert "surrogate per engine and batching mode" in titles
+
+
 def _scores(surrogate: tuple[float, float, float], achievable: tuple[float, float]) -> dict[str, Any]:
     keys = ["mape_pct", "median_ape_pct"]
     return {"surrogate": {**dict(zip(keys, surrogate[:2], strict=True)), "p10_p90_coverage_pct": surrogate[2]},
@@ -250,7 +268,8 @@ def test_framework_split_summary_has_per_group_entries(by_framework: Evaluation)
     assert set(summary["metrics"]) == set(METRICS)
     for metric in METRICS:
         entry = summary["metrics"][metric]
-        assert set(entry) == {*VARIANTS, "by_group"}
+        assert set(entry) == {*VARIANTS, "by_group", "by_engine"}
+        assert set(entry["by_engine"]) == {"sglang/continuous", "tensorrt-llm/continuous", "vllm/continuous"}
         assert entry["surrogate"]["rows"] == 108
         assert "p10_p90_coverage_pct" in entry["surrogate"]
         groups = entry["by_group"]

@@ -109,8 +109,11 @@ def test_evaluate_batch_split_prints_predictors_side_by_side_and_rule_checks(tmp
     assert "surrogate <= achievable on every metric:" in out and "coverage within 70-90%:" in out
     summary = json.loads((tmp_path / "eval" / "evaluation.json").read_text())
     assert set(summary["metrics"]["latency_s"]) == {"peak", "achievable", "lightgbm_no_physics", "surrogate",
-                                                    "by_group"}
+                                                    "by_group", "by_engine"}
     assert set(summary["metrics"]["latency_s"]["by_group"]) == {"sequences >= 32"}
+    assert set(summary["metrics"]["latency_s"]["by_engine"]) == {
+        f"{framework}/continuous" for framework in rows["framework"].unique()}
+    assert "surrogate per engine and batching mode" in out
     assert summary["dropped_rows"] == middle.sum() > 0
     assert [c["rule"] for c in summary["rule_checks"]] == ["surrogate <= achievable on every metric",
                                                            "coverage within 70-90%"]

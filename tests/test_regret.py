@@ -34,6 +34,7 @@ def _group() -> tuple[pd.DataFrame, pd.DataFrame]:
     predictions = pd.DataFrame({
         "itl_s": [0.008, 0.018, 0.025, 0.028, 0.045],
         "itl_s_p90": [0.012, 0.025, 0.033, 0.035, 0.060],   # rows 2 and 3 predicted within 30 ms only at the median
+        "itl_s_p10": [0.006, 0.014, 0.020, 0.022, 0.035],   # row 3 measured (40 ms) above its P90
         "latency_s": 1.0, "ttft_s": 0.1,
         "mem_per_device_gb": [20.0, 90.0, 20.0, 20.0, 20.0], "mem_usable_gb": 70.0,
         "fits": [True, False, True, True, True],             # the memory model (wrongly) rejects row 1
@@ -51,6 +52,7 @@ def test_slo_entry_binds_the_p90_like_the_optimizer(regret: ModuleType) -> None:
     entry = regret.slo_entry("g", OBJECTIVE, ITL_S, cfg, predictions)
     assert entry["limit_itl_s"] == pytest.approx(0.030)
     assert entry["configs_within_limit"] == 3
+    assert (entry["itl_below_p10"], entry["itl_above_p90"]) == (0, 1)
     # P90 binding: rows 0 and 1 are within 30 ms at P90, row 1 does not fit -> row 0 (measured 100):
     # regret 300 / 100 - 1 = 2, within the limit, one of the three best that met it.
     assert entry["surrogate_picked"] and not entry["surrogate_breaks"]

@@ -59,6 +59,8 @@ from surrogate.model._calibration import (
     Fade,
     WorkloadFades,
     added_growth_power,
+    band_cells,
+    cell_bands,
     fade_share,
     growth_slack,
     held_out,
@@ -120,7 +122,7 @@ __all__ = ["SurrogateModel", "METRICS", "BUNDLE_FORMAT", "check_columns", "finge
 #     (``Fade.added_growth``), never faster than the prior.
 # 16: a vendor's efficiency offsets fade past the newest engine release measured on it
 #     (``Efficiency.vendor_software_year``); the band reaches the prior they give in full.
-BUNDLE_FORMAT = 16
+BUNDLE_FORMAT = 17
 # Groupings whose held-out rehearsal refits the achievable prior without the group (its vendor or engine
 # offset falls back to zero, as it would for a vendor or engine never measured).
 _HELD_OUT_GROUPINGS = ("vendor", "hardware", "model", "framework")
@@ -369,7 +371,7 @@ class SurrogateModel:
             needed = {kind: np.log(measured[rows] / frame[metric].to_numpy()[rows]) for kind, frame in held_out.items()}
             self.bands_[metric], fades = self._calibrate_metric(
                 metric, feats[rows], target, slack, {k: f[rows] for k, f in folds.items()}, needed,
-                [tail.of_metric(rows, metric, self.slack_[metric]) for tail in tails], steps)
+                [tail.of_metric(rows, metric, self.slack_[metric]) for tail in tails], band_cells(cfg[rows]), steps)
             if fades is not None:  # none without calibration
                 self.fades_[metric] = fades
         if not self.models_:
@@ -447,8 +449,9 @@ class SurrogateModel:
 
     def _calibrate_metric(self, metric: str, feats: pd.DataFrame, target: np.ndarray, slack: np.ndarray,
                           folds: dict[str, np.ndarray], needed: dict[str, np.ndarray], tails: list[_Tail],
-                          steps: Steps) -> tuple[dict[str, Band], WorkloadFades | None]:
-        """Bands and fades of one metric. Bands: ``seen`` (random folds), one per kind of support rehearsed on
+                          cells: np.ndarray, steps: Steps) -> tuple[dict[str, Band], WorkloadFades | None]:
+        """Bands and fades of one metric. Bands: ``seen`` (random folds) and its cells' (``cells``: each row's
+        :func:`band_cells`; :func:`cell_bands`), one per kind of support rehearsed on
         held-out groups (``needed[kind]``: the targets with each row's group left out of the efficiency fit; a
         vendor, accelerator, model or engine kind with fewer than two groups rehearsed: no trust, the prior's
         band), ``prior`` (the achievable prior's own error on held-out accelerators and models) and
@@ -459,8 +462,8 @@ class SurrogateModel:
         fades = WorkloadFades()
         steps.start(f"{metric} interval calibration: random folds", CALIBRATION_FOLDS)
         random_folds = np.random.default_rng(self.seed).permutation(len(target)) % CALIBRATION_FOLDS
-        bands = {"seen": residual_band(target - out_of_fold(self._median_fitter, feats, target, random_folds)),
-                 "prior": prior}
+        residuals = target - out_of_fold(self._median_fitter, feats, target, random_folds)
+        bands = {"seen": residual_band(residuals), "prior": prior, **cell_bands(residuals, cells)}
         seen = bands["seen"]
         rehearsed = {kind: (groups, rehearsable(groups, _MIN_ROWS_PER_METRIC)) for kind, groups in folds.items()}
         for kind, (groups, held) in rehearsed.items():
@@ -565,6 +568,7 @@ class SurrogateModel:
         support, by_metric = assess_by_metric(self.metric_support_, cfg, feats, above, below)
         corrections, levels, growths = self._corrections(est, feats, beyond, twin_feats, twin_est)
         era_spread = self._vendor_era_spread(cfg, est)
+        cells = band_cells(cfg)
         # Columns gathered first, then one frame over them (inserting 50 columns one by one was slower);
         # each array is this frame's own (no view of est or support), so editing the result edits nothing else.
         out: dict[str, Any] = {}
@@ -574,7 +578,7 @@ class SurrogateModel:
             # Beyond the range a faster-than-prior level (below it, a slower one) fades as the rehearsal showed.
             fades = self.fades_.get(metric, WorkloadFades())
             shrink, low, high = row_bands(self.bands_[metric], by_metric.get(metric, support), above_by_dimension,
-                                          below_by_dimension, fades)
+                                          below_by_dimension, fades, cells)
             low, high = low - era_spread[metric], high + era_spread[metric]
             middle = shrink * fades.apply(corrections[metric], levels[metric], above_by_dimension, below_by_dimension,
                                           growths[metric] if self.physics else None)

@@ -33,10 +33,14 @@ from surrogate.model._workers import run_all
 __all__ = ["BAND_QUANTILES", "CALIBRATION_FOLDS", "Band", "Regressor", "out_of_fold", "held_out", "held_out_fits",
            "rehearsable", "residual_band", "shrunk_band", "pooled_slope", "model_folds", "widest", "row_bands",
            "growth_slack", "MAX_GROWTH_SLACK", "Fade", "fade_share", "WorkloadFades", "workload_fade",
-           "added_time", "added_growth_power", "ADDED_GROWTH_GRID"]
+           "added_time", "added_growth_power", "ADDED_GROWTH_GRID", "band_cells", "cell_bands", "CELL_PREFIX",
+           "MIN_CELL_ROWS"]
 
 BAND_QUANTILES = (0.1, 0.9)
 CALIBRATION_FOLDS = 3
+# A seen row's band is its cell's (engine and batching mode) where the cell has this many held-out residuals.
+MIN_CELL_ROWS = 30
+CELL_PREFIX = "seen:"
 
 
 class Regressor(Protocol):
@@ -139,6 +143,26 @@ def residual_band(residuals: np.ndarray, shrink: float = 1.0) -> Band:
     return Band(min(low, 0.0), max(high, 0.0), shrink, n)
 
 
+def band_cells(cfg: pd.DataFrame) -> npt.NDArray[np.str_]:
+    """Each row's calibration cell: its engine and batching mode (``vllm/static``), what a prediction names."""
+    return np.asarray(cfg["framework"].astype(str) + "/" + cfg["batching"].astype(str), dtype=str)
+
+
+def cell_bands(residuals: np.ndarray, cells: np.ndarray) -> dict[str, Band]:
+    """Per cell with :data:`MIN_CELL_ROWS` or more finite held-out residuals, its own band (keyed
+    ``CELL_PREFIX + cell``): Mondrian conformal prediction (Vovk et al., *Algorithmic Learning in a Random
+    World*, 2005, ch. 4), each category calibrated on its own residuals, so the band holds within an engine,
+    not only on average over engines. One band pooled over every engine covered 99% of the random split's
+    llama.cpp latencies (residuals within +-5%) and 67% of vLLM's (+-28%)."""
+    finite = np.isfinite(residuals)
+    out = {}
+    for cell in np.unique(cells[finite]):
+        mine = finite & (cells == cell)
+        if int(mine.sum()) >= MIN_CELL_ROWS:
+            out[CELL_PREFIX + str(cell)] = residual_band(residuals[mine])
+    return out
+
+
 def shrunk_band(correction: np.ndarray, needed: np.ndarray, groups: np.ndarray | None = None) -> Band:
     """Shrink of out-of-group ``correction`` toward 0 (the prior), and the band it leaves.
 
@@ -200,10 +224,12 @@ def model_folds(models: np.ndarray) -> npt.NDArray[np.int64]:
 
 
 def row_bands(bands: dict[str, Band], support: pd.DataFrame, above: np.ndarray, below: np.ndarray,
-              fades: WorkloadFades | None = None) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.float64],
-                                                             npt.NDArray[np.float64]]:
+              fades: WorkloadFades | None = None, cells: np.ndarray | None = None,
+              ) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.float64], npt.NDArray[np.float64]]:
     """Per row: the shrink of the learned correction and the band's low and high log offsets.
 
+    A row starts from its cell's band (``cells``: :func:`band_cells`; :func:`cell_bands`), else the band
+    pooled over every cell (``seen``).
     A row off the data in hardware, model or software takes the least trust and widest band of the kinds
     it is off in. ``above``/``below``: how far (log) the row lies beyond the trained workload range, per
     dimension (rows x :data:`WORKLOAD_DIMENSIONS`); there the band is the workload tails' as ``fades``
@@ -218,6 +244,11 @@ def row_bands(bands: dict[str, Band], support: pd.DataFrame, above: np.ndarray, 
         return np.zeros(n), np.full(n, prior.low_log), np.full(n, prior.high_log)
     seen = bands["seen"]
     shrink, low, high = np.ones(n), np.full(n, seen.low_log), np.full(n, seen.high_log)
+    if cells is not None:
+        for key, own in bands.items():
+            if key.startswith(CELL_PREFIX):
+                mine = cells == key[len(CELL_PREFIX):]
+                low, high = np.where(mine, own.low_log, low), np.where(mine, own.high_log, high)
     for kind in ("vendor", "hardware", "model", "framework", "software"):
         band = bands.get(kind)
         off = ~support[f"{kind}_seen_in_training"].to_numpy(dtype=bool)

@@ -321,6 +321,11 @@ def _score(predictions: pd.DataFrame, metric: str, split: str, rows: np.ndarray)
         # Sources differ in lab, era and batching: one number over all of them hides which one fails.
         entry["by_source"] = {str(s): _variant_scores(part, metric, with_coverage=True)
                               for s, part in sub.groupby("source")}
+    if {"framework", "batching"} <= set(sub.columns):
+        # The band is calibrated per engine and batching mode; whether it holds there, not only on average.
+        cells = sub["framework"].astype(str) + "/" + sub["batching"].astype(str)
+        entry["by_engine"] = {str(c): _variant_scores(part, metric, with_coverage=True, variants=["surrogate"])
+                              for c, part in sub.groupby(cells)}
     return entry
 
 

@@ -13,7 +13,7 @@ from rich.text import Text
 from surrogate.model import METRICS, VARIANTS, Evaluation
 from surrogate.report._json import to_jsonable
 from surrogate.report._plots import predicted_vs_measured
-from surrogate.report._tables import groups_table, sources_table
+from surrogate.report._tables import engines_table, groups_table, sources_table
 
 __all__ = ["evaluation_report", "write_evaluation"]
 
@@ -49,9 +49,9 @@ def evaluation_report(summary: dict[str, Any]) -> list[Table | Text]:
     parts: list[Table | Text] = [_accuracy_table(summary)]
     if summary["split"] != "random":
         parts.append(groups_table(summary))
-    by_source = sources_table(summary)
-    if by_source is not None:
-        parts.append(by_source)
+    for table in (sources_table(summary), engines_table(summary)):
+        if table is not None:
+            parts.append(table)
     if "disaggregated" in summary:
         parts.append(_disaggregated_table(summary))
     return parts + [Text(line) for line in _evaluation_notes(summary) + _disaggregated_notes(summary)]

@@ -185,3 +185,18 @@ def sources_table(summary: dict[str, Any]) -> Table | None:
                         ("peak", "achievable", "lightgbm_no_physics", "surrogate")),
                       f"{coverage:.1f}" if coverage is not None else "")
     return table
+
+
+def engines_table(summary: dict[str, Any]) -> Table | None:
+    """The surrogate's MAPE / median APE and P10-P90 coverage per engine and batching mode (its band's cell)."""
+    rows = [(metric, cell, variants["surrogate"]) for metric, entry in summary["metrics"].items()
+            for cell, variants in entry.get("by_engine", {}).items()]
+    if not rows:
+        return None
+    table = Table(title="surrogate per engine and batching mode", show_header=True, header_style="bold")
+    for name in ["metric", "engine/batching", "rows", "MAPE / median APE %", "P10-P90 coverage %"]:
+        table.add_column(name, justify="left" if name in ("metric", "engine/batching") else "right")
+    for metric, cell, s in rows:
+        table.add_row(metric, cell, str(s["rows"]), f"{s['mape_pct']:.1f} / {s['median_ape_pct']:.1f}",
+                      f"{s['p10_p90_coverage_pct']:.1f}")
+    return table
