@@ -32,6 +32,7 @@ from features.configs import CONFIG_COLUMNS
 from features.disaggregated import WORKER_COLUMNS, estimate_disaggregated
 from features.errors import DataError, SurrogateError
 from surrogate.model._bundle import METRICS, SurrogateModel, measured_values
+from surrogate.model._calibration import band_cells
 from surrogate.model._disaggregated import (
     DISAGG_METRICS,
     MIN_DISAGGREGATED_ROWS,
@@ -323,9 +324,8 @@ def _score(predictions: pd.DataFrame, metric: str, split: str, rows: np.ndarray)
                               for s, part in sub.groupby("source")}
     if {"framework", "batching"} <= set(sub.columns):
         # The band is calibrated per engine and batching mode; whether it holds there, not only on average.
-        cells = sub["framework"].astype(str) + "/" + sub["batching"].astype(str)
         entry["by_engine"] = {str(c): _variant_scores(part, metric, with_coverage=True, variants=["surrogate"])
-                              for c, part in sub.groupby(cells)}
+                              for c, part in sub.groupby(band_cells(sub))}
     return entry
 
 
