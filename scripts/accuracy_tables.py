@@ -19,7 +19,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from surrogate.model import SPLITS
+from surrogate.model import MIN_CELL_ROWS, SPLITS
 
 VARIANTS = [("peak", "peak roofline"), ("achievable", "achievable model"),
             ("lightgbm_no_physics", "LightGBM, no physics"), ("surrogate", "surrogate")]
@@ -73,7 +73,8 @@ def engine_table(summary: dict[str, Any]) -> list[str]:
             for cell, variants in entry.get("by_engine", {}).items()]
     if not rows:
         return []
-    lines = ["Surrogate per engine and batching mode (each its own band where it has 30 or more rows):", "",
+    lines = [f"Surrogate per engine and batching mode (a cell takes its own band where training had "
+             f"{MIN_CELL_ROWS} or more of its out-of-fold residuals, else the pooled one):", "",
              "| metric | engine/batching | rows | MAPE / median APE % | P10-P90 coverage % |", "|---|---|---|---|---|"]
     lines += [f"| {metric} | {cell} | {s['rows']} | {s['mape_pct']:.1f} / {s['median_ape_pct']:.1f} | "
               f"{s['p10_p90_coverage_pct']:.1f} |" for metric, cell, s in rows]

@@ -68,6 +68,26 @@ def test_slo_entry_binds_the_p90_like_the_optimizer(regret: ModuleType) -> None:
     assert entry["unfiltered_regret"] == pytest.approx(0.5) and entry["unfiltered_top3"]
 
 
+def test_interpolated_levels_lie_on_the_band(regret: ModuleType) -> None:
+    _, predictions = _group()
+    median, p90 = predictions["itl_s"].to_numpy(), predictions["itl_s_p90"].to_numpy()
+    assert regret.interpolated_itl_s(predictions, 0.5) == pytest.approx(median)
+    assert regret.interpolated_itl_s(predictions, 0.9) == pytest.approx(p90)
+    # Row 2: 25 ms x (33 / 25) ** (z_0.7 / z_0.9) = 25 ms x 1.32 ** (0.5244 / 1.2816) = 28.0 ms.
+    assert regret.interpolated_itl_s(predictions, 0.7)[2] == pytest.approx(0.028008, abs=1e-6)
+
+
+def test_a_less_cautious_limit_admits_more(regret: ModuleType) -> None:
+    cfg, predictions = _group()
+    entry = regret.slo_entry("g", OBJECTIVE, ITL_S, cfg, predictions)
+    # At P70 row 2 (28.0 ms, 350 tok/s predicted) is within 30 ms, row 3 (30.7 ms) is not: row 2 measured
+    # 30 ms, the best that met the limit.
+    assert entry["surrogate_p70_picked"] and not entry["surrogate_p70_breaks"]
+    assert entry["surrogate_p70_regret"] == pytest.approx(0.0) and entry["surrogate_p70_top3"]
+    # Measured above P70 (9.4, 20.6, 28.0, 30.7, 50.6 ms): rows 0, 2 and 3.
+    assert entry["itl_above_p70"] == 3
+
+
 def test_no_pick_when_memory_rules_out_everything_within_the_limit(regret: ModuleType) -> None:
     cfg, predictions = _group()
     pick, within = regret.slo_pick(cfg, predictions.assign(fits=False), 0.030, "p90")
