@@ -18,7 +18,7 @@ PUBLIC = {
     "surrogate": ["__version__", "SurrogateModel", "load", "load_default", "ConfigError", "DataError",
                   "IncompatibleBundleError", "InfeasibleError", "MissingPathError", "NotFittedError",
                   "SurrogateError", "UnknownNameError", "UntrustedModelError"],
-    "surrogate.model": ["AnalyticPredictor", "BUNDLE_FORMAT", "ESTIMATE_OUTPUT_COLUMNS", "METRICS",
+    "surrogate.model": ["AnalyticPredictor", "BUNDLE_FORMAT", "ESTIMATE_OUTPUT_COLUMNS", "METRICS", "MIN_CELL_ROWS",
                         "OPEN_LOOP_COLUMNS", "SPLITS", "VARIANTS", "Evaluation",
                         "SurrogateModel", "check_columns", "compact_scores", "cross_validate", "default_model_path",
                         "disaggregated_training_rows", "error_summary", "estimate_each", "estimate_valid",
