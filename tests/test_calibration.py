@@ -21,6 +21,7 @@ from surrogate.model._calibration import (
     added_time,
     band_cells,
     cell_bands,
+    deployment_folds,
     fade_share,
     growth_slack,
     model_folds,
@@ -284,6 +285,31 @@ def test_model_folds_do_not_depend_on_the_process_hash_seed() -> None:
     runs = [subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
                            env={**os.environ, "PYTHONHASHSEED": seed}).stdout for seed in ("1", "2")]
     assert runs[0] == runs[1] == f"{[int(f) for f in model_folds(MODELS[:10])]}\n"
+
+
+def _lengths_grid() -> pd.DataFrame:
+    """Four models at three prompt lengths, each deployment on two engines at two batch sizes (48 rows)."""
+    rows = [{"model": f"m{m}", "input_len": length, "output_len": 128, "framework": engine, "batch_size": batch}
+            for m in range(4) for length in (128, 512, 2048) for engine in ("vllm", "sglang") for batch in (1, 16)]
+    return pd.DataFrame(rows)
+
+
+def test_deployment_folds_hold_a_model_at_its_lengths_out_whole_on_every_engine() -> None:
+    cfg = _lengths_grid()
+    folds = deployment_folds(cfg, seed=0)
+    assert folds.dtype == np.int64 and ((folds >= 0) & (folds < CALIBRATION_FOLDS)).all()
+    per_group = pd.Series(folds).groupby([cfg["model"], cfg["input_len"]]).nunique()
+    assert (per_group == 1).all()  # each (model, lengths) group sits in one fold, engines and batches together
+    assert len(np.unique(folds)) >= 2
+    # Stable: the same rows in another order keep their folds.
+    np.testing.assert_array_equal(deployment_folds(cfg[::-1], seed=0), folds[::-1])
+
+
+def test_deployment_folds_fall_back_to_random_rows_when_one_group_is_all() -> None:
+    cfg = _lengths_grid()
+    one = cfg[(cfg["model"] == "m0") & (cfg["input_len"] == 512)]
+    folds = deployment_folds(one, seed=0)
+    assert sorted(np.bincount(folds).tolist()) == [1, 1, 2]  # 4 rows dealt over 3 folds, not one fold of all
 
 
 def _deployments(elasticity: float) -> tuple[pd.DataFrame, np.ndarray, np.ndarray]:

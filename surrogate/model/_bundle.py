@@ -61,6 +61,7 @@ from surrogate.model._calibration import (
     added_growth_power,
     band_cells,
     cell_bands,
+    deployment_folds,
     fade_share,
     growth_slack,
     held_out,
@@ -122,7 +123,8 @@ __all__ = ["SurrogateModel", "METRICS", "BUNDLE_FORMAT", "check_columns", "finge
 #     (``Fade.added_growth``), never faster than the prior.
 # 16: a vendor's efficiency offsets fade past the newest engine release measured on it
 #     (``Efficiency.vendor_software_year``); the band reaches the prior they give in full.
-BUNDLE_FORMAT = 17
+# 18: the seen band is calibrated on whole deployment groups held out (``_calibration.deployment_folds``).
+BUNDLE_FORMAT = 18
 # Groupings whose held-out rehearsal refits the achievable prior without the group (its vendor or engine
 # offset falls back to zero, as it would for a vendor or engine never measured).
 _HELD_OUT_GROUPINGS = ("vendor", "hardware", "model", "framework")
@@ -371,7 +373,8 @@ class SurrogateModel:
             needed = {kind: np.log(measured[rows] / frame[metric].to_numpy()[rows]) for kind, frame in held_out.items()}
             self.bands_[metric], fades = self._calibrate_metric(
                 metric, feats[rows], target, slack, {k: f[rows] for k, f in folds.items()}, needed,
-                [tail.of_metric(rows, metric, self.slack_[metric]) for tail in tails], band_cells(cfg[rows]), steps)
+                [tail.of_metric(rows, metric, self.slack_[metric]) for tail in tails], band_cells(cfg[rows]),
+                deployment_folds(cfg[rows], self.seed), steps)
             if fades is not None:  # none without calibration
                 self.fades_[metric] = fades
         if not self.models_:
@@ -449,8 +452,10 @@ class SurrogateModel:
 
     def _calibrate_metric(self, metric: str, feats: pd.DataFrame, target: np.ndarray, slack: np.ndarray,
                           folds: dict[str, np.ndarray], needed: dict[str, np.ndarray], tails: list[_Tail],
-                          cells: np.ndarray, steps: Steps) -> tuple[dict[str, Band], WorkloadFades | None]:
-        """Bands and fades of one metric. Bands: ``seen`` (random folds) and its cells' (``cells``: each row's
+                          cells: np.ndarray, seen_folds: np.ndarray, steps: Steps
+                          ) -> tuple[dict[str, Band], WorkloadFades | None]:
+        """Bands and fades of one metric. Bands: ``seen`` (deployment groups held out: ``seen_folds``,
+        :func:`deployment_folds`) and its cells' (``cells``: each row's
         :func:`band_cells`; :func:`cell_bands`), one per kind of support rehearsed on
         held-out groups (``needed[kind]``: the targets with each row's group left out of the efficiency fit; a
         vendor, accelerator, model or engine kind with fewer than two groups rehearsed: no trust, the prior's
@@ -460,9 +465,8 @@ class SurrogateModel:
         if not self.calibrate:
             return {"seen": Band(0.0, 0.0), "prior": prior}, None
         fades = WorkloadFades()
-        steps.start(f"{metric} interval calibration: random folds", CALIBRATION_FOLDS)
-        random_folds = np.random.default_rng(self.seed).permutation(len(target)) % CALIBRATION_FOLDS
-        residuals = target - out_of_fold(self._median_fitter, feats, target, random_folds)
+        steps.start(f"{metric} interval calibration: deployment groups held out", CALIBRATION_FOLDS)
+        residuals = target - out_of_fold(self._median_fitter, feats, target, seen_folds)
         bands = {"seen": residual_band(residuals), "prior": prior, **cell_bands(residuals, cells)}
         seen = bands["seen"]
         rehearsed = {kind: (groups, rehearsable(groups, _MIN_ROWS_PER_METRIC)) for kind, groups in folds.items()}
