@@ -24,8 +24,8 @@ pick is what ``surrogate optimize --max-itl-s LIMIT`` would pick among the group
 optimizer's own ``score`` and ``rank`` with ``Targets(max_itl_s=LIMIT)``, so the limit binds the
 predicted P90 ITL (``risk="p90"``, the default) and the memory model is a hard limit. When nothing is
 feasible the optimizer raises ``InfeasibleError`` and recommends nothing: here that is "no pick", a
-miss. Predictors: the surrogate binding its P90 (the default), its P80 and P70 read off the band
-(``interpolated_itl_s``: a sweep of how cautious the limit is, not an optimizer option), its median
+miss. Predictors: the surrogate binding its P90 (the default), its P80 (``--risk p80``) and P70 read off
+the band (``surrogate.model.read_off_quantile``; P70 an analysis, not an optimizer option), its median
 (``--risk p50``), the analytic model alone (its ITL has no spread), and the P90 surrogate without the
 memory filter. The best is the best measured among rows that measured within the limit; a pick that
 measured above the limit "breaks" it. Reported: median regret (a break or no pick counts as a miss,
@@ -49,7 +49,6 @@ import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
-from statistics import NormalDist
 from typing import Any
 
 import numpy as np
@@ -57,7 +56,7 @@ import pandas as pd
 
 from features.configs import CONFIG_COLUMNS, normalize_configs
 from surrogate.ingest import load_shared
-from surrogate.model import SurrogateModel, training_rows
+from surrogate.model import SurrogateModel, read_off_quantile, training_rows
 from surrogate.optimize import OBJECTIVES, Targets, rank, score
 
 GROUP_KEYS = ["source", "model", "input_len", "output_len", "framework", "batching"]
@@ -65,16 +64,16 @@ OBJECTIVE = OBJECTIVES["throughput"]
 SCENARIOS = ("throughput", "slo", "all")
 THROUGHPUT_PREDICTORS = ["surrogate", "analytic", "random", "unfiltered"]
 # SLO predictors: label -> (what the limit binds, whether the memory model filters).
-SLO_PREDICTORS = {"surrogate": ("p90", True), "surrogate_p80": ("p90", True), "surrogate_p70": ("p90", True),
+SLO_PREDICTORS = {"surrogate": ("p90", True), "surrogate_p80": ("p80", True), "surrogate_p70": ("p90", True),
                   "surrogate_p50": ("p50", True), "analytic": ("p50", True), "unfiltered": ("p90", False),
                   "exact_median": ("p90", False)}
 SLO_LABELS = {"surrogate": "surrogate, limit on P90", "surrogate_p80": "surrogate, limit on P80*",
               "surrogate_p70": "surrogate, limit on P70*", "surrogate_p50": "surrogate, limit on median",
               "analytic": "analytic alone", "unfiltered": "P90, no memory filter",
               "exact_median": "exact median, same P90 band"}
-# The levels between the median and P90 the sweep binds (predictor label -> quantile), read off the band.
+# The levels between the median and P90 the sweep binds (predictor label -> quantile), read off the band:
+# P80 as ``--risk p80`` binds it, P70 an analysis only.
 INTERPOLATED_LEVELS = {"surrogate_p80": 0.8, "surrogate_p70": 0.7}
-_Z90 = NormalDist().inv_cdf(0.9)
 _ANALYTIC_METRICS = ("latency_s", "ttft_s", "itl_s")
 _SUFFIXES = ("", "_p10", "_p90")
 
@@ -131,16 +130,6 @@ def exact_median_predictions(predictions: pd.DataFrame, objective: np.ndarray, i
     return out
 
 
-def interpolated_itl_s(predictions: pd.DataFrame, quantile: float) -> np.ndarray:
-    """The ITL at ``quantile`` (between 0.5 and 0.9) read off the surrogate's median and P90 as if the upper
-    half of the band were a log-normal's: median x (P90 / median) ** (z_q / z_0.9). Not a calibrated
-    quantile (only P10 and P90 are): the sweep shows what a less cautious limit buys and costs, and the
-    share measured above it says how far the shape holds."""
-    median = predictions["itl_s"].to_numpy(dtype=float)
-    ratio = predictions["itl_s_p90"].to_numpy(dtype=float) / median
-    return np.asarray(median * ratio ** (NormalDist().inv_cdf(quantile) / _Z90), dtype=float)
-
-
 def _pick(values: np.ndarray, feasible: np.ndarray) -> int:
     pool = np.flatnonzero(feasible) if feasible.any() else np.arange(len(values))
     return int(pool[np.argmax(values[pool])])
@@ -189,8 +178,12 @@ def slo_entry(name: str, objective: np.ndarray, itl_s: np.ndarray, cfg: pd.DataF
     frames = {"surrogate": predictions, "surrogate_p50": predictions, "analytic": analytic, "unfiltered": unfiltered,
               "exact_median": exact_median_predictions(predictions, objective, itl_s, cfg)}
     for label, quantile in INTERPOLATED_LEVELS.items():
-        level = interpolated_itl_s(predictions, quantile)
-        frames[label] = predictions.assign(itl_s_p90=level)  # bound where the optimizer binds its P90
+        level = read_off_quantile(predictions["itl_s"].to_numpy(dtype=float),
+                                  predictions["itl_s_p90"].to_numpy(dtype=float), quantile)
+        if SLO_PREDICTORS[label][0] == "p90":  # a level --risk does not offer: bound where it binds its P90
+            frames[label] = predictions.assign(itl_s_p90=level)
+        else:
+            frames[label] = predictions
         entry[f"itl_above_{label.removeprefix('surrogate_')}"] = int((itl_s > level).sum())
     for label, (risk, _) in SLO_PREDICTORS.items():
         pick, within = slo_pick(cfg, frames[label], limit_s, risk)
@@ -366,8 +359,8 @@ def print_slo(result: pd.DataFrame, min_group: int) -> dict[str, dict[str, float
     levels = ", ".join(f"P{round(q * 100)} {int(result[f'itl_above_p{round(q * 100)}'].sum()) / configs:.1%} "
                        f"(nominal {1 - q:.0%})" for q in INTERPOLATED_LEVELS.values())
     print(f"* P80, P70: the ITL median x (P90 / median) ** (z_q / z_0.9), as if the band's upper half were "
-          f"log-normal, bound where the optimizer binds its P90; not calibrated quantiles (measured above: "
-          f"{levels})")
+          f"log-normal (P80 as `--risk p80` binds it, P70 in place of the P90); not calibrated quantiles "
+          f"(measured above: {levels})")
     aims = stats["surrogate"]
     print(f"aim (surrogate, limit on P90): median regret <= 5% ({_met(aims['median_regret_pct'] <= 5)}), "
           f"<= 10% of picks break the limit ({_met(aims['break_pct'] <= 10)}), top-3 hit >= 80% "

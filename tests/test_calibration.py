@@ -27,6 +27,7 @@ from surrogate.model._calibration import (
     model_folds,
     out_of_fold,
     pooled_slope,
+    read_off_quantile,
     residual_band,
     row_bands,
     shrunk_band,
@@ -285,6 +286,16 @@ def test_model_folds_do_not_depend_on_the_process_hash_seed() -> None:
     runs = [subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
                            env={**os.environ, "PYTHONHASHSEED": seed}).stdout for seed in ("1", "2")]
     assert runs[0] == runs[1] == f"{[int(f) for f in model_folds(MODELS[:10])]}\n"
+
+
+def test_read_off_levels_lie_on_the_band() -> None:
+    median, p90 = np.array([0.008, 0.025]), np.array([0.012, 0.033])
+    np.testing.assert_allclose(read_off_quantile(median, p90, 0.5), median)
+    np.testing.assert_allclose(read_off_quantile(median, p90, 0.9), p90)
+    # 25 ms x (33 / 25) ** (z_0.7 / z_0.9) = 25 ms x 1.32 ** (0.5244 / 1.2816) = 28.0 ms.
+    assert read_off_quantile(median, p90, 0.7)[1] == pytest.approx(0.028008, abs=1e-6)
+    with pytest.raises(ValueError, match="between the median and P90"):
+        read_off_quantile(median, p90, 0.95)
 
 
 def _lengths_grid() -> pd.DataFrame:

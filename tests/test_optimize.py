@@ -78,7 +78,7 @@ _POOLS = st.dictionaries(st.sampled_from(["h100-sxm", "a100-sxm4-40gb", "l40s"])
 @given(pools=_POOLS, input_len=st.sampled_from([128, 1024, 4096]), output_len=st.sampled_from([32, 256]),
        concurrency=st.one_of(st.none(), st.sampled_from([1, 8, 64])),
        max_itl_s=st.one_of(st.none(), st.floats(0.005, 0.1)), max_ttft_s=st.one_of(st.none(), st.floats(0.05, 5.0)),
-       risk=st.sampled_from(["p50", "p90"]), search=st.sampled_from(["exhaustive", "optuna"]))
+       risk=st.sampled_from(["p50", "p80", "p90"]), search=st.sampled_from(["exhaustive", "optuna"]))
 def test_returned_configurations_never_violate_constraints(model: SurrogateModel, pools: dict[str, int],
                                                            input_len: int, output_len: int, concurrency: int | None,
                                                            max_itl_s: float | None, max_ttft_s: float | None,

@@ -69,6 +69,17 @@ def test_infeasible_exits_1_with_the_reason(model_file: str) -> None:
     assert "nothing fits in memory" in result.output and "needs" in result.output
     result = run([*BASE, "--max-itl-s", "0.0001", "--model-file", model_file])
     assert result.exit_code == 1 and "lowest predicted P90 ITL" in result.output
+    result = run([*BASE, "--max-itl-s", "0.0001", "--risk", "p80", "--model-file", model_file])
+    assert result.exit_code == 1 and "lowest predicted P80 ITL" in result.output
+
+
+def test_a_p80_limit_admits_what_the_p90_limit_rules_out(model_file: str) -> None:
+    payloads = {risk: json.loads(run([*BASE, "--max-itl-s", "0.02", "--risk", risk, "--json", "--model-file",
+                                      model_file]).output) for risk in ("p80", "p90")}
+    # The read-off P80 lies between the median and P90, so every P90-feasible configuration is P80-feasible.
+    assert payloads["p80"]["best"]["output_throughput_tok_s"] >= payloads["p90"]["best"]["output_throughput_tok_s"]
+    assert payloads["p80"]["best"]["itl_s_p90"] >= payloads["p80"]["best"]["itl_s_p80"] >= \
+        payloads["p80"]["best"]["itl_s"]
 
 
 def test_unknown_gpu_exits_2_with_suggestions(model_file: str) -> None:

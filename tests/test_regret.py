@@ -68,15 +68,6 @@ def test_slo_entry_binds_the_p90_like_the_optimizer(regret: ModuleType) -> None:
     assert entry["unfiltered_regret"] == pytest.approx(0.5) and entry["unfiltered_top3"]
 
 
-def test_interpolated_levels_lie_on_the_band(regret: ModuleType) -> None:
-    _, predictions = _group()
-    median, p90 = predictions["itl_s"].to_numpy(), predictions["itl_s_p90"].to_numpy()
-    assert regret.interpolated_itl_s(predictions, 0.5) == pytest.approx(median)
-    assert regret.interpolated_itl_s(predictions, 0.9) == pytest.approx(p90)
-    # Row 2: 25 ms x (33 / 25) ** (z_0.7 / z_0.9) = 25 ms x 1.32 ** (0.5244 / 1.2816) = 28.0 ms.
-    assert regret.interpolated_itl_s(predictions, 0.7)[2] == pytest.approx(0.028008, abs=1e-6)
-
-
 def test_a_less_cautious_limit_admits_more(regret: ModuleType) -> None:
     cfg, predictions = _group()
     entry = regret.slo_entry("g", OBJECTIVE, ITL_S, cfg, predictions)

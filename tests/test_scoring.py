@@ -108,6 +108,17 @@ def test_latency_targets_use_the_risk_quantile(risk: str, feasible: list[bool]) 
     assert scored["feasible"].tolist() == feasible
 
 
+def test_a_p80_limit_binds_the_level_read_off_the_band() -> None:
+    # ITL 10 ms, P90 20 ms: P80 = 10 ms x 2 ** (z_0.8 / z_0.9) = 10 ms x 2 ** 0.6567 = 15.765 ms.
+    rows = [{"itl_s": 0.01, "itl_s_p90": 0.02, "ttft_s": 0.1, "ttft_s_p90": 0.2, "latency_s": 1.0}]
+    scored = _score(rows, Targets(max_itl_s=0.016, risk="p80"))
+    assert scored.loc[0, "itl_s_p80"] == pytest.approx(0.015765, abs=1e-6)
+    assert scored.loc[0, "itl_over_s"] == pytest.approx(0.015765 - 0.016, abs=1e-6)
+    assert bool(scored.loc[0, "feasible"])
+    assert not bool(_score(rows, Targets(max_itl_s=0.015, risk="p80")).loc[0, "feasible"])
+    assert "ttft_s_p80" not in scored  # only the metrics with a limit are read off
+
+
 def test_a_value_exactly_at_the_limit_is_feasible() -> None:
     scored = _score([{"latency_s": 0.5, "latency_s_p90": 0.5}], Targets(max_latency_s=0.5))
     assert scored.loc[0, "latency_over_s"] == 0.0 and bool(scored.loc[0, "feasible"])
@@ -210,7 +221,7 @@ def test_pareto_front_property(points: list[tuple[float, float, bool]]) -> None:
     ({"max_itl_s": 0.0}, "--max-itl-s must be positive, got 0.0"),
     ({"max_ttft_s": -1.0}, "--max-ttft-s must be positive, got -1.0"),
     ({"max_latency_s": float("nan")}, "--max-latency-s must be positive, got nan"),
-    ({"risk": "p99"}, "risk must be one of p50, p90, got 'p99'"),
+    ({"risk": "p99"}, "risk must be one of p50, p80, p90, got 'p99'"),
 ])
 def test_targets_reject_bad_limits_and_risks(kwargs: dict[str, Any], message: str) -> None:
     with pytest.raises(ConfigError) as info:
@@ -221,4 +232,5 @@ def test_targets_reject_bad_limits_and_risks(kwargs: dict[str, Any], message: st
 def test_targets_name_the_checked_column() -> None:
     assert Targets(risk="p90").column("itl_s") == "itl_s_p90"
     assert Targets(risk="p50").column("itl_s") == "itl_s"
+    assert Targets(risk="p80").column("itl_s") == "itl_s_p80"
     assert Targets(max_itl_s=0.05, max_latency_s=2.0).given() == {"itl_s": 0.05, "latency_s": 2.0}

@@ -79,7 +79,8 @@ def _model(path: Path | None, trust: bool) -> models.SurrogateModel:
 @click.option("--max-latency-s", type=click.FloatRange(min=0, min_open=True), default=None,
               help="Limit on end-to-end latency per request, seconds.")
 @click.option("--risk", type=click.Choice(RISKS), default="p90", show_default=True,
-              help="Which prediction the latency limits apply to: P90 (cautious) or the median.")
+              help="Which prediction the latency limits apply to: P90 (cautious), P80 (read off the P10-P90 "
+                   "band) or the median.")
 @click.option("--objective", type=click.Choice(list(OBJECTIVES)), default="throughput", show_default=True,
               help="throughput: output tokens/s per device; latency: seconds per request; cost: $ per "
                    "million output tokens (catalog prices).")

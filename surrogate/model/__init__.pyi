@@ -13,7 +13,10 @@ from ._bundle import (
     check_columns as check_columns,
     fingerprint as fingerprint,
 )
-from ._calibration import MIN_CELL_ROWS as MIN_CELL_ROWS
+from ._calibration import (
+    MIN_CELL_ROWS as MIN_CELL_ROWS,
+    read_off_quantile as read_off_quantile,
+)
 from ._efficiency import fit_efficiency as fit_efficiency
 from ._evaluate import (
     VARIANTS as VARIANTS,

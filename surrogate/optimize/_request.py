@@ -122,7 +122,8 @@ OBJECTIVES = {
 # Pareto mode: throughput per device against per-user speed, and cost where every device is priced.
 PARETO_OBJECTIVES = (OBJECTIVES["throughput"],
                      Objective("per_user", "per_user_tok_s", True, "output tokens/s per request"))
-RISKS = ("p50", "p90")
+# Which prediction a latency limit binds: the median, P80 (read off the band: ``read_off_quantile``) or P90.
+RISKS = ("p50", "p80", "p90")
 # Latency targets: option name -> predicted metric it bounds.
 TARGETS = {"max_ttft_s": "ttft_s", "max_itl_s": "itl_s", "max_latency_s": "latency_s"}
 
