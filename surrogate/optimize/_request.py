@@ -124,6 +124,8 @@ PARETO_OBJECTIVES = (OBJECTIVES["throughput"],
                      Objective("per_user", "per_user_tok_s", True, "output tokens/s per request"))
 # Which prediction a latency limit binds: the median, P80 (read off the band: ``read_off_quantile``) or P90.
 RISKS = ("p50", "p80", "p90")
+# The risks no prediction column carries, with the quantile ``score`` reads off each prediction's band for them.
+READ_OFF_RISKS = {"p80": 0.8}
 # Latency targets: option name -> predicted metric it bounds.
 TARGETS = {"max_ttft_s": "ttft_s", "max_itl_s": "itl_s", "max_latency_s": "latency_s"}
 

@@ -16,7 +16,7 @@ import pandas as pd
 
 from features import catalog
 from surrogate.model import read_off_quantile
-from surrogate.optimize._request import TARGETS, Objective, Targets
+from surrogate.optimize._request import READ_OFF_RISKS, TARGETS, Objective, Targets
 
 __all__ = ["score", "rank", "pareto_front", "objective_matrix", "constraint_matrix", "CONSTRAINT_COLUMNS"]
 
@@ -49,10 +49,11 @@ def score(configs: pd.DataFrame, predictions: pd.DataFrame, targets: Targets) ->
     # ``fits`` is the analytic model's verdict; keep the violation's sign consistent with it.
     out["memory_over_gb"] = np.where(fits, np.minimum(over, 0.0), np.maximum(over, 1e-9))
     given = targets.given()
-    if targets.risk == "p80":
+    quantile = READ_OFF_RISKS.get(targets.risk)
+    if quantile is not None:
         for metric in given:
             out[targets.column(metric)] = read_off_quantile(out[metric].to_numpy(dtype=float),
-                                                            out[f"{metric}_p90"].to_numpy(dtype=float), 0.8)
+                                                            out[f"{metric}_p90"].to_numpy(dtype=float), quantile)
     for metric in TARGETS.values():
         column = f"{metric.removesuffix('_s')}_over_s"
         limit = given.get(metric)
