@@ -102,6 +102,50 @@ def test_the_shrink_pools_each_held_out_group_s_slope_as_a_random_effects_mean()
         pytest.approx(0.5, abs=0.01)
 
 
+def test_the_between_engine_variance_is_paule_mandel_s_so_one_tight_engine_does_not_set_the_trust() -> None:
+    # vLLM's 2,000 tight rows carry over with slope 1.3, TensorRT-LLM's 0.8, DeepSpeed's 0.24; 40 noisy rows of
+    # a fourth engine needed the opposite sign (-1.5). The pooled trust is the mean at the tau^2 where the
+    # generalised Q equals k - 1 (Paule-Mandel), solved here by bisection from the per-group slopes and
+    # variances; DerSimonian-Laird's moment tau^2 is smaller and gives the tight engines more say.
+    rng = np.random.default_rng(0)
+    sizes = {"vllm": 2000, "trt": 500, "ds": 300, "samba": 40}
+    slope = {"vllm": 1.3, "trt": 0.8, "ds": 0.25, "samba": -2.0}
+    noise = {"vllm": 0.3, "trt": 0.3, "ds": 0.3, "samba": 3.0}
+    parts = []
+    for engine, rows in sizes.items():
+        x = rng.normal(size=rows)
+        parts.append((x, slope[engine] * x + noise[engine] * rng.normal(size=rows), [engine] * rows))
+    c = np.concatenate([p[0] for p in parts])
+    y = np.concatenate([p[1] for p in parts])
+    groups = np.concatenate([p[2] for p in parts])
+    b, v = [], []
+    for engine in sizes:
+        mine = groups == engine
+        energy = c[mine] @ c[mine]
+        b.append(c[mine] @ y[mine] / energy)
+        residual = y[mine] - b[-1] * c[mine]
+        v.append(residual @ residual / (mine.sum() - 1) / energy)
+    slopes, variances = np.array(b), np.array(v)
+
+    def q_minus_expected(tau2: float) -> float:
+        w = 1 / (variances + tau2)
+        return float(w @ (slopes - w @ slopes / w.sum()) ** 2) - (len(slopes) - 1)
+
+    low, high = 0.0, 100.0
+    for _ in range(200):
+        low, high = (low, (low + high) / 2) if q_minus_expected((low + high) / 2) < 0 else ((low + high) / 2, high)
+    w = 1 / (variances + low)
+    paule_mandel = float(w @ slopes / w.sum())
+    w0 = 1 / variances
+    q = float(w0 @ (slopes - w0 @ slopes / w0.sum()) ** 2)
+    tau2_dl = max(0.0, (q - (len(slopes) - 1)) / (w0.sum() - (w0 @ w0) / w0.sum()))
+    w = 1 / (variances + tau2_dl)
+    dersimonian_laird = float(w @ slopes / w.sum())
+    assert pooled_slope(c, y, groups) == pytest.approx(paule_mandel, abs=1e-4)
+    assert paule_mandel == pytest.approx(0.278, abs=0.01)
+    assert dersimonian_laird == pytest.approx(0.424, abs=0.01)
+
+
 def test_widest_covers_every_band_with_the_least_trust() -> None:
     assert widest([Band(-0.1, 0.2, 0.8, 5), Band(-0.3, 0.1, 0.4, 7)]) == Band(-0.3, 0.2, 0.4, 12)
     assert widest([]) == Band(0.0, 0.0, 0.0, 0)

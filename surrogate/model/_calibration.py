@@ -195,10 +195,17 @@ def shrunk_band(correction: np.ndarray, needed: np.ndarray, groups: np.ndarray |
 
 
 def pooled_slope(c: np.ndarray, y: np.ndarray, groups: np.ndarray) -> float:
-    """The slope of ``y`` on ``c`` pooled over groups, clipped to [0, 1]: a random-effects meta-analysis
-    (DerSimonian and Laird, Controlled Clinical Trials 1986) of each group's least-squares slope, weighted
-    by 1 / (its sampling variance + the between-group variance). Groups whose correction is all zero say
-    nothing and are skipped; none left gives 0 (the prior)."""
+    """The slope of ``y`` on ``c`` pooled over groups, clipped to [0, 1]: a random-effects meta-analysis of
+    each group's least-squares slope, weighted by 1 / (its sampling variance + the between-group variance
+    tau^2). Groups whose correction is all zero say nothing and are skipped; none left gives 0 (the prior).
+
+    tau^2 is Paule and Mandel's (J. Res. NBS 1982: the tau^2 at which the generalised Q statistic equals
+    its expectation k - 1; statsmodels ``combine_effects(method_re="pm")``), recommended over DerSimonian
+    and Laird's moment estimate when the groups are few and unequal (Veroniki et al., Res. Synth. Methods
+    2016). Here they are five or six engines, one with 1,947 rows: DerSimonian-Laird left tau^2 small, so
+    vLLM's tight slope of 1.36 set the pooled trust at 0.69 and llama.cpp held out took a correction that
+    made static latency worse than the prior (42.5% MAPE against achievable physics' 40.9%); with
+    Paule-Mandel 39.8% (``surrogate evaluate --split framework``)."""
     slopes, variances = [], []
     labels = groups.astype(str)
     for label in np.unique(labels):
@@ -214,12 +221,14 @@ def pooled_slope(c: np.ndarray, y: np.ndarray, groups: np.ndarray) -> float:
     if not slopes:
         return 0.0
     b, v = np.array(slopes), np.maximum(np.array(variances), 1e-12)
-    w = 1.0 / v
-    fixed = float(np.dot(w, b) / w.sum())
-    q = float(np.dot(w, (b - fixed) ** 2))
-    tau2 = max(0.0, (q - (len(b) - 1)) / (w.sum() - float(np.dot(w, w)) / w.sum())) if len(b) > 1 else 0.0
-    weights = 1.0 / (v + tau2)
-    return float(np.clip(np.dot(weights, b) / weights.sum(), 0.0, 1.0))
+    if len(b) == 1:
+        return float(np.clip(b[0], 0.0, 1.0))
+    # imported here: statsmodels takes ~1.8 s to import and only training pools slopes, never a prediction
+    from statsmodels.stats.meta_analysis import combine_effects
+
+    with np.errstate(divide="ignore", invalid="ignore"):  # its I^2 divides by zero when the groups agree
+        pooled = combine_effects(b, v, method_re="pm").mean_effect_re
+    return float(np.clip(pooled, 0.0, 1.0))
 
 
 def widest(bands: list[Band]) -> Band:
