@@ -103,8 +103,8 @@ def test_the_shrink_pools_each_held_out_group_s_slope_as_a_random_effects_mean()
 
 
 def test_the_between_engine_variance_is_paule_mandel_s_so_one_tight_engine_does_not_set_the_trust() -> None:
-    # vLLM's 2,000 tight rows carry over with slope 1.3, TensorRT-LLM's 0.8, DeepSpeed's 0.24; 40 noisy rows of
-    # a fourth engine needed the opposite sign (-1.5). The pooled trust is the mean at the tau^2 where the
+    # vLLM's 2,000 tight rows carry over with slope 1.3, TensorRT-LLM's 0.8, DeepSpeed's 0.25; 40 noisy rows of
+    # a fourth engine needed the opposite sign (-2.0). The pooled trust is the mean at the tau^2 where the
     # generalised Q equals k - 1 (Paule-Mandel), solved here by bisection from the per-group slopes and
     # variances; DerSimonian-Laird's moment tau^2 is smaller and gives the tight engines more say.
     rng = np.random.default_rng(0)

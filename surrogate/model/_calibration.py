@@ -203,9 +203,9 @@ def pooled_slope(c: np.ndarray, y: np.ndarray, groups: np.ndarray) -> float:
     its expectation k - 1; statsmodels ``combine_effects(method_re="pm")``), recommended over DerSimonian
     and Laird's moment estimate when the groups are few and unequal (Veroniki et al., Res. Synth. Methods
     2016). Here they are five or six engines, one with 1,947 rows: DerSimonian-Laird left tau^2 small, so
-    vLLM's tight slope of 1.36 set the pooled trust at 0.69 and llama.cpp held out took a correction that
-    made static latency worse than the prior (42.5% MAPE against achievable physics' 40.9%); with
-    Paule-Mandel 39.8% (``surrogate evaluate --split framework``)."""
+    vLLM's tight slope set most of the trust and llama.cpp held out took a correction that made static
+    latency worse than the prior (42.5% MAPE against achievable physics' 40.9%); with Paule-Mandel 39.8%
+    (``surrogate evaluate --split framework``)."""
     slopes, variances = [], []
     labels = groups.astype(str)
     for label in np.unique(labels):
