@@ -97,6 +97,12 @@ def test_the_shrink_pools_each_held_out_group_s_slope_as_a_random_effects_mean()
     assert pooled_slope(np.r_[correction, np.zeros(5)], np.r_[0.6 * correction, np.ones(5)],
                         np.append(groups, ["sglang"] * 5)) == pytest.approx(0.6)
     assert pooled_slope(np.zeros(3), np.ones(3), np.array(["a", "b", "c"])) == 0.0
+    # a group of one row (zero residual, so zero variance: infinite precision) or two says nothing either: before,
+    # one accelerator's single row at slope -15 outweighed the other groups' 1,100 rows and set the trust to 0
+    for rows in (1, 2):
+        lone = np.full(rows, 0.5)
+        assert pooled_slope(np.r_[correction, lone], np.r_[0.6 * correction, -15 * lone],
+                            np.append(groups, ["h100-pcie"] * rows)) == pytest.approx(0.6)
     # rows the rehearsal could not predict (NaN) are skipped
     assert shrunk_band(np.r_[correction, np.nan], np.r_[needed, 1.0], np.append(groups, "sglang")).shrink == \
         pytest.approx(0.5, abs=0.01)

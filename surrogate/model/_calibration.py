@@ -35,13 +35,17 @@ __all__ = ["BAND_QUANTILES", "CALIBRATION_FOLDS", "Band", "Regressor", "out_of_f
            "rehearsable", "residual_band", "shrunk_band", "pooled_slope", "model_folds", "widest", "row_bands",
            "growth_slack", "MAX_GROWTH_SLACK", "Fade", "fade_share", "WorkloadFades", "workload_fade",
            "added_time", "added_growth_power", "ADDED_GROWTH_GRID", "read_off_quantile", "band_cells", "cell_bands",
-           "CELL_PREFIX", "MIN_CELL_ROWS"]
+           "CELL_PREFIX", "MIN_CELL_ROWS", "MIN_SLOPE_ROWS"]
 
 BAND_QUANTILES = (0.1, 0.9)
 CALIBRATION_FOLDS = 3
 # A seen row's band is its cell's (engine and batching mode) where the cell has this many held-out residuals.
 MIN_CELL_ROWS = 30
 CELL_PREFIX = "seen:"
+# A held-out group needs this many rows for its slope to enter the pooled trust: with one row its residual is
+# zero, so its slope's variance is zero and, at infinite precision, it alone sets the pool (two leave one
+# degree of freedom for a variance). One H100 PCIe row with slope -15 set the ITL accelerator trust to 0.
+MIN_SLOPE_ROWS = 3
 
 
 class Regressor(Protocol):
@@ -197,7 +201,8 @@ def shrunk_band(correction: np.ndarray, needed: np.ndarray, groups: np.ndarray |
 def pooled_slope(c: np.ndarray, y: np.ndarray, groups: np.ndarray) -> float:
     """The slope of ``y`` on ``c`` pooled over groups, clipped to [0, 1]: a random-effects meta-analysis of
     each group's least-squares slope, weighted by 1 / (its sampling variance + the between-group variance
-    tau^2). Groups whose correction is all zero say nothing and are skipped; none left gives 0 (the prior).
+    tau^2). Groups whose correction is all zero, or with fewer than ``MIN_SLOPE_ROWS`` rows, say nothing and
+    are skipped; none left gives 0 (the prior).
 
     tau^2 is Paule and Mandel's (J. Res. NBS 1982: the tau^2 at which the generalised Q statistic equals
     its expectation k - 1; statsmodels ``combine_effects(method_re="pm")``), recommended over DerSimonian
@@ -211,7 +216,7 @@ def pooled_slope(c: np.ndarray, y: np.ndarray, groups: np.ndarray) -> float:
     for label in np.unique(labels):
         mine = labels == label
         energy = float(np.dot(c[mine], c[mine]))
-        if energy <= 0:
+        if energy <= 0 or int(mine.sum()) < MIN_SLOPE_ROWS:
             continue
         slope = float(np.dot(c[mine], y[mine])) / energy
         residual = y[mine] - slope * c[mine]
