@@ -44,7 +44,8 @@ MIN_CELL_ROWS = 30
 CELL_PREFIX = "seen:"
 # A held-out group needs this many rows for its slope to enter the pooled trust: with one row its residual is
 # zero, so its slope's variance is zero and, at infinite precision, it alone sets the pool (two leave one
-# degree of freedom for a variance). One H100 PCIe row with slope -15 set the ITL accelerator trust to 0.
+# degree of freedom for a variance). Two accelerators of one row each (H100 PCIe, L40S) set the default's ITL
+# trust for a new accelerator (README, "Deployment-like splits").
 MIN_SLOPE_ROWS = 3
 
 
