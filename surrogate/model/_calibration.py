@@ -216,12 +216,13 @@ def pooled_slope(c: np.ndarray, y: np.ndarray, groups: np.ndarray) -> float:
     labels = groups.astype(str)
     for label in np.unique(labels):
         mine = labels == label
+        rows = int(mine.sum())
         energy = float(np.dot(c[mine], c[mine]))
-        if energy <= 0 or int(mine.sum()) < MIN_SLOPE_ROWS:
+        if energy <= 0 or rows < MIN_SLOPE_ROWS:
             continue
         slope = float(np.dot(c[mine], y[mine])) / energy
         residual = y[mine] - slope * c[mine]
-        spread = float(np.dot(residual, residual)) / max(int(mine.sum()) - 1, 1)
+        spread = float(np.dot(residual, residual)) / (rows - 1)
         slopes.append(slope)
         variances.append(spread / energy)
     if not slopes:
