@@ -237,7 +237,7 @@ def peak_bound(steps: AnalyticSteps) -> dict[str, FloatArray]:
 
 def compose(steps: AnalyticSteps, prefill_s: FloatArray, own_prefill_s: FloatArray, decode_s: FloatArray,
             wave_s: FloatArray, *, first_token_steps: float | FloatArray,
-            wave_fraction: float | FloatArray) -> dict[str, FloatArray]:
+            wave_fraction: float | FloatArray, sequence_s: float | FloatArray = 0.0) -> dict[str, FloatArray]:
     """TTFT, ITL, latency and throughputs from the four step times (peak or achievable alike), the closed-loop
     steps before a first token and the share of the other running prompts prefilled ahead of one's own, per
     row or one for all (``RowEfficiency.first_token_steps``, ``wave_fraction``)."""
@@ -245,6 +245,8 @@ def compose(steps: AnalyticSteps, prefill_s: FloatArray, own_prefill_s: FloatArr
     # Requests beyond what the KV cache holds are preempted and resumed (vLLM) or wait their turn
     # between tokens: each one progresses running / concurrency of the time (Little's law).
     itl = decode_s * np.where(w.continuous, w.sequences / steps.running, 1.0)
+    # A static batch's decode step also pays the engine's host work per sequence (scheduling, sampling).
+    itl = itl + np.where(w.continuous, 0.0, sequence_s * w.sequences)
     # Closed loop: ``first_token_steps`` steps (the wait for a step boundary, scheduling, the first token's
     # way back to the client), the share of the other running prompts prefilled ahead of its own, and its own
     # prefill. Poisson: half a step's wait, then the step that carries the prompt's own prefill
@@ -289,7 +291,7 @@ def estimate(
     w = steps.workload
     out = {
         **compose(steps, *(a.time_s for a in achievable), first_token_steps=rows.first_token_steps,
-                  wave_fraction=rows.wave_fraction),
+                  wave_fraction=rows.wave_fraction, sequence_s=rows.sequence_s),
         **peak_bound(steps),
         **_memory_columns(steps.memory, w.tp.shape),
         **_phase_columns("prefill", steps.prefill),

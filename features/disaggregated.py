@@ -45,6 +45,8 @@ counts do not describe their deployment (its size is unknown) and are refused.
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import numpy as np
 import pandas as pd
 
@@ -186,6 +188,9 @@ def estimate_disaggregated(configs: pd.DataFrame, efficiency: Efficiency | None 
     1 prompt per prefill and the requests each decode worker holds). ``ConfigError`` names a row whose worker
     counts are missing or whose worker shape is impossible (as the aggregated model would say)."""
     index = configs.index
+    # A worker is priced as a static batch, but it is a serving engine's: no host cost per sequence of offline
+    # static batches (``Efficiency.framework_sequence_s``), as served rows of the aggregated model pay none.
+    efficiency = replace(efficiency or default_efficiency(), framework_sequence_s={})
     prefill_cfg, decode_cfg, decode_batch = worker_configs(configs)
     try:
         prefill_cfg, decode_cfg = normalize_configs(prefill_cfg), normalize_configs(decode_cfg)
@@ -212,7 +217,7 @@ def estimate_disaggregated(configs: pd.DataFrame, efficiency: Efficiency | None 
     decode_s = np.maximum(out_len - 1.0, 1.0) * itl
     prefill_capacity = workers["prefill"] * prefill_batch / prefill_s
     decode_capacity = workers["decode"] * decode_batch / decode_s
-    params = (efficiency or default_efficiency()).rows(decode_specs["vendor"], decode_cfg["framework"])
+    params = efficiency.rows(decode_specs["vendor"], decode_cfg["framework"])
     first_token_s = params.first_token_steps * itl
     rate, wait = _settle(concurrency, prefill_s + kv_s + first_token_s + decode_s, prefill_s, prefill_capacity,
                          decode_capacity)

@@ -13,7 +13,11 @@ This module prices the same work (``StepCost``) at achievable rates:
 - communication: each collective pays ``P2P_LATENCY_S`` and its bytes at ``link_fraction`` of the
   link, less for small messages (``bytes / (bytes + link_half_bytes)``);
 - fixed: kernel launches per layer and forward pass (``layer_overhead_s``), and the engine's own
-  per-step work (scheduling, sampling, detokenisation; ``step_overhead_s``).
+  per-step work (scheduling, sampling, detokenisation; ``step_overhead_s``); a static batch's decode
+  step also pays the engine's host work per sequence (``framework_sequence_s``, applied in
+  ``features.analytic.compose``): in the shared rows vLLM's static batches ran 0.90x the achievable time
+  at 1 sequence and 1.33x at 64 on H100, as its Python scheduler and sampler cost about 50 us per
+  sequence and step, where TensorRT-LLM's C++ runtime costs none.
 
 Every efficiency curve lies in (0, 1] and never falls as M, the shard or the message grows. The
 numbers are few and global: each is either sourced (``memory_fraction``: aiconfigurator's
@@ -112,6 +116,9 @@ class Efficiency:
         "help": "log multiplier on every achievable rate, by framework"})
     framework_log_overhead: Mapping[str, float] = field(default_factory=dict, metadata={
         "help": "log multiplier on the fixed costs, by framework"})
+    framework_sequence_s: Mapping[str, float] = field(default_factory=dict, metadata={
+        "help": "engine host cost per sequence and decode step of a static batch, by framework (an engine "
+                "without static rows: none)"})
     framework_log_wait: Mapping[str, float] = field(default_factory=dict, metadata={
         "help": "log multiplier on the closed-loop steps before a first token, by framework (its scheduler: "
                 "aiconfigurator's TTFT / ITL is ~13 on vLLM, ~25 on TensorRT-LLM, ~35 on SGLang)"})
@@ -158,6 +165,7 @@ class Efficiency:
             layer_overhead_s=self.layer_overhead_s * overhead,
             step_overhead_s=self.step_overhead_s * overhead,
             first_token_steps=self.first_token_steps * np.exp(groups.framework_values(self.framework_log_wait)),
+            sequence_s=groups.framework_values(self.framework_sequence_s),
             wave_fraction=np.full(rows, self.wave_fraction),
             vendor_era_weight=era,
         )
@@ -241,6 +249,7 @@ class RowEfficiency:
     layer_overhead_s: FloatArray
     step_overhead_s: FloatArray
     first_token_steps: FloatArray
+    sequence_s: FloatArray
     wave_fraction: FloatArray
     vendor_era_weight: FloatArray  # the share of the vendor's offsets applied (Efficiency.vendor_era_weights)
 

@@ -228,3 +228,18 @@ def test_deepspeed_autotp_may_split_heads_unevenly() -> None:
     assert estimate(one(model="Qwen/Qwen2-7B", hardware="gaudi2", framework="deepspeed", tp=8))["fits"].iloc[0]
     with pytest.raises(ConfigError, match="tp 8 does not divide the 28 attention heads"):
         estimate(one(model="Qwen/Qwen2-7B", hardware="h100-sxm", framework="vllm", tp=8))
+
+
+def test_a_static_batch_decode_step_pays_the_engine_s_host_cost_per_sequence_by_hand() -> None:
+    none = replace(default_efficiency(), framework_sequence_s={})
+    vllm_50us = replace(default_efficiency(), framework_sequence_s={"vllm": 50e-6})
+    static = one(batch_size=64, output_len=101)
+    base, slower = estimate(static, efficiency=none).iloc[0], estimate(static, efficiency=vllm_50us).iloc[0]
+    # 64 sequences x 50 us on each decode step, 100 of them after the first token; the prefill is as it was.
+    assert slower["itl_s"] - base["itl_s"] == pytest.approx(64 * 50e-6, rel=1e-9)
+    assert slower["ttft_s"] == base["ttft_s"]
+    assert slower["latency_s"] - base["latency_s"] == pytest.approx(100 * 64 * 50e-6, rel=1e-9)
+    # Another engine, and vLLM serving under continuous batching, pay nothing.
+    for other in (one(batch_size=64, framework="tensorrt-llm"), one(batching="continuous", concurrency=64)):
+        paid, unpaid = estimate(other, efficiency=vllm_50us).iloc[0], estimate(other, efficiency=none).iloc[0]
+        assert paid["itl_s"] == unpaid["itl_s"]

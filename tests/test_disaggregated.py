@@ -34,7 +34,11 @@ def _one(**changes: object) -> pd.DataFrame:
 
 
 def _static(batch: int, **changes: object) -> pd.Series:
-    return estimate(pd.DataFrame([{**BASE, "batching": "static", "batch_size": batch, "tp": 1, **changes}])).iloc[0]
+    """The aggregated model's static batch, as a serving engine's worker runs it: without the host cost per
+    sequence of offline static batches (``Efficiency.framework_sequence_s``)."""
+    served = replace(default_efficiency(), framework_sequence_s={})
+    return estimate(pd.DataFrame([{**BASE, "batching": "static", "batch_size": batch, "tp": 1, **changes}]),
+                    efficiency=served).iloc[0]
 
 
 def test_one_prefill_one_decode_worker_by_hand() -> None:
@@ -308,3 +312,15 @@ def test_a_model_the_correction_never_saw_is_flagged_and_gets_a_wider_interval(b
     assert unseen_row["ttft_s"] == pytest.approx(unseen_row["analytic_ttft_s"])
     assert unseen_row["ttft_s_p10"] == pytest.approx(unseen_row["analytic_ttft_s"])
     assert unseen_row["ttft_s_p90"] == pytest.approx(np.quantile(errors, 0.9) * unseen_row["analytic_ttft_s"], rel=1e-4)
+
+
+def test_a_decode_worker_pays_no_host_cost_per_sequence_of_offline_static_batches() -> None:
+    rows = _one(concurrency=64)
+    costly = estimate_disaggregated(rows, efficiency=replace(default_efficiency(), framework_sequence_s={"vllm": 1e-3}))
+    free = estimate_disaggregated(rows, efficiency=replace(default_efficiency(), framework_sequence_s={}))
+    assert costly.iloc[0]["itl_s"] == free.iloc[0]["itl_s"] and costly.iloc[0]["ttft_s"] == free.iloc[0]["ttft_s"]
+    # The same batch offline, as an aggregated static batch, pays 64 x 1 ms on each decode step.
+    offline = [estimate(pd.DataFrame([{**BASE, "batching": "static", "batch_size": 64, "tp": 1}]),
+                        efficiency=replace(default_efficiency(), framework_sequence_s=costs)).iloc[0]["itl_s"]
+               for costs in ({"vllm": 1e-3}, {})]
+    assert offline[0] - offline[1] == pytest.approx(64e-3, rel=1e-9)

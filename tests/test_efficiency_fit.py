@@ -148,3 +148,15 @@ def test_the_fit_records_the_newest_engine_release_measured_on_each_vendor() -> 
     assert fitted.vendor_software_year == pytest.approx(years)
     # Rows that record no version and no source date nothing: a fit on them records no vendor.
     assert fit_efficiency(table, base=Efficiency()).vendor_software_year == {}
+
+
+def test_an_engine_s_host_cost_per_static_sequence_comes_back_from_a_fit() -> None:
+    served = _varied_lengths()
+    static = served[served["framework"].ne("sglang")].assign(batching="static", concurrency=np.nan)
+    truth = replace(TRUTH, framework_sequence_s={"vllm": 60e-6})
+    fitted = fit_efficiency(_measured_by(truth, pd.concat([served, static], ignore_index=True)), base=Efficiency())
+    # Fitted last, on what the shared parameters left: they took a little of it first (52.8 us).
+    assert 0.8 * 60e-6 < fitted.framework_sequence_s["vllm"] < 1.05 * 60e-6
+    assert fitted.framework_sequence_s["tensorrt-llm"] < 3e-6
+    # SGLang ran no static batch here: no cost of its own, and a new engine's is none.
+    assert "sglang" not in fitted.framework_sequence_s

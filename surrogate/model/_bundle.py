@@ -124,7 +124,9 @@ __all__ = ["SurrogateModel", "METRICS", "BUNDLE_FORMAT", "check_columns", "finge
 # 16: a vendor's efficiency offsets fade past the newest engine release measured on it
 #     (``Efficiency.vendor_software_year``); the band reaches the prior they give in full.
 # 18: the seen band is calibrated on whole deployment groups held out (``_calibration.deployment_folds``).
-BUNDLE_FORMAT = 18
+# 19: a static batch's decode step pays a fitted host cost per sequence, per engine
+#     (``Efficiency.framework_sequence_s``).
+BUNDLE_FORMAT = 19
 # Groupings whose held-out rehearsal refits the achievable prior without the group (its vendor or engine
 # offset falls back to zero, as it would for a vendor or engine never measured).
 _HELD_OUT_GROUPINGS = ("vendor", "hardware", "model", "framework")
