@@ -237,10 +237,11 @@ def peak_bound(steps: AnalyticSteps) -> dict[str, FloatArray]:
 
 def compose(steps: AnalyticSteps, prefill_s: FloatArray, own_prefill_s: FloatArray, decode_s: FloatArray,
             wave_s: FloatArray, *, first_token_steps: float | FloatArray,
-            wave_fraction: float | FloatArray, sequence_s: float | FloatArray = 0.0) -> dict[str, FloatArray]:
+            wave_fraction: float | FloatArray, sequence_s: float | FloatArray) -> dict[str, FloatArray]:
     """TTFT, ITL, latency and throughputs from the four step times (peak or achievable alike), the closed-loop
-    steps before a first token and the share of the other running prompts prefilled ahead of one's own, per
-    row or one for all (``RowEfficiency.first_token_steps``, ``wave_fraction``)."""
+    steps before a first token, the share of the other running prompts prefilled ahead of one's own and a
+    static batch's host cost per sequence and decode step, per row or one for all
+    (``RowEfficiency.first_token_steps``, ``wave_fraction``, ``sequence_s``)."""
     w = steps.workload
     # Requests beyond what the KV cache holds are preempted and resumed (vLLM) or wait their turn
     # between tokens: each one progresses running / concurrency of the time (Little's law).

@@ -16,8 +16,9 @@ This module prices the same work (``StepCost``) at achievable rates:
   per-step work (scheduling, sampling, detokenisation; ``step_overhead_s``); a static batch's decode
   step also pays the engine's host work per sequence (``framework_sequence_s``, applied in
   ``features.analytic.compose``): in the shared rows vLLM's static batches ran 0.90x the achievable time
-  at 1 sequence and 1.33x at 64 on H100, as its Python scheduler and sampler cost about 50 us per
-  sequence and step, where TensorRT-LLM's C++ runtime costs none.
+  without it at 1 sequence and 1.33x at 64 on H100 (an ad hoc in-sample check), as its Python scheduler
+  and sampler cost about 50 us per sequence and step (fitted: ``features/data/efficiency.json``), where
+  TensorRT-LLM's C++ runtime costs none.
 
 Every efficiency curve lies in (0, 1] and never falls as M, the shard or the message grows. The
 numbers are few and global: each is either sourced (``memory_fraction``: aiconfigurator's

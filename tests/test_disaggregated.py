@@ -33,12 +33,12 @@ def _one(**changes: object) -> pd.DataFrame:
     return pd.DataFrame([{**row, **changes}])
 
 
-def _static(batch: int, **changes: object) -> pd.Series:
-    """The aggregated model's static batch, as a serving engine's worker runs it: without the host cost per
-    sequence of offline static batches (``Efficiency.framework_sequence_s``)."""
-    served = replace(default_efficiency(), framework_sequence_s={})
+def _static(batch: int, sequence_costs: dict[str, float] | None = None, **changes: object) -> pd.Series:
+    """The aggregated model's static batch; by default as a serving engine's worker runs it: without the host
+    cost per sequence of offline static batches (``Efficiency.framework_sequence_s``)."""
+    efficiency = replace(default_efficiency(), framework_sequence_s=sequence_costs or {})
     return estimate(pd.DataFrame([{**BASE, "batching": "static", "batch_size": batch, "tp": 1, **changes}]),
-                    efficiency=served).iloc[0]
+                    efficiency=efficiency).iloc[0]
 
 
 def test_one_prefill_one_decode_worker_by_hand() -> None:
@@ -320,7 +320,4 @@ def test_a_decode_worker_pays_no_host_cost_per_sequence_of_offline_static_batche
     free = estimate_disaggregated(rows, efficiency=replace(default_efficiency(), framework_sequence_s={}))
     assert costly.iloc[0]["itl_s"] == free.iloc[0]["itl_s"] and costly.iloc[0]["ttft_s"] == free.iloc[0]["ttft_s"]
     # The same batch offline, as an aggregated static batch, pays 64 x 1 ms on each decode step.
-    offline = [estimate(pd.DataFrame([{**BASE, "batching": "static", "batch_size": 64, "tp": 1}]),
-                        efficiency=replace(default_efficiency(), framework_sequence_s=costs)).iloc[0]["itl_s"]
-               for costs in ({"vllm": 1e-3}, {})]
-    assert offline[0] - offline[1] == pytest.approx(64e-3, rel=1e-9)
+    assert _static(64, {"vllm": 1e-3})["itl_s"] - _static(64)["itl_s"] == pytest.approx(64e-3, rel=1e-9)
