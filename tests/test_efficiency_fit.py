@@ -160,3 +160,18 @@ def test_an_engine_s_host_cost_per_static_sequence_comes_back_from_a_fit() -> No
     assert fitted.framework_sequence_s["tensorrt-llm"] < 3e-6
     # SGLang ran no static batch here: no cost of its own, and a new engine's is none.
     assert "sglang" not in fitted.framework_sequence_s
+
+
+def test_a_refit_at_the_rehearsal_tolerance_keeps_the_engines_host_costs_per_sequence() -> None:
+    """Training's held-out rehearsals refit from the full fit at a loose tolerance: the costs start from the
+    full fit's and stay, where a stage scored from zero on every row stopped at once and lost them."""
+    served = _varied_lengths()
+    static = served[served["framework"].ne("sglang")].assign(batching="static", concurrency=np.nan)
+    table = _measured_by(replace(TRUTH, framework_sequence_s={"vllm": 60e-6}),
+                         pd.concat([served, static], ignore_index=True))
+    full = fit_efficiency(table, base=Efficiency())
+    refit = fit_efficiency(table.iloc[len(table) // 4:], base=full, tolerance=1e-4)
+    assert refit.framework_sequence_s["vllm"] == pytest.approx(full.framework_sequence_s["vllm"], rel=0.1)
+    # From no cost at all, a loose tolerance still finds it (the stage starts off its bound of 0).
+    fresh = fit_efficiency(table, base=Efficiency(), tolerance=1e-4)
+    assert fresh.framework_sequence_s["vllm"] > 0.5 * 60e-6

@@ -136,7 +136,7 @@ METRICS = ["latency_s", "ttft_s", "itl_s"]
 # for one 400-tree fit while another process was busy.
 _THREADS = 1
 # Refits without one accelerator or model start from the full fit and stop at this relative change:
-# measured on leaving h100-sxm out, 1e-4 gives the same held-out errors as 1e-8 in a third of the time.
+# measured on leaving h100-sxm out, 1e-4 gave the same held-out errors as 1e-8 in a third of the time.
 _REFIT_TOLERANCE = 1e-4
 # Fewer measured rows than this leave a metric to physics alone.
 _MIN_ROWS_PER_METRIC = 20

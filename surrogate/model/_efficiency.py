@@ -21,6 +21,7 @@ everything else held (:func:`_with_sequence_costs`).
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from functools import cached_property
 from typing import Any
@@ -53,6 +54,14 @@ _MIN_ROWS = 20
 _LOSS_SCALE = 0.3
 _FLOOR = 1e-9  # overheads are fitted on the log scale; this stands for zero
 _FORWARD_STEP = float(np.sqrt(np.finfo(float).eps))  # scipy's relative step for "2-point" differences
+# The relative change in loss (and in the parameters) that ends a fit. From the defaults on every shared row,
+# 1e-8 took 16.8 s (359 Jacobians, the last 250 moving no parameter in its third digit) and 1e-7 6.0 s, at
+# the same in-sample error (median APE 19.15 vs 19.20%). Held out it is not the same: some parameters are
+# barely determined by what a fold keeps, and a fit stopped early leaves them elsewhere (without MI250 the
+# attention fraction at 0.25 instead of 1.0 and every vendor's compute offset at 0), so MI250 held out came
+# out at 104% median APE instead of 79%, Gaudi 2 at 18.4 instead of 12.7, and aiconfigurator's TTFT at 172
+# instead of 149% MAPE (ad hoc fits without each; ``surrogate evaluate --split hardware`` agreed).
+_TOLERANCE = 1e-8
 
 
 @dataclass(frozen=True)
@@ -251,33 +260,48 @@ def _disjoint_groups(moves: npt.NDArray[np.bool_]) -> list[npt.NDArray[np.intp]]
 
 # Bound of an engine's host cost per sequence and static decode step, in microseconds.
 _MAX_SEQUENCE_US = 1000.0
+# Where that fit starts at the least: at the bound of 0 its first step hardly left it, and a tolerance of 1e-6
+# or looser stopped it there (every cost 0); from 1 us even 1e-4 found vLLM's 51.4 us (ad hoc, shared rows).
+_FIRST_SEQUENCE_US = 1.0
 
 
-def _with_sequence_costs(x: npt.NDArray[np.float64], fitted: Efficiency, problem: EfficiencyProblem,
+def _with_sequence_costs(fitted: Efficiency, problem: EfficiencyProblem, start: Mapping[str, float],
                          max_evaluations: int, tolerance: float) -> Efficiency:
-    """``fitted`` with each engine's host cost per sequence and static decode step, fitted on its static rows
-    with every other parameter held. The shared parameters are fitted without it first: fitted together, they
-    moved to explain it (in an ad hoc joint fit the step overhead went from 2.1 to 1.1 ms and the matmul's
-    half-rate point from 1 to 5.6 tokens), and served first tokens, which lean on the step time through the
-    steps they wait, got slower (the newest releases' TTFT 63.8 -> 73.4% MAPE held out)."""
+    """``fitted`` with each engine's host cost per sequence and static decode step, fitted on the static rows
+    (the only ones it moves) from ``start`` (the base's costs, in seconds), with every other parameter held.
+    The shared parameters are fitted without it first: fitted together, they moved to explain it (in an ad hoc
+    joint fit the step overhead went from 2.1 to 1.1 ms and the matmul's half-rate point from 1 to 5.6
+    tokens), and served first tokens, which lean on the step time through the steps they wait, got slower (the
+    newest releases' TTFT 63.8 -> 73.4% MAPE held out).
+
+    The held parameters price each step once; a cost only adds to a static row's decode steps. Scored on every
+    row from zero, a refit's tolerance (``_bundle._REFIT_TOLERANCE``) stopped it at once: every refit behind
+    training's held-out rehearsals priced static batches with no cost while the fit they rehearse had one."""
     from scipy.optimize import least_squares
 
     static = ~problem.steps.workload.continuous
     engines = tuple(sorted({str(f) for f in problem.frameworks[static]}))
     if not engines:
         return fitted
-
-    def costs(us: npt.NDArray[np.float64], digits: int = 18) -> Efficiency:
-        return replace(fitted, framework_sequence_s={e: round(float(v) * 1e-6, digits)
-                                                     for e, v in zip(engines, us, strict=True)})
+    steps = problem.steps.take(static)
+    rows = fitted.rows(RowGroups.of(problem.vendors[static], problem.frameworks[static]))
+    step_s = [achievable_step(s, rows).time_s for s in steps.composed]
+    measured = {m: problem.measured[m][static] for m in METRICS}
+    scored = {m: problem.scored[m][static] for m in METRICS}
+    engine_of = np.searchsorted(np.array(engines), problem.frameworks[static].astype(str))
 
     def residuals(us: npt.NDArray[np.float64]) -> npt.NDArray[np.float64]:
-        return _residuals(x, costs(us), problem, 0.0)
+        times = compose(steps, *step_s, first_token_steps=rows.first_token_steps, wave_fraction=rows.wave_fraction,
+                        sequence_s=us[engine_of] * 1e-6)
+        return np.concatenate([np.log(measured[m][scored[m]] / times[m][scored[m]]) for m in METRICS])
 
+    first = np.array([float(np.clip(start.get(e, 0.0) * 1e6, _FIRST_SEQUENCE_US, _MAX_SEQUENCE_US)) for e in engines])
     with threadpool_limits(limits=1):
-        result = least_squares(residuals, np.zeros(len(engines)), bounds=(0.0, _MAX_SEQUENCE_US), loss="soft_l1",
+        result = least_squares(residuals, first, bounds=(0.0, _MAX_SEQUENCE_US), loss="soft_l1",
                                f_scale=_LOSS_SCALE, max_nfev=max_evaluations, ftol=tolerance, xtol=tolerance)
-    return costs(result.x, digits=9)  # to the nanosecond: a cost at its bound of 0 is 0, not 1e-31
+    # to the nanosecond: a cost at its bound of 0 is 0, not 1e-31
+    return replace(fitted, framework_sequence_s={e: round(float(v) * 1e-6, 9)
+                                                 for e, v in zip(engines, result.x, strict=True)})
 
 
 def enough_for_efficiency(table: pd.DataFrame) -> bool:
@@ -290,7 +314,7 @@ def enough_for_efficiency(table: pd.DataFrame) -> bool:
 
 
 def fit_efficiency(table: pd.DataFrame | EfficiencyProblem, base: Efficiency | None = None, prior_rows: float = 50.0,
-                   max_evaluations: int = 4000, tolerance: float = 1e-8) -> Efficiency:
+                   max_evaluations: int = 4000, tolerance: float = _TOLERANCE) -> Efficiency:
     """Efficiency parameters fitted to the measured rows of ``table`` (canonical columns, or its
     :func:`efficiency_problem` already built: refits on parts of one table share it).
 
@@ -302,8 +326,11 @@ def fit_efficiency(table: pd.DataFrame | EfficiencyProblem, base: Efficiency | N
     """
     from scipy.optimize import least_squares
 
-    # The engines' per-sequence costs are fitted last, on what the rest leaves (:func:`_with_sequence_costs`).
-    base = replace(base or default_efficiency(), framework_sequence_s={})
+    # The engines' per-sequence costs are fitted last, on what the rest leaves, from the base's
+    # (:func:`_with_sequence_costs`).
+    base = base or default_efficiency()
+    start_costs = base.framework_sequence_s
+    base = replace(base, framework_sequence_s={})
     problem = table if isinstance(table, EfficiencyProblem) else efficiency_problem(table)
     count = sum(int(mask.sum()) for mask in problem.scored.values())
     if count < _MIN_ROWS:
@@ -329,6 +356,6 @@ def fit_efficiency(table: pd.DataFrame | EfficiencyProblem, base: Efficiency | N
             result = least_squares(residuals, x[varied], jac=residuals.jacobian, loss="soft_l1", f_scale=_LOSS_SCALE,
                                    max_nfev=max_evaluations, x_scale="jac", ftol=tolerance, xtol=tolerance)
             x[varied] = result.x
-    fitted = _with_sequence_costs(x, _unpack(x, base, problem), problem, max_evaluations, tolerance)
+    fitted = _with_sequence_costs(_unpack(x, base, problem), problem, start_costs, max_evaluations, tolerance)
     return replace(fitted, vendor_software_year=problem.newest_software_years(),
                    source=f"fitted on {count} measured metrics ({len(problem.vendors)} configurations)")
