@@ -150,11 +150,17 @@ def test_the_fit_records_the_newest_engine_release_measured_on_each_vendor() -> 
     assert fit_efficiency(table, base=Efficiency()).vendor_software_year == {}
 
 
-def test_an_engine_s_host_cost_per_static_sequence_comes_back_from_a_fit() -> None:
+def _served_and_static_with_vllm_at_60us() -> pd.DataFrame:
+    """The varied-length rows served, and again as static batches on every engine but SGLang, measured with
+    vLLM paying 60 us per sequence and static decode step."""
     served = _varied_lengths()
     static = served[served["framework"].ne("sglang")].assign(batching="static", concurrency=np.nan)
-    truth = replace(TRUTH, framework_sequence_s={"vllm": 60e-6})
-    fitted = fit_efficiency(_measured_by(truth, pd.concat([served, static], ignore_index=True)), base=Efficiency())
+    return _measured_by(replace(TRUTH, framework_sequence_s={"vllm": 60e-6}),
+                        pd.concat([served, static], ignore_index=True))
+
+
+def test_an_engine_s_host_cost_per_static_sequence_comes_back_from_a_fit() -> None:
+    fitted = fit_efficiency(_served_and_static_with_vllm_at_60us(), base=Efficiency())
     # Fitted last, on what the shared parameters left: they took a little of it first (52.8 us).
     assert 0.8 * 60e-6 < fitted.framework_sequence_s["vllm"] < 1.05 * 60e-6
     assert fitted.framework_sequence_s["tensorrt-llm"] < 3e-6
@@ -165,10 +171,7 @@ def test_an_engine_s_host_cost_per_static_sequence_comes_back_from_a_fit() -> No
 def test_a_refit_at_the_rehearsal_tolerance_keeps_the_engines_host_costs_per_sequence() -> None:
     """Training's held-out rehearsals refit from the full fit at a loose tolerance: the costs start from the
     full fit's and stay, where a stage scored from zero on every row stopped at once and lost them."""
-    served = _varied_lengths()
-    static = served[served["framework"].ne("sglang")].assign(batching="static", concurrency=np.nan)
-    table = _measured_by(replace(TRUTH, framework_sequence_s={"vllm": 60e-6}),
-                         pd.concat([served, static], ignore_index=True))
+    table = _served_and_static_with_vllm_at_60us()
     full = fit_efficiency(table, base=Efficiency())
     refit = fit_efficiency(table.iloc[len(table) // 4:], base=full, tolerance=1e-4)
     assert refit.framework_sequence_s["vllm"] == pytest.approx(full.framework_sequence_s["vllm"], rel=0.1)

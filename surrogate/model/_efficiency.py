@@ -87,10 +87,17 @@ class EfficiencyProblem:
     def without(self, table_mask: npt.NDArray[np.bool_]) -> EfficiencyProblem:
         """The problem of the table's rows outside ``table_mask`` (a group held out): what
         :func:`efficiency_problem` of those rows gives, without normalising and pricing them again."""
-        keep = ~table_mask[self.table_rows]
+        return self.rows_where(~table_mask[self.table_rows])
+
+    def rows_where(self, keep: npt.NDArray[np.bool_]) -> EfficiencyProblem:
+        """The problem of its own rows where ``keep`` (a mask over them), priced as they were."""
         return EfficiencyProblem.of(self.steps.take(keep), self.vendors[keep], self.frameworks[keep],
                                     {m: values[keep] for m, values in self.measured.items()}, self.table_rows[keep],
                                     self.software_years[keep])
+
+    def log_errors(self, times: dict[str, npt.NDArray[np.float64]]) -> list[npt.NDArray[np.float64]]:
+        """Per metric, log(measured / ``times``) on the rows that measured it (the fit's residuals)."""
+        return [np.log(self.measured[m][self.scored[m]] / times[m][self.scored[m]]) for m in METRICS]
 
     @classmethod
     def of(cls, steps: AnalyticSteps, vendors: npt.NDArray[np.object_], frameworks: npt.NDArray[np.object_],
@@ -178,12 +185,8 @@ def _residuals(x: npt.NDArray[np.float64], base: Efficiency, problem: Efficiency
     times = compose(steps, *(achievable_step(s, rows).time_s for s in steps.composed),
                     first_token_steps=rows.first_token_steps, wave_fraction=rows.wave_fraction,
                     sequence_s=rows.sequence_s)
-    parts = []
-    for metric in METRICS:
-        measured, ok = problem.measured[metric], problem.scored[metric]
-        parts.append(np.log(measured[ok] / times[metric][ok]))
     offsets = x[len(FITTED_PARAMETERS):]
-    return np.concatenate([*parts, prior_weight * offsets])
+    return np.concatenate([*problem.log_errors(times), prior_weight * offsets])
 
 
 def _dependence(problem: EfficiencyProblem) -> npt.NDArray[np.bool_]:
@@ -279,21 +282,18 @@ def _with_sequence_costs(fitted: Efficiency, problem: EfficiencyProblem, start: 
     training's held-out rehearsals priced static batches with no cost while the fit they rehearse had one."""
     from scipy.optimize import least_squares
 
-    static = ~problem.steps.workload.continuous
-    engines = tuple(sorted({str(f) for f in problem.frameworks[static]}))
+    static = problem.rows_where(~problem.steps.workload.continuous)
+    engines = tuple(sorted({str(f) for f in static.frameworks}))
     if not engines:
         return fitted
-    steps = problem.steps.take(static)
-    rows = fitted.rows(RowGroups.of(problem.vendors[static], problem.frameworks[static]))
-    step_s = [achievable_step(s, rows).time_s for s in steps.composed]
-    measured = {m: problem.measured[m][static] for m in METRICS}
-    scored = {m: problem.scored[m][static] for m in METRICS}
-    engine_of = np.searchsorted(np.array(engines), problem.frameworks[static].astype(str))
+    rows = fitted.rows(static.groups)
+    step_s = [achievable_step(s, rows).time_s for s in static.steps.composed]
+    engine_of = np.searchsorted(np.array(engines), static.frameworks.astype(str))
 
     def residuals(us: npt.NDArray[np.float64]) -> npt.NDArray[np.float64]:
-        times = compose(steps, *step_s, first_token_steps=rows.first_token_steps, wave_fraction=rows.wave_fraction,
-                        sequence_s=us[engine_of] * 1e-6)
-        return np.concatenate([np.log(measured[m][scored[m]] / times[m][scored[m]]) for m in METRICS])
+        times = compose(static.steps, *step_s, first_token_steps=rows.first_token_steps,
+                        wave_fraction=rows.wave_fraction, sequence_s=us[engine_of] * 1e-6)
+        return np.concatenate(static.log_errors(times))
 
     first = np.array([float(np.clip(start.get(e, 0.0) * 1e6, _FIRST_SEQUENCE_US, _MAX_SEQUENCE_US)) for e in engines])
     with threadpool_limits(limits=1):
