@@ -213,3 +213,54 @@ def test_pick_takes_the_best_feasible_row_else_the_least_violating() -> None:
     none_ok = _slice_frame([900.0, 300.0, 500.0], [[2.0, 0.0, 0.0, 0.0, 0.0], [0.5, 0.0, 0.3, 0.0, 0.0],
                                                    [0.0, 0.0, 0.0, 0.0, 1.0]])  # the last: short of capacity
     assert _pick(none_ok, OBJECTIVES["throughput"]) == 1  # total violation 0.8 < 1.0 < 2.0
+
+
+class _PostgresError(Exception):
+    """What psycopg raises, as far as the retry reads it: its SQLSTATE."""
+
+    def __init__(self, sqlstate: str) -> None:
+        super().__init__(f"sqlstate {sqlstate}")
+        self.sqlstate = sqlstate
+
+
+@pytest.mark.parametrize("sqlstate", ["42P07", "42710"])
+def test_losing_the_race_to_create_a_postgres_schema_is_retried(monkeypatch: pytest.MonkeyPatch,
+                                                                 sqlstate: str) -> None:
+    """Workers starting together on a fresh PostgreSQL database race to create Optuna's tables; the loser's
+    CREATE TABLE fails with duplicate_table (CI saw it: 'relation "studies" already exists'), and it must load
+    the study the winner made."""
+    from sqlalchemy.exc import ProgrammingError
+
+    from surrogate.optimize import _optuna
+
+    real, calls = optuna.create_study, []
+
+    def racing(**kwargs: object) -> optuna.Study:
+        calls.append(kwargs)
+        if len(calls) == 1:
+            raise ProgrammingError("CREATE TABLE studies", {}, _PostgresError(sqlstate))
+        return real(**{**kwargs, "storage": None})
+
+    monkeypatch.setattr(optuna, "create_study", racing)
+    monkeypatch.setattr(_optuna, "_CREATE_RETRY_S", 0.0)
+    study = _optuna._open_study(StudySettings(trials=1, seed=0, storage="postgresql://h/db", study_name="s"),
+                                THROUGHPUT)
+    assert len(calls) == 2 and study.directions == [optuna.study.StudyDirection.MAXIMIZE]
+
+
+def test_another_postgres_programming_error_is_not_retried(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A permission denied (42501) is the user's to fix: it surfaces at once, not after five attempts."""
+    from sqlalchemy.exc import ProgrammingError
+
+    from surrogate.optimize import _optuna
+
+    calls = []
+
+    def denied(**kwargs: object) -> optuna.Study:
+        calls.append(kwargs)
+        raise ProgrammingError("CREATE TABLE studies", {}, _PostgresError("42501"))
+
+    monkeypatch.setattr(optuna, "create_study", denied)
+    with pytest.raises(ProgrammingError):
+        _optuna._open_study(StudySettings(trials=1, seed=0, storage="postgresql://h/db", study_name="s"), THROUGHPUT)
+    assert len(calls) == 1

@@ -52,6 +52,10 @@ SEARCH_DIMENSIONS = (*_CATEGORICAL_WEIGHT, *_NUMERIC)
 # Two workers starting on a fresh database race to create its tables; the loser retries.
 _CREATE_ATTEMPTS = 5
 _CREATE_RETRY_S = 0.5
+# The SQLSTATEs of that race on PostgreSQL that SQLAlchemy reports as a ProgrammingError: the table or type the
+# other worker created first (42P07 duplicate_table, 42710 duplicate_object). Every other ProgrammingError (a
+# permission, a bad database) is the user's to fix and fails at once.
+_CREATE_RACE_SQLSTATES = frozenset({"42P07", "42710"})
 
 
 @dataclass(frozen=True)
@@ -194,7 +198,7 @@ def _check_request(study: optuna.Study, request: dict[str, Any]) -> None:
 def _open_study(settings: StudySettings, objectives: tuple[Objective, ...]) -> optuna.Study:
     """Create or load the study; retry when another worker is creating the same database schema."""
     import optuna
-    from sqlalchemy.exc import IntegrityError, OperationalError
+    from sqlalchemy.exc import IntegrityError, OperationalError, ProgrammingError
 
     directions: list[Literal["minimize", "maximize"]] = ["maximize" if o.maximize else "minimize" for o in objectives]
     for attempt in range(_CREATE_ATTEMPTS):
@@ -206,7 +210,9 @@ def _open_study(settings: StudySettings, objectives: tuple[Objective, ...]) -> o
             scheme = (settings.storage or "").split(":", 1)[0]
             raise DataError(f"the {scheme} storage needs its Python database driver, which is not installed "
                             f"({exc}); for PostgreSQL: pip install \"psycopg[binary]\"") from exc
-        except (OperationalError, IntegrityError) as exc:
+        except (OperationalError, IntegrityError, ProgrammingError) as exc:
+            if isinstance(exc, ProgrammingError) and getattr(exc.orig, "sqlstate", None) not in _CREATE_RACE_SQLSTATES:
+                raise
             if attempt == _CREATE_ATTEMPTS - 1:
                 reason = str(getattr(exc, "orig", exc)).strip().splitlines()[0]
                 raise DataError(f"cannot open the study storage {settings.storage!r} after {_CREATE_ATTEMPTS} "
