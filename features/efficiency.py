@@ -28,8 +28,11 @@ zero (a vendor or engine with few rows stays near the global value). A vendor ha
 rate, one more on its compute rates alone, since a vendor's kernels can lag its memory system (on the
 shared rows, 2024 ROCm vLLM on MI300X ran its compute-bound large batches far slower than its memory-bound
 small ones implied, and with one offset per vendor the fit pulled every vendor's compute down with it,
-most when MLPerf's compute-bound NVIDIA rows were left out: README, "Deployment-like splits"). The fitted
-values ship in
+most when MLPerf's compute-bound NVIDIA rows were left out: README, "Deployment-like splits"). An accelerator
+has the same two on top of its vendor's, shrunk toward zero (its vendor's value) the same way: MI250 and MI300X
+share AMD's offsets but not its kernels' lag (MI250's vLLM static latency was 56% median APE in-sample with
+AMD's offsets alone, 16% with its own; ad hoc). An accelerator without them (not in the training rows) is
+priced at its vendor's. The fitted values ship in
 ``features/data/efficiency.json`` with the fingerprint of the data they came from.
 """
 
@@ -110,6 +113,12 @@ class Efficiency:
     vendor_log_compute: Mapping[str, float] = field(default_factory=dict, metadata={
         "help": "log multiplier on the compute rates (matmul, attention) on top of the vendor's speed: a "
                 "vendor's kernels can lag its memory system (2024 ROCm vLLM on MI300X)"})
+    hardware_log_speed: Mapping[str, float] = field(default_factory=dict, metadata={
+        "help": "log multiplier on every achievable rate, by accelerator, on top of its vendor's (an accelerator "
+                "without one: its vendor's alone)"})
+    hardware_log_compute: Mapping[str, float] = field(default_factory=dict, metadata={
+        "help": "log multiplier on the compute rates, by accelerator, on top of its vendor's (MI250's large "
+                "batches ran faster than MI300X's, its AMD sibling's, compute offset implied)"})
     vendor_software_year: Mapping[str, float] = field(default_factory=dict, metadata={
         "help": "newest engine release measured on each vendor's hardware (years since 2020-01-01): its offsets "
                 "describe software up to then and fade past it (VENDOR_ERA_HALF_YEARS)"})
@@ -126,24 +135,28 @@ class Efficiency:
     source: str = field(default="defaults", metadata={"help": "where the numbers come from"})
 
     def rows(self, vendors: npt.ArrayLike | RowGroups, frameworks: npt.ArrayLike | None = None,
-             software_years: npt.ArrayLike | None = None) -> RowEfficiency:
-        """The parameters per configuration row (offsets looked up by vendor and framework). ``vendors`` may be
-        the rows' :class:`RowGroups` (then ``frameworks`` is not given): a fit that prices the same rows
-        thousands of times groups them once. ``software_years``: each row's engine release date (years since
-        2020, NaN unknown); a vendor's offsets fade past its newest measured one (:meth:`vendor_era_weights`).
+             software_years: npt.ArrayLike | None = None, hardware: npt.ArrayLike | None = None) -> RowEfficiency:
+        """The parameters per configuration row (offsets looked up by vendor, accelerator and framework).
+        ``vendors`` may be the rows' :class:`RowGroups` (then neither ``frameworks`` nor ``hardware`` is given): a
+        fit that prices the same rows thousands of times groups them once. ``hardware``: each row's accelerator
+        (None: no accelerator offsets, the vendor's alone). ``software_years``: each row's engine release date
+        (years since 2020, NaN unknown); a vendor's and its accelerators' offsets fade past its newest measured
+        one (:meth:`vendor_era_weights`).
 
         A CPU (a probed machine, :mod:`features.host`) is priced at the rates its probe measured: those are
         already achievable rates (a STREAM copy, a BLAS matmul), and the fitted fractions, saturation sizes
-        and engine offsets describe GPUs. Only its own vendor offsets (fitted once its rows are in training)
-        can slow it down. ggml's CPU kernels take a matmul row by row, so there is no tile to fill: no
+        and engine offsets describe GPUs. Only its own vendor and machine offsets (fitted once its rows are in
+        training) can slow it down. ggml's CPU kernels take a matmul row by row, so there is no tile to fill: no
         saturation in tokens or matrix size. Fixed costs stay as fitted (engine and per-layer work).
         """
-        groups = vendors if isinstance(vendors, RowGroups) else RowGroups.of(vendors, frameworks)
+        groups = vendors if isinstance(vendors, RowGroups) else RowGroups.of(vendors, frameworks, hardware)
         cpu = groups.cpu
         era = self.vendor_era_weights(groups, software_years)
-        vendor_speed = era * groups.vendor_values(self.vendor_log_speed)
+        vendor_speed = era * (groups.vendor_values(self.vendor_log_speed)
+                              + groups.hardware_values(self.hardware_log_speed))
         speed = np.exp(vendor_speed + np.where(cpu, 0.0, groups.framework_values(self.framework_log_speed)))
-        compute_speed = speed * np.exp(era * groups.vendor_values(self.vendor_log_compute))
+        compute_speed = speed * np.exp(era * (groups.vendor_values(self.vendor_log_compute)
+                                              + groups.hardware_values(self.hardware_log_compute)))
         overhead = np.exp(groups.framework_values(self.framework_log_overhead))
         rows = len(cpu)
 
@@ -200,23 +213,33 @@ class Efficiency:
 
 @dataclass(frozen=True)
 class RowGroups:
-    """Each row's vendor and framework as a code into their distinct names, and whether it is a CPU."""
+    """Each row's vendor, framework and accelerator as a code into their distinct names, and whether it is a
+    CPU (rows grouped without their accelerators all share one unnamed accelerator, with no offsets)."""
 
     vendor_codes: npt.NDArray[np.intp]
     vendor_names: tuple[object, ...]
     framework_codes: npt.NDArray[np.intp]
     framework_names: tuple[object, ...]
     cpu: npt.NDArray[np.bool_]
+    hardware_codes: npt.NDArray[np.intp]
+    hardware_names: tuple[object, ...]
 
     @classmethod
-    def of(cls, vendors: npt.ArrayLike, frameworks: npt.ArrayLike | None) -> RowGroups:
+    def of(cls, vendors: npt.ArrayLike, frameworks: npt.ArrayLike | None,
+           hardware: npt.ArrayLike | None = None) -> RowGroups:
         if frameworks is None:
             raise TypeError("frameworks are needed unless vendors is a RowGroups")
         vendor_codes, (vendor_names,) = distinct_values(vendors)
         framework_codes, (framework_names,) = distinct_values(frameworks)
+        if hardware is None:
+            hardware_codes, hardware_names = np.zeros(len(vendor_codes), dtype=np.intp), (None,)
+        else:
+            hardware_codes, (names,) = distinct_values(hardware)
+            hardware_names = tuple(names)
         cpu = np.array([is_cpu_vendor(str(v)) for v in vendor_names], dtype=bool)[vendor_codes] if len(vendor_codes) \
             else np.zeros(0, dtype=bool)
-        return cls(vendor_codes, tuple(vendor_names), framework_codes, tuple(framework_names), cpu)
+        return cls(vendor_codes, tuple(vendor_names), framework_codes, tuple(framework_names), cpu,
+                   hardware_codes, hardware_names)
 
     def vendor_values(self, offsets: Mapping[str, float]) -> FloatArray:
         """Offset per row by vendor; names without one get 0 (the global value)."""
@@ -225,6 +248,10 @@ class RowGroups:
     def framework_values(self, offsets: Mapping[str, float]) -> FloatArray:
         """Offset per row by framework; names without one get 0 (the global value)."""
         return _lookup(offsets, self.framework_names, self.framework_codes)
+
+    def hardware_values(self, offsets: Mapping[str, float]) -> FloatArray:
+        """Offset per row by accelerator; names without one get 0 (the vendor's value)."""
+        return _lookup(offsets, self.hardware_names, self.hardware_codes)
 
 
 def _lookup(offsets: Mapping[str, float], names: tuple[object, ...], codes: npt.NDArray[np.intp],

@@ -55,6 +55,19 @@ def test_offsets_scale_every_rate_and_never_push_a_fraction_above_one() -> None:
     np.testing.assert_allclose(rows.step_overhead_s, [e.step_overhead_s, e.step_overhead_s, 3 * e.step_overhead_s])
 
 
+def test_an_accelerators_offsets_add_to_its_vendors_and_one_without_takes_its_vendors_alone() -> None:
+    e = Efficiency(memory_fraction=0.8, matmul_fraction=0.8, vendor_log_speed={"AMD": np.log(0.5)},
+                   vendor_log_compute={"AMD": np.log(0.5)}, hardware_log_speed={"mi250": np.log(1.5)},
+                   hardware_log_compute={"mi250": np.log(2.0), "mi300x": np.log(0.5)},
+                   vendor_software_year={"AMD": 4.5})
+    rows = e.rows(["AMD"] * 3, ["vllm"] * 3, [4.0, 4.0, 4.0], ["mi250", "mi300x", "mi325x"])
+    np.testing.assert_allclose(rows.memory_fraction, [0.8 * 0.5 * 1.5, 0.4, 0.4])
+    np.testing.assert_allclose(rows.matmul_fraction, [0.8 * 0.25 * 1.5 * 2.0, 0.8 * 0.25 * 0.5, 0.8 * 0.25])
+    # Without accelerators named, the vendor's alone; past the vendor's newest release both fade alike.
+    np.testing.assert_allclose(e.rows(["AMD"], ["vllm"]).matmul_fraction, [0.8 * 0.25])
+    np.testing.assert_allclose(e.rows(["AMD"], ["vllm"], [5.5], ["mi300x"]).matmul_fraction, [0.8 * 0.125 ** 0.5])
+
+
 def test_a_decode_step_on_one_gpu_by_hand() -> None:
     # Llama-3-8B bf16 on one H100 SXM, 8 sequences decoding at context 1000.
     specs = specs_for()
@@ -160,7 +173,9 @@ def test_a_newer_engine_release_than_any_measured_on_the_vendor_takes_its_offset
     faded = estimate(later, efficiency=e)
     by_hand = estimate(later, efficiency=replace(e, vendor_software_year={}, vendor_log_speed={
         **e.vendor_log_speed, "AMD": weight * e.vendor_log_speed["AMD"]}, vendor_log_compute={
-        **e.vendor_log_compute, "AMD": weight * e.vendor_log_compute["AMD"]}))
+        **e.vendor_log_compute, "AMD": weight * e.vendor_log_compute["AMD"]}, hardware_log_speed={
+        **e.hardware_log_speed, "mi300x": weight * e.hardware_log_speed["mi300x"]}, hardware_log_compute={
+        **e.hardware_log_compute, "mi300x": weight * e.hardware_log_compute["mi300x"]}))
     for metric in ("ttft_s", "itl_s", "latency_s"):
         assert faded[metric].iloc[0] == pytest.approx(by_hand[metric].iloc[0], rel=1e-12)
         assert faded[metric].iloc[0] < as_measured[metric].iloc[0]  # AMD's 2024 offsets slow every rate

@@ -87,6 +87,21 @@ def test_a_vendor_whose_kernels_lag_its_memory_gets_a_compute_offset_not_a_speed
     assert compute["AMD"] < -0.2 < 0.2 < compute["NVIDIA"]
 
 
+def test_two_accelerators_of_one_vendor_that_differ_get_offsets_of_their_own() -> None:
+    nvidia = _measured_by(TRUTH, _varied_lengths())
+    amd = nvidia[nvidia["framework"].ne("tensorrt-llm")]
+    # MI300X's compute at half the truth, MI250's at the truth: one AMD offset cannot price both.
+    slow = _measured_by(replace(TRUTH, hardware_log_compute={"mi300x": -np.log(2.0)}), amd.assign(hardware="mi300x"))
+    fitted = fit_efficiency(pd.concat([nvidia, slow, _measured_by(TRUTH, amd.assign(hardware="mi250"))],
+                                      ignore_index=True), base=Efficiency())
+    vendor = fitted.vendor_log_speed["AMD"] + fitted.vendor_log_compute["AMD"]
+    compute = {hw: vendor + fitted.hardware_log_speed[hw] + fitted.hardware_log_compute[hw]
+               for hw in ("mi250", "mi300x")}
+    assert compute["mi250"] - compute["mi300x"] == pytest.approx(np.log(2.0), abs=0.1)
+    # An AMD accelerator that was not measured is priced between them, at the vendor's offsets alone.
+    assert compute["mi300x"] < vendor < compute["mi250"]
+
+
 def test_too_few_measured_rows_is_a_data_error() -> None:
     table = synthetic_table().head(5)
     with pytest.raises(DataError, match="too few to fit efficiency parameters"):
@@ -118,7 +133,8 @@ def test_the_grouped_jacobian_is_scipys_forward_difference_and_the_fit_ends_wher
     table.loc[table["framework"].eq("vllm"), "latency_s"] *= 1.3  # offsets away from zero, residuals not all 0
     problem = efficiency_problem(table)
     assert len(problem.framework_names) >= 2
-    start = np.linspace(-0.4, 0.3, 10 + 2 * len(problem.vendor_names) + 3 * len(problem.framework_names))
+    start = np.linspace(-0.4, 0.3, 10 + 2 * len(problem.vendor_names) + 3 * len(problem.framework_names)
+                        + 2 * len(problem.hardware_names))
     varied = np.arange(len(start))
     residuals = _PartResiduals(varied, start.copy(), Efficiency(), problem, prior_weight=3.0)
     assert len(residuals.groups) < len(start)  # each offset family differenced in one evaluation

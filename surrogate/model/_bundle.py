@@ -126,7 +126,9 @@ __all__ = ["SurrogateModel", "METRICS", "BUNDLE_FORMAT", "check_columns", "finge
 # 18: the seen band is calibrated on whole deployment groups held out (``_calibration.deployment_folds``).
 # 19: a static batch's decode step pays a fitted host cost per sequence, per engine
 #     (``Efficiency.framework_sequence_s``).
-BUNDLE_FORMAT = 19
+# 20: each accelerator's rates carry offsets of their own on top of its vendor's (``Efficiency.hardware_log_speed``,
+#     ``hardware_log_compute``).
+BUNDLE_FORMAT = 20
 # Groupings whose held-out rehearsal refits the achievable prior without the group (its vendor or engine
 # offset falls back to zero, as it would for a vendor or engine never measured).
 _HELD_OUT_GROUPINGS = ("vendor", "hardware", "model", "framework")

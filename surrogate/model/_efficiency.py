@@ -2,8 +2,8 @@
 
 The parameters of ``features.efficiency.Efficiency`` (matmul, attention and link fractions, the
 half-efficiency points, fixed costs per layer and per step, a served first token's wait) are global;
-per-vendor (all rates, and compute alone) and per-framework (all rates, fixed costs, the wait) log offsets
-let a family of systems differ, each pulled toward zero by a
+per-vendor and per-accelerator (all rates, and compute alone) and per-framework (all rates, fixed costs, the
+wait) log offsets let a family of systems differ, each pulled toward zero by a
 Gaussian prior worth
 ``prior_rows`` measurements, so a vendor with a handful of rows stays near the global value. The
 memory-bandwidth fraction is sourced (aiconfigurator's 0.8) and held fixed unless asked.
@@ -15,8 +15,9 @@ operations; the Jacobian perturbs a whole offset family at once (each vendor's o
 own), the same differences as scipy's in 15 evaluations instead of 41 on the shared rows. The vendors'
 compute offsets trade against the global compute fractions and a fit freeing
 them from the start stopped at poorer optima (a loss of 604 vs 591 on the shared rows), so they are freed
-only once the rest has settled. Each engine's host cost per sequence of a static batch is fitted last, with
-everything else held (:func:`_with_sequence_costs`).
+only once the rest has settled. Then each engine's host cost per sequence of a static batch, with everything
+else held (:func:`_with_sequence_costs`), and last each accelerator's offsets on top of its vendor's, refitting
+the vendors' with them (``_ACCELERATOR_OFFSETS``).
 """
 
 from __future__ import annotations
@@ -48,7 +49,20 @@ FITTED_PARAMETERS = (("matmul_fraction", "logit"), ("matmul_half_tokens", "log")
                      ("wave_fraction", "logit"))
 # The offsets after the globals in the fitted vector, in this order: (Efficiency field, whose names it is keyed by).
 _OFFSETS = (("vendor_log_speed", "vendor"), ("vendor_log_compute", "vendor"), ("framework_log_speed", "framework"),
-            ("framework_log_overhead", "framework"), ("framework_log_wait", "framework"))
+            ("framework_log_overhead", "framework"), ("framework_log_wait", "framework"),
+            ("hardware_log_speed", "hardware"), ("hardware_log_compute", "hardware"))
+# Each accelerator's offsets (on top of its vendor's) are fitted last, together with the vendors' (what an
+# accelerator never measured is priced by), everything else held: the global parameters and the engines' host
+# costs come out as they would without them. The offsets' prior is soft-L1 like the data (an offset of
+# several tenths counts about linearly), so a vendor keeps what its accelerators share and an accelerator the
+# rest: MI250 and MI300X share AMD's slower rates, not MI300X's compute lag (the vendor's compute offset went
+# from -0.96 to -0.17, MI300X's own to -1.23, MI250's to +0.75). Fitted from the start with the rest, the global
+# fractions and every vendor's offsets drifted along directions the prior alone holds (the matmul fraction from
+# 0.91 to 0.33, NVIDIA's rates e^0.46 up to make it back; 2,818 Jacobians, 200 s instead of 16 s on the shared
+# rows); fitted before the host costs, they took those in (vLLM's from 54 to 5 us without H100 in the fit, whose
+# vLLM static batches held out then came out 13.2% median APE instead of 9.6%; ad hoc).
+_ACCELERATOR_OFFSETS = ("hardware_log_speed", "hardware_log_compute")
+_LAST_OFFSETS = (*_ACCELERATOR_OFFSETS, "vendor_log_speed", "vendor_log_compute")
 _MIN_ROWS = 20
 # Soft-L1 scale of the log residuals: errors beyond ~35% count linearly, not quadratically.
 _LOSS_SCALE = 0.3
@@ -72,9 +86,11 @@ class EfficiencyProblem:
     steps: AnalyticSteps
     vendors: npt.NDArray[np.object_]
     frameworks: npt.NDArray[np.object_]
+    hardware: npt.NDArray[np.object_]
     measured: dict[str, npt.NDArray[np.float64]]
     vendor_names: tuple[str, ...]
     framework_names: tuple[str, ...]
+    hardware_names: tuple[str, ...]
     groups: RowGroups
     table_rows: npt.NDArray[np.intp]
     software_years: npt.NDArray[np.float64]  # each row's engine release (years since 2020; NaN unknown)
@@ -92,8 +108,8 @@ class EfficiencyProblem:
     def rows_where(self, keep: npt.NDArray[np.bool_]) -> EfficiencyProblem:
         """The problem of its own rows where ``keep`` (a mask over them), priced as they were."""
         return EfficiencyProblem.of(self.steps.take(keep), self.vendors[keep], self.frameworks[keep],
-                                    {m: values[keep] for m, values in self.measured.items()}, self.table_rows[keep],
-                                    self.software_years[keep])
+                                    self.hardware[keep], {m: values[keep] for m, values in self.measured.items()},
+                                    self.table_rows[keep], self.software_years[keep])
 
     def log_errors(self, times: dict[str, npt.NDArray[np.float64]]) -> list[npt.NDArray[np.float64]]:
         """Per metric, log(measured / ``times``) on the rows that measured it (the fit's residuals)."""
@@ -101,11 +117,12 @@ class EfficiencyProblem:
 
     @classmethod
     def of(cls, steps: AnalyticSteps, vendors: npt.NDArray[np.object_], frameworks: npt.NDArray[np.object_],
-           measured: dict[str, npt.NDArray[np.float64]], table_rows: npt.NDArray[np.intp],
-           software_years: npt.NDArray[np.float64]) -> EfficiencyProblem:
-        """The problem of these rows, with the vendor and framework names and groups they make."""
-        return cls(steps, vendors, frameworks, measured, tuple(sorted(set(vendors))), tuple(sorted(set(frameworks))),
-                   RowGroups.of(vendors, frameworks), table_rows, software_years)
+           hardware: npt.NDArray[np.object_], measured: dict[str, npt.NDArray[np.float64]],
+           table_rows: npt.NDArray[np.intp], software_years: npt.NDArray[np.float64]) -> EfficiencyProblem:
+        """The problem of these rows, with the vendor, framework and accelerator names and groups they make."""
+        return cls(steps, vendors, frameworks, hardware, measured, tuple(sorted(set(vendors))),
+                   tuple(sorted(set(frameworks))), tuple(sorted(set(hardware))),
+                   RowGroups.of(vendors, frameworks, hardware), table_rows, software_years)
 
     def newest_software_years(self) -> dict[str, float]:
         """Per vendor, the newest engine release among its rows (years since 2020; vendors with no dated row
@@ -131,10 +148,11 @@ def efficiency_problem(table: pd.DataFrame) -> EfficiencyProblem:
                 np.full(len(kept), np.nan) for m in METRICS}
     vendors = specs["vendor"].to_numpy(dtype=object)
     frameworks = cfg["framework"].to_numpy(dtype=object)
+    hardware = cfg["hardware"].to_numpy(dtype=object)
     years = (software_years(cfg["framework"], cfg["framework_version"]) if "framework_version" in cfg
              else np.full(len(cfg), np.nan))
-    return EfficiencyProblem.of(analytic_steps(cfg, specs), vendors, frameworks, measured, np.flatnonzero(valid),
-                                years)
+    return EfficiencyProblem.of(analytic_steps(cfg, specs), vendors, frameworks, hardware, measured,
+                                np.flatnonzero(valid), years)
 
 
 def _to_free(value: float, transform: str, name: str) -> float:
@@ -153,8 +171,9 @@ def _from_free(x: float, transform: str, name: str) -> float:
 
 
 def _keys(problem: EfficiencyProblem, owner: str) -> tuple[str, ...]:
-    """The names an offset family is keyed by: the problem's vendors or frameworks."""
-    return problem.vendor_names if owner == "vendor" else problem.framework_names
+    """The names an offset family is keyed by: the problem's vendors, frameworks or accelerators."""
+    return {"vendor": problem.vendor_names, "framework": problem.framework_names,
+            "hardware": problem.hardware_names}[owner]
 
 
 def _offset_slices(problem: EfficiencyProblem) -> dict[str, slice]:
@@ -195,7 +214,8 @@ def _dependence(problem: EfficiencyProblem) -> npt.NDArray[np.bool_]:
     own prior term, nothing else (each row is priced with its own offsets alone)."""
     ok = [problem.scored[m] for m in METRICS]
     owners = {"vendor": np.concatenate([problem.vendors[mask] for mask in ok]),
-              "framework": np.concatenate([problem.frameworks[mask] for mask in ok])}
+              "framework": np.concatenate([problem.frameworks[mask] for mask in ok]),
+              "hardware": np.concatenate([problem.hardware[mask] for mask in ok])}
     slices = _offset_slices(problem)
     measured_rows = len(owners["vendor"])
     size = len(FITTED_PARAMETERS) + sum(len(_keys(problem, owner)) for _, owner in _OFFSETS)
@@ -261,6 +281,26 @@ def _disjoint_groups(moves: npt.NDArray[np.bool_]) -> list[npt.NDArray[np.intp]]
     return [np.array(members, dtype=np.intp) for members in groups]
 
 
+def _start(base: Efficiency, problem: EfficiencyProblem) -> npt.NDArray[np.float64]:
+    """``base`` as a fitted vector over ``problem``'s names (an offset it lacks: 0)."""
+    start = [_to_free(getattr(base, name), t, name) for name, t in FITTED_PARAMETERS]
+    for name, owner in _OFFSETS:
+        start += [getattr(base, name).get(key, 0.0) for key in _keys(problem, owner)]
+    return np.array(start)
+
+
+def _fit_part(varied: npt.NDArray[np.intp], x: npt.NDArray[np.float64], base: Efficiency, problem: EfficiencyProblem,
+              prior_weight: float, max_evaluations: int, tolerance: float) -> npt.NDArray[np.float64]:
+    """The parameters at ``varied`` fitted from ``x`` with the rest of ``x`` held."""
+    from scipy.optimize import least_squares
+
+    residuals = _PartResiduals(varied, x.copy(), base, problem, prior_weight)
+    result = least_squares(residuals, x[varied], jac=residuals.jacobian, loss="soft_l1", f_scale=_LOSS_SCALE,
+                           max_nfev=max_evaluations, x_scale="jac", ftol=tolerance, xtol=tolerance)
+    fitted: npt.NDArray[np.float64] = result.x
+    return fitted
+
+
 # Bound of an engine's host cost per sequence and static decode step, in microseconds.
 _MAX_SEQUENCE_US = 1000.0
 # Where that fit starts at the least: at the bound of 0 its first step hardly left it, and a tolerance of 1e-6
@@ -324,10 +364,8 @@ def fit_efficiency(table: pd.DataFrame | EfficiencyProblem, base: Efficiency | N
     parameters) that ends the fit: a refit starting from a nearby optimum can stop early.
     Deterministic: same rows, same parameters.
     """
-    from scipy.optimize import least_squares
-
-    # The engines' per-sequence costs are fitted last, on what the rest leaves, from the base's
-    # (:func:`_with_sequence_costs`).
+    # The engines' per-sequence costs are fitted after the shared parameters, on what they leave, from the base's
+    # (:func:`_with_sequence_costs`); the accelerators' offsets last, with the vendors' (_ACCELERATOR_OFFSETS).
     base = base or default_efficiency()
     start_costs = base.framework_sequence_s
     base = replace(base, framework_sequence_s={})
@@ -335,27 +373,33 @@ def fit_efficiency(table: pd.DataFrame | EfficiencyProblem, base: Efficiency | N
     count = sum(int(mask.sum()) for mask in problem.scored.values())
     if count < _MIN_ROWS:
         raise DataError(f"{count} measured rows are too few to fit efficiency parameters (need {_MIN_ROWS})")
-    start = [_to_free(getattr(base, name), t, name) for name, t in FITTED_PARAMETERS]
-    for name, owner in _OFFSETS:
-        start += [getattr(base, name).get(key, 0.0) for key in _keys(problem, owner)]
     # The offsets' Gaussian prior: an offset o costs what o in log error on prior_rows rows costs.
     prior_weight = float(np.sqrt(prior_rows))
+    # The shared parameters are fitted as if no accelerator had offsets (a problem naming none), the same
+    # numbers to the last bit; then the accelerators' on top, from the base's.
+    alone = replace(base, hardware_log_speed={}, hardware_log_compute={})
+    shared = replace(problem, hardware_names=())
+    x = _start(alone, shared)
+    compute = np.arange(len(x))[_offset_slices(shared)["vendor_log_compute"]]
     # One BLAS thread, here and in training's worker processes alike: the fit stops on a tolerance, and
     # linear algebra split over another number of threads rounds differently (1e-10), which moved some
     # held-out predictions by up to 4% between a fold fitted here and one fitted in a worker.
-    x = np.array(start)
-    compute = np.arange(len(x))[_offset_slices(problem)["vendor_log_compute"]]
-    free = np.setdiff1d(np.arange(len(x)), compute)
     with threadpool_limits(limits=1):
         # Vendors' compute offsets trade against the global fractions (many local optima): first fit everything
         # else with them held, then free them from there. A base that already has them is a nearby optimum.
-        stages = [free, np.arange(len(x))] if any(v not in base.vendor_log_compute for v in problem.vendor_names) \
-            else [np.arange(len(x))]
-        for varied in stages:
-            residuals = _PartResiduals(varied, x.copy(), base, problem, prior_weight)
-            result = least_squares(residuals, x[varied], jac=residuals.jacobian, loss="soft_l1", f_scale=_LOSS_SCALE,
-                                   max_nfev=max_evaluations, x_scale="jac", ftol=tolerance, xtol=tolerance)
-            x[varied] = result.x
-    fitted = _with_sequence_costs(_unpack(x, base, problem), problem, start_costs, max_evaluations, tolerance)
+        new = any(v not in base.vendor_log_compute for v in problem.vendor_names)
+        for varied in [np.setdiff1d(np.arange(len(x)), compute), np.arange(len(x))] if new else [np.arange(len(x))]:
+            x[varied] = _fit_part(varied, x, alone, shared, prior_weight, max_evaluations, tolerance)
+        fitted = _with_sequence_costs(_unpack(x, alone, shared), problem, start_costs, max_evaluations, tolerance)
+        # The shared values as fitted (not back from ``fitted``: a fraction at its bound comes back 3e-4 off it).
+        within, slices = _offset_slices(shared), _offset_slices(problem)
+        full = _start(base, problem)
+        full[:len(FITTED_PARAMETERS)] = x[:len(FITTED_PARAMETERS)]
+        for name, _ in _OFFSETS:
+            if name not in _ACCELERATOR_OFFSETS:
+                full[slices[name]] = x[within[name]]
+        last = np.concatenate([np.arange(len(full))[slices[name]] for name in _LAST_OFFSETS])
+        full[last] = _fit_part(last, full, fitted, problem, prior_weight, max_evaluations, tolerance)
+    fitted = _unpack(full, fitted, problem)
     return replace(fitted, vendor_software_year=problem.newest_software_years(),
                    source=f"fitted on {count} measured metrics ({len(problem.vendors)} configurations)")
