@@ -78,13 +78,17 @@ def test_a_vendor_whose_kernels_lag_its_memory_gets_a_compute_offset_not_a_speed
     amd = _measured_by(replace(TRUTH, vendor_log_compute={"AMD": -np.log(2.0)}),
                        nvidia[nvidia["framework"].ne("tensorrt-llm")].assign(hardware="mi300x"))
     fitted = fit_efficiency(pd.concat([nvidia, amd], ignore_index=True), base=Efficiency())
-    speed, compute = fitted.vendor_log_speed, fitted.vendor_log_compute
-    # AMD's compute at half NVIDIA's, its memory at about the same rate. The prior on offsets puts the global
+    # Each accelerator's offsets on top of its vendor's (one AMD accelerator: the two share its offset).
+    speed = {hw: fitted.vendor_log_speed[vendor] + fitted.hardware_log_speed[hw]
+             for vendor, hw in (("AMD", "mi300x"), ("NVIDIA", "h100-sxm"))}
+    compute = {hw: fitted.vendor_log_compute[vendor] + fitted.hardware_log_compute[hw]
+               for vendor, hw in (("AMD", "mi300x"), ("NVIDIA", "h100-sxm"))}
+    # MI300X's compute at half H100's, its memory at about the same rate. The prior on offsets puts the global
     # value between the two vendors (each offset about half the gap), where a vendor never seen is priced.
-    assert (speed["AMD"] + compute["AMD"]) - (speed["NVIDIA"] + compute["NVIDIA"]) == pytest.approx(-np.log(2.0),
-                                                                                                     abs=0.1)
-    assert abs(speed["AMD"] - speed["NVIDIA"]) < 0.2
-    assert compute["AMD"] < -0.2 < 0.2 < compute["NVIDIA"]
+    assert (speed["mi300x"] + compute["mi300x"]) - (speed["h100-sxm"] + compute["h100-sxm"]) == pytest.approx(
+        -np.log(2.0), abs=0.1)
+    assert abs(speed["mi300x"] - speed["h100-sxm"]) < 0.2
+    assert compute["mi300x"] < -0.2 < 0.2 < compute["h100-sxm"]
 
 
 def test_two_accelerators_of_one_vendor_that_differ_get_offsets_of_their_own() -> None:
