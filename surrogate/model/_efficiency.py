@@ -3,9 +3,9 @@
 The parameters of ``features.efficiency.Efficiency`` (matmul, attention and link fractions, the
 half-efficiency points, fixed costs per layer and per step, a served first token's wait) are global;
 per-vendor and per-accelerator (all rates, and compute alone) and per-framework (all rates, fixed costs, the
-wait) log offsets let a family of systems differ, each pulled toward zero by a
-Gaussian prior worth
-``prior_rows`` measurements, so a vendor with a handful of rows stays near the global value. The
+wait) log offsets let a family of systems differ, each pulled toward zero by a prior worth ``prior_rows``
+measurements (Gaussian near zero, about linear past a few tenths: the loss below), so a vendor with a handful
+of rows stays near the global value. The
 memory-bandwidth fraction is sourced (aiconfigurator's 0.8) and held fixed unless asked.
 
 The loss is a robust (soft L1) least-squares fit of log(measured / achievable) over every measured
@@ -373,7 +373,8 @@ def fit_efficiency(table: pd.DataFrame | EfficiencyProblem, base: Efficiency | N
     count = sum(int(mask.sum()) for mask in problem.scored.values())
     if count < _MIN_ROWS:
         raise DataError(f"{count} measured rows are too few to fit efficiency parameters (need {_MIN_ROWS})")
-    # The offsets' Gaussian prior: an offset o costs what o in log error on prior_rows rows costs.
+    # The offsets' prior: an offset o costs what o in log error on prior_rows rows costs (through the same
+    # soft-L1 loss: Gaussian for small offsets, about linear past a few tenths).
     prior_weight = float(np.sqrt(prior_rows))
     # The shared parameters are fitted as if no accelerator had offsets (a problem naming none), the same
     # numbers to the last bit; then the accelerators' on top, from the base's.
