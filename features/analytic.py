@@ -287,7 +287,7 @@ def estimate(
     steps = analytic_steps(cfg, specs)
     params = efficiency or default_efficiency()
     years = software_years(cfg["framework"], cfg["framework_version"]) if "framework_version" in cfg else None
-    rows = params.rows(specs["vendor"], cfg["framework"], years, cfg["hardware"])
+    rows = params.rows(specs["vendor"], cfg["framework"], years, specs["chip"])
     achievable = [achievable_step(step, rows) for step in steps.composed]
     w = steps.workload
     out = {

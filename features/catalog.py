@@ -162,6 +162,13 @@ def hardware_table() -> pd.DataFrame:
     if table["id"].duplicated().any():
         dup = table.index[table["id"].duplicated()][0]
         raise DataError(f"{where[dup]}: duplicate id '{table.at[dup, 'id']}'")
+    # The chip whose fitted efficiency offsets a row shares (``same_chip_as``; blank: its own id): one GCD of an
+    # MI250 runs the MI250's kernels and software, measured on the whole package.
+    same = table["same_chip_as"].astype(str).str.strip() if "same_chip_as" in table else pd.Series("", table.index)
+    unknown = table.index[same.ne("") & ~same.isin(table["id"])]
+    if len(unknown):
+        raise DataError(f"{where[unknown[0]]}: same_chip_as '{same[unknown[0]]}' is not a hardware id")
+    table["chip"] = same.where(same.ne(""), table["id"])
     no_peak = table.index[table[["fp16_tflops", "bf16_tflops"]].isna().all(axis=1)]
     if len(no_peak):
         raise DataError(f"{where[no_peak[0]]}: needs fp16_tflops or bf16_tflops")

@@ -362,7 +362,7 @@ def gather_specs(configs: pd.DataFrame) -> pd.DataFrame:
     """Per-row hardware, model and framework numbers for a normalised configuration table."""
     hw = _PerRow(catalog.hardware_table(), configs["hardware"])
     out: dict[str, Any] = {}  # one frame over these arrays at the end (inserting 45 columns one by one was slower)
-    for name in ["vendor", "memory_gb", "mem_bw_gbps", "intra_node_bw_gbps", "inter_node_bw_gbps",
+    for name in ["vendor", "chip", "memory_gb", "mem_bw_gbps", "intra_node_bw_gbps", "inter_node_bw_gbps",
                  "devices_per_node", "scale_up_domain_devices", "tdp_w", "price_usd_per_device_hour"]:
         out[name] = hw[name]
     weight = configs["weight_dtype"]

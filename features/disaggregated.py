@@ -217,7 +217,7 @@ def estimate_disaggregated(configs: pd.DataFrame, efficiency: Efficiency | None 
     decode_s = np.maximum(out_len - 1.0, 1.0) * itl
     prefill_capacity = workers["prefill"] * prefill_batch / prefill_s
     decode_capacity = workers["decode"] * decode_batch / decode_s
-    params = efficiency.rows(decode_specs["vendor"], decode_cfg["framework"], hardware=decode_cfg["hardware"])
+    params = efficiency.rows(decode_specs["vendor"], decode_cfg["framework"], hardware=decode_specs["chip"])
     first_token_s = params.first_token_steps * itl
     rate, wait = _settle(concurrency, prefill_s + kv_s + first_token_s + decode_s, prefill_s, prefill_capacity,
                          decode_capacity)

@@ -31,8 +31,9 @@ small ones implied, and with one offset per vendor the fit pulled every vendor's
 most when MLPerf's compute-bound NVIDIA rows were left out: README, "Deployment-like splits"). An accelerator
 has the same two on top of its vendor's, shrunk toward zero (its vendor's value) the same way: MI250 and MI300X
 share AMD's offsets but not its kernels' lag (MI250's vLLM static latency was 56% median APE in-sample with
-AMD's offsets alone, 16% with its own; ad hoc). An accelerator without them (not in the training rows) is
-priced at its vendor's. The fitted values ship in
+AMD's offsets alone, 15% with its own; ad hoc). An accelerator without them (not in the training rows) is
+priced at its vendor's; a catalog row that is part of a measured one (``same_chip_as``: one MI250 GCD) at
+that one's (``features.configs.gather_specs``' ``chip``). The fitted values ship in
 ``features/data/efficiency.json`` with the fingerprint of the data they came from.
 """
 
@@ -138,10 +139,10 @@ class Efficiency:
              software_years: npt.ArrayLike | None = None, hardware: npt.ArrayLike | None = None) -> RowEfficiency:
         """The parameters per configuration row (offsets looked up by vendor, accelerator and framework).
         ``vendors`` may be the rows' :class:`RowGroups` (then neither ``frameworks`` nor ``hardware`` is given): a
-        fit that prices the same rows thousands of times groups them once. ``hardware``: each row's accelerator
-        (None: no accelerator offsets, the vendor's alone). ``software_years``: each row's engine release date
-        (years since 2020, NaN unknown); a vendor's and its accelerators' offsets fade past its newest measured
-        one (:meth:`vendor_era_weights`).
+        fit that prices the same rows thousands of times groups them once. ``hardware``: the accelerator whose
+        offsets each row takes (``gather_specs``' ``chip``; None: none, the vendor's alone). ``software_years``:
+        each row's engine release date (years since 2020, NaN unknown); a vendor's and its accelerators' offsets
+        fade past its newest measured one (:meth:`vendor_era_weights`).
 
         A CPU (a probed machine, :mod:`features.host`) is priced at the rates its probe measured: those are
         already achievable rates (a STREAM copy, a BLAS matmul), and the fitted fractions, saturation sizes

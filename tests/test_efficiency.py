@@ -68,6 +68,18 @@ def test_an_accelerators_offsets_add_to_its_vendors_and_one_without_takes_its_ve
     np.testing.assert_allclose(e.rows(["AMD"], ["vllm"], [5.5], ["mi300x"]).matmul_fraction, [0.8 * 0.125 ** 0.5])
 
 
+def test_one_gcd_of_an_mi250_is_priced_with_the_mi250s_offsets() -> None:
+    e = Efficiency(memory_fraction=0.8, hardware_log_speed={"mi250": np.log(0.5)})
+    row = {"model": "meta-llama/Meta-Llama-3-8B", "framework": "vllm", "tp": 1, "batching": "continuous",
+           "batch_size": 1, "concurrency": 1, "input_len": 128, "output_len": 64}
+    rows = pd.DataFrame([{**row, "hardware": "mi250-gcd"}, {**row, "hardware": "mi250"}])
+    slow, plain = estimate(rows, efficiency=e), estimate(rows, efficiency=replace(e, hardware_log_speed={}))
+    # A decode step of one sequence is memory-bound: at half the memory rate it takes about twice as long
+    # (the fixed costs carry no offset).
+    for at in (0, 1):
+        assert 1.6 < slow["itl_s"].iloc[at] / plain["itl_s"].iloc[at] <= 2.0
+
+
 def test_a_decode_step_on_one_gpu_by_hand() -> None:
     # Llama-3-8B bf16 on one H100 SXM, 8 sequences decoding at context 1000.
     specs = specs_for()

@@ -148,7 +148,7 @@ def efficiency_problem(table: pd.DataFrame) -> EfficiencyProblem:
                 np.full(len(kept), np.nan) for m in METRICS}
     vendors = specs["vendor"].to_numpy(dtype=object)
     frameworks = cfg["framework"].to_numpy(dtype=object)
-    hardware = cfg["hardware"].to_numpy(dtype=object)
+    hardware = specs["chip"].to_numpy(dtype=object)  # the accelerator whose offsets a row is priced with
     years = (software_years(cfg["framework"], cfg["framework_version"]) if "framework_version" in cfg
              else np.full(len(cfg), np.nan))
     return EfficiencyProblem.of(analytic_steps(cfg, specs), vendors, frameworks, hardware, measured,
