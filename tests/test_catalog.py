@@ -114,20 +114,29 @@ def test_model_from_a_config_json_path(tmp_path: Path) -> None:
     assert arch.num_layers == 4 and arch.total_params > 0
 
 
-def test_a_same_chip_that_is_not_in_the_catalog_names_file_and_line(tmp_path: Path,
-                                                                    monkeypatch: pytest.MonkeyPatch) -> None:
-    source = Path(catalog.__file__).parent / "data" / "hardware.csv"
-    lines = source.read_text().splitlines()
-    assert lines[0].endswith(",same_chip_as") and lines[1].endswith(",")  # the first row names no other chip
-    (tmp_path / "hardware.csv").write_text("\n".join([lines[0], lines[1] + "nosuch-gpu"]) + "\n")
+def _packaged_hardware_lines() -> list[str]:
+    return (Path(catalog.__file__).parent / "data" / "hardware.csv").read_text().splitlines()
+
+
+def _hardware_table_error(lines: list[str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch, match: str) -> None:
+    """Reading a catalog of ``lines`` in place of the packaged hardware.csv raises a DataError matching ``match``."""
+    (tmp_path / "hardware.csv").write_text("\n".join(lines) + "\n")
     monkeypatch.setattr(catalog, "_DATA", tmp_path)
     catalog.hardware_table.cache_clear()
     try:
-        with pytest.raises(DataError, match=r"hardware.csv:2: same_chip_as 'nosuch-gpu' is not a hardware id"):
+        with pytest.raises(DataError, match=match):
             catalog.hardware_table()
     finally:
         monkeypatch.undo()
         catalog.hardware_table.cache_clear()
+
+
+def test_a_same_chip_that_is_not_in_the_catalog_names_file_and_line(tmp_path: Path,
+                                                                    monkeypatch: pytest.MonkeyPatch) -> None:
+    lines = _packaged_hardware_lines()
+    assert lines[0].endswith(",same_chip_as") and lines[1].endswith(",")  # the first row names no other chip
+    _hardware_table_error([lines[0], lines[1] + "nosuch-gpu"], tmp_path, monkeypatch,
+                          r"hardware.csv:2: same_chip_as 'nosuch-gpu' is not a hardware id")
     # The packaged catalog: one GCD of an MI250 and one stack of a Max 1550 share their card's chip.
     chips = catalog.hardware_table()["chip"]
     assert chips["mi250-gcd"] == "mi250" and chips["intel-max-1550-tile"] == "intel-max-1550"
@@ -135,17 +144,9 @@ def test_a_same_chip_that_is_not_in_the_catalog_names_file_and_line(tmp_path: Pa
 
 
 def test_malformed_catalog_row_names_file_and_line(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    source = Path(catalog.__file__).parent / "data" / "hardware.csv"
-    lines = source.read_text().splitlines()
+    lines = _packaged_hardware_lines()
     header = lines[0].split(",")
     broken = lines[2].split(",")
     broken[header.index("mem_bw_gbps")] = "fast"
-    (tmp_path / "hardware.csv").write_text("\n".join([lines[0], lines[1], ",".join(broken)]) + "\n")
-    monkeypatch.setattr(catalog, "_DATA", tmp_path)
-    catalog.hardware_table.cache_clear()
-    try:
-        with pytest.raises(DataError, match=r"hardware.csv:3: 'mem_bw_gbps' is not a number: 'fast'"):
-            catalog.hardware_table()
-    finally:
-        monkeypatch.undo()
-        catalog.hardware_table.cache_clear()
+    _hardware_table_error([lines[0], lines[1], ",".join(broken)], tmp_path, monkeypatch,
+                          r"hardware.csv:3: 'mem_bw_gbps' is not a number: 'fast'")

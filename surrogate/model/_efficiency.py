@@ -48,6 +48,7 @@ FITTED_PARAMETERS = (("matmul_fraction", "logit"), ("matmul_half_tokens", "log")
                      ("layer_overhead_s", "log"), ("step_overhead_s", "log"), ("first_token_steps", "log"),
                      ("wave_fraction", "logit"))
 # The offsets after the globals in the fitted vector, in this order: (Efficiency field, whose names it is keyed by).
+# The accelerators' come last: a problem naming no accelerator (fit_efficiency's shared stages) fits a prefix.
 _OFFSETS = (("vendor_log_speed", "vendor"), ("vendor_log_compute", "vendor"), ("framework_log_speed", "framework"),
             ("framework_log_overhead", "framework"), ("framework_log_wait", "framework"),
             ("hardware_log_speed", "hardware"), ("hardware_log_compute", "hardware"))
@@ -392,13 +393,10 @@ def fit_efficiency(table: pd.DataFrame | EfficiencyProblem, base: Efficiency | N
         for varied in [np.setdiff1d(np.arange(len(x)), compute), np.arange(len(x))] if new else [np.arange(len(x))]:
             x[varied] = _fit_part(varied, x, alone, shared, prior_weight, max_evaluations, tolerance)
         fitted = _with_sequence_costs(_unpack(x, alone, shared), problem, start_costs, max_evaluations, tolerance)
-        # The shared values as fitted (not back from ``fitted``: a fraction at its bound comes back 3e-4 off it).
-        within, slices = _offset_slices(shared), _offset_slices(problem)
-        full = _start(base, problem)
-        full[:len(FITTED_PARAMETERS)] = x[:len(FITTED_PARAMETERS)]
-        for name, _ in _OFFSETS:
-            if name not in _ACCELERATOR_OFFSETS:
-                full[slices[name]] = x[within[name]]
+        # The accelerators' offsets close the vector, so the shared fit's is its start, taken as fitted (not back
+        # from ``fitted``: a fraction at its bound comes back 3e-4 off it); the accelerators start from the base's.
+        full = np.concatenate([x, _start(base, problem)[len(x):]])
+        slices = _offset_slices(problem)
         last = np.concatenate([np.arange(len(full))[slices[name]] for name in _LAST_OFFSETS])
         full[last] = _fit_part(last, full, fitted, problem, prior_weight, max_evaluations, tolerance)
     fitted = _unpack(full, fitted, problem)
