@@ -5,13 +5,16 @@ latency model needs to know *when* its software is from. A version string is onl
 an ordered quantity that also places tags (``nightly-dev``), versions no table lists and sources that
 never recorded one. ``data/framework_versions.csv`` (written by ``scripts/framework_versions.py``)
 dates every version the shared data names, each with the basis of its date; most are the earliest
-``measured=`` stamp of aiconfigurator rows, an upper bound on the release date.
+``measured=`` stamp of aiconfigurator rows, an upper bound on the release date, and these are the dates
+the model trained on. ``data/engine_releases.csv`` (``scripts/engine_releases.py``) dates every other
+release on the package index, so vLLM 0.8.5 is April 2025, not the nearest data-named version's date.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import re
+from collections.abc import Callable
 from functools import cache
 from importlib import resources
 
@@ -24,7 +27,7 @@ from features import catalog
 from features.distinct import per_distinct
 from features.errors import DataError, UnknownNameError, closest_names
 
-__all__ = ["SOURCE_ERA_DATES", "release_date", "software_years", "newest_known"]
+__all__ = ["SOURCE_ERA_DATES", "DYNAMO_IMAGE_NOTE", "release_date", "software_years"]
 
 # What software a source ran when its rows record no version, as "YYYY-MM-DD" (the engine as of that date);
 # pass it as the version: ``versions.fillna(sources.map(SOURCE_ERA_DATES))``.
@@ -42,6 +45,12 @@ SOURCE_ERA_DATES: dict[str, str] = {
 }
 
 _FILE = "framework_versions.csv"
+_RELEASES_FILE = "engine_releases.csv"
+# How framework_versions.csv marks a "version" that numbers NVIDIA Dynamo's runtime image, not the engine
+# (TensorRT-LLM "0.8.1.post2" ran in 2026): it keeps its own date but places no engine release.
+DYNAMO_IMAGE_NOTE = "a version of the NVIDIA Dynamo runtime image (nvcr.io/nvidia/ai-dynamo), not of the engine"
+# An unknown version's error lists this many of the known ones that look most like it.
+_SUGGESTED = 5
 # Years are counted from here so the feature is a small positive number for every engine we know.
 _EPOCH = dt.date(2020, 1, 1)
 _DAYS_PER_YEAR = 365.25  # Julian year
@@ -52,34 +61,84 @@ _TAG_DATE = re.compile(r"(?:^|[-_.+])(\d{8})(?=$|[-_.+])")
 
 @cache
 def _table() -> pd.DataFrame:
-    """The packaged version table, checked: known frameworks, ISO dates, one row per (framework, version)."""
-    path = resources.files("features") / "data" / _FILE
+    """The versions the data names (framework_versions.csv), checked."""
+    return _checked(_FILE)
+
+
+@cache
+def _releases() -> pd.DataFrame:
+    """Every published engine release (engine_releases.csv), checked."""
+    return _checked(_RELEASES_FILE)
+
+
+def _checked(name: str) -> pd.DataFrame:
+    """A packaged version table, checked: known frameworks, ISO dates, one row per (framework, version)."""
+    path = resources.files("features") / "data" / name
     with path.open("r", encoding="utf-8") as handle:
         table = pd.read_csv(handle, dtype=str, keep_default_na=False)
     for line, row in enumerate(table.itertuples(index=False), start=2):
         if row.framework not in catalog.framework_ids():
-            raise DataError(f"{_FILE} line {line}: unknown framework '{row.framework}'")
+            raise DataError(f"{name} line {line}: unknown framework '{row.framework}'")
         try:
             dt.date.fromisoformat(row.date)
         except ValueError:
-            raise DataError(f"{_FILE} line {line}: date '{row.date}' is not YYYY-MM-DD") from None
+            raise DataError(f"{name} line {line}: date '{row.date}' is not YYYY-MM-DD") from None
     if table.duplicated(["framework", "version"]).any():
         first = int(table.duplicated(["framework", "version"]).to_numpy().argmax()) + 2
-        raise DataError(f"{_FILE} line {first}: repeats a (framework, version) pair")
+        raise DataError(f"{name} line {first}: repeats a (framework, version) pair")
     return table
 
 
 @cache
 def _known(framework: str) -> dict[str, dt.date]:
-    """Dated versions of one canonical framework, oldest first."""
-    rows = _table()[_table()["framework"].eq(framework)].sort_values(["date", "version"])
-    return {str(v): dt.date.fromisoformat(str(d)) for v, d in zip(rows["version"], rows["date"], strict=True)}
+    """Dated versions of one canonical framework, oldest first: those the data names at their table date,
+    the other releases at theirs (:func:`_between_named`)."""
+    named = _table()[_table()["framework"].eq(framework)]
+    dates = {str(v): dt.date.fromisoformat(str(d)) for v, d in zip(named["version"], named["date"], strict=True)}
+    published = _releases()[_releases()["framework"].eq(framework) & ~_releases()["version"].isin(named["version"])]
+    bounds = _between_named(framework, dates)
+    for version, date in zip(published["version"], published["date"], strict=True):
+        dates[str(version)] = bounds(str(version), dt.date.fromisoformat(str(date)))
+    return dict(sorted(dates.items(), key=lambda item: (item[1], item[0])))
+
+
+def _between_named(framework: str, named: dict[str, dt.date]) -> Callable[[str, dt.date], dt.date]:
+    """A release's date held between those of the data-named engine versions around it by number: no earlier
+    than any older one's, no later than any newer one's. The data-named dates are measurement bounds, weeks
+    after release (vLLM 0.12.0: released 2025-12-03, first measured 2026-01-23), and the model learned its
+    time axis from them; unheld, 0.13.0 (released 2025-12-19) would read as older than 0.12.0."""
+    images = _image_numbered(framework)
+    engine = sorted((v, d) for name, d in named.items() if name not in images and (v := _pep440(name)) is not None)
+
+    def bounded(version: str, date: dt.date) -> dt.date:
+        own = _pep440(version)
+        if own is None:
+            return date
+        older = [d for v, d in engine if v < own]
+        newer = [d for v, d in engine if v > own]
+        if older:
+            date = max(date, max(older))
+        if newer:
+            date = min(date, min(newer))
+        return date
+
+    return bounded
+
+
+@cache
+def _image_numbered(framework: str) -> frozenset[str]:
+    """The framework's "versions" that number Dynamo's runtime image (:data:`DYNAMO_IMAGE_NOTE`)."""
+    table = _table()
+    mine = table["framework"].eq(framework) & table["basis"].str.contains(DYNAMO_IMAGE_NOTE, regex=False)
+    return frozenset(table.loc[mine, "version"])
 
 
 @cache
 def _ordered(framework: str) -> list[tuple[Version, dt.date]]:
-    """The PEP 440 versions among the known ones, in version order (tags like ``nightly-dev`` left out)."""
-    parsed = [(_pep440(v), d) for v, d in _known(framework).items()]
+    """The engine's PEP 440 versions among the known ones, in version order (tags like ``nightly-dev`` and
+    Dynamo image numbers left out: TensorRT-LLM 0.17.0 is not newer than the 2026 image "0.8.1.post3")."""
+    images = _image_numbered(framework)
+    parsed = [(_pep440(v), d) for v, d in _known(framework).items() if v not in images]
     return sorted((v, d) for v, d in parsed if v is not None)
 
 
@@ -146,9 +205,11 @@ def _release_date(framework: str, version: str) -> dt.date:
     if placed is not None:
         return placed
     names = list(known)
-    error = UnknownNameError(f"{framework} version", version, closest_names(version, names))
+    error = UnknownNameError(f"{framework} version", version, closest_names(version, names, limit=_SUGGESTED))
     if _ordered(framework):
-        hint = f"known: {', '.join(names)}; give one of them, a PEP 440 version or the engine's date as YYYY-MM-DD"
+        close = ", ".join(error.suggestions) or "none alike"
+        hint = (f"{len(names)} known, {names[0]} to {names[-1]}; closest: {close}; give a known one, a PEP 440 "
+                "version or the engine's date as YYYY-MM-DD")
     else:
         hint = f"no {framework} versions are dated; give the engine's date as YYYY-MM-DD"
     error.args = (f"unknown {framework} version '{version}' ({hint})",)
@@ -171,13 +232,3 @@ def _years_since_epoch(framework: object, version: object) -> float:
         return np.nan
     when = release_date(str(None if _missing(framework) else framework), str(version))
     return np.nan if when is None else (when - _EPOCH).days / _DAYS_PER_YEAR
-
-
-def newest_known(framework: str) -> tuple[str, dt.date] | None:
-    """The most recently dated version of ``framework`` and its date (a release before a tag on the
-    same date); None for an engine the table has no versions of."""
-    known = _known(catalog.resolve_framework(framework))
-    if not known:
-        return None
-    version = max(known, key=lambda v: (known[v], _pep440(v) is not None, _pep440(v) or Version("0")))
-    return version, known[version]

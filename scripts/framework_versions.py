@@ -4,8 +4,9 @@ Writes ``features/data/framework_versions.csv`` (framework, version, date, basis
 ``features.versions`` reads to turn a version string into an ordered quantity. Why dates from the
 data rather than from release notes: aiconfigurator's ``silicon_sample.csv`` stamps most rows with
 ``measured=YYYY-MM-DD``, and a version cannot have been measured before it existed, so the earliest
-such date is an upper bound on its release that anyone can recheck from the file. Deterministic:
-the same file gives the same table.
+such date is an upper bound on its release that anyone can recheck from the file, and the dates the
+model trains on. Releases the data never names are dated by the package index
+(``scripts/engine_releases.py``). Deterministic: the same file gives the same table.
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from packaging.version import InvalidVersion, Version
 
 from features.catalog import resolve_framework
 from features.errors import DataError
+from features.versions import DYNAMO_IMAGE_NOTE
 from surrogate.ingest import shared_datasets_dir
 
 DEFAULT_OUT = Path(__file__).resolve().parents[1] / "features" / "data" / "framework_versions.csv"
@@ -35,7 +37,7 @@ _MEASURED_BASIS = ("earliest of the {n} measured= dates of rows with this versio
 # a numbering of its own, not the engine's; the basis says so, as those versions do not order with the engine's.
 # (Other rows name the engine's version and record the image beside it: image=...:0.9.0; dynamo_version=0.9.0.)
 _DYNAMO_IMAGE = re.compile(r"ai-dynamo/[\w-]+:([\w.+-]+)")
-_DYNAMO_NOTE = "; a version of the NVIDIA Dynamo runtime image (nvcr.io/nvidia/ai-dynamo), not of the engine"
+_DYNAMO_NOTE = "; " + DYNAMO_IMAGE_NOTE
 _TAG_BASIS = "build date in the version tag (a nightly image)"
 _NEWER_BASIS = ("no measured= date for its rows; earliest measured= date of a newer version ({newer}) in "
                 "aiconfigurator silicon_sample.csv (an upper bound: it was released before that one was measured)")

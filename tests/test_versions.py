@@ -1,7 +1,8 @@
 """Engine versions as dates: the packaged table, the rules that place other versions, the year feature.
 
 Expected dates are read by hand from features/data/framework_versions.csv (earliest measured= stamps
-of aiconfigurator silicon_sample.csv rows); years count days from 2020-01-01 over 365.25.
+of aiconfigurator silicon_sample.csv rows) and engine_releases.csv (every release on the package index);
+years count days from 2020-01-01 over 365.25.
 """
 
 from __future__ import annotations
@@ -15,9 +16,10 @@ import numpy as np
 import pandas as pd
 import pytest
 from _scripts import load_script
+from packaging.version import Version
 
 from features.errors import ConfigError, UnknownNameError
-from features.versions import SOURCE_ERA_DATES, newest_known, release_date, software_years
+from features.versions import SOURCE_ERA_DATES, release_date, software_years
 
 SCRIPT = Path(__file__).resolve().parents[1] / "scripts" / "framework_versions.py"
 
@@ -32,6 +34,7 @@ def packaged() -> pd.DataFrame:
     ("trtllm", "1.2.0rc6.post3", date(2026, 2, 5)),  # the catalog alias resolves to tensorrt-llm
     ("sglang", "nightly-dev", date(2026, 2, 20)),  # a tag without a date: its earliest measured= stamp
     ("sglang", "0.5.6.post2", date(2026, 2, 7)),  # no stamps: bounded by the newer 0.5.8.post1
+    ("tensorrt-llm", "0.8.1.post2", date(2026, 2, 3)),  # a Dynamo image number: its stamp, not index 0.8.x's
 ])
 def test_known_versions_get_their_table_date(framework: str, version: str, expected: date) -> None:
     assert release_date(framework, version) == expected
@@ -55,14 +58,57 @@ def test_a_nightly_tag_is_dated_by_its_build_date() -> None:
 
 
 @pytest.mark.parametrize(("version", "expected", "why"), [
-    ("0.20.1", date(2026, 4, 3), "newer than all known: the newest known (0.19.0)"),
-    ("0.13.0", date(2026, 1, 23), "between known ones: the newest known below it (0.12.0)"),
-    ("0.4.2", date(2024, 8, 28), "older than all known: the oldest known (0.4.3+rocm614, MLPerf v4.1)"),
-    ("0.6.0", date(2024, 8, 28), "between 0.5.2 (MLPerf v4.1) and 0.11.2: takes 0.5.2's date"),
+    ("0.6.0", date(2024, 9, 5), "a release the data never names: its own (it took 0.5.2's 2024-08-28 before)"),
+    ("0.8.5", date(2025, 4, 28), "a release the data never names: its own"),
+    ("0.34.0", date(2026, 11, 16), "newer than every data-named version: its own"),
+    ("0.13.0", date(2026, 1, 23), "released 2025-12-19, held at the data-named 0.12.0's 2026-01-23 below it"),
+    ("0.5.0", date(2024, 8, 28), "released 2024-06-11, held at MLPerf's 0.4.3+rocm614 (2024-08-28) below it"),
+    ("0.4.3", date(2024, 6, 1), "released before every data-named version: its own"),
+])
+def test_a_release_the_data_never_names_takes_its_release_date_between_the_named_ones(
+        version: str, expected: date, why: str) -> None:
+    assert release_date("vllm", version) == expected, why
+
+
+@pytest.mark.parametrize(("version", "expected", "why"), [
+    ("0.99.0", date(2026, 11, 16), "newer than all known: the newest known (0.34.0)"),
+    ("0.13.5", date(2026, 1, 23), "between known ones: the newest known below it (0.13.0)"),
+    ("0.6.3+rocm624", date(2024, 10, 14), "a local build: placed just after its public release 0.6.3"),
+    ("0.0.0.1", date(2023, 6, 19), "older than all known: the oldest known (0.0.1)"),
     ("v0.16", date(2026, 3, 1), "the same PEP 440 version as 0.16.0"),
 ])
 def test_unlisted_pep440_versions_take_the_newest_known_not_newer(version: str, expected: date, why: str) -> None:
     assert release_date("vllm", version) == expected, why
+
+
+def test_every_published_release_keeps_the_order_of_the_data_named_versions() -> None:
+    with (resources.files("features") / "data" / "engine_releases.csv").open("r", encoding="utf-8") as f:
+        published = pd.read_csv(f, dtype=str)
+    table = packaged()
+    # image numbers and tags order nothing
+    engine = table[~table["basis"].str.contains("Dynamo") & table["version"].str.match(r"^\d")]
+    named = set(zip(table["framework"], table["version"], strict=True))  # these keep their table date
+    for framework, version in zip(published["framework"], published["version"], strict=True):
+        if (framework, version) in named:
+            continue
+        when, own = release_date(framework, version), Version(version)
+        mine = engine[engine["framework"].eq(framework)]
+        parsed = [(Version(v), date.fromisoformat(d)) for v, d in zip(mine["version"], mine["date"], strict=True)]
+        older = [d for v, d in parsed if v < own]
+        newer = [d for v, d in parsed if v > own]
+        assert when is not None and (not newer or when <= min(newer)), (framework, version)
+        if older and (not newer or max(older) <= min(newer)):  # the data's own dates may cross (0.5.8, .post1)
+            assert when >= max(older), (framework, version)
+
+
+def test_dynamo_image_numbers_place_no_engine_release() -> None:
+    # TensorRT-LLM 0.17.0 is on the index (2025-01-30); 0.17.5 is not, and the newest engine release below it
+    # is 0.17.0.post1. The 2026 Dynamo images "0.8.1.post3" and "1.1.0-dev.2" order below and above it by
+    # number but are not TensorRT-LLM releases: before they were left out, 0.17.5 took 0.8.1.post3's 2026-02-08.
+    assert release_date("tensorrt-llm", "0.17.0") == date(2025, 1, 30)
+    assert release_date("tensorrt-llm", "0.17.5") == date(2025, 2, 2)
+    # SGLang 0.4.6 predates every version aiconfigurator names: it took the oldest of them, 2025-12-15.
+    assert release_date("sglang", "0.4.6") == date(2025, 4, 27)
 
 
 def test_missing_versions_have_no_date() -> None:
@@ -72,9 +118,12 @@ def test_missing_versions_have_no_date() -> None:
 
 
 def test_an_undatable_version_names_the_known_ones() -> None:
-    known = r"\(known: 0\.4\.3\+rocm614, 0\.5\.2, 0\.11\.2, .*0\.19\.0"
-    with pytest.raises(UnknownNameError, match=r"unknown vllm version 'banana' " + known) as info:
+    # 102 releases on the index, the data's ROCm build 0.4.3+rocm614 and its nightly tag
+    with pytest.raises(UnknownNameError, match=r"unknown vllm version 'banana' \(104 known, 0\.0\.1 to 0\.34\.0; "
+                       r"closest: none alike; give a known one") as info:
         release_date("vllm", "banana")
+    with pytest.raises(UnknownNameError, match=r"closest: nightly-5b8c30d62b754b57"):
+        release_date("vllm", "nightly-5b8c30d6")
     assert isinstance(info.value, ConfigError)  # a usage error at the CLI (exit 2)
     with pytest.raises(UnknownNameError) as info:
         release_date("sglang", "nightly")
@@ -95,7 +144,7 @@ def test_software_years_counts_from_2020_and_is_nan_without_a_version() -> None:
 
 
 def test_years_order_the_releases_and_the_source_eras() -> None:
-    vllm = ["0.11.2", "0.12.0", "0.15.1", "0.16.0", "0.17.0", "0.18.0", "0.19.0"]
+    vllm = ["0.4.3", "0.6.0", "0.8.5", "0.11.2", "0.12.0", "0.15.1", "0.16.0", "0.17.0", "0.18.0", "0.19.0"]
     years = software_years(pd.Series(["vllm"] * len(vllm)), pd.Series(vllm))
     assert (np.diff(years) > 0).all()
     eras = [date.fromisoformat(SOURCE_ERA_DATES[s]) for s in ["llm-inference-bench", "mlperf", "aiconfigurator"]]
@@ -104,12 +153,6 @@ def test_years_order_the_releases_and_the_source_eras() -> None:
     table = packaged()
     from_aic = table[table["basis"].str.contains("aiconfigurator")]
     assert eras[0] < eras[1] < eras[2] < min(date.fromisoformat(d) for d in from_aic["date"])
-
-
-def test_newest_known_prefers_a_release_to_a_tag_of_the_same_day() -> None:
-    assert newest_known("vllm") == ("0.19.0", date(2026, 4, 3))  # nightly-5b8c30d62b754b57 is also 2026-04-03
-    assert newest_known("SGLang") == ("nightly-dev-20260402-d7256eb6", date(2026, 4, 2))
-    assert newest_known("llama.cpp") is None
 
 
 # --- the table against the shared data it was generated from --------------------------------
