@@ -78,6 +78,13 @@ class StepCost:
         return np.maximum(self.compute_s, self.memory_s) + self.comm_s
 
     @property
+    def bound_s(self) -> FloatArray:
+        """What no deployment beats: compute and memory traffic at the peaks, no communication (links can be
+        faster than the catalog's per-device figure, and engines overlap collectives with compute)."""
+        out: FloatArray = np.maximum(self.compute_s, self.memory_s)
+        return out
+
+    @property
     def bytes_moved(self) -> FloatArray:
         """Bytes through device memory: weights, KV cache and activations."""
         return self.weight_bytes + self.kv_bytes + self.activation_bytes

@@ -41,3 +41,10 @@ def test_nothing_to_fill_leaves_the_table_alone() -> None:
     ask = ROWS.copy()
     assert with_newest_software(ask, newest_software(ROWS, YEARS)) is ask
     assert with_newest_software(ask, {}) is ask
+
+
+def test_a_release_no_training_row_names_reports_its_own_date() -> None:
+    # vLLM 0.8.5 is in no shared table; the package index dates it 2025-04-28 (it used to read 2024-08-28,
+    # the date of 0.5.2, the newest data-named version below it).
+    ask = pd.DataFrame({"hardware": ["mi300x"], "framework": ["vllm"], "framework_version": ["0.8.5"]})
+    assert software_era(ask)[0] == "vllm 0.8.5 (2025-04-28)"
