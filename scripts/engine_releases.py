@@ -27,18 +27,12 @@ DEFAULT_INDEX = "https://pypi.org"
 PACKAGES = {"vllm": "vllm", "tensorrt-llm": "tensorrt-llm", "sglang": "sglang"}
 
 
-def releases(package: str, framework: str, index: str = DEFAULT_INDEX, client: httpx.Client | None = None,
-             ) -> pd.DataFrame:
+def releases(package: str, framework: str, index: str, client: httpx.Client) -> pd.DataFrame:
     """(framework, version, date, source) for every release of ``package`` with at least one file: the
     earliest upload time of its files (UTC), a release announced but never uploaded has no date."""
-    own = client or httpx.Client(timeout=60.0, follow_redirects=True)
-    try:
-        response = own.get(f"{index}/pypi/{package}/json")
-        response.raise_for_status()
-        listed = response.json()["releases"]
-    finally:
-        if client is None:
-            own.close()
+    response = client.get(f"{index}/pypi/{package}/json")
+    response.raise_for_status()
+    listed = response.json()["releases"]
     rows = []
     for version, files in listed.items():
         uploaded = [f["upload_time_iso_8601"] for f in files if f.get("upload_time_iso_8601")]
