@@ -200,8 +200,18 @@ def test_an_engine_measured_noisily_gets_a_wider_band_than_one_measured_cleanly(
     clean, loud, pooled = bands["seen:tensorrt-llm/continuous"], bands["seen:vllm/continuous"], bands["seen"]
     assert clean.high_log - clean.low_log < 0.5 * (pooled.high_log - pooled.low_log)
     assert loud.high_log - loud.low_log > pooled.high_log - pooled.low_log
+    # A measured deployment takes its cell's band of rows held out at random, as much wider for the noisy engine.
+    on_data = bands["measured:tensorrt-llm/continuous"], bands["measured:vllm/continuous"]
+    assert on_data[1].high_log - on_data[1].low_log > 2 * (on_data[0].high_log - on_data[0].low_log)
     seen = table[table["hardware"].eq("h100-sxm") & table["tp"].eq(2)].drop_duplicates("framework")
     predicted = model.predict(seen).set_index(seen["framework"].to_numpy())
+    assert predicted["deployment_measured"].all()
     width = np.log(predicted["itl_s_p90"] / predicted["itl_s_p10"])
+    assert width["tensorrt-llm"] == pytest.approx(on_data[0].high_log - on_data[0].low_log)
+    assert width["vllm"] == pytest.approx(on_data[1].high_log - on_data[1].low_log)
+    # Unmeasured (a prompt length never run with any engine), the deployment group's band.
+    unmeasured = model.predict(seen.assign(input_len=512)).set_index(seen["framework"].to_numpy())
+    assert not unmeasured["deployment_measured"].any()
+    width = np.log(unmeasured["itl_s_p90"] / unmeasured["itl_s_p10"])
     assert width["tensorrt-llm"] == pytest.approx(clean.high_log - clean.low_log)
     assert width["vllm"] == pytest.approx(loud.high_log - loud.low_log)

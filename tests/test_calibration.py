@@ -13,6 +13,7 @@ import pytest
 from surrogate.model._calibration import (
     CALIBRATION_FOLDS,
     CELL_PREFIX,
+    MEASURED_PREFIX,
     MIN_CELL_ROWS,
     Band,
     Fade,
@@ -30,6 +31,7 @@ from surrogate.model._calibration import (
     read_off_quantile,
     residual_band,
     row_bands,
+    row_folds,
     shrunk_band,
     widest,
     workload_fade,
@@ -223,6 +225,42 @@ def test_a_seen_row_takes_its_cells_band_and_off_the_data_never_less_than_the_ki
     # without cells every seen row takes the pooled band, as before
     _, low, high = row_bands(bands, support, none, none)
     np.testing.assert_allclose(low[:3], [-0.2, -0.2, -0.2])
+
+
+def test_a_row_on_the_data_takes_the_band_of_rows_held_out_at_random() -> None:
+    # Rows held out at random (their deployments' other rows trained on) needed a narrower band than whole
+    # deployment groups held out. It is a measured deployment's, seen in every kind and inside the range.
+    bands = {"seen": Band(-0.2, 0.2), "prior": Band(-0.5, 0.9, 0.0), "hardware": Band(-0.3, 0.4, 0.5),
+             "measured": Band(-0.1, 0.1), CELL_PREFIX + "vllm/static": Band(-0.3, 0.25),
+             MEASURED_PREFIX + "vllm/static": Band(-0.15, 0.12)}
+    support = _support([True, True, True, False, True], [0.0] * 5).assign(
+        deployment_measured=[True, True, False, True, True])
+    cells = np.array(["vllm/static", "sglang/continuous", "vllm/static", "vllm/static", "vllm/static"])
+    above = np.zeros((5, 3))
+    above[4, 0] = 0.5  # beyond the trained batch: not on the data
+    _, low, high = row_bands(bands, support, above, np.zeros((5, 3)), cells=cells)
+    # measured: its cell's random band; an engine with none, the pooled one; not measured, the group band;
+    # off in hardware, the group band widened by the kind's; beyond the range, the group band (no fades given)
+    np.testing.assert_allclose(low, [-0.15, -0.1, -0.3, -0.3, -0.3])
+    np.testing.assert_allclose(high, [0.12, 0.1, 0.25, 0.4, 0.25])
+
+
+def test_far_off_in_a_rehearsed_kind_the_kinds_band_stands_and_only_the_trust_falls() -> None:
+    # The hardware band was measured on accelerators held out whole, as far from the rest as they lay; a row
+    # off in no kind but as far moves toward the prior's band by 1 - 1/4.
+    bands = {"seen": Band(-0.1, 0.1), "prior": Band(-0.5, 0.9, 0.0), "hardware": Band(-0.3, 0.4, 0.5)}
+    support = _support([False, True], [4.0, 4.0])
+    shrink, low, high = row_bands(bands, support, np.zeros((2, 3)), np.zeros((2, 3)))
+    np.testing.assert_allclose(shrink, [0.5 / 4.0, 1.0 / 4.0])
+    np.testing.assert_allclose(low, [-0.3, 0.25 * -0.1 + 0.75 * -0.5])
+    np.testing.assert_allclose(high, [0.4, 0.25 * 0.1 + 0.75 * 0.9])
+
+
+def test_rows_are_dealt_to_calibration_folds_at_random_and_evenly_the_same_for_a_seed() -> None:
+    folds = row_folds(10, seed=0)
+    assert sorted(np.bincount(folds).tolist()) == [3, 3, 4]
+    assert folds.tolist() == row_folds(10, seed=0).tolist()
+    assert folds.tolist() != row_folds(10, seed=1).tolist()
 
 
 def test_a_metric_without_a_model_gets_the_prior_band_everywhere() -> None:

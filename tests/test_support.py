@@ -10,6 +10,7 @@ from _tiny_model import synthetic_table, tiny_model
 
 from surrogate.model import SurrogateModel
 from surrogate.model._calibration import Band, rehearsable
+from surrogate.model._software import with_source_eras
 from surrogate.model._support import Support, assess_by_metric, fit_support, workload_tails
 
 _8B, _70B = "meta-llama/Llama-3.1-8B", "meta-llama/Llama-3.1-70B"
@@ -17,7 +18,8 @@ _8B, _70B = "meta-llama/Llama-3.1-8B", "meta-llama/Llama-3.1-70B"
 
 def _support(workload_range: dict[str, dict[str, dict[str, tuple[float, float]]]]) -> Support:
     return Support(vendors=set(), hardware=set(), models=set(), frameworks=set(), software=set(),
-                   workload_range=workload_range, center=np.zeros(1), scale=np.ones(1), points=np.zeros((1, 1)))
+                   deployments=set(), workload_range=workload_range, center=np.zeros(1), scale=np.ones(1),
+                   points=np.zeros((1, 1)))
 
 
 def test_clamp_holds_each_batching_mode_to_its_own_range() -> None:
@@ -204,3 +206,25 @@ def test_an_accelerator_kind_with_one_group_rehearsed_is_the_prior() -> None:
     row = model.predict(table[table["hardware"].eq("a100-sxm4-80gb")].head(1)).iloc[0]
     assert not row["hardware_seen_in_training"]
     assert row["itl_s_correction_weight"] == 0.0
+
+
+def test_a_deployment_is_measured_at_its_model_lengths_engine_and_release_whatever_the_batch_or_part() -> None:
+    # Trained without versions. The same model, lengths and engine at another batch and on another accelerator
+    # was measured; at twice the prompt, on another engine or on a named release it was not. A source's era
+    # date (what training and evaluation give a row that records no release) is no release.
+    table = synthetic_table().assign(source="llm-inference-bench")
+    model = tiny_model()
+    cfg, _, feats = model._physics(with_source_eras(table.head(12)))  # as fit dates them: 2024-07-01
+    support = fit_support(cfg, feats)
+    first = table.head(1).drop(columns="source").assign(framework_version="2024-07-01")
+    assert first[["hardware", "framework", "concurrency", "input_len"]].values.tolist() == [
+        ["h100-sxm", "vllm", 1, 256]]
+    asked = pd.concat([first.assign(concurrency=16, batch_size=16, hardware="a100-sxm4-80gb"),
+                       first.assign(input_len=512), first.assign(framework="sglang"),
+                       first.assign(framework_version="0.6.0")], ignore_index=True)
+    asked_cfg, _, asked_feats = model._physics(asked)
+    zero = np.zeros(len(asked))
+    combined, by_metric = assess_by_metric({"itl_s": support}, asked_cfg, asked_feats, zero, zero)
+    assert combined["deployment_measured"].tolist() == [True, False, False, False]
+    assert by_metric["itl_s"]["deployment_measured"].tolist() == [True, False, False, False]
+    assert "deployment" not in combined["off_support"].str.cat()  # not measured is not off the data

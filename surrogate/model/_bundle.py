@@ -55,6 +55,7 @@ from features.errors import ConfigError, DataError, IncompatibleBundleError, Not
 from surrogate.ingest.schema import SCHEMA
 from surrogate.model._calibration import (
     CALIBRATION_FOLDS,
+    MEASURED_PREFIX,
     Band,
     Fade,
     WorkloadFades,
@@ -71,6 +72,7 @@ from surrogate.model._calibration import (
     rehearsable,
     residual_band,
     row_bands,
+    row_folds,
     shrunk_band,
     widest,
     workload_fade,
@@ -128,7 +130,7 @@ __all__ = ["SurrogateModel", "METRICS", "BUNDLE_FORMAT", "check_columns", "finge
 #     (``Efficiency.framework_sequence_s``).
 # 20: each accelerator's rates carry offsets of their own on top of its vendor's (``Efficiency.hardware_log_speed``,
 #     ``hardware_log_compute``).
-BUNDLE_FORMAT = 20
+BUNDLE_FORMAT = 21
 # Groupings whose held-out rehearsal refits the achievable prior without the group (its vendor or engine
 # offset falls back to zero, as it would for a vendor or engine never measured).
 _HELD_OUT_GROUPINGS = ("vendor", "hardware", "model", "framework")
@@ -378,7 +380,7 @@ class SurrogateModel:
             self.bands_[metric], fades = self._calibrate_metric(
                 metric, feats[rows], target, slack, {k: f[rows] for k, f in folds.items()}, needed,
                 [tail.of_metric(rows, metric, self.slack_[metric]) for tail in tails], band_cells(cfg[rows]),
-                deployment_folds(cfg[rows], self.seed), steps)
+                deployment_folds(cfg[rows], self.seed), row_folds(int(rows.sum()), self.seed), steps)
             if fades is not None:  # none without calibration
                 self.fades_[metric] = fades
         if not self.models_:
@@ -410,7 +412,7 @@ class SurrogateModel:
             if rows.sum() >= _MIN_ROWS_PER_METRIC:
                 rehearsals = sum(held_out_fits(rehearsable(f[rows], _MIN_ROWS_PER_METRIC)) for f in folds.values())
                 rehearsals += sum(1 for tail in tails if _leaves_rows(tail.held[rows]))
-                units += 1.0 + (CALIBRATION_FOLDS + rehearsals if self.calibrate else 0.0)
+                units += 1.0 + (2 * CALIBRATION_FOLDS + rehearsals if self.calibrate else 0.0)
         return units
 
     def _held_out_estimates(self, problem: EfficiencyProblem | None, cfg: pd.DataFrame, est: pd.DataFrame,
@@ -456,11 +458,13 @@ class SurrogateModel:
 
     def _calibrate_metric(self, metric: str, feats: pd.DataFrame, target: np.ndarray, slack: np.ndarray,
                           folds: dict[str, np.ndarray], needed: dict[str, np.ndarray], tails: list[_Tail],
-                          cells: np.ndarray, seen_folds: np.ndarray, steps: Steps
+                          cells: np.ndarray, seen_folds: np.ndarray, measured_folds: np.ndarray, steps: Steps
                           ) -> tuple[dict[str, Band], WorkloadFades | None]:
         """Bands and fades of one metric. Bands: ``seen`` (deployment groups held out: ``seen_folds``,
         :func:`deployment_folds`) and its cells' (``cells``: each row's
-        :func:`band_cells`; :func:`cell_bands`), one per kind of support rehearsed on
+        :func:`band_cells`; :func:`cell_bands`), ``measured`` and its cells' (rows held out at random:
+        ``measured_folds``, :func:`row_folds`; for a deployment measured in training), one per kind of support
+        rehearsed on
         held-out groups (``needed[kind]``: the targets with each row's group left out of the efficiency fit; a
         vendor, accelerator, model or engine kind with fewer than two groups rehearsed: no trust, the prior's
         band), ``prior`` (the achievable prior's own error on held-out accelerators and models) and
@@ -472,6 +476,9 @@ class SurrogateModel:
         steps.start(f"{metric} interval calibration: deployment groups held out", CALIBRATION_FOLDS)
         residuals = target - out_of_fold(self._median_fitter, feats, target, seen_folds)
         bands = {"seen": residual_band(residuals), "prior": prior, **cell_bands(residuals, cells)}
+        steps.start(f"{metric} interval calibration: rows held out", CALIBRATION_FOLDS)
+        residuals = target - out_of_fold(self._median_fitter, feats, target, measured_folds)
+        bands |= {"measured": residual_band(residuals), **cell_bands(residuals, cells, MEASURED_PREFIX)}
         seen = bands["seen"]
         rehearsed = {kind: (groups, rehearsable(groups, _MIN_ROWS_PER_METRIC)) for kind, groups in folds.items()}
         for kind, (groups, held) in rehearsed.items():

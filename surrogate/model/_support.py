@@ -10,6 +10,10 @@ data than nine in ten training deployments are from each other. A row that far a
 training deployment of its model shape differs in (``support_nearest``: "KV bytes per value 1 (nearest
 trained: 2)"), so a user knows what to measure.
 
+Beside them, one more yes/no that is not "off the data": was this deployment measured (this model at these
+prompt and output lengths on this engine and batching mode, at any batch, accelerator or layout)? Its band is
+calibrated on rows held out at random rather than on whole deployments (``deployment_measured``).
+
 Each metric asks these of its own training rows (the rows that measured it: :func:`assess_by_metric`):
 its trees never saw the others. On the shared data a model measured only in static batches was
 "seen" by the ITL trees, which learned from serving rows of other models; MLPerf's serving rows,
@@ -38,6 +42,7 @@ import pyarrow.compute as pc
 from scipy.spatial import cKDTree
 
 from features.distinct import distinct_rows, distinct_values, lookup, names_at, per_distinct
+from features.versions import SOURCE_ERA_DATES
 from surrogate.model._consistency import reads_own_trees
 from surrogate.model._workers import threads_for
 
@@ -56,6 +61,8 @@ DISTANCE_FEATURES = ["log_total_params", "log_active_params", "num_layers", "log
 _MODEL_SHAPE = [DISTANCE_FEATURES.index(name) for name in ["log_total_params", "log_active_params", "num_layers",
                                                           "log_hidden_size", "num_experts", "experts_per_token",
                                                           "is_mla"]]
+# What one measured deployment is (``deployment_measured``): a model at its lengths on one engine and batching mode.
+MEASURED_DEPLOYMENT_COLUMNS = ["model", "input_len", "output_len", "framework", "batching"]
 # The workload's dimensions, in the order of :func:`range_excess`'s columns and of the rehearsal's tail folds.
 WORKLOAD_DIMENSIONS = ["sequences", "input_len", "output_len"]
 # The rehearsal's tail folds: d above the range in dimension d, TAIL_BELOW + d below it.
@@ -102,6 +109,19 @@ def _software_keys(cfg: pd.DataFrame, feats: pd.DataFrame) -> list[Any]:
     measured only with 2024 releases is off the data with a 2026 one, however many other parts ran it."""
     years = np.round(np.nan_to_num(feats["software_year"].to_numpy(dtype=float), nan=-1.0), 3)
     return [cfg["hardware"].astype(str), cfg["framework"].astype(str), years]
+
+
+def _deployment_keys(cfg: pd.DataFrame, feats: pd.DataFrame) -> list[Any]:
+    """:data:`MEASURED_DEPLOYMENT_COLUMNS` per row, with its engine release (as written; "" where the row
+    states none, or only its source's era) and software date: the same deployment on a newer release is not
+    measured. By date alone the version split's vLLM 0.19.0 rows were (the date of an older release in the
+    data), and their band covered 67.7% of its TTFTs where the deployment group's covered 73.6%."""
+    lengths = {"input_len", "output_len"}
+    columns = [cfg[c].astype(float) if c in lengths else cfg[c].astype(str) for c in MEASURED_DEPLOYMENT_COLUMNS]
+    written = (cfg["framework_version"] if "framework_version" in cfg
+               else pd.Series(pd.NA, index=cfg.index)).astype("string")
+    release = written.where(~written.isin(list(SOURCE_ERA_DATES.values())), pd.NA).fillna("").astype(str)
+    return [*columns, release, _software_keys(cfg, feats)[2]]
 
 
 def vendors_of(cfg: pd.DataFrame) -> npt.NDArray[np.object_]:
@@ -193,6 +213,10 @@ def assess_by_metric(supports: dict[str, Support], cfg: pd.DataFrame, feats: pd.
         distance = np.where(farther, frame["support_distance"].to_numpy(dtype=float), distance)
         farthest[farther] = k
         reasons.append(pa.array(frame["support_nearest"].array, type=pa.large_string()))
+    measured = np.ones(len(cfg), dtype=bool)
+    for metric, frame in by_metric.items():
+        measured &= frame["deployment_measured"].to_numpy(dtype=bool) | ~(counts[metric] | undecided)
+    combined["deployment_measured"] = measured
     combined["support_distance"] = distance
     combined["support_nearest"] = pd.array(pc.choose(pa.array(farthest), *reasons), dtype="str")
     return _with_labels(combined), by_metric
@@ -216,6 +240,8 @@ class RowKeys:
     points: npt.NDArray[np.float64]  # the distinct deployment points, unstandardised
     point_codes: npt.NDArray[np.intp]
     in_range: npt.NDArray[np.bool_]
+    deployments: list[tuple[str, float, float, str, str, str, float]]
+    deployment_codes: npt.NDArray[np.intp]
 
     @classmethod
     def of(cls, cfg: pd.DataFrame, feats: pd.DataFrame, above: np.ndarray, below: np.ndarray) -> RowKeys:
@@ -224,12 +250,16 @@ class RowKeys:
         model_codes, (models,) = distinct_values(cfg["model"])
         framework_codes, (frameworks,) = distinct_values(cfg["framework"].astype(str))
         software_codes, software = distinct_values(*_software_keys(cfg, feats))
+        deployment_codes, deployment = distinct_values(*_deployment_keys(cfg, feats))
         raw = _points(feats)
         point_codes, first = distinct_rows(*raw.T) if len(raw) else (np.zeros(0, dtype=np.intp),
                                                                      np.zeros(0, dtype=np.intp))
         return cls(vendors, vendor_codes, list(zip(*hardware, strict=True)), hardware_codes, models, model_codes,
                    frameworks, framework_codes, [(h, f, float(y)) for h, f, y in zip(*software, strict=True)],
-                   software_codes, raw[first], point_codes, (above == 0) & (below == 0))
+                   software_codes, raw[first], point_codes, (above == 0) & (below == 0),
+                   [(m, float(i), float(o), f, b, r, float(y))
+                    for m, i, o, f, b, r, y in zip(*deployment, strict=True)],
+                   deployment_codes)
 
 
 @dataclass
@@ -241,6 +271,7 @@ class Support:
     models: set[str]
     frameworks: set[str]
     software: set[tuple[str, str, float]]
+    deployments: set[tuple[str, float, float, str, str, str, float]]
     workload_range: WorkloadRanges
     center: npt.NDArray[np.float64]
     scale: npt.NDArray[np.float64]
@@ -265,7 +296,8 @@ class Support:
             "model_seen_in_training": member(keys.models, keys.model_codes, self.models),
             "framework_seen_in_training": member(keys.frameworks, keys.framework_codes, self.frameworks),
             "software_seen_in_training": member(keys.software, keys.software_codes, self.software),
-            "workload_in_training_range": keys.in_range}
+            "workload_in_training_range": keys.in_range,
+            "deployment_measured": member(keys.deployments, keys.deployment_codes, self.deployments)}
         points = np.nan_to_num((keys.points - self.center) / self.scale, nan=0.0)
         distance = np.zeros(0)
         if len(points):
@@ -453,7 +485,8 @@ def fit_support(cfg: pd.DataFrame, feats: pd.DataFrame) -> Support:
     # The keys a prediction asks about, gathered by the same code (so "seen" means the same thing).
     keys = RowKeys.of(cfg, feats, np.zeros(len(cfg)), np.zeros(len(cfg)))
     return Support(vendors=set(keys.vendors), hardware=set(keys.hardware), models=set(keys.models),
-                   frameworks=set(keys.frameworks), software=set(keys.software), workload_range=ranges,
+                   frameworks=set(keys.frameworks), software=set(keys.software),
+                   deployments=set(keys.deployments), workload_range=ranges,
                    center=center, scale=scale, points=points, reference_distance=reference)
 
 
