@@ -227,7 +227,7 @@ def test_a_seen_row_takes_its_cells_band_and_off_the_data_never_less_than_the_ki
     np.testing.assert_allclose(low[:3], [-0.2, -0.2, -0.2])
 
 
-def test_a_row_on_the_data_takes_the_band_of_rows_held_out_at_random() -> None:
+def test_a_row_on_the_data_takes_its_p10_from_rows_held_out_at_random() -> None:
     # Rows held out at random (their deployments' other rows trained on) needed a narrower band than whole
     # deployment groups held out. It is a measured deployment's, seen in every kind and inside the range.
     bands = {"seen": Band(-0.2, 0.2), "prior": Band(-0.5, 0.9, 0.0), "hardware": Band(-0.3, 0.4, 0.5),
@@ -239,10 +239,11 @@ def test_a_row_on_the_data_takes_the_band_of_rows_held_out_at_random() -> None:
     above = np.zeros((5, 3))
     above[4, 0] = 0.5  # beyond the trained batch: not on the data
     _, low, high = row_bands(bands, support, above, np.zeros((5, 3)), cells=cells)
-    # measured: its cell's random band; an engine with none, the pooled one; not measured, the group band;
-    # off in hardware, the group band widened by the kind's; beyond the range, the group band (no fades given)
+    # P10: measured, its cell's random band; an engine with none, the pooled one; not measured, the group band;
+    # off in hardware, the group band widened by the kind's; beyond the range, the group band (no fades given).
     np.testing.assert_allclose(low, [-0.15, -0.1, -0.3, -0.3, -0.3])
-    np.testing.assert_allclose(high, [0.12, 0.1, 0.25, 0.4, 0.25])
+    # P90 is the group band's everywhere (measured lengths can give way to unmeasured ones and back as they grow)
+    np.testing.assert_allclose(high, [0.25, 0.2, 0.25, 0.4, 0.25])
 
 
 def test_far_off_in_a_rehearsed_kind_the_kinds_band_stands_and_only_the_trust_falls() -> None:

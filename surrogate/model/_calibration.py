@@ -301,8 +301,8 @@ def row_bands(bands: dict[str, Band], support: pd.DataFrame, above: np.ndarray, 
 
     A row starts from its cell's band (``cells``: :func:`band_cells`; :func:`cell_bands`), else the band
     pooled over every cell (``seen``); a row on the data (its deployment measured: ``support``'s
-    ``deployment_measured``; no kind off; inside the workload range) from the bands of rows held out at
-    random (``measured``, its cell's ``MEASURED_PREFIX`` band), where the bundle has them.
+    ``deployment_measured``; no kind off; inside the workload range) takes its P10 from the bands of rows
+    held out at random (``measured``, its cell's ``MEASURED_PREFIX`` band), where the bundle has them.
     A row off the data in hardware, model or software takes the least trust and widest band of the kinds
     it is off in. ``above``/``below``: how far (log) the row lies beyond the trained workload range, per
     dimension (rows x :data:`WORKLOAD_DIMENSIONS`); there the band is the workload tails' as ``fades``
@@ -318,22 +318,26 @@ def row_bands(bands: dict[str, Band], support: pd.DataFrame, above: np.ndarray, 
     seen = bands["seen"]
     shrink, low, high = np.ones(n), np.full(n, seen.low_log), np.full(n, seen.high_log)
     # On the data: a measured deployment, seen in every kind and inside the workload range, as the rows held out
-    # at random were (a newer release of a measured deployment held out covered 67.7% of the version split's
-    # TTFTs with their band, 73.6% with its deployment group's).
+    # at random were (with their whole band a newer release of a measured deployment held out covered 67.7% of
+    # the version split's TTFTs, 73.6% with its deployment group's).
     measured = np.zeros(n, dtype=bool)
     if "deployment_measured" in support:
         seen_kinds = [support[f"{kind}_seen_in_training"].to_numpy(dtype=bool) for kind in _OFF_KINDS]
         inside = ~(np.any(np.asarray(above) > 0, axis=1) | np.any(np.asarray(below) > 0, axis=1))
         measured = np.logical_and.reduce([support["deployment_measured"].to_numpy(dtype=bool), *seen_kinds, inside])
-    if "measured" in bands:
-        pooled = bands["measured"]
-        low, high = np.where(measured, pooled.low_log, low), np.where(measured, pooled.high_log, high)
     if cells is not None:
         for key, own in bands.items():
-            for prefix, rows in ((CELL_PREFIX, ~measured), (MEASURED_PREFIX, measured)):
-                if key.startswith(prefix):
-                    mine = rows & (cells == key[len(prefix):])
-                    low, high = np.where(mine, own.low_log, low), np.where(mine, own.high_log, high)
+            if key.startswith(CELL_PREFIX):
+                mine = cells == key[len(CELL_PREFIX):]
+                low, high = np.where(mine, own.low_log, low), np.where(mine, own.high_log, high)
+    # Its P10 only: P90 stays the unmeasured deployments', since whether the lengths were measured can flip
+    # back as they grow, and a P90 that then narrowed would fall as the workload grows.
+    if "measured" in bands:
+        low = np.where(measured, bands["measured"].low_log, low)
+        if cells is not None:
+            for key, own in bands.items():
+                if key.startswith(MEASURED_PREFIX):
+                    low = np.where(measured & (cells == key[len(MEASURED_PREFIX):]), own.low_log, low)
     for kind in _OFF_KINDS:
         band = bands.get(kind)
         off = ~support[f"{kind}_seen_in_training"].to_numpy(dtype=bool)
