@@ -42,8 +42,9 @@ CALIBRATION_FOLDS = 3
 # A seen row's band is its cell's (engine and batching mode) where the cell has this many held-out residuals.
 MIN_CELL_ROWS = 30
 CELL_PREFIX = "seen:"
-# The same for a row whose deployment was measured (its model at its lengths on its engine): bands of rows held
-# out at random (:func:`row_folds`), whose deployments' other rows were trained on.
+# The same for a row on the data whose deployment was measured (its model at its lengths on its engine and
+# release), its P10 only: bands of rows held out at random (:func:`row_folds`), whose deployments' other rows
+# were trained on.
 MEASURED_PREFIX = "measured:"
 # A held-out group needs this many rows for its slope to enter the pooled trust: with one row its residual is
 # zero, so its slope's variance is zero and, at infinite precision, it alone sets the pool (two leave one
@@ -273,7 +274,7 @@ def deployment_folds(cfg: pd.DataFrame, seed: int | None) -> npt.NDArray[np.int6
 
 
 def row_folds(rows: int, seed: int | None) -> npt.NDArray[np.int64]:
-    """Each row's calibration fold for the band of a measured deployment (``measured``): rows dealt at random,
+    """Each row's calibration fold for the P10 of a measured deployment (``measured``): rows dealt at random,
     so a held-out row's deployment keeps its other rows in training, as a prediction for a deployment that
     was measured (another batch, accelerator or layout of it) does.
 

@@ -11,8 +11,9 @@ training deployment of its model shape differs in (``support_nearest``: "KV byte
 trained: 2)"), so a user knows what to measure.
 
 Beside them, one more yes/no that is not "off the data": was this deployment measured (this model at these
-prompt and output lengths on this engine and batching mode, at any batch, accelerator or layout)? Its band is
-calibrated on rows held out at random rather than on whole deployments (``deployment_measured``).
+prompt and output lengths on this engine, batching mode and release, at any batch, accelerator or layout)?
+On the data, its P10 is calibrated on rows held out at random rather than on whole deployments
+(``deployment_measured``; ``surrogate.model._calibration.row_bands``).
 
 Each metric asks these of its own training rows (the rows that measured it: :func:`assess_by_metric`):
 its trees never saw the others. On the shared data a model measured only in static batches was
@@ -61,7 +62,8 @@ DISTANCE_FEATURES = ["log_total_params", "log_active_params", "num_layers", "log
 _MODEL_SHAPE = [DISTANCE_FEATURES.index(name) for name in ["log_total_params", "log_active_params", "num_layers",
                                                           "log_hidden_size", "num_experts", "experts_per_token",
                                                           "is_mla"]]
-# What one measured deployment is (``deployment_measured``): a model at its lengths on one engine and batching mode.
+# What one measured deployment is (``deployment_measured``): a model at its lengths on one engine and batching mode
+# (and release: :func:`_deployment_keys`).
 MEASURED_DEPLOYMENT_COLUMNS = ["model", "input_len", "output_len", "framework", "batching"]
 # The workload's dimensions, in the order of :func:`range_excess`'s columns and of the rehearsal's tail folds.
 WORKLOAD_DIMENSIONS = ["sequences", "input_len", "output_len"]
