@@ -291,6 +291,19 @@ def model_folds(models: np.ndarray) -> npt.NDArray[np.int64]:
     return codes.astype(np.int64)
 
 
+def _cell_offsets(bands: dict[str, Band], prefix: str, pooled: Band, cells: np.ndarray | None,
+                  n: int) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.float64]]:
+    """Per row, the low and high log offsets of its cell's band (keyed ``prefix + cell``: :func:`cell_bands`)
+    where the bundle has one, else of ``pooled``."""
+    low, high = np.full(n, pooled.low_log), np.full(n, pooled.high_log)
+    if cells is not None:
+        for key, own in bands.items():
+            if key.startswith(prefix):
+                mine = cells == key[len(prefix):]
+                low[mine], high[mine] = own.low_log, own.high_log
+    return low, high
+
+
 # The kinds of "off the data" a row's band is rehearsed for (the workload's range is asked apart).
 _OFF_KINDS = ("vendor", "hardware", "model", "framework", "software")
 
@@ -316,37 +329,26 @@ def row_bands(bands: dict[str, Band], support: pd.DataFrame, above: np.ndarray, 
     prior = bands["prior"]
     if "seen" not in bands:
         return np.zeros(n), np.full(n, prior.low_log), np.full(n, prior.high_log)
-    seen = bands["seen"]
-    shrink, low, high = np.ones(n), np.full(n, seen.low_log), np.full(n, seen.high_log)
+    off = {kind: ~support[f"{kind}_seen_in_training"].to_numpy(dtype=bool) for kind in _OFF_KINDS}
+    shrink = np.ones(n)
+    low, high = _cell_offsets(bands, CELL_PREFIX, bands["seen"], cells, n)
     # On the data: a measured deployment, seen in every kind and inside the workload range, as the rows held out
     # at random were (with their whole band a newer release of a measured deployment held out covered 67.7% of
-    # the version split's TTFTs, 73.6% with its deployment group's).
-    measured = np.zeros(n, dtype=bool)
-    if "deployment_measured" in support:
-        seen_kinds = [support[f"{kind}_seen_in_training"].to_numpy(dtype=bool) for kind in _OFF_KINDS]
+    # the version split's TTFTs, 73.6% with its deployment group's). Its P10 only: P90 stays the unmeasured
+    # deployments', since whether the lengths were measured can flip back as they grow, and a P90 that then
+    # narrowed would fall as the workload grows.
+    if "measured" in bands and "deployment_measured" in support:
         inside = ~(np.any(np.asarray(above) > 0, axis=1) | np.any(np.asarray(below) > 0, axis=1))
-        measured = np.logical_and.reduce([support["deployment_measured"].to_numpy(dtype=bool), *seen_kinds, inside])
-    if cells is not None:
-        for key, own in bands.items():
-            if key.startswith(CELL_PREFIX):
-                mine = cells == key[len(CELL_PREFIX):]
-                low, high = np.where(mine, own.low_log, low), np.where(mine, own.high_log, high)
-    # Its P10 only: P90 stays the unmeasured deployments', since whether the lengths were measured can flip
-    # back as they grow, and a P90 that then narrowed would fall as the workload grows.
-    if "measured" in bands:
-        low = np.where(measured, bands["measured"].low_log, low)
-        if cells is not None:
-            for key, own in bands.items():
-                if key.startswith(MEASURED_PREFIX):
-                    low = np.where(measured & (cells == key[len(MEASURED_PREFIX):]), own.low_log, low)
-    for kind in _OFF_KINDS:
+        on_data = support["deployment_measured"].to_numpy(dtype=bool) & inside & ~np.logical_or.reduce(
+            list(off.values()))
+        low = np.where(on_data, _cell_offsets(bands, MEASURED_PREFIX, bands["measured"], cells, n)[0], low)
+    for kind, rows in off.items():
         band = bands.get(kind)
-        off = ~support[f"{kind}_seen_in_training"].to_numpy(dtype=bool)
-        if band is None or not off.any():
+        if band is None or not rows.any():
             continue
-        shrink = np.where(off, np.minimum(shrink, band.shrink), shrink)
-        low = np.where(off, np.minimum(low, band.low_log), low)
-        high = np.where(off, np.maximum(high, band.high_log), high)
+        shrink = np.where(rows, np.minimum(shrink, band.shrink), shrink)
+        low = np.where(rows, np.minimum(low, band.low_log), low)
+        high = np.where(rows, np.maximum(high, band.high_log), high)
     workload = bands.get("workload")
     if workload is not None:
         low, high = (fades or WorkloadFades()).widen(low, high, above, below, workload)
@@ -355,10 +357,7 @@ def row_bands(bands: dict[str, Band], support: pd.DataFrame, above: np.ndarray, 
     # A row off in a rehearsed kind has that kind's band, measured on whole groups held out, as far from the
     # rest as they lay: moved toward the prior's band by its distance as well, P10-P90 covered 91.5% of the
     # model split's TTFTs (89.2% of its latencies), 89.5% (82.8%) without (``surrogate evaluate --split model``).
-    rehearsed = np.zeros(n, dtype=bool)
-    for kind in _OFF_KINDS:
-        if kind in bands:
-            rehearsed |= ~support[f"{kind}_seen_in_training"].to_numpy(dtype=bool)
+    rehearsed = np.logical_or.reduce([np.zeros(n, dtype=bool), *(rows for kind, rows in off.items() if kind in bands)])
     blend = np.where(rehearsed, 1.0, trust)
     low = np.minimum(low, blend * low + (1.0 - blend) * prior.low_log)
     high = np.maximum(high, blend * high + (1.0 - blend) * prior.high_log)

@@ -109,8 +109,12 @@ def _software_keys(cfg: pd.DataFrame, feats: pd.DataFrame) -> list[Any]:
     """(accelerator, engine, software date rounded to a third of a day) per row: what "this engine at this
     software on this accelerator" means (an unknown date is one value of its own, -1). An accelerator
     measured only with 2024 releases is off the data with a 2026 one, however many other parts ran it."""
-    years = np.round(np.nan_to_num(feats["software_year"].to_numpy(dtype=float), nan=-1.0), 3)
-    return [cfg["hardware"].astype(str), cfg["framework"].astype(str), years]
+    return [cfg["hardware"].astype(str), cfg["framework"].astype(str), _software_dates(feats)]
+
+
+def _software_dates(feats: pd.DataFrame) -> npt.NDArray[np.float64]:
+    """Each row's software date in years, rounded to a third of a day; an unknown date is -1."""
+    return np.asarray(np.round(np.nan_to_num(feats["software_year"].to_numpy(dtype=float), nan=-1.0), 3))
 
 
 def _deployment_keys(cfg: pd.DataFrame, feats: pd.DataFrame) -> list[Any]:
@@ -123,7 +127,7 @@ def _deployment_keys(cfg: pd.DataFrame, feats: pd.DataFrame) -> list[Any]:
     written = (cfg["framework_version"] if "framework_version" in cfg
                else pd.Series(pd.NA, index=cfg.index)).astype("string")
     release = written.where(~written.isin(list(SOURCE_ERA_DATES.values())), pd.NA).fillna("").astype(str)
-    return [*columns, release, _software_keys(cfg, feats)[2]]
+    return [*columns, release, _software_dates(feats)]
 
 
 def vendors_of(cfg: pd.DataFrame) -> npt.NDArray[np.object_]:
