@@ -15,7 +15,7 @@ from _tiny_model import synthetic_table, tiny_model
 from features.build import CATEGORICAL_FEATURES, FEATURE_COLUMNS, build_features
 from features.errors import ConfigError, IncompatibleBundleError, NotFittedError
 from surrogate.model import METRICS, SurrogateModel, load
-from surrogate.model._calibration import ADDED_GROWTH_GRID, Band
+from surrogate.model._calibration import ADDED_GROWTH_GRID, Band, residual_band
 
 UNSEEN = pd.DataFrame([{"hardware": "mi300x", "model": "mistralai/Mixtral-8x7B-v0.1", "framework": "vllm", "tp": 2,
                         "batching": "continuous", "concurrency": 32, "input_len": 512, "output_len": 256,
@@ -64,11 +64,17 @@ def test_unseen_hardware_gets_the_band_and_trust_rehearsed_on_held_out_hardware(
             assert 0.0 <= bands[kind].shrink <= 1.0
     # Each row takes the least trust and the widest band of the kinds it is off in (row 1 also names an
     # engine no row ran; the tiny model has one vendor, so no vendor could be rehearsed: a new one would be
-    # the prior, with the prior's band).
+    # the prior, with the prior's band where the vendor's rows are held out of its fit; with one vendor
+    # nothing is left to refit on, so that is the prior's own error on the training rows).
     assert prediction["framework_seen_in_training"].tolist() == [True, False]
     bands = model.bands_["ttft_s"]
     assert bands["framework"].rows > 0
-    assert bands["vendor"] == Band(bands["prior"].low_log, bands["prior"].high_log, 0.0, 0)
+    train = synthetic_table()
+    prior_error = residual_band(np.log(train["ttft_s"] / model.predict(train)["analytic_ttft_s"]).to_numpy())
+    assert bands["vendor"] == Band(min(prior_error.low_log, bands["seen"].low_log),
+                                   max(prior_error.high_log, bands["seen"].high_log), 0.0, 0)
+    # The widest band over the kinds (the prior's error with accelerators or models held out) is wider.
+    assert bands["prior"].high_log - bands["prior"].low_log > bands["vendor"].high_log - bands["vendor"].low_log
     expected, widest = [], []
     for _, row in prediction.iterrows():
         kinds = [k for k in ("vendor", "hardware", "model", "framework", "software")

@@ -32,7 +32,8 @@ import pandas as pd
 from surrogate.model._workers import run_all
 
 __all__ = ["BAND_QUANTILES", "CALIBRATION_FOLDS", "Band", "Regressor", "out_of_fold", "held_out", "held_out_fits",
-           "rehearsable", "residual_band", "shrunk_band", "pooled_slope", "model_folds", "widest", "row_bands",
+           "rehearsable", "residual_band", "shrunk_band", "pooled_slope", "model_folds", "at_least", "widest",
+           "row_bands",
            "growth_slack", "MAX_GROWTH_SLACK", "Fade", "fade_share", "WorkloadFades", "workload_fade",
            "added_time", "added_growth_power", "ADDED_GROWTH_GRID", "read_off_quantile", "band_cells", "cell_bands",
            "CELL_PREFIX", "MEASURED_PREFIX", "MIN_CELL_ROWS", "MIN_SLOPE_ROWS", "row_folds"]
@@ -240,6 +241,12 @@ def pooled_slope(c: np.ndarray, y: np.ndarray, groups: np.ndarray) -> float:
     with np.errstate(divide="ignore", invalid="ignore"):  # its I^2 divides by zero when the groups agree
         pooled = combine_effects(b, v, method_re="pm").mean_effect_re
     return float(np.clip(pooled, 0.0, 1.0))
+
+
+def at_least(band: Band, inner: Band) -> Band:
+    """``band`` widened where needed to cover ``inner`` (the seen band: no kind's rows are surer than a
+    seen deployment's), its trust and rows kept."""
+    return Band(min(band.low_log, inner.low_log), max(band.high_log, inner.high_log), band.shrink, band.rows)
 
 
 def widest(bands: list[Band]) -> Band:
