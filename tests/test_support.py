@@ -234,3 +234,23 @@ def test_a_deployment_is_measured_at_its_model_lengths_engine_and_release_whatev
     assert combined["deployment_measured"].tolist() == [True, False, False, False]
     assert by_metric["itl_s"]["deployment_measured"].tolist() == [True, False, False, False]
     assert "deployment" not in combined["off_support"].str.cat()  # not measured is not off the data
+
+
+def test_a_prompt_read_in_chunks_never_trained_on_is_far_and_says_so() -> None:
+    # Trained: whole prompts in one pass of the weights (the serving engines' budget, 8,192 tokens, counts
+    # as that). llama.cpp's prompt batch of 16 streams the weights once per 16 tokens: a prefill no trained
+    # row ran, so the distance is log2(8192 / 16) = 9 over the scale 1 of a feature that never varied,
+    # whatever else matches. A budget above 8,192 is read as one pass too.
+    table = synthetic_table()
+    model = tiny_model()
+    cfg, _, feats = model._physics(table)
+    support = fit_support(cfg, feats)
+    asked = table.head(3).assign(prefill_chunk_tokens=[16.0, 16384.0, np.nan])
+    asked_cfg, _, asked_feats = model._physics(asked)
+    zero = np.zeros(len(asked))
+    combined, _ = assess_by_metric({"latency_s": support}, asked_cfg, asked_feats, zero, zero)
+    assert combined["support_distance"].iloc[0] == pytest.approx(9.0 / support.reference_distance)
+    assert combined["support_distance"].iloc[1:].tolist() == [0.0, 0.0]
+    assert combined["support_nearest"].tolist() == [
+        "prompt tokens per pass of the weights 16 (nearest trained: 8192)", "", ""]
+    assert combined["off_support"].tolist() == ["distance", "", ""]
