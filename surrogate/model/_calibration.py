@@ -33,8 +33,7 @@ from surrogate.model._workers import run_all
 
 __all__ = ["BAND_QUANTILES", "CALIBRATION_FOLDS", "Band", "Regressor", "out_of_fold", "held_out", "held_out_fits",
            "rehearsable", "residual_band", "shrunk_band", "pooled_slope", "model_folds", "at_least", "widest",
-           "row_bands",
-           "growth_slack", "MAX_GROWTH_SLACK", "Fade", "fade_share", "WorkloadFades", "workload_fade",
+           "row_bands", "growth_slack", "MAX_GROWTH_SLACK", "Fade", "fade_share", "WorkloadFades", "workload_fade",
            "added_time", "added_growth_power", "ADDED_GROWTH_GRID", "read_off_quantile", "band_cells", "cell_bands",
            "CELL_PREFIX", "MEASURED_PREFIX", "MIN_CELL_ROWS", "MIN_SLOPE_ROWS", "row_folds"]
 
