@@ -10,8 +10,9 @@ This module prices the same work (``StepCost``) at achievable rates:
   (``P / (P + matmul_half_params)``, P the parameters of one matmul on one device); attention FLOPs
   at ``attention_fraction`` of the 16-bit peak;
 - memory: bytes at ``memory_fraction`` of the datasheet bandwidth;
-- communication: each collective pays ``P2P_LATENCY_S`` and its bytes at ``link_fraction`` of the
-  link, less for small messages (``bytes / (bytes + link_half_bytes)``);
+- communication: each collective pays its latency (``features.roofline``: more once it leaves the scale-up
+  domain) and its bytes at ``link_fraction`` of the link (sourced, not fitted), less for small messages
+  (``bytes / (bytes + link_half_bytes)``);
 - fixed: kernel launches per layer and forward pass (``layer_overhead_s``), and the engine's own
   per-step work (scheduling, sampling, detokenisation; ``step_overhead_s``); a static batch's decode
   step also pays the engine's host work per sequence (``framework_sequence_s``, applied in
@@ -22,7 +23,7 @@ This module prices the same work (``StepCost``) at achievable rates:
 
 Every efficiency curve lies in (0, 1] and never falls as M, the shard or the message grows. The
 numbers are few and global: each is either sourced (``memory_fraction``: aiconfigurator's
-``mem_bw_empirical_scaling_factor``) or fitted on measured rows by
+``mem_bw_empirical_scaling_factor``; ``link_fraction``: NCCL's protocol overhead) or fitted on measured rows by
 ``surrogate.model.fit_efficiency``, with per-vendor and per-framework log offsets shrunk toward
 zero (a vendor or engine with few rows stays near the global value). A vendor has two: one on every
 rate, one more on its compute rates alone, since a vendor's kernels can lag its memory system (on the
@@ -52,7 +53,7 @@ import numpy.typing as npt
 from features.distinct import distinct_values
 from features.errors import DataError
 from features.host import is_cpu_vendor
-from features.roofline import P2P_LATENCY_S, FloatArray, StepCost
+from features.roofline import FloatArray, StepCost
 
 __all__ = ["Efficiency", "RowEfficiency", "RowGroups", "AchievableStep", "achievable_step", "default_efficiency",
            "matmul_efficiency", "link_efficiency", "GLOBAL_PARAMETERS"]
@@ -98,7 +99,10 @@ class Efficiency:
     memory_fraction: float = field(default=0.8, metadata={
         "help": "achievable / datasheet memory bandwidth; aiconfigurator systems/*.yaml "
                 "mem_bw_empirical_scaling_factor: 0.8"})
-    link_fraction: float = field(default=0.7, metadata={"help": "bus bandwidth of large collectives, of link"})
+    link_fraction: float = field(default=0.82, metadata={
+        "help": "bus bandwidth of large collectives, of the link's line rate; NCCL's maintainer: ~20% protocol "
+                "overhead, 370 of NVLink 4's 450 GB/s (github.com/NVIDIA/nccl-tests/issues/212); across nodes "
+                "85-96 of 100 GB/s of NICs (issues/119)"})
     link_half_bytes: float = field(default=1e6, metadata={"help": "message size at half that bandwidth"})
     layer_overhead_s: float = field(default=5e-6, metadata={"help": "launch cost per layer and forward pass"})
     step_overhead_s: float = field(default=1e-3, metadata={"help": "engine cost per step"})
@@ -321,12 +325,12 @@ def achievable_step(step: StepCost, e: RowEfficiency) -> AchievableStep:
                  + step.attention_flops / attention_rate) * step.pp
     memory_s = step.bytes_moved / (step.mem_bw_bps * e.memory_fraction) * step.pp
     comm_s = np.zeros_like(compute_s)
-    for count, each, bandwidth in zip(step.collectives.count, step.collectives.bytes_each,
-                                      step.collectives.link_bw_bps, strict=True):
+    for count, each, bandwidth, latency in zip(step.collectives.count, step.collectives.bytes_each,
+                                               step.collectives.link_bw_bps, step.collectives.latency_s, strict=True):
         if not np.any(count):  # no row runs it (pp 1, ep 1): it would add 0 x a finite time to every row
             continue
         rate = bandwidth * np.maximum(link_efficiency(each, e), 1e-12)
-        comm_s = comm_s + count * (P2P_LATENCY_S + np.divide(each, rate, out=np.zeros_like(rate), where=each > 0))
+        comm_s = comm_s + count * (latency + np.divide(each, rate, out=np.zeros_like(rate), where=each > 0))
     fixed_s = step.chunks * step.layers * e.layer_overhead_s + e.step_overhead_s
     return AchievableStep(compute_s=compute_s, memory_s=memory_s, comm_s=comm_s, fixed_s=fixed_s)
 

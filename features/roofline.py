@@ -17,14 +17,17 @@ import numpy.typing as npt
 import pandas as pd
 
 __all__ = [
-    "Collectives", "StepCost", "step_cost", "link_bandwidth_gbps", "numeric_columns", "weight_bytes_per_device",
-    "kv_shards", "window_tokens",
-    "P2P_LATENCY_S", "ACTIVATION_BYTES_PER_VALUE", "MATMULS_PER_LAYER",
+    "Collectives", "StepCost", "step_cost", "link_bandwidth_gbps", "ring_bandwidth_gbps", "numeric_columns",
+    "weight_bytes_per_device", "kv_shards", "window_tokens",
+    "P2P_LATENCY_S", "NETWORK_LATENCY_S", "ACTIVATION_BYTES_PER_VALUE", "MATMULS_PER_LAYER",
 ]
 
 # One collective or point-to-point transfer costs this much before bandwidth counts.
 # Source: ai-dynamo/aiconfigurator systems/*.yaml `p2p_latency: 0.00001` (labelled empirical there).
 P2P_LATENCY_S = 10e-6
+# The same for a collective that leaves the scale-up domain: NCCL's own cost model puts a small all-reduce
+# across H100 nodes at 25 us (its tuning log of a 128-byte all-reduce, github.com/NVIDIA/nccl/issues/1453).
+NETWORK_LATENCY_S = 25e-6
 # Activations and all-reduce payloads are exchanged in 16-bit precision by every engine modelled here.
 ACTIVATION_BYTES_PER_VALUE = 2.0
 # Matmul inputs/outputs per transformer layer streamed through memory: q, k, v, o, gate, up, down, router.
@@ -41,6 +44,7 @@ class Collectives:
     count: tuple[FloatArray, ...]
     bytes_each: tuple[FloatArray, ...]
     link_bw_bps: tuple[FloatArray, ...]
+    latency_s: tuple[FloatArray, ...]  # what each pays before its bytes (more once it leaves the domain)
 
 
 @dataclass(frozen=True)
@@ -118,11 +122,28 @@ def window_tokens(context: FloatArray, window: FloatArray) -> FloatArray:
 
 def link_bandwidth_gbps(specs: pd.DataFrame | dict[str, FloatArray], group_size: FloatArray) -> FloatArray:
     """Scale-up link bandwidth if the group fits the NVLink/xGMI domain, else the network (``specs``: the
-    table, or its :func:`numeric_columns`)."""
+    table, or its :func:`numeric_columns`): one device's link to one device of another domain (a pipeline
+    hand-off, an expert dispatch's share that leaves the domain)."""
     inside = group_size <= np.asarray(specs["scale_up_domain_devices"], dtype=float)
     intra = np.asarray(specs["intra_node_bw_gbps"], dtype=float)
     inter = np.asarray(specs["inter_node_bw_gbps"], dtype=float)
     linked: FloatArray = np.where(inside, intra, inter)
+    return linked
+
+
+def ring_bandwidth_gbps(specs: pd.DataFrame | dict[str, FloatArray], group_size: FloatArray) -> FloatArray:
+    """Bus bandwidth of a ring all-reduce over ``group_size`` devices. Inside the scale-up domain: its link.
+    Across domains a ring is as slow as its slowest hop, the network, but NCCL runs one ring per network
+    rail (each device's own NIC: ``inter_node_bw_gbps`` is per device), each carrying its share of the
+    message, so a device sends 1 / (domain size) of what a single ring would over the network: the rings
+    together reach the domain's network bandwidth, at most its link. DGX A100 (8 x 200 Gb/s HDR: 8 x 25 GB/s)
+    reads 200 GB/s; one ring at one NIC's 25 GB/s priced 16- to 64-way tensor parallelism across nodes 4-7x
+    slower than aiconfigurator's measured TTFTs on 8-64 B200s (DeepSeek-V3, 8,192-token prompts, 1-4 in
+    flight: 0.25-0.32 s measured, 0.64-0.68 s of all-reduces alone)."""
+    domain = np.asarray(specs["scale_up_domain_devices"], dtype=float)
+    intra = np.asarray(specs["intra_node_bw_gbps"], dtype=float)
+    rails = np.asarray(specs["inter_node_bw_gbps"], dtype=float) * np.minimum(domain, group_size)
+    linked: FloatArray = np.where(group_size <= domain, intra, np.minimum(intra, rails))
     return linked
 
 
@@ -169,8 +190,9 @@ def step_cost(
     collectives = _collectives(s, tp, pp, ep, tokens)
     comm_bytes = sum((n * b for n, b in zip(collectives.count, collectives.bytes_each, strict=True)),
                      np.zeros_like(tokens))
-    comm_s = sum((n * (P2P_LATENCY_S + b / bw) for n, b, bw in
-                  zip(collectives.count, collectives.bytes_each, collectives.link_bw_bps, strict=True)),
+    comm_s = sum((n * (latency + b / bw) for n, b, bw, latency in
+                  zip(collectives.count, collectives.bytes_each, collectives.link_bw_bps, collectives.latency_s,
+                      strict=True)),
                  np.zeros_like(tokens))
 
     # Pipeline stages run in sequence for a single batch: the replica's step is pp stage times.
@@ -247,18 +269,38 @@ def _kv_bytes(s: dict[str, FloatArray], tp: FloatArray, pp: FloatArray, tokens: 
 def _collectives(s: dict[str, FloatArray], tp: FloatArray, pp: FloatArray, ep: FloatArray,
                  tokens: FloatArray) -> Collectives:
     """The collectives on a step's critical path: two ring all-reduces per layer (attention and MLP
-    outputs) within tp, one activation hand-off per pipeline boundary, a dispatch and a combine per
-    MoE layer with ep. At the peak each pays ``P2P_LATENCY_S`` before bandwidth."""
+    outputs) within tp (:func:`ring_bandwidth_gbps`), one activation hand-off per pipeline boundary, and
+    per MoE layer a dispatch and a combine of the tokens to the expert ranks that do not hold them. A tp
+    group holds its tokens on every rank, so experts placed inside it need no dispatch (their partial
+    outputs join in the MLP's all-reduce: tp 8 with ep 8 sends nothing more); past it (ep > tp: attention data
+    parallelism, or experts spread wider than one replica) each of its ranks sends its 1/tp share of the
+    tokens to the ranks outside the group, over the scale-up link to those in its domain and over its own
+    network link to the rest (the two add: a bound would take the larger). At the peak each pays
+    ``P2P_LATENCY_S`` before bandwidth, ``NETWORK_LATENCY_S`` where it leaves the scale-up domain."""
     layers = s["num_layers"]
     payload = tokens * s["hidden_size"] * ACTIVATION_BYTES_PER_VALUE
     allreduce_bytes = np.where(tp > 1, 2.0 * (tp - 1.0) / tp * payload, 0.0)
     n_allreduce = np.where(tp > 1, 2.0 * layers, 0.0)
     moe_layers = np.where(s["num_experts"] > 0, layers, 0.0)
-    ep_bytes = np.where(ep > 1, payload * s["experts_per_token"] * (ep - 1.0) / ep, 0.0)
-    n_a2a = np.where(ep > 1, 2.0 * moe_layers, 0.0)
+    # Of the ep expert ranks: those outside the tp group and inside its domain, and those past the domain.
+    in_domain = np.minimum(ep, s["scale_up_domain_devices"])
+    near = np.maximum(in_domain - tp, 0.0)
+    far = np.maximum(ep - np.maximum(in_domain, tp), 0.0)
+    routed = payload / tp * s["experts_per_token"]
+    near_bytes, far_bytes = routed * near / ep, routed * far / ep
+    domain = np.asarray(s["scale_up_domain_devices"], dtype=float)
+
+    def latency(crosses: npt.NDArray[np.bool_]) -> FloatArray:
+        out: FloatArray = np.where(crosses, NETWORK_LATENCY_S, P2P_LATENCY_S)
+        return out
+
     return Collectives(
-        count=(n_allreduce, pp - 1.0, n_a2a),
-        bytes_each=(allreduce_bytes, payload, ep_bytes),
-        link_bw_bps=(link_bandwidth_gbps(s, tp) * 1e9, link_bandwidth_gbps(s, tp * pp) * 1e9,
-                     link_bandwidth_gbps(s, ep) * 1e9),
+        count=(n_allreduce, pp - 1.0, np.where(near > 0, 2.0 * moe_layers, 0.0),
+               np.where(far > 0, 2.0 * moe_layers, 0.0)),
+        bytes_each=(allreduce_bytes, payload, near_bytes, far_bytes),
+        link_bw_bps=(ring_bandwidth_gbps(s, tp) * 1e9, link_bandwidth_gbps(s, tp * pp) * 1e9,
+                     np.asarray(s["intra_node_bw_gbps"], dtype=float) * 1e9,
+                     np.asarray(s["inter_node_bw_gbps"], dtype=float) * 1e9),
+        latency_s=(latency(tp > domain), latency(tp * pp > domain), latency(np.zeros(tp.shape, dtype=bool)),
+                   latency(np.ones(tp.shape, dtype=bool))),
     )

@@ -131,14 +131,14 @@ def test_a_refit_on_a_problem_without_a_group_is_the_refit_on_the_rows_without_i
 def test_the_grouped_jacobian_is_scipys_forward_difference_and_the_fit_ends_where_scipys_does() -> None:
     from scipy.optimize import least_squares
 
-    from surrogate.model._efficiency import _PartResiduals, efficiency_problem
+    from surrogate.model._efficiency import FITTED_PARAMETERS, _PartResiduals, efficiency_problem
 
     table = _measured_by(TRUTH, synthetic_table())
     table.loc[table["framework"].eq("vllm"), "latency_s"] *= 1.3  # offsets away from zero, residuals not all 0
     problem = efficiency_problem(table)
     assert len(problem.framework_names) >= 2
-    start = np.linspace(-0.4, 0.3, 10 + 2 * len(problem.vendor_names) + 3 * len(problem.framework_names)
-                        + 2 * len(problem.hardware_names))
+    start = np.linspace(-0.4, 0.3, len(FITTED_PARAMETERS) + 2 * len(problem.vendor_names)
+                        + 3 * len(problem.framework_names) + 2 * len(problem.hardware_names))
     varied = np.arange(len(start))
     residuals = _PartResiduals(varied, start.copy(), Efficiency(), problem, prior_weight=3.0)
     assert len(residuals.groups) < len(start)  # each offset family differenced in one evaluation

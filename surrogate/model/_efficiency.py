@@ -1,12 +1,14 @@
 """Fitting the achievable model's few parameters on measured rows, shrunk toward global values.
 
-The parameters of ``features.efficiency.Efficiency`` (matmul, attention and link fractions, the
+The parameters of ``features.efficiency.Efficiency`` (matmul and attention fractions, the
 half-efficiency points, fixed costs per layer and per step, a served first token's wait) are global;
 per-vendor and per-accelerator (all rates, and compute alone) and per-framework (all rates, fixed costs, the
 wait) log offsets let a family of systems differ, each pulled toward zero by a prior worth ``prior_rows``
 measurements (Gaussian near zero, about linear past a few tenths: the loss below), so a vendor with a handful
 of rows stays near the global value. The
-memory-bandwidth fraction is sourced (aiconfigurator's 0.8) and held fixed unless asked.
+memory-bandwidth and link fractions are sourced (aiconfigurator's 0.8; NCCL's ~20% protocol overhead on a
+link) and held fixed: fitted, the link's took whatever made up for costs the model lacked (1.0, its bound,
+while one ring across nodes ran at one device's network link; 0.24 once it ran at the domain's).
 
 The loss is a robust (soft L1) least-squares fit of log(measured / achievable) over every measured
 metric (static latency, serving TTFT and ITL), solved with ``scipy.optimize.least_squares``. Step
@@ -44,7 +46,7 @@ __all__ = ["fit_efficiency", "efficiency_problem", "FITTED_PARAMETERS", "Efficie
 METRICS = ("latency_s", "ttft_s", "itl_s")
 # Fitted globals, as (name, transform): fractions on the logit scale, positive scales on the log scale.
 FITTED_PARAMETERS = (("matmul_fraction", "logit"), ("matmul_half_tokens", "log"), ("matmul_half_params", "log"),
-                     ("attention_fraction", "logit"), ("link_fraction", "logit"), ("link_half_bytes", "log"),
+                     ("attention_fraction", "logit"), ("link_half_bytes", "log"),
                      ("layer_overhead_s", "log"), ("step_overhead_s", "log"), ("first_token_steps", "log"),
                      ("wave_fraction", "logit"))
 # The offsets after the globals in the fitted vector, in this order: (Efficiency field, whose names it is keyed by).
