@@ -230,7 +230,8 @@ def peak_bound(steps: AnalyticSteps) -> dict[str, FloatArray]:
     first token and preemption, which the achievable model adds, can only make a request slower.
     Every step counts its compute and memory traffic only (:attr:`StepCost.bound_s`), as the ingest's
     faster-than-physics check does: with the catalog's link figures, 55 of the shared TTFTs (MoE models
-    on 8-64 devices, down to 0.12x) measured below a bound that added the collectives.
+    on 8-64 devices, down to 0.12x) measured below a bound that added the collectives as an earlier release
+    priced them (3, down to 0.73x, with the collectives of ``features.roofline`` today; ad hoc).
     """
     w = steps.workload
     ttft = np.where(w.continuous, steps.one_prompt.bound_s, steps.prefill.bound_s)
