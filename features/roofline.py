@@ -283,12 +283,12 @@ def _collectives(s: dict[str, FloatArray], tp: FloatArray, pp: FloatArray, ep: F
     n_allreduce = np.where(tp > 1, 2.0 * layers, 0.0)
     moe_layers = np.where(s["num_experts"] > 0, layers, 0.0)
     # Of the ep expert ranks: those outside the tp group and inside its domain, and those past the domain.
-    in_domain = np.minimum(ep, s["scale_up_domain_devices"])
+    domain = np.asarray(s["scale_up_domain_devices"], dtype=float)
+    in_domain = np.minimum(ep, domain)
     near = np.maximum(in_domain - tp, 0.0)
     far = np.maximum(ep - np.maximum(in_domain, tp), 0.0)
     routed = payload / tp * s["experts_per_token"]
     near_bytes, far_bytes = routed * near / ep, routed * far / ep
-    domain = np.asarray(s["scale_up_domain_devices"], dtype=float)
 
     def latency(crosses: npt.NDArray[np.bool_]) -> FloatArray:
         out: FloatArray = np.where(crosses, NETWORK_LATENCY_S, P2P_LATENCY_S)
