@@ -21,6 +21,7 @@ from features.configs import _specs_for, normalize_configs
 from features.distinct import distinct_rows, factorize
 from features.efficiency import Efficiency
 from features.precision import BYTES_PER_VALUE
+from features.roofline import link_bandwidth_gbps
 from features.versions import software_years
 
 __all__ = ["build_features", "reference_workload", "FEATURE_COLUMNS", "PHYSICS_FEATURES", "REFERENCE_FEATURES",
@@ -128,8 +129,7 @@ def build_features(
 
 def _spec_values(cfg: pd.DataFrame, specs: pd.DataFrame) -> dict[str, Any]:
     """:data:`SPEC_FEATURES`: datasheet numbers of the accelerator (the link the tp group uses)."""
-    link = np.where(cfg["tp"] <= specs["scale_up_domain_devices"], specs["intra_node_bw_gbps"],
-                    specs["inter_node_bw_gbps"])
+    link = link_bandwidth_gbps(specs, cfg["tp"].to_numpy(dtype=float))
     return {
         "log_mem_bw_gbps": np.log(specs["mem_bw_gbps"]),
         "log_matmul_peak_tflops": np.log(specs["matmul_peak_tflops"]),

@@ -54,7 +54,7 @@ from features.analytic import estimate
 from features.configs import gather_specs, normalize_configs
 from features.efficiency import Efficiency, default_efficiency
 from features.errors import ConfigError
-from features.roofline import P2P_LATENCY_S
+from features.roofline import P2P_LATENCY_S, link_bandwidth_gbps
 
 __all__ = ["WORKER_COLUMNS", "DISAGGREGATED_COLUMNS", "estimate_disaggregated", "worker_configs"]
 
@@ -131,14 +131,6 @@ def _kv_bytes(cfg: pd.DataFrame, specs: pd.DataFrame) -> np.ndarray:
     return out
 
 
-def _link_gbps(specs: pd.DataFrame, devices: np.ndarray) -> np.ndarray:
-    """Per-device bandwidth between the pools: NVLink-class inside one scale-up domain, the network beyond."""
-    inside = devices <= specs["scale_up_domain_devices"].to_numpy(dtype=float)
-    out: np.ndarray = np.where(inside, specs["intra_node_bw_gbps"].to_numpy(dtype=float),
-                               specs["inter_node_bw_gbps"].to_numpy(dtype=float))
-    return out
-
-
 def _settle(concurrency: np.ndarray, service_s: np.ndarray, prefill_s: np.ndarray, prefill_capacity: np.ndarray,
             decode_capacity: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """The closed-loop request rate and the prefill queue's wait: rate x (wait(rate) + service) = concurrency,
@@ -210,7 +202,7 @@ def estimate_disaggregated(configs: pd.DataFrame, efficiency: Efficiency | None 
     devices = workers["prefill"] * prefill_devices + workers["decode"] * decode_devices
     kv_bytes = _kv_bytes(decode_cfg, decode_specs)
     links = np.minimum(prefill_cfg["tp"].to_numpy(dtype=float), decode_cfg["tp"].to_numpy(dtype=float))
-    kv_s = P2P_LATENCY_S + kv_bytes / (_link_gbps(decode_specs, devices) * 1e9 * links)
+    kv_s = P2P_LATENCY_S + kv_bytes / (link_bandwidth_gbps(decode_specs, devices) * 1e9 * links)
     prefill_s = prefill["ttft_s"].to_numpy(dtype=float)
     itl = decode["itl_s"].to_numpy(dtype=float)
     prefill_batch = prefill_cfg["batch_size"].to_numpy(dtype=float) * prefill_cfg["dp"].to_numpy(dtype=float)

@@ -142,7 +142,7 @@ def ring_bandwidth_gbps(specs: pd.DataFrame | dict[str, FloatArray], group_size:
     flight: 0.25-0.32 s measured, 0.64-0.68 s of all-reduces alone)."""
     domain = np.asarray(specs["scale_up_domain_devices"], dtype=float)
     intra = np.asarray(specs["intra_node_bw_gbps"], dtype=float)
-    rails = np.asarray(specs["inter_node_bw_gbps"], dtype=float) * np.minimum(domain, group_size)
+    rails = np.asarray(specs["inter_node_bw_gbps"], dtype=float) * domain
     linked: FloatArray = np.where(group_size <= domain, intra, np.minimum(intra, rails))
     return linked
 
@@ -289,11 +289,6 @@ def _collectives(s: dict[str, FloatArray], tp: FloatArray, pp: FloatArray, ep: F
     far = np.maximum(ep - np.maximum(in_domain, tp), 0.0)
     routed = payload / tp * s["experts_per_token"]
     near_bytes, far_bytes = routed * near / ep, routed * far / ep
-
-    def latency(crosses: npt.NDArray[np.bool_]) -> FloatArray:
-        out: FloatArray = np.where(crosses, NETWORK_LATENCY_S, P2P_LATENCY_S)
-        return out
-
     return Collectives(
         count=(n_allreduce, pp - 1.0, np.where(near > 0, 2.0 * moe_layers, 0.0),
                np.where(far > 0, 2.0 * moe_layers, 0.0)),
@@ -301,6 +296,7 @@ def _collectives(s: dict[str, FloatArray], tp: FloatArray, pp: FloatArray, ep: F
         link_bw_bps=(ring_bandwidth_gbps(s, tp) * 1e9, link_bandwidth_gbps(s, tp * pp) * 1e9,
                      np.asarray(s["intra_node_bw_gbps"], dtype=float) * 1e9,
                      np.asarray(s["inter_node_bw_gbps"], dtype=float) * 1e9),
-        latency_s=(latency(tp > domain), latency(tp * pp > domain), latency(np.zeros(tp.shape, dtype=bool)),
-                   latency(np.ones(tp.shape, dtype=bool))),
+        latency_s=(np.where(tp > domain, NETWORK_LATENCY_S, P2P_LATENCY_S),
+                   np.where(tp * pp > domain, NETWORK_LATENCY_S, P2P_LATENCY_S),
+                   np.full(tp.shape, P2P_LATENCY_S), np.full(tp.shape, NETWORK_LATENCY_S)),
     )
