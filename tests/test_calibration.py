@@ -105,6 +105,14 @@ def test_the_shrink_pools_each_held_out_group_s_slope_as_a_random_effects_mean()
         lone = np.full(rows, 0.5)
         assert pooled_slope(np.r_[correction, lone], np.r_[0.6 * correction, -15 * lone],
                             np.append(groups, ["h100-pcie"] * rows)) == pytest.approx(0.6)
+    # a group whose correction pointed the right way but fell short (slope 6) asks for the whole correction, not
+    # six times it: three engines that agree at 0.5, 0.5 and 1 (clipped from 6) pool to 2/3, where unclipped
+    # slopes pooled to 1 (their mean, 2.33, clipped)
+    rng2 = np.random.default_rng(1)
+    parts = [rng2.normal(size=200) for _ in range(3)]
+    needed3 = np.concatenate([0.5 * parts[0], 0.5 * parts[1], 6.0 * parts[2]])
+    groups3 = np.repeat(["vllm", "sglang", "sambaflow"], 200)
+    assert pooled_slope(np.concatenate(parts), needed3, groups3) == pytest.approx(2 / 3, abs=1e-6)
     # rows the rehearsal could not predict (NaN) are skipped
     assert shrunk_band(np.r_[correction, np.nan], np.r_[needed, 1.0], np.append(groups, "sglang")).shrink == \
         pytest.approx(0.5, abs=0.01)
@@ -112,9 +120,10 @@ def test_the_shrink_pools_each_held_out_group_s_slope_as_a_random_effects_mean()
 
 def test_the_between_engine_variance_is_paule_mandel_s_so_one_tight_engine_does_not_set_the_trust() -> None:
     # vLLM's 2,000 tight rows carry over with slope 1.3, TensorRT-LLM's 0.8, DeepSpeed's 0.25; 40 noisy rows of
-    # a fourth engine needed the opposite sign (-2.0). The pooled trust is the mean at the tau^2 where the
-    # generalised Q equals k - 1 (Paule-Mandel), solved here by bisection from the per-group slopes and
-    # variances; DerSimonian-Laird's moment tau^2 is smaller and gives the tight engines more say.
+    # a fourth engine needed the opposite sign (-2.0). Each slope is clipped to the trusts on offer (1.3 -> 1,
+    # -2.0 -> 0), then the pooled trust is the mean at the tau^2 where the generalised Q equals k - 1
+    # (Paule-Mandel), solved here by bisection from the per-group slopes and variances; DerSimonian-Laird's
+    # moment tau^2 is smaller and gives the tight engines more say.
     rng = np.random.default_rng(0)
     sizes = {"vllm": 2000, "trt": 500, "ds": 300, "samba": 40}
     slope = {"vllm": 1.3, "trt": 0.8, "ds": 0.25, "samba": -2.0}
@@ -130,8 +139,9 @@ def test_the_between_engine_variance_is_paule_mandel_s_so_one_tight_engine_does_
     for engine in sizes:
         mine = groups == engine
         energy = c[mine] @ c[mine]
-        b.append(c[mine] @ y[mine] / energy)
-        residual = y[mine] - b[-1] * c[mine]
+        slope = c[mine] @ y[mine] / energy
+        residual = y[mine] - slope * c[mine]
+        b.append(np.clip(slope, 0.0, 1.0))  # each group's best trust on offer
         v.append(residual @ residual / (mine.sum() - 1) / energy)
     slopes, variances = np.array(b), np.array(v)
 
@@ -150,8 +160,8 @@ def test_the_between_engine_variance_is_paule_mandel_s_so_one_tight_engine_does_
     w = 1 / (variances + tau2_dl)
     dersimonian_laird = float(w @ slopes / w.sum())
     assert pooled_slope(c, y, groups) == pytest.approx(paule_mandel, abs=1e-4)
-    assert paule_mandel == pytest.approx(0.278, abs=0.01)
-    assert dersimonian_laird == pytest.approx(0.424, abs=0.01)
+    assert paule_mandel == pytest.approx(0.595, abs=0.01)
+    assert dersimonian_laird == pytest.approx(0.607, abs=0.01)
 
 
 def test_widest_covers_every_band_with_the_least_trust() -> None:
