@@ -21,7 +21,7 @@ from features.configs import _specs_for, normalize_configs
 from features.distinct import distinct_rows, factorize
 from features.efficiency import Efficiency
 from features.precision import BYTES_PER_VALUE
-from features.roofline import link_bandwidth_gbps
+from features.roofline import ring_bandwidth_gbps
 from features.versions import software_years
 
 __all__ = ["build_features", "reference_workload", "FEATURE_COLUMNS", "PHYSICS_FEATURES", "REFERENCE_FEATURES",
@@ -128,8 +128,9 @@ def build_features(
 
 
 def _spec_values(cfg: pd.DataFrame, specs: pd.DataFrame) -> dict[str, Any]:
-    """:data:`SPEC_FEATURES`: datasheet numbers of the accelerator (the link the tp group uses)."""
-    link = link_bandwidth_gbps(specs, cfg["tp"].to_numpy(dtype=float))
+    """:data:`SPEC_FEATURES`: datasheet numbers of the accelerator (the bus bandwidth of the tp group's
+    all-reduce, as the physics prices it)."""
+    link = ring_bandwidth_gbps(specs, cfg["tp"].to_numpy(dtype=float))
     return {
         "log_mem_bw_gbps": np.log(specs["mem_bw_gbps"]),
         "log_matmul_peak_tflops": np.log(specs["matmul_peak_tflops"]),

@@ -19,7 +19,7 @@ from features.catalog import get_hardware
 from features.disaggregated import estimate_disaggregated
 from features.efficiency import default_efficiency
 from features.errors import ConfigError, DataError
-from features.roofline import P2P_LATENCY_S
+from features.roofline import NETWORK_LATENCY_S, P2P_LATENCY_S
 from surrogate.cli import cli
 from surrogate.model import SurrogateModel
 from surrogate.model._disaggregated import DisaggregatedCorrection
@@ -124,7 +124,7 @@ def test_kv_crosses_the_network_beyond_one_scale_up_domain() -> None:
     beyond = estimate_disaggregated(_one(prefill_workers=2, decode_workers=7)).iloc[0]  # 9 GPUs: two nodes
     spec = get_hardware("h100-sxm")
     assert inside["kv_transfer_s"] == pytest.approx(P2P_LATENCY_S + 134_217_728 / (spec.intra_node_bw_gbps * 1e9))
-    assert beyond["kv_transfer_s"] == pytest.approx(P2P_LATENCY_S + 134_217_728 / (spec.inter_node_bw_gbps * 1e9))
+    assert beyond["kv_transfer_s"] == pytest.approx(NETWORK_LATENCY_S + 134_217_728 / (spec.inter_node_bw_gbps * 1e9))
 
 
 def test_an_overloaded_prefill_pool_bounds_the_rate_and_queues() -> None:
