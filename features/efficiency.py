@@ -32,7 +32,8 @@ small ones implied, and with one offset per vendor the fit pulled every vendor's
 most when MLPerf's compute-bound NVIDIA rows were left out: README, "Deployment-like splits"). An accelerator
 has the same two on top of its vendor's, shrunk toward zero (its vendor's value) the same way: MI250 and MI300X
 share AMD's offsets but not its kernels' lag (MI250's vLLM static latency was 56% median APE in-sample with
-AMD's offsets alone, 15% with its own; ad hoc). An accelerator without them (not in the training rows) is
+AMD's offsets alone, 15% with its own; ad hoc). A vendor keeps what the prior says its accelerators share
+(about their median; half of a lone accelerator's). An accelerator without them (not in the training rows) is
 priced at its vendor's; a catalog row that is part of a measured one (``same_chip_as``: one MI250 GCD) at
 that one's (``features.configs.gather_specs``' ``chip``). The fitted values ship in
 ``features/data/efficiency.json`` with the fingerprint of the data they came from.

@@ -12,7 +12,7 @@ from _tiny_model import synthetic_table
 from features.analytic import estimate
 from features.efficiency import Efficiency
 from features.errors import DataError
-from surrogate.model import fit_efficiency
+from surrogate.model import _efficiency, fit_efficiency
 
 TRUTH = Efficiency(matmul_fraction=0.6, matmul_half_tokens=200.0, attention_fraction=0.4, layer_overhead_s=20e-6,
                    step_overhead_s=3e-3, framework_log_overhead={"sglang": 0.5})
@@ -198,3 +198,46 @@ def test_a_refit_at_the_rehearsal_tolerance_keeps_the_engines_host_costs_per_seq
     # From no cost at all, a loose tolerance still finds it (the stage starts off its bound of 0).
     fresh = fit_efficiency(table, base=Efficiency(), tolerance=1e-4)
     assert fresh.framework_sequence_s["vllm"] > 0.5 * 60e-6
+
+
+
+def test_the_prior_splits_a_lone_accelerator_s_offset_evenly_and_gives_a_vendor_what_most_share() -> None:
+    # The split the fit's own loss prefers, whatever split the solver stopped at: all of MI300X's lag on AMD
+    # (-1.2) becomes half each; NVIDIA's three accelerators at -0.4 and one at +0.3 leave NVIDIA near -0.4.
+    rows = _varied_lengths()
+    table = pd.concat([*(rows.assign(hardware=hw) for hw in ("h100-sxm", "h200", "b200", "a100-sxm4-40gb")),
+                       rows[rows["framework"].ne("tensorrt-llm")].assign(hardware="mi300x")], ignore_index=True)
+    problem = _efficiency.efficiency_problem(table)
+    slices = _efficiency._offset_slices(problem)
+    at = {name: dict(zip(_efficiency._keys(problem, owner), range(10_000)[slices[name]], strict=False))
+          for name, owner in _efficiency._OFFSETS}
+    x = np.zeros(slices["hardware_log_compute"].stop)
+    x[at["vendor_log_compute"]["AMD"]] = -1.2
+    x[at["vendor_log_speed"]["NVIDIA"]] = -0.4
+    x[at["hardware_log_speed"]["a100-sxm4-40gb"]] = 0.7
+    out = _efficiency._recentred(x, problem, np.sqrt(50.0))
+    assert out[at["vendor_log_compute"]["AMD"]] == pytest.approx(-0.6, abs=1e-6)
+    assert out[at["hardware_log_compute"]["mi300x"]] == pytest.approx(-0.6, abs=1e-6)
+    assert -0.4 < out[at["vendor_log_speed"]["NVIDIA"]] < -0.35  # soft-L1: near the median, not on it
+    for hw, total in (("h100-sxm", -0.4), ("h200", -0.4), ("b200", -0.4), ("a100-sxm4-40gb", 0.3)):
+        assert out[at["vendor_log_speed"]["NVIDIA"]] + out[at["hardware_log_speed"][hw]] == pytest.approx(total)
+    assert _efficiency._offset_cost(out, np.sqrt(50.0)) < _efficiency._offset_cost(x, np.sqrt(50.0))
+
+def test_splitting_offsets_between_a_vendor_and_its_accelerators_prices_every_measured_row_as_before(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    nvidia = _measured_by(TRUTH, _varied_lengths())
+    amd = nvidia[nvidia["framework"].ne("tensorrt-llm")]
+    slow = _measured_by(replace(TRUTH, hardware_log_compute={"mi300x": -np.log(2.0)}), amd.assign(hardware="mi300x"))
+    table = pd.concat([nvidia, slow, _measured_by(TRUTH, amd.assign(hardware="mi250"))], ignore_index=True)
+    recentred = fit_efficiency(table, base=Efficiency())
+    monkeypatch.setattr(_efficiency, "_recentred", lambda x, problem, prior_weight: x)
+    as_solved = fit_efficiency(table, base=Efficiency())
+    np.testing.assert_allclose(estimate(table, efficiency=recentred)["latency_s"],
+                               estimate(table, efficiency=as_solved)["latency_s"], rtol=1e-9)
+
+    def prior_cost(e: Efficiency) -> float:
+        offsets = [v for name in ("vendor_log_speed", "vendor_log_compute", "hardware_log_speed",
+                                  "hardware_log_compute") for v in getattr(e, name).values()]
+        return _efficiency._offset_cost(np.array(offsets), np.sqrt(50.0))
+
+    assert prior_cost(recentred) <= prior_cost(as_solved) + 1e-12

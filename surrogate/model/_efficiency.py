@@ -19,7 +19,8 @@ compute offsets trade against the global compute fractions and a fit freeing
 them from the start stopped at poorer optima (a loss of 604 vs 591 on the shared rows), so they are freed
 only once the rest has settled. Then each engine's host cost per sequence of a static batch, with everything
 else held (:func:`_with_sequence_costs`), and last each accelerator's offsets on top of its vendor's, refitting
-the vendors' with them (``_ACCELERATOR_OFFSETS``).
+the vendors' with them (``_ACCELERATOR_OFFSETS``); how much of those a vendor keeps is then set where the
+prior's cost is least (:func:`_recentred`), which prices no measured row differently.
 """
 
 from __future__ import annotations
@@ -304,6 +305,53 @@ def _fit_part(varied: npt.NDArray[np.intp], x: npt.NDArray[np.float64], base: Ef
     return fitted
 
 
+def _offset_cost(offsets: npt.NDArray[np.float64], prior_weight: float) -> float:
+    """The fit's prior cost of these offsets: scipy's soft-L1 of ``prior_weight x offset`` at ``_LOSS_SCALE``."""
+    z = (prior_weight * offsets / _LOSS_SCALE) ** 2
+    return float(np.sum(2.0 * (np.sqrt(1.0 + z) - 1.0)))
+
+
+def _recentred(x: npt.NDArray[np.float64], problem: EfficiencyProblem, prior_weight: float) -> npt.NDArray[np.float64]:
+    """``x`` with each vendor's offsets moved to where the prior puts them given its accelerators' totals
+    (vendor + accelerator, per rate), each accelerator's own taking the rest: every measured row is priced as
+    before (it reads the sum), and the prior's cost is the least it can be.
+
+    The fit does not get there itself. Offsets of several tenths lie in the soft-L1 prior's linear part, where
+    moving a share between a vendor and its accelerators barely changes the cost, so the solver stops wherever
+    the split began: with one accelerator of a vendor (MI300X, MI250 held out), all of its offsets stayed on AMD
+    (compute -1.40, speed -0.59), and held-out MI250 was priced with all of MI300X's compute lag. The prior's
+    least cost splits a lone accelerator's offset evenly (an even chance the next accelerator shares it) and
+    gives a vendor of several about their median (what most of them share)."""
+    slices = _offset_slices(problem)
+    vendor_of = dict(zip(problem.hardware, problem.vendors, strict=True))
+    out = x.copy()
+    for vendor_field, hardware_field in (("vendor_log_speed", "hardware_log_speed"),
+                                         ("vendor_log_compute", "hardware_log_compute")):
+        vendor_at = dict(zip(problem.vendor_names, range(len(x))[slices[vendor_field]], strict=True))
+        for vendor, v_at in vendor_at.items():
+            h_at = [at for name, at in zip(problem.hardware_names, range(len(x))[slices[hardware_field]], strict=True)
+                    if vendor_of[name] == vendor]
+            if not h_at:
+                continue
+            totals = out[v_at] + out[h_at]
+            out[v_at] = _vendor_share(totals, prior_weight)
+            out[h_at] = totals - out[v_at]
+    return out
+
+
+def _vendor_share(totals: npt.NDArray[np.float64], prior_weight: float) -> float:
+    """The vendor's offset of least prior cost when its accelerators' offsets add up to ``totals``: between 0
+    and the totals (the cost is convex: soft-L1 of each)."""
+    from scipy.optimize import minimize_scalar
+
+    low, high = min(0.0, float(totals.min())), max(0.0, float(totals.max()))
+    if high - low < 1e-12:
+        return 0.0
+    best = minimize_scalar(lambda v: _offset_cost(np.r_[v, totals - v], prior_weight), bounds=(low, high),
+                           method="bounded", options={"xatol": 1e-9})
+    return float(best.x)
+
+
 # Bound of an engine's host cost per sequence and static decode step, in microseconds.
 _MAX_SEQUENCE_US = 1000.0
 # Where that fit starts at the least: at the bound of 0 its first step hardly left it, and a tolerance of 1e-6
@@ -401,6 +449,7 @@ def fit_efficiency(table: pd.DataFrame | EfficiencyProblem, base: Efficiency | N
         slices = _offset_slices(problem)
         last = np.concatenate([np.arange(len(full))[slices[name]] for name in _LAST_OFFSETS])
         full[last] = _fit_part(last, full, fitted, problem, prior_weight, max_evaluations, tolerance)
+    full = _recentred(full, problem, prior_weight)
     fitted = _unpack(full, fitted, problem)
     return replace(fitted, vendor_software_year=problem.newest_software_years(),
                    source=f"fitted on {count} measured metrics ({len(problem.vendors)} configurations)")
