@@ -83,7 +83,7 @@ GLOBAL_PARAMETERS: dict[str, tuple[float, float]] = {
 # A vendor's offsets were measured on the engine releases its hardware ran in the training rows; past the newest
 # of them they fade as 1 / (1 + years past it / this): half their size a year on. Not fitted: no vendor in the
 # shared data was measured in two eras but NVIDIA, whose offsets are near 0. 2024 ROCm vLLM ran MI300X at a
-# third of the global memory rate and an eighth of its compute rate (the default's AMD offsets, -1.06 and
+# third of the global memory rate and an eighth of its compute rate (an earlier default's AMD offsets, -1.06 and
 # -0.96); held at full size they made 2026 vLLM on MI300X 2-4x slower than on H100 (ITL and TTFT, Llama-3.1-70B
 # on 8 GPUs), the opposite of what its bandwidth says.
 VENDOR_ERA_HALF_YEARS = 1.0
