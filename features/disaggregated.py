@@ -54,7 +54,7 @@ from features.analytic import estimate
 from features.configs import gather_specs, normalize_configs
 from features.efficiency import Efficiency, default_efficiency
 from features.errors import ConfigError
-from features.roofline import NETWORK_LATENCY_S, P2P_LATENCY_S, link_bandwidth_gbps
+from features.roofline import link_bandwidth_gbps, link_latency_s
 
 __all__ = ["WORKER_COLUMNS", "DISAGGREGATED_COLUMNS", "estimate_disaggregated", "worker_configs"]
 
@@ -203,8 +203,7 @@ def estimate_disaggregated(configs: pd.DataFrame, efficiency: Efficiency | None 
     kv_bytes = _kv_bytes(decode_cfg, decode_specs)
     links = np.minimum(prefill_cfg["tp"].to_numpy(dtype=float), decode_cfg["tp"].to_numpy(dtype=float))
     # Across the network it pays the network's latency too, as a collective leaving the domain does.
-    domain = decode_specs["scale_up_domain_devices"].to_numpy(dtype=float)
-    kv_s = (np.where(devices > domain, NETWORK_LATENCY_S, P2P_LATENCY_S)
+    kv_s = (link_latency_s(decode_specs, devices)
             + kv_bytes / (link_bandwidth_gbps(decode_specs, devices) * 1e9 * links))
     prefill_s = prefill["ttft_s"].to_numpy(dtype=float)
     itl = decode["itl_s"].to_numpy(dtype=float)

@@ -17,7 +17,8 @@ import numpy.typing as npt
 import pandas as pd
 
 __all__ = [
-    "Collectives", "StepCost", "step_cost", "link_bandwidth_gbps", "ring_bandwidth_gbps", "numeric_columns",
+    "Collectives", "StepCost", "step_cost", "link_bandwidth_gbps", "link_latency_s", "ring_bandwidth_gbps",
+    "numeric_columns",
     "weight_bytes_per_device", "kv_shards", "window_tokens",
     "P2P_LATENCY_S", "NETWORK_LATENCY_S", "ACTIVATION_BYTES_PER_VALUE", "MATMULS_PER_LAYER",
 ]
@@ -129,6 +130,14 @@ def link_bandwidth_gbps(specs: pd.DataFrame | dict[str, FloatArray], group_size:
     inter = np.asarray(specs["inter_node_bw_gbps"], dtype=float)
     linked: FloatArray = np.where(inside, intra, inter)
     return linked
+
+
+def link_latency_s(specs: pd.DataFrame | dict[str, FloatArray], group_size: FloatArray) -> FloatArray:
+    """What a transfer among ``group_size`` devices pays before its bytes: ``P2P_LATENCY_S`` inside the scale-up
+    domain, ``NETWORK_LATENCY_S`` once it leaves it (the domain test of :func:`link_bandwidth_gbps`)."""
+    inside = group_size <= np.asarray(specs["scale_up_domain_devices"], dtype=float)
+    latency: FloatArray = np.where(inside, P2P_LATENCY_S, NETWORK_LATENCY_S)
+    return latency
 
 
 def ring_bandwidth_gbps(specs: pd.DataFrame | dict[str, FloatArray], group_size: FloatArray) -> FloatArray:
@@ -296,7 +305,6 @@ def _collectives(s: dict[str, FloatArray], tp: FloatArray, pp: FloatArray, ep: F
         link_bw_bps=(ring_bandwidth_gbps(s, tp) * 1e9, link_bandwidth_gbps(s, tp * pp) * 1e9,
                      np.asarray(s["intra_node_bw_gbps"], dtype=float) * 1e9,
                      np.asarray(s["inter_node_bw_gbps"], dtype=float) * 1e9),
-        latency_s=(np.where(tp > domain, NETWORK_LATENCY_S, P2P_LATENCY_S),
-                   np.where(tp * pp > domain, NETWORK_LATENCY_S, P2P_LATENCY_S),
+        latency_s=(link_latency_s(s, tp), link_latency_s(s, tp * pp),
                    np.full(tp.shape, P2P_LATENCY_S), np.full(tp.shape, NETWORK_LATENCY_S)),
     )

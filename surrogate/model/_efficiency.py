@@ -325,14 +325,14 @@ def _recentred(x: npt.NDArray[np.float64], problem: EfficiencyProblem, prior_wei
     gives a vendor of several about their median (what most of them share)."""
     slices = _offset_slices(problem)
     vendor_of = dict(zip(problem.hardware, problem.vendors, strict=True))
+    hardware_vendors = np.array([vendor_of[name] for name in problem.hardware_names], dtype=object)
     out = x.copy()
     for vendor_field, hardware_field in (("vendor_log_speed", "hardware_log_speed"),
                                          ("vendor_log_compute", "hardware_log_compute")):
-        vendor_at = dict(zip(problem.vendor_names, range(len(x))[slices[vendor_field]], strict=True))
-        for vendor, v_at in vendor_at.items():
-            h_at = [at for name, at in zip(problem.hardware_names, range(len(x))[slices[hardware_field]], strict=True)
-                    if vendor_of[name] == vendor]
-            if not h_at:
+        hardware_at = np.arange(len(x))[slices[hardware_field]]
+        for vendor, v_at in zip(problem.vendor_names, range(len(x))[slices[vendor_field]], strict=True):
+            h_at = hardware_at[hardware_vendors == vendor]
+            if not len(h_at):
                 continue
             totals = out[v_at] + out[h_at]
             out[v_at] = _vendor_share(totals, prior_weight)
