@@ -254,3 +254,21 @@ def test_a_prompt_read_in_chunks_never_trained_on_is_far_and_says_so() -> None:
     assert combined["support_nearest"].tolist() == [
         "prompt tokens per pass of the weights 16 (nearest trained: 8192)", "", ""]
     assert combined["off_support"].tolist() == ["distance", "", ""]
+
+
+def test_another_release_is_other_software_even_on_the_same_date() -> None:
+    # vLLM 0.19.0 and the nightly nightly-5b8c30d62b754b57 are both dated 2026-04-03 (framework_versions.csv).
+    # Trained on the nightly, the nightly is seen software; 0.19.0 is not, nor is the nightly on another part.
+    nightly = "nightly-5b8c30d62b754b57"
+    table = synthetic_table().head(12).assign(framework_version=nightly)
+    model = tiny_model()
+    cfg, _, feats = model._physics(table)
+    support = fit_support(cfg, feats)
+    first = table.head(1).drop(columns="source", errors="ignore")
+    asked = pd.concat([first, first.assign(framework_version="0.19.0"),
+                       first.assign(hardware="a100-sxm4-80gb")], ignore_index=True)
+    asked_cfg, _, asked_feats = model._physics(asked)
+    assert asked_feats["software_year"].nunique() == 1  # one date for all three
+    zero = np.zeros(len(asked))
+    combined, _ = assess_by_metric({"itl_s": support}, asked_cfg, asked_feats, zero, zero)
+    assert combined["software_seen_in_training"].tolist() == [True, False, False]

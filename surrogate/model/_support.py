@@ -112,10 +112,21 @@ def sequences_of(cfg: pd.DataFrame) -> npt.NDArray[np.float64]:
 
 
 def _software_keys(cfg: pd.DataFrame, feats: pd.DataFrame) -> list[Any]:
-    """(accelerator, engine, software date rounded to a third of a day) per row: what "this engine at this
-    software on this accelerator" means (an unknown date is one value of its own, -1). An accelerator
-    measured only with 2024 releases is off the data with a 2026 one, however many other parts ran it."""
-    return [cfg["hardware"].astype(str), cfg["framework"].astype(str), _software_dates(feats)]
+    """(accelerator, engine, release as written, software date rounded to a third of a day) per row: what
+    "this engine at this software on this accelerator" means (an unknown date is one value of its own, -1).
+    An accelerator measured only with 2024 releases is off the data with a 2026 one, however many other parts
+    ran it; and another release is other software, whatever its date. By date alone the version split's
+    vLLM 0.19.0 rows on B200 were seen (the nightly ``nightly-5b8c30d62b754b57`` is dated at its first
+    measurement, 0.19.0's release day) and took the whole of a correction learned on older releases."""
+    return [cfg["hardware"].astype(str), cfg["framework"].astype(str), _release_written(cfg), _software_dates(feats)]
+
+
+def _release_written(cfg: pd.DataFrame) -> pd.Series:
+    """Each row's engine release as written; "" where the row states none, or only its source's era
+    (:data:`SOURCE_ERA_DATES`: a date, not a release)."""
+    written = (cfg["framework_version"] if "framework_version" in cfg
+               else pd.Series(pd.NA, index=cfg.index)).astype("string")
+    return written.where(~written.isin(list(SOURCE_ERA_DATES.values())), pd.NA).fillna("").astype(str)
 
 
 def _software_dates(feats: pd.DataFrame) -> npt.NDArray[np.float64]:
@@ -130,10 +141,7 @@ def _deployment_keys(cfg: pd.DataFrame, feats: pd.DataFrame) -> list[Any]:
     data), and their band covered 67.7% of its TTFTs where the deployment group's covered 73.6%."""
     lengths = {"input_len", "output_len"}
     columns = [cfg[c].astype(float) if c in lengths else cfg[c].astype(str) for c in MEASURED_DEPLOYMENT_COLUMNS]
-    written = (cfg["framework_version"] if "framework_version" in cfg
-               else pd.Series(pd.NA, index=cfg.index)).astype("string")
-    release = written.where(~written.isin(list(SOURCE_ERA_DATES.values())), pd.NA).fillna("").astype(str)
-    return [*columns, release, _software_dates(feats)]
+    return [*columns, _release_written(cfg), _software_dates(feats)]
 
 
 def vendors_of(cfg: pd.DataFrame) -> npt.NDArray[np.object_]:
@@ -257,7 +265,7 @@ class RowKeys:
     model_codes: npt.NDArray[np.intp]
     frameworks: list[Any]
     framework_codes: npt.NDArray[np.intp]
-    software: list[tuple[str, str, float]]
+    software: list[tuple[str, str, str, float]]
     software_codes: npt.NDArray[np.intp]
     points: npt.NDArray[np.float64]  # the distinct deployment points, unstandardised
     point_codes: npt.NDArray[np.intp]
@@ -277,7 +285,7 @@ class RowKeys:
         point_codes, first = distinct_rows(*raw.T) if len(raw) else (np.zeros(0, dtype=np.intp),
                                                                      np.zeros(0, dtype=np.intp))
         return cls(vendors, vendor_codes, list(zip(*hardware, strict=True)), hardware_codes, models, model_codes,
-                   frameworks, framework_codes, [(h, f, float(y)) for h, f, y in zip(*software, strict=True)],
+                   frameworks, framework_codes, [(h, f, r, float(y)) for h, f, r, y in zip(*software, strict=True)],
                    software_codes, raw[first], point_codes, (above == 0) & (below == 0),
                    [(m, float(i), float(o), f, b, r, float(y))
                     for m, i, o, f, b, r, y in zip(*deployment, strict=True)],
@@ -292,7 +300,7 @@ class Support:
     hardware: set[tuple[str, str]]
     models: set[str]
     frameworks: set[str]
-    software: set[tuple[str, str, float]]
+    software: set[tuple[str, str, str, float]]
     deployments: set[tuple[str, float, float, str, str, str, float]]
     workload_range: WorkloadRanges
     center: npt.NDArray[np.float64]
