@@ -15,7 +15,11 @@ from _tiny_model import synthetic_table, tiny_model
 from features.build import CATEGORICAL_FEATURES, FEATURE_COLUMNS, build_features
 from features.errors import ConfigError, IncompatibleBundleError, NotFittedError
 from surrogate.model import METRICS, SurrogateModel, load
+from surrogate.model._bundle import _TailTwins
 from surrogate.model._calibration import ADDED_GROWTH_GRID, Band, residual_band
+from surrogate.model._efficiency import efficiency_problem
+from surrogate.model._progress import Steps
+from surrogate.model._support import workload_tails
 
 UNSEEN = pd.DataFrame([{"hardware": "mi300x", "model": "mistralai/Mixtral-8x7B-v0.1", "framework": "vllm", "tp": 2,
                         "batching": "continuous", "concurrency": 32, "input_len": 512, "output_len": 256,
@@ -172,6 +176,26 @@ def test_each_workload_tail_is_rehearsed_beyond_the_range_it_kept() -> None:
     # rehearsal chose inside its grid (0: fixed seconds; the top: a ratio).
     for metric in ["ttft_s", "itl_s"]:
         assert 0.0 < tiny_model().fades_[metric].above[1].added_growth < ADDED_GROWTH_GRID[-1], metric
+
+
+def test_a_workload_tail_is_priced_by_the_efficiency_refit_without_it() -> None:
+    # A prediction beyond the range is priced by parameters fitted on none of its regime; so is its rehearsal.
+    # What a held row needed is then its need over the refit prior: over the full fit's, plus log(full / refit).
+    twins = _TailTwins(fold=0, held=np.array([True, False, True]), feats=pd.DataFrame({"f": [1.0, 2.0]}),
+                       est=pd.DataFrame({"ttft_s": [1.0, 2.0]}), row_est=pd.DataFrame({"ttft_s": [2.0, 8.0]}),
+                       above=np.ones((2, 3)), below=np.zeros((2, 3)), prior_est=pd.DataFrame({"ttft_s": [1.0, 4.0]}))
+    tail = twins.of_metric(np.ones(3, dtype=bool), "ttft_s", 0.0)
+    np.testing.assert_allclose(tail.growth, np.log([2.0, 4.0]))  # the full fit's growth from twin to row
+    np.testing.assert_allclose(tail.wanted(np.array([0.1, 0.2, 0.3])), [0.1 + np.log(2.0), 0.3 + np.log(2.0)])
+    unrefit = replace(twins, prior_est=None).of_metric(np.ones(3, dtype=bool), "ttft_s", 0.0)
+    np.testing.assert_allclose(unrefit.wanted(np.array([0.1, 0.2, 0.3])), [0.1, 0.3])
+    # Fitting does refit: the tiny table's tails each get the held rows' estimates without them.
+    model, table = tiny_model(), synthetic_table()
+    cfg, est, feats = model._physics(table)
+    tails = model._rehearsal_twins(cfg, est, feats, workload_tails(cfg))
+    refit = model._tail_priors(efficiency_problem(table), cfg, est, tails, Steps(None, 1.0))
+    assert tails and all(t.prior_est is not None and len(t.prior_est) == int(t.held.sum()) for t in refit)
+    assert any(not np.allclose(t.prior_est["ttft_s"], t.row_est["ttft_s"]) for t in refit)
 
 
 def test_a_newer_release_than_any_measured_on_the_vendor_widens_the_band_to_the_prior_as_measured() -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+from dataclasses import replace
 
 import numpy as np
 import pandas as pd
@@ -195,6 +196,10 @@ def test_row_bands_combine_kinds_range_and_distance() -> None:
     # above the range both sides widen; below it only the low side (P90 never falls as the workload grows)
     np.testing.assert_allclose(low, [-0.1, -0.3, -0.2 * 2.0, -0.4 * 1.2, 0.25 * -0.1 + 0.75 * -0.5, -0.2 * 3.0])
     np.testing.assert_allclose(high, [0.1, 0.4, 0.6 * 2.0, 0.1, 0.25 * 0.1 + 0.75 * 0.9, 0.1])
+    # The pooled band's rows lay log 0.5 past their ranges at the median: row 5, never rehearsed there, takes
+    # it at that distance (1.5 times), not at the least distance a tail was rehearsed at.
+    _, low, _ = row_bands(bands, support, above, below, replace(fades, pooled_extent_log=0.5))
+    np.testing.assert_allclose(low[[2, 3, 5]], [-0.2 * 2.0, -0.4 * 1.2, -0.2 * 1.5])
     # Nothing rehearsed at all: the band of every tail beyond the range, never widened.
     _, low, high = row_bands(bands, support, above, below)
     np.testing.assert_allclose(low[[2, 3, 5]], [-0.2, -0.2, -0.2])

@@ -352,6 +352,7 @@ class SurrogateModel:
         measured_rows = {m: learned_values(table, m) for m in METRICS}
         steps.total_units = steps.done_units + self._planned_units(folds, tails, measured_rows)
         held_out = self._held_out_estimates(problem, cfg, est, {k: folds[k] for k in _HELD_OUT_GROUPINGS}, steps)
+        tails = self._tail_priors(problem, cfg, est, tails, steps)
         self.models_: dict[str, lgb.Booster] = {}
         self.bands_: dict[str, dict[str, Band]] = {}
         self.train_rows_: dict[str, int] = {}
@@ -410,7 +411,7 @@ class SurrogateModel:
         """The rest of a fit in units (an efficiency refit 2, a LightGBM fit 1), for its progress."""
         units = 0.0
         if self.calibrate and self.fit_efficiency and self.physics:
-            units += 2.0 * sum(held_out_fits(folds[kind]) for kind in _HELD_OUT_GROUPINGS)
+            units += 2.0 * (sum(held_out_fits(folds[kind]) for kind in _HELD_OUT_GROUPINGS) + len(tails))
         for _, rows in measured_rows.values():
             if rows.sum() >= _MIN_ROWS_PER_METRIC:
                 rehearsals = sum(held_out_fits(rehearsable(f[rows], _MIN_ROWS_PER_METRIC)) for f in folds.values())
@@ -432,13 +433,38 @@ class SurrogateModel:
             held = [groups == group for group in np.unique(groups)]
             held = [mine for mine in held if not mine.all()]  # nothing would be left to fit on
             steps.start(f"efficiency without each {kind} ({len(held)} refits)", 2.0 * len(held))
-            tasks = [partial(_refit_without, problem.without(mine), self.efficiency_) for mine in held]
-            for mine, efficiency in zip(held, run_all(tasks, work=len(cfg) * len(tasks)), strict=True):
-                if efficiency is None:  # too few rows left: the group's own parameters are all there is
-                    continue
-                frame.loc[mine, list(METRICS)] = estimate(cfg[mine], normalized=True, efficiency=efficiency)[
-                    list(METRICS)].to_numpy()
+            for mine, refit in zip(held, self._estimates_without(problem, cfg, held), strict=True):
+                if refit is not None:
+                    frame.loc[mine, list(METRICS)] = refit.to_numpy()
             out[kind] = frame
+        return out
+
+    def _estimates_without(self, problem: EfficiencyProblem, cfg: pd.DataFrame,
+                           held: list[npt.NDArray[np.bool_]]) -> list[pd.DataFrame | None]:
+        """Per mask in ``held``, the held rows' achievable metrics with the efficiency parameters refit
+        without them (None where too few rows are left: the rows' own parameters are all there is)."""
+        tasks = [partial(_refit_without, problem.without(mine), self.efficiency_) for mine in held]
+        return [None if efficiency is None
+                else estimate(cfg[mine], normalized=True, efficiency=efficiency)[list(METRICS)]
+                for mine, efficiency in zip(held, run_all(tasks, work=len(cfg) * len(tasks)), strict=True)]
+
+    def _tail_priors(self, problem: EfficiencyProblem | None, cfg: pd.DataFrame, est: pd.DataFrame,
+                     tails: list[_TailTwins], steps: Steps) -> list[_TailTwins]:
+        """``tails`` with each tail's rows priced by the efficiency parameters refit without them, as a
+        prediction beyond the range is priced by parameters fitted on none of its regime.
+
+        Priced by the parameters fitted on them as well, the rehearsal measured only how the trees carry
+        over, not how the prior does: trained on batches of at most 16, vLLM's static latencies on MI300X at
+        128-256 sequences came out 1.6x slower than predicted (median), above P90 on 66% of them, while the
+        rehearsed band of static latency at 16x past the range was -0.17..+0.17 (log); its compute-bound
+        efficiency (-1.41 log in the full fit) had been fitted on batches it was rehearsing
+        (``surrogate evaluate --split batch``)."""
+        if not self.calibrate or problem is None or not tails:
+            return tails
+        steps.start(f"efficiency without each workload tail ({len(tails)} refits)", 2.0 * len(tails))
+        out = []
+        for tail, refit in zip(tails, self._estimates_without(problem, cfg, [t.held for t in tails]), strict=True):
+            out.append(tail if refit is None else replace(tail, prior_est=refit.reset_index(drop=True)))
         return out
 
     def _rehearsal_twins(self, cfg: pd.DataFrame, est: pd.DataFrame, feats: pd.DataFrame,
@@ -524,15 +550,17 @@ class SurrogateModel:
         # Per tail: the correction at each row (the twin's level plus the prior's growth past it) and the level.
         corrections = [values - slack[tail.held] for tail, values in zip(tails, learned, strict=True)]
         levels = [values - tail.slack for tail, values in zip(tails, learned, strict=True)]
-        fades = _rehearsed_fades(tails, levels, [wanted[tail.held] - (c - level)
+        fades = _rehearsed_fades(tails, levels, [tail.wanted(wanted) - (c - level)
                                                  for tail, c, level in zip(tails, corrections, levels, strict=True)])
         if self.physics:
             fades = _with_added_growth(fades, tails, levels, wanted)
-        residuals = [wanted[tail.held] - fades.apply(c, level, tail.above, tail.below,
+        residuals = [tail.wanted(wanted) - fades.apply(c, level, tail.above, tail.below,
                                                      tail.growth if self.physics else None)
                      for tail, c, level in zip(tails, corrections, levels, strict=True)]
         pooled = residual_band(np.concatenate(residuals) if residuals else np.array([]))
-        return pooled, _with_tail_bands(fades, tails, residuals)
+        distances = np.concatenate([tail.distance for tail in tails]) if tails else np.array([])
+        reach = float(np.median(distances[distances > 0])) if np.any(distances > 0) else 0.0
+        return pooled, replace(_with_tail_bands(fades, tails, residuals), pooled_extent_log=reach)
 
     def _metadata(self, table: pd.DataFrame) -> dict[str, Any]:
         """What a bundle records about itself: versions, seed, data and catalog fingerprints, offsets."""
@@ -760,14 +788,20 @@ class _TailTwins:
     row_est: pd.DataFrame  # the held rows' own estimates, where they lie
     above: npt.NDArray[np.float64]
     below: npt.NDArray[np.float64]
+    # The held rows' estimates with the efficiency parameters refit without them (``_tail_priors``); None:
+    # priced as ``row_est`` (no refit).
+    prior_est: pd.DataFrame | None = None
 
     def of_metric(self, rows: npt.NDArray[np.bool_], metric: str, growth_slack: float) -> _Tail:
-        """The tail among one metric's measured ``rows``, with that metric's slack x log(prior) at the twins
-        and the prior's growth (log) from each twin to its row."""
+        """The tail among one metric's measured ``rows``, with that metric's slack x log(prior) at the twins,
+        the prior's growth (log) from each twin to its row, and how much slower (log) the prior fitted with
+        the held rows prices them than the one refit without them."""
         mine = rows[self.held]
         twin_log = np.log(self.est[metric].to_numpy()[mine])
-        return _Tail(self.fold, self.held[rows], self.feats[mine], growth_slack * twin_log,
-                     np.log(self.row_est[metric].to_numpy()[mine]) - twin_log, self.above[mine], self.below[mine])
+        row_log = np.log(self.row_est[metric].to_numpy()[mine])
+        refit = row_log if self.prior_est is None else np.log(self.prior_est[metric].to_numpy()[mine])
+        return _Tail(self.fold, self.held[rows], self.feats[mine], growth_slack * twin_log, row_log - twin_log,
+                     self.above[mine], self.below[mine], row_log - refit)
 
 
 @dataclass(frozen=True)
@@ -782,6 +816,14 @@ class _Tail:
     growth: npt.NDArray[np.float64]
     above: npt.NDArray[np.float64]
     below: npt.NDArray[np.float64]
+    # log(prior fitted with the held rows / prior refit without them) at each held row: what it adds to the
+    # correction the row needed (:meth:`wanted`).
+    prior_shift: npt.NDArray[np.float64]
+
+    def wanted(self, wanted: np.ndarray) -> npt.NDArray[np.float64]:
+        """The held rows' needed corrections over the prior refit without them, from ``wanted`` (every row's
+        over the prior fitted on all)."""
+        return np.asarray(wanted[self.held] + self.prior_shift, dtype=float)
 
     @property
     def slower_side(self) -> bool:
@@ -826,7 +868,7 @@ def _with_added_growth(fades: WorkloadFades, tails: list[_Tail], levels: list[np
         if tail.slower_side:
             continue
         faded = fade_share(fades.below, tail.below, past_rehearsal=True) * level
-        power = added_growth_power(faded, wanted[tail.held], tail.growth, tail.distance)
+        power = added_growth_power(faded, tail.wanted(wanted), tail.growth, tail.distance)
         above[tail.fold] = replace(above[tail.fold], added_growth=power)
     return replace(fades, above=tuple(above))
 
