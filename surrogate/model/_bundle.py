@@ -133,7 +133,9 @@ __all__ = ["SurrogateModel", "METRICS", "BUNDLE_FORMAT", "check_columns", "finge
 #     ``hardware_log_compute``).
 # 21: a measured deployment's P10 from rows held out at random (the ``measured`` bands, ``deployment_measured``).
 # 22: the support distance reads the prompt tokens per pass of the weights (a chunked prefill).
-BUNDLE_FORMAT = 22
+# 23: software support keyed by the release as written as well as its date; workload tails rehearsed against the
+#     prior refit without them, the pooled band read at its rows' median distance (``pooled_extent_log``).
+BUNDLE_FORMAT = 23
 # Groupings whose held-out rehearsal refits the achievable prior without the group (its vendor or engine
 # offset falls back to zero, as it would for a vendor or engine never measured).
 _HELD_OUT_GROUPINGS = ("vendor", "hardware", "model", "framework")

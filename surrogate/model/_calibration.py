@@ -507,12 +507,12 @@ class WorkloadFades:
         90-97% of the batch split while rehearsing nothing that far.
         """
         found = [fade.extent_log for fade in (*self.above, *self.below) if fade.extent_log > 0]
-        least = self.pooled_extent_log or (min(found) if found else np.inf)
+        pooled_at = self.pooled_extent_log or (min(found) if found else np.inf)
         for fades, distance, upwards in ((self.above, above, True), (self.below, below, False)):
             for d in range(distance.shape[1]):
                 fade = fades[d] if d < len(fades) else Fade()
                 band = (fade.low_log, fade.high_log) if fade.extent_log > 0 else (pooled.low_log, pooled.high_log)
-                widened = np.maximum(distance[:, d] / (fade.extent_log or least), 1.0)
+                widened = np.maximum(distance[:, d] / (fade.extent_log or pooled_at), 1.0)
                 beyond = distance[:, d] > 0
                 low = np.where(beyond, np.minimum(low, band[0] * widened), low)
                 if upwards:
