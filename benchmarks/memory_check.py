@@ -30,7 +30,8 @@ from surrogate.ingest import SHARED_SOURCES, load_shared
 
 DEFAULT_OUT = Path(__file__).parent / "results" / "memory_check.txt"
 # A marketed HBM size is binary: an "A100 40GB" has 40 GiB (nvidia-smi: 40960 MiB). Catalog rows with a
-# whole-number memory_gb carry the marketed figure; the rest (GB200, GB300, B300) are nvidia-smi bytes.
+# whole-number memory_gb carry the marketed figure (the parts no reference gives in bytes: MI300X, Gaudi 2, ...);
+# the rest hold bytes / 1e9 as nvidia-smi or aiconfigurator's system files give them (H100 80 GiB, B200 180 GiB).
 _GIB_PER_GB = 2**30 / 1e9
 # DeepSpeed FastGen runs at most this many tokens per forward pass (deepspeed/inference/v2/ragged/
 # manager_configs.py DSStateManagerConfig.max_ragged_batch_size, default 768).

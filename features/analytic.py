@@ -346,8 +346,8 @@ def _memory(specs: pd.DataFrame, w: _Workload, s: dict[str, FloatArray]) -> tupl
     activation peak is that of the largest forward pass this workload runs: the prompts arriving
     per step (continuous) or the whole batch's prompts (static), in chunks of the prefill budget.
     An engine may reserve more at start-up (vLLM profiles a pass of ``max_num_batched_tokens``);
-    sizing for that would take the catalog's device capacities in bytes rather than marketed GB,
-    which understate HBM parts by 7% (see benchmarks/results/memory_check.txt).
+    sizing for that needs device capacities in bytes: the catalog holds NVIDIA's so (80 GiB, not 80e9 B),
+    while the parts no reference gives in bytes keep their marketed size, 7% under a binary HBM capacity.
     """
     chunk = np.where(np.isnan(w.chunk), np.inf, w.chunk)
     workload_tokens = np.where(w.continuous, np.maximum(w.sequences / w.out_len, 1.0) * w.in_len,

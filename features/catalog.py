@@ -9,13 +9,14 @@ through :func:`resolve_model_name`.
 
 from __future__ import annotations
 
+import csv
 import json
 import logging
 from dataclasses import dataclass, field, replace
 from functools import cache
 from importlib import resources
 from pathlib import Path
-from typing import Any
+from typing import Any, TextIO
 
 import pandas as pd
 
@@ -116,7 +117,9 @@ def _read_csv(name: str, required: list[str], path: Path | None = None) -> pd.Da
     """A catalog CSV as text cells; ``path`` reads a user's file of the same form instead of the packaged one."""
     path = Path(str(_DATA / name)) if path is None else path
     try:
-        with path.open("r", encoding="utf-8") as handle:
+        with path.open("r", encoding="utf-8", newline="") as handle:
+            _check_field_counts(path, handle)
+            handle.seek(0)
             table = pd.read_csv(handle, dtype=str, keep_default_na=False)
     except FileNotFoundError as exc:
         raise DataError(f"catalog file {path} is missing; reinstall the package") from exc
@@ -128,6 +131,18 @@ def _read_csv(name: str, required: list[str], path: Path | None = None) -> pd.Da
         if len(blank):
             raise DataError(f"{path}:{blank[0] + 2}: required field '{column}' is blank")
     return table
+
+
+def _check_field_counts(path: Path, handle: TextIO) -> None:
+    """Refuse a record with more or fewer fields than the header, naming its line: pandas would take the
+    extra fields of a first record for an index (an unquoted comma in a note then read as a blank field
+    of some other row), and of a later one raise without the file's name."""
+    reader = csv.reader(handle)
+    header = next(reader, [])
+    for record in reader:
+        if record and len(record) != len(header):
+            raise DataError(f"{path}:{reader.line_num}: {len(record)} fields where the header has {len(header)} "
+                            "(a comma in an unquoted field? quote it)")
 
 
 def _to_float(table: pd.DataFrame, columns: list[str], file: str) -> pd.DataFrame:

@@ -57,7 +57,7 @@ def test_llama3_8b_on_two_h100_by_hand() -> None:
     assert f["log_mem_bw_gbps"] == pytest.approx(math.log(3350))  # H100 SXM HBM3 3350 GB/s
     assert f["log_matmul_peak_tflops"] == pytest.approx(math.log(989.4))  # dense bf16
     assert f["log_attention_peak_tflops"] == pytest.approx(math.log(989.4))  # dense fp16
-    assert f["log_memory_gb"] == pytest.approx(math.log(80))
+    assert f["log_memory_gb"] == pytest.approx(math.log(80 * 2**30 / 1e9))  # 80 GiB
     assert f["log_link_bw_gbps"] == pytest.approx(math.log(450))  # tp 2 inside the NVLink domain
     assert f["ridge_flops_per_byte"] == pytest.approx(989.4e12 / 3350e9)  # 295.3 FLOP/byte
     assert f["log_total_params"] == pytest.approx(math.log(LLAMA3_8B_PARAMS))

@@ -24,9 +24,9 @@ def test_required_hardware_present_with_sources() -> None:
 
 def test_hardware_specs_match_datasheets() -> None:
     a100 = catalog.get_hardware("a100-sxm4-40gb")
-    assert (a100.memory_gb, a100.mem_bw_gbps, a100.peak_tflops["fp16"]) == (40, 1555, 312)
+    assert (a100.memory_gb, a100.mem_bw_gbps, a100.peak_tflops["fp16"]) == (40 * 2**30 / 1e9, 1555, 312)  # 40 GiB
     h100 = catalog.get_hardware("h100-sxm")
-    assert (h100.memory_gb, h100.mem_bw_gbps, h100.intra_node_bw_gbps) == (80, 3350, 450)
+    assert (h100.memory_gb, h100.mem_bw_gbps, h100.intra_node_bw_gbps) == (80 * 2**30 / 1e9, 3350, 450)
     assert "fp8" not in a100.peak_tflops and h100.peak_tflops["fp8"] == pytest.approx(1978.9)
     assert catalog.get_hardware("b200").peak_tflops["fp4"] == 9000
 

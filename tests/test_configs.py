@@ -381,7 +381,7 @@ def test_gather_specs_maps_every_row_to_its_own_catalog_numbers() -> None:
     assert specs.index.tolist() == [30, 10, 20]
     assert specs["vendor"].tolist() == ["NVIDIA", "AMD", "NVIDIA"]
     assert specs["mem_bw_gbps"].tolist() == [3350.0, 5300.0, 1555.0]  # H100 SXM, MI300X, A100 40GB datasheets
-    assert specs["memory_gb"].tolist() == [80.0, 192.0, 40.0]
+    assert specs["memory_gb"].tolist() == [80 * 2**30 / 1e9, 192.0, 40 * 2**30 / 1e9]  # 80 GiB, 192 GB, 40 GiB
     assert specs["num_layers"].tolist() == [32.0, 61.0, 32.0]
     assert specs["hidden_size"].tolist() == [4096.0, 7168.0, 4096.0]
     assert specs["is_mla"].tolist() == [0.0, 1.0, 0.0]

@@ -29,8 +29,8 @@ from surrogate.optimize import (
 LLAMA2_70B = "meta-llama/Llama-2-70b-hf"  # 68.98e9 parameters: 137.95 GB of fp16 weights
 LLAMA3_8B = "meta-llama/Meta-Llama-3-8B"
 # 70B at fp16 with one short request needs ~138.6 GB in all (README `surrogate estimate` example):
-# 2 x 36 GB usable on a100-sxm4-40gb = 72 GB is too little, 4 x 36 GB = 144 GB holds it;
-# 2 x 72 GB usable on h100-sxm = 144 GB holds it.
+# 2 x 38.65 GB usable on a100-sxm4-40gb (0.9 x 40 GiB) = 77.3 GB is too little, 4 x 38.65 GB = 154.6 GB holds it;
+# 2 x 77.3 GB usable on h100-sxm (0.9 x 80 GiB) = 154.6 GB holds it.
 LLAMA2_70B_TOTAL_GB = 138.6
 
 
@@ -51,7 +51,7 @@ def _usable_gb(hardware: str) -> float:
 
 def test_llama2_70b_needs_four_a100_40gb_at_tp4() -> None:
     usable = _usable_gb("a100-sxm4-40gb")
-    assert usable == pytest.approx(36.0)
+    assert usable == pytest.approx(0.9 * 40 * 2**30 / 1e9)
     assert 2 * usable < LLAMA2_70B_TOTAL_GB < 4 * usable
     assert fewest_devices(_config()) == (4, 4, 1)
 
@@ -67,7 +67,7 @@ def test_layer_split_engines_get_pipeline_stages_only() -> None:
 
 
 def test_nothing_fits_even_at_the_most_devices_tried() -> None:
-    assert fewest_devices(_config(), max_devices=2) is None  # 2 x 36 GB < 138.6 GB
+    assert fewest_devices(_config(), max_devices=2) is None  # 2 x 38.65 GB < 138.6 GB
     assert fewest_devices(_config(model="meta-llama/Llama-3.1-405B", hardware="l4"), max_devices=8) is None
 
 

@@ -82,6 +82,17 @@ def test_bad_user_file_names_its_line(user_file: Path) -> None:
         catalog.hardware_table()
 
 
+def test_hand_edited_user_file_with_an_unquoted_comma_names_its_line(user_file: Path) -> None:
+    save_user_hardware(host_catalog_row(_CPU, mem_bw_gbps=300.0, fp32_tflops=5.0, how="test"))
+    lines = user_file.read_text(encoding="utf-8").splitlines()
+    fields = len(lines[0].split(","))
+    user_file.write_text(lines[0] + "\n" + lines[1] + ",an unquoted, note\n", encoding="utf-8")
+    catalog.reload_hardware()
+    with pytest.raises(DataError, match=f"^{user_file}:2: {fields + 2} fields where the header has {fields} "
+                                        r"\(a comma in an unquoted field\? quote it\)$"):
+        catalog.hardware_table()
+
+
 def test_host_before_probe_says_to_probe(user_file: Path) -> None:
     with pytest.raises(DataError, match=r"has not been measured yet: run `surrogate hardware probe` first"):
         catalog.resolve_hardware("host")

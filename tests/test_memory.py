@@ -41,13 +41,13 @@ def test_llama3_8b_on_one_h100_sxm_by_hand() -> None:
     assert mem.activation_bytes[0] == pytest.approx(211_767_296, rel=1e-12)
     # one device: CUDA context/workspaces only, no NCCL buffers
     assert np.broadcast_to(mem.overhead_bytes, (1,))[0] == pytest.approx(551e6)
-    # H100 SXM 80 GB, vLLM gpu_memory_utilization 0.9 -> 72 GB usable
-    assert mem.usable_bytes[0] == pytest.approx(72e9)
+    # H100 SXM 80 GiB, vLLM gpu_memory_utilization 0.9 -> 77,309,411,328 bytes usable
+    assert mem.usable_bytes[0] == pytest.approx(0.9 * 80 * 2**30)
     expected_total = 16_059_990_016 + 524_288_000 + 211_767_296 + 551e6
     assert mem.total_bytes[0] == pytest.approx(expected_total, rel=1e-12)
     assert bool(mem.fits[0])
-    # (72e9 - 16,059,990,016 - 211,767,296 - 551e6) / 131,072,000 = 420.97 -> 420 sequences
-    assert mem.max_sequences[0] == 420
+    # (77,309,411,328 - 16,059,990,016 - 211,767,296 - 551e6) / 131,072,000 = 461.48 -> 461 sequences
+    assert mem.max_sequences[0] == 461
 
 
 def test_tensor_parallel_splits_weights_and_kv_heads_then_replicates_kv() -> None:
@@ -125,8 +125,8 @@ def test_runtime_overhead_is_aiconfigurator_other_mem() -> None:
 
 
 @pytest.mark.parametrize(("hardware", "framework", "usable"), [
-    ("h100-sxm", "vllm", 80e9 * 0.90),       # 80 GB, gpu_memory_utilization 0.9
-    ("a100-sxm4-40gb", "llama.cpp", 40e9),   # llama.cpp reserves no fraction
+    ("h100-sxm", "vllm", 80 * 2**30 * 0.90),  # 80 GiB, gpu_memory_utilization 0.9
+    ("a100-sxm4-40gb", "llama.cpp", 40 * 2**30),  # llama.cpp reserves no fraction
     ("mi300x", "vllm", 192e9 * 0.90),        # MI300X 192 GB HBM3
 ])
 def test_usable_memory_is_capacity_times_framework_fraction(hardware: str, framework: str, usable: float) -> None:
@@ -141,18 +141,19 @@ KV_8B_1000_TOKENS = 131_072_000
 
 
 def test_tensorrt_llm_gives_the_kv_cache_90_percent_of_the_free_memory() -> None:
-    # KvCacheConfig.free_gpu_memory_fraction 0.9: pool = 0.9 * (80e9 - 16,822,757,312) = 56,859,518,419 bytes.
+    # KvCacheConfig.free_gpu_memory_fraction 0.9: pool = 0.9 * (80 GiB - 16,822,757,312) = 62,168,929,747 bytes.
     mem = memory(specs_for(framework="tensorrt-llm"), sequences=4, seq_len=1000, prefill_tokens=2048)
-    assert mem.usable_bytes[0] == pytest.approx(FIXED_8B_BYTES + 0.9 * (80e9 - FIXED_8B_BYTES), rel=1e-12)
-    assert mem.usable_bytes[0] == pytest.approx(73_682_275_731.2, rel=1e-12)
-    assert mem.max_sequences[0] == 433  # 56,859,518,419 / 131,072,000 = 433.8
+    assert mem.usable_bytes[0] == pytest.approx(FIXED_8B_BYTES + 0.9 * (80 * 2**30 - FIXED_8B_BYTES), rel=1e-12)
+    assert mem.usable_bytes[0] == pytest.approx(78_991_687_059.2, rel=1e-12)
+    assert mem.max_sequences[0] == 474  # 62,168,929,747 / 131,072,000 = 474.3
 
 
 def test_deepspeed_fastgen_keeps_one_gigabyte_out_of_the_free_memory() -> None:
-    # MemoryConfig RESERVE 1_000_000_000: usable = 80e9 - 1e9; (79e9 - 16,822,757,312) / 131,072,000 = 474.4
+    # MemoryConfig RESERVE 1_000_000_000: usable = 80 GiB - 1e9 = 84,899,345,920;
+    # (84,899,345,920 - 16,822,757,312) / 131,072,000 = 519.4
     mem = memory(specs_for(framework="deepspeed-mii"), sequences=4, seq_len=1000, prefill_tokens=2048)
-    assert mem.usable_bytes[0] == pytest.approx(79e9)
-    assert mem.max_sequences[0] == 474
+    assert mem.usable_bytes[0] == pytest.approx(80 * 2**30 - 1e9)
+    assert mem.max_sequences[0] == 519
 
 
 @pytest.mark.parametrize(("hardware", "tp", "reserved_mib"), [
@@ -162,7 +163,7 @@ def test_deepspeed_fastgen_keeps_one_gigabyte_out_of_the_free_memory() -> None:
     ("a100-sxm4-40gb", 8, 512 + 1.5 * 4096 + 2 * 160 + 1024),  # tp >= 4: graphs 160
     ("h100-sxm", 1, 512 + 1.5 * 8192 + 2 * 256 + 128),        # < 90 GiB: chunk 8192, graphs 256 = 13,440 MiB
     ("h100-sxm", 8, 512 + 1.5 * 8192 + 2 * 512 + 1024),       # 14,848 MiB
-    ("b200", 1, 512 + 1.5 * 16384 + 2 * 512 + 128),           # 180e9 B = 171,661 MiB > 160 GiB: chunk 16k
+    ("b200", 1, 512 + 1.5 * 16384 + 2 * 512 + 128),           # 180 GiB = 184,320 MiB > 160 GiB: chunk 16k
 ])
 def test_sglang_reserve_follows_its_default_mem_fraction_static(hardware: str, tp: int, reserved_mib: float) -> None:
     capacity = specs_for(hardware=hardware)["memory_gb"].to_numpy() * 1e9
@@ -170,24 +171,24 @@ def test_sglang_reserve_follows_its_default_mem_fraction_static(hardware: str, t
 
 
 def test_sglang_usable_is_capacity_less_its_reserve_with_activations_inside_it() -> None:
-    # 80e9 - 13,440 MiB (14,092,861,440) + the 211,767,296 bytes of activations that live in the reserve
+    # 80 GiB - 13,440 MiB (14,092,861,440) + the 211,767,296 bytes of activations that live in the reserve
     mem = memory(specs_for(framework="sglang"), sequences=4, seq_len=1000, prefill_tokens=2048)
-    assert mem.usable_bytes[0] == pytest.approx(80e9 - 13_440 * 2**20 + 211_767_296, rel=1e-12)
-    assert mem.max_sequences[0] == 376  # (66,118,905,856 - 16,822,757,312) / 131,072,000 = 376.1
+    assert mem.usable_bytes[0] == pytest.approx(80 * 2**30 - 13_440 * 2**20 + 211_767_296, rel=1e-12)
+    assert mem.max_sequences[0] == 421  # (72,018,251,776 - 16,822,757,312) / 131,072,000 = 421.1
 
 
 def test_vllm_cuda_graphs_come_from_what_its_budget_leaves() -> None:
     # 0.698 GB of graphs fit in the 10% vLLM leaves of any catalog GPU; on a 5 GB device they would not:
     # usable = min(0.9 * 5e9, 5e9 - 0.698e9) = 4.302e9.
     specs = specs_for()
-    assert memory(specs).usable_bytes[0] == pytest.approx(72e9)
+    assert memory(specs).usable_bytes[0] == pytest.approx(0.9 * 80 * 2**30)
     tiny = specs.assign(memory_gb=5.0)
     assert memory(tiny).usable_bytes[0] == pytest.approx(5e9 - 0.698e9)
 
 
 def test_llama2_70b_fits_two_h100_but_not_one() -> None:
-    # 68,975,329,280 params * 2 bytes = 137.95 GB of weights: over one H100's 72 GB usable; 68.98 GB each on two,
-    # + 0.551 GB runtime + 0.359 GB NCCL + a few MB of KV and activations = 69.9 GB <= 72 GB.
+    # 68,975,329,280 params * 2 bytes = 137.95 GB of weights: over one H100's 77.3 GB usable; 68.98 GB each on two,
+    # + 0.551 GB runtime + 0.359 GB NCCL + a few MB of KV and activations = 69.9 GB <= 77.3 GB.
     specs = specs_for(model="meta-llama/Llama-2-70b-hf", weight_dtype="fp16")
     assert not memory(specs, tp=1).fits[0]
     two = memory(specs, tp=2, seq_len=128)

@@ -74,15 +74,15 @@ def test_vllm_runs_an_offline_batch_its_kv_cache_cannot_hold() -> None:
     # = 838,860,800, plus fp32 logits of 256 sequences: 256 x 128,256 x 4 = 131,334,144.
     activations = 8192 * (2 * 4096 + 3 * 14336) * 2 + 256 * 128256 * 4
     assert result["mem_activations_gb"] * 1e9 == pytest.approx(activations)
-    # 0.9 x 40 GB - weights - activations - runtime = 18,418,815,040 bytes for the KV cache; one sequence
-    # holds 4096 x 131,072 = 536,870,912 bytes: 34 sequences at once (34.3), the other 222 wait.
-    free = 0.9 * 40e9 - WEIGHT_BYTES - activations - RUNTIME_BYTES
-    assert free == pytest.approx(18_418_815_040)
-    assert result["max_batch_size"] == 34
-    assert result["mem_kv_gb"] * 1e9 == pytest.approx(34 * 4096 * KV_BYTES_PER_TOKEN)
+    # 0.9 x 40 GiB - weights - activations - runtime = 21,073,520,704 bytes for the KV cache; one sequence
+    # holds 4096 x 131,072 = 536,870,912 bytes: 39 sequences at once (39.3), the other 217 wait.
+    free = 0.9 * 40 * 2**30 - WEIGHT_BYTES - activations - RUNTIME_BYTES
+    assert free == pytest.approx(21_073_520_704)
+    assert result["max_batch_size"] == 39
+    assert result["mem_kv_gb"] * 1e9 == pytest.approx(39 * 4096 * KV_BYTES_PER_TOKEN)
     assert result["fits"]
-    # 18,418,815,040 / 256 sequences / 131,072 bytes per token = 548.9: the longest context 256 hold at once.
-    assert result["max_context_tokens"] == 548
+    # 21,073,520,704 / 256 sequences / 131,072 bytes per token = 628.0: the longest context 256 hold at once.
+    assert result["max_context_tokens"] == 628
 
 
 def test_a_static_engine_must_hold_the_whole_batch() -> None:
@@ -102,8 +102,8 @@ def test_a_static_engine_must_hold_the_whole_batch() -> None:
 
 
 def test_continuous_engines_fit_when_one_full_sequence_fits() -> None:
-    # Meta-Llama-3-70B bf16 on one H200 (141 GB): 141.1 GB of weights leave vLLM's 126.9 GB no room at all;
-    # on two, 70.6 GB each leave about 54 GB, so any concurrency runs (the rest queue).
+    # Meta-Llama-3-70B bf16 on one H200 (141 GiB): 141.1 GB of weights leave vLLM's 136.3 GB no room at all;
+    # on two, 70.6 GB each leave about 65 GB, so any concurrency runs (the rest queue).
     one_gpu = estimate(row(hardware="h200", model="meta-llama/Meta-Llama-3-70B", batching="continuous",
                            concurrency=512)).iloc[0]
     assert not one_gpu["fits"] and one_gpu["max_batch_size"] == 0 and one_gpu["max_context_tokens"] == 0
@@ -114,7 +114,7 @@ def test_continuous_engines_fit_when_one_full_sequence_fits() -> None:
 
 
 def test_longest_context_is_capped_at_the_model_window() -> None:
-    # One Llama-3-8B sequence on an H100 could hold ~420,000 tokens of KV, but the model takes 8192.
+    # One Llama-3-8B sequence on an H100 could hold ~463,000 tokens of KV, but the model takes 8192.
     result = estimate(row(hardware="h100-sxm", batching="continuous", concurrency=1)).iloc[0]
     assert result["max_context_tokens"] == 8192
 
