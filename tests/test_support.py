@@ -11,7 +11,7 @@ from _tiny_model import synthetic_table, tiny_model
 from surrogate.model import SurrogateModel
 from surrogate.model._calibration import Band, rehearsable, residual_band
 from surrogate.model._software import with_source_eras
-from surrogate.model._support import Support, assess_by_metric, fit_support, workload_tails
+from surrogate.model._support import Support, assess_by_metric, fit_support, kind_folds, workload_tails
 
 _8B, _70B = "meta-llama/Llama-3.1-8B", "meta-llama/Llama-3.1-70B"
 
@@ -272,3 +272,14 @@ def test_another_release_is_other_software_even_on_the_same_date() -> None:
     zero = np.zeros(len(asked))
     combined, _ = assess_by_metric({"itl_s": support}, asked_cfg, asked_feats, zero, zero)
     assert combined["software_seen_in_training"].tolist() == [True, False, False]
+
+
+def test_each_engines_newest_release_is_rehearsed_in_a_fold_of_its_own() -> None:
+    # Pooled as one group, one engine's release decided the trust for every engine's next one.
+    cfg = pd.DataFrame({"framework": ["vllm", "vllm", "sglang", "sglang", "vllm", "llama.cpp"],
+                        "hardware": ["h100-sxm"] * 6, "model": [_8B] * 6})
+    feats = pd.DataFrame({"software_year": [6.2, 6.0, 6.1, 6.1, 6.2, 4.5]})
+    recorded = np.array([True, True, True, True, False, False])  # the last two: their source's era
+    software = kind_folds(cfg, feats, recorded, np.zeros(6, dtype=np.int64))["software"]
+    assert software[[1, 4, 5]].tolist() == [-1, -1, -1]  # an older release, and unrecorded ones: always trained
+    assert software[2] == software[3] >= 0 and software[0] >= 0 and software[0] != software[2]
