@@ -13,6 +13,7 @@ from pathlib import Path
 
 import pytest
 from _llama import SERVER, unavailable
+from _tiny_model import tiny_model
 
 from surrogate.ingest import SHARED_SOURCES, shared_datasets_dir
 
@@ -27,13 +28,15 @@ RUNS = [
     ("memory_check.py", ["--out", "{tmp}/memory_check.txt"], "predicted not to fit", True),
     ("open_loop.py", ["--quick"], "measured rate / predicted capacity", True),
     ("expert_parallel.py", [], "expert parallel, attention data parallel", True),
-    ("optimize_speed.py", ["--repeats", "1", "--cores", "", "--only", "64 users,DeepSeek-V3"],
+    ("optimize_speed.py", ["--repeats", "1", "--cores", "", "--only", "64 users"],
      "configurations evaluated", False),
     ("optimize_workers.py", ["--trials", "6", "--repeats", "1", "--workers", "1,2"], "worker", False),
     ("optimizer_quality.py", ["--budgets", "10", "--seeds", "0"], "", False),
     ("regret.py", ["--folds", "2", "--n-estimators", "10"], "median regret", True),
     ("roofline_baseline.py", [], "", True),
-    ("speed.py", ["--rows", "2000", "--repeats", "1", "--skip-train"], "configurations/s", False),
+    # A tiny bundle: compiling the default's trees would take half a minute of the smoke run.
+    ("speed.py", ["--rows", "2000", "--repeats", "1", "--skip-train", "--model-file", "{tmp}/tiny.joblib"],
+     "configurations/s", False),
     ("startup.py", ["--repeats", "1"], "", False),
 ]
 
@@ -53,6 +56,8 @@ def test_benchmark_script_runs(script: str, args: list[str], expected: str, need
             SERVER.find_binary()
         except SERVER.LlamaServerUnavailable as exc:
             unavailable(exc)
+    if "{tmp}/tiny.joblib" in args:
+        tiny_model().save(tmp_path / "tiny.joblib")
     command = [sys.executable, str(REPO / "benchmarks" / script), *(a.format(tmp=tmp_path) for a in args)]
     env = {**os.environ, "OMP_WAIT_POLICY": "PASSIVE"}
     done = subprocess.run(command, cwd=tmp_path, capture_output=True, text=True, env=env, timeout=300, check=False)
