@@ -16,7 +16,6 @@ from surrogate.model._calibration import (
     CELL_PREFIX,
     MEASURED_PREFIX,
     MIN_CELL_ROWS,
-    SOFTWARE_PREFIX,
     Band,
     Fade,
     WorkloadFades,
@@ -25,9 +24,7 @@ from surrogate.model._calibration import (
     band_cells,
     cell_bands,
     deployment_folds,
-    engine_trusts,
     fade_share,
-    group_slopes,
     growth_slack,
     model_folds,
     out_of_fold,
@@ -166,72 +163,6 @@ def test_the_between_engine_variance_is_paule_mandel_s_so_one_tight_engine_does_
     assert pooled_slope(c, y, groups) == pytest.approx(paule_mandel, abs=1e-4)
     assert paule_mandel == pytest.approx(0.595, abs=0.01)
     assert dersimonian_laird == pytest.approx(0.607, abs=0.01)
-
-
-def _slopes_data(slopes: dict[str, float], noise: dict[str, float], rows: int = 200
-                 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    rng = np.random.default_rng(1)
-    c, y, groups = [], [], []
-    for name, slope in slopes.items():
-        x = rng.normal(size=rows)
-        c.append(x)
-        y.append(slope * x + noise[name] * rng.normal(size=rows))
-        groups += [name] * rows
-    return np.concatenate(c), np.concatenate(y), np.array(groups)
-
-
-def test_each_groups_own_slope_is_shrunk_toward_the_pool_by_how_surely_it_was_measured() -> None:
-    from statsmodels.stats.meta_analysis import combine_effects
-
-    # Three tight groups that disagree (0, 0.4, 0.8) and a noisy one: tau^2 is large beside the tight
-    # groups' variances, so they keep their own slopes; the noisy one keeps less of its own.
-    c, y, groups = _slopes_data({"a": 0.0, "b": 0.4, "c": 0.8, "d": 1.0},
-                                {"a": 0.05, "b": 0.05, "c": 0.05, "d": 3.0})
-    pooled, own = group_slopes(c, y, groups)
-    assert pooled == pooled_slope(c, y, groups)
-    b, v = [], []
-    for name in "abcd":
-        mine = groups == name
-        slope = c[mine] @ y[mine] / (c[mine] @ c[mine])
-        residual = y[mine] - slope * c[mine]
-        b.append(np.clip(slope, 0.0, 1.0))
-        v.append(residual @ residual / (mine.sum() - 1) / (c[mine] @ c[mine]))
-    tau2 = combine_effects(np.array(b), np.array(v), method_re="pm").tau2
-    for name, slope, variance in zip("abcd", b, v, strict=True):
-        assert own[name] == pytest.approx(pooled + tau2 / (tau2 + variance) * (slope - pooled))
-    assert own["a"] == pytest.approx(0.0, abs=0.01) and own["c"] == pytest.approx(0.8, abs=0.01)
-    assert abs(own["d"] - pooled) < abs(b[3] - pooled)
-    # groups that agree (tau^2 = 0) all take the pool; one group alone is the pool
-    c, y, groups = _slopes_data({"a": 0.5, "b": 0.5}, {"a": 0.0, "b": 0.0})
-    pooled, own = group_slopes(c, y, groups)
-    assert own == {"a": pytest.approx(pooled), "b": pytest.approx(pooled)} and pooled == pytest.approx(0.5)
-    assert group_slopes(c[:200], y[:200], groups[:200]) == (pytest.approx(0.5), {"a": pytest.approx(0.5)})
-
-
-def test_a_new_release_takes_the_lesser_of_its_engines_own_trust_and_the_pool() -> None:
-    # SGLang's last release needed none of the correction, vLLM's all of it, TensorRT-LLM's half; rows of
-    # fold -1 were always trained (never held out) and say nothing.
-    c, y, groups = _slopes_data({"0": 0.0, "1": 1.0, "2": 0.5}, {"0": 0.05, "1": 0.05, "2": 0.05}, rows=40)
-    engines = {"0": "sglang/continuous", "1": "vllm/continuous", "2": "tensorrt-llm/static"}
-    cells = np.array([engines[g] for g in groups] + ["llama.cpp/static"] * 5)
-    codes = np.array([int(g) for g in groups] + [-1] * 5)
-    c, y = np.r_[c, np.ones(5)], np.r_[y, np.full(5, 9.0)]
-    pooled, own = group_slopes(c[:120], y[:120], groups)
-    band = Band(-0.4, 0.5, pooled, 120)
-    trusts = engine_trusts(c, y, codes, cells, band)
-    assert trusts.keys() == {SOFTWARE_PREFIX + e for e in ("sglang", "vllm", "tensorrt-llm")}
-    assert trusts[SOFTWARE_PREFIX + "sglang"] == Band(-0.4, 0.5, pytest.approx(own["0"]), 40)
-    assert own["0"] < pooled < own["1"]
-    assert trusts[SOFTWARE_PREFIX + "vllm"].shrink == pooled  # never more than the pool
-    # A release no accelerator was measured with takes its engine's trust; an engine without one (llama.cpp)
-    # the pool; a release measured on other accelerators only (new on this one) the pool, as before; a
-    # release measured on this accelerator is not off in software and keeps the whole correction.
-    bands = {"seen": Band(-0.1, 0.1), "prior": Band(-0.5, 0.9, 0.0), "software": band, **trusts}
-    support = _support([True] * 4, [0.0] * 4).assign(software_seen_in_training=[False, False, False, True],
-                                                     release_seen_in_training=[False, False, True, True])
-    cells = np.array(["sglang/continuous", "llama.cpp/static", "sglang/continuous", "sglang/continuous"])
-    shrink, _, _ = row_bands(bands, support, np.zeros((4, 3)), np.zeros((4, 3)), cells=cells)
-    np.testing.assert_allclose(shrink, [own["0"], pooled, pooled, 1.0])
 
 
 def test_widest_covers_every_band_with_the_least_trust() -> None:

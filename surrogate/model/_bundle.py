@@ -64,7 +64,6 @@ from surrogate.model._calibration import (
     band_cells,
     cell_bands,
     deployment_folds,
-    engine_trusts,
     fade_share,
     growth_slack,
     held_out,
@@ -525,8 +524,6 @@ class SurrogateModel:
             if band.rows == 0:  # nothing could be held out (one accelerator, no recorded versions, ...)
                 continue
             bands[kind] = at_least(band, seen)
-            if kind == "software":  # a new release of an engine the data knows: that engine's own trust
-                bands |= engine_trusts(correction, needed.get(kind, target - slack), held, cells, bands[kind])
         tails = [tail for tail in tails if _leaves_rows(tail.held)]
         steps.start(f"{metric} interval calibration: workload held out", len(tails))
         band, fades = self._calibrate_workload(feats, target, slack, tails)

@@ -32,12 +32,10 @@ import pandas as pd
 from surrogate.model._workers import run_all
 
 __all__ = ["BAND_QUANTILES", "CALIBRATION_FOLDS", "Band", "Regressor", "out_of_fold", "held_out", "held_out_fits",
-           "rehearsable", "residual_band", "shrunk_band", "pooled_slope", "group_slopes", "model_folds", "at_least",
-           "widest",
+           "rehearsable", "residual_band", "shrunk_band", "pooled_slope", "model_folds", "at_least", "widest",
            "row_bands", "growth_slack", "MAX_GROWTH_SLACK", "Fade", "fade_share", "WorkloadFades", "workload_fade",
            "added_time", "added_growth_power", "ADDED_GROWTH_GRID", "read_off_quantile", "band_cells", "cell_bands",
-           "CELL_PREFIX", "MEASURED_PREFIX", "SOFTWARE_PREFIX", "engine_trusts", "MIN_CELL_ROWS", "MIN_SLOPE_ROWS",
-           "row_folds"]
+           "CELL_PREFIX", "MEASURED_PREFIX", "MIN_CELL_ROWS", "MIN_SLOPE_ROWS", "row_folds"]
 
 BAND_QUANTILES = (0.1, 0.9)
 CALIBRATION_FOLDS = 3
@@ -48,8 +46,6 @@ CELL_PREFIX = "seen:"
 # release), its P10 only: bands of rows held out at random (:func:`row_folds`), whose deployments' other rows
 # were trained on.
 MEASURED_PREFIX = "measured:"
-# An engine's own trust for its next release (:func:`engine_trusts`), keyed ``SOFTWARE_PREFIX + engine``.
-SOFTWARE_PREFIX = "software:"
 # A held-out group needs this many rows for its slope to enter the pooled trust: with one row its residual is
 # zero, so its slope's variance is zero and, at infinite precision, it alone sets the pool (two leave one
 # degree of freedom for a variance). Two accelerators of one row each (H100 PCIe, L40S) set the default's ITL
@@ -229,23 +225,7 @@ def pooled_slope(c: np.ndarray, y: np.ndarray, groups: np.ndarray) -> float:
     vLLM's tight slope set most of the trust and llama.cpp held out took a correction that made static
     latency worse than the prior (42.5% MAPE against achievable physics' 40.9%); with Paule-Mandel 39.8%
     (``surrogate evaluate --split framework``)."""
-    return group_slopes(c, y, groups)[0]
-
-
-def group_slopes(c: np.ndarray, y: np.ndarray, groups: np.ndarray) -> tuple[float, dict[str, float]]:
-    """:func:`pooled_slope`, and each group's own slope shrunk toward it (clipped to [0, 1]): the
-    random-effects best linear unbiased predictor, pooled + tau^2 / (tau^2 + v_g) x (slope_g - pooled)
-    (empirical Bayes; Robinson, Statist. Sci. 1991, "That BLUP is a good thing"). A group measured tightly
-    where the groups disagree keeps most of its own slope; a noisy one, or groups that agree (tau^2 = 0),
-    take the pool. A skipped group has no entry.
-
-    The pool answers for a group never held out (a new engine, accelerator or model); a group's own slope is
-    for what comes next in a group that was: an engine's next release (:func:`engine_trusts`). On the
-    version split's training rows each engine's newest release held out needed TTFT slopes SGLang -0.11
-    (12 rows), TensorRT-LLM 0.44 (11) and vLLM 0.57 (27), pooled to 0.32 (tau^2 0.08), shrunk 0.01, 0.40
-    and 0.54: SGLang's next release had taken a third of a correction its last one showed to point the
-    wrong way (ad hoc, printed from a fit of the split's training rows)."""
-    slopes, variances, names = [], [], []
+    slopes, variances = [], []
     labels = groups.astype(str)
     for label in np.unique(labels):
         mine = labels == label
@@ -258,66 +238,17 @@ def group_slopes(c: np.ndarray, y: np.ndarray, groups: np.ndarray) -> tuple[floa
         spread = float(np.dot(residual, residual)) / (rows - 1)
         slopes.append(float(np.clip(slope, 0.0, 1.0)))
         variances.append(spread / energy)
-        names.append(str(label))
     if not slopes:
-        return 0.0, {}
+        return 0.0
     b, v = np.array(slopes), np.maximum(np.array(variances), 1e-12)
     if len(b) == 1:
-        return float(b[0]), {names[0]: float(b[0])}
+        return float(np.clip(b[0], 0.0, 1.0))
     # imported here: statsmodels takes ~1.8 s to import and only training pools slopes, never a prediction
     from statsmodels.stats.meta_analysis import combine_effects
 
     with np.errstate(divide="ignore", invalid="ignore"):  # its I^2 divides by zero when the groups agree
-        combined = combine_effects(b, v, method_re="pm")
-    pooled = float(np.clip(combined.mean_effect_re, 0.0, 1.0))
-    tau2 = max(float(combined.tau2), 0.0)
-    own = {name: float(np.clip(pooled + tau2 / (tau2 + vg) * (bg - pooled), 0.0, 1.0))
-           for name, bg, vg in zip(names, b, v, strict=True)}
-    return pooled, own
-
-
-def engine_trusts(correction: np.ndarray, needed: np.ndarray, groups: np.ndarray, cells: np.ndarray,
-                  band: Band) -> dict[str, Band]:
-    """Per engine whose newest release was held out (``groups``: a software fold per engine, -1 for rows
-    always trained; ``cells``: :func:`band_cells`), the software ``band`` with that engine's trust, keyed
-    ``SOFTWARE_PREFIX + engine``: the lesser of the pooled trust and the engine's own slope shrunk toward it
-    (:func:`group_slopes`). A new release of an engine whose last one showed its correction did not carry
-    is predicted nearer the prior; an engine whose last release carried more than the pool is still
-    trusted no more than the pool, as a row off the data in several kinds takes the least trust of them.
-
-    On the version split (``surrogate evaluate --split version``, seeds 0, 1, 2) the engines' own shrunk
-    slopes took TTFT from 41.1 / 29.1% MAPE / median APE to 42.1 / 29.5 (seed 0): SGLang 0.5.9's median
-    went to the prior's 30.7 (was 35.3), vLLM 0.19.0's from 20.6 to 24.3, its own slope (0.54 against a
-    pool of 0.32) too trusting of the next release. With the lesser of the two: 40.8 / 27.8, 40.5 / 28.0
-    and 40.8 / 28.4 (was 41.1 / 29.1, 41.3 / 28.9, 43.2 / 29.9; the prior 40.7 / 28.4); ITL 34.2 / 16.9,
-    34.6 / 17.4, 33.1 / 15.3 (was 34.2 / 16.9, 34.5 / 16.8, 32.9 / 14.8)."""
-    rows = np.isfinite(correction) & np.isfinite(needed) & (np.asarray(groups) >= 0)
-    if not rows.any():
-        return {}
-    labels = np.asarray(groups)[rows].astype(str)
-    _, own = group_slopes(correction[rows], needed[rows], labels)
-    engines = np.char.partition(np.asarray(cells, dtype=str)[rows], "/")[:, 0]
-    out = {}
-    for label, trust in own.items():
-        mine = labels == label
-        engine = str(pd.Series(engines[mine]).mode().iloc[0])
-        out[SOFTWARE_PREFIX + engine] = Band(band.low_log, band.high_log, min(trust, band.shrink), int(mine.sum()))
-    return out
-
-
-def _engine_shrink(bands: dict[str, Band], pooled: float, cells: np.ndarray | None, n: int) -> npt.NDArray[np.float64]:
-    """Per row, the software trust of its engine (:func:`engine_trusts`) where the bundle has one, else
-    ``pooled``. Only for a release the engine was never measured with on any accelerator, the question its
-    rehearsal asked: a release measured elsewhere, new only on this accelerator, keeps the pooled trust. Given
-    to every row off in software, an accelerator held out (all of its rows are) took TTFT 46.0 / 35.4 ->
-    47.8 / 37.2% MAPE / median APE (H100 SXM held out 31.8 -> 43.6% median; ``surrogate evaluate --split
-    hardware``)."""
-    shrink = np.full(n, pooled)
-    if cells is not None:
-        for key, own in bands.items():
-            if key.startswith(SOFTWARE_PREFIX):
-                shrink[np.char.startswith(np.asarray(cells, dtype=str), key[len(SOFTWARE_PREFIX):] + "/")] = own.shrink
-    return shrink
+        pooled = combine_effects(b, v, method_re="pm").mean_effect_re
+    return float(np.clip(pooled, 0.0, 1.0))
 
 
 def at_least(band: Band, inner: Band) -> Band:
@@ -430,11 +361,7 @@ def row_bands(bands: dict[str, Band], support: pd.DataFrame, above: np.ndarray, 
         band = bands.get(kind)
         if band is None or not rows.any():
             continue
-        trust = np.full(n, band.shrink)
-        if kind == "software" and "release_seen_in_training" in support:
-            new_release = ~support["release_seen_in_training"].to_numpy(dtype=bool)
-            trust = np.where(new_release, _engine_shrink(bands, band.shrink, cells, n), band.shrink)
-        shrink = np.where(rows, np.minimum(shrink, trust), shrink)
+        shrink = np.where(rows, np.minimum(shrink, band.shrink), shrink)
         low = np.where(rows, np.minimum(low, band.low_log), low)
         high = np.where(rows, np.maximum(high, band.high_log), high)
     workload = bands.get("workload")

@@ -322,9 +322,6 @@ class Support:
             "model_seen_in_training": member(keys.models, keys.model_codes, self.models),
             "framework_seen_in_training": member(keys.frameworks, keys.framework_codes, self.frameworks),
             "software_seen_in_training": member(keys.software, keys.software_codes, self.software),
-            # this engine at this release on any accelerator (what an engine's own software trust answers for)
-            "release_seen_in_training": member([value[1:] for value in keys.software], keys.software_codes,
-                                               {value[1:] for value in self.software}),
             "workload_in_training_range": keys.in_range,
             "deployment_measured": member(keys.deployments, keys.deployment_codes, self.deployments)}
         points = np.nan_to_num((keys.points - self.center) / self.scale, nan=0.0)
