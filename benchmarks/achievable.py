@@ -118,8 +118,8 @@ def main(argv: list[str] | None = None) -> int:
               f"{r['achievable']:>10.2f} {r['achievable_median_ape_pct']:>6.1f}{flag}")
 
     held = []
-    held_out = sorted(set(cfg["hardware"]))
-    for hardware in held_out[:2] if args.quick else held_out:
+    accelerators = sorted(set(cfg["hardware"]))
+    for hardware in accelerators[:2] if args.quick else accelerators:
         mine = cfg["hardware"].eq(hardware)
         fitted = fit_efficiency(rows[~mine], base=Efficiency())
         out = _predict(rows[mine], cfg[mine], fitted)
