@@ -33,6 +33,7 @@ python benchmarks/open_loop.py --json "$OUT/open_loop.json" | tee "$OUT/open_loo
 python benchmarks/disaggregated.py --json "$OUT/disaggregated.json" | tee "$OUT/disaggregated.txt"
 python benchmarks/regret.py --scenario all --json "$OUT/regret.json" | tee "$OUT/regret.txt"
 python benchmarks/startup.py | tee "$OUT/startup.txt"
+python benchmarks/ingest_cache.py | tee "$OUT/ingest_cache.txt"
 # Our own llama.cpp measurements (datasets/bench-llama-cpp-cpu), re-scored; to measure again, with a llama-server
 # from scripts/build_llama_server.sh: python benchmarks/closed_loop.py --keep datasets/bench-llama-cpp-cpu
 python benchmarks/closed_loop.py --reuse datasets/bench-llama-cpp-cpu --json "$OUT/closed_loop.json" \

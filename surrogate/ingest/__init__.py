@@ -20,6 +20,7 @@ from features.errors import ConfigError, DataError, MissingPathError
 from surrogate.ingest import aiconfigurator, csv_table, llm_inference_bench, mlperf, vllm_bench
 from surrogate.ingest.account import Account, exact_copy_mask, key_strings, merge_measurements, noise_floor
 from surrogate.ingest.base import AdapterOutput, IngestContext
+from surrogate.ingest.cache import cached
 from surrogate.ingest.checks import check_records
 from surrogate.ingest.physics import flag_faster_than_physics
 from surrogate.ingest.schema import CANONICAL_COLUMNS, MEASUREMENT_COLUMNS, empty_frame
@@ -148,12 +149,17 @@ def shared_datasets_dir(shared_dir: str | Path | None = None) -> Path:
 
 
 def load_shared(shared_dir: str | Path | None = None) -> IngestResult:
-    """The shared sources (LLM-Inference-Bench, aiconfigurator, MLPerf Inference v4.1) ingested in memory."""
+    """The shared sources (LLM-Inference-Bench, aiconfigurator, MLPerf Inference v4.1) ingested in memory
+    (from the user's cache where nothing that decides the result changed: :mod:`surrogate.ingest.cache`)."""
     root = shared_datasets_dir(shared_dir)
     missing = [name for name in SHARED_SOURCES.values() if not (root / name).exists()]
     if missing:
         raise MissingPathError(f"shared datasets not found at {root} (missing {', '.join(missing)}); set "
                         "SURROGATE_SHARED_DIR or download them with `surrogate data fetch`")
+    return cached(root, lambda: _ingest_shared(root))
+
+
+def _ingest_shared(root: Path) -> IngestResult:
     results = [ingest(source, root / folder) for source, folder in SHARED_SOURCES.items()]
     measurements = pd.concat([r.measurements for r in results], ignore_index=True)
     table = pd.concat([r.table for r in results], ignore_index=True)[CANONICAL_COLUMNS]

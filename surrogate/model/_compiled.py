@@ -35,6 +35,7 @@ import numpy as np
 import pandas as pd
 
 from features.errors import ConfigError
+from surrogate.cache_home import cache_home
 from surrogate.model._workers import in_worker, jobs, run_all, threads_for
 
 if TYPE_CHECKING:
@@ -44,7 +45,6 @@ __all__ = ["AUTO_COMPILE_ROWS", "POLICY_ENV", "cache_dir", "compile_booster", "c
            "predict_forests", "status"]
 
 POLICY_ENV = "SURROGATE_COMPILED_TREES"
-CACHE_ENV = "SURROGATE_CACHE_DIR"
 POLICIES = ("auto", "always", "never")
 # Compiling one model of a few hundred trees takes 10-20 s on the CI machine's cores and saves about 5 us per row; a
 # prediction of 50,000 rows or more is worth compiling once for (every later one reads the cache).
@@ -79,10 +79,7 @@ def policy() -> str:
 
 def cache_dir() -> Path:
     """Where compiled models are kept (``$SURROGATE_CACHE_DIR``, else the XDG cache home)."""
-    override = os.environ.get(CACHE_ENV)
-    cache_home = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache")
-    base = Path(override) if override else cache_home / "surrogate"
-    return base / "compiled-trees"
+    return cache_home() / "compiled-trees"
 
 
 def note_status(text: str) -> None:

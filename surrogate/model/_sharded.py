@@ -29,6 +29,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 import numpy as np
 import pandas as pd
 
+from surrogate.cache_home import CACHE_ENV
 from surrogate.model import _compiled
 from surrogate.model._shard_results import SHARED_MEMORY_DIR, PackedShard
 from surrogate.model._workers import in_worker, jobs, run_beside, workers_warm
@@ -48,7 +49,7 @@ COLD_SHARDED_ROWS = 600_000
 # Each shard at least this many rows (a third core on 120,000 rows would mostly wait on shipping).
 _MIN_SHARD_ROWS = 50_000
 # Settings a worker must take from this process for each shard.
-_SHARED_ENV = (_compiled.POLICY_ENV, _compiled.CACHE_ENV)
+_SHARED_ENV = (_compiled.POLICY_ENV, CACHE_ENV)
 # Bundles a worker keeps unpickled (the most recent ones).
 _KEPT_IN_WORKER = 2
 
