@@ -57,7 +57,8 @@ from features.host import is_cpu_vendor
 from features.roofline import FloatArray, StepCost
 
 __all__ = ["Efficiency", "RowEfficiency", "RowGroups", "AchievableStep", "achievable_step", "default_efficiency",
-           "matmul_efficiency", "link_efficiency", "GLOBAL_PARAMETERS"]
+           "matmul_efficiency", "link_efficiency", "GLOBAL_PARAMETERS", "SAME_RELEASE_YEARS",
+           "VENDOR_ERA_HALF_YEARS"]
 
 # Bounds of the global parameters (fitting stays inside them; a fraction is never above 1).
 GLOBAL_PARAMETERS: dict[str, tuple[float, float]] = {
@@ -87,6 +88,8 @@ GLOBAL_PARAMETERS: dict[str, tuple[float, float]] = {
 # -0.96); held at full size they made 2026 vLLM on MI300X 2-4x slower than on H100 (ITL and TTFT, Llama-3.1-70B
 # on 8 GPUs), the opposite of what its bandwidth says.
 VENDOR_ERA_HALF_YEARS = 1.0
+# Release dates closer than this (a day, in years) are one release (``Efficiency.hardware_era_shares``).
+SAME_RELEASE_YEARS = 1.0 / 365.25
 
 
 @dataclass(frozen=True)
@@ -128,6 +131,12 @@ class Efficiency:
     vendor_software_year: Mapping[str, float] = field(default_factory=dict, metadata={
         "help": "newest engine release measured on each vendor's hardware (years since 2020-01-01): its offsets "
                 "describe software up to then and fade past it (VENDOR_ERA_HALF_YEARS)"})
+    hardware_first_year: Mapping[str, float] = field(default_factory=dict, metadata={
+        "help": "oldest engine release measured on each accelerator (years since 2020-01-01): the release its "
+                "offsets apply to in full"})
+    hardware_era_share: Mapping[str, float] = field(default_factory=dict, metadata={
+        "help": "share of its vendor's and its own offsets that an accelerator's later releases measured, fitted "
+                "on its rows past hardware_first_year (an accelerator without one: 1)"})
     framework_log_speed: Mapping[str, float] = field(default_factory=dict, metadata={
         "help": "log multiplier on every achievable rate, by framework"})
     framework_log_overhead: Mapping[str, float] = field(default_factory=dict, metadata={
@@ -158,11 +167,12 @@ class Efficiency:
         groups = vendors if isinstance(vendors, RowGroups) else RowGroups.of(vendors, frameworks, hardware)
         cpu = groups.cpu
         era = self.vendor_era_weights(groups, software_years)
-        vendor_speed = era * (groups.vendor_values(self.vendor_log_speed)
-                              + groups.hardware_values(self.hardware_log_speed))
+        share = era * self.hardware_era_shares(groups, software_years)
+        vendor_speed = share * (groups.vendor_values(self.vendor_log_speed)
+                                + groups.hardware_values(self.hardware_log_speed))
         speed = np.exp(vendor_speed + np.where(cpu, 0.0, groups.framework_values(self.framework_log_speed)))
-        compute_speed = speed * np.exp(era * (groups.vendor_values(self.vendor_log_compute)
-                                              + groups.hardware_values(self.hardware_log_compute)))
+        compute_speed = speed * np.exp(share * (groups.vendor_values(self.vendor_log_compute)
+                                                + groups.hardware_values(self.hardware_log_compute)))
         overhead = np.exp(groups.framework_values(self.framework_log_overhead))
         rows = len(cpu)
 
@@ -204,6 +214,28 @@ class Efficiency:
         later = np.isfinite(past) & (past > 0)
         weights[later] = 1.0 / (1.0 + past[later] / VENDOR_ERA_HALF_YEARS)
         return weights
+
+    def hardware_era_shares(self, groups: RowGroups, software_years: npt.ArrayLike | None) -> FloatArray:
+        """Per row, the share of its vendor's and accelerator's offsets that applies by its release: the
+        accelerator's ``hardware_era_share`` for a release later than the first measured on it, else 1 (that
+        release or an earlier one, an unknown date, an accelerator without a share).
+
+        The offsets are fitted on every row of a vendor's parts, and most of an accelerator's rows may come from
+        one release: MI300X's from LLM-Inference-Bench's 2024-07 vLLM, which ran its matmuls at a tenth of
+        the global rate (AMD's speed offset -0.95 and MI300X's compute -1.37 in ``data/efficiency.json``).
+        AMD's own MLPerf v4.1 submission two months later (vLLM 0.4.3+rocm614, Llama-2-70B) measured ITL at
+        a fifth of what those offsets price: a later release is not the same software, and its rows say how
+        much of the offsets it kept (MI300X 0.3 on the shared rows; H100 SXM's later rows kept them whole,
+        1.0). Rows past the vendor's newest release fade on from there (:meth:`vendor_era_weights`)."""
+        rows = len(groups.vendor_codes)
+        if software_years is None or not self.hardware_era_share:
+            return np.ones(rows)
+        first = _lookup(self.hardware_first_year, groups.hardware_names, groups.hardware_codes, missing=np.nan)
+        share = _lookup(self.hardware_era_share, groups.hardware_names, groups.hardware_codes, missing=1.0)
+        with np.errstate(invalid="ignore"):
+            later = np.asarray(software_years, dtype=float) > first + SAME_RELEASE_YEARS
+        out: FloatArray = np.where(later, share, 1.0)
+        return out
 
     def to_dict(self) -> dict[str, Any]:
         return {k: (dict(v) if isinstance(v, Mapping) else v) for k, v in asdict(self).items()}

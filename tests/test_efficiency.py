@@ -169,6 +169,22 @@ def test_a_vendors_offsets_fade_past_the_newest_release_measured_on_it() -> None
                                [0.4])
 
 
+def test_an_accelerators_later_releases_take_its_fitted_share_of_the_offsets() -> None:
+    e = Efficiency(memory_fraction=0.8, matmul_fraction=0.7, vendor_log_speed={"AMD": np.log(0.5)},
+                   hardware_log_compute={"mi300x": np.log(0.25)}, vendor_software_year={"AMD": 5.5},
+                   hardware_first_year={"mi300x": 4.5, "mi250": 4.5}, hardware_era_share={"mi300x": 0.3})
+    # MI300X: unknown date, its first release, a day later (the same release), later, and past AMD's newest
+    # (faded on by 1 / (1 + 1)); MI250 later (no share of its own: whole).
+    hardware = ["mi300x"] * 5 + ["mi250"]
+    rows = e.rows(["AMD"] * 6, ["vllm"] * 6, [np.nan, 4.5, 4.5 + 0.5 / 365.25, 5.0, 6.5, 5.0], hardware)
+    share = np.array([1.0, 1.0, 1.0, 0.3, 0.3 * 0.5, 1.0])
+    np.testing.assert_allclose(rows.memory_fraction, 0.8 * 0.5 ** share)
+    np.testing.assert_allclose(rows.matmul_fraction, 0.7 * (0.5 * np.where(np.arange(6) < 5, 0.25, 1.0)) ** share)
+    np.testing.assert_allclose(rows.vendor_era_weight, [1, 1, 1, 1, 0.5, 1])  # the fade alone (the band's spread)
+    # Without dates, every offset applies in full.
+    np.testing.assert_allclose(e.rows(["AMD"], ["vllm"], None, ["mi300x"]).memory_fraction, [0.4])
+
+
 def test_a_newer_engine_release_than_any_measured_on_the_vendor_takes_its_offsets_faded() -> None:
     from features.versions import software_years
 

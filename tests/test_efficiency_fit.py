@@ -170,6 +170,38 @@ def test_the_fit_records_the_newest_engine_release_measured_on_each_vendor() -> 
     assert fit_efficiency(table, base=Efficiency()).vendor_software_year == {}
 
 
+def test_the_share_of_its_offsets_an_accelerators_later_release_kept_comes_back_from_the_fit() -> None:
+    truth = replace(TRUTH, vendor_log_speed={"AMD": np.log(0.4)})
+    nvidia = _measured_by(truth, _varied_lengths()).assign(framework_version="2024-07-01")
+    amd_rows = nvidia[nvidia["framework"].eq("vllm")].assign(hardware="mi300x")
+    old = _measured_by(truth, amd_rows)
+    # The later release ran at 0.4 ** 0.3 of the global rates where the first ran at 0.4.
+    new = amd_rows.head(12).assign(framework_version="2024-10-01")
+    new = _measured_by(replace(truth, vendor_log_speed={"AMD": 0.3 * np.log(0.4)}), new)
+    fitted = fit_efficiency(pd.concat([nvidia, old, new], ignore_index=True), base=Efficiency(), prior_rows=5.0)
+    first = (pd.Timestamp("2024-07-01") - pd.Timestamp("2020-01-01")).days / 365.25
+    assert fitted.hardware_first_year == pytest.approx(dict.fromkeys(["a100-sxm4-80gb", "h100-sxm", "l40s", "mi300x"],
+                                                                     first))
+    # NVIDIA ran one release: no share. MI300X's is a share of the fitted offset, which fixed costs (they take
+    # no vendor offset) pull past log(0.4): 0.2 or 0.3 of it, and the later rows are priced as they ran.
+    assert list(fitted.hardware_era_share) == ["mi300x"]
+    assert fitted.hardware_era_share["mi300x"] in (0.2, 0.3)
+    priced = estimate(new, efficiency=fitted)
+    whole = estimate(new, efficiency=replace(fitted, hardware_era_share={}))
+    for metric in ("latency_s", "ttft_s", "itl_s"):
+        assert np.median(np.abs(np.log(priced[metric] / new[metric]))) < 0.1, metric
+        assert np.median(np.log(whole[metric] / new[metric])) > 0.4, metric  # the whole offset: far too slow
+    # Fewer later configurations than MIN_ERA_ROWS: no share.
+    two = fit_efficiency(pd.concat([nvidia, old, new.head(2)], ignore_index=True), base=Efficiency(), prior_rows=5.0)
+    assert two.hardware_era_share == {}
+    # Most of MI300X's rows on the later release (the offsets were fitted there): no share either.
+    mostly_new = _measured_by(replace(truth, vendor_log_speed={"AMD": 0.3 * np.log(0.4)}),
+                              amd_rows.assign(framework_version="2024-10-01"))
+    most = fit_efficiency(pd.concat([nvidia, old.head(12), mostly_new], ignore_index=True), base=Efficiency(),
+                          prior_rows=5.0)
+    assert most.hardware_era_share == {}
+
+
 def _served_and_static_with_vllm_at_60us() -> pd.DataFrame:
     """The varied-length rows served, and again as static batches on every engine but SGLang, measured with
     vLLM paying 60 us per sequence and static decode step."""

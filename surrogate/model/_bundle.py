@@ -135,7 +135,8 @@ __all__ = ["SurrogateModel", "METRICS", "BUNDLE_FORMAT", "check_columns", "finge
 # 22: the support distance reads the prompt tokens per pass of the weights (a chunked prefill).
 # 23: software support keyed by the release as written as well as its date; workload tails rehearsed against the
 #     prior refit without them, the pooled band read at its rows' median distance (``pooled_extent_log``).
-BUNDLE_FORMAT = 23
+# 24: an accelerator's later releases take a fitted share of its offsets (``Efficiency.hardware_era_share``).
+BUNDLE_FORMAT = 24
 # Groupings whose held-out rehearsal refits the achievable prior without the group (its vendor or engine
 # offset falls back to zero, as it would for a vendor or engine never measured).
 _HELD_OUT_GROUPINGS = ("vendor", "hardware", "model", "framework")

@@ -37,12 +37,20 @@ from threadpoolctl import threadpool_limits
 
 from features.analytic import AnalyticSteps, analytic_steps, compose
 from features.configs import CONFIG_COLUMNS, gather_specs, invalid_reasons, normalize_configs
-from features.efficiency import GLOBAL_PARAMETERS, Efficiency, RowGroups, achievable_step, default_efficiency
+from features.efficiency import (
+    GLOBAL_PARAMETERS,
+    SAME_RELEASE_YEARS,
+    Efficiency,
+    RowGroups,
+    achievable_step,
+    default_efficiency,
+)
 from features.errors import DataError
 from features.versions import software_years
 from surrogate.model._software import with_source_eras
 
-__all__ = ["fit_efficiency", "efficiency_problem", "FITTED_PARAMETERS", "EfficiencyProblem"]
+__all__ = ["fit_efficiency", "efficiency_problem", "era_shares", "FITTED_PARAMETERS", "EfficiencyProblem",
+           "MIN_ERA_ROWS", "ERA_SHARE_GRID"]
 
 METRICS = ("latency_s", "ttft_s", "itl_s")
 # Fitted globals, as (name, transform): fractions on the logit scale, positive scales on the log scale.
@@ -69,6 +77,13 @@ _OFFSETS = (("vendor_log_speed", "vendor"), ("vendor_log_compute", "vendor"), ("
 _ACCELERATOR_OFFSETS = ("hardware_log_speed", "hardware_log_compute")
 _LAST_OFFSETS = (*_ACCELERATOR_OFFSETS, "vendor_log_speed", "vendor_log_compute")
 _MIN_ROWS = 20
+# An accelerator's later releases need this many measured configurations for a share of its offsets
+# (:func:`era_shares`): one number fitted on them, and as for a slope (``_calibration.MIN_SLOPE_ROWS``) three
+# leave a spread to judge it by. AMD's MLPerf MI300X rows are 4; GB200's later rows, 2 (its offsets are 0.004).
+MIN_ERA_ROWS = 3
+# The shares tried, a tenth apart: finer steps would let a part whose later rows agree with its offsets drift
+# off 1 by the noise of those rows.
+ERA_SHARE_GRID = np.round(np.arange(0.0, 1.0001, 0.1), 2)
 # Soft-L1 scale of the log residuals: errors beyond ~35% count linearly, not quadratically.
 _LOSS_SCALE = 0.3
 _FLOOR = 1e-9  # overheads are fitted on the log scale; this stands for zero
@@ -203,12 +218,7 @@ def _unpack(x: npt.NDArray[np.float64], base: Efficiency, problem: EfficiencyPro
 
 def _residuals(x: npt.NDArray[np.float64], base: Efficiency, problem: EfficiencyProblem,
                prior_weight: float) -> npt.NDArray[np.float64]:
-    efficiency = _unpack(x, base, problem)
-    rows = efficiency.rows(problem.groups)
-    steps = problem.steps
-    times = compose(steps, *(achievable_step(s, rows).time_s for s in steps.composed),
-                    first_token_steps=rows.first_token_steps, wave_fraction=rows.wave_fraction,
-                    sequence_s=rows.sequence_s)
+    times = _times(_unpack(x, base, problem), problem)
     offsets = x[len(FITTED_PARAMETERS):]
     return np.concatenate([*problem.log_errors(times), prior_weight * offsets])
 
@@ -308,8 +318,7 @@ def _fit_part(varied: npt.NDArray[np.intp], x: npt.NDArray[np.float64], base: Ef
 
 def _offset_cost(offsets: npt.NDArray[np.float64], prior_weight: float) -> float:
     """The fit's prior cost of these offsets: scipy's soft-L1 of ``prior_weight x offset`` at ``_LOSS_SCALE``."""
-    z = (prior_weight * offsets / _LOSS_SCALE) ** 2
-    return float(np.sum(2.0 * (np.sqrt(1.0 + z) - 1.0)))
+    return _soft_l1(prior_weight * offsets)
 
 
 def _recentred(x: npt.NDArray[np.float64], problem: EfficiencyProblem, prior_weight: float) -> npt.NDArray[np.float64]:
@@ -396,6 +405,57 @@ def _with_sequence_costs(fitted: Efficiency, problem: EfficiencyProblem, start: 
                                                  for e, v in zip(engines, result.x, strict=True)})
 
 
+def era_shares(fitted: Efficiency, problem: EfficiencyProblem) -> tuple[dict[str, float], dict[str, float]]:
+    """Per accelerator, the oldest release measured on it (years since 2020), and, where :data:`MIN_ERA_ROWS`
+    or more of its measured configurations come from later releases, the share of its offsets those rows kept
+    (``Efficiency.hardware_era_shares``): the one on :data:`ERA_SHARE_GRID` whose prices of them lose least
+    (the fit's soft-L1 loss; the largest of any tie, as rows that cannot tell keep the offsets whole).
+
+    Only where most of the accelerator's measured configurations ran its first release: the offsets were
+    fitted mostly there. Without that rule H200, trained without batches past 16 sequences (``surrogate
+    evaluate --split batch``), had most of its rows on releases after its first and took a share of 0, so its
+    own offsets, fitted on those very rows, were dropped from them. On the shared rows: MI300X 0.3 (AMD's
+    MLPerf Llama-2-70B, 4 configurations after LLM-Inference-Bench's 1,108) and H100 SXM 1.0 (464 on
+    MLPerf's and aiconfigurator's releases after LLM-Inference-Bench's 938); B200 and H200 ran most of their
+    rows on later releases, every other part one release or too few of a later one."""
+    first: dict[str, float] = {}
+    shares: dict[str, float] = {}
+    plain = replace(fitted, vendor_software_year={})  # no fade: the rows are inside the vendor's measured era
+    for name in problem.hardware_names:
+        dated = (problem.hardware == name) & np.isfinite(problem.software_years)
+        if not isinstance(name, str) or not dated.any():
+            continue
+        first[name] = float(problem.software_years[dated].min())
+        after = dated & (problem.software_years > first[name] + SAME_RELEASE_YEARS)
+        measured = np.logical_or.reduce(list(problem.scored.values()))
+        # The share asks whether a later release kept offsets fitted on the first: only where most of the
+        # accelerator's measured rows ran the first release (else its later rows fitted the offsets themselves).
+        if int((after & measured).sum()) < MIN_ERA_ROWS or (after & measured).sum() * 2 >= (dated & measured).sum():
+            continue
+        later = problem.rows_where(after)
+        losses = [_soft_l1(np.concatenate(later.log_errors(_times(
+            replace(plain, hardware_first_year={name: first[name]}, hardware_era_share={name: float(share)}),
+            later, with_years=True)))) for share in ERA_SHARE_GRID[::-1]]
+        shares[name] = float(ERA_SHARE_GRID[::-1][int(np.argmin(losses))])
+    return first, shares
+
+
+def _times(efficiency: Efficiency, problem: EfficiencyProblem, *, with_years: bool = False
+           ) -> dict[str, npt.NDArray[np.float64]]:
+    """Each metric's achievable time for the problem's rows (``with_years``: priced for their releases)."""
+    rows = efficiency.rows(problem.groups, software_years=problem.software_years if with_years else None)
+    steps = problem.steps
+    return compose(steps, *(achievable_step(s, rows).time_s for s in steps.composed),
+                   first_token_steps=rows.first_token_steps, wave_fraction=rows.wave_fraction,
+                   sequence_s=rows.sequence_s)
+
+
+def _soft_l1(residuals: npt.NDArray[np.float64]) -> float:
+    """scipy's soft-L1 loss of ``residuals`` at ``_LOSS_SCALE`` (what the fit minimises)."""
+    z = (residuals / _LOSS_SCALE) ** 2
+    return float(np.sum(2.0 * (np.sqrt(1.0 + z) - 1.0)))
+
+
 def enough_for_efficiency(table: pd.DataFrame) -> bool:
     """Whether ``table`` measures enough metrics to fit efficiency parameters (else the shipped ones stay)."""
     count = 0
@@ -452,5 +512,7 @@ def fit_efficiency(table: pd.DataFrame | EfficiencyProblem, base: Efficiency | N
         full[last] = _fit_part(last, full, fitted, problem, prior_weight, max_evaluations, tolerance)
     full = _recentred(full, problem, prior_weight)
     fitted = _unpack(full, fitted, problem)
-    return replace(fitted, vendor_software_year=problem.newest_software_years(),
+    first, shares = era_shares(fitted, problem)
+    return replace(fitted, vendor_software_year=problem.newest_software_years(), hardware_first_year=first,
+                   hardware_era_share=shares,
                    source=f"fitted on {count} measured metrics ({len(problem.vendors)} configurations)")
