@@ -1,13 +1,14 @@
 """The shared sources' ingest kept on disk: the same :class:`IngestResult` without reading every row again.
 
-Ingesting the three shared sources reads, checks and accounts for some 12,000 rows: 11 s on a 2-core machine
-(``benchmarks/ingest_cache.py``), paid by every ``surrogate train``, ``evaluate`` and benchmark before it does
-anything. The result is pickled under the user's cache (:func:`surrogate.cache_home.cache_home`, folder
-``ingest/``), keyed by everything that decides it: each data file's path, size and modification time; the
-content of the ingest and features code and catalogs (a fix to an adapter or a spec changes what is kept);
-the user hardware file (its parts enter the physics check); and the versions of Python, numpy, pandas and
-pyarrow (what can unpickle). Anything changed reads the sources again; so does an entry that cannot be read
-back. ``SURROGATE_INGEST_CACHE=off`` always reads them; a cache that cannot be written is skipped.
+Ingesting the three shared sources reads, checks and accounts for every row: 7.5 s on a 2-core machine, against
+0.2 s from the cache (``benchmarks/ingest_cache.py``, medians of 3), paid by every ``surrogate train``,
+``evaluate`` and benchmark before it does anything. The result is pickled under the user's cache
+(:func:`surrogate.cache_home.cache_home`, folder ``ingest/``), keyed by everything that decides it: each data
+file's path, size and modification time; the content of the ingest and features code and catalogs (a fix to an
+adapter or a spec changes what is kept); the user hardware file (its parts enter the physics check); and the
+versions of Python, numpy, pandas and pyarrow (what can unpickle). Anything changed reads the sources again; so
+does an entry that cannot be read back. ``SURROGATE_INGEST_CACHE=off`` always reads them; a cache that cannot
+be written is skipped.
 """
 
 from __future__ import annotations

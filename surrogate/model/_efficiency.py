@@ -421,16 +421,17 @@ def era_shares(fitted: Efficiency, problem: EfficiencyProblem) -> tuple[dict[str
     first: dict[str, float] = {}
     shares: dict[str, float] = {}
     plain = replace(fitted, vendor_software_year={})  # no fade: the rows are inside the vendor's measured era
+    measured = np.logical_or.reduce(list(problem.scored.values()))
     for name in problem.hardware_names:
         dated = (problem.hardware == name) & np.isfinite(problem.software_years)
         if not isinstance(name, str) or not dated.any():
             continue
         first[name] = float(problem.software_years[dated].min())
         after = dated & (problem.software_years > first[name] + SAME_RELEASE_YEARS)
-        measured = np.logical_or.reduce(list(problem.scored.values()))
+        later_rows, all_rows = int((after & measured).sum()), int((dated & measured).sum())
         # The share asks whether a later release kept offsets fitted on the first: only where most of the
         # accelerator's measured rows ran the first release (else its later rows fitted the offsets themselves).
-        if int((after & measured).sum()) < MIN_ERA_ROWS or (after & measured).sum() * 2 >= (dated & measured).sum():
+        if later_rows < MIN_ERA_ROWS or 2 * later_rows >= all_rows:
             continue
         later = problem.rows_where(after)
         losses = [_soft_l1(np.concatenate(later.log_errors(_times(
