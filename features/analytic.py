@@ -19,9 +19,13 @@ in the same step), plus the prompt's own prefill; both fitted (``features.effici
 follow aiconfigurator's short prompts (MiniMax-M2.5 on two B200s, 1,024-token prompts: TTFT stayed a small
 multiple of the ITL from 4 to 256 in flight, where the whole half-wave, an earlier release's TTFT, grew
 with the number in flight); the share carries its long prompts at many in flight (8,192 tokens at 64+ in
-flight measured 2.8-6.9x what the steps and the own prefill give). A wait that grew with the prompt alone
-(a fitted number of prompt tokens per step) fitted short prompts and extrapolated badly: trained on prompts
-of at most 1,024 tokens it settled at ~100 tokens per step, 84 steps at 8,192. Open-loop rows (a
+flight measured 2.8-6.9x what the steps and the own prefill give). Under attention data parallelism an engine
+may hold a new request longer (TensorRT-LLM balances new requests over its ranks), so the steps take a fitted
+factor per engine there: on the shared rows TensorRT-LLM's is 3.0 (its 84 attention-DP TTFTs had measured
+a median 1.8-2.6x the prior's, at every number in flight; vLLM's 53 agreed with it, factor 0.97). A wait
+that grew with the prompt alone (a fitted number of prompt tokens per step) fitted short prompts and
+extrapolated badly: trained on prompts of at most 1,024 tokens it settled at ~100 tokens per step, 84 steps
+at 8,192. Open-loop rows (a
 ``request_rate_per_s`` given: Poisson arrivals, MLPerf's Server scenario) arrive one by one: every step
 carries the full steady-state share, and a prompt's TTFT is half a step's wait, then the step that carries
 its own prefill (no Poisson TTFT is measured to fit a longer wait on). When the KV cache holds
@@ -241,11 +245,13 @@ def peak_bound(steps: AnalyticSteps) -> dict[str, FloatArray]:
 
 def compose(steps: AnalyticSteps, prefill_s: FloatArray, own_prefill_s: FloatArray, decode_s: FloatArray,
             wave_s: FloatArray, *, first_token_steps: float | FloatArray,
-            wave_fraction: float | FloatArray, sequence_s: float | FloatArray) -> dict[str, FloatArray]:
+            wave_fraction: float | FloatArray, sequence_s: float | FloatArray,
+            attention_dp_wait: float | FloatArray = 1.0) -> dict[str, FloatArray]:
     """TTFT, ITL, latency and throughputs from the four step times (peak or achievable alike), the closed-loop
-    steps before a first token, the share of the other running prompts prefilled ahead of one's own and a
-    static batch's host cost per sequence and decode step, per row or one for all
-    (``RowEfficiency.first_token_steps``, ``wave_fraction``, ``sequence_s``)."""
+    steps before a first token (times ``attention_dp_wait`` under attention data parallelism), the share of the
+    other running prompts prefilled ahead of one's own and a static batch's host cost per sequence and decode
+    step, per row or one for all (``RowEfficiency.first_token_steps``, ``attention_dp_wait``, ``wave_fraction``,
+    ``sequence_s``)."""
     w = steps.workload
     # Requests beyond what the KV cache holds are preempted and resumed (vLLM) or wait their turn
     # between tokens: each one progresses running / concurrency of the time (Little's law).
@@ -256,7 +262,10 @@ def compose(steps: AnalyticSteps, prefill_s: FloatArray, own_prefill_s: FloatArr
     # way back to the client), the share of the other running prompts prefilled ahead of its own, and its own
     # prefill. Poisson: half a step's wait, then the step that carries the prompt's own prefill
     # (``surrogate.model._open_loop`` adds the queueing).
-    waits = np.where(w.poisson, POISSON_STEPS_BEFORE_FIRST_TOKEN, first_token_steps)
+    # Attention data parallelism (``_Workload.moe_ranks`` > 1) can hold a new request until every rank has some
+    # (TensorRT-LLM's balancing: ``Efficiency.framework_log_attention_dp_wait``).
+    closed_waits = first_token_steps * np.where(w.moe_ranks > 1.0, attention_dp_wait, 1.0)
+    waits = np.where(w.poisson, POISSON_STEPS_BEFORE_FIRST_TOKEN, closed_waits)
     ahead_s = np.where(w.poisson | (steps.running <= 1.0), 0.0, wave_fraction * wave_s)
     ttft = np.where(w.continuous, waits * decode_s + ahead_s + own_prefill_s, prefill_s)
     latency = ttft + (w.out_len - 1.0) * itl
@@ -296,7 +305,8 @@ def estimate(
     w = steps.workload
     out = {
         **compose(steps, *(a.time_s for a in achievable), first_token_steps=rows.first_token_steps,
-                  wave_fraction=rows.wave_fraction, sequence_s=rows.sequence_s),
+                  wave_fraction=rows.wave_fraction, sequence_s=rows.sequence_s,
+                  attention_dp_wait=rows.attention_dp_wait),
         **peak_bound(steps),
         **_memory_columns(steps.memory, w.tp.shape),
         **_phase_columns("prefill", steps.prefill),

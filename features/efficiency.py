@@ -147,6 +147,11 @@ class Efficiency:
     framework_log_wait: Mapping[str, float] = field(default_factory=dict, metadata={
         "help": "log multiplier on the closed-loop steps before a first token, by framework (its scheduler: "
                 "aiconfigurator's TTFT / ITL is ~13 on vLLM, ~25 on TensorRT-LLM, ~35 on SGLang)"})
+    framework_log_attention_dp_wait: Mapping[str, float] = field(default_factory=dict, metadata={
+        "help": "log multiplier on those steps under attention data parallelism, by framework, on top of "
+                "framework_log_wait: TensorRT-LLM's attention-DP balancing holds new requests until every rank has "
+                "some, up to batching_wait_iters (10) or timeout_iters (50) steps (AttentionDpConfig, "
+                "nvidia.github.io/TensorRT-LLM/llm-api/reference/AttentionDpConfig.html)"})
     source: str = field(default="defaults", metadata={"help": "where the numbers come from"})
 
     def rows(self, vendors: npt.ArrayLike | RowGroups, frameworks: npt.ArrayLike | None = None,
@@ -195,6 +200,7 @@ class Efficiency:
             layer_overhead_s=self.layer_overhead_s * overhead,
             step_overhead_s=self.step_overhead_s * overhead,
             first_token_steps=self.first_token_steps * np.exp(groups.framework_values(self.framework_log_wait)),
+            attention_dp_wait=np.exp(groups.framework_values(self.framework_log_attention_dp_wait)),
             sequence_s=groups.framework_values(self.framework_sequence_s),
             wave_fraction=np.full(rows, self.wave_fraction),
             vendor_era_weight=era,
@@ -315,6 +321,7 @@ class RowEfficiency:
     layer_overhead_s: FloatArray
     step_overhead_s: FloatArray
     first_token_steps: FloatArray
+    attention_dp_wait: FloatArray  # the multiplier on first_token_steps under attention data parallelism
     sequence_s: FloatArray
     wave_fraction: FloatArray
     vendor_era_weight: FloatArray  # the share of the vendor's offsets applied (Efficiency.vendor_era_weights)

@@ -133,6 +133,27 @@ def test_a_closed_loop_first_token_waits_its_steps_then_its_own_prompt_by_hand()
         (alone["ttft_s"] - prompt_s) / alone["itl_s"], rel=1e-9)
 
 
+def test_attention_data_parallelism_waits_its_engines_extra_steps_before_a_first_token_by_hand() -> None:
+    # DeepSeek-R1 on 8 B200s as 8 attention-DP ranks (experts over all 8), 16 clients: TensorRT-LLM waits three
+    # times its steps, vLLM (no offset) its own.
+    common = {"hardware": "b200", "model": "deepseek-ai/DeepSeek-R1", "weight_dtype": "fp8", "kv_dtype": "fp8",
+              "batching": "continuous", "concurrency": 16, "input_len": 1024, "output_len": 1024}
+    plain = replace(default_efficiency(), first_token_steps=10.0, framework_log_wait={},
+                    framework_log_attention_dp_wait={}, wave_fraction=0.0)
+    balancing = replace(plain, framework_log_attention_dp_wait={"tensorrt-llm": float(np.log(3.0))})
+    adp = one(**common, framework="tensorrt-llm", tp=1, ep=8, dp=8)
+    waited, not_waited = (estimate(adp, efficiency=e).iloc[0] for e in (balancing, plain))
+    assert waited["itl_s"] == not_waited["itl_s"]
+    assert waited["ttft_s"] - not_waited["ttft_s"] == pytest.approx(20.0 * waited["itl_s"], rel=1e-9)
+    # Not under attention data parallelism (experts over 8 tensor-parallel ranks), another engine, or arriving
+    # one by one (Poisson: half a step's wait): the same TTFT either way.
+    for row in (one(**common, framework="tensorrt-llm", tp=8, ep=8, dp=1),
+                one(**common, framework="vllm", tp=1, ep=8, dp=8),
+                one(**common, framework="tensorrt-llm", tp=1, ep=8, dp=8, request_rate_per_s=2.0)):
+        ttfts = [estimate(row, efficiency=e).iloc[0]["ttft_s"] for e in (balancing, plain)]
+        assert ttfts[0] == ttfts[1]
+
+
 def test_a_closed_loop_prompt_waits_its_share_of_the_other_running_prompts_prefill_by_hand() -> None:
     common = {"hardware": "h100-sxm", "model": "meta-llama/Llama-3.1-8B", "input_len": 2048, "weight_dtype": "fp8"}
     served = {**common, "batching": "continuous", "output_len": 512, "concurrency": 32}

@@ -59,6 +59,32 @@ def test_the_served_first_token_waits_come_back_from_a_fit() -> None:
     assert fitted.attention_fraction == pytest.approx(TRUTH.attention_fraction, rel=0.05)
 
 
+def test_an_engines_attention_dp_wait_comes_back_from_a_fit() -> None:
+    # Qwen3-30B-A3B served on 2 H100s with experts over both: as 2 attention-DP ranks, or as tp 2, per engine.
+    served = [{"hardware": "h100-sxm", "model": "Qwen/Qwen3-30B-A3B", "framework": engine, "tp": tp, "ep": 2,
+               "dp": 2 // tp, "num_devices": 2, "batching": "continuous", "concurrency": clients,
+               "input_len": length, "output_len": 256, "weight_dtype": "bf16", "kv_dtype": "bf16"}
+              for engine in ("tensorrt-llm", "vllm") for tp in (1, 2) for clients in (1, 4, 8, 16, 32, 64)
+              for length in (512, 1024, 4096)]
+    truth = replace(TRUTH, first_token_steps=8.0, framework_log_attention_dp_wait={"tensorrt-llm": float(np.log(3.0))})
+    table = _measured_by(truth, pd.concat([_varied_lengths(), pd.DataFrame(served)], ignore_index=True))
+    # A light prior: 18 attention-DP rows per engine (at 5, TensorRT-LLM's extra wait came back 5% short).
+    fitted = fit_efficiency(table, base=Efficiency(), prior_rows=1.0)
+    # Each engine's own steps, as above, with and without attention data parallelism.
+    for engine, extra in (("tensorrt-llm", 3.0), ("vllm", 1.0)):
+        plain = fitted.first_token_steps * np.exp(fitted.framework_log_wait.get(engine, 0.0))
+        balanced = plain * np.exp(fitted.framework_log_attention_dp_wait[engine])
+        assert plain == pytest.approx(8.0, rel=0.05), engine
+        assert balanced == pytest.approx(8.0 * extra, rel=0.05), engine
+    # Only the engines with attention-DP rows have a wait, fitted last: everything else is, to the last bit,
+    # what the fit gives where no engine waits longer (a problem naming no engine's wait).
+    assert set(fitted.framework_log_attention_dp_wait) == {"tensorrt-llm", "vllm"}
+    problem = replace(_efficiency.efficiency_problem(table), attention_dp_names=())
+    no_waits = fit_efficiency(problem, base=Efficiency(), prior_rows=1.0)
+    assert no_waits.framework_log_attention_dp_wait == {}
+    assert replace(fitted, framework_log_attention_dp_wait={}) == no_waits
+
+
 def test_a_vendor_with_a_handful_of_rows_stays_near_the_global_value() -> None:
     nvidia = _measured_by(TRUTH, _varied_lengths())
     amd = nvidia[nvidia["framework"].ne("tensorrt-llm")].assign(hardware="mi300x")
@@ -138,7 +164,8 @@ def test_the_grouped_jacobian_is_scipys_forward_difference_and_the_fit_ends_wher
     problem = efficiency_problem(table)
     assert len(problem.framework_names) >= 2
     start = np.linspace(-0.4, 0.3, len(FITTED_PARAMETERS) + 2 * len(problem.vendor_names)
-                        + 3 * len(problem.framework_names) + 2 * len(problem.hardware_names))
+                        + 3 * len(problem.framework_names) + 2 * len(problem.hardware_names)
+                        + len(problem.attention_dp_names))
     varied = np.arange(len(start))
     residuals = _PartResiduals(varied, start.copy(), Efficiency(), problem, prior_weight=3.0)
     assert len(residuals.groups) < len(start)  # each offset family differenced in one evaluation

@@ -136,7 +136,9 @@ __all__ = ["SurrogateModel", "METRICS", "BUNDLE_FORMAT", "check_columns", "finge
 # 23: software support keyed by the release as written as well as its date; workload tails rehearsed against the
 #     prior refit without them, the pooled band read at its rows' median distance (``pooled_extent_log``).
 # 24: an accelerator's later releases take a fitted share of its offsets (``Efficiency.hardware_era_share``).
-BUNDLE_FORMAT = 24
+# 25: closed-loop first-token steps scaled per engine under attention data parallelism
+#     (``Efficiency.framework_log_attention_dp_wait``).
+BUNDLE_FORMAT = 25
 # Groupings whose held-out rehearsal refits the achievable prior without the group (its vendor or engine
 # offset falls back to zero, as it would for a vendor or engine never measured).
 _HELD_OUT_GROUPINGS = ("vendor", "hardware", "model", "framework")

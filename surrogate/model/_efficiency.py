@@ -20,7 +20,8 @@ them from the start stopped at poorer optima (a loss of 604 vs 591 on the shared
 only once the rest has settled. Then each engine's host cost per sequence of a static batch, with everything
 else held (:func:`_with_sequence_costs`), and last each accelerator's offsets on top of its vendor's, refitting
 the vendors' with them (``_ACCELERATOR_OFFSETS``); how much of those a vendor keeps is then set where the
-prior's cost is least (:func:`_recentred`), which prices no measured row differently.
+prior's cost is least (:func:`_recentred`), which prices no measured row differently. After everything, each
+engine's extra wait under attention data parallelism, on its closed-loop rows there alone.
 """
 
 from __future__ import annotations
@@ -60,9 +61,11 @@ FITTED_PARAMETERS = (("matmul_fraction", "logit"), ("matmul_half_tokens", "log")
                      ("wave_fraction", "logit"))
 # The offsets after the globals in the fitted vector, in this order: (Efficiency field, whose names it is keyed by).
 # The accelerators' come last: a problem naming no accelerator (fit_efficiency's shared stages) fits a prefix.
+# An engine's wait under attention data parallelism comes after them, keyed by the engines with such rows.
 _OFFSETS = (("vendor_log_speed", "vendor"), ("vendor_log_compute", "vendor"), ("framework_log_speed", "framework"),
             ("framework_log_overhead", "framework"), ("framework_log_wait", "framework"),
-            ("hardware_log_speed", "hardware"), ("hardware_log_compute", "hardware"))
+            ("hardware_log_speed", "hardware"), ("hardware_log_compute", "hardware"),
+            ("framework_log_attention_dp_wait", "attention_dp"))
 # Each accelerator's offsets (on top of its vendor's) are fitted last, together with the vendors' (what an
 # accelerator never measured is priced by), everything else held: the global parameters and the engines' host
 # costs come out as they would without them. The offsets' prior is soft-L1 like the data (an offset of
@@ -76,6 +79,15 @@ _OFFSETS = (("vendor_log_speed", "vendor"), ("vendor_log_compute", "vendor"), ("
 # APE instead of 9.6%; ad hoc).
 _ACCELERATOR_OFFSETS = ("hardware_log_speed", "hardware_log_compute")
 _LAST_OFFSETS = (*_ACCELERATOR_OFFSETS, "vendor_log_speed", "vendor_log_compute")
+# An engine's wait under attention data parallelism (``Efficiency.framework_log_attention_dp_wait``) is fitted
+# after everything else, on a problem that names it only then: every other parameter comes out as it would
+# without it, to the last bit. It moves a few rows (84 TensorRT-LLM TTFTs on the shared data), and the fit has
+# local optima that a rounding difference can pick between: with the
+# wait's offsets held at zero in the earlier stages (seven more zero prior terms), the fit on prompts of at most
+# 1,024 tokens ended with the attention rate at 0.25 instead of 1.0, and the held-out longer prompts' prior TTFT
+# went 52.2 / 32.9 -> 58.4 / 41.5% (MAPE / median APE); fitted with the shared parameters, the solver's path took
+# the matmul fraction 0.90 -> 0.84 and the wave share 0.077 -> 0.071 to an optimum that fits worse than the
+# shared parameters without the wait with the wait alone added (soft-L1 loss 10,200 against 10,193; ad hoc).
 _MIN_ROWS = 20
 # An accelerator's later releases need this many measured configurations for a share of its offsets
 # (:func:`era_shares`): one number fitted on them, and as for a slope (``_calibration.MIN_SLOPE_ROWS``) three
@@ -114,6 +126,14 @@ class EfficiencyProblem:
     groups: RowGroups
     table_rows: npt.NDArray[np.intp]
     software_years: npt.NDArray[np.float64]  # each row's engine release (years since 2020; NaN unknown)
+    # The engines with closed-loop rows under attention data parallelism: the wait offsets the problem names.
+    attention_dp_names: tuple[str, ...] = ()
+
+    @cached_property
+    def attention_dp_rows(self) -> npt.NDArray[np.bool_]:
+        """The closed-loop rows under attention data parallelism, which an engine may hold before a first token
+        (``features.analytic.compose``)."""
+        return _closed_attention_dp(self.steps)
 
     @cached_property
     def scored(self) -> dict[str, npt.NDArray[np.bool_]]:
@@ -142,7 +162,8 @@ class EfficiencyProblem:
         """The problem of these rows, with the vendor, framework and accelerator names and groups they make."""
         return cls(steps, vendors, frameworks, hardware, measured, tuple(sorted(set(vendors))),
                    tuple(sorted(set(frameworks))), tuple(sorted(set(hardware))),
-                   RowGroups.of(vendors, frameworks, hardware), table_rows, software_years)
+                   RowGroups.of(vendors, frameworks, hardware), table_rows, software_years,
+                   tuple(sorted(set(frameworks[_closed_attention_dp(steps)]))))
 
     def newest_software_years(self) -> dict[str, float]:
         """Per vendor, the newest engine release among its rows (years since 2020; vendors with no dated row
@@ -153,6 +174,12 @@ class EfficiencyProblem:
             if len(years) and isinstance(vendor, str):
                 out[vendor] = float(np.max(years))
         return out
+
+
+def _closed_attention_dp(steps: AnalyticSteps) -> npt.NDArray[np.bool_]:
+    """Rows served closed-loop under attention data parallelism (the rows an engine's extra wait moves)."""
+    w = steps.workload
+    return np.asarray((w.moe_ranks > 1.0) & w.continuous & ~w.poisson, dtype=bool)
 
 
 def efficiency_problem(table: pd.DataFrame) -> EfficiencyProblem:
@@ -191,9 +218,10 @@ def _from_free(x: float, transform: str, name: str) -> float:
 
 
 def _keys(problem: EfficiencyProblem, owner: str) -> tuple[str, ...]:
-    """The names an offset family is keyed by: the problem's vendors, frameworks or accelerators."""
+    """The names an offset family is keyed by: the problem's vendors, frameworks, accelerators or engines with
+    attention-DP rows."""
     return {"vendor": problem.vendor_names, "framework": problem.framework_names,
-            "hardware": problem.hardware_names}[owner]
+            "hardware": problem.hardware_names, "attention_dp": problem.attention_dp_names}[owner]
 
 
 def _offset_slices(problem: EfficiencyProblem) -> dict[str, slice]:
@@ -226,11 +254,16 @@ def _residuals(x: npt.NDArray[np.float64], base: Efficiency, problem: Efficiency
 def _dependence(problem: EfficiencyProblem) -> npt.NDArray[np.bool_]:
     """Which residuals (rows, in :func:`_residuals`' order) each fitted parameter (columns) can move: a global
     moves every measured row; a vendor's or framework's offset moves that vendor's or framework's rows and its
-    own prior term, nothing else (each row is priced with its own offsets alone)."""
+    own prior term, nothing else (each row is priced with its own offsets alone); an attention-DP offset only
+    its framework's closed-loop rows under attention data parallelism."""
     ok = [problem.scored[m] for m in METRICS]
     owners = {"vendor": np.concatenate([problem.vendors[mask] for mask in ok]),
               "framework": np.concatenate([problem.frameworks[mask] for mask in ok]),
               "hardware": np.concatenate([problem.hardware[mask] for mask in ok])}
+    # An attention-DP wait's engine, on the rows it moves (None elsewhere: no engine's).
+    waits = owners["framework"].copy()
+    waits[~np.concatenate([problem.attention_dp_rows[mask] for mask in ok])] = None
+    owners["attention_dp"] = waits
     slices = _offset_slices(problem)
     measured_rows = len(owners["vendor"])
     size = len(FITTED_PARAMETERS) + sum(len(_keys(problem, owner)) for _, owner in _OFFSETS)
@@ -448,7 +481,7 @@ def _times(efficiency: Efficiency, problem: EfficiencyProblem, *, with_years: bo
     steps = problem.steps
     return compose(steps, *(achievable_step(s, rows).time_s for s in steps.composed),
                    first_token_steps=rows.first_token_steps, wave_fraction=rows.wave_fraction,
-                   sequence_s=rows.sequence_s)
+                   sequence_s=rows.sequence_s, attention_dp_wait=rows.attention_dp_wait)
 
 
 def _soft_l1(residuals: npt.NDArray[np.float64]) -> float:
@@ -489,10 +522,12 @@ def fit_efficiency(table: pd.DataFrame | EfficiencyProblem, base: Efficiency | N
     # The offsets' prior: an offset o costs what o in log error on prior_rows rows costs (through the same
     # soft-L1 loss: Gaussian for small offsets, about linear past a few tenths).
     prior_weight = float(np.sqrt(prior_rows))
-    # The shared parameters are fitted as if no accelerator had offsets (a problem naming none), the same
-    # numbers to the last bit; then the accelerators' on top, from the base's.
+    # The shared parameters are fitted as if no accelerator had offsets and no engine waited longer under
+    # attention data parallelism (a problem naming neither), the same numbers to the last bit; then the
+    # accelerators' on top, from the base's (_LAST_OFFSETS); then the engines' waits.
     alone = replace(base, hardware_log_speed={}, hardware_log_compute={})
-    shared = replace(problem, hardware_names=())
+    without_waits = replace(problem, attention_dp_names=())
+    shared = replace(without_waits, hardware_names=())
     x = _start(alone, shared)
     compute = np.arange(len(x))[_offset_slices(shared)["vendor_log_compute"]]
     # One BLAS thread, here and in training's worker processes alike: the fit stops on a tolerance, and
@@ -507,11 +542,17 @@ def fit_efficiency(table: pd.DataFrame | EfficiencyProblem, base: Efficiency | N
         fitted = _with_sequence_costs(_unpack(x, alone, shared), problem, start_costs, max_evaluations, tolerance)
         # The accelerators' offsets close the vector, so the shared fit's is its start, taken as fitted (not back
         # from ``fitted``: a fraction at its bound comes back 3e-4 off it); the accelerators start from the base's.
-        full = np.concatenate([x, _start(base, problem)[len(x):]])
-        slices = _offset_slices(problem)
+        full = np.concatenate([x, _start(base, without_waits)[len(x):]])
+        slices = _offset_slices(without_waits)
         last = np.concatenate([np.arange(len(full))[slices[name]] for name in _LAST_OFFSETS])
-        full[last] = _fit_part(last, full, fitted, problem, prior_weight, max_evaluations, tolerance)
-    full = _recentred(full, problem, prior_weight)
+        full[last] = _fit_part(last, full, fitted, without_waits, prior_weight, max_evaluations, tolerance)
+        full = _recentred(full, without_waits, prior_weight)
+        fitted = _unpack(full, fitted, without_waits)
+        # The waits close the vector, from the base's, everything before them held.
+        full = np.concatenate([full, _start(base, problem)[len(full):]])
+        waits = np.arange(len(full))[_offset_slices(problem)["framework_log_attention_dp_wait"]]
+        if len(waits):
+            full[waits] = _fit_part(waits, full, fitted, problem, prior_weight, max_evaluations, tolerance)
     fitted = _unpack(full, fitted, problem)
     first, shares = era_shares(fitted, problem)
     return replace(fitted, vendor_software_year=problem.newest_software_years(), hardware_first_year=first,
