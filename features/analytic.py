@@ -57,8 +57,9 @@ from features.memory import MemoryBreakdown, memory_per_device
 from features.roofline import FloatArray, StepCost, numeric_columns, step_cost
 from features.versions import software_years
 
-__all__ = ["estimate", "analytic_steps", "compose", "peak_bound", "attention_data_parallel", "AnalyticSteps",
-           "ANALYTIC_COLUMNS", "PEAK_COLUMNS", "ACHIEVABLE_PHASE_COLUMNS", "POISSON_STEPS_BEFORE_FIRST_TOKEN"]
+__all__ = ["estimate", "analytic_steps", "compose", "waits_for_attention_dp", "peak_bound", "attention_data_parallel",
+           "AnalyticSteps", "ANALYTIC_COLUMNS", "PEAK_COLUMNS", "ACHIEVABLE_PHASE_COLUMNS",
+           "POISSON_STEPS_BEFORE_FIRST_TOKEN"]
 
 _GB = 1e9
 # A Poisson arrival waits half a step on average, then rides the step carrying its prefill: 1.5 steps before
@@ -243,6 +244,13 @@ def peak_bound(steps: AnalyticSteps) -> dict[str, FloatArray]:
     return {"peak_ttft_s": ttft, "peak_itl_s": itl, "peak_latency_s": ttft + (w.out_len - 1.0) * itl}
 
 
+def waits_for_attention_dp(steps: AnalyticSteps) -> npt.NDArray[np.bool_]:
+    """Rows served closed-loop under attention data parallelism (``_Workload.moe_ranks`` > 1): those whose
+    first-token steps :func:`compose` scales by the engine's ``attention_dp_wait``."""
+    w = steps.workload
+    return np.asarray((w.moe_ranks > 1.0) & w.continuous & ~w.poisson, dtype=bool)
+
+
 def compose(steps: AnalyticSteps, prefill_s: FloatArray, own_prefill_s: FloatArray, decode_s: FloatArray,
             wave_s: FloatArray, *, first_token_steps: float | FloatArray,
             wave_fraction: float | FloatArray, sequence_s: float | FloatArray,
@@ -264,7 +272,7 @@ def compose(steps: AnalyticSteps, prefill_s: FloatArray, own_prefill_s: FloatArr
     # (``surrogate.model._open_loop`` adds the queueing).
     # Attention data parallelism (``_Workload.moe_ranks`` > 1) can hold a new request until every rank has some
     # (TensorRT-LLM's balancing: ``Efficiency.framework_log_attention_dp_wait``).
-    closed_waits = first_token_steps * np.where(w.moe_ranks > 1.0, attention_dp_wait, 1.0)
+    closed_waits = first_token_steps * np.where(waits_for_attention_dp(steps), attention_dp_wait, 1.0)
     waits = np.where(w.poisson, POISSON_STEPS_BEFORE_FIRST_TOKEN, closed_waits)
     ahead_s = np.where(w.poisson | (steps.running <= 1.0), 0.0, wave_fraction * wave_s)
     ttft = np.where(w.continuous, waits * decode_s + ahead_s + own_prefill_s, prefill_s)

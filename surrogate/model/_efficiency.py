@@ -36,7 +36,7 @@ import numpy.typing as npt
 import pandas as pd
 from threadpoolctl import threadpool_limits
 
-from features.analytic import AnalyticSteps, analytic_steps, compose
+from features.analytic import AnalyticSteps, analytic_steps, compose, waits_for_attention_dp
 from features.configs import CONFIG_COLUMNS, gather_specs, invalid_reasons, normalize_configs
 from features.efficiency import (
     GLOBAL_PARAMETERS,
@@ -133,7 +133,7 @@ class EfficiencyProblem:
     def attention_dp_rows(self) -> npt.NDArray[np.bool_]:
         """The closed-loop rows under attention data parallelism, which an engine may hold before a first token
         (``features.analytic.compose``)."""
-        return _closed_attention_dp(self.steps)
+        return waits_for_attention_dp(self.steps)
 
     @cached_property
     def scored(self) -> dict[str, npt.NDArray[np.bool_]]:
@@ -163,7 +163,7 @@ class EfficiencyProblem:
         return cls(steps, vendors, frameworks, hardware, measured, tuple(sorted(set(vendors))),
                    tuple(sorted(set(frameworks))), tuple(sorted(set(hardware))),
                    RowGroups.of(vendors, frameworks, hardware), table_rows, software_years,
-                   tuple(sorted(set(frameworks[_closed_attention_dp(steps)]))))
+                   tuple(sorted(set(frameworks[waits_for_attention_dp(steps)]))))
 
     def newest_software_years(self) -> dict[str, float]:
         """Per vendor, the newest engine release among its rows (years since 2020; vendors with no dated row
@@ -174,12 +174,6 @@ class EfficiencyProblem:
             if len(years) and isinstance(vendor, str):
                 out[vendor] = float(np.max(years))
         return out
-
-
-def _closed_attention_dp(steps: AnalyticSteps) -> npt.NDArray[np.bool_]:
-    """Rows served closed-loop under attention data parallelism (the rows an engine's extra wait moves)."""
-    w = steps.workload
-    return np.asarray((w.moe_ranks > 1.0) & w.continuous & ~w.poisson, dtype=bool)
 
 
 def efficiency_problem(table: pd.DataFrame) -> EfficiencyProblem:
