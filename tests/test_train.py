@@ -75,6 +75,28 @@ def test_latency_trees_learn_from_static_rows_only() -> None:
     assert learned_values(table, "itl_s")[1].tolist() == [False, True, False]
 
 
+def test_a_metric_is_learned_from_twenty_rows_continuous_latency_never() -> None:
+    from surrogate.model import learned_metrics
+
+    table = pd.DataFrame({"batching": ["static"] * 19 + ["continuous"] * 21,
+                          "latency_s": [1.0] * 40, "ttft_s": [0.1] * 20 + [NAN] * 20,
+                          "itl_s": [NAN] * 21 + [0.01] * 19})
+    # 19 static latencies (the 21 continuous ones are TTFT + steps x ITL), 20 TTFTs, 19 ITLs.
+    assert learned_metrics(table) == ["ttft_s"]
+    assert learned_metrics(table.assign(batching="static")) == ["latency_s", "ttft_s"]
+
+
+def test_canonical_order_is_the_same_for_rows_in_any_order() -> None:
+    from surrogate.model import canonical_order
+
+    table = pd.DataFrame({"hardware": ["h100-sxm", "a100-sxm4-80gb", "l40s", "h200"], "batch_size": [1, 2, 4, 8],
+                          "latency_s": [0.4, 0.3, NAN, 0.1]})
+    shuffled = table.sample(frac=1.0, random_state=3)
+    assert not shuffled.index.equals(table.index)
+    pd.testing.assert_frame_equal(canonical_order(shuffled), canonical_order(table))
+    assert canonical_order(table).index.tolist() == [0, 1, 2, 3]
+
+
 def test_compact_scores_round_and_drop_per_group_detail() -> None:
     summary = {"split": "hardware", "metrics": {"latency_s": {
         "achievable": {"rows": 12, "mape_pct": 12.34567, "median_ape_pct": 10.0004},

@@ -10,8 +10,10 @@ from ._bundle import (
     BUNDLE_FORMAT as BUNDLE_FORMAT,
     METRICS as METRICS,
     SurrogateModel as SurrogateModel,
+    canonical_order as canonical_order,
     check_columns as check_columns,
     fingerprint as fingerprint,
+    learned_metrics as learned_metrics,
 )
 from ._calibration import (
     MIN_CELL_ROWS as MIN_CELL_ROWS,
@@ -38,7 +40,11 @@ from ._rows import (
     predict_each as predict_each,
     valid_rows as valid_rows,
 )
-from ._splits import SPLITS as SPLITS
+from ._software import with_source_eras as with_source_eras
+from ._splits import (
+    SPLITS as SPLITS,
+    fold_masks as fold_masks,
+)
 from ._train import (
     compact_scores as compact_scores,
     disaggregated_training_rows as disaggregated_training_rows,

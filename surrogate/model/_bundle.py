@@ -107,7 +107,8 @@ from surrogate.model._workers import run_all
 if TYPE_CHECKING:
     import lightgbm as lgb
 
-__all__ = ["SurrogateModel", "METRICS", "BUNDLE_FORMAT", "check_columns", "fingerprint", "measured_values"]
+__all__ = ["SurrogateModel", "METRICS", "BUNDLE_FORMAT", "canonical_order", "check_columns", "fingerprint",
+           "learned_metrics", "measured_values"]
 
 # 2: the target is measured / achievable, and the bundle carries its fitted efficiency parameters.
 # 3: monotone median models only; bands and shrinks per kind of support; the software date as input.
@@ -177,6 +178,12 @@ def learned_values(table: pd.DataFrame, column: str) -> tuple[np.ndarray, np.nda
     return values, rows
 
 
+def learned_metrics(table: pd.DataFrame) -> list[str]:
+    """The metrics a fit on ``table`` learns a correction for (enough of its rows measured them); the others
+    are predicted by physics alone, and ``surrogate evaluate`` scores their held-out rows apart."""
+    return [m for m in METRICS if learned_values(table, m)[1].sum() >= _MIN_ROWS_PER_METRIC]
+
+
 def _versions() -> dict[str, str]:
     out = {}
     for name in ["surrogate", "lightgbm", "numpy", "pandas", "optuna", "joblib"]:
@@ -191,6 +198,13 @@ def _row_hashes(table: pd.DataFrame) -> npt.NDArray[np.uint64]:
     cols = [c for c in CONFIG_COLUMNS + METRICS if c in table.columns]
     hashes: npt.NDArray[np.uint64] = pd.util.hash_pandas_object(table[cols].astype(str), index=False).to_numpy()
     return hashes
+
+
+def canonical_order(table: pd.DataFrame) -> pd.DataFrame:
+    """``table``'s rows sorted by their content (configuration and metrics), index reset: the order a fit
+    sees, so the same rows in any order give the same fit (the efficiency fit's local optima are picked by
+    rounding, and rounding by row order)."""
+    return table.iloc[np.argsort(_row_hashes(table), kind="stable")].reset_index(drop=True)
 
 
 def fingerprint(table: pd.DataFrame) -> str:
@@ -333,7 +347,7 @@ class SurrogateModel:
         Rows that record no engine version take their source's era (``features.versions.SOURCE_ERA_DATES``).
         """
         forget(self)  # worker processes holding the earlier fit get this one
-        table = table.iloc[np.argsort(_row_hashes(table), kind="stable")].reset_index(drop=True)
+        table = canonical_order(table)
         recorded_version = (table["framework_version"].notna().to_numpy() if "framework_version" in table
                             else np.zeros(len(table), dtype=bool))
         table = with_source_eras(table)
