@@ -337,8 +337,12 @@ def _fit_part(varied: npt.NDArray[np.intp], x: npt.NDArray[np.float64], base: Ef
     from scipy.optimize import least_squares
 
     residuals = _PartResiduals(varied, x.copy(), base, problem, prior_weight)
-    result = least_squares(residuals, x[varied], jac=residuals.jacobian, loss="soft_l1", f_scale=_LOSS_SCALE,
-                           max_nfev=max_evaluations, x_scale="jac", ftol=tolerance, xtol=tolerance)
+    # A trial step may take an offset far enough that its exp overflows: a time comes back infinite, its log
+    # error too, and least_squares rejects the step and shrinks its trust region, as it should (nothing to warn
+    # about; the vendor split's SambaNova fold with the attention fraction held at 1 takes such steps).
+    with np.errstate(over="ignore", divide="ignore"):
+        result = least_squares(residuals, x[varied], jac=residuals.jacobian, loss="soft_l1", f_scale=_LOSS_SCALE,
+                               max_nfev=max_evaluations, x_scale="jac", ftol=tolerance, xtol=tolerance)
     fitted: npt.NDArray[np.float64] = result.x
     return fitted
 
