@@ -1,7 +1,7 @@
 """The achievable model alone on the deployment-like splits: each fold's efficiency parameters fitted on its
 training rows, its held-out rows priced by physics alone.
 
-    python benchmarks/prior_splits.py [--split S ...] [--shared DIR] [--jobs N] [--json OUT] [--quick]
+    python benchmarks/prior_splits.py [--split S ...] [--shared DIR] [--jobs N] [--by-fold] [--json OUT] [--quick]
 
 This is the "achievable" column of ``surrogate evaluate --split S`` (the same folds, the same rows in the
 same order into the same fit: ``canonical_order``), without training a tree: about a minute a split where
@@ -22,6 +22,7 @@ import json
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -69,22 +70,34 @@ def _errors(measured: pd.Series, predicted: pd.Series) -> tuple[float, float]:
     return float(np.mean(ape)), float(np.median(ape))
 
 
-def score_split(rows: pd.DataFrame, split: str, jobs: int) -> dict[str, object]:
-    """Peak and achievable MAPE / median APE per metric over every fold's held-out rows of ``split``."""
-    folds = [f for f in fold_masks(rows, split, 0, 5) if f.test.any() and f.train.any()]
-    fits = Parallel(n_jobs=jobs)(delayed(held_out_estimates)(rows[f.train], rows[f.test]) for f in folds)
-    est = pd.concat([e for e, _ in fits]).reindex(rows.index)
-    out: dict[str, object] = {"split": split, "folds": len(folds),
-                              "attention_fraction": [round(a, 3) for _, a in fits]}
+def _scores(rows: pd.DataFrame, est: pd.DataFrame) -> dict[str, dict[str, Any]]:
+    """Per metric: the scored rows, and peak and achievable (MAPE, median APE) over them."""
+    out: dict[str, dict[str, Any]] = {}
     for metric in METRICS:
         measured = pd.to_numeric(rows[metric], errors="coerce")
         ok = measured.gt(0) & est[metric].notna()
-        if not ok.any():
-            continue
-        out[metric] = {"rows": int(ok.sum()),
-                       "peak": _errors(measured[ok], est.loc[ok, f"peak_{metric}"]),
-                       "achievable": _errors(measured[ok], est.loc[ok, metric])}
+        if ok.any():
+            out[metric] = {"rows": int(ok.sum()), "peak": _errors(measured[ok], est.loc[ok, f"peak_{metric}"]),
+                           "achievable": _errors(measured[ok], est.loc[ok, metric])}
     return out
+
+
+def score_split(rows: pd.DataFrame, split: str, jobs: int) -> dict[str, Any]:
+    """Peak and achievable MAPE / median APE per metric over every fold's held-out rows of ``split``, and per
+    fold (``by_fold``: what it held out, its attention fraction, its own scores)."""
+    folds = [f for f in fold_masks(rows, split, 0, 5) if f.test.any() and f.train.any()]
+    fits = Parallel(n_jobs=jobs)(delayed(held_out_estimates)(rows[f.train], rows[f.test]) for f in folds)
+    est = pd.concat([e for e, _ in fits]).reindex(rows.index)
+    by_fold = [{"held_out": str(fold.group[fold.test][0]), "attention_fraction": round(attention, 3),
+                **_scores(rows[fold.test], fold_est)} for fold, (fold_est, attention) in zip(folds, fits, strict=True)]
+    return {"split": split, "folds": len(folds), "attention_fraction": [f["attention_fraction"] for f in by_fold],
+            **_scores(rows, est), "by_fold": by_fold}
+
+
+def _line(label: str, metric: str, cell: dict[str, Any], width: int = 14) -> str:
+    (peak_mape, peak_median), (ach_mape, ach_median) = cell["peak"], cell["achievable"]
+    return (f"{label:<{width}} {metric:<10} {cell['rows']:>5} {peak_mape:>11.1f} / {peak_median:<7.1f} "
+            f"{ach_mape:>15.1f} / {ach_median:<7.1f}")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -94,6 +107,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--shared", type=Path, default=None)
     parser.add_argument("--jobs", type=int, default=1, help="folds fitted at once (each fit uses one core)")
     parser.add_argument("--json", type=Path, default=None, help="also write the results here")
+    parser.add_argument("--by-fold", action="store_true",
+                        help="also print each fold's held-out rows apart (a held-out engine, accelerator, ...)")
     parser.add_argument("--quick", action="store_true",
                         help="a seeded sample of 1,500 rows, the batch split only (CI smoke run)")
     args = parser.parse_args(argv)
@@ -111,13 +126,14 @@ def main(argv: list[str] | None = None) -> int:
         results.append(result)
         for metric in METRICS:
             if metric in result:
-                cell = result[metric]
-                assert isinstance(cell, dict)
-                (peak_mape, peak_median), (ach_mape, ach_median) = cell["peak"], cell["achievable"]
-                print(f"{split:<14} {metric:<10} {cell['rows']:>5} {peak_mape:>11.1f} / {peak_median:<7.1f} "
-                      f"{ach_mape:>15.1f} / {ach_median:<7.1f}")
+                print(_line(split, metric, result[metric]))
         print(f"{split:<14} {result['folds']} folds in {result['seconds']} s; attention fraction per fold: "
               f"{result['attention_fraction']}", flush=True)
+        if args.by_fold:
+            for fold in result["by_fold"]:
+                for metric in METRICS:
+                    if metric in fold:
+                        print(_line(f"  {fold['held_out']}", metric, fold[metric], width=28))
     if args.json:
         args.json.write_text(json.dumps(results, indent=1) + "\n", encoding="utf-8")
     return 0

@@ -17,7 +17,7 @@ surrogate data summary --data "$DATA" > "$OUT/data-summary.txt"
 python benchmarks/roofline_baseline.py --markdown "$OUT/roofline_baseline.md" > /dev/null
 python scripts/fit_efficiency.py > /dev/null   # features/data/efficiency.json
 python benchmarks/achievable.py --json "$OUT/achievable.json" | tee "$OUT/achievable.txt"
-python benchmarks/prior_splits.py --jobs 2 --json "$OUT/prior_splits.json" | tee "$OUT/prior_splits.txt"
+python benchmarks/prior_splits.py --jobs 2 --by-fold --json "$OUT/prior_splits.json" | tee "$OUT/prior_splits.txt"
 python benchmarks/memory_check.py --out "$OUT/memory_check.txt" > /dev/null
 python scripts/train_default.py | tee "$OUT/train_default.txt"
 for split in batch input_length version source vendor random hardware model framework; do

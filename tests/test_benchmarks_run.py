@@ -32,7 +32,7 @@ RUNS = [
     ("optimize_speed.py", ["--repeats", "1", "--cores", "", "--only", "64 users"],
      "configurations evaluated", False),
     ("optimize_workers.py", ["--trials", "6", "--repeats", "1", "--workers", "1,2"], "worker", False),
-    ("prior_splits.py", ["--quick"], "batch          itl_s", True),
+    ("prior_splits.py", ["--quick", "--by-fold"], "  sequences >= 32", True),
     ("optimizer_quality.py", ["--budgets", "10", "--seeds", "0"], "", False),
     ("regret.py", ["--folds", "2", "--n-estimators", "10"], "median regret", True),
     ("roofline_baseline.py", [], "", True),
