@@ -33,15 +33,17 @@ from features.configs import CONFIG_COLUMNS
 from features.efficiency import Efficiency
 from surrogate.ingest import load_shared
 from surrogate.model import (
+    METRICS,
     canonical_order,
+    error_summary,
     fit_efficiency,
     fold_masks,
     learned_metrics,
+    learned_rows,
     training_rows,
     with_source_eras,
 )
 
-METRICS = ["latency_s", "ttft_s", "itl_s"]
 # The deployment-like splits; the model split (30-odd folds, ~10 minutes here) only when asked for.
 DEFAULT_SPLITS = ["source", "vendor", "hardware", "framework", "version", "batch", "input_length"]
 
@@ -49,36 +51,28 @@ DEFAULT_SPLITS = ["source", "vendor", "hardware", "framework", "version", "batch
 def held_out_estimates(train: pd.DataFrame, test: pd.DataFrame) -> tuple[pd.DataFrame, float]:
     """The test rows' peak and achievable estimates with efficiency fitted on ``train`` as
     ``SurrogateModel.fit`` fits it, and that fit's attention fraction. A metric the fold's training rows do
-    not learn is blanked on them: ``surrogate evaluate`` scores such rows apart (physics only), and its
-    continuous-batching latency is learned where both TTFT and ITL are."""
+    not learn is blanked on them: ``surrogate evaluate`` scores such rows apart (physics only; ``learned_rows``)."""
     fitted = fit_efficiency(canonical_order(train), base=Efficiency())
     dated = with_source_eras(test)
     est = estimate(dated[[c for c in dated.columns if c in CONFIG_COLUMNS]], efficiency=fitted)
     est = est.set_index(test.index)
     learned = set(learned_metrics(train))
-    continuous = test["batching"].astype("string").eq("continuous").fillna(False) if "batching" in test else False
-    for metric in METRICS:
-        scored = pd.Series(metric in learned, index=test.index)
-        if metric == "latency_s":
-            scored = scored.where(~continuous, {"ttft_s", "itl_s"} <= learned)
+    for metric, scored in learned_rows(test, {m: m in learned for m in METRICS}).items():
         est.loc[~scored, [metric, f"peak_{metric}"]] = np.nan
     return est, float(fitted.attention_fraction)
 
 
-def _errors(measured: pd.Series, predicted: pd.Series) -> tuple[float, float]:
-    ape = ((predicted - measured).abs() / measured * 100.0).to_numpy()
-    return float(np.mean(ape)), float(np.median(ape))
-
-
 def _scores(rows: pd.DataFrame, est: pd.DataFrame) -> dict[str, dict[str, Any]]:
-    """Per metric: the scored rows, and peak and achievable (MAPE, median APE) over them."""
+    """Per metric: the scored rows, and the peak's and the achievable model's ``error_summary`` over them."""
     out: dict[str, dict[str, Any]] = {}
     for metric in METRICS:
         measured = pd.to_numeric(rows[metric], errors="coerce")
-        ok = measured.gt(0) & est[metric].notna()
+        ok = (measured.gt(0) & est[metric].notna()).to_numpy()
         if ok.any():
-            out[metric] = {"rows": int(ok.sum()), "peak": _errors(measured[ok], est.loc[ok, f"peak_{metric}"]),
-                           "achievable": _errors(measured[ok], est.loc[ok, metric])}
+            values = measured.to_numpy()[ok]
+            out[metric] = {"rows": int(ok.sum()),
+                           "peak": error_summary(values, est[f"peak_{metric}"].to_numpy()[ok]),
+                           "achievable": error_summary(values, est[metric].to_numpy()[ok])}
     return out
 
 
@@ -95,9 +89,9 @@ def score_split(rows: pd.DataFrame, split: str, jobs: int) -> dict[str, Any]:
 
 
 def _line(label: str, metric: str, cell: dict[str, Any], width: int = 14) -> str:
-    (peak_mape, peak_median), (ach_mape, ach_median) = cell["peak"], cell["achievable"]
-    return (f"{label:<{width}} {metric:<10} {cell['rows']:>5} {peak_mape:>11.1f} / {peak_median:<7.1f} "
-            f"{ach_mape:>15.1f} / {ach_median:<7.1f}")
+    peak, achievable = cell["peak"], cell["achievable"]
+    return (f"{label:<{width}} {metric:<10} {cell['rows']:>5} {peak['mape_pct']:>11.1f} / "
+            f"{peak['median_ape_pct']:<7.1f} {achievable['mape_pct']:>15.1f} / {achievable['median_ape_pct']:<7.1f}")
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -11,7 +11,7 @@ import pytest
 from _tiny_model import synthetic_table
 
 from features.errors import ConfigError, DataError
-from surrogate.model import METRICS, SPLITS, VARIANTS, Evaluation, cross_validate, error_summary
+from surrogate.model import METRICS, SPLITS, VARIANTS, Evaluation, cross_validate, error_summary, learned_rows
 from surrogate.model._evaluate import NOT_MEASURED, TOO_FEW_ROWS, rule_checks, summarize
 from surrogate.model._splits import fold_masks
 
@@ -35,6 +35,15 @@ def test_error_summary_coverage_counts_bounds_as_inside() -> None:
     summary = error_summary(MEASURED, PREDICTED, low, high)
     assert summary["p10_p90_coverage_pct"] == pytest.approx(75.0)
     assert summary["mape_pct"] == pytest.approx(13.75)
+
+
+def test_continuous_latency_is_learned_only_where_ttft_and_itl_both_are() -> None:
+    held = pd.DataFrame({"batching": ["static", "continuous", None]})
+    rows = learned_rows(held, {"latency_s": True, "ttft_s": True, "itl_s": False})
+    assert rows["latency_s"].tolist() == [True, False, True]
+    assert rows["ttft_s"].tolist() == [True] * 3 and rows["itl_s"].tolist() == [False] * 3
+    both = learned_rows(held, {"latency_s": False, "ttft_s": True, "itl_s": True})
+    assert both["latency_s"].tolist() == [False, True, False]
 
 
 def test_splits_and_variants_are_the_documented_ones() -> None:

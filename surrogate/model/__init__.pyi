@@ -25,6 +25,7 @@ from ._evaluate import (
     Evaluation as Evaluation,
     cross_validate as cross_validate,
     error_summary as error_summary,
+    learned_rows as learned_rows,
 )
 from ._files import (
     default_model_path as default_model_path,

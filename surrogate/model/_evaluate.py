@@ -26,6 +26,7 @@ from functools import partial
 from typing import Any
 
 import numpy as np
+import numpy.typing as npt
 import pandas as pd
 
 from features.configs import CONFIG_COLUMNS
@@ -45,7 +46,7 @@ from surrogate.model._splits import SPLIT_RULES, SPLITS, Fold, disaggregated_fol
 from surrogate.model._workers import run_all, workers_for
 
 __all__ = ["SPLITS", "VARIANTS", "DISAGG_VARIANTS", "Evaluation", "cross_validate", "error_summary",
-           "summarize_disaggregated"]
+           "learned_rows", "summarize_disaggregated"]
 
 # The peak roofline (the lower bound), the achievable model (its parameters refit on the training
 # folds only), LightGBM without physics features, and the full surrogate.
@@ -85,6 +86,17 @@ class Evaluation:
     predictions: pd.DataFrame = field(repr=False)
     summary: dict[str, Any] = field(default_factory=dict)
     disaggregated_predictions: pd.DataFrame | None = field(default=None, repr=False)
+
+
+def learned_rows(held: pd.DataFrame, learned: dict[str, bool]) -> dict[str, npt.NDArray[np.bool_]]:
+    """Per metric, the held-out rows that get a learned correction, given which metrics the fold's fit learned:
+    continuous latency is TTFT + steps x ITL of the learned metrics (the latency trees learn static rows only),
+    so it is learned where both of those are. The rest are scored apart, as physics only."""
+    out = {metric: np.full(len(held), bool(learned[metric])) for metric in METRICS}
+    if "batching" in held:
+        derived = held["batching"].astype("string").eq("continuous").fillna(False).to_numpy(dtype=bool)
+        out["latency_s"] = np.where(derived, out["ttft_s"] & out["itl_s"], out["latency_s"])
+    return out
 
 
 def error_summary(measured: np.ndarray, predicted: np.ndarray, low: np.ndarray | None = None,
@@ -219,6 +231,7 @@ def _predict_fold(train: pd.DataFrame, held: pd.DataFrame, group: np.ndarray, k:
     pred_full = full.predict(configs)
     pred_plain = plain.predict(configs)
     learned = full.metadata.get("rows_by_metric")
+    training_rows = {metric: int(_measured(train, metric).sum()) for metric in METRICS}
     fold = pd.DataFrame({"fold": k, "group": pd.Series(group, index=held.index).astype(str)}, index=held.index)
     for metric in METRICS:
         fold[f"{metric}_measured"] = pd.to_numeric(held[metric], errors="coerce") if metric in held else np.nan
@@ -228,15 +241,14 @@ def _predict_fold(train: pd.DataFrame, held: pd.DataFrame, group: np.ndarray, k:
         fold[f"{metric}_surrogate"] = pred_full[metric]
         fold[f"{metric}_surrogate_p10"] = pred_full[f"{metric}_p10"]
         fold[f"{metric}_surrogate_p90"] = pred_full[f"{metric}_p90"]
-        training_rows = _measured(train, metric).sum()
-        fold[f"{metric}_training_rows"] = int(training_rows)
-        fold[f"{metric}_learned"] = bool(metric in learned) if isinstance(learned, dict) else bool(training_rows)
-    # Continuous latency is TTFT + steps x ITL of the learned metrics (the latency trees learn static
-    # rows only): it is learned wherever both of those are.
+        fold[f"{metric}_training_rows"] = training_rows[metric]
+    flags = {metric: (metric in learned) if isinstance(learned, dict) else training_rows[metric] > 0
+             for metric in METRICS}
+    for metric, rows in learned_rows(held, flags).items():
+        fold[f"{metric}_learned"] = rows
+    # Continuous latency's training rows are those of the metrics it is made of.
     if "batching" in held:
         derived = held["batching"].astype("string").eq("continuous").fillna(False).to_numpy(dtype=bool)
-        both = fold["ttft_s_learned"].to_numpy(dtype=bool) & fold["itl_s_learned"].to_numpy(dtype=bool)
-        fold.loc[derived, "latency_s_learned"] = both[derived]
         fold.loc[derived, "latency_s_training_rows"] = np.minimum(
             fold["ttft_s_training_rows"].to_numpy(), fold["itl_s_training_rows"].to_numpy())[derived]
     for column in ["hardware", "model", "framework", "source", "batching"]:
