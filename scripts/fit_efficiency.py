@@ -12,9 +12,13 @@ import json
 import sys
 from pathlib import Path
 
-from features.efficiency import Efficiency
-from surrogate.ingest import load_shared
-from surrogate.model import fingerprint, fit_efficiency, training_rows
+from surrogate.float_paths import pin_float_paths
+
+pin_float_paths()  # before numpy loads: the same bits on any x86-64 machine
+
+from features.efficiency import Efficiency  # noqa: E402
+from surrogate.ingest import load_shared  # noqa: E402
+from surrogate.model import fingerprint, fit_efficiency, training_rows  # noqa: E402
 
 DEFAULT_OUT = Path(__file__).resolve().parents[1] / "features" / "data" / "efficiency.json"
 

@@ -9,6 +9,8 @@ SHARED="${SURROGATE_SHARED_DIR:-../shared/datasets}"
 DATA="${SURROGATE_DATA_DIR:-surrogate-data}"
 OUT=benchmarks/results
 mkdir -p "$OUT"
+# numpy's and OpenBLAS's kernels held to one path, so every number below comes out the same on any x86-64 CPU.
+eval "$(python -m surrogate.float_paths)"
 
 surrogate data ingest llm-inference-bench "$SHARED/llm-inference-bench" --into "$DATA" > "$OUT/ingest-llm-inference-bench.txt"
 surrogate data ingest aiconfigurator "$SHARED/aiconfigurator/silicon_sample.csv" --into "$DATA" > "$OUT/ingest-aiconfigurator.txt"

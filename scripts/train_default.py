@@ -15,11 +15,15 @@ import json
 import sys
 from pathlib import Path
 
-from rich.console import Console
+from surrogate.float_paths import pin_float_paths
 
-from surrogate.ingest import load_shared
-from surrogate.model import disaggregated_training_rows, load, train_bundle
-from surrogate.report import scores_table
+pin_float_paths()  # before numpy loads: the same bits on any x86-64 machine
+
+from rich.console import Console  # noqa: E402
+
+from surrogate.ingest import load_shared  # noqa: E402
+from surrogate.model import disaggregated_training_rows, load, train_bundle  # noqa: E402
+from surrogate.report import scores_table  # noqa: E402
 
 DEFAULT_OUT = Path(__file__).resolve().parents[1] / "models" / "default.joblib"
 

@@ -14,6 +14,12 @@ import os
 for _name in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
     os.environ[_name] = "1"
 
+from surrogate.float_paths import pin_float_paths  # noqa: E402 - loads no numpy
+
+# numpy's and OpenBLAS's kernels held to one path on every x86-64 CPU, as the scripts that built the shipped
+# efficiency.json and default bundle were: on an AVX-512 machine a retrained default differed by up to 2.7%.
+pin_float_paths()
+
 from collections.abc import Iterator  # noqa: E402 - after the thread settings, before numpy loads
 from pathlib import Path  # noqa: E402
 
