@@ -116,7 +116,7 @@ READINGS = (
 
 def _configs(frame: pd.DataFrame) -> pd.DataFrame:
     """The configuration columns as plain objects (pandas NA -> None) for ``normalize_configs``."""
-    cols = frame[CONFIG_COLUMNS].astype(object)
+    cols = frame[[c for c in CONFIG_COLUMNS if c in frame]].astype(object)  # no engine settings: their defaults
     return cols.where(cols.notna(), None)
 
 

@@ -33,6 +33,10 @@ infinite regret), mean regret over the picks that met the limit, the share of pi
 limit, the groups with no pick, and the top-3 hit rate (the pick is one of the 3 best rows that met
 the limit). Aim: median regret <= 5%, <= 10% of picks break the limit, top-3 hit rate >= 80%.
 
+In both scenarios a configuration is predicted as the optimizer searches it: an SGLang row whose default
+memory share leaves too little for its weights is predicted with ``--mem-fraction-static 0.9``
+(``surrogate.optimize.with_raised_memory_shares``), as the runs that measured it must have been launched.
+
 The throughput scenario alone trains fold models without the conformal interval calibration (its pick
 uses the median only), which cuts training time about fourfold. The SLO scenario needs honest P90s,
 so its fold models are calibrated (``--scenario all`` trains calibrated models once and uses them for
@@ -57,7 +61,7 @@ import pandas as pd
 from features.configs import CONFIG_COLUMNS, normalize_configs
 from surrogate.ingest import load_shared
 from surrogate.model import SurrogateModel, read_off_quantile, training_rows
-from surrogate.optimize import OBJECTIVES, Targets, rank, score
+from surrogate.optimize import OBJECTIVES, Targets, rank, score, with_raised_memory_shares
 
 GROUP_KEYS = ["source", "model", "input_len", "output_len", "framework", "batching"]
 OBJECTIVE = OBJECTIVES["throughput"]
@@ -248,7 +252,7 @@ def held_out_predictions(table: pd.DataFrame, folds: int, n_estimators: int, see
         model = SurrogateModel(seed=seed, n_estimators=n_estimators, calibrate=calibrate).fit(
             table[(fold != k).to_numpy()])
         held = table[test].reset_index(drop=True)
-        cfg = _configs(held)
+        cfg = with_raised_memory_shares(_configs(held))  # as optimize searches them: SGLang's share raised where needed
         predictions = model.predict(cfg).reset_index(drop=True)
         print(f"fold {k + 1}/{count}: trained{' and calibrated' if calibrate else ''} in "
               f"{time.perf_counter() - started:.0f} s, {held['group'].nunique()} groups", file=sys.stderr)

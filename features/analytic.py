@@ -105,6 +105,7 @@ class _Workload:
     chunk: FloatArray  # prefill token budget per step; nan = unchunked
     sequences: FloatArray  # concurrency (continuous) or batch size (static)
     moe_ranks: FloatArray  # replicas whose tokens meet in each MoE layer (attention data parallelism)
+    memory_fraction: FloatArray  # the engine's memory share where set (engine_memory_fraction); nan = its default
 
 
 def attention_data_parallel(ep: FloatArray, dp: FloatArray) -> npt.NDArray[np.bool_]:
@@ -133,6 +134,8 @@ def _workload(cfg: pd.DataFrame, specs: pd.DataFrame) -> _Workload:
         chunk=np.where(np.isnan(chunk), specs["max_batched_tokens"].to_numpy(dtype=float), chunk),
         sequences=np.where(continuous, cfg["concurrency"], cfg["batch_size"]).astype(float),
         moe_ranks=np.where(attention_dp, dp, 1.0),
+        memory_fraction=(cfg["engine_memory_fraction"].to_numpy(dtype=float) if "engine_memory_fraction" in cfg
+                         else np.full(len(cfg), np.nan)),
     )
 
 
@@ -371,7 +374,8 @@ def _memory(specs: pd.DataFrame, w: _Workload, s: dict[str, FloatArray]) -> tupl
     workload_tokens = np.where(w.continuous, np.maximum(w.sequences / w.out_len, 1.0) * w.in_len,
                                w.sequences * w.in_len)
     prefill_tokens = np.minimum(workload_tokens, chunk)
-    mem = memory_per_device(specs, w.tp, w.pp, w.ep, w.sequences, w.in_len + w.out_len, prefill_tokens, numeric=s)
+    mem = memory_per_device(specs, w.tp, w.pp, w.ep, w.sequences, w.in_len + w.out_len, prefill_tokens, numeric=s,
+                            fraction=w.memory_fraction)
     # Paged KV caches allocate as sequences grow: a running request holds input + output / 2 tokens
     # on average, so that is what bounds how many run at once.
     # How many of them the cache holds, f(c), falls slowly as more are offered (their logits and
@@ -380,7 +384,8 @@ def _memory(specs: pd.DataFrame, w: _Workload, s: dict[str, FloatArray]) -> tupl
     def holds(sequences: FloatArray) -> FloatArray:
         tokens = np.minimum(np.where(w.continuous, np.maximum(sequences / w.out_len, 1.0) * w.in_len,
                                      sequences * w.in_len), chunk)
-        most = memory_per_device(specs, w.tp, w.pp, w.ep, sequences, w.in_len + w.out_len / 2.0, tokens, numeric=s)
+        most = memory_per_device(specs, w.tp, w.pp, w.ep, sequences, w.in_len + w.out_len / 2.0, tokens, numeric=s,
+                                 fraction=w.memory_fraction)
         held: FloatArray = np.clip(most.max_sequences.astype(float), 1.0, None)
         return held
 

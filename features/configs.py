@@ -18,16 +18,23 @@ import pandas as pd
 from features import catalog
 from features.distinct import factorize, lookup, per_distinct
 from features.errors import ConfigError
+from features.memory import MEMORY_FRACTION_SETTINGS
 from features.precision import BYTES_PER_VALUE, PEAK_COLUMNS_BY_WEIGHT, canonical_dtype, native_peak
 
-__all__ = ["CONFIG_COLUMNS", "REQUIRED_COLUMNS", "LARGEST_COUNT", "check_table", "normalize_configs",
+__all__ = ["CONFIG_COLUMNS", "ENGINE_SETTING_COLUMNS", "REQUIRED_COLUMNS", "LARGEST_COUNT", "check_table",
+           "normalize_configs",
            "invalid_reasons", "config_warnings", "gather_specs"]
 
 CONFIG_COLUMNS = [
     "hardware", "num_devices", "tp", "pp", "dp", "ep", "framework", "framework_version", "model", "weight_dtype",
     "kv_dtype", "batching", "batch_size", "concurrency", "input_len", "output_len", "prefill_chunk_tokens",
-    "request_rate_per_s",
+    "request_rate_per_s", "engine_memory_fraction",
 ]
+# Engine settings the measured sources do not record (every training row ran the engine's default): inputs to
+# predict and search, not columns of the ingest schema. engine_memory_fraction: the share of device memory the
+# engine may take (SGLang --mem-fraction-static, vLLM --gpu-memory-utilization, TensorRT-LLM
+# free_gpu_memory_fraction: ``features.memory.MEMORY_FRACTION_SETTINGS``); empty: the engine's own default.
+ENGINE_SETTING_COLUMNS = ["engine_memory_fraction"]
 REQUIRED_COLUMNS = ["hardware", "model", "input_len", "output_len"]
 _INT_COLUMNS = ["num_devices", "tp", "pp", "dp", "ep", "batch_size", "concurrency", "input_len", "output_len"]
 
@@ -195,6 +202,9 @@ def normalize_configs(configs: pd.DataFrame) -> pd.DataFrame:
     out["request_rate_per_s"] = _optional_numbers(
         out, "request_rate_per_s", "a positive number of requests per second (empty for a closed loop)",
         lambda rates: np.isfinite(rates) & (rates > 0))
+    out["engine_memory_fraction"] = _optional_numbers(
+        out, "engine_memory_fraction", "a share of device memory above 0 and at most 1 (empty: the engine's default)",
+        lambda shares: np.isfinite(shares) & (shares > 0) & (shares <= 1))
     for name in _INT_COLUMNS:
         out[name] = out[name].astype(np.int64)
     return out
@@ -251,6 +261,11 @@ def invalid_reasons(configs: pd.DataFrame, *, specs: pd.DataFrame | None = None)
         flag(~_listed(c[column], specs[runs]), unsupported(column, what, runs))
     _flag_context(c, specs, flag)
     _flag_experts(c, specs, flag)
+    if "engine_memory_fraction" in c:
+        settable = c["framework"].isin(list(MEMORY_FRACTION_SETTINGS)).to_numpy()
+        flag(c["engine_memory_fraction"].notna().to_numpy() & ~settable,
+             lambda r, s: r["framework"] + " has no memory share setting (engine_memory_fraction is for "
+             + ", ".join(MEMORY_FRACTION_SETTINGS) + "); leave it empty")
     return reasons
 
 

@@ -35,7 +35,7 @@ from features.roofline import (
 )
 
 __all__ = ["MemoryBreakdown", "memory_per_device", "usable_bytes", "sglang_reserved_bytes", "RUNTIME_BYTES",
-           "nccl_bytes"]
+           "nccl_bytes", "MEMORY_FRACTION_SETTINGS"]
 
 # CUDA context, allocator and library workspaces outside the framework's own accounting.
 # Source: ai-dynamo/aiconfigurator systems yaml, `other_mem` before its safety margin ("551MB").
@@ -68,6 +68,14 @@ _SGLANG_BUCKETS = (
     (np.inf, 16384.0, 512.0, 512.0),        # B200, MI300
 )
 _SGLANG_LARGE_TP = 4
+# Engines whose share of device memory can be set (a configuration's ``engine_memory_fraction``), and the
+# launch flag that sets it (vLLM engine arguments; SGLang server arguments; trtllm-serve options, "Free GPU
+# memory fraction reserved for KV Cache, after allocating model weights and buffers"). Each engine reads it as
+# its default: vLLM's KV pool is the share of all memory less the rest (``of_total``); TensorRT-LLM's KV cache
+# the share of what weights and activations leave (``of_free``); SGLang's weights and KV pool the share,
+# activations and CUDA graphs the rest (``sglang_reserve``).
+MEMORY_FRACTION_SETTINGS = {"vllm": "--gpu-memory-utilization", "sglang": "--mem-fraction-static",
+                            "tensorrt-llm": "--kv_cache_free_gpu_memory_fraction"}
 
 
 def nccl_bytes(group: FloatArray) -> FloatArray:
@@ -94,19 +102,25 @@ def sglang_reserved_bytes(capacity_bytes: FloatArray, tp: FloatArray, pp: FloatA
 
 
 def usable_bytes(specs: pd.DataFrame, tp: FloatArray, pp: FloatArray, fixed_bytes: FloatArray,
-                 activation_bytes: FloatArray, *, numeric: dict[str, FloatArray] | None = None) -> FloatArray:
+                 activation_bytes: FloatArray, *, numeric: dict[str, FloatArray] | None = None,
+                 fraction: FloatArray | None = None) -> FloatArray:
     """Bytes the engine lets weights, KV cache, activations and runtime buffers use on one device.
 
     ``fixed_bytes`` is everything but the KV cache (weights, activations, runtime buffers): an
     ``of_free`` engine sizes its pool from what that leaves. ``numeric``: :func:`numeric_columns` of
-    ``specs`` when the caller has them.
+    ``specs`` when the caller has them. ``fraction``: the share of memory set on the engine per row
+    (``engine_memory_fraction``; NaN: the engine's default), read by the engine's own rule.
     """
     s = numeric if numeric is not None else numeric_columns(specs)
     capacity = s["memory_gb"] * _GB
-    fraction = s["usable_memory_fraction"]
-    of_total = capacity * fraction
-    of_free = fixed_bytes + fraction * (capacity - fixed_bytes) - s["kv_reserve_gb"] * _GB
+    share = s["usable_memory_fraction"]
     reserve = sglang_reserved_bytes(capacity, tp, pp)
+    if fraction is not None:
+        given = np.isfinite(np.asarray(fraction, dtype=float))
+        share = np.where(given, fraction, share)
+        reserve = np.where(given, capacity * (1.0 - np.where(given, fraction, 0.0)), reserve)
+    of_total = capacity * share
+    of_free = fixed_bytes + share * (capacity - fixed_bytes) - s["kv_reserve_gb"] * _GB
     # Activations live in SGLang's reserve; what they do not use of it is still not the engine's.
     sglang = capacity - reserve + np.minimum(activation_bytes, reserve)
     usable: FloatArray = np.select([_engine_is(specs, "kv_budget", "of_free"),
@@ -188,12 +202,13 @@ def memory_per_device(
     prefill_tokens: FloatArray,
     *,
     numeric: dict[str, FloatArray] | None = None,
+    fraction: FloatArray | None = None,
 ) -> MemoryBreakdown:
     """Memory of one device asked to serve ``sequences`` sequences of up to ``seq_len`` tokens each.
 
     ``prefill_tokens`` is the largest number of tokens one forward pass processes (the framework's
     prefill budget), which sets the activation peak. ``numeric``: :func:`numeric_columns` of ``specs``
-    when the caller has them.
+    when the caller has them. ``fraction``: the engine's memory share where set (:func:`usable_bytes`).
     """
     s = numeric if numeric is not None else numeric_columns(specs)
     tp, pp, ep = (np.asarray(x, dtype=float) for x in (tp, pp, ep))
@@ -211,7 +226,7 @@ def memory_per_device(
     overhead = RUNTIME_BYTES + nccl_bytes(tp)
     # The CUDA graph pool is captured after the KV pool is sized, from the memory the budget leaves.
     usable = np.minimum(usable_bytes(specs, tp, pp, weight_bytes + activation_bytes + overhead, activation_bytes,
-                                     numeric=s),
+                                     numeric=s, fraction=fraction),
                         s["memory_gb"] * _GB - s["cuda_graph_gb"] * _GB)
     admits_by_kv = _engine_is(specs, "engine_batching", "continuous")
     free = usable - weight_bytes - activation_bytes - overhead

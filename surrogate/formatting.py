@@ -5,6 +5,7 @@ Only the standard library: any layer may use it without pulling in another.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping
 from typing import Any
 
@@ -47,12 +48,16 @@ def describe_config(config: Mapping[str, Any], *, compact: bool = False) -> str:
     """
     if config.get("mode") == "disaggregated":
         return describe_disaggregated(config, compact=compact)
+    share = config.get("engine_memory_fraction")
+    # NaN, None or NA: the engine's default share of memory
+    share_text = f"{float(share):g}" if isinstance(share, (int, float)) and math.isfinite(share) else ""
     if compact:
         return (f"{config['num_devices']}x {config['hardware']} {config['framework']} tp{config['tp']} "
                 f"pp{config['pp']} dp{config['dp']} {config['weight_dtype']}/{config['kv_dtype']}kv "
-                f"{describe_load(config)}")
+                f"{describe_load(config)}" + (f" mem{share_text}" if share_text else ""))
     return (f"{config['model']} on {config['num_devices']}x {config['hardware']} with {config['framework']} "
-            f"(tp={config['tp']} pp={config['pp']} dp={config['dp']} ep={config['ep']}), "
+            f"(tp={config['tp']} pp={config['pp']} dp={config['dp']} ep={config['ep']}"
+            + (f", memory share {share_text}" if share_text else "") + "), "
             f"{config['weight_dtype']} weights, {config['kv_dtype']} KV, {describe_load(config, compact=False)}, "
             f"{config['input_len']} in / {config['output_len']} out tokens")
 

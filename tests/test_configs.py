@@ -426,3 +426,18 @@ def test_normalize_is_idempotent_and_canonical(row: dict[str, object]) -> None:
     assert r["framework"] in catalog.framework_ids()
     assert r["num_devices"] == r["tp"] * r["pp"] * r["dp"] == row.get("num_devices", 1)
     assert r["concurrency"] == row.get("concurrency", row.get("batch_size", 1))
+
+
+def test_an_engine_memory_share_must_be_a_share_and_only_for_engines_that_take_one() -> None:
+    row = {"hardware": "h100-sxm", "model": "meta-llama/Llama-3.1-8B", "input_len": 128, "output_len": 32}
+    assert np.isnan(normalize_configs(pd.DataFrame([row]))["engine_memory_fraction"].iloc[0])
+    assert normalize_configs(pd.DataFrame([{**row, "engine_memory_fraction": 0.95}]))[
+        "engine_memory_fraction"].iloc[0] == 0.95
+    for bad in (0.0, 1.5, "most"):
+        with pytest.raises(ConfigError) as err:
+            normalize_configs(pd.DataFrame([{**row, "engine_memory_fraction": bad}]))
+        assert str(err.value).startswith("column 'engine_memory_fraction' must be a share of device memory above 0 "
+                                         "and at most 1 (empty: the engine's default); got ")
+    llama = normalize_configs(pd.DataFrame([{**row, "framework": "llama.cpp", "engine_memory_fraction": 0.9}]))
+    assert invalid_reasons(llama).iloc[0] == ("llama.cpp has no memory share setting (engine_memory_fraction is for "
+                                              "vllm, sglang, tensorrt-llm); leave it empty")

@@ -65,8 +65,11 @@ def test_public_api_is_pinned() -> None:
 
 
 def test_the_model_reads_a_subset_of_the_recorded_deployment_columns() -> None:
-    from features.configs import CONFIG_COLUMNS
+    """Beside engine settings no source records (every measured row ran the engine's default)."""
+    from features.configs import CONFIG_COLUMNS, ENGINE_SETTING_COLUMNS
 
-    assert set(CONFIG_COLUMNS) <= set(DEPLOYMENT_COLUMNS)
+    assert ENGINE_SETTING_COLUMNS == ["engine_memory_fraction"]
+    assert not set(ENGINE_SETTING_COLUMNS) & set(DEPLOYMENT_COLUMNS)
+    assert set(CONFIG_COLUMNS) - set(ENGINE_SETTING_COLUMNS) <= set(DEPLOYMENT_COLUMNS)
     assert set(DEPLOYMENT_COLUMNS) - set(CONFIG_COLUMNS) == {"moe_tp", "quant_scheme", "kv_block_size", "mode",
                                                             "input_len_assumed"}

@@ -321,3 +321,29 @@ def test_max_context_tokens_inverts_the_kv_formula(specs: pd.DataFrame, tp: int,
     # The dual of max_sequences: the batch fits at this length exactly when the length fits at this batch.
     if seq_len <= specs["max_position_embeddings"].iloc[0]:
         assert (mem.max_sequences[0] >= seqs) == (longest >= seq_len)
+
+
+def _with_share(framework: str, share: float) -> MemoryBreakdown:
+    return memory_per_device(specs_for(framework=framework), arr(1), arr(1), arr(1), arr(4), arr(1000), arr(2048),
+                             fraction=arr(share))
+
+
+def test_a_set_memory_share_is_read_by_each_engines_own_rule() -> None:
+    capacity = 80 * 2**30
+    # vLLM --gpu-memory-utilization 0.95: 0.95 of the device (its 0.698 GB of graphs still fit in the rest).
+    assert _with_share("vllm", 0.95).usable_bytes[0] == pytest.approx(0.95 * capacity, rel=1e-12)
+    # TensorRT-LLM --kv_cache_free_gpu_memory_fraction 0.5: half of what weights, activations and runtime leave.
+    assert _with_share("tensorrt-llm", 0.5).usable_bytes[0] == pytest.approx(
+        FIXED_8B_BYTES + 0.5 * (capacity - FIXED_8B_BYTES), rel=1e-12)
+    # SGLang --mem-fraction-static 0.9: weights and KV in 0.9 of the device, the 211,767,296 bytes of
+    # activations in the other 0.1 (8.59 GB), instead of its default 13,440 MiB reserve.
+    assert _with_share("sglang", 0.9).usable_bytes[0] == pytest.approx(0.9 * capacity + 211_767_296, rel=1e-12)
+    # Activations larger than the reserve left: the part beyond it comes out of the share.
+    assert _with_share("sglang", 0.999).usable_bytes[0] == pytest.approx(0.999 * capacity + 0.001 * capacity,
+                                                                         rel=1e-12)
+
+
+def test_an_unset_memory_share_is_the_engines_default() -> None:
+    for framework in ("vllm", "sglang", "tensorrt-llm"):
+        default = memory(specs_for(framework=framework), sequences=4, seq_len=1000, prefill_tokens=2048)
+        assert _with_share(framework, np.nan).usable_bytes[0] == default.usable_bytes[0]

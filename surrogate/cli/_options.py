@@ -69,6 +69,10 @@ def _add_config_options(func: Command, required: bool) -> Command:
                      help="Prompt tokens per request."),
         click.option("--output-len", type=click.IntRange(min=1), required=required,
                      help="Generated tokens per request."),
+        click.option("--engine-memory-fraction", type=click.FloatRange(min=0.0, max=1.0, min_open=True), default=None,
+                     help="Share of device memory the engine may take: SGLang --mem-fraction-static, vLLM "
+                          "--gpu-memory-utilization, TensorRT-LLM --kv_cache_free_gpu_memory_fraction "
+                          "(default: the engine's own)."),
     ]
     return apply_options(func, options)
 
@@ -96,7 +100,7 @@ def config_frame(params: dict[str, Any]) -> pd.DataFrame:
         "batching": params["batching"] or ("continuous" if concurrency else "static"),
         "batch_size": batch if batch is not None else (concurrency or 1),
         "concurrency": concurrency, "input_len": params["input_len"],
-        "output_len": params["output_len"],
+        "output_len": params["output_len"], "engine_memory_fraction": params.get("engine_memory_fraction"),
     }
     if params["num_devices"] is not None:
         row["num_devices"] = params["num_devices"]

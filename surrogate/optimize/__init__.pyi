@@ -6,6 +6,10 @@ from ._feasibility import (
     fewest_devices as fewest_devices,
     fit_alternatives as fit_alternatives,
 )
+from ._memory_share import (
+    RAISED_MEMORY_SHARES as RAISED_MEMORY_SHARES,
+    with_raised_memory_shares as with_raised_memory_shares,
+)
 from ._optuna import open_storage as open_storage
 from ._request import (
     DEFAULT_MAX_SEQUENCES as DEFAULT_MAX_SEQUENCES,

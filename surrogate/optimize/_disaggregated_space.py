@@ -181,6 +181,7 @@ def enumerate_disaggregated(inventory: Inventory, workload: Workload, space: Sea
     table["prefill_chunk_tokens"] = np.nan
     table["request_rate_per_s"] = np.nan  # the client concurrency sets the load (settle_at_rate for a rate)
     table["framework_version"] = pd.NA
+    table["engine_memory_fraction"] = np.nan  # each worker at its engine's default share (not raised here)
     table = _drop_impossible(table, skipped)
     if table.empty:
         raise InfeasibleError(f"nothing to search for disaggregated serving on {inventory.describe()}: "

@@ -4,8 +4,8 @@
 the scale-up domain, then pipeline stages; layer-split engines use pipeline stages only) and is
 the single rule behind both messages here:
 
-- ``fit_alternatives``: a deployment that does not fit (``surrogate estimate``) gets more devices,
-  a smaller weight format or a smaller batch that would;
+- ``fit_alternatives``: a deployment that does not fit (``surrogate estimate``) gets the engine's raised
+  memory share, more devices, a smaller weight format or a smaller batch that would;
 - ``explain_infeasible``: a search with nothing feasible names the binding constraint. Memory
   first: how many devices of each type the model needs at each precision; then a request rate no
   configuration keeps up with (the most any serves); otherwise the latency target that binds, with
@@ -24,7 +24,9 @@ from features import catalog
 from features.analytic import estimate
 from features.configs import invalid_reasons, normalize_configs
 from features.errors import SurrogateError
+from features.memory import MEMORY_FRACTION_SETTINGS
 from surrogate.formatting import describe_config, format_seconds
+from surrogate.optimize._memory_share import with_raised_memory_shares
 from surrogate.optimize._request import SIXTEEN_BIT, Inventory, Targets, Workload
 from surrogate.optimize._space import replica_layouts, weight_runs_on
 
@@ -84,6 +86,10 @@ def fit_alternatives(config: pd.DataFrame) -> list[str]:
     framework = catalog.get_framework(str(base["framework"]))
     replicas = int(base["dp"])
     out: list[str] = []
+    raised = with_raised_memory_shares(config.iloc[[0]])["engine_memory_fraction"].iloc[0]
+    if pd.notna(raised) and pd.isna(base.get("engine_memory_fraction", np.nan)):
+        out.append(f"{MEMORY_FRACTION_SETTINGS[framework.id]} {float(raised):g} on the same devices (the engine's "
+                   "default share leaves too little)")
     layout = fewest_devices(base.to_dict())
     if layout is not None and layout[0] * replicas > int(base["num_devices"]):
         devices, tp, pp = layout

@@ -28,7 +28,9 @@ The knobs:
 - weight and KV precision: ``SearchSpace.precisions`` that the framework supports and the hardware
   runs (fp8 weights need fp8 tensor cores, fp4 needs fp4, int8 needs int8; weight-only int4
   dequantises to fp16 anywhere);
-- framework: those that run on the hardware's vendor.
+- framework: those that run on the hardware's vendor;
+- the engine's memory share: its default, or where that leaves too little for the model, the share a person
+  would set (SGLang ``--mem-fraction-static 0.9``: ``_memory_share``).
 
 The longest sequence is ``input_len + output_len`` (what vLLM calls ``--max-model-len``).
 """
@@ -47,6 +49,7 @@ from features.configs import CONFIG_COLUMNS, invalid_reasons, normalize_configs
 from features.errors import ConfigError, InfeasibleError
 from features.model_arch import ModelArch
 from features.precision import canonical_dtype, native_peak
+from surrogate.optimize._memory_share import with_raised_memory_shares
 from surrogate.optimize._request import SIXTEEN_BIT, DevicePool, Inventory, SearchSpace, Workload
 
 __all__ = ["Candidates", "enumerate_candidates", "replica_layouts", "sequence_grid", "weight_runs_on", "check_workload",
@@ -245,12 +248,13 @@ def _valid_configs(blocks: list[pd.DataFrame], workload: Workload, model_id: str
     table["prefill_chunk_tokens"] = np.nan
     table["request_rate_per_s"] = np.nan  # closed loop; a searched rate is set where it is predicted (open loop)
     table["framework_version"] = pd.NA  # the model answers for the newest release it saw
+    table["engine_memory_fraction"] = np.nan  # the engine's default, raised below where it leaves too little
     configs = normalize_configs(table[CONFIG_COLUMNS])
     reasons = invalid_reasons(configs)
     bad = reasons.ne("")
     for reason, count in reasons[bad].value_counts().items():
         skipped[str(reason)] += int(count)
-    return configs[~bad.to_numpy()].reset_index(drop=True)
+    return with_raised_memory_shares(configs[~bad.to_numpy()].reset_index(drop=True))
 
 
 def enumerate_candidates(inventory: Inventory, workload: Workload, space: SearchSpace | None = None) -> Candidates:

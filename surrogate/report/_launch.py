@@ -6,7 +6,8 @@ Flags as the engines document them: vLLM ``vllm serve`` engine arguments (``--te
 sglang.launch_server`` server arguments (``--tp``, ``--pp-size``, ``--dp``, ``--enable-dp-attention``,
 ``--ep-size``, ``--context-length``, ``--max-running-requests``, ``--quantization fp8``, ``--kv-cache-dtype
 fp8_e4m3``); ``trtllm-serve`` options (``--tp_size``, ``--ep_size``, ``--pp_size``, ``--max_batch_size``,
-``--max_seq_len``, ``enable_attention_dp`` in the ``--extra_llm_api_options`` file); llama.cpp
+``--max_seq_len``, ``enable_attention_dp`` in the ``--extra_llm_api_options`` file); a memory share set on the
+configuration with the engine's own flag (``features.memory.MEMORY_FRACTION_SETTINGS``); llama.cpp
 ``llama-server`` (``-ngl``, ``--split-mode layer``, ``-c``, ``--parallel``, ``--cache-type-k/v``).
 Replicas that an engine cannot launch itself are explained in words; a disaggregated deployment gets a
 sketch (``_launch_disaggregated``).
@@ -20,6 +21,7 @@ import pandas as pd
 
 from features import catalog
 from features.errors import SurrogateError
+from features.memory import MEMORY_FRACTION_SETTINGS
 from surrogate.report._launch_disaggregated import disaggregated_launch
 
 __all__ = ["launch_command", "recommendation"]
@@ -59,6 +61,14 @@ def _quantisation(row: pd.Series, runtime_fp8_flag: str) -> tuple[list[str], str
     return [], ""
 
 
+def _memory_share(row: pd.Series) -> list[str]:
+    """The engine's memory-share flag where the configuration sets one (``engine_memory_fraction``)."""
+    share = row.get("engine_memory_fraction")
+    if share is None or pd.isna(share):
+        return []
+    return [f"{MEMORY_FRACTION_SETTINGS[str(row['framework'])]} {float(share):g}"]
+
+
 def _vllm(row: pd.Series, model: str, max_len: int) -> str:
     flags, note = _quantisation(row, "--quantization fp8")
     parts = [f"vllm serve {model}", f"--tensor-parallel-size {row['tp']}", f"--pipeline-parallel-size {row['pp']}"]
@@ -69,7 +79,7 @@ def _vllm(row: pd.Series, model: str, max_len: int) -> str:
     parts += [f"--max-model-len {max_len}", f"--max-num-seqs {row['concurrency']}", *flags]
     if row["kv_dtype"] == "fp8":
         parts.append("--kv-cache-dtype fp8")
-    return " ".join(parts) + note
+    return " ".join([*parts, *_memory_share(row)]) + note
 
 
 def _sglang(row: pd.Series, model: str, max_len: int) -> str:
@@ -86,7 +96,7 @@ def _sglang(row: pd.Series, model: str, max_len: int) -> str:
     parts += [f"--context-length {max_len}", f"--max-running-requests {row['concurrency']}", *flags]
     if row["kv_dtype"] == "fp8":
         parts.append("--kv-cache-dtype fp8_e4m3")
-    return " ".join(parts) + note
+    return " ".join([*parts, *_memory_share(row)]) + note
 
 
 def _trtllm(row: pd.Series, model: str, max_len: int) -> str:
@@ -94,12 +104,13 @@ def _trtllm(row: pd.Series, model: str, max_len: int) -> str:
     native_fp8 = _native_weight_dtype(str(row["model"])) == "fp8"  # DeepSeek-V3/R1 ship FP8 weights
     if (row["weight_dtype"] == "fp8" and not native_fp8) or row["kv_dtype"] == "fp8":
         note += " (serve an FP8 checkpoint quantised with TensorRT Model Optimizer)"
+    share = "".join(f" {flag}" for flag in _memory_share(row))
     if _wide_ep(row):
         return (f"trtllm-serve {model} --tp_size {int(row['tp']) * int(row['dp'])} --ep_size {row['ep']} --pp_size "
-                f"{row['pp']} --max_batch_size {row['concurrency']} --max_seq_len {max_len} --extra_llm_api_options "
-                "<a YAML file with enable_attention_dp: true>" + note)
+                f"{row['pp']} --max_batch_size {row['concurrency']} --max_seq_len {max_len}{share} "
+                "--extra_llm_api_options <a YAML file with enable_attention_dp: true>" + note)
     return (f"trtllm-serve {model} --tp_size {row['tp']} --pp_size {row['pp']} --max_batch_size "
-            f"{row['concurrency']} --max_seq_len {max_len}" + note + _replica_note(row, built_in=False))
+            f"{row['concurrency']} --max_seq_len {max_len}{share}" + note + _replica_note(row, built_in=False))
 
 
 def _llama_cpp(row: pd.Series, model: str, max_len: int) -> str:

@@ -1,0 +1,46 @@
+"""An engine's memory share raised where its default leaves too little for the model: the flag a person sets.
+
+SGLang sizes ``mem_fraction_static`` by GPU: it keeps 512 MiB + 1.5 MiB per token of its prefill chunk + 2 MiB
+per CUDA-graph sequence + 128 MiB per rank (at least 10 GiB) for activations and graphs, 26 GiB on a B200 at
+tp 4, and refuses to start when the weights do not fit in the rest. aiconfigurator measured DeepSeek-V3 and
+DeepSeek-R1 in FP8 on 4 B200 under SGLang (``benchmarks/results/memory_check.txt``): 169.8 GB per device
+against 165.8 GB the default leaves, so those runs set the flag. Its documented value, 0.9 (docs.sglang.io
+server arguments: "The default value is 0.9", the value to lower on out-of-memory errors), holds them.
+
+A configuration is raised only where the engine's default does not fit and the raised share does: a
+configuration that fits keeps the default, whose reserve the engine chose for its activations. The launch
+line then carries the flag (``surrogate.report``).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from features.analytic import estimate
+
+__all__ = ["RAISED_MEMORY_SHARES", "with_raised_memory_shares"]
+
+# Engine -> the share to try where its default leaves too little (SGLang's documented --mem-fraction-static).
+RAISED_MEMORY_SHARES = {"sglang": 0.9}
+
+
+def with_raised_memory_shares(configs: pd.DataFrame) -> pd.DataFrame:
+    """``configs`` (normalised) with ``engine_memory_fraction`` set to the engine's raised share on the rows
+    that do not fit in memory under the engine's default but do under it; every other row as it was."""
+    if "engine_memory_fraction" not in configs:
+        configs = configs.assign(engine_memory_fraction=np.nan)
+    raised = configs["framework"].map(RAISED_MEMORY_SHARES).to_numpy(dtype=float)
+    open_rows = np.isfinite(raised) & configs["engine_memory_fraction"].isna().to_numpy()
+    if not open_rows.any():
+        return configs
+    short = open_rows.copy()
+    short[open_rows] = ~estimate(configs[open_rows], normalized=True)["fits"].to_numpy(dtype=bool)
+    if not short.any():
+        return configs
+    trial = configs[short].assign(engine_memory_fraction=raised[short])
+    holds = estimate(trial, normalized=True)["fits"].to_numpy(dtype=bool)
+    out = configs.copy()
+    rows = np.flatnonzero(short)[holds]
+    out.iloc[rows, out.columns.get_loc("engine_memory_fraction")] = raised[rows]
+    return out
