@@ -9,9 +9,10 @@ differed; ``tests/test_default_model.py``). With numpy's AVX-512 kernels off and
 Haswell (AVX2) kernels, that machine rebuilt ``features/data/efficiency.json`` byte for byte.
 
 :func:`pin_float_paths` sets the two variables both libraries read when they load, so it must run before
-numpy is imported (the test suite's conftest, the scripts that build what ships and ``scripts/reproduce.sh``
-set them first). A value the user set is kept. Off x86-64, or on a CPU without AVX2 (forcing OpenBLAS's
-Haswell kernels there would stop the process on an illegal instruction), it sets nothing.
+numpy is imported (the ``surrogate`` command, the test suite's conftest, the scripts that build what ships
+and ``scripts/reproduce.sh`` set them first). A value the user set is kept. Off x86-64, or on a CPU without
+AVX2 (forcing OpenBLAS's Haswell kernels there would stop the process on an illegal instruction), it sets
+nothing.
 """
 
 from __future__ import annotations

@@ -81,3 +81,26 @@ def test_this_test_process_runs_on_the_pinned_path() -> None:
         pytest.skip("this machine pins nothing")
     assert {pool.get("architecture") for pool in threadpool_info() if pool["internal_api"] == "openblas"} == {
         "Haswell"}
+
+
+_COMMAND_PROBE = """
+import sys
+sys.argv = ["surrogate", "--version"]
+from surrogate.__main__ import main
+try:
+    main()
+except SystemExit:
+    pass
+from threadpoolctl import threadpool_info
+print(sorted({pool.get("architecture") for pool in threadpool_info() if pool["internal_api"] == "openblas"}))
+"""
+
+
+def test_the_surrogate_command_pins_before_its_cli_loads_numpy() -> None:
+    if not float_path_settings():
+        pytest.skip("this machine pins nothing")
+    env = {k: v for k, v in os.environ.items() if k not in ("NPY_DISABLE_CPU_FEATURES", "OPENBLAS_CORETYPE")}
+    out = subprocess.run([sys.executable, "-c", _COMMAND_PROBE], env=env, capture_output=True, text=True, check=True)
+    version, architectures = out.stdout.splitlines()
+    assert version.startswith("surrogate, version ")
+    assert architectures == "['Haswell']"
