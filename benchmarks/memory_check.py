@@ -27,6 +27,7 @@ import pandas as pd
 from features.analytic import estimate
 from features.configs import CONFIG_COLUMNS, gather_specs, normalize_configs
 from surrogate.ingest import SHARED_SOURCES, load_shared
+from surrogate.optimize import RAISED_MEMORY_SHARES
 
 DEFAULT_OUT = Path(__file__).parent / "results" / "memory_check.txt"
 # A marketed HBM size is binary: an "A100 40GB" has 40 GiB (nvidia-smi: 40960 MiB). Catalog rows with a
@@ -36,8 +37,9 @@ _GIB_PER_GB = 2**30 / 1e9
 # DeepSpeed FastGen runs at most this many tokens per forward pass (deepspeed/inference/v2/ragged/
 # manager_configs.py DSStateManagerConfig.max_ragged_batch_size, default 768).
 _FASTGEN_TOKENS_PER_FORWARD = 768
-# docs.sglang.io server arguments: "reduce ... --mem-fraction-static. The default value is 0.9."
-_SGLANG_DOCUMENTED_FRACTION = 0.9
+# The share `surrogate optimize` raises SGLang's --mem-fraction-static to where its default leaves too little
+# (docs.sglang.io server arguments: "reduce ... --mem-fraction-static. The default value is 0.9.").
+_SGLANG_RAISED_SHARE = RAISED_MEMORY_SHARES["sglang"]
 
 
 @dataclass(frozen=True)
@@ -75,10 +77,8 @@ def _fastgen_chunk(cfg: pd.DataFrame, specs: pd.DataFrame) -> None:
     _binary_capacity(cfg, specs)
 
 
-def _sglang_documented(cfg: pd.DataFrame, specs: pd.DataFrame) -> None:
-    _binary_capacity(cfg, specs)
-    specs["kv_budget"] = "of_total"
-    specs["usable_memory_fraction"] = _SGLANG_DOCUMENTED_FRACTION
+def _sglang_raised(cfg: pd.DataFrame, specs: pd.DataFrame) -> None:
+    cfg["engine_memory_fraction"] = _SGLANG_RAISED_SHARE
 
 
 READINGS = (
@@ -105,12 +105,12 @@ READINGS = (
             lambda r: f"FastGen runs at most {_FASTGEN_TOKENS_PER_FORWARD} tokens per forward; the catalog gives "
                       "deepspeed-mii no token budget, so activations are sized for the whole batch's prompts "
                       "(with it, and the binary capacity, it fits)"),
-    Reading("SGLang documented fraction",
+    Reading("SGLang raised share",
             lambda r: r["framework"] == "sglang",
-            _sglang_documented,
-            lambda r: "SGLang's server_args heuristic mem_fraction_static leaves too little for these weights; "
-                      f"under the documented --mem-fraction-static {_SGLANG_DOCUMENTED_FRACTION} (of the binary "
-                      "capacity where the catalog has the marketed size) it fits, so the run must have set it"),
+            _sglang_raised,
+            lambda r: "SGLang's default mem_fraction_static leaves too little for these weights; with "
+                      f"--mem-fraction-static {_SGLANG_RAISED_SHARE:g} (its documented value, which `surrogate "
+                      "optimize` sets where the default does not fit) it fits, so the run must have set it"),
 )
 
 
