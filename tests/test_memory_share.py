@@ -4,13 +4,16 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
+import pytest
 
 from features.analytic import estimate
 from features.configs import normalize_configs
+from features.errors import ConfigError
 from surrogate.formatting import describe_config
 from surrogate.optimize import (
     RAISED_MEMORY_SHARES,
     Inventory,
+    SearchSpace,
     Workload,
     enumerate_candidates,
     with_raised_memory_shares,
@@ -70,3 +73,26 @@ def test_each_engine_launches_with_its_own_flag() -> None:
         row = base.copy()
         row["framework"], row["engine_memory_fraction"] = framework, 0.95
         assert flag in launch_command(row)
+
+
+def test_a_share_the_user_sets_goes_to_every_engine_that_takes_one_and_nothing_is_raised_over_it() -> None:
+    candidates = enumerate_candidates(Inventory.parse(["b200:4"]), Workload(
+        model="deepseek-ai/DeepSeek-V3", input_len=8192, output_len=1024),
+        SearchSpace(engine_memory_fraction=0.8)).configs
+    settable = candidates["framework"].isin(["vllm", "sglang", "tensorrt-llm"])
+    assert set(candidates["framework"]) > {"vllm", "sglang", "tensorrt-llm"}
+    assert (candidates.loc[settable, "engine_memory_fraction"] == 0.8).all()
+    assert candidates.loc[~settable, "engine_memory_fraction"].isna().all()  # llama.cpp, FastGen: no such setting
+    with pytest.raises(ConfigError, match="engine_memory_fraction must be above 0 and at most 1, got 1.2"):
+        SearchSpace(engine_memory_fraction=1.2)
+
+
+def test_a_study_stored_before_the_setting_existed_still_matches_a_request_that_leaves_it_unset() -> None:
+    from surrogate.optimize import OptimizeOptions
+    from surrogate.optimize._search import _request
+
+    inventory, workload = Inventory.parse(["h100-sxm:1"]), Workload(model="meta-llama/Llama-3.1-8B", input_len=128,
+                                                                     output_len=32)
+    assert "engine_memory_fraction" not in _request(inventory, workload, SearchSpace(), OptimizeOptions())["space"]
+    assert _request(inventory, workload, SearchSpace(engine_memory_fraction=0.5), OptimizeOptions())["space"][
+        "engine_memory_fraction"] == 0.5

@@ -90,6 +90,8 @@ def _model(path: Path | None, trust: bool) -> models.SurrogateModel:
 @click.option("--precisions", default="fp16,fp8", show_default=True, help=_help(SearchSpace, "precisions"))
 @click.option("--max-sequences", type=click.IntRange(min=1), default=DEFAULT_MAX_SEQUENCES, show_default=True,
               help=_help(SearchSpace, "max_sequences"))
+@click.option("--engine-memory-fraction", type=click.FloatRange(min=0.0, max=1.0, min_open=True), default=None,
+              help=_help(SearchSpace, "engine_memory_fraction"))
 @click.option("--serving", type=click.Choice(list(_SERVING)), default="agg", show_default=True,
               help="agg: aggregated serving (prefill and decode on the same engine); disagg: prefill and decode "
                    "workers apart, the KV cache shipped between (xPyD: worker counts and tp searched); both: the "
@@ -116,7 +118,8 @@ def optimize_command(model_name: str, gpus: tuple[str, ...], input_len: int, out
                      concurrency: int | None, request_rate: float | None, max_ttft_s: float | None,
                      max_itl_s: float | None, max_latency_s: float | None, risk: str, objective: str, pareto: bool,
                      frameworks: str | None,
-                     precisions: str, max_sequences: int, serving: str, search: str, trials: int, seed: int,
+                     precisions: str, max_sequences: int, engine_memory_fraction: float | None, serving: str,
+                     search: str, trials: int, seed: int,
                      storage: str | None, study_name: str | None, top_k: int, as_json: bool,
                      out_dir: Path | None, model_file: Path | None, trust_model_file: bool) -> None:
     """Find the best deployment of a model on your devices under memory and latency limits.
@@ -131,7 +134,8 @@ def optimize_command(model_name: str, gpus: tuple[str, ...], input_len: int, out
     workload = Workload(model=model_name, input_len=input_len, output_len=output_len, concurrency=concurrency,
                         request_rate_per_s=request_rate)
     space = SearchSpace(frameworks=_split(frameworks), precisions=_split(precisions) or (),
-                        max_sequences=max_sequences, serving=_SERVING[serving])
+                        max_sequences=max_sequences, serving=_SERVING[serving],
+                        engine_memory_fraction=engine_memory_fraction)
     targets = Targets(max_ttft_s=max_ttft_s, max_itl_s=max_itl_s, max_latency_s=max_latency_s, risk=risk)
     options = OptimizeOptions(objective=objective, targets=targets, pareto=pareto, search=search, trials=trials,
                               seed=seed, storage=storage, study_name=study_name, top_k=top_k)

@@ -98,10 +98,17 @@ class SearchSpace:
     serving: str = field(default="aggregated", metadata={
         "help": "aggregated (prefill and decode on the same engine), disaggregated (prefill and decode workers "
                 "apart, the KV cache shipped between), or both (the best of each and their ratio)"})
+    engine_memory_fraction: float | None = field(default=None, metadata={
+        "help": "share of device memory every engine that takes one may use (SGLang --mem-fraction-static, vLLM "
+                "--gpu-memory-utilization, TensorRT-LLM --kv_cache_free_gpu_memory_fraction); default: each "
+                "engine's own, SGLang's raised to 0.9 where its own leaves too little for the model"})
 
     def __post_init__(self) -> None:
         if self.serving not in SERVING_MODES:
             raise ConfigError(f"serving must be one of {', '.join(SERVING_MODES)}, got '{self.serving}'")
+        share = self.engine_memory_fraction
+        if share is not None and not 0.0 < share <= 1.0:
+            raise ConfigError(f"engine_memory_fraction must be above 0 and at most 1, got {share:g}")
 
 
 @dataclass(frozen=True)

@@ -151,8 +151,10 @@ def _at_rate(model: Predictor, configs: pd.DataFrame, rate: float) -> tuple[pd.D
 def _request(inventory: Inventory, workload: Workload, space: SearchSpace, options: OptimizeOptions) -> dict[str, Any]:
     """What defines a study: trials of different requests must not share one."""
     described = {**asdict(workload), "model": catalog.resolve_model(workload.model)}
+    # A share left to the engines is not written, so studies stored before the setting existed still match.
+    searched = {k: v for k, v in asdict(space).items() if not (k == "engine_memory_fraction" and v is None)}
     return {"inventory": [[p.hardware, p.count] for p in inventory.pools], "workload": described,
-            "space": asdict(space), "objective": options.objective, "pareto": options.pareto,
+            "space": searched, "objective": options.objective, "pareto": options.pareto,
             "targets": asdict(options.targets)}
 
 
@@ -161,15 +163,15 @@ def _differences(best: pd.Series, other: pd.Series) -> str:
     return ", ".join(changed) if changed else "same knobs"
 
 
-def _why(ranked: pd.DataFrame, objective: Objective) -> str:
+def _why(ranked: pd.DataFrame, objective: Objective, user_share: float | None = None) -> str:
     best = ranked.iloc[0]
     value = float(best[objective.column])
     tail = (f"{best['bottleneck']}-bound, {best['mem_per_device_gb']:.1f} of {best['mem_usable_gb']:.1f} GB "
             "per device")
     share = best.get("engine_memory_fraction")
     if share is not None and pd.notna(share):
-        tail += (f" with {MEMORY_FRACTION_SETTINGS[str(best['framework'])]} {float(share):g} (the engine's default "
-                 "share leaves too little for the model)")
+        why = ("as asked" if user_share is not None else "the engine's default share leaves too little for the model")
+        tail += f" with {MEMORY_FRACTION_SETTINGS[str(best['framework'])]} {float(share):g} ({why})"
     if len(ranked) == 1:
         return f"the only configuration that meets every constraint ({tail})"
     runner = ranked.iloc[1]
@@ -422,7 +424,7 @@ def optimize(model: Predictor, inventory: Inventory, workload: Workload, options
     method = "+".join(dict.fromkeys(found.method for found in searches))
     return OptimizeResult(ranked=ranked.reset_index(drop=True), front=front, evaluated=scored,
                           objective=objective, pareto_objectives=pareto_objectives, method=method,
-                          searched=searched, space_size=size, why=_why(ranked, objective),
+                          searched=searched, space_size=size, why=_why(ranked, objective, space.engine_memory_fraction),
                           notes=tuple(notes), skipped=tuple(skipped), seed=options.seed,
                           study_name=optuna_run.study_name if optuna_run else None, top_k=options.top_k,
                           history=optuna_run.history if optuna_run else None,

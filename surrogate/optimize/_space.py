@@ -29,8 +29,9 @@ The knobs:
   runs (fp8 weights need fp8 tensor cores, fp4 needs fp4, int8 needs int8; weight-only int4
   dequantises to fp16 anywhere);
 - framework: those that run on the hardware's vendor;
-- the engine's memory share: its default, or where that leaves too little for the model, the share a person
-  would set (SGLang ``--mem-fraction-static 0.9``: ``_memory_share``).
+- the engine's memory share: the user's (``SearchSpace.engine_memory_fraction``) on every engine that takes
+  one; else its default, or where that leaves too little for the model, the share a person would set (SGLang
+  ``--mem-fraction-static 0.9``: ``_memory_share``).
 
 The longest sequence is ``input_len + output_len`` (what vLLM calls ``--max-model-len``).
 """
@@ -47,6 +48,7 @@ import pandas as pd
 from features import catalog
 from features.configs import CONFIG_COLUMNS, invalid_reasons, normalize_configs
 from features.errors import ConfigError, InfeasibleError
+from features.memory import MEMORY_FRACTION_SETTINGS
 from features.model_arch import ModelArch
 from features.precision import canonical_dtype, native_peak
 from surrogate.optimize._memory_share import with_raised_memory_shares
@@ -235,8 +237,8 @@ def _wide_ep(grid: pd.DataFrame, experts: int, shrink: bool) -> pd.DataFrame:
     return wide.assign(ep=wide["tp"] * wide["dp"]).drop_duplicates()
 
 
-def _valid_configs(blocks: list[pd.DataFrame], workload: Workload, model_id: str,
-                   skipped: Counter[str]) -> pd.DataFrame:
+def _valid_configs(blocks: list[pd.DataFrame], workload: Workload, model_id: str, skipped: Counter[str],
+                   share: float | None = None) -> pd.DataFrame:
     """The blocks as normalised configurations, impossible rows dropped (and counted in ``skipped``)."""
     table = pd.concat(blocks, ignore_index=True)
     table["num_devices"] = table["tp"] * table["pp"] * table["dp"]
@@ -248,7 +250,11 @@ def _valid_configs(blocks: list[pd.DataFrame], workload: Workload, model_id: str
     table["prefill_chunk_tokens"] = np.nan
     table["request_rate_per_s"] = np.nan  # closed loop; a searched rate is set where it is predicted (open loop)
     table["framework_version"] = pd.NA  # the model answers for the newest release it saw
-    table["engine_memory_fraction"] = np.nan  # the engine's default, raised below where it leaves too little
+    # The user's share on every engine that takes one; else the engine's default, raised below where it leaves
+    # too little.
+    settable = table["framework"].isin(list(MEMORY_FRACTION_SETTINGS)).to_numpy()
+    table["engine_memory_fraction"] = np.where(settable & (share is not None), share if share is not None else np.nan,
+                                               np.nan)
     configs = normalize_configs(table[CONFIG_COLUMNS])
     reasons = invalid_reasons(configs)
     bad = reasons.ne("")
@@ -272,7 +278,7 @@ def enumerate_candidates(inventory: Inventory, workload: Workload, space: Search
     if not blocks:
         reasons = "; ".join(sorted(skipped)) or "no framework, precision and device combination is valid"
         raise InfeasibleError(f"nothing to search for {inventory.describe()}: {reasons}")
-    configs = _valid_configs(blocks, workload, model_id, skipped)
+    configs = _valid_configs(blocks, workload, model_id, skipped, space.engine_memory_fraction)
     if configs.empty:
         raise InfeasibleError(f"nothing to search for {inventory.describe()}: " + "; ".join(sorted(skipped)))
     notes = tuple(f"skipped {reason}" for reason in sorted(skipped))
