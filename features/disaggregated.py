@@ -67,7 +67,8 @@ DISAGGREGATED_COLUMNS = [
     "prefill_capacity_req_s", "decode_capacity_req_s", "bound_by", "fits", "mem_per_device_gb", "mem_usable_gb",
     "max_batch_size", "peak_ttft_s", "peak_itl_s", "peak_latency_s", "num_devices",
 ]
-_SHARED = ["hardware", "model", "framework", "framework_version", "weight_dtype", "kv_dtype", "input_len", "output_len"]
+_SHARED = ["hardware", "model", "framework", "framework_version", "weight_dtype", "kv_dtype", "input_len", "output_len",
+           "engine_memory_fraction"]  # the engine's memory share, where set, is every worker's
 _BISECTIONS = 80
 
 

@@ -48,9 +48,7 @@ def describe_config(config: Mapping[str, Any], *, compact: bool = False) -> str:
     """
     if config.get("mode") == "disaggregated":
         return describe_disaggregated(config, compact=compact)
-    share = config.get("engine_memory_fraction")
-    # NaN, None or NA: the engine's default share of memory
-    share_text = f"{float(share):g}" if isinstance(share, (int, float)) and math.isfinite(share) else ""
+    share_text = _memory_share(config)
     if compact:
         return (f"{config['num_devices']}x {config['hardware']} {config['framework']} tp{config['tp']} "
                 f"pp{config['pp']} dp{config['dp']} {config['weight_dtype']}/{config['kv_dtype']}kv "
@@ -60,6 +58,12 @@ def describe_config(config: Mapping[str, Any], *, compact: bool = False) -> str:
             + (f", memory share {share_text}" if share_text else "") + "), "
             f"{config['weight_dtype']} weights, {config['kv_dtype']} KV, {describe_load(config, compact=False)}, "
             f"{config['input_len']} in / {config['output_len']} out tokens")
+
+
+def _memory_share(config: Mapping[str, Any]) -> str:
+    """The engine's memory share as set on the deployment ('' for NaN, None or NA: the engine's default)."""
+    share = config.get("engine_memory_fraction")
+    return f"{float(share):g}" if isinstance(share, (int, float)) and math.isfinite(share) else ""
 
 
 def _count(value: Any) -> int:
@@ -74,9 +78,12 @@ def describe_disaggregated(config: Mapping[str, Any], *, compact: bool = True) -
     pools = (f"{_count(config['prefill_workers'])}P tp{_count(config['prefill_tp'])} + "
              f"{_count(config['decode_workers'])}D {decode}")
     devices = _count(config["num_devices"])
+    share = _memory_share(config)
     if compact:
         return (f"{devices}x {config['hardware']} {config['framework']} disagg {pools} "
-                f"{config['weight_dtype']}/{config['kv_dtype']}kv {_count(config['concurrency'])} in flight")
+                f"{config['weight_dtype']}/{config['kv_dtype']}kv {_count(config['concurrency'])} in flight"
+                + (f" mem{share}" if share else ""))
     return (f"{config['model']} on {devices}x {config['hardware']} with {config['framework']}, disaggregated: "
-            f"{pools}, {config['weight_dtype']} weights, {config['kv_dtype']} KV, {_count(config['concurrency'])} "
-            f"concurrent requests, {config['input_len']} in / {config['output_len']} out tokens")
+            f"{pools}" + (f", memory share {share}" if share else "") + f", {config['weight_dtype']} weights, "
+            f"{config['kv_dtype']} KV, {_count(config['concurrency'])} concurrent requests, {config['input_len']} in / "
+            f"{config['output_len']} out tokens")

@@ -96,3 +96,21 @@ def test_a_study_stored_before_the_setting_existed_still_matches_a_request_that_
     assert "engine_memory_fraction" not in _request(inventory, workload, SearchSpace(), OptimizeOptions())["space"]
     assert _request(inventory, workload, SearchSpace(engine_memory_fraction=0.5), OptimizeOptions())["space"][
         "engine_memory_fraction"] == 0.5
+
+
+def test_a_disaggregated_deployment_is_raised_as_a_whole_where_a_worker_needs_it() -> None:
+    from features.disaggregated import estimate_disaggregated
+    from surrogate.optimize import enumerate_disaggregated
+
+    table, _ = enumerate_disaggregated(Inventory.parse(["b200:8"]), Workload(
+        model="deepseek-ai/DeepSeek-V3", input_len=8192, output_len=1024), SearchSpace(frameworks=("sglang",)))
+    raised = table["engine_memory_fraction"].eq(0.9).to_numpy()
+    assert 0 < raised.sum() < len(table)
+    # 1 prefill and 1 decode worker of tp 4 with FP8 weights: each needs the raise, and holds with it.
+    assert (table.loc[raised, ["prefill_tp", "decode_tp", "weight_dtype"]].drop_duplicates().to_numpy().tolist()
+            == [[4, 4, "fp8"]])
+    assert estimate_disaggregated(table[raised])["fits"].all()
+    assert not estimate_disaggregated(table[raised].assign(engine_memory_fraction=np.nan))["fits"].any()
+    row = table[raised].iloc[0]
+    assert launch_command(row).count("--mem-fraction-static 0.9 --disaggregation-mode") == 2
+    assert describe_config(row, compact=True).endswith(" mem0.9")

@@ -37,6 +37,8 @@ from features import catalog
 from features.configs import CONFIG_COLUMNS, invalid_reasons, normalize_configs
 from features.disaggregated import worker_configs
 from features.errors import InfeasibleError
+from features.memory import MEMORY_FRACTION_SETTINGS
+from surrogate.optimize._memory_share import with_raised_disaggregated_shares
 from surrogate.optimize._request import DevicePool, Inventory, SearchSpace, Workload
 from surrogate.optimize._space import prepare, replica_layouts, sequence_grid, weight_runs_on
 
@@ -181,11 +183,17 @@ def enumerate_disaggregated(inventory: Inventory, workload: Workload, space: Sea
     table["prefill_chunk_tokens"] = np.nan
     table["request_rate_per_s"] = np.nan  # the client concurrency sets the load (settle_at_rate for a rate)
     table["framework_version"] = pd.NA
-    table["engine_memory_fraction"] = np.nan  # each worker at its engine's default share (not raised here)
+    # The user's share on every engine that takes one; else the engine's default, raised where it leaves too
+    # little for a worker (``_memory_share``).
+    settable = table["framework"].isin(list(MEMORY_FRACTION_SETTINGS)).to_numpy()
+    share = space.engine_memory_fraction
+    table["engine_memory_fraction"] = np.where(settable & (share is not None), share if share is not None else np.nan,
+                                               np.nan)
     table = _drop_impossible(table, skipped)
     if table.empty:
         raise InfeasibleError(f"nothing to search for disaggregated serving on {inventory.describe()}: "
                               + "; ".join(sorted(skipped)))
+    table = with_raised_disaggregated_shares(table)
     return table[DISAGGREGATED_CONFIG_COLUMNS], tuple(f"skipped {r}" for r in sorted(skipped))
 
 

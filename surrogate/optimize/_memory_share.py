@@ -9,7 +9,8 @@ server arguments: "The default value is 0.9", the value to lower on out-of-memor
 
 A configuration is raised only where the engine's default does not fit and the raised share does: a
 configuration that fits keeps the default, whose reserve the engine chose for its activations. The launch
-line then carries the flag (``surrogate.report``).
+line then carries the flag (``surrogate.report``). A disaggregated deployment is raised as a whole, its
+prefill and decode workers launched with the same share, where either worker needs it and both then fit.
 """
 
 from __future__ import annotations
@@ -18,8 +19,10 @@ import numpy as np
 import pandas as pd
 
 from features.analytic import estimate
+from features.configs import normalize_configs
+from features.disaggregated import worker_configs
 
-__all__ = ["RAISED_MEMORY_SHARES", "with_raised_memory_shares"]
+__all__ = ["RAISED_MEMORY_SHARES", "with_raised_memory_shares", "with_raised_disaggregated_shares"]
 
 # Engine -> the share to try where its default leaves too little (SGLang's documented --mem-fraction-static).
 RAISED_MEMORY_SHARES = {"sglang": 0.9}
@@ -44,3 +47,34 @@ def with_raised_memory_shares(configs: pd.DataFrame) -> pd.DataFrame:
     rows = np.flatnonzero(short)[holds]
     out.iloc[rows, out.columns.get_loc("engine_memory_fraction")] = raised[rows]
     return out
+
+
+def with_raised_disaggregated_shares(table: pd.DataFrame) -> pd.DataFrame:
+    """The same for disaggregated deployments (rows with worker columns): the raised share where the prefill
+    or the decode worker does not fit under the engine's default and both fit under it. Each distinct worker
+    shape is checked once (a search's hundred thousand deployments share a few hundred shapes)."""
+    raised = table["framework"].map(RAISED_MEMORY_SHARES).to_numpy(dtype=float)
+    open_rows = np.isfinite(raised) & table["engine_memory_fraction"].isna().to_numpy()
+    if not open_rows.any():
+        return table
+    candidates = table[open_rows]
+    short = ~_workers_fit(candidates)
+    if not short.any():
+        return table
+    trial = candidates[short].assign(engine_memory_fraction=raised[open_rows][short])
+    holds = _workers_fit(trial)
+    rows = np.flatnonzero(open_rows)[np.flatnonzero(short)[holds]]
+    out = table.copy()
+    out.iloc[rows, out.columns.get_loc("engine_memory_fraction")] = raised[rows]
+    return out
+
+
+def _workers_fit(table: pd.DataFrame) -> np.ndarray:
+    """Whether both workers of each disaggregated row fit in memory (each distinct worker estimated once)."""
+    fits = np.ones(len(table), dtype=bool)
+    for worker in worker_configs(table)[:2]:
+        shapes = pd.util.hash_pandas_object(worker, index=False).to_numpy()
+        _, first, inverse = np.unique(shapes, return_index=True, return_inverse=True)
+        distinct = normalize_configs(worker.iloc[first].reset_index(drop=True))
+        fits &= estimate(distinct, normalized=True)["fits"].to_numpy(dtype=bool)[inverse]
+    return fits
