@@ -138,17 +138,18 @@ def _pool_rows(pool: DevicePool, workload: Workload, space: SearchSpace, precisi
     return table
 
 
-def _drop_impossible(table: pd.DataFrame, skipped: Counter[str]) -> pd.DataFrame:
-    """Rows whose prefill or decode worker is not a valid configuration (tp not dividing the heads, ...)."""
-    prefill, decode, _ = worker_configs(table)
+def _drop_impossible(table: pd.DataFrame, skipped: Counter[str]) -> tuple[pd.DataFrame, tuple[pd.DataFrame, ...]]:
+    """Rows whose prefill or decode worker is not a valid configuration (tp not dividing the heads, ...) left
+    out; the rest with their prefill and decode workers as normalised configurations."""
+    workers = [normalize_configs(frame) for frame in worker_configs(table)[:2]]
     bad = np.zeros(len(table), dtype=bool)
-    for pool, frame in (("prefill", prefill), ("decode", decode)):
-        reasons = invalid_reasons(normalize_configs(frame))
+    for pool, frame in zip(("prefill", "decode"), workers, strict=True):
+        reasons = invalid_reasons(frame)
         wrong = reasons.ne("").to_numpy()
         for reason, count in reasons[wrong].value_counts().items():
             skipped[f"disaggregated {pool} worker: {reason}"] += int(count)
         bad |= wrong
-    return table[~bad].reset_index(drop=True)
+    return table[~bad].reset_index(drop=True), tuple(frame[~bad].reset_index(drop=True) for frame in workers)
 
 
 def enumerate_disaggregated(inventory: Inventory, workload: Workload, space: SearchSpace | None = None
@@ -189,11 +190,11 @@ def enumerate_disaggregated(inventory: Inventory, workload: Workload, space: Sea
     share = space.engine_memory_fraction
     table["engine_memory_fraction"] = np.where(settable & (share is not None), share if share is not None else np.nan,
                                                np.nan)
-    table = _drop_impossible(table, skipped)
+    table, (prefill, decode) = _drop_impossible(table, skipped)
     if table.empty:
         raise InfeasibleError(f"nothing to search for disaggregated serving on {inventory.describe()}: "
                               + "; ".join(sorted(skipped)))
-    table = with_raised_disaggregated_shares(table)
+    table = with_raised_disaggregated_shares(table, (prefill, decode))
     return table[DISAGGREGATED_CONFIG_COLUMNS], tuple(f"skipped {r}" for r in sorted(skipped))
 
 

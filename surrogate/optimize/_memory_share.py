@@ -49,32 +49,38 @@ def with_raised_memory_shares(configs: pd.DataFrame) -> pd.DataFrame:
     return out
 
 
-def with_raised_disaggregated_shares(table: pd.DataFrame) -> pd.DataFrame:
+def with_raised_disaggregated_shares(table: pd.DataFrame, workers: tuple[pd.DataFrame, pd.DataFrame] | None = None
+                                     ) -> pd.DataFrame:
     """The same for disaggregated deployments (rows with worker columns): the raised share where the prefill
-    or the decode worker does not fit under the engine's default and both fit under it. Each distinct worker
-    shape is checked once (a search's hundred thousand deployments share a few hundred shapes)."""
+    or the decode worker does not fit under the engine's default and both fit under it. ``workers``: the rows'
+    prefill and decode workers as normalised configurations (``features.disaggregated.worker_configs``), where
+    the caller has them. Each distinct worker shape is estimated once (a search's hundred thousand deployments
+    share a few hundred shapes)."""
     raised = table["framework"].map(RAISED_MEMORY_SHARES).to_numpy(dtype=float)
     open_rows = np.isfinite(raised) & table["engine_memory_fraction"].isna().to_numpy()
     if not open_rows.any():
         return table
-    candidates = table[open_rows]
+    if workers is None:
+        prefill, decode, _ = worker_configs(table)
+        workers = (normalize_configs(prefill), normalize_configs(decode))
+    candidates = [worker[open_rows] for worker in workers]
     short = ~_workers_fit(candidates)
     if not short.any():
         return table
-    trial = candidates[short].assign(engine_memory_fraction=raised[open_rows][short])
-    holds = _workers_fit(trial)
+    share = raised[open_rows][short]
+    holds = _workers_fit([worker[short].assign(engine_memory_fraction=share) for worker in candidates])
     rows = np.flatnonzero(open_rows)[np.flatnonzero(short)[holds]]
     out = table.copy()
     out.iloc[rows, out.columns.get_loc("engine_memory_fraction")] = raised[rows]
     return out
 
 
-def _workers_fit(table: pd.DataFrame) -> np.ndarray:
-    """Whether both workers of each disaggregated row fit in memory (each distinct worker estimated once)."""
-    fits = np.ones(len(table), dtype=bool)
-    for worker in worker_configs(table)[:2]:
+def _workers_fit(workers: list[pd.DataFrame]) -> np.ndarray:
+    """Whether every worker of each row fits in memory (normalised worker frames, row for row; each distinct
+    worker estimated once)."""
+    fits = np.ones(len(workers[0]), dtype=bool)
+    for worker in workers:
         shapes = pd.util.hash_pandas_object(worker, index=False).to_numpy()
         _, first, inverse = np.unique(shapes, return_index=True, return_inverse=True)
-        distinct = normalize_configs(worker.iloc[first].reset_index(drop=True))
-        fits &= estimate(distinct, normalized=True)["fits"].to_numpy(dtype=bool)[inverse]
+        fits &= estimate(worker.iloc[first], normalized=True)["fits"].to_numpy(dtype=bool)[inverse]
     return fits
