@@ -127,3 +127,15 @@ def test_evaluate_rejects_an_unknown_split(dataset: Path) -> None:
 @pytest.mark.parametrize("command", ["train", "evaluate", "predict"])
 def test_help(command: str) -> None:
     assert CliRunner().invoke(cli, [command, "--help"]).exit_code == 0
+
+
+def test_predicting_a_deployment_that_does_not_fit_warns_and_says_what_would(bundle: Path) -> None:
+    # vLLM held to a tenth of an H100 (8.6 GB) cannot hold Llama-3-8B's 16 GB of weights on one device.
+    result = CliRunner().invoke(cli, ["predict", "--model-file", str(bundle), *ONE, "--tp", "1",
+                                      "--engine-memory-fraction", "0.1"])
+    assert result.exit_code == 0, result.output
+    assert "inter-token latency" in result.output
+    assert "warning: does not fit in memory: needs " in result.output
+    assert "GB usable (" in result.output and "; would fit: " in result.output
+    fitting = CliRunner().invoke(cli, ["predict", "--model-file", str(bundle), *ONE])
+    assert "does not fit" not in fitting.output

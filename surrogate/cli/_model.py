@@ -317,8 +317,21 @@ def _predict_one(model: Any, params: dict[str, Any], request_rate: float | None,
         report.print_json(combined.to_dict(orient="records"))
     else:
         print_predictions(model, [("aggregated", normalized.iloc[0], predictions.iloc[0])], predictions)
+        _warn_if_it_does_not_fit(normalized, predictions.iloc[0])
     if output_path is not None:
         stderr.print(f"wrote {len(combined)} predictions to {output_path}")
+
+
+def _warn_if_it_does_not_fit(config: Any, prediction: Any) -> None:
+    """A predicted deployment the memory model says does not fit: how far over, and what would fit (as
+    ``estimate`` refuses it). The prediction stands: it is what the deployment would do if it ran."""
+    if "fits" not in prediction.index or bool(prediction["fits"]):
+        return
+    over = prediction["mem_per_device_gb"] - prediction["mem_usable_gb"]
+    alternatives = optimize.fit_alternatives(config.iloc[[0]])
+    hint = f"; would fit: {'; '.join(alternatives)}" if alternatives else ""
+    stderr.print(f"warning: does not fit in memory: needs {prediction['mem_per_device_gb']:.1f} GB per device, "
+                 f"{prediction['mem_usable_gb']:.1f} GB usable ({over:.1f} GB over){hint}", soft_wrap=True)
 
 
 def _open_loop_flags(params: dict[str, Any], rate: float) -> None:
