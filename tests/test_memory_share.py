@@ -114,3 +114,11 @@ def test_a_disaggregated_deployment_is_raised_as_a_whole_where_a_worker_needs_it
     row = table[raised].iloc[0]
     assert launch_command(row).count("--mem-fraction-static 0.9 --disaggregation-mode") == 2
     assert describe_config(row, compact=True).endswith(" mem0.9")
+
+
+def test_what_would_fit_counts_the_devices_the_raised_share_needs() -> None:
+    from surrogate.optimize import fewest_devices
+
+    sglang = {k: v for k, v in DEEPSEEK_ON_4_B200.items() if k not in ("tp", "num_devices")}
+    assert fewest_devices(sglang) == (4, 4, 1)  # with --mem-fraction-static 0.9, as the search would raise it
+    assert fewest_devices({**sglang, "engine_memory_fraction": 0.85}) == (8, 8, 1)  # a user's share is kept

@@ -49,7 +49,9 @@ def fewest_devices(config: Mapping[str, Any], max_devices: int = _MAX_DEVICES_TR
 
     Device counts are powers of two; at each, the search space's layouts with ``tp * pp`` devices
     are tried, and the one with the widest tensor parallelism that fits wins. Everything else
-    (model, formats, batching, sequences, lengths) is the configuration's own.
+    (model, formats, batching, sequences, lengths) is the configuration's own; an engine's memory share left
+    to its default is raised where the search would raise it (``_memory_share``), so the advice matches what
+    the search finds on that many devices.
     """
     hw = catalog.get_hardware(str(config["hardware"]))
     framework = catalog.get_framework(str(config["framework"]))
@@ -62,6 +64,7 @@ def fewest_devices(config: Mapping[str, Any], max_devices: int = _MAX_DEVICES_TR
         configs = configs[invalid_reasons(configs).eq("").to_numpy()]
         if configs.empty:
             return None
+        configs = with_raised_memory_shares(configs)
         fits = estimate(configs, normalized=True)["fits"].to_numpy(dtype=bool)
     except SurrogateError:
         return None
