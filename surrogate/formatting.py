@@ -9,7 +9,8 @@ import math
 from collections.abc import Mapping
 from typing import Any
 
-__all__ = ["format_seconds", "format_amount", "describe_load", "describe_config", "describe_disaggregated"]
+__all__ = ["format_seconds", "format_amount", "describe_load", "describe_config", "describe_disaggregated",
+           "memory_share_text"]
 
 
 def format_seconds(seconds: float) -> str:
@@ -48,7 +49,7 @@ def describe_config(config: Mapping[str, Any], *, compact: bool = False) -> str:
     """
     if config.get("mode") == "disaggregated":
         return describe_disaggregated(config, compact=compact)
-    share_text = _memory_share(config)
+    share_text = memory_share_text(config)
     if compact:
         return (f"{config['num_devices']}x {config['hardware']} {config['framework']} tp{config['tp']} "
                 f"pp{config['pp']} dp{config['dp']} {config['weight_dtype']}/{config['kv_dtype']}kv "
@@ -60,7 +61,7 @@ def describe_config(config: Mapping[str, Any], *, compact: bool = False) -> str:
             f"{config['input_len']} in / {config['output_len']} out tokens")
 
 
-def _memory_share(config: Mapping[str, Any]) -> str:
+def memory_share_text(config: Mapping[str, Any]) -> str:
     """The engine's memory share as set on the deployment ('' for NaN, None or NA: the engine's default)."""
     share = config.get("engine_memory_fraction")
     return f"{float(share):g}" if isinstance(share, (int, float)) and math.isfinite(share) else ""
@@ -78,7 +79,7 @@ def describe_disaggregated(config: Mapping[str, Any], *, compact: bool = True) -
     pools = (f"{_count(config['prefill_workers'])}P tp{_count(config['prefill_tp'])} + "
              f"{_count(config['decode_workers'])}D {decode}")
     devices = _count(config["num_devices"])
-    share = _memory_share(config)
+    share = memory_share_text(config)
     if compact:
         return (f"{devices}x {config['hardware']} {config['framework']} disagg {pools} "
                 f"{config['weight_dtype']}/{config['kv_dtype']}kv {_count(config['concurrency'])} in flight"

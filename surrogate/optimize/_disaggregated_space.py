@@ -37,8 +37,7 @@ from features import catalog
 from features.configs import CONFIG_COLUMNS, invalid_reasons, normalize_configs
 from features.disaggregated import worker_configs
 from features.errors import InfeasibleError
-from features.memory import MEMORY_FRACTION_SETTINGS
-from surrogate.optimize._memory_share import with_raised_disaggregated_shares
+from surrogate.optimize._memory_share import user_shares, with_raised_disaggregated_shares
 from surrogate.optimize._request import DevicePool, Inventory, SearchSpace, Workload
 from surrogate.optimize._space import prepare, replica_layouts, sequence_grid, weight_runs_on
 
@@ -186,10 +185,7 @@ def enumerate_disaggregated(inventory: Inventory, workload: Workload, space: Sea
     table["framework_version"] = pd.NA
     # The user's share on every engine that takes one; else the engine's default, raised where it leaves too
     # little for a worker (``_memory_share``).
-    settable = table["framework"].isin(list(MEMORY_FRACTION_SETTINGS)).to_numpy()
-    share = space.engine_memory_fraction
-    table["engine_memory_fraction"] = np.where(settable & (share is not None), share if share is not None else np.nan,
-                                               np.nan)
+    table["engine_memory_fraction"] = user_shares(table["framework"], space.engine_memory_fraction)
     table, (prefill, decode) = _drop_impossible(table, skipped)
     if table.empty:
         raise InfeasibleError(f"nothing to search for disaggregated serving on {inventory.describe()}: "

@@ -15,17 +15,29 @@ prefill and decode workers launched with the same share, where either worker nee
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import numpy as np
 import pandas as pd
 
 from features.analytic import estimate
 from features.configs import normalize_configs
 from features.disaggregated import worker_configs
+from features.memory import MEMORY_FRACTION_SETTINGS
 
-__all__ = ["RAISED_MEMORY_SHARES", "with_raised_memory_shares", "with_raised_disaggregated_shares"]
+__all__ = ["RAISED_MEMORY_SHARES", "user_shares", "with_raised_memory_shares", "with_raised_disaggregated_shares"]
 
 # Engine -> the share to try where its default leaves too little (SGLang's documented --mem-fraction-static).
 RAISED_MEMORY_SHARES = {"sglang": 0.9}
+# fits(rows, shares): whether the rows (a mask) fit in memory with these shares (NaN: the engine's default).
+_Fits = Callable[[np.ndarray, np.ndarray], np.ndarray]
+
+
+def user_shares(frameworks: pd.Series, share: float | None) -> np.ndarray:
+    """The user's share (``SearchSpace.engine_memory_fraction``) on every row whose engine takes one, else NaN
+    (the engine's default, which the search may raise)."""
+    settable = frameworks.isin(list(MEMORY_FRACTION_SETTINGS)).to_numpy()
+    return np.where(settable, np.nan if share is None else share, np.nan)
 
 
 def with_raised_memory_shares(configs: pd.DataFrame) -> pd.DataFrame:
@@ -33,20 +45,7 @@ def with_raised_memory_shares(configs: pd.DataFrame) -> pd.DataFrame:
     that do not fit in memory under the engine's default but do under it; every other row as it was."""
     if "engine_memory_fraction" not in configs:
         configs = configs.assign(engine_memory_fraction=np.nan)
-    raised = configs["framework"].map(RAISED_MEMORY_SHARES).to_numpy(dtype=float)
-    open_rows = np.isfinite(raised) & configs["engine_memory_fraction"].isna().to_numpy()
-    if not open_rows.any():
-        return configs
-    short = open_rows.copy()
-    short[open_rows] = ~estimate(configs[open_rows], normalized=True)["fits"].to_numpy(dtype=bool)
-    if not short.any():
-        return configs
-    trial = configs[short].assign(engine_memory_fraction=raised[short])
-    holds = estimate(trial, normalized=True)["fits"].to_numpy(dtype=bool)
-    out = configs.copy()
-    rows = np.flatnonzero(short)[holds]
-    out.iloc[rows, out.columns.get_loc("engine_memory_fraction")] = raised[rows]
-    return out
+    return _raised(configs, lambda rows, shares: _fit([configs[rows]], shares))
 
 
 def with_raised_disaggregated_shares(table: pd.DataFrame, workers: tuple[pd.DataFrame, pd.DataFrame] | None = None
@@ -54,33 +53,39 @@ def with_raised_disaggregated_shares(table: pd.DataFrame, workers: tuple[pd.Data
     """The same for disaggregated deployments (rows with worker columns): the raised share where the prefill
     or the decode worker does not fit under the engine's default and both fit under it. ``workers``: the rows'
     prefill and decode workers as normalised configurations (``features.disaggregated.worker_configs``), where
-    the caller has them. Each distinct worker shape is estimated once (a search's hundred thousand deployments
-    share a few hundred shapes)."""
+    the caller has them."""
+    if workers is None:
+        prefill, decode, _ = worker_configs(table)
+        prefill, decode = normalize_configs(prefill), normalize_configs(decode)
+    else:
+        prefill, decode = workers
+    return _raised(table, lambda rows, shares: _fit([prefill[rows], decode[rows]], shares))
+
+
+def _raised(table: pd.DataFrame, fits: _Fits) -> pd.DataFrame:
+    """``table`` with the raised share on the rows whose engine has one, whose share is its default, that do not
+    fit under that default and do under the raised share."""
     raised = table["framework"].map(RAISED_MEMORY_SHARES).to_numpy(dtype=float)
     open_rows = np.isfinite(raised) & table["engine_memory_fraction"].isna().to_numpy()
     if not open_rows.any():
         return table
-    if workers is None:
-        prefill, decode, _ = worker_configs(table)
-        workers = (normalize_configs(prefill), normalize_configs(decode))
-    candidates = [worker[open_rows] for worker in workers]
-    short = ~_workers_fit(candidates)
+    short = open_rows.copy()
+    short[open_rows] = ~fits(open_rows, np.full(int(open_rows.sum()), np.nan))
     if not short.any():
         return table
-    share = raised[open_rows][short]
-    holds = _workers_fit([worker[short].assign(engine_memory_fraction=share) for worker in candidates])
-    rows = np.flatnonzero(open_rows)[np.flatnonzero(short)[holds]]
+    rows = np.flatnonzero(short)[fits(short, raised[short])]
     out = table.copy()
     out.iloc[rows, out.columns.get_loc("engine_memory_fraction")] = raised[rows]
     return out
 
 
-def _workers_fit(workers: list[pd.DataFrame]) -> np.ndarray:
-    """Whether every worker of each row fits in memory (normalised worker frames, row for row; each distinct
-    worker estimated once)."""
-    fits = np.ones(len(workers[0]), dtype=bool)
-    for worker in workers:
-        shapes = pd.util.hash_pandas_object(worker, index=False).to_numpy()
-        _, first, inverse = np.unique(shapes, return_index=True, return_inverse=True)
-        fits &= estimate(worker.iloc[first], normalized=True)["fits"].to_numpy(dtype=bool)[inverse]
+def _fit(frames: list[pd.DataFrame], shares: np.ndarray) -> np.ndarray:
+    """Whether every frame's row fits in memory with these shares (normalised frames, row for row; each distinct
+    row estimated once: a disaggregated search's hundred thousand deployments share a few hundred worker shapes)."""
+    fits = np.ones(len(shares), dtype=bool)
+    for frame in frames:
+        frame = frame.assign(engine_memory_fraction=shares)
+        _, first, inverse = np.unique(pd.util.hash_pandas_object(frame, index=False).to_numpy(), return_index=True,
+                                      return_inverse=True)
+        fits &= estimate(frame.iloc[first], normalized=True)["fits"].to_numpy(dtype=bool)[inverse]
     return fits

@@ -24,7 +24,7 @@ import pandas as pd
 from features import catalog
 from features.errors import InfeasibleError
 from features.memory import MEMORY_FRACTION_SETTINGS
-from surrogate.formatting import format_amount
+from surrogate.formatting import format_amount, memory_share_text
 from surrogate.model import predict_at_rate
 from surrogate.optimize._disaggregated_space import enumerate_disaggregated, settle_at_rate
 from surrogate.optimize._feasibility import explain_infeasible
@@ -168,10 +168,10 @@ def _why(ranked: pd.DataFrame, objective: Objective, user_share: float | None = 
     value = float(best[objective.column])
     tail = (f"{best['bottleneck']}-bound, {best['mem_per_device_gb']:.1f} of {best['mem_usable_gb']:.1f} GB "
             "per device")
-    share = best.get("engine_memory_fraction")
-    if share is not None and pd.notna(share):
+    share = memory_share_text(best)
+    if share:
         why = ("as asked" if user_share is not None else "the engine's default share leaves too little for the model")
-        tail += f" with {MEMORY_FRACTION_SETTINGS[str(best['framework'])]} {float(share):g} ({why})"
+        tail += f" with {MEMORY_FRACTION_SETTINGS[str(best['framework'])]} {share} ({why})"
     if len(ranked) == 1:
         return f"the only configuration that meets every constraint ({tail})"
     runner = ranked.iloc[1]

@@ -48,10 +48,9 @@ import pandas as pd
 from features import catalog
 from features.configs import CONFIG_COLUMNS, invalid_reasons, normalize_configs
 from features.errors import ConfigError, InfeasibleError
-from features.memory import MEMORY_FRACTION_SETTINGS
 from features.model_arch import ModelArch
 from features.precision import canonical_dtype, native_peak
-from surrogate.optimize._memory_share import with_raised_memory_shares
+from surrogate.optimize._memory_share import user_shares, with_raised_memory_shares
 from surrogate.optimize._request import SIXTEEN_BIT, DevicePool, Inventory, SearchSpace, Workload
 
 __all__ = ["Candidates", "enumerate_candidates", "replica_layouts", "sequence_grid", "weight_runs_on", "check_workload",
@@ -252,9 +251,7 @@ def _valid_configs(blocks: list[pd.DataFrame], workload: Workload, model_id: str
     table["framework_version"] = pd.NA  # the model answers for the newest release it saw
     # The user's share on every engine that takes one; else the engine's default, raised below where it leaves
     # too little.
-    settable = table["framework"].isin(list(MEMORY_FRACTION_SETTINGS)).to_numpy()
-    table["engine_memory_fraction"] = np.where(settable & (share is not None), share if share is not None else np.nan,
-                                               np.nan)
+    table["engine_memory_fraction"] = user_shares(table["framework"], share)
     configs = normalize_configs(table[CONFIG_COLUMNS])
     reasons = invalid_reasons(configs)
     bad = reasons.ne("")

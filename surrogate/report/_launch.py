@@ -22,6 +22,7 @@ import pandas as pd
 from features import catalog
 from features.errors import SurrogateError
 from features.memory import MEMORY_FRACTION_SETTINGS
+from surrogate.formatting import memory_share_text
 from surrogate.report._launch_disaggregated import disaggregated_launch
 
 __all__ = ["launch_command", "recommendation"]
@@ -63,10 +64,8 @@ def _quantisation(row: pd.Series, runtime_fp8_flag: str) -> tuple[list[str], str
 
 def _memory_share(row: pd.Series) -> list[str]:
     """The engine's memory-share flag where the configuration sets one (``engine_memory_fraction``)."""
-    share = row.get("engine_memory_fraction")
-    if share is None or pd.isna(share):
-        return []
-    return [f"{MEMORY_FRACTION_SETTINGS[str(row['framework'])]} {float(share):g}"]
+    share = memory_share_text(row)
+    return [f"{MEMORY_FRACTION_SETTINGS[str(row['framework'])]} {share}"] if share else []
 
 
 def _vllm(row: pd.Series, model: str, max_len: int) -> str:

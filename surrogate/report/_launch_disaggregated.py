@@ -17,6 +17,8 @@ from collections.abc import Callable
 
 import pandas as pd
 
+from surrogate.formatting import memory_share_text
+
 __all__ = ["disaggregated_launch"]
 
 _NIXL = """--kv-transfer-config '{"kv_connector":"NixlConnector","kv_role":"kv_both"}'"""
@@ -40,17 +42,11 @@ def _formats(row: pd.Series, kv_fp8_name: str) -> str:
         f" --kv-cache-dtype {kv_fp8_name}" if row["kv_dtype"] == "fp8" else "")
 
 
-def _share(row: pd.Series) -> float | None:
-    """The memory share set on every worker (``engine_memory_fraction``), None for the engine's default."""
-    value = row.get("engine_memory_fraction")
-    return None if value is None or pd.isna(value) else float(value)
-
-
 def _sglang(row: pd.Series, model: str, max_len: int) -> str:
     x, tp_p, y, tp_d, batch = _shape(row)
     dp = _decode_dp(row)
-    share = _share(row)
-    formats = _formats(row, "fp8_e4m3") + (f" --mem-fraction-static {share:g}" if share is not None else "")
+    share = memory_share_text(row)  # every worker's
+    formats = _formats(row, "fp8_e4m3") + (f" --mem-fraction-static {share}" if share else "")
     base = f"python -m sglang.launch_server --model-path {model} --context-length {max_len}{formats}"
     decode = f"--tp {tp_d}" if dp == 1 else f"--tp {tp_d * dp} --dp {dp} --enable-dp-attention --ep-size {tp_d * dp}"
     return (f"{x}x `{base} --disaggregation-mode prefill --tp {tp_p}`; {y}x `{base} --disaggregation-mode decode "
@@ -61,8 +57,8 @@ def _sglang(row: pd.Series, model: str, max_len: int) -> str:
 def _vllm(row: pd.Series, model: str, max_len: int) -> str:
     x, tp_p, y, tp_d, batch = _shape(row)
     dp = _decode_dp(row)
-    share = _share(row)
-    formats = _formats(row, "fp8") + (f" --gpu-memory-utilization {share:g}" if share is not None else "")
+    share = memory_share_text(row)
+    formats = _formats(row, "fp8") + (f" --gpu-memory-utilization {share}" if share else "")
     base = f"vllm serve {model} --max-model-len {max_len}{formats} {_NIXL}"
     decode = (f"--tensor-parallel-size {tp_d}" if dp == 1 else
               f"--tensor-parallel-size {tp_d} --data-parallel-size {dp} --enable-expert-parallel")
@@ -75,8 +71,8 @@ def _trtllm(row: pd.Series, model: str, max_len: int) -> str:
     x, tp_p, y, tp_d, batch = _shape(row)
     dp = _decode_dp(row)
     wide = "" if dp == 1 else f", moe_expert_parallel_size: {tp_d * dp}, enable_attention_dp: true"
-    share = _share(row)
-    kv = f", kv_cache_config: {{free_gpu_memory_fraction: {share:g}}}" if share is not None else ""
+    share = memory_share_text(row)
+    kv = f", kv_cache_config: {{free_gpu_memory_fraction: {share}}}" if share else ""
     return (f"`trtllm-serve disaggregated -c disagg.yaml`, where disagg.yaml names the model {model} and has "
             f"context_servers: {{num_instances: {x}, tensor_parallel_size: {tp_p}, max_seq_len: {max_len}{kv}}} and "
             f"generation_servers: {{num_instances: {y}, tensor_parallel_size: {tp_d * dp}{wide}, max_batch_size: "
