@@ -31,7 +31,9 @@ memory filter. The best is the best measured among rows that measured within the
 measured above the limit "breaks" it. Reported: median regret (a break or no pick counts as a miss,
 infinite regret), mean regret over the picks that met the limit, the share of picks that break the
 limit, the groups with no pick, and the top-3 hit rate (the pick is one of the 3 best rows that met
-the limit). Aim: median regret <= 5%, <= 10% of picks break the limit, top-3 hit rate >= 80%.
+the limit). Aim: median regret <= 5%, <= 10% of picks break the limit, top-3 hit rate >= 80%. Also how often
+the measured ITL (and TTFT) left the surrogate's P10-P90, apart for configurations asking for more requests in
+flight than their KV cache holds (their band is calibrated apart: ``surrogate.model.band_cells``).
 
 In both scenarios a configuration is predicted as the optimizer searches it: an SGLang row whose default
 memory share leaves too little for its weights is predicted with ``--mem-fraction-static 0.9``
@@ -169,14 +171,42 @@ def slo_outcome(objective: np.ndarray, itl_s: np.ndarray, limit_s: float, pick: 
     return {"picked": True, "breaks": breaks, "regret": regret, "top3": pick in set(ranked[:3].tolist())}
 
 
+def _outside_band(measured: np.ndarray, predictions: pd.DataFrame, metric: str) -> np.ndarray:
+    """Per configuration, whether a measured value lies outside the predicted P10-P90 (False where unmeasured)."""
+    low, high = (predictions[f"{metric}{q}"].to_numpy(dtype=float) for q in ("_p10", "_p90"))
+    with np.errstate(invalid="ignore"):
+        return np.asarray((measured < low) | (measured > high), dtype=bool)
+
+
+def kv_cache_full(cfg: pd.DataFrame, predictions: pd.DataFrame) -> np.ndarray:
+    """Per configuration, whether it asks for more requests in flight than its KV cache holds (the analytic
+    model's ``running_sequences``): the cell whose band is calibrated apart (``surrogate.model.band_cells``)."""
+    if "running_sequences" not in predictions:
+        return np.zeros(len(cfg), dtype=bool)
+    return np.asarray(predictions["running_sequences"].to_numpy(dtype=float)
+                      < cfg["concurrency"].to_numpy(dtype=float), dtype=bool)
+
+
 def slo_entry(name: str, objective: np.ndarray, itl_s: np.ndarray, cfg: pd.DataFrame,
-              predictions: pd.DataFrame) -> dict[str, Any]:
-    """One group of the SLO scenario: its limit (the median measured ITL) and each predictor's outcome."""
+              predictions: pd.DataFrame, ttft_s: np.ndarray | None = None) -> dict[str, Any]:
+    """One group of the SLO scenario: its limit (the median measured ITL) and each predictor's outcome, and how
+    often the measured ITL (and TTFT, where given) left the band, apart for configurations beyond their KV cache."""
     limit_s = float(np.median(itl_s))
     low, high = predictions["itl_s_p10"].to_numpy(dtype=float), predictions["itl_s_p90"].to_numpy(dtype=float)
+    full = kv_cache_full(cfg, predictions)
+    ttft = np.full(len(objective), np.nan) if ttft_s is None else np.asarray(ttft_s, dtype=float)
+    itl_outside = _outside_band(itl_s, predictions, "itl_s")
+    ttft_outside = (np.zeros(len(objective), dtype=bool) if ttft_s is None
+                    else _outside_band(ttft, predictions, "ttft_s"))
     entry: dict[str, Any] = {"group": name, "configs": len(objective), "limit_itl_s": limit_s,
                              "configs_within_limit": int((itl_s <= limit_s).sum()),
-                             "itl_below_p10": int((itl_s < low).sum()), "itl_above_p90": int((itl_s > high).sum())}
+                             "itl_below_p10": int((itl_s < low).sum()), "itl_above_p90": int((itl_s > high).sum()),
+                             "kv_cache_full": int(full.sum()),
+                             "kv_cache_full_itl_outside": int(itl_outside[full].sum()),
+                             "ttft_measured": int(np.isfinite(ttft).sum()),
+                             "kv_cache_full_ttft_measured": int(np.isfinite(ttft[full]).sum()),
+                             "ttft_outside": int(ttft_outside.sum()),
+                             "kv_cache_full_ttft_outside": int(ttft_outside[full].sum())}
     analytic = analytic_predictions(cfg, predictions)
     unfiltered = predictions.assign(fits=True)
     frames = {"surrogate": predictions, "surrogate_p50": predictions, "analytic": analytic, "unfiltered": unfiltered,
@@ -278,7 +308,8 @@ def evaluate(table: pd.DataFrame, scenario: str, folds: int, n_estimators: int, 
                                                        predictions.iloc[index]))
                 else:
                     rows[name].append(slo_entry(str(group), objective, held["itl_measured_s"].to_numpy(float)[index],
-                                                cfg.iloc[index], predictions.iloc[index]))
+                                                cfg.iloc[index], predictions.iloc[index],
+                                                held["ttft_s"].to_numpy(float)[index]))
     return {name: pd.DataFrame(entries) for name, entries in rows.items()}
 
 
@@ -360,6 +391,16 @@ def print_slo(result: pd.DataFrame, min_group: int) -> dict[str, dict[str, float
     below, above = int(result["itl_below_p10"].sum()), int(result["itl_above_p90"].sum())
     print(f"the surrogate's ITL P10-P90 on these configurations: covers {(configs - below - above) / configs:.1%} "
           f"(measured above P90: {above / configs:.1%}, below P10: {below / configs:.1%})")
+    full, measured = int(result["kv_cache_full"].sum()), int(result["ttft_measured"].sum())
+    full_ttft = int(result["kv_cache_full_ttft_measured"].sum())
+    if full:
+        full_itl_out, full_ttft_out = int(result["kv_cache_full_itl_outside"].sum()), \
+            int(result["kv_cache_full_ttft_outside"].sum())
+        rest_ttft = measured - full_ttft
+        print(f"of them asking for more requests in flight than their KV cache holds: {full}; their ITL P10-P90 "
+              f"covers {1 - full_itl_out / full:.1%}, their TTFT's {1 - full_ttft_out / max(full_ttft, 1):.1%} "
+              f"({full_ttft} measured); the rest: ITL {1 - (below + above - full_itl_out) / (configs - full):.1%}, "
+              f"TTFT {1 - (int(result['ttft_outside'].sum()) - full_ttft_out) / max(rest_ttft, 1):.1%}")
     levels = ", ".join(f"P{round(q * 100)} {int(result[f'itl_above_p{round(q * 100)}'].sum()) / configs:.1%} "
                        f"(nominal {1 - q:.0%})" for q in INTERPOLATED_LEVELS.values())
     print(f"* P80, P70: the ITL median x (P90 / median) ** (z_q / z_0.9), as if the band's upper half were "

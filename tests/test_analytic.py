@@ -186,7 +186,16 @@ def test_concurrency_beyond_kv_capacity_is_time_shared() -> None:
     fewer = estimate(one(**common, concurrency=int(result["max_batch_size"]))).iloc[0]
     # Four times the requests the cache holds: each progresses at most a quarter of the time.
     assert result["itl_s"] > 4 * fewer["itl_s"]
+    # How many run at once is said (at the mean length, input + output / 2, more than the full-length maximum).
+    assert fewer["running_sequences"] == fewer["max_batch_size"]
+    assert result["max_batch_size"] <= result["running_sequences"] < 256
     assert result["output_throughput_tok_s"] < 1.5 * fewer["output_throughput_tok_s"]
+
+
+def test_a_static_batch_runs_whole_and_served_requests_never_run_more_than_are_in_flight() -> None:
+    assert estimate(one(batch_size=48)).iloc[0]["running_sequences"] == 48
+    served = estimate(pd.concat([one(batching="continuous", concurrency=c) for c in (1, 8, 64)])).reset_index()
+    assert served["running_sequences"].tolist() == [1, 8, 64]
 
 
 def test_impossible_tp_is_refused_with_reason() -> None:

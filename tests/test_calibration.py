@@ -14,6 +14,7 @@ import pytest
 from surrogate.model._calibration import (
     CALIBRATION_FOLDS,
     CELL_PREFIX,
+    KV_CACHE_FULL_CELL,
     MEASURED_PREFIX,
     MIN_CELL_ROWS,
     Band,
@@ -242,6 +243,20 @@ def test_a_seen_row_takes_its_cells_band_and_off_the_data_never_less_than_the_ki
     np.testing.assert_allclose(low[:3], [-0.2, -0.2, -0.2])
 
 
+def test_a_row_beyond_its_kv_cache_takes_the_wider_of_its_cell_and_its_engines_band() -> None:
+    bands = {"seen": Band(-0.2, 0.2), "prior": Band(-0.5, 0.9, 0.0), CELL_PREFIX + KV_CACHE_FULL_CELL: Band(-1.0, 0.1),
+             CELL_PREFIX + "vllm/continuous": Band(-0.3, 0.25)}
+    support = _support([True, True], [0.0, 0.0])
+    cells, engines = np.array(["vllm/continuous", KV_CACHE_FULL_CELL]), np.array(["vllm/continuous"] * 2)
+    none = np.zeros((2, 3))
+    _, low, high = row_bands(bands, support, none, none, cells=cells, engine_cells=engines)
+    # The second row, grown past what its cache holds, keeps its engine's P90 side (never narrower as it grows).
+    np.testing.assert_allclose(low, [-0.3, -1.0])
+    np.testing.assert_allclose(high, [0.25, 0.25])
+    _, low, high = row_bands(bands, support, none, none, cells=cells)
+    np.testing.assert_allclose(high, [0.25, 0.1])
+
+
 def test_a_row_on_the_data_takes_its_p10_from_rows_held_out_at_random() -> None:
     # Rows held out at random (their deployments' other rows trained on) needed a narrower band than whole
     # deployment groups held out. It is a measured deployment's, seen in every kind and inside the range.
@@ -445,3 +460,14 @@ def test_growth_slack_ignores_differences_between_deployments() -> None:
     cfg, log_measured, log_prior = _deployments(1.0)
     log_measured[3:] -= 10.0
     assert growth_slack(cfg, log_measured, log_prior) == 0.0
+
+
+def test_served_rows_beyond_what_the_kv_cache_holds_share_one_cell_whatever_the_engine() -> None:
+    cfg = pd.DataFrame({"framework": ["vllm", "sglang", "vllm", "tensorrt-llm"],
+                        "batching": ["continuous", "continuous", "static", "continuous"],
+                        "concurrency": [64.0, 64.0, np.nan, 8.0]})
+    # The static batch runs whole (its running count is its batch); only served rows can wait for a slot.
+    running = np.array([40, 64, 32, 8])
+    assert band_cells(cfg, running).tolist() == [KV_CACHE_FULL_CELL, "sglang/continuous", "vllm/static",
+                                                 "tensorrt-llm/continuous"]
+    assert band_cells(cfg).tolist()[0] == "vllm/continuous"

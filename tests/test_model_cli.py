@@ -139,3 +139,14 @@ def test_predicting_a_deployment_that_does_not_fit_warns_and_says_what_would(bun
     assert "GB usable (" in result.output and "; would fit: " in result.output
     fitting = CliRunner().invoke(cli, ["predict", "--model-file", str(bundle), *ONE])
     assert "does not fit" not in fitting.output
+
+
+def test_predicting_more_requests_than_the_kv_cache_holds_warns(bundle: Path) -> None:
+    # Llama-3-8B on two H100s holds 1,788 requests of 512 + 128 / 2 tokens at once; 4,096 are asked for.
+    result = CliRunner().invoke(cli, ["predict", "--model-file", str(bundle), *ONE, "--concurrency", "4096"])
+    assert result.exit_code == 0, result.output
+    assert "requests running at once" not in result.output  # a prediction table, not an estimate's
+    assert ("warning: 1 of 1 predictions ask for more requests in flight than the KV cache holds (1788 of 4096): "
+            "the rest wait for a slot") in " ".join(result.output.split())
+    held = CliRunner().invoke(cli, ["predict", "--model-file", str(bundle), *ONE])
+    assert "KV cache holds" not in held.output

@@ -36,7 +36,7 @@ PUBLIC = {
                            "with_raised_memory_shares"],
     "surrogate.report": ["RESULT_COLUMNS", "account_tables", "estimate_table", "evaluation_report", "groups_table",
                          "headline",
-                         "launch_command", "off_support_warning", "pareto_plot", "pareto_table",
+                         "kv_cache_warning", "launch_command", "off_support_warning", "pareto_plot", "pareto_table",
                          "predicted_vs_measured",
                          "prediction_table", "print_json", "recommendation", "result_payload", "scores_table",
                          "serving_line", "summary_dict", "summary_tables", "to_jsonable", "top_table", "why_line",

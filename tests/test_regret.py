@@ -66,6 +66,20 @@ def test_slo_entry_binds_the_p90_like_the_optimizer(regret: ModuleType) -> None:
     assert math.isinf(entry["analytic_regret"]) and not entry["analytic_memory_ruled_out"]
     # Without the memory filter the P90 pick is row 1 (measured 200): regret 300 / 200 - 1 = 0.5.
     assert entry["unfiltered_regret"] == pytest.approx(0.5) and entry["unfiltered_top3"]
+    # No running count in the predictions: no configuration is known to wait for its KV cache; no TTFT given.
+    assert (entry["kv_cache_full"], entry["ttft_measured"], entry["ttft_outside"]) == (0, 0, 0)
+
+
+def test_configurations_beyond_their_kv_cache_are_scored_apart(regret: ModuleType) -> None:
+    cfg, predictions = _group()
+    # Rows 3 and 4 (64 and 128 in flight) run 48 at once: beyond their KV cache.
+    predictions = predictions.assign(running_sequences=[8, 16, 32, 48, 48], ttft_s_p10=0.05, ttft_s_p90=0.2)
+    ttft = np.array([0.1, 0.3, 0.1, 0.5, np.nan])  # row 1 and row 3 above P90; row 4 not measured
+    entry = regret.slo_entry("g", OBJECTIVE, ITL_S, cfg, predictions, ttft)
+    assert regret.kv_cache_full(cfg, predictions).tolist() == [False, False, False, True, True]
+    assert (entry["kv_cache_full"], entry["kv_cache_full_itl_outside"]) == (2, 1)  # row 3's 40 ms above 35 ms
+    assert (entry["ttft_measured"], entry["kv_cache_full_ttft_measured"]) == (4, 1)
+    assert (entry["ttft_outside"], entry["kv_cache_full_ttft_outside"]) == (2, 1)
 
 
 def test_a_less_cautious_limit_admits_more(regret: ModuleType) -> None:

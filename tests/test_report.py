@@ -322,6 +322,15 @@ def test_why_line_says_when_the_winner_is_off_the_training_data(result: Optimize
     assert "OFF" not in why_line(dataclasses.replace(result, ranked=ranked))
 
 
+def test_why_line_says_when_the_winners_kv_cache_holds_fewer_requests_than_are_in_flight(
+        result: OptimizeResult) -> None:
+    assert "KV cache holds" not in why_line(result)
+    ranked = result.ranked.copy()
+    ranked["batching"], ranked["concurrency"], ranked["running_sequences"] = "continuous", 256, 100
+    assert ("; its KV cache holds 100 of the 256 requests in flight: the rest wait for a slot, and its P10-P90 is "
+            "the wider one such configurations need") in why_line(dataclasses.replace(result, ranked=ranked))
+
+
 def test_recommendation_names_where_and_the_command() -> None:
     row = pd.Series({"framework": "vllm", "model": "m", "tp": 2, "pp": 1, "dp": 1, "num_devices": 2,
                      "hardware": "h100-sxm", "weight_dtype": "bf16", "kv_dtype": "bf16", "batching": "continuous",

@@ -236,9 +236,11 @@ def print_predictions(model: Any, rows: list[tuple[str, pd.Series, pd.Series]], 
         else:
             stdout.print(describe_config(row), soft_wrap=True)
             stdout.print(report.prediction_table(prediction))
-    warning = report.off_support_warning(predictions)
-    if warning:
-        stdout.print(warning, style="yellow", soft_wrap=True)
+    aggregated = [(row, prediction) for kind, row, prediction in rows if kind != "disaggregated"]
+    for warning in (report.off_support_warning(predictions),
+                    report.kv_cache_warning([row for row, _ in aggregated], [p for _, p in aggregated])):
+        if warning:
+            stdout.print(warning, style="yellow", soft_wrap=True)
 
 
 def predict_rows(model: Any, normalized: pd.DataFrame, rates: pd.Series) -> tuple[pd.DataFrame, dict[int, str]]:

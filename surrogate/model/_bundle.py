@@ -402,7 +402,8 @@ class SurrogateModel:
             needed = {kind: np.log(measured[rows] / frame[metric].to_numpy()[rows]) for kind, frame in held_out.items()}
             self.bands_[metric], fades = self._calibrate_metric(
                 metric, feats[rows], target, slack, {k: f[rows] for k, f in folds.items()}, needed,
-                [tail.of_metric(rows, metric, self.slack_[metric]) for tail in tails], band_cells(cfg[rows]),
+                [tail.of_metric(rows, metric, self.slack_[metric]) for tail in tails],
+                band_cells(cfg[rows], est["running_sequences"].to_numpy()[rows]),
                 deployment_folds(cfg[rows], self.seed), row_folds(int(rows.sum()), self.seed), steps)
             if fades is not None:  # none without calibration
                 self.fades_[metric] = fades
@@ -635,7 +636,7 @@ class SurrogateModel:
         support, by_metric = assess_by_metric(self.metric_support_, cfg, feats, above, below)
         corrections, levels, growths = self._corrections(est, feats, beyond, twin_feats, twin_est)
         era_spread = self._vendor_era_spread(cfg, est)
-        cells = band_cells(cfg)
+        cells, engine_cells = band_cells(cfg, est["running_sequences"].to_numpy()), band_cells(cfg)
         # Columns gathered first, then one frame over them (inserting 50 columns one by one was slower);
         # each array is this frame's own (no view of est or support), so editing the result edits nothing else.
         out: dict[str, Any] = {}
@@ -645,7 +646,7 @@ class SurrogateModel:
             # Beyond the range a faster-than-prior level (below it, a slower one) fades as the rehearsal showed.
             fades = self.fades_.get(metric, WorkloadFades())
             shrink, low, high = row_bands(self.bands_[metric], by_metric.get(metric, support), above_by_dimension,
-                                          below_by_dimension, fades, cells)
+                                          below_by_dimension, fades, cells, engine_cells)
             low, high = low - era_spread[metric], high + era_spread[metric]
             middle = shrink * fades.apply(corrections[metric], levels[metric], above_by_dimension, below_by_dimension,
                                           growths[metric] if self.physics else None)
@@ -674,7 +675,8 @@ class SurrogateModel:
             out[column] = support[column].array.copy()
         out["support_workload"] = self.support_.range_words(cfg, beyond)
         out["software_era"] = software_era(cfg)
-        for column in ["mem_per_device_gb", "mem_usable_gb", "max_batch_size", "fits", "bottleneck"]:
+        for column in ["mem_per_device_gb", "mem_usable_gb", "max_batch_size", "running_sequences", "fits",
+                       "bottleneck"]:
             out[column] = est[column].array.copy()
         return pd.DataFrame(out, index=configs.index, copy=False)
 

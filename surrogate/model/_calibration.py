@@ -35,13 +35,15 @@ __all__ = ["BAND_QUANTILES", "CALIBRATION_FOLDS", "Band", "Regressor", "out_of_f
            "rehearsable", "residual_band", "shrunk_band", "pooled_slope", "model_folds", "at_least", "widest",
            "row_bands", "growth_slack", "MAX_GROWTH_SLACK", "Fade", "fade_share", "WorkloadFades", "workload_fade",
            "added_time", "added_growth_power", "ADDED_GROWTH_GRID", "read_off_quantile", "band_cells", "cell_bands",
-           "CELL_PREFIX", "MEASURED_PREFIX", "MIN_CELL_ROWS", "MIN_SLOPE_ROWS", "row_folds"]
+           "CELL_PREFIX", "KV_CACHE_FULL_CELL", "MEASURED_PREFIX", "MIN_CELL_ROWS", "MIN_SLOPE_ROWS", "row_folds"]
 
 BAND_QUANTILES = (0.1, 0.9)
 CALIBRATION_FOLDS = 3
 # A seen row's band is its cell's (engine and batching mode) where the cell has this many held-out residuals.
 MIN_CELL_ROWS = 30
 CELL_PREFIX = "seen:"
+# The cell of served configurations whose KV cache holds fewer requests than are in flight (:func:`band_cells`).
+KV_CACHE_FULL_CELL = "kv-cache-full/continuous"
 # The same for a row on the data whose deployment was measured (its model at its lengths on its engine and
 # release), its P10 only: bands of rows held out at random (:func:`row_folds`), whose deployments' other rows
 # were trained on.
@@ -165,9 +167,22 @@ def read_off_quantile(median: np.ndarray, p90: np.ndarray, quantile: float) -> n
     return np.asarray(median * (p90 / median) ** exponent, dtype=float)
 
 
-def band_cells(cfg: pd.DataFrame) -> npt.NDArray[np.str_]:
-    """Each row's calibration cell: its engine and batching mode (``vllm/static``), what a prediction names."""
-    return np.asarray(cfg["framework"].astype(str) + "/" + cfg["batching"].astype(str), dtype=str)
+def band_cells(cfg: pd.DataFrame, running: np.ndarray | None = None) -> npt.NDArray[np.str_]:
+    """Each row's calibration cell: its engine and batching mode (``vllm/static``), what a prediction names.
+
+    With ``running`` (the analytic model's ``running_sequences``), a served configuration asking for more
+    requests in flight than its KV cache holds is in one cell of its own, whatever its engine
+    (:data:`KV_CACHE_FULL_CELL`): the requests that do not fit wait, and how long is what the analytic model
+    knows least (whether the engine queues them or preempts, how many more than the model's count its cache
+    really holds). Out of sample such rows missed their engine's band: P10-P90 covered 46% of their TTFTs and
+    54% of their ITLs on the decision benchmark's unseen groups, 81-82% elsewhere (``benchmarks/regret.py``
+    predictions, 67 such rows of 2,246; ad hoc)."""
+    cells = np.asarray(cfg["framework"].astype(str) + "/" + cfg["batching"].astype(str), dtype=object)
+    if running is not None:
+        served = cfg["batching"].astype(str).eq("continuous").to_numpy()
+        full = served & (np.asarray(running, dtype=float) < cfg["concurrency"].to_numpy(dtype=float))
+        cells[full] = KV_CACHE_FULL_CELL
+    return np.asarray(cells, dtype=str)
 
 
 def cell_bands(residuals: np.ndarray, cells: np.ndarray, prefix: str = CELL_PREFIX) -> dict[str, Band]:
@@ -319,18 +334,34 @@ def _cell_offsets(bands: dict[str, Band], prefix: str, pooled: Band, cells: np.n
     return low, high
 
 
+def _joint_cell_offsets(bands: dict[str, Band], prefix: str, pooled: Band, cells: np.ndarray | None,
+                        engine_cells: np.ndarray | None, n: int) -> tuple[npt.NDArray[np.float64],
+                                                                           npt.NDArray[np.float64]]:
+    """:func:`_cell_offsets` of ``cells``, widened to those of ``engine_cells`` where given."""
+    low, high = _cell_offsets(bands, prefix, pooled, cells, n)
+    if engine_cells is None:
+        return low, high
+    engine_low, engine_high = _cell_offsets(bands, prefix, pooled, engine_cells, n)
+    return np.minimum(low, engine_low), np.maximum(high, engine_high)
+
+
 # The kinds of "off the data" a row's band is rehearsed for (the workload's range is asked apart).
 _OFF_KINDS = ("vendor", "hardware", "model", "framework", "software")
 
 
 def row_bands(bands: dict[str, Band], support: pd.DataFrame, above: np.ndarray, below: np.ndarray,
               fades: WorkloadFades | None = None, cells: np.ndarray | None = None,
+              engine_cells: np.ndarray | None = None,
               ) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.float64], npt.NDArray[np.float64]]:
     """Per row: the shrink of the learned correction and the band's low and high log offsets.
 
     A row starts from its cell's band (``cells``: :func:`band_cells`; :func:`cell_bands`), else the band
-    pooled over every cell (``seen``); a row on the data (its deployment measured: ``support``'s
-    ``deployment_measured``; no kind off; inside the workload range) takes its P10 from the bands of rows
+    pooled over every cell (``seen``), widened to its engine's cell's where ``engine_cells`` (:func:`band_cells`
+    without the running count) says another: a row beyond its KV cache never takes a narrower band than its
+    engine's, so as concurrency grows into that cell the P90 cannot fall (the KV cell's ITL band is narrower at
+    the top than an engine's: its rows measured faster than predicted); a row on the data (its deployment
+    measured: ``support``'s ``deployment_measured``; no kind off; inside the workload range) takes its P10 from
+    the bands of rows
     held out at random (``measured``, its cell's ``MEASURED_PREFIX`` band), where the bundle has them.
     A row off the data in hardware, model or software takes the least trust and widest band of the kinds
     it is off in. ``above``/``below``: how far (log) the row lies beyond the trained workload range, per
@@ -346,7 +377,7 @@ def row_bands(bands: dict[str, Band], support: pd.DataFrame, above: np.ndarray, 
         return np.zeros(n), np.full(n, prior.low_log), np.full(n, prior.high_log)
     off = {kind: ~support[f"{kind}_seen_in_training"].to_numpy(dtype=bool) for kind in _OFF_KINDS}
     shrink = np.ones(n)
-    low, high = _cell_offsets(bands, CELL_PREFIX, bands["seen"], cells, n)
+    low, high = _joint_cell_offsets(bands, CELL_PREFIX, bands["seen"], cells, engine_cells, n)
     # On the data: a measured deployment, seen in every kind and inside the workload range, as the rows held out
     # at random were (with their whole band a newer release of a measured deployment held out covered 67.7% of
     # the version split's TTFTs, 73.6% with its deployment group's). Its P10 only: P90 stays the unmeasured
@@ -356,7 +387,8 @@ def row_bands(bands: dict[str, Band], support: pd.DataFrame, above: np.ndarray, 
         inside = ~(np.any(np.asarray(above) > 0, axis=1) | np.any(np.asarray(below) > 0, axis=1))
         on_data = support["deployment_measured"].to_numpy(dtype=bool) & inside & ~np.logical_or.reduce(
             list(off.values()))
-        low = np.where(on_data, _cell_offsets(bands, MEASURED_PREFIX, bands["measured"], cells, n)[0], low)
+        low = np.where(on_data, _joint_cell_offsets(bands, MEASURED_PREFIX, bands["measured"], cells, engine_cells,
+                                                    n)[0], low)
     for kind, rows in off.items():
         band = bands.get(kind)
         if band is None or not rows.any():

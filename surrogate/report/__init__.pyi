@@ -34,6 +34,7 @@ from ._plots import (
 from ._tables import (
     estimate_table as estimate_table,
     groups_table as groups_table,
+    kv_cache_warning as kv_cache_warning,
     off_support_warning as off_support_warning,
     prediction_table as prediction_table,
     scores_table as scores_table,

@@ -112,6 +112,11 @@ def why_line(result: OptimizeResult) -> str:
     era = result.best.get("software_era")
     if isinstance(era, str) and era:  # disaggregated rows carry none
         line += f"; predicted for {era}"
+    running, concurrency = result.best.get("running_sequences"), result.best.get("concurrency")
+    if (str(result.best.get("batching", "")) == "continuous" and running is not None and concurrency is not None
+            and pd.notna(running) and pd.notna(concurrency) and float(running) < float(concurrency)):
+        line += (f"; its KV cache holds {int(running)} of the {int(concurrency)} requests in flight: the rest wait "
+                 "for a slot, and its P10-P90 is the wider one such configurations need")
     off = str(result.best.get("off_support", "") or "")
     if off:
         line += (f"; OFF the training data ({off_words(result.best)}{far_in(result.best)}): it leans on physics, "

@@ -9,7 +9,8 @@ from rich.table import Table
 
 from surrogate.formatting import format_seconds
 
-__all__ = ["estimate_table", "prediction_table", "scores_table", "groups_table", "far_in", "off_words"]
+__all__ = ["estimate_table", "prediction_table", "scores_table", "groups_table", "far_in", "off_words",
+           "off_support_warning", "kv_cache_warning"]
 
 
 def _tokens_per_s(value: float) -> str:
@@ -37,6 +38,7 @@ _MEMORY: list[tuple[str, str, Any]] = [
     ("mem_usable_gb", "usable memory per device", _gb(1)),
     ("max_batch_size", "max sequences that fit", lambda v: f"{int(v)}"),
     ("max_context_tokens", "longest sequence at this load", lambda v: f"{int(v):,} tokens"),
+    ("running_sequences", "requests running at once", lambda v: f"{int(v)}"),
     ("fits", "fits in memory", lambda v: "yes" if v else "NO"),
 ]
 _PARTS = [("compute", "compute"), ("memory", "memory"), ("comm", "communication"), ("fixed", "fixed overhead")]
@@ -137,6 +139,22 @@ def off_support_warning(predictions: pd.DataFrame) -> str | None:
     reasons = sorted({r for row in predictions.loc[off, "off_support"] for r in str(row).split(", ")})
     return (f"warning: {int(off.sum())} of {len(predictions)} predictions are off the training data "
             f"({', '.join(reasons)}): they lean on physics and their P10-P90 is wider; measure before relying on them")
+
+
+def kv_cache_warning(configs: list[pd.Series], predictions: list[pd.Series]) -> str | None:
+    """The line under a prediction table when some served configurations ask for more requests in flight than
+    their KV cache holds (the analytic model's ``running_sequences`` below the concurrency); None when none do."""
+    full = [(int(p["running_sequences"]), int(c["concurrency"])) for c, p in zip(configs, predictions, strict=True)
+            if str(c.get("batching", "")) == "continuous" and "running_sequences" in p.index
+            and pd.notna(p["running_sequences"]) and pd.notna(c.get("concurrency"))
+            and float(p["running_sequences"]) < float(c["concurrency"])]
+    if not full:
+        return None
+    held = ", ".join(f"{running} of {concurrency}" for running, concurrency in full[:3]) + (", ..." if len(full) > 3
+                                                                                          else "")
+    return (f"warning: {len(full)} of {len(predictions)} predictions ask for more requests in flight than the KV cache "
+            f"holds ({held}): the rest wait for a slot, which the analytic model prices least well; their P10-P90 "
+            "is the wider one measured on such configurations")
 
 
 def scores_table(scores: dict[str, Any], title: str) -> Table:
