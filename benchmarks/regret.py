@@ -60,6 +60,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from features.analytic import beyond_kv_cache
 from features.configs import CONFIG_COLUMNS, normalize_configs
 from surrogate.ingest import load_shared
 from surrogate.model import SurrogateModel, read_off_quantile, training_rows
@@ -183,8 +184,7 @@ def kv_cache_full(cfg: pd.DataFrame, predictions: pd.DataFrame) -> np.ndarray:
     model's ``running_sequences``): the cell whose band is calibrated apart (``surrogate.model.band_cells``)."""
     if "running_sequences" not in predictions:
         return np.zeros(len(cfg), dtype=bool)
-    return np.asarray(predictions["running_sequences"].to_numpy(dtype=float)
-                      < cfg["concurrency"].to_numpy(dtype=float), dtype=bool)
+    return beyond_kv_cache(cfg["batching"].astype(str), cfg["concurrency"], predictions["running_sequences"])
 
 
 def slo_entry(name: str, objective: np.ndarray, itl_s: np.ndarray, cfg: pd.DataFrame,

@@ -61,7 +61,8 @@ from features.memory import MemoryBreakdown, memory_per_device
 from features.roofline import FloatArray, StepCost, numeric_columns, step_cost
 from features.versions import software_years
 
-__all__ = ["estimate", "analytic_steps", "compose", "waits_for_attention_dp", "peak_bound", "attention_data_parallel",
+__all__ = ["estimate", "analytic_steps", "compose", "waits_for_attention_dp", "beyond_kv_cache", "peak_bound",
+           "attention_data_parallel",
            "AnalyticSteps", "ANALYTIC_COLUMNS", "PEAK_COLUMNS", "ACHIEVABLE_PHASE_COLUMNS",
            "POISSON_STEPS_BEFORE_FIRST_TOKEN"]
 
@@ -256,6 +257,15 @@ def waits_for_attention_dp(steps: AnalyticSteps) -> npt.NDArray[np.bool_]:
     first-token steps :func:`compose` scales by the engine's ``attention_dp_wait``."""
     w = steps.workload
     return np.asarray((w.moe_ranks > 1.0) & w.continuous & ~w.poisson, dtype=bool)
+
+
+def beyond_kv_cache(batching: Any, concurrency: Any, running: Any) -> npt.NDArray[np.bool_]:
+    """Per row, whether a served configuration asks for more requests in flight than its KV cache holds
+    (``running_sequences`` below the concurrency): the rest wait, which this model prices least well."""
+    served = np.asarray(batching, dtype=object) == "continuous"
+    with np.errstate(invalid="ignore"):
+        return np.asarray(served & (np.asarray(running, dtype=float) < np.asarray(concurrency, dtype=float)),
+                          dtype=bool)
 
 
 def compose(steps: AnalyticSteps, prefill_s: FloatArray, own_prefill_s: FloatArray, decode_s: FloatArray,

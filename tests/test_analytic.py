@@ -10,7 +10,7 @@ import pytest
 from hypothesis import assume, given, settings, strategies as st
 
 from features import catalog
-from features.analytic import estimate
+from features.analytic import beyond_kv_cache, estimate
 from features.configs import gather_specs, normalize_configs
 from features.efficiency import default_efficiency
 from features.errors import ConfigError
@@ -196,6 +196,13 @@ def test_a_static_batch_runs_whole_and_served_requests_never_run_more_than_are_i
     assert estimate(one(batch_size=48)).iloc[0]["running_sequences"] == 48
     served = estimate(pd.concat([one(batching="continuous", concurrency=c) for c in (1, 8, 64)])).reset_index()
     assert served["running_sequences"].tolist() == [1, 8, 64]
+
+
+def test_only_served_rows_asking_for_more_than_the_cache_holds_are_beyond_it() -> None:
+    # static (no concurrency), served within the cache, served beyond it, served with nothing known
+    flags = beyond_kv_cache(["static", "continuous", "continuous", "continuous"], [np.nan, 64, 64, None],
+                            [32, 64, 40, 8])
+    assert flags.tolist() == [False, False, True, False]
 
 
 def test_impossible_tp_is_refused_with_reason() -> None:

@@ -29,6 +29,7 @@ import numpy as np
 import numpy.typing as npt
 import pandas as pd
 
+from features.analytic import beyond_kv_cache
 from surrogate.model._workers import run_all
 
 __all__ = ["BAND_QUANTILES", "CALIBRATION_FOLDS", "Band", "Regressor", "out_of_fold", "held_out", "held_out_fits",
@@ -179,9 +180,7 @@ def band_cells(cfg: pd.DataFrame, running: np.ndarray | None = None) -> npt.NDAr
     predictions, 67 such rows of 2,246; ad hoc)."""
     cells = np.asarray(cfg["framework"].astype(str) + "/" + cfg["batching"].astype(str), dtype=object)
     if running is not None:
-        served = cfg["batching"].astype(str).eq("continuous").to_numpy()
-        full = served & (np.asarray(running, dtype=float) < cfg["concurrency"].to_numpy(dtype=float))
-        cells[full] = KV_CACHE_FULL_CELL
+        cells[beyond_kv_cache(cfg["batching"].astype(str), cfg["concurrency"], running)] = KV_CACHE_FULL_CELL
     return np.asarray(cells, dtype=str)
 
 
@@ -361,8 +360,8 @@ def row_bands(bands: dict[str, Band], support: pd.DataFrame, above: np.ndarray, 
     engine's, so as concurrency grows into that cell the P90 cannot fall (the KV cell's ITL band is narrower at
     the top than an engine's: its rows measured faster than predicted); a row on the data (its deployment
     measured: ``support``'s ``deployment_measured``; no kind off; inside the workload range) takes its P10 from
-    the bands of rows
-    held out at random (``measured``, its cell's ``MEASURED_PREFIX`` band), where the bundle has them.
+    the bands of rows held out at random (``measured``, its cell's ``MEASURED_PREFIX`` band), where the bundle
+    has them.
     A row off the data in hardware, model or software takes the least trust and widest band of the kinds
     it is off in. ``above``/``below``: how far (log) the row lies beyond the trained workload range, per
     dimension (rows x :data:`WORKLOAD_DIMENSIONS`); there the band is the workload tails' as ``fades``

@@ -9,6 +9,7 @@ from typing import Any
 import pandas as pd
 from rich.table import Table
 
+from features.analytic import beyond_kv_cache
 from features.configs import CONFIG_COLUMNS
 from surrogate.formatting import describe_config, format_seconds
 from surrogate.optimize import OptimizeResult
@@ -113,8 +114,7 @@ def why_line(result: OptimizeResult) -> str:
     if isinstance(era, str) and era:  # disaggregated rows carry none
         line += f"; predicted for {era}"
     running, concurrency = result.best.get("running_sequences"), result.best.get("concurrency")
-    if (str(result.best.get("batching", "")) == "continuous" and running is not None and concurrency is not None
-            and pd.notna(running) and pd.notna(concurrency) and float(running) < float(concurrency)):
+    if running is not None and beyond_kv_cache([result.best.get("batching")], [concurrency], [running])[0]:
         line += (f"; its KV cache holds {int(running)} of the {int(concurrency)} requests in flight: the rest wait "
                  "for a slot, and its P10-P90 is the wider one such configurations need")
     off = str(result.best.get("off_support", "") or "")

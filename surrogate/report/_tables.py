@@ -7,6 +7,7 @@ from typing import Any
 import pandas as pd
 from rich.table import Table
 
+from features.analytic import beyond_kv_cache
 from surrogate.formatting import format_seconds
 
 __all__ = ["estimate_table", "prediction_table", "scores_table", "groups_table", "far_in", "off_words",
@@ -145,9 +146,8 @@ def kv_cache_warning(configs: list[pd.Series], predictions: list[pd.Series]) -> 
     """The line under a prediction table when some served configurations ask for more requests in flight than
     their KV cache holds (the analytic model's ``running_sequences`` below the concurrency); None when none do."""
     full = [(int(p["running_sequences"]), int(c["concurrency"])) for c, p in zip(configs, predictions, strict=True)
-            if str(c.get("batching", "")) == "continuous" and "running_sequences" in p.index
-            and pd.notna(p["running_sequences"]) and pd.notna(c.get("concurrency"))
-            and float(p["running_sequences"]) < float(c["concurrency"])]
+            if "running_sequences" in p.index
+            and beyond_kv_cache([c.get("batching")], [c.get("concurrency")], [p["running_sequences"]])[0]]
     if not full:
         return None
     held = ", ".join(f"{running} of {concurrency}" for running, concurrency in full[:3]) + (", ..." if len(full) > 3
