@@ -336,12 +336,16 @@ def _cell_offsets(bands: dict[str, Band], prefix: str, pooled: Band, cells: np.n
 def _joint_cell_offsets(bands: dict[str, Band], prefix: str, pooled: Band, cells: np.ndarray | None,
                         engine_cells: np.ndarray | None, n: int) -> tuple[npt.NDArray[np.float64],
                                                                            npt.NDArray[np.float64]]:
-    """:func:`_cell_offsets` of ``cells``, widened to those of ``engine_cells`` where given."""
+    """:func:`_cell_offsets` of ``cells``, widened to those of ``engine_cells`` where given and another cell (only
+    those rows are looked up twice: a search predicts a hundred thousand rows, few of them beyond their cache)."""
     low, high = _cell_offsets(bands, prefix, pooled, cells, n)
-    if engine_cells is None:
+    if engine_cells is None or cells is None:
         return low, high
-    engine_low, engine_high = _cell_offsets(bands, prefix, pooled, engine_cells, n)
-    return np.minimum(low, engine_low), np.maximum(high, engine_high)
+    differs = np.asarray(cells != engine_cells, dtype=bool)
+    if differs.any():
+        engine_low, engine_high = _cell_offsets(bands, prefix, pooled, engine_cells[differs], int(differs.sum()))
+        low[differs], high[differs] = np.minimum(low[differs], engine_low), np.maximum(high[differs], engine_high)
+    return low, high
 
 
 # The kinds of "off the data" a row's band is rehearsed for (the workload's range is asked apart).
