@@ -43,6 +43,7 @@ def main(argv: list[str] | None = None) -> int:
         model.disaggregated_ = model._fit_disaggregated(disaggregated_training_rows(result.table))
         rows = model.disaggregated_.train_rows_ if model.disaggregated_ else {}
         model.metadata["disaggregated_rows_by_metric"] = rows
+        model.metadata["disaggregated_bands_log"] = model.disaggregated_.bands_to_dict() if model.disaggregated_ else {}
         model.save(args.out)
         console.print(f"refitted the disaggregated correction on {model.metadata['disaggregated_rows_by_metric']} "
                       f"rows; wrote {args.out}")

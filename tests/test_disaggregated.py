@@ -22,7 +22,8 @@ from features.errors import ConfigError, DataError
 from features.roofline import NETWORK_LATENCY_S, P2P_LATENCY_S
 from surrogate.cli import cli
 from surrogate.model import SurrogateModel
-from surrogate.model._disaggregated import DisaggregatedCorrection
+from surrogate.model._calibration import Band
+from surrogate.model._disaggregated import DisaggregatedCorrection, _halves
 
 BASE = {"hardware": "h100-sxm", "model": "meta-llama/Llama-3.1-8B", "framework": "vllm", "weight_dtype": "bf16",
         "kv_dtype": "bf16", "input_len": 1024, "output_len": 128}
@@ -257,7 +258,7 @@ def test_a_new_model_keeps_the_share_of_the_correction_that_carried_between_the_
     table = pd.concat([_disaggregated_table(1.6, 1.0), _disaggregated_table(other_factor, 1.0,
                                                                             model="Qwen/Qwen2.5-14B")])
     correction = DisaggregatedCorrection(seed=0, n_estimators=20).fit(table)
-    assert correction.unseen_shrink_["ttft_s"] == pytest.approx(kept, abs=1e-6)
+    assert correction.kind_bands_["ttft_s"]["model"].shrink == pytest.approx(kept, abs=1e-6)
     new = _disaggregated_table(model="meta-llama/Meta-Llama-3-8B").iloc[[3, 30]]
     got = correction.predict(new)
     assert (got["off_support"] == "model").all()
@@ -304,14 +305,17 @@ def test_a_model_the_correction_never_saw_is_flagged_and_gets_a_wider_interval(b
     assert width.iloc[1] > width.iloc[0]
     # Trained on one model, nothing says its correction carries to another: the physics answers, and the band
     # spans the physics' error on the model it saw (its rows measured 1.6x the default physics, which is slower
-    # than the bundle's own fitted physics on all of them: P10 at the physics, P90 at its 90% quantile).
+    # than the bundle's own fitted physics on all of them: P10 at the physics, P90 at its 90% quantile), widened
+    # to the aggregated physics' band on groups held out of its fit.
     trained = _disaggregated_table()
     errors = trained["ttft_s"] / estimate_disaggregated(trained, efficiency=bundle.efficiency_)["ttft_s"]
     assert (errors > 1).all()
+    prior = bundle.bands_["ttft_s"]["prior"]
     unseen_row = got.iloc[1]
     assert unseen_row["ttft_s"] == pytest.approx(unseen_row["analytic_ttft_s"])
-    assert unseen_row["ttft_s_p10"] == pytest.approx(unseen_row["analytic_ttft_s"])
-    assert unseen_row["ttft_s_p90"] == pytest.approx(np.quantile(errors, 0.9) * unseen_row["analytic_ttft_s"], rel=1e-4)
+    assert unseen_row["ttft_s_p10"] == pytest.approx(unseen_row["analytic_ttft_s"] * np.exp(min(prior.low_log, 0.0)))
+    high = max(np.log(np.quantile(errors, 0.9)), prior.high_log)
+    assert unseen_row["ttft_s_p90"] == pytest.approx(np.exp(high) * unseen_row["analytic_ttft_s"], rel=1e-4)
 
 
 def test_a_decode_worker_pays_no_host_cost_per_sequence_of_offline_static_batches() -> None:
@@ -321,3 +325,59 @@ def test_a_decode_worker_pays_no_host_cost_per_sequence_of_offline_static_batche
     assert costly.iloc[0]["itl_s"] == free.iloc[0]["itl_s"] and costly.iloc[0]["ttft_s"] == free.iloc[0]["ttft_s"]
     # The same batch offline, as an aggregated static batch, pays 64 x 1 ms on each decode step.
     assert _static(64, {"vllm": 1e-3})["itl_s"] - _static(64)["itl_s"] == pytest.approx(64e-3, rel=1e-9)
+
+
+def test_the_seen_band_is_what_a_deployment_held_out_whole_needed() -> None:
+    """Measured 1.6x the TTFT physics at 512-token prompts and 1x at 2048: each deployment predicted by a correction
+    trained on the other is off by log 1.6 one way or the other, so the band spans -log 1.6..+log 1.6 (rows held
+    out at random, each with its deployment's other rows trained on, said about 0..0)."""
+    short, long = _disaggregated_table(1.6, 1.0), _disaggregated_table(1.0, 1.0)
+    table = pd.concat([short[short["input_len"] == 512], long[long["input_len"] == 2048]], ignore_index=True)
+    correction = DisaggregatedCorrection(seed=0, n_estimators=200).fit(table)
+    low, high = correction.bands_["ttft_s"]
+    assert low == pytest.approx(-np.log(1.6), abs=0.02) and high == pytest.approx(np.log(1.6), abs=0.02)
+
+
+def test_each_half_of_a_workload_dimension_is_held_out_with_how_far_it_lies_beyond_the_other() -> None:
+    values = np.array([1.0, 2.0, 4.0, 8.0, np.nan])
+    (upper, above), (lower, below) = _halves(values)
+    assert list(upper) == [False, False, True, True, False] and list(lower) == [True, True, False, False, False]
+    np.testing.assert_allclose(above, np.log([4 / 2, 8 / 2]))
+    np.testing.assert_allclose(below, np.log([4 / 1, 4 / 2]))
+    assert _halves(np.array([512.0, 512.0])) == []
+
+
+def test_past_the_rehearsed_distance_the_share_kept_falls_and_the_band_reaches_farther() -> None:
+    band = Band(low_log=-0.5, high_log=0.6, shrink=0.8)
+    kept, low, high = DisaggregatedCorrection._farther(band, np.array([0.5, 2.0]), -0.2, 0.3, extent=1.0)
+    np.testing.assert_allclose(kept, [0.8, 0.4])
+    np.testing.assert_allclose(low, [-0.5, -0.2 - 0.3 * 2])
+    np.testing.assert_allclose(high, [0.6, 0.3 + 0.3 * 2])
+    # A dimension with one trained value was never rehearsed: its band (the physics') as it is, at any distance.
+    kept, low, high = DisaggregatedCorrection._farther(Band(-0.9, 0.9, 0.0), np.array([3.0]), -0.2, 0.3, extent=0.0)
+    assert (kept[0], low[0], high[0]) == (0.0, -0.9, 0.9)
+
+
+def test_a_concurrency_beyond_the_trained_range_is_flagged_and_its_band_widens_with_the_distance() -> None:
+    """Trained at 1, 8 and 64 in flight: the rehearsal held out 8 and 64 (trained on 1) and 1 (trained on 8 and
+    64), rows log 8 beyond the rest at the median; 512 in flight lies that far beyond 64, 4096 twice as far."""
+    correction = DisaggregatedCorrection(seed=0, n_estimators=20).fit(_disaggregated_table())
+    assert correction.workload_extents_["itl_s"]["concurrency"] == pytest.approx(np.log(8))
+    row = _disaggregated_table().iloc[[50]]
+    assert row["concurrency"].iloc[0] == 64
+    got = correction.predict(pd.concat([row, row.assign(concurrency=512), row.assign(concurrency=4096)],
+                                       ignore_index=True))
+    assert list(got["off_support"]) == ["", "workload", "workload"]
+    assert list(got["workload_in_training_range"]) == [True, False, False]
+    reach = np.log(got["itl_s_p90"] / got["itl_s"]) - np.log(got["itl_s_p10"] / got["itl_s"])
+    assert reach.iloc[0] <= reach.iloc[1] < reach.iloc[2]
+
+
+def test_an_engine_no_disaggregated_row_ran_is_answered_by_the_physics() -> None:
+    """Trained on vLLM alone, nothing rehearsed how the correction carries to another engine."""
+    correction = DisaggregatedCorrection(seed=0, n_estimators=20).fit(_disaggregated_table())
+    row = _disaggregated_table().iloc[[7]].assign(framework="sglang")
+    got = correction.predict(row).iloc[0]
+    assert got["off_support"] == "framework" and not got["framework_seen_in_training"]
+    assert got["ttft_s"] == pytest.approx(got["analytic_ttft_s"])
+    assert got["itl_s"] == pytest.approx(got["analytic_itl_s"])

@@ -139,7 +139,9 @@ __all__ = ["SurrogateModel", "METRICS", "BUNDLE_FORMAT", "canonical_order", "che
 # 24: an accelerator's later releases take a fitted share of its offsets (``Efficiency.hardware_era_share``).
 # 25: closed-loop first-token steps scaled per engine under attention data parallelism
 #     (``Efficiency.framework_log_attention_dp_wait``).
-BUNDLE_FORMAT = 25
+# 26: the disaggregated correction's band from deployments held out whole, and a share kept and a band per kind
+#     of being off its data: model, accelerator, engine, each workload dimension (``DisaggregatedCorrection``).
+BUNDLE_FORMAT = 26
 # Groupings whose held-out rehearsal refits the achievable prior without the group (its vendor or engine
 # offset falls back to zero, as it would for a vendor or engine never measured).
 _HELD_OUT_GROUPINGS = ("vendor", "hardware", "model", "framework")
@@ -424,7 +426,8 @@ class SurrogateModel:
         if rows is None or len(complete_disaggregated(rows)) < MIN_DISAGGREGATED_ROWS:
             return None
         return DisaggregatedCorrection(seed=self.seed if self.seed is not None else 0).fit(
-            rows, efficiency=self.efficiency_)
+            rows, efficiency=self.efficiency_,
+            prior_bands={metric: bands["prior"] for metric, bands in self.bands_.items()})
 
     def _planned_units(self, folds: dict[str, np.ndarray], tails: list[_TailTwins],
                        measured_rows: dict[str, tuple[np.ndarray, np.ndarray]]) -> float:
@@ -601,6 +604,7 @@ class SurrogateModel:
             "with_hardware_id": self.with_hardware_id, "with_specs": self.with_specs, "cv_scores": {},
             "efficiency": self.efficiency_.to_dict(),
             "disaggregated_rows_by_metric": self.disaggregated_.train_rows_ if self.disaggregated_ else {},
+            "disaggregated_bands_log": self.disaggregated_.bands_to_dict() if self.disaggregated_ else {},
         }
 
     # --- prediction ---------------------------------------------------------------------------

@@ -6,11 +6,14 @@ Per metric (TTFT, ITL) one LightGBM model of log(measured / physics) on what the
 deployment's shape (worker counts and parallel degrees, lengths, concurrency, the model's size, the hardware's
 rates), non-decreasing in the physics' own time, so a slower prior never gives a faster prediction. Like the
 aggregated model it never predicts below the peak bound (rows floored there are reported). P10/P90 come from
-the out-of-fold residuals (5-fold): the correction's own error on rows it did not see; for a model or hardware no
-disaggregated training row had, the correction is shrunk toward the physics by the share that carried over to a
-held-out model (each model's rows predicted without them: the slope of what they needed on what they got, pooled
-over models and clipped to [0, 1], as the aggregated bundle rehearses unseen models; trained on one model, none),
-the interval widens to the error left there, and the row says it is off the data. Latency is TTFT +
+the residuals of deployments held out whole (a model on one system and engine at one prompt and output length:
+what a user asks about is a deployment nobody measured, not a row whose neighbours were). Off the data (a model,
+hardware or engine no disaggregated training row had, or a concurrency or length beyond the trained range) the
+correction is shrunk toward the physics by the share that carried over where that was rehearsed (each model,
+accelerator and engine held out in turn; each workload dimension's upper and lower half held out, trained on the
+other), the slope of what the held-out rows needed on what they got, pooled over the held-out groups and clipped
+to [0, 1] as the aggregated bundle rehearses its kinds; a kind with one group to learn from keeps none),
+the interval widens to the error left there, and the row says what it is off. Latency is TTFT +
 (output - 1) x ITL of the corrected metrics; throughput follows from the client concurrency by Little's law.
 Rows that do not record their worker counts are left out (the deployment's size is unknown) and counted.
 """
@@ -18,6 +21,7 @@ Rows that do not record their worker counts are left out (the deployment's size 
 from __future__ import annotations
 
 import logging
+from collections.abc import Mapping
 from typing import Any
 
 import numpy as np
@@ -27,11 +31,11 @@ from features.configs import gather_specs, normalize_configs
 from features.disaggregated import WORKER_COLUMNS, estimate_disaggregated, worker_configs
 from features.efficiency import Efficiency
 from features.errors import DataError
-from surrogate.model._calibration import shrunk_band
+from surrogate.model._calibration import Band, at_least, shrunk_band
 from surrogate.model._compiled import predict_trees
 
 __all__ = ["DisaggregatedCorrection", "disaggregated_rows", "complete_disaggregated", "DISAGG_METRICS",
-           "MIN_DISAGGREGATED_ROWS"]
+           "MIN_DISAGGREGATED_ROWS", "OFF_KINDS", "WORKLOAD_COLUMNS", "DEPLOYMENT_COLUMNS"]
 
 logger = logging.getLogger(__name__)
 DISAGG_METRICS = ("ttft_s", "itl_s")
@@ -93,10 +97,62 @@ def _features(configs: pd.DataFrame, est: pd.DataFrame) -> pd.DataFrame:
 
 
 _MONOTONE = {"ttft_s": "log_physics_ttft_s", "itl_s": "log_physics_itl_s"}
+# What a row can be off the correction's data in (``off_support``), in that order; each but the workload is a
+# column whose values are held out one at a time in rehearsal.
+OFF_KINDS = ("model", "hardware", "framework", "workload")
+# The workload dimensions whose trained range a row can leave.
+WORKLOAD_COLUMNS = ("concurrency", "input_len", "output_len")
+# One deployment for the seen band: held out whole, its neighbours at other lengths, systems and engines kept.
+DEPLOYMENT_COLUMNS = ("model", "hardware", "framework", "input_len", "output_len")
+
+
+def _labels(rows: pd.DataFrame, columns: tuple[str, ...]) -> np.ndarray:
+    """Each row's value of ``columns`` as one string ("" where a column is missing)."""
+    parts = [rows[c].astype(str) if c in rows else pd.Series("", index=rows.index) for c in columns]
+    return np.asarray(pd.concat(parts, axis=1).agg("|".join, axis=1), dtype=object)
+
+
+def _workload(rows: pd.DataFrame, column: str) -> np.ndarray:
+    return pd.to_numeric(rows[column], errors="coerce").to_numpy(dtype=float) if column in rows \
+        else np.full(len(rows), np.nan)
+
+
+def _halves(values: np.ndarray) -> list[tuple[np.ndarray, np.ndarray]]:
+    """The rows at or above the middle distinct value and the rows below it: each half held out in turn, the
+    other trained on, as a row beyond the range it was trained on is asked (none for fewer than two values);
+    with each held-out row's distance (log) beyond the range of the half kept."""
+    distinct = np.unique(values[np.isfinite(values) & (values > 0)])
+    if len(distinct) < 2:
+        return []
+    cut = distinct[len(distinct) // 2]
+    upper = np.isfinite(values) & (values >= cut)
+    lower = np.isfinite(values) & (values > 0) & ~upper
+    with np.errstate(divide="ignore", invalid="ignore"):
+        above = np.log(values / distinct[len(distinct) // 2 - 1])
+        below = np.log(cut / values)
+    return [(upper, above[upper]), (lower, below[lower])]
+
+
+def _beyond(values: np.ndarray, low: float, high: float) -> np.ndarray:
+    """How far (log) each value lies outside [low, high]: 0 inside it (and where unknown)."""
+    with np.errstate(divide="ignore", invalid="ignore"):
+        out = np.fmax(np.log(values / high), np.log(low / values))
+    return np.where(np.isfinite(out), np.maximum(out, 0.0), 0.0)
+
+
+def _physics_band(target: np.ndarray, prior: Band | None) -> Band:
+    """No correction kept: the physics, its band the physics' own error on the rows (reaching it, at 0), widened
+    to ``prior`` where given (the aggregated physics' error on groups held out of its fit)."""
+    low, high = np.quantile(target, [0.1, 0.9])
+    low, high = min(low, 0.0), max(high, 0.0)
+    if prior is not None:
+        low, high = min(low, prior.low_log), max(high, prior.high_log)
+    return Band(float(low), float(high), 0.0, len(target))
 
 
 class DisaggregatedCorrection:
-    """Per-metric monotone log corrections of the disaggregated physics, with out-of-fold P10/P90 residuals."""
+    """Per-metric monotone log corrections of the disaggregated physics, with P10/P90 from deployments held out
+    and a shrink and band per kind of being off the data."""
 
     def __init__(self, seed: int = 0, n_estimators: int = 300, learning_rate: float = 0.05, num_leaves: int = 15,
                  min_child_samples: int = 10) -> None:
@@ -111,7 +167,7 @@ class DisaggregatedCorrection:
         """No learned correction: the physics, with no interval (a bundle trained without such rows)."""
         out = cls()
         out.efficiency_ = efficiency
-        out.models_, out.bands_, out.train_rows_ = {}, {}, {}
+        out.models_, out.bands_, out.train_rows_, out.kind_bands_ = {}, {}, {}, {}
         return out
 
     def _params(self, metric: str, columns: list[str]) -> dict[str, Any]:
@@ -127,8 +183,12 @@ class DisaggregatedCorrection:
         data = lgb.Dataset(feats, label=target, free_raw_data=True)
         return lgb.train(self._params(metric, list(feats.columns)), data, num_boost_round=self.n_estimators)
 
-    def fit(self, table: pd.DataFrame, efficiency: Efficiency | None = None) -> DisaggregatedCorrection:
-        """Learn from the complete disaggregated rows of ``table`` that measured TTFT or ITL."""
+    def fit(self, table: pd.DataFrame, efficiency: Efficiency | None = None,
+            prior_bands: Mapping[str, Band] | None = None) -> DisaggregatedCorrection:
+        """Learn from the complete disaggregated rows of ``table`` that measured TTFT or ITL. ``prior_bands``: per
+        metric, the aggregated physics' band on groups held out of its fit, the least band of a kind nothing
+        rehearsed (two models measured 264 rows: with one left out, the other's physics error as the band covered
+        48% of its ITLs, ad hoc)."""
         rows = complete_disaggregated(table)
         if len(rows) < MIN_DISAGGREGATED_ROWS:
             raise DataError(f"{len(rows)} disaggregated rows with worker counts are too few to learn from "
@@ -139,70 +199,153 @@ class DisaggregatedCorrection:
         self.feature_names_ = list(feats.columns)
         self.models_: dict[str, Any] = {}
         self.bands_: dict[str, tuple[float, float]] = {}
+        self.kind_bands_: dict[str, dict[str, Band]] = {}
+        self.workload_extents_: dict[str, dict[str, float]] = {}
         self.train_rows_: dict[str, int] = {}
-        folds = np.random.default_rng(self.seed).permutation(len(rows)) % _FOLDS
-        self.models_seen_ = sorted(set(rows["model"].astype(str)))
-        self.hardware_seen_ = sorted(set(rows["hardware"].astype(str)))
-        self.unseen_bands_: dict[str, tuple[float, float]] = {}
-        self.unseen_shrink_: dict[str, float] = {}
+        self.seen_values_ = {kind: sorted(set(_labels(rows, (kind,)))) for kind in OFF_KINDS[:-1]}
+        self.workload_range_ = {c: (float(np.nanmin(v)), float(np.nanmax(v))) for c in WORKLOAD_COLUMNS
+                                if np.isfinite(v := _workload(rows, c)).any()}
         for metric in DISAGG_METRICS:
             measured = pd.to_numeric(rows[metric], errors="coerce").to_numpy(dtype=float)
             ok = np.isfinite(measured) & (measured > 0)
             if ok.sum() < MIN_DISAGGREGATED_ROWS:
                 continue
             target = np.log(measured[ok] / est[metric].to_numpy(dtype=float)[ok])
-            x, fold = feats[ok].reset_index(drop=True), folds[ok]
-            residuals = np.empty(int(ok.sum()))
-            for k in range(_FOLDS):
-                held = fold == k
-                model = self._train(metric, x[~held], target[~held])
-                residuals[held] = target[held] - model.predict(x[held])
-            self.bands_[metric] = (float(np.quantile(residuals, 0.1)), float(np.quantile(residuals, 0.9)))
-            low, high, shrink = self._unseen_band(metric, x, target, rows["model"].astype(str)[ok])
-            self.unseen_bands_[metric], self.unseen_shrink_[metric] = (low, high), shrink
+            x, kept = feats[ok].reset_index(drop=True), rows[ok].reset_index(drop=True)
+            prior = (prior_bands or {}).get(metric)
+            seen = self._seen_band(metric, x, target, kept, prior)
+            self.bands_[metric] = (seen.low_log, seen.high_log)
+            rehearsals = self._rehearsals(kept)
+            self.kind_bands_[metric] = {kind: at_least(self._kind_band(metric, x, target, held, prior), seen)
+                                        for kind, (held, _) in rehearsals.items()}
+            self.workload_extents_[metric] = {kind: extent for kind, (_, extent) in rehearsals.items()
+                                              if kind in WORKLOAD_COLUMNS}
             self.models_[metric] = self._train(metric, x, target)
             self.train_rows_[metric] = int(ok.sum())
         return self
 
-    def _unseen_band(self, metric: str, x: pd.DataFrame, target: np.ndarray,
-                     models: pd.Series) -> tuple[float, float, float]:
-        """P10/P90 of the log error on a model the correction has not seen, and the share of the correction kept
-        there: each model's rows predicted by a correction trained without them (``shrunk_band``: the pooled
-        slope of what they needed on what they got). With one model only nothing says the correction carries
-        to another: the physics answers, with its own error on that model as the band (with one model's
-        correction kept whole, leaving a model out took the disaggregated ITL from the physics' 15.8% to 24.2%
-        median APE, P10-P90 covering 44%: ``python benchmarks/disaggregated.py``)."""
-        names = models.to_numpy()
-        if len(set(names)) < 2:
-            low, high = np.quantile(target, [0.1, 0.9])
-            return float(min(low, 0.0)), float(max(high, 0.0)), 0.0
-        predicted = np.empty(len(target))
-        for name in sorted(set(names)):
-            held = names == name
-            predicted[held] = self._train(metric, x[~held], target[~held]).predict(x[held])
-        band = shrunk_band(predicted, target, names)
-        return band.low_log, band.high_log, band.shrink
+    def bands_to_dict(self) -> dict[str, dict[str, dict[str, float]]]:
+        """Per metric, the seen band and each kind's share kept and band (log), and how far each workload
+        dimension's rehearsal reached (``extent_log``), for the bundle's metadata."""
+        out: dict[str, dict[str, dict[str, float]]] = {}
+        for metric, (low, high) in self.bands_.items():
+            out[metric] = {"seen": {"low_log": low, "high_log": high}}
+            for kind, band in self.kind_bands_.get(metric, {}).items():
+                extent = self.workload_extents_.get(metric, {}).get(kind)
+                out[metric][kind] = band.to_dict() | ({"extent_log": extent} if extent is not None else {})
+        return out
+
+    def _held_out(self, metric: str, x: pd.DataFrame, target: np.ndarray,
+                  held: list[np.ndarray]) -> list[np.ndarray]:
+        """Per mask, the held rows' corrections by a model trained on the others (masks leaving fewer than
+        ``MIN_DISAGGREGATED_ROWS`` to train on, or none held, are skipped: an empty prediction)."""
+        out = []
+        for mask in held:
+            train = int((~mask).sum())
+            out.append(self._train(metric, x[~mask], target[~mask]).predict(x[mask])
+                       if mask.any() and train >= MIN_DISAGGREGATED_ROWS else np.empty(0))
+        return out
+
+    def _seen_band(self, metric: str, x: pd.DataFrame, target: np.ndarray, rows: pd.DataFrame,
+                   prior: Band | None) -> Band:
+        """P10/P90 of the residuals of each deployment (``DEPLOYMENT_COLUMNS``) predicted without its rows; with
+        one deployment, of rows held out at random (5-fold).
+
+        Held out at random, a row's neighbours at its deployment were trained on and the band was as narrow as
+        they made it: P10-P90 covered 37-56% of the ITLs of the disaggregated rows held out by batch, input length,
+        engine and model (``surrogate evaluate --split batch`` and the others)."""
+        deployments = _labels(rows, DEPLOYMENT_COLUMNS)
+        names = np.unique(deployments)
+        if len(names) >= 2:
+            held = [deployments == name for name in names]
+        else:
+            fold = np.random.default_rng(self.seed).permutation(len(target)) % _FOLDS
+            held = [fold == k for k in range(_FOLDS)]
+        residuals = np.full(len(target), np.nan)
+        for mask, predicted in zip(held, self._held_out(metric, x, target, held), strict=True):
+            if len(predicted):
+                residuals[mask] = target[mask] - predicted
+        residuals = residuals[np.isfinite(residuals)]
+        if len(residuals) == 0:
+            return _physics_band(target, prior)
+        low, high = np.quantile(residuals, [0.1, 0.9])
+        return Band(float(low), float(high), 1.0, len(residuals))
+
+    @staticmethod
+    def _rehearsals(rows: pd.DataFrame) -> dict[str, tuple[list[np.ndarray], float]]:
+        """Per kind of being off the data (each workload dimension one kind), the groups held out in turn to
+        rehearse it, and for a workload dimension how far (log, median) its held-out rows lay beyond the rest."""
+        out: dict[str, tuple[list[np.ndarray], float]] = {}
+        for kind in OFF_KINDS[:-1]:
+            labels = _labels(rows, (kind,))
+            out[kind] = ([labels == name for name in np.unique(labels)], 0.0)
+        for column in WORKLOAD_COLUMNS:
+            halves = _halves(_workload(rows, column))
+            extent = float(np.median(np.concatenate([far for _, far in halves]))) if halves else 0.0
+            out[column] = ([held for held, _ in halves], extent)
+        return out
+
+    def _kind_band(self, metric: str, x: pd.DataFrame, target: np.ndarray, held: list[np.ndarray],
+                   prior: Band | None) -> Band:
+        """The share of the correction kept off the data in one kind and the band left there: the groups ``held``
+        predicted without their rows, the pooled slope of what they needed on what they got (``shrunk_band``).
+        With fewer than two groups rehearsed nothing says the correction carries: the physics answers, with its
+        own error as the band (:func:`_physics_band`; one model's correction kept whole, leaving a model out took
+        the ITL from the physics' 15.8% to 24.2% median APE, P10-P90 covering 44%: ``python
+        benchmarks/disaggregated.py``)."""
+        correction, needed, groups = [], [], []
+        for k, (mask, predicted) in enumerate(zip(held, self._held_out(metric, x, target, held), strict=True)):
+            if len(predicted):
+                correction.append(predicted)
+                needed.append(target[mask])
+                groups.append(np.full(len(predicted), k))
+        if len(correction) < 2:
+            return _physics_band(target, prior)
+        return shrunk_band(np.concatenate(correction), np.concatenate(needed), np.concatenate(groups))
+
+    @staticmethod
+    def _farther(band: Band, distance: np.ndarray, seen_low: float, seen_high: float,
+                 extent: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """The share kept and the band of rows ``distance`` (log) beyond the trained range in one dimension whose
+        rehearsal held out rows ``extent`` beyond the rest: as rehearsed up to that far; farther, the share falls
+        as extent / distance (what carried that far says nothing of farther) and the band's reach past the seen
+        band grows as distance / extent. Unrehearsed (``extent`` 0): as rehearsed, the physics' band."""
+        if extent <= 0:
+            return np.full(len(distance), band.shrink), np.full(len(distance), band.low_log), \
+                np.full(len(distance), band.high_log)
+        farther = np.maximum(distance / extent, 1.0)
+        return (band.shrink / farther, seen_low + (band.low_log - seen_low) * farther,
+                seen_high + (band.high_log - seen_high) * farther)
 
     def seen(self, configs: pd.DataFrame) -> pd.DataFrame:
-        """Per row: whether its model and hardware were among the disaggregated training rows, and what it is off."""
-        models = set(getattr(self, "models_seen_", []))
-        hardware = set(getattr(self, "hardware_seen_", []))
+        """Per row: whether its model, hardware and engine were among the disaggregated training rows, whether its
+        concurrency and lengths lie inside their range, and what it is off (``off_support``)."""
         out = pd.DataFrame(index=configs.index)
-        out["model_seen_in_training"] = configs["model"].astype(str).isin(models).to_numpy()
-        out["hardware_seen_in_training"] = configs["hardware"].astype(str).isin(hardware).to_numpy()
-        off = np.where(~out["model_seen_in_training"], "model", "")
-        both = ~out["model_seen_in_training"] & ~out["hardware_seen_in_training"]
-        off = np.where(both, "model, hardware", np.where(~out["hardware_seen_in_training"], "hardware", off))
-        out["off_support"] = off if self.models_ else "no disaggregated training rows"
+        values = getattr(self, "seen_values_", {})
+        for kind in OFF_KINDS:
+            if kind == "workload":
+                out["workload_in_training_range"] = np.all(
+                    [_beyond(_workload(configs, column), low, high) == 0
+                     for column, (low, high) in getattr(self, "workload_range_", {}).items()], axis=0) \
+                    if getattr(self, "workload_range_", {}) else True
+            else:
+                out[f"{kind}_seen_in_training"] = np.isin(_labels(configs, (kind,)), values.get(kind, []))
+        flags = out.to_numpy(dtype=bool)
+        labels = [", ".join(kind for kind, ok in zip(OFF_KINDS, row, strict=True) if not ok) for row in flags]
+        out["off_support"] = labels if self.models_ else "no disaggregated training rows"
         return out
 
     def predict(self, configs: pd.DataFrame) -> pd.DataFrame:
         """TTFT and ITL with P10/P90, latency and throughputs, the physics beside them, for disaggregated rows."""
         est = estimate_disaggregated(configs, efficiency=getattr(self, "efficiency_", None))
         feats = _features(configs, est)
-        support = self.seen(normalize_configs(configs[[c for c in ("hardware", "model", "input_len", "output_len")
-                                                       if c in configs]]).set_axis(configs.index))
-        off = support["off_support"].ne("").to_numpy()
+        support = self.seen(normalize_configs(configs[[c for c in ("hardware", "model", "framework", "input_len",
+                                                                   "output_len", "concurrency") if c in configs]])
+                            .set_axis(configs.index))
+        off = {kind: ~support[f"{kind}_seen_in_training"].to_numpy(dtype=bool) for kind in OFF_KINDS[:-1]}
+        ranges = getattr(self, "workload_range_", {})
+        beyond = {column: _beyond(_workload(configs, column), *ranges[column]) if column in ranges
+                  else np.zeros(len(configs)) for column in WORKLOAD_COLUMNS}
         out = pd.DataFrame(index=configs.index)
         floored = np.zeros(len(configs), dtype=bool)
         for metric in DISAGG_METRICS:
@@ -210,10 +353,20 @@ class DisaggregatedCorrection:
             model = self.models_.get(metric)
             middle = predict_trees(model, feats[self.feature_names_]) if model else np.zeros(len(configs))
             seen_low, seen_high = self.bands_.get(metric, (np.nan, np.nan))
-            unseen_low, unseen_high = getattr(self, "unseen_bands_", {}).get(metric, (seen_low, seen_high))
-            middle = np.where(off, getattr(self, "unseen_shrink_", {}).get(metric, 1.0) * middle, middle)
-            low = np.where(off, unseen_low, seen_low)
-            high = np.where(off, unseen_high, seen_high)
+            shrink, low, high = np.ones(len(configs)), np.full(len(configs), seen_low), np.full(len(configs), seen_high)
+            for kind, band in self.kind_bands_.get(metric, {}).items():
+                if kind in WORKLOAD_COLUMNS:
+                    rows = beyond[kind] > 0
+                    kept, band_low, band_high = self._farther(band, beyond[kind], seen_low, seen_high,
+                                                              self.workload_extents_[metric][kind])
+                else:
+                    rows = off[kind]
+                    kept, band_low, band_high = (np.full(len(configs), value)
+                                                 for value in (band.shrink, band.low_log, band.high_log))
+                shrink = np.where(rows, np.minimum(shrink, kept), shrink)
+                low = np.where(rows, np.minimum(low, band_low), low)
+                high = np.where(rows, np.maximum(high, band_high), high)
+            middle = shrink * middle
             peak = est[f"peak_{metric}"].to_numpy(dtype=float)
             floored |= physics * np.exp(middle) < peak
             for column, widen in ((metric, 0.0), (f"{metric}_p10", low), (f"{metric}_p90", high)):
