@@ -280,6 +280,13 @@ def test_predict_command_takes_a_disaggregated_deployment(bundle: SurrogateModel
     expected = bundle.predict(pd.DataFrame([{**BASE, "concurrency": 8, "mode": "disaggregated", "prefill_workers": 1,
                                              "decode_workers": 2, "decode_tp": 2}])).iloc[0]
     assert row["ttft_s"] == pytest.approx(expected["ttft_s"]) and row["itl_s"] == pytest.approx(expected["itl_s"])
+    assert "training data" in result.output and "on the data" in result.output
+    far = [a if a != "8" else "4096" for a in args]
+    table = CliRunner().invoke(cli, far)
+    assert table.exit_code == 0, table.output
+    assert "OFF: workload (trained at 1-64" in table.output  # the cell wraps on a narrow terminal
+    row = json.loads(CliRunner().invoke(cli, [*far, "--json"]).output)[0]
+    assert row["off_support"] == "workload" and row["support_workload"] == "trained at 1-64 in flight"
 
 
 @pytest.mark.parametrize(("extra", "code", "words"), [
@@ -353,7 +360,7 @@ def test_past_the_rehearsed_distance_the_share_kept_falls_and_the_band_reaches_f
     np.testing.assert_allclose(kept, [0.8, 0.4])
     np.testing.assert_allclose(low, [-0.5, -0.2 - 0.3 * 2])
     np.testing.assert_allclose(high, [0.6, 0.3 + 0.3 * 2])
-    # A dimension with one trained value was never rehearsed: its band (the physics') as it is, at any distance.
+    # A dimension trained at one value was never rehearsed: its band as it is, at any distance.
     kept, low, high = DisaggregatedCorrection._farther(Band(-0.9, 0.9, 0.0), np.array([3.0]), -0.2, 0.3, extent=0.0)
     assert (kept[0], low[0], high[0]) == (0.0, -0.9, 0.9)
 
@@ -369,6 +376,7 @@ def test_a_concurrency_beyond_the_trained_range_is_flagged_and_its_band_widens_w
                                        ignore_index=True))
     assert list(got["off_support"]) == ["", "workload", "workload"]
     assert list(got["workload_in_training_range"]) == [True, False, False]
+    assert list(got["support_workload"]) == ["", "trained at 1-64 in flight", "trained at 1-64 in flight"]
     reach = np.log(got["itl_s_p90"] / got["itl_s"]) - np.log(got["itl_s_p10"] / got["itl_s"])
     assert reach.iloc[0] <= reach.iloc[1] < reach.iloc[2]
 
@@ -381,3 +389,20 @@ def test_an_engine_no_disaggregated_row_ran_is_answered_by_the_physics() -> None
     assert got["off_support"] == "framework" and not got["framework_seen_in_training"]
     assert got["ttft_s"] == pytest.approx(got["analytic_ttft_s"])
     assert got["itl_s"] == pytest.approx(got["analytic_itl_s"])
+
+
+def test_a_length_trained_at_one_value_keeps_the_whole_correction_with_the_physics_band() -> None:
+    """Trained on 512-token prompts alone (1.6x the TTFT physics): the trees never split on the prompt length, so
+    a 2048-token row keeps the correction they learned, its band the physics' error on the trained rows: 0..log 1.6
+    (the rows are exactly 1.6x the physics)."""
+    table = _disaggregated_table()
+    short = table[table["input_len"] == 512].reset_index(drop=True)
+    correction = DisaggregatedCorrection(seed=0, n_estimators=20).fit(short)
+    assert correction.kind_bands_["ttft_s"]["input_len"].shrink == 1.0
+    assert correction.workload_extents_["ttft_s"]["input_len"] == 0.0
+    row = short.iloc[[7]]
+    got = correction.predict(pd.concat([row, row.assign(input_len=2048)], ignore_index=True))
+    assert list(got["off_support"]) == ["", "workload"]
+    kept = got["ttft_s"] / got["analytic_ttft_s"]
+    assert kept.iloc[1] == pytest.approx(kept.iloc[0]) and kept.iloc[1] > 1.0
+    assert got["ttft_s_p90"].iloc[1] / got["ttft_s_p10"].iloc[1] == pytest.approx(1.6)

@@ -36,6 +36,7 @@ from ._tables import (
     groups_table as groups_table,
     kv_cache_warning as kv_cache_warning,
     off_support_warning as off_support_warning,
+    off_words as off_words,
     prediction_table as prediction_table,
     scores_table as scores_table,
 )
