@@ -109,9 +109,12 @@ DEPLOYMENT_COLUMNS = ("model", "hardware", "framework", "input_len", "output_len
 
 
 def _labels(rows: pd.DataFrame, columns: tuple[str, ...]) -> np.ndarray:
-    """Each row's value of ``columns`` as one string ("" where a column is missing)."""
+    """Each row's value of ``columns`` as one string, joined by "|" ("" where a column is missing)."""
     parts = [rows[c].astype(str) if c in rows else pd.Series("", index=rows.index) for c in columns]
-    return np.asarray(pd.concat(parts, axis=1).agg("|".join, axis=1), dtype=object)
+    joined = parts[0]
+    for part in parts[1:]:
+        joined = joined + "|" + part
+    return np.asarray(joined, dtype=object)
 
 
 def _workload(rows: pd.DataFrame, column: str) -> np.ndarray:
