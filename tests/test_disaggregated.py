@@ -354,15 +354,16 @@ def test_each_half_of_a_workload_dimension_is_held_out_with_how_far_it_lies_beyo
     assert _halves(np.array([512.0, 512.0])) == []
 
 
-def test_past_the_rehearsed_distance_the_share_kept_falls_and_the_band_reaches_farther() -> None:
-    band = Band(low_log=-0.5, high_log=0.6, shrink=0.8)
-    kept, low, high = DisaggregatedCorrection._farther(band, np.array([0.5, 2.0]), -0.2, 0.3, extent=1.0)
-    np.testing.assert_allclose(kept, [0.8, 0.4])
-    np.testing.assert_allclose(low, [-0.5, -0.2 - 0.3 * 2])
-    np.testing.assert_allclose(high, [0.6, 0.3 + 0.3 * 2])
+def test_past_the_rehearsed_distance_the_share_kept_falls_and_the_band_nears_the_physics_band() -> None:
+    band, physics = Band(low_log=-0.5, high_log=0.6, shrink=0.8), Band(low_log=-0.9, high_log=0.4, shrink=0.0)
+    kept, low, high = DisaggregatedCorrection._farther(band, np.array([0.5, 2.0, 4.0]), physics, extent=1.0)
+    np.testing.assert_allclose(kept, [0.8, 0.4, 0.2])
+    # Twice as far: halfway to the physics' low; its high is narrower than the band's, which is kept.
+    np.testing.assert_allclose(low, [-0.5, -0.5 - 0.4 * 0.5, -0.5 - 0.4 * 0.75])
+    np.testing.assert_allclose(high, [0.6, 0.6, 0.6])
     # A dimension trained at one value was never rehearsed: its band as it is, at any distance.
-    kept, low, high = DisaggregatedCorrection._farther(Band(-0.9, 0.9, 0.0), np.array([3.0]), -0.2, 0.3, extent=0.0)
-    assert (kept[0], low[0], high[0]) == (0.0, -0.9, 0.9)
+    kept, low, high = DisaggregatedCorrection._farther(Band(-0.9, 0.9, 1.0), np.array([3.0]), physics, extent=0.0)
+    assert (kept[0], low[0], high[0]) == (1.0, -0.9, 0.9)
 
 
 def test_a_concurrency_beyond_the_trained_range_is_flagged_and_its_band_widens_with_the_distance() -> None:

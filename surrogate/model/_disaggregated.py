@@ -174,6 +174,7 @@ class DisaggregatedCorrection:
         out = cls()
         out.efficiency_ = efficiency
         out.models_, out.bands_, out.train_rows_, out.kind_bands_ = {}, {}, {}, {}
+        out.seen_values_, out.workload_range_, out.workload_extents_, out.physics_bands_ = {}, {}, {}, {}
         return out
 
     def _params(self, metric: str, columns: list[str]) -> dict[str, Any]:
@@ -207,6 +208,7 @@ class DisaggregatedCorrection:
         self.bands_: dict[str, tuple[float, float]] = {}
         self.kind_bands_: dict[str, dict[str, Band]] = {}
         self.workload_extents_: dict[str, dict[str, float]] = {}
+        self.physics_bands_: dict[str, Band] = {}
         self.train_rows_: dict[str, int] = {}
         self.seen_values_ = {kind: sorted(set(_labels(rows, (kind,)))) for kind in OFF_KINDS[:-1]}
         self.workload_range_ = {c: (float(np.nanmin(v)), float(np.nanmax(v))) for c in WORKLOAD_COLUMNS
@@ -219,6 +221,7 @@ class DisaggregatedCorrection:
             target = np.log(measured[ok] / est[metric].to_numpy(dtype=float)[ok])
             x, kept = feats[ok].reset_index(drop=True), rows[ok].reset_index(drop=True)
             prior = (prior_bands or {}).get(metric)
+            self.physics_bands_[metric] = _physics_band(target, prior)
             seen = self._seen_band(metric, x, target, kept, prior)
             self.bands_[metric] = (seen.low_log, seen.high_log)
             rehearsals = self._rehearsals(kept)
@@ -232,11 +235,14 @@ class DisaggregatedCorrection:
         return self
 
     def bands_to_dict(self) -> dict[str, dict[str, dict[str, float]]]:
-        """Per metric, the seen band and each kind's share kept and band (log), and how far each workload
-        dimension's rehearsal reached (``extent_log``), for the bundle's metadata."""
+        """Per metric, the seen band, the physics' band (what rows far past the workload range near) and each
+        kind's share kept and band (log), and how far each workload dimension's rehearsal reached
+        (``extent_log``), for the bundle's metadata."""
         out: dict[str, dict[str, dict[str, float]]] = {}
         for metric, (low, high) in self.bands_.items():
             out[metric] = {"seen": {"low_log": low, "high_log": high}}
+            if metric in self.physics_bands_:
+                out[metric]["physics"] = self.physics_bands_[metric].to_dict()
             for kind, band in self.kind_bands_.get(metric, {}).items():
                 extent = self.workload_extents_.get(metric, {}).get(kind)
                 out[metric][kind] = band.to_dict() | ({"extent_log": extent} if extent is not None else {})
@@ -314,18 +320,22 @@ class DisaggregatedCorrection:
         return shrunk_band(np.concatenate(correction), np.concatenate(needed), np.concatenate(groups))
 
     @staticmethod
-    def _farther(band: Band, distance: np.ndarray, seen_low: float, seen_high: float,
+    def _farther(band: Band, distance: np.ndarray, physics: Band,
                  extent: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """The share kept and the band of rows ``distance`` (log) beyond the trained range in one dimension whose
-        rehearsal held out rows ``extent`` beyond the rest: as rehearsed up to that far; farther, the share falls
-        as extent / distance (what carried that far says nothing of farther) and the band's reach past the seen
-        band grows as distance / extent. Unrehearsed (``extent`` 0): ``band`` as it is."""
+        rehearsal held out rows ``extent`` beyond the rest: as rehearsed up to that far; ``farther`` times as far,
+        the share falls to 1 / ``farther`` of it (what carried that far says nothing of farther) and the band
+        moves toward the physics' (``physics``) by 1 - 1 / ``farther``, never narrowing: as the correction fades
+        the prediction nears the physics, and so does its error (the aggregated bundle's band moves toward the
+        prior's by the same share past its reference distance). Unrehearsed (``extent`` 0): ``band`` as it is."""
         if extent <= 0:
             return np.full(len(distance), band.shrink), np.full(len(distance), band.low_log), \
                 np.full(len(distance), band.high_log)
         farther = np.maximum(distance / extent, 1.0)
-        return (band.shrink / farther, seen_low + (band.low_log - seen_low) * farther,
-                seen_high + (band.high_log - seen_high) * farther)
+        toward = 1.0 - 1.0 / farther
+        low = np.minimum(band.low_log, band.low_log + (physics.low_log - band.low_log) * toward)
+        high = np.maximum(band.high_log, band.high_log + (physics.high_log - band.high_log) * toward)
+        return band.shrink / farther, low, high
 
     def seen(self, configs: pd.DataFrame) -> pd.DataFrame:
         """Per row: whether its model, hardware and engine were among the disaggregated training rows, whether its
@@ -333,10 +343,10 @@ class DisaggregatedCorrection:
         range in words (``support_workload``: "trained at 1-12,288 in flight"). A search predicts a hundred
         thousand rows: labels are looked up by code, never built per row."""
         out = pd.DataFrame(index=configs.index)
-        values = getattr(self, "seen_values_", {})
+        values = self.seen_values_
         for kind in OFF_KINDS[:-1]:
             out[f"{kind}_seen_in_training"] = np.isin(_labels(configs, (kind,)), values.get(kind, []))
-        ranges: dict[str, tuple[float, float]] = getattr(self, "workload_range_", {})
+        ranges = self.workload_range_
         beyond = np.column_stack([np.zeros(len(configs), dtype=bool)]
                                  + [_beyond(_workload(configs, column), *span) > 0 for column, span in ranges.items()])
         out["workload_in_training_range"] = ~beyond.any(axis=1)
@@ -355,13 +365,13 @@ class DisaggregatedCorrection:
 
     def predict(self, configs: pd.DataFrame) -> pd.DataFrame:
         """TTFT and ITL with P10/P90, latency and throughputs, the physics beside them, for disaggregated rows."""
-        est = estimate_disaggregated(configs, efficiency=getattr(self, "efficiency_", None))
+        est = estimate_disaggregated(configs, efficiency=self.efficiency_)
         feats = _features(configs, est)
         support = self.seen(normalize_configs(configs[[c for c in ("hardware", "model", "framework", "input_len",
                                                                    "output_len", "concurrency") if c in configs]])
                             .set_axis(configs.index))
         off = {kind: ~support[f"{kind}_seen_in_training"].to_numpy(dtype=bool) for kind in OFF_KINDS[:-1]}
-        ranges = getattr(self, "workload_range_", {})
+        ranges = self.workload_range_
         beyond = {column: _beyond(_workload(configs, column), *ranges[column]) if column in ranges
                   else np.zeros(len(configs)) for column in WORKLOAD_COLUMNS}
         out = pd.DataFrame(index=configs.index)
@@ -375,7 +385,7 @@ class DisaggregatedCorrection:
             for kind, band in self.kind_bands_.get(metric, {}).items():
                 if kind in WORKLOAD_COLUMNS:
                     rows = beyond[kind] > 0
-                    kept, band_low, band_high = self._farther(band, beyond[kind], seen_low, seen_high,
+                    kept, band_low, band_high = self._farther(band, beyond[kind], self.physics_bands_[metric],
                                                               self.workload_extents_[metric][kind])
                 else:
                     rows = off[kind]
