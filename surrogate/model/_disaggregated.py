@@ -12,7 +12,8 @@ hardware or engine no disaggregated training row had, or a concurrency or length
 correction is shrunk toward the physics by the share that carried over where that was rehearsed (each model,
 accelerator and engine held out in turn; each workload dimension's upper and lower half held out, trained on the
 other), the slope of what the held-out rows needed on what they got, pooled over the held-out groups and clipped
-to [0, 1] as the aggregated bundle rehearses its kinds; a kind with one group to learn from keeps none),
+to [0, 1] as the aggregated bundle rehearses its kinds; a kind with one group to learn from keeps none, a
+workload dimension trained at one value all),
 the interval widens to the error left there, and the row says what it is off. Latency is TTFT +
 (output - 1) x ITL of the corrected metrics; throughput follows from the client concurrency by Little's law.
 Rows that do not record their worker counts are left out (the deployment's size is unknown) and counted.
@@ -337,6 +338,11 @@ class DisaggregatedCorrection:
         high = np.maximum(band.high_log, band.high_log + (physics.high_log - band.high_log) * toward)
         return band.shrink / farther, low, high
 
+    def _past_range(self, configs: pd.DataFrame) -> dict[str, np.ndarray]:
+        """Per trained workload dimension, how far (log) each row lies past its range (0 inside)."""
+        return {column: _beyond(_workload(configs, column), low, high)
+                for column, (low, high) in self.workload_range_.items()}
+
     def seen(self, configs: pd.DataFrame) -> pd.DataFrame:
         """Per row: whether its model, hardware and engine were among the disaggregated training rows, whether its
         concurrency and lengths lie inside their range, what it is off (``off_support``) and, past the range, the
@@ -348,7 +354,7 @@ class DisaggregatedCorrection:
             out[f"{kind}_seen_in_training"] = np.isin(_labels(configs, (kind,)), values.get(kind, []))
         ranges = self.workload_range_
         beyond = np.column_stack([np.zeros(len(configs), dtype=bool)]
-                                 + [_beyond(_workload(configs, column), *span) > 0 for column, span in ranges.items()])
+                                 + [far > 0 for far in self._past_range(configs).values()])
         out["workload_in_training_range"] = ~beyond.any(axis=1)
         off = ~out[[f"{kind}_seen_in_training" for kind in OFF_KINDS[:-1]] + ["workload_in_training_range"]]
         labels = [", ".join(kind for bit, kind in enumerate(OFF_KINDS) if code >> bit & 1)
@@ -371,9 +377,7 @@ class DisaggregatedCorrection:
                                                                    "output_len", "concurrency") if c in configs]])
                             .set_axis(configs.index))
         off = {kind: ~support[f"{kind}_seen_in_training"].to_numpy(dtype=bool) for kind in OFF_KINDS[:-1]}
-        ranges = self.workload_range_
-        beyond = {column: _beyond(_workload(configs, column), *ranges[column]) if column in ranges
-                  else np.zeros(len(configs)) for column in WORKLOAD_COLUMNS}
+        beyond = self._past_range(configs)
         out = pd.DataFrame(index=configs.index)
         floored = np.zeros(len(configs), dtype=bool)
         for metric in DISAGG_METRICS:
@@ -384,8 +388,9 @@ class DisaggregatedCorrection:
             shrink, low, high = np.ones(len(configs)), np.full(len(configs), seen_low), np.full(len(configs), seen_high)
             for kind, band in self.kind_bands_.get(metric, {}).items():
                 if kind in WORKLOAD_COLUMNS:
-                    rows = beyond[kind] > 0
-                    kept, band_low, band_high = self._farther(band, beyond[kind], self.physics_bands_[metric],
+                    far = beyond.get(kind, np.zeros(len(configs)))  # a dimension no training row recorded: inside
+                    rows = far > 0
+                    kept, band_low, band_high = self._farther(band, far, self.physics_bands_[metric],
                                                               self.workload_extents_[metric][kind])
                 else:
                     rows = off[kind]
