@@ -407,3 +407,15 @@ def test_a_length_trained_at_one_value_keeps_the_whole_correction_with_the_physi
     kept = got["ttft_s"] / got["analytic_ttft_s"]
     assert kept.iloc[1] == pytest.approx(kept.iloc[0]) and kept.iloc[1] > 1.0
     assert got["ttft_s_p90"].iloc[1] / got["ttft_s_p10"].iloc[1] == pytest.approx(1.6)
+
+
+def test_the_bundle_records_each_kind_s_share_and_band(bundle: SurrogateModel) -> None:
+    """Trained on one model, accelerator and engine: those kinds keep nothing (physics); the prompt length, trained
+    at 512 and 2,048 tokens, was rehearsed each past the other (log 4 apart); the output length, one value, never."""
+    bands = bundle.metadata["disaggregated_bands_log"]["ttft_s"]
+    assert set(bands) == {"seen", "physics", "model", "hardware", "framework", "concurrency", "input_len", "output_len"}
+    assert bands["model"]["shrink"] == bands["hardware"]["shrink"] == bands["framework"]["shrink"] == 0.0
+    assert bands["input_len"]["extent_log"] == pytest.approx(np.log(4))
+    assert bands["output_len"] == {**bands["output_len"], "shrink": 1.0, "extent_log": 0.0}
+    # The physics' band reaches the physics itself (0) and the rows' 1.6x above it.
+    assert bands["physics"]["shrink"] == 0.0 and bands["physics"]["low_log"] <= 0.0 < bands["physics"]["high_log"]
