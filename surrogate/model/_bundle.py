@@ -68,6 +68,7 @@ from surrogate.model._calibration import (
     growth_slack,
     held_out,
     held_out_fits,
+    kv_cache_cells,
     model_folds,
     out_of_fold,
     rehearsable,
@@ -640,7 +641,8 @@ class SurrogateModel:
         support, by_metric = assess_by_metric(self.metric_support_, cfg, feats, above, below)
         corrections, levels, growths = self._corrections(est, feats, beyond, twin_feats, twin_est)
         era_spread = self._vendor_era_spread(cfg, est)
-        cells, engine_cells = band_cells(cfg, est["running_sequences"].to_numpy()), band_cells(cfg)
+        engine_cells = band_cells(cfg)
+        cells = kv_cache_cells(engine_cells, cfg, est["running_sequences"].to_numpy())
         # Columns gathered first, then one frame over them (inserting 50 columns one by one was slower);
         # each array is this frame's own (no view of est or support), so editing the result edits nothing else.
         out: dict[str, Any] = {}

@@ -35,8 +35,9 @@ from surrogate.model._workers import run_all
 __all__ = ["BAND_QUANTILES", "CALIBRATION_FOLDS", "Band", "Regressor", "out_of_fold", "held_out", "held_out_fits",
            "rehearsable", "residual_band", "shrunk_band", "pooled_slope", "model_folds", "at_least", "widest",
            "row_bands", "growth_slack", "MAX_GROWTH_SLACK", "Fade", "fade_share", "WorkloadFades", "workload_fade",
-           "added_time", "added_growth_power", "ADDED_GROWTH_GRID", "read_off_quantile", "band_cells", "cell_bands",
-           "CELL_PREFIX", "KV_CACHE_FULL_CELL", "MEASURED_PREFIX", "MIN_CELL_ROWS", "MIN_SLOPE_ROWS", "row_folds"]
+           "added_time", "added_growth_power", "ADDED_GROWTH_GRID", "read_off_quantile", "band_cells",
+           "kv_cache_cells", "cell_bands", "CELL_PREFIX", "KV_CACHE_FULL_CELL", "MEASURED_PREFIX", "MIN_CELL_ROWS",
+           "MIN_SLOPE_ROWS", "row_folds"]
 
 BAND_QUANTILES = (0.1, 0.9)
 CALIBRATION_FOLDS = 3
@@ -178,10 +179,15 @@ def band_cells(cfg: pd.DataFrame, running: np.ndarray | None = None) -> npt.NDAr
     really holds). Out of sample such rows missed their engine's band: P10-P90 covered 46% of their TTFTs and
     54% of their ITLs on the decision benchmark's unseen groups, 81-82% elsewhere (``benchmarks/regret.py``
     predictions, 67 such rows of 2,246; ad hoc)."""
-    cells = np.asarray(cfg["framework"].astype(str) + "/" + cfg["batching"].astype(str), dtype=object)
-    if running is not None:
-        cells[beyond_kv_cache(cfg["batching"].astype(str), cfg["concurrency"], running)] = KV_CACHE_FULL_CELL
-    return np.asarray(cells, dtype=str)
+    cells = np.asarray(cfg["framework"].astype(str) + "/" + cfg["batching"].astype(str), dtype=str)
+    return cells if running is None else kv_cache_cells(cells, cfg, running)
+
+
+def kv_cache_cells(engine_cells: np.ndarray, cfg: pd.DataFrame, running: np.ndarray) -> npt.NDArray[np.str_]:
+    """``engine_cells`` (:func:`band_cells` without the running count) with the served configurations beyond their
+    KV cache moved to :data:`KV_CACHE_FULL_CELL`: a prediction needs both, and builds the engine labels once."""
+    full = beyond_kv_cache(cfg["batching"].astype(str), cfg["concurrency"], running)
+    return np.asarray(np.where(full, KV_CACHE_FULL_CELL, engine_cells), dtype=str)
 
 
 def cell_bands(residuals: np.ndarray, cells: np.ndarray, prefix: str = CELL_PREFIX) -> dict[str, Band]:

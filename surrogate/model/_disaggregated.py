@@ -343,18 +343,19 @@ class DisaggregatedCorrection:
         return {column: _beyond(_workload(configs, column), low, high)
                 for column, (low, high) in self.workload_range_.items()}
 
-    def seen(self, configs: pd.DataFrame) -> pd.DataFrame:
+    def seen(self, configs: pd.DataFrame, past_range: dict[str, np.ndarray] | None = None) -> pd.DataFrame:
         """Per row: whether its model, hardware and engine were among the disaggregated training rows, whether its
         concurrency and lengths lie inside their range, what it is off (``off_support``) and, past the range, the
         range in words (``support_workload``: "trained at 1-12,288 in flight"). A search predicts a hundred
-        thousand rows: labels are looked up by code, never built per row."""
+        thousand rows: labels are looked up by code, never built per row. ``past_range``: :meth:`_past_range` of
+        these rows where the caller has it."""
         out = pd.DataFrame(index=configs.index)
         values = self.seen_values_
         for kind in OFF_KINDS[:-1]:
             out[f"{kind}_seen_in_training"] = np.isin(_labels(configs, (kind,)), values.get(kind, []))
         ranges = self.workload_range_
-        beyond = np.column_stack([np.zeros(len(configs), dtype=bool)]
-                                 + [far > 0 for far in self._past_range(configs).values()])
+        past = self._past_range(configs) if past_range is None else past_range
+        beyond = np.column_stack([np.zeros(len(configs), dtype=bool)] + [far > 0 for far in past.values()])
         out["workload_in_training_range"] = ~beyond.any(axis=1)
         off = ~out[[f"{kind}_seen_in_training" for kind in OFF_KINDS[:-1]] + ["workload_in_training_range"]]
         labels = [", ".join(kind for bit, kind in enumerate(OFF_KINDS) if code >> bit & 1)
@@ -373,11 +374,11 @@ class DisaggregatedCorrection:
         """TTFT and ITL with P10/P90, latency and throughputs, the physics beside them, for disaggregated rows."""
         est = estimate_disaggregated(configs, efficiency=self.efficiency_)
         feats = _features(configs, est)
+        beyond = self._past_range(configs)
         support = self.seen(normalize_configs(configs[[c for c in ("hardware", "model", "framework", "input_len",
                                                                    "output_len", "concurrency") if c in configs]])
-                            .set_axis(configs.index))
+                            .set_axis(configs.index), beyond)
         off = {kind: ~support[f"{kind}_seen_in_training"].to_numpy(dtype=bool) for kind in OFF_KINDS[:-1]}
-        beyond = self._past_range(configs)
         out = pd.DataFrame(index=configs.index)
         floored = np.zeros(len(configs), dtype=bool)
         for metric in DISAGG_METRICS:
