@@ -242,6 +242,20 @@ def test_rule_checks_list_the_exceptions() -> None:
                                             "coverage within 70-90%: yes"]
 
 
+def test_coverage_rule_counts_physics_only_rows_and_says_so() -> None:
+    learned = {"itl_s": _scores((10.0, 9.0, 80.0), (12.0, 9.0))}
+    physics = {"ttft_s": {**_scores((900.0, 800.0, 10.1), (900.0, 800.0)),
+                          "note": "too few training rows to learn a correction (physics only)"},
+               "latency_s": _scores((20.0, 10.0, 71.3), (20.0, 10.0))}
+    physics["ttft_s"]["surrogate"]["rows"] = 2315
+    physics["latency_s"]["surrogate"]["rows"] = 4537
+    achievable, coverage = rule_checks(learned, physics)
+    assert achievable["passed"]  # the prior against itself: never an exception
+    assert coverage["exceptions"] == ["ttft_s 10.1% (physics only, 2,315 rows)"]
+    assert coverage["line"] == "coverage within 70-90%: NO (ttft_s 10.1% (physics only, 2,315 rows))"
+    assert rule_checks(learned, {"latency_s": physics["latency_s"]})[1]["passed"]
+
+
 @pytest.fixture(scope="module")
 def table() -> pd.DataFrame:
     """The synthetic table on one accelerator: 108 rows, 36 per framework."""

@@ -307,7 +307,7 @@ def summarize(predictions: pd.DataFrame, split: str, dropped_rows: int = 0) -> d
             out["physics_only"][metric] = {**physics, "note": "; ".join(sorted(set(reason[measured & (reason != "")])))}
     if split != "random":
         out["overlap"] = _overlap(predictions)
-    out["rule_checks"] = rule_checks(out["metrics"])
+    out["rule_checks"] = rule_checks(out["metrics"], out["physics_only"])
     return out
 
 
@@ -439,10 +439,15 @@ def _overlap(predictions: pd.DataFrame) -> dict[str, dict[str, Any]]:
     return out
 
 
-def rule_checks(metrics: dict[str, Any]) -> list[dict[str, Any]]:
+def rule_checks(metrics: dict[str, Any], physics_only: dict[str, Any] | None = None) -> list[dict[str, Any]]:
     """The surrogate against the achievable model (MAPE and median APE) and its P10-P90 coverage
     against ``COVERAGE_TARGET_PCT``, over the scored (learned) metrics: each with its exceptions and a
-    printable line ("<rule>: yes" or "<rule>: NO (exceptions)")."""
+    printable line ("<rule>: yes" or "<rule>: NO (exceptions)").
+
+    Coverage is checked on ``physics_only`` rows too (a metric too few training rows measured: the
+    prior and its band alone), marked as such: they are rows of the split, and leaving them out hid
+    that NVIDIA held out got P10-P90 around 10% of its 2,315 TTFTs while the rule named only the 9
+    and 4 learned TTFT and ITL rows. The first rule skips them: there the surrogate is the prior."""
     worse, off = [], []
     low, high = COVERAGE_TARGET_PCT
     for metric, entry in metrics.items():
@@ -453,6 +458,10 @@ def rule_checks(metrics: dict[str, Any]) -> list[dict[str, Any]]:
         coverage = surrogate.get("p10_p90_coverage_pct")
         if coverage is not None and not low <= coverage <= high:
             off.append(f"{metric} {coverage:.1f}%")
+    for metric, entry in (physics_only or {}).items():
+        coverage = entry["surrogate"].get("p10_p90_coverage_pct")
+        if coverage is not None and not low <= coverage <= high:
+            off.append(f"{metric} {coverage:.1f}% (physics only, {entry['surrogate']['rows']:,} rows)")
     checks = []
     for rule, exceptions in [(_ACHIEVABLE_RULE, worse), (_COVERAGE_RULE, off)]:
         line = f"{rule}: " + ("yes" if not exceptions else f"NO ({'; '.join(exceptions)})")
