@@ -300,3 +300,24 @@ def test_splitting_offsets_between_a_vendor_and_its_accelerators_prices_every_me
         return _efficiency._offset_cost(np.array(offsets), np.sqrt(50.0))
 
     assert prior_cost(recentred) <= prior_cost(as_solved) + 1e-12
+
+
+def test_waits_no_served_first_token_measures_stay_at_the_base() -> None:
+    # Static batches only: nothing prices a served first token, and the fit once moved both waits to their bounds.
+    table = _measured_by(TRUTH, _varied_lengths().assign(batching="static"))
+    base = replace(Efficiency(), first_token_steps=8.0, wave_fraction=0.2)
+    fitted = fit_efficiency(table, base=base)
+    assert fitted.first_token_steps == pytest.approx(8.0, rel=1e-12)  # the base's, through log and back
+    assert fitted.wave_fraction == pytest.approx(0.2, rel=1e-12)
+    again = estimate(table, efficiency=fitted)
+    assert np.median(np.abs(np.log(again["latency_s"].to_numpy() / table["latency_s"].to_numpy()))) < 0.02
+
+
+def test_the_waits_are_fitted_from_twenty_measured_served_first_tokens() -> None:
+    served = _measured_by(TRUTH, _varied_lengths())
+    served = served[served["batching"] == "continuous"].reset_index(drop=True)
+    waits = [i for i, (name, _) in enumerate(_efficiency.FITTED_PARAMETERS)
+             if name in ("first_token_steps", "wave_fraction")]
+    for count, held in ((19, waits), (20, [])):
+        table = served.head(count).assign(latency_s=np.nan)  # TTFT alone prices the waits here
+        assert _efficiency._unmeasured_waits(_efficiency.efficiency_problem(table)).tolist() == held, count
