@@ -21,7 +21,9 @@ only once the rest has settled. Then each engine's host cost per sequence of a s
 else held (:func:`_with_sequence_costs`), and last each accelerator's offsets on top of its vendor's, refitting
 the vendors' with them (``_ACCELERATOR_OFFSETS``); how much of those a vendor keeps is then set where the
 prior's cost is least (:func:`_recentred`), which prices no measured row differently. After everything, each
-engine's extra wait under attention data parallelism, on its closed-loop rows there alone.
+engine's extra wait under attention data parallelism, on its closed-loop rows there alone. A global that no
+row measures is not fitted: the closed-loop waits stay at the base's where fewer than 20 served first tokens
+price them (:func:`_unmeasured_waits`).
 """
 
 from __future__ import annotations
