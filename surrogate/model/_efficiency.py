@@ -100,7 +100,9 @@ MIN_ERA_ROWS = 3
 # stay at the base's (:func:`_unmeasured_waits`). NVIDIA held out left none, yet the fit moved them to their bounds
 # (half a step, half the wave ahead of every prompt), where no row pulled them back, and the matmul fraction with
 # them (0.096 -> 0.076 of peak): NVIDIA's 2,315 served TTFTs came out 325% median APE, 67% with the waits held
-# (ad hoc, fitted from the class defaults as training does; the vendor split's NVIDIA fold).
+# (ad hoc, fitted from the class defaults as training does; the vendor split's NVIDIA fold). A refit from a fitted
+# base (a bundle's rehearsals) keeps that base's waits, which the held-out rows helped fit: the default bundle's
+# rehearsal with NVIDIA held out prices NVIDIA's first tokens with waits NVIDIA's own rows set.
 _WAIT_PARAMETERS = ("first_token_steps", "wave_fraction")
 # The shares tried, a tenth apart: finer steps would let a part whose later rows agree with its offsets drift
 # off 1 by the noise of those rows.
