@@ -61,8 +61,8 @@ from features.memory import MemoryBreakdown, memory_per_device
 from features.roofline import FloatArray, StepCost, numeric_columns, step_cost
 from features.versions import software_years
 
-__all__ = ["estimate", "analytic_steps", "compose", "waits_for_attention_dp", "beyond_kv_cache", "peak_bound",
-           "attention_data_parallel",
+__all__ = ["estimate", "analytic_steps", "compose", "served_closed_loop", "waits_for_attention_dp", "beyond_kv_cache",
+           "peak_bound", "attention_data_parallel",
            "AnalyticSteps", "ANALYTIC_COLUMNS", "PEAK_COLUMNS", "ACHIEVABLE_PHASE_COLUMNS",
            "POISSON_STEPS_BEFORE_FIRST_TOKEN"]
 
@@ -252,11 +252,17 @@ def peak_bound(steps: AnalyticSteps) -> dict[str, FloatArray]:
     return {"peak_ttft_s": ttft, "peak_itl_s": itl, "peak_latency_s": ttft + (w.out_len - 1.0) * itl}
 
 
+def served_closed_loop(steps: AnalyticSteps) -> npt.NDArray[np.bool_]:
+    """Rows served to a fixed set of clients (continuous batching, no request rate): those whose first token
+    waits ``first_token_steps`` and the share ``wave_fraction`` of the wave in :func:`compose`."""
+    w = steps.workload
+    return np.asarray(w.continuous & ~w.poisson, dtype=bool)
+
+
 def waits_for_attention_dp(steps: AnalyticSteps) -> npt.NDArray[np.bool_]:
     """Rows served closed-loop under attention data parallelism (``_Workload.moe_ranks`` > 1): those whose
     first-token steps :func:`compose` scales by the engine's ``attention_dp_wait``."""
-    w = steps.workload
-    return np.asarray((w.moe_ranks > 1.0) & w.continuous & ~w.poisson, dtype=bool)
+    return np.asarray((steps.workload.moe_ranks > 1.0) & served_closed_loop(steps), dtype=bool)
 
 
 def beyond_kv_cache(batching: Any, concurrency: Any, running: Any) -> npt.NDArray[np.bool_]:

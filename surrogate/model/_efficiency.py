@@ -38,7 +38,7 @@ import numpy.typing as npt
 import pandas as pd
 from threadpoolctl import threadpool_limits
 
-from features.analytic import AnalyticSteps, analytic_steps, compose, waits_for_attention_dp
+from features.analytic import AnalyticSteps, analytic_steps, compose, served_closed_loop, waits_for_attention_dp
 from features.configs import CONFIG_COLUMNS, gather_specs, invalid_reasons, normalize_configs
 from features.efficiency import (
     GLOBAL_PARAMETERS,
@@ -503,8 +503,7 @@ def _unmeasured_waits(problem: EfficiencyProblem) -> npt.NDArray[np.intp]:
     """Positions in the fitted vector of the closed-loop waits (:data:`_WAIT_PARAMETERS`) when fewer than
     ``_MIN_ROWS`` measured TTFTs and latencies of closed-loop serving rows price them (else none): too few to
     say where they lie, they stay at the base's."""
-    workload = problem.steps.workload
-    closed = workload.continuous & ~workload.poisson
+    closed = served_closed_loop(problem.steps)
     count = sum(int((problem.scored[metric] & closed).sum()) for metric in ("ttft_s", "latency_s"))
     if count >= _MIN_ROWS:
         return np.array([], dtype=np.intp)

@@ -455,13 +455,13 @@ def rule_checks(metrics: dict[str, Any], physics_only: dict[str, Any] | None = N
         for stat, label in [("mape_pct", "MAPE"), ("median_ape_pct", "median APE")]:
             if surrogate[stat] > achievable[stat]:
                 worse.append(f"{metric} {label} {surrogate[stat]:.1f}% > {achievable[stat]:.1f}%")
+    covered = [(metric, entry["surrogate"], "") for metric, entry in metrics.items()]
+    covered += [(metric, entry["surrogate"], f" (physics only, {entry['surrogate']['rows']:,} rows)")
+                for metric, entry in (physics_only or {}).items()]
+    for metric, surrogate, note in covered:
         coverage = surrogate.get("p10_p90_coverage_pct")
         if coverage is not None and not low <= coverage <= high:
-            off.append(f"{metric} {coverage:.1f}%")
-    for metric, entry in (physics_only or {}).items():
-        coverage = entry["surrogate"].get("p10_p90_coverage_pct")
-        if coverage is not None and not low <= coverage <= high:
-            off.append(f"{metric} {coverage:.1f}% (physics only, {entry['surrogate']['rows']:,} rows)")
+            off.append(f"{metric} {coverage:.1f}%{note}")
     checks = []
     for rule, exceptions in [(_ACHIEVABLE_RULE, worse), (_COVERAGE_RULE, off)]:
         line = f"{rule}: " + ("yes" if not exceptions else f"NO ({'; '.join(exceptions)})")
