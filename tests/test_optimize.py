@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import shutil
+from pathlib import Path
+
 import numpy as np
 import optuna
 import pandas as pd
@@ -9,6 +12,7 @@ import pytest
 from _tiny_model import tiny_model
 from hypothesis import HealthCheck, given, settings, strategies as st
 
+import features
 from features.configs import CONFIG_COLUMNS
 from features.errors import ConfigError, InfeasibleError
 from surrogate.model import SurrogateModel
@@ -243,3 +247,24 @@ def test_a_publishers_checkpoint_is_what_the_recommendation_launches(model: Surr
     plain = optimize(model, Inventory.parse(["b200:1"]), Workload("Qwen/Qwen3-32B", 512, 128),
                      OptimizeOptions(), SearchSpace(frameworks=("vllm",)))
     assert "vllm serve Qwen/Qwen3-32B " in recommendation(plain.best)
+
+
+@pytest.mark.parametrize(("asked", "launched"), [
+    ("meta-llama/Llama-3.1-8B-Instruct", "meta-llama/Llama-3.1-8B-Instruct"),  # a fine-tune priced as its base
+    ("meta-llama/llama-3.1-8b", "meta-llama/Llama-3.1-8B"),  # the catalog id, written in other case
+    ("llama-3.1-8b", "meta-llama/Llama-3.1-8B"),  # a short name is no repository
+])
+def test_the_recommendation_launches_the_repository_the_user_named(model: SurrogateModel, asked: str,
+                                                                   launched: str) -> None:
+    result = optimize(model, Inventory.parse(["h100-sxm:1"]), Workload(asked, 512, 128), OptimizeOptions(),
+                      SearchSpace(frameworks=("vllm",)))
+    assert result.best["model"] == "meta-llama/Llama-3.1-8B"
+    assert recommendation(result.best).startswith(f"Recommended on 1x h100-sxm: vllm serve {launched} ")
+
+
+def test_a_config_json_launches_its_directory(model: SurrogateModel, tmp_path: Path) -> None:
+    shutil.copy(Path(features.__file__).parent / "data" / "hf_configs" / "meta-llama--Llama-3.1-8B.json",
+                tmp_path / "config.json")
+    result = optimize(model, Inventory.parse(["h100-sxm:1"]), Workload(str(tmp_path / "config.json"), 512, 128),
+                      OptimizeOptions(), SearchSpace(frameworks=("vllm",)))
+    assert f"vllm serve {tmp_path} " in recommendation(result.best)

@@ -16,6 +16,7 @@ import json
 import logging
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field, replace
+from pathlib import Path
 from typing import Any, Protocol
 
 import numpy as np
@@ -360,6 +361,21 @@ def _search_disaggregated(model: Predictor, inventory: Inventory, workload: Work
         skipped
 
 
+def _launched_checkpoint(name: str) -> str | None:
+    """What the recommended command should load when it is not the catalog id the search priced: the
+    repository the user named (``owner/name``: a fine-tune, a point release or a publisher's quantised
+    checkpoint, priced as the architecture it shares) or the directory of the config.json given; None for the
+    catalog id itself or a short name. Launching the catalog id instead served the base model to a user who
+    asked for ``meta-llama/Llama-3.3-70B-Instruct`` (priced as ``meta-llama/Llama-3.1-70B``)."""
+    named = catalog.resolve_model_name(name)
+    if Path(named.model_id).suffix == ".json":  # a config.json given: engines load its directory
+        return str(Path(named.model_id).parent)
+    written = named.name.strip()
+    if named.weight_dtype or named.kv_dtype or (written.count("/") == 1 and written.lower() != named.model_id.lower()):
+        return written
+    return None
+
+
 def _by_serving(ranked: pd.DataFrame, modes: tuple[str, ...]) -> dict[str, pd.Series]:
     """The best feasible row of each serving mode searched (a mode with none feasible is left out)."""
     out = {}
@@ -415,9 +431,9 @@ def optimize(model: Predictor, inventory: Inventory, workload: Workload, options
         if not exhaustive:
             message += "; more --trials or --search exhaustive may find one"
         raise InfeasibleError(message)
-    named = catalog.resolve_model_name(workload.model)
-    if named.weight_dtype or named.kv_dtype:  # a publisher's checkpoint: launch that one, not its base
-        ranked = ranked.assign(checkpoint=workload.model)
+    launched = _launched_checkpoint(workload.model)
+    if launched is not None:
+        ranked = ranked.assign(checkpoint=launched)
     pareto_objectives = _pareto_objectives(scored, options.pareto, notes)
     front = pareto_front(scored, pareto_objectives) if options.pareto else None
     optuna_run = next((found for found in searches if found.method != "exhaustive"), None)
