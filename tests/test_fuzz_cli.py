@@ -182,6 +182,8 @@ CASES = [
     ("opt-rate-zero", f"{OPT} --request-rate 0", 2, "0.0 is not in the range x>0"),
     ("opt-rate-nan", f"{OPT} --request-rate nan", 2, "the request rate must be a positive number"),
     ("opt-frameworks-empty", f"{OPT} --frameworks ,", 2, "give at least one name"),
+    ("opt-software-date", f"{OPT} --software-as-of 2026-13-01", 2,
+     "'2026-13-01' does not match the format '%Y-%m-%d'"),
     ("opt-model-missing", "optimize --model-file {missing}/m.joblib --model meta-llama/Llama-3.1-8B --gpus h100-sxm "
      "--input-len 8 --output-len 8", 2, "does not exist"),
     # data ingest, every source

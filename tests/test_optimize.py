@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import shutil
+from datetime import date
 from pathlib import Path
 
 import numpy as np
@@ -15,7 +16,7 @@ from hypothesis import HealthCheck, given, settings, strategies as st
 import features
 from features.configs import CONFIG_COLUMNS
 from features.errors import ConfigError, InfeasibleError
-from surrogate.model import SurrogateModel
+from surrogate.model import SurrogateModel, era_date
 from surrogate.optimize import (
     OBJECTIVES,
     PARETO_OBJECTIVES,
@@ -29,6 +30,7 @@ from surrogate.optimize import (
     optimize,
     score,
 )
+from surrogate.optimize._search import _mixed_eras
 from surrogate.report import launch_command, recommendation
 
 LLAMA_8B = "meta-llama/Meta-Llama-3-8B"
@@ -268,3 +270,40 @@ def test_a_config_json_launches_its_directory(model: SurrogateModel, tmp_path: P
     result = optimize(model, Inventory.parse(["h100-sxm:1"]), Workload(str(tmp_path / "config.json"), 512, 128),
                       OptimizeOptions(), SearchSpace(frameworks=("vllm",)))
     assert f"vllm serve {tmp_path} " in recommendation(result.best)
+
+
+def test_software_as_of_prices_every_accelerator_for_one_date(model: SurrogateModel) -> None:
+    space = SearchSpace(frameworks=("vllm",), max_sequences=16, software_as_of="2026-12-06")
+    result = optimize(model, Inventory.parse(["h100-sxm:2", "a100-sxm4-80gb:2"]), Workload(LLAMA_8B, 512, 128),
+                      OptimizeOptions(), space)
+    assert set(result.evaluated["framework_version"]) == {"2026-12-06"}
+    assert set(result.ranked["software_era"]) == {"vllm as of 2026-12-06"}
+    assert not any("releases of one engine" in note for note in result.notes)
+
+
+def test_a_date_that_is_not_one_is_refused() -> None:
+    with pytest.raises(ConfigError, match=r"software_as_of must be a date YYYY-MM-DD \(the engines as of then\), "
+                                          r"got '0.19.0'"):
+        SearchSpace(software_as_of="0.19.0")
+
+
+def test_one_engine_priced_for_different_releases_on_two_accelerators_is_noted() -> None:
+    ranked = pd.DataFrame({"framework": ["vllm", "vllm", "vllm", "sglang", "sglang"],
+                           "hardware": ["mi300x", "h100-sxm", "h100-sxm", "mi300x", "h100-sxm"],
+                           "software_era": ["vllm 0.4.3 (2024-06-13)", "vllm 0.18.0 (2026-03-27)",
+                                            "vllm 0.18.0 (2026-03-27)", "sglang 0.5.9 (2026-03-03)",
+                                            "sglang 0.5.9 (2026-03-03)"]})
+    assert _mixed_eras(ranked) == (
+        "accelerators are priced for releases of one engine far apart, the newest each was measured with ("
+        "h100-sxm with vllm 0.18.0 (2026-03-27); mi300x with vllm 0.4.3 (2024-06-13)): the ranking compares "
+        "software as well as hardware; --software-as-of DATE prices every engine as of one date")
+    assert _mixed_eras(ranked[ranked["framework"] == "sglang"]) is None
+    newer = ranked["software_era"].str.replace("0.4.3 (2024-06-13)", "0.19.0 (2026-04-03)", regex=False)
+    weeks_apart = ranked.assign(software_era=newer)
+    assert _mixed_eras(weeks_apart) is None  # 2026-03-27 and 2026-04-03: one era
+
+
+def test_the_release_date_is_read_back_from_an_era_label() -> None:
+    assert era_date("vllm 0.19.0 (2026-04-03)") == date(2026, 4, 3)
+    assert era_date("vllm as of 2026-12-06") == date(2026, 12, 6)
+    assert era_date("vllm 0.4.3+rocm614") is None and era_date("vllm (version unknown)") is None

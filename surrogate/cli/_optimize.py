@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import dataclasses
 from contextlib import nullcontext
+from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -92,6 +93,8 @@ def _model(path: Path | None, trust: bool) -> models.SurrogateModel:
               help=_help(SearchSpace, "max_sequences"))
 @click.option("--engine-memory-fraction", type=click.FloatRange(min=0.0, max=1.0, min_open=True), default=None,
               help=_help(SearchSpace, "engine_memory_fraction"))
+@click.option("--software-as-of", type=click.DateTime(formats=["%Y-%m-%d"]), default=None,
+              help=_help(SearchSpace, "software_as_of").replace("this date (YYYY-MM-DD)", "this date"))
 @click.option("--serving", type=click.Choice(list(_SERVING)), default="agg", show_default=True,
               help="agg: aggregated serving (prefill and decode on the same engine); disagg: prefill and decode "
                    "workers apart, the KV cache shipped between (xPyD: worker counts and tp searched); both: the "
@@ -118,7 +121,8 @@ def optimize_command(model_name: str, gpus: tuple[str, ...], input_len: int, out
                      concurrency: int | None, request_rate: float | None, max_ttft_s: float | None,
                      max_itl_s: float | None, max_latency_s: float | None, risk: str, objective: str, pareto: bool,
                      frameworks: str | None,
-                     precisions: str, max_sequences: int, engine_memory_fraction: float | None, serving: str,
+                     precisions: str, max_sequences: int, engine_memory_fraction: float | None,
+                     software_as_of: datetime | None, serving: str,
                      search: str, trials: int, seed: int,
                      storage: str | None, study_name: str | None, top_k: int, as_json: bool,
                      out_dir: Path | None, model_file: Path | None, trust_model_file: bool) -> None:
@@ -135,7 +139,8 @@ def optimize_command(model_name: str, gpus: tuple[str, ...], input_len: int, out
                         request_rate_per_s=request_rate)
     space = SearchSpace(frameworks=_split(frameworks), precisions=_split(precisions) or (),
                         max_sequences=max_sequences, serving=_SERVING[serving],
-                        engine_memory_fraction=engine_memory_fraction)
+                        engine_memory_fraction=engine_memory_fraction,
+                        software_as_of=None if software_as_of is None else software_as_of.date().isoformat())
     targets = Targets(max_ttft_s=max_ttft_s, max_itl_s=max_itl_s, max_latency_s=max_latency_s, risk=risk)
     options = OptimizeOptions(objective=objective, targets=targets, pareto=pareto, search=search, trials=trials,
                               seed=seed, storage=storage, study_name=study_name, top_k=top_k)
@@ -160,7 +165,7 @@ def optimize_command(model_name: str, gpus: tuple[str, ...], input_len: int, out
                "concurrency": concurrency, "request_rate_per_s": request_rate, "objective": objective, "risk": risk,
                "targets": targets.given(),
                "frameworks": space.frameworks, "precisions": space.precisions, "pareto": pareto,
-               "serving": space.serving}
+               "serving": space.serving, "software_as_of": space.software_as_of}
     payload = report.result_payload(result, request)
     if out_dir is None and pareto:
         out_dir = _DEFAULT_PARETO_DIR

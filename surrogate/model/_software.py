@@ -9,6 +9,8 @@ accelerator measured only with 2024 releases answers for 2024 software unless as
 
 from __future__ import annotations
 
+import re
+from datetime import date
 from typing import Any
 
 import numpy as np
@@ -17,7 +19,7 @@ import pandas as pd
 from features.distinct import lookup, per_distinct
 from features.versions import SOURCE_ERA_DATES, release_date
 
-__all__ = ["with_source_eras", "newest_software", "with_newest_software", "software_era"]
+__all__ = ["with_source_eras", "newest_software", "with_newest_software", "software_era", "era_date"]
 
 
 def with_source_eras(table: pd.DataFrame) -> pd.DataFrame:
@@ -86,3 +88,13 @@ def _era_label(framework: str, version: str) -> str:
     if date is not None and str(date) == version:
         return f"{framework} as of {date}"
     return f"{framework} {version}" + (f" ({date})" if date else "")
+
+
+# The date at the end of a label :func:`software_era` writes: "vllm 0.19.0 (2026-04-03)", "vllm as of 2026-04-03".
+_ERA_DATE = re.compile(r"(?:\(|as of )(\d{4}-\d{2}-\d{2})\)?$")
+
+
+def era_date(label: str) -> date | None:
+    """The release date a :func:`software_era` label states (None: a version of unknown date)."""
+    found = _ERA_DATE.search(str(label))
+    return date.fromisoformat(found.group(1)) if found else None

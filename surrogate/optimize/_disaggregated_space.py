@@ -182,7 +182,7 @@ def enumerate_disaggregated(inventory: Inventory, workload: Workload, space: Sea
     table["batch_size"] = table["decode_batch_size"]
     table["prefill_chunk_tokens"] = np.nan
     table["request_rate_per_s"] = np.nan  # the client concurrency sets the load (settle_at_rate for a rate)
-    table["framework_version"] = pd.NA
+    table["framework_version"] = pd.NA if space.software_as_of is None else space.software_as_of
     # The user's share on every engine that takes one; else the engine's default, raised where it leaves too
     # little for a worker (``_memory_share``).
     table["engine_memory_fraction"] = user_shares(table["framework"], space.engine_memory_fraction)

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from datetime import date
 
 from features.errors import ConfigError
 
@@ -102,10 +103,19 @@ class SearchSpace:
         "help": "share of device memory every engine that takes one may use (SGLang --mem-fraction-static, vLLM "
                 "--gpu-memory-utilization, TensorRT-LLM --kv_cache_free_gpu_memory_fraction); default: each "
                 "engine's own, SGLang's raised to 0.9 where its own leaves too little for the model"})
+    software_as_of: str | None = field(default=None, metadata={
+        "help": "price every engine on every accelerator as of this date (YYYY-MM-DD); default: the newest release "
+                "each engine was measured with on that accelerator, which may be years apart between accelerators"})
 
     def __post_init__(self) -> None:
         if self.serving not in SERVING_MODES:
             raise ConfigError(f"serving must be one of {', '.join(SERVING_MODES)}, got '{self.serving}'")
+        if self.software_as_of is not None:
+            try:
+                date.fromisoformat(self.software_as_of)
+            except ValueError:
+                raise ConfigError(f"software_as_of must be a date YYYY-MM-DD (the engines as of then), got "
+                                  f"'{self.software_as_of}'") from None
         share = self.engine_memory_fraction
         if share is not None and not 0.0 < share <= 1.0:
             raise ConfigError(f"engine_memory_fraction must be above 0 and at most 1, got {share:g}")

@@ -26,7 +26,7 @@ from features import catalog
 from features.errors import InfeasibleError
 from features.memory import MEMORY_FRACTION_SETTINGS
 from surrogate.formatting import format_amount, memory_share_text
-from surrogate.model import predict_at_rate
+from surrogate.model import era_date, predict_at_rate
 from surrogate.optimize._disaggregated_space import enumerate_disaggregated, settle_at_rate
 from surrogate.optimize._feasibility import explain_infeasible
 from surrogate.optimize._optuna import SEARCH_DIMENSIONS, StudySettings, run_study
@@ -56,6 +56,9 @@ _PREDICT_CHUNK_ROWS = 200_000
 # A rate so small that any deployment serves it: a settling point at one request in flight, for the
 # capacity of a candidate the requested rate overwhelms.
 _NEGLIGIBLE_RATE = 1e-9
+# Releases of one engine further apart than this (half a year: the achievable model fades a vendor's offsets by a
+# third past its newest release, ``features.efficiency.VENDOR_ERA_HALF_YEARS``) are noted as different software.
+_ERA_GAP_DAYS = 183
 # Latency limits scaled by these when the roofline picks first trials (it underestimates latency).
 _ROOFLINE_TIGHTENING = (1.0, 0.5, 0.25)
 
@@ -152,8 +155,9 @@ def _at_rate(model: Predictor, configs: pd.DataFrame, rate: float) -> tuple[pd.D
 def _request(inventory: Inventory, workload: Workload, space: SearchSpace, options: OptimizeOptions) -> dict[str, Any]:
     """What defines a study: trials of different requests must not share one."""
     described = {**asdict(workload), "model": catalog.resolve_model(workload.model)}
-    # A share left to the engines is not written, so studies stored before the setting existed still match.
-    searched = {k: v for k, v in asdict(space).items() if not (k == "engine_memory_fraction" and v is None)}
+    # Settings left at their default None are not written, so studies stored before they existed still match.
+    searched = {k: v for k, v in asdict(space).items()
+                if not (k in ("engine_memory_fraction", "software_as_of") and v is None)}
     return {"inventory": [[p.hardware, p.count] for p in inventory.pools], "workload": described,
             "space": searched, "objective": options.objective, "pareto": options.pareto,
             "targets": asdict(options.targets)}
@@ -361,6 +365,25 @@ def _search_disaggregated(model: Predictor, inventory: Inventory, workload: Work
         skipped
 
 
+def _mixed_eras(ranked: pd.DataFrame) -> str | None:
+    """A note where one engine is priced for releases more than :data:`_ERA_GAP_DAYS` apart on different
+    accelerators (each its newest measured there): 2024 ROCm vLLM on MI300X against 2026 vLLM on H100 compares
+    software as well as hardware. Releases weeks apart (an accelerator never measured takes the engine's newest
+    anywhere) are one era."""
+    if "software_era" not in ranked:
+        return None
+    eras = ranked.dropna(subset=["software_era"])[["framework", "hardware", "software_era"]].drop_duplicates()
+    eras = eras.assign(date=[era_date(label) for label in eras["software_era"]]).dropna(subset=["date"])
+    mixed = [rows.sort_values("hardware") for _, rows in eras.groupby("framework", sort=True)
+             if (max(rows["date"]) - min(rows["date"])).days > _ERA_GAP_DAYS]
+    if not mixed:
+        return None
+    parts = ["; ".join(f"{row.hardware} with {row.software_era}" for row in rows.itertuples()) for rows in mixed]
+    return ("accelerators are priced for releases of one engine far apart, the newest each was measured with ("
+            + "; ".join(parts) + "): the ranking compares software as well as hardware; --software-as-of DATE "
+            "prices every engine as of one date")
+
+
 def _launched_checkpoint(name: str) -> str | None:
     """What the recommended command should load when it is not the catalog id the search priced: the
     repository the user named (``owner/name``: a fine-tune, a point release or a publisher's quantised
@@ -431,6 +454,8 @@ def optimize(model: Predictor, inventory: Inventory, workload: Workload, options
         if not exhaustive:
             message += "; more --trials or --search exhaustive may find one"
         raise InfeasibleError(message)
+    if space.software_as_of is None and (mixed := _mixed_eras(ranked)):
+        notes.append(mixed)
     launched = _launched_checkpoint(workload.model)
     if launched is not None:
         ranked = ranked.assign(checkpoint=launched)
