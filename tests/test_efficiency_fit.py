@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import replace
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -10,9 +11,11 @@ import pytest
 from _tiny_model import synthetic_table
 
 from features.analytic import estimate
+from features.catalog import get_hardware
 from features.efficiency import Efficiency
 from features.errors import DataError
-from surrogate.model import _efficiency, fit_efficiency
+from surrogate.ingest import load_shared
+from surrogate.model import _efficiency, fit_efficiency, training_rows
 
 TRUTH = Efficiency(matmul_fraction=0.6, matmul_half_tokens=200.0, attention_fraction=0.4, layer_overhead_s=20e-6,
                    step_overhead_s=3e-3, framework_log_overhead={"sglang": 0.5})
@@ -128,8 +131,9 @@ def test_two_accelerators_of_one_vendor_that_differ_get_offsets_of_their_own() -
     compute = {hw: vendor + fitted.hardware_log_speed[hw] + fitted.hardware_log_compute[hw]
                for hw in ("mi250", "mi300x")}
     assert compute["mi250"] - compute["mi300x"] == pytest.approx(np.log(2.0), abs=0.1)
-    # An AMD accelerator that was not measured is priced between them, at the vendor's offsets alone.
-    assert compute["mi300x"] < vendor < compute["mi250"]
+    # An AMD accelerator that was not measured is priced at the vendor's offsets alone: where the prior's cost is
+    # least, about the median of the global value (0) and the two accelerators' totals (here MI250's).
+    assert compute["mi300x"] < vendor == pytest.approx(np.median([0.0, compute["mi250"], compute["mi300x"]]), abs=0.05)
 
 
 def test_too_few_measured_rows_is_a_data_error() -> None:
@@ -321,3 +325,31 @@ def test_the_waits_are_fitted_from_twenty_measured_served_first_tokens() -> None
     for count, held in ((19, waits), (20, [])):
         table = served.head(count).assign(latency_s=np.nan)  # TTFT alone prices the waits here
         assert _efficiency._unmeasured_waits(_efficiency.efficiency_problem(table)).tolist() == held, count
+
+
+def test_a_fit_from_scratch_keeps_the_order_of_freeing_the_compute_offsets_that_costs_least() -> None:
+    nvidia = _measured_by(TRUTH, _varied_lengths())
+    amd = _measured_by(replace(TRUTH, vendor_log_compute={"AMD": -np.log(2.0)}),
+                       nvidia[nvidia["framework"].ne("tensorrt-llm")].assign(hardware="mi300x"))
+    problem = _efficiency.efficiency_problem(pd.concat([nvidia, amd], ignore_index=True))
+    settings = (np.sqrt(50.0), 4000, _efficiency._TOLERANCE)
+    fits = [_efficiency._staged_fit(replace(Efficiency(), framework_sequence_s={}), problem, {}, order, settings)
+            for order in _efficiency._COMPUTE_ORDERS]
+    best, loss = min(fits, key=lambda fit: fit[1])
+    assert replace(fit_efficiency(problem, base=Efficiency()), source="") == replace(
+        best, vendor_software_year={}, hardware_first_year={}, hardware_era_share={}, source="")
+    assert loss == min(fits[0][1], fits[1][1]) > 0
+
+
+def test_without_nvidia_the_global_matmul_rate_is_not_the_other_vendors_2024_compute_lag(
+        shared_datasets: Path) -> None:
+    rows = training_rows(load_shared(shared_datasets).table)
+    vendors = rows["hardware"].astype(str).map(lambda name: get_hardware(name).vendor)
+    problem = _efficiency.efficiency_problem(rows[vendors.ne("NVIDIA")])
+    settings = (np.sqrt(50.0), 4000, _efficiency._TOLERANCE)
+    first, together = (_efficiency._staged_fit(replace(Efficiency(), framework_sequence_s={}), problem, {}, order,
+                                               settings) for order in _efficiency._COMPUTE_ORDERS)
+    # Freed first, the global rate took MI300X's compute lag (a tenth of the peak), and the fit stopped there.
+    assert first[0].matmul_fraction < 0.12 and together[0].matmul_fraction > 0.3
+    assert together[1] < 0.9 * first[1]
+    assert fit_efficiency(problem, base=Efficiency()).matmul_fraction == together[0].matmul_fraction
