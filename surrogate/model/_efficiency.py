@@ -10,21 +10,20 @@ memory-bandwidth and link fractions are sourced (aiconfigurator's 0.8; NCCL's ~2
 link) and held fixed: fitted, the link's took whatever made up for costs the model lacked (1.0, its bound,
 while one ring across nodes ran at one device's network link; 0.24 once it ran at the domain's).
 
-The loss is a robust (soft L1) least-squares fit of log(measured / achievable) over every measured
-metric (static latency, serving TTFT and ITL), solved with ``scipy.optimize.least_squares``. Step
-costs that do not depend on the parameters are computed once, so one evaluation is a few array
-operations; the Jacobian perturbs a whole offset family at once (each vendor's or framework's rows are its
-own), the same differences as scipy's in 15 evaluations instead of 41 on the shared rows. The vendors'
-compute offsets trade against the global compute fractions and a fit freeing
-them from the start stopped at poorer optima (a loss of 604 vs 591 on the shared rows), so they are freed
-only once the rest has settled. Then each engine's host cost per sequence of a static batch, with everything
-else held (:func:`_with_sequence_costs`), and last each accelerator's offsets on top of its vendor's, refitting
-the vendors' with them (``_ACCELERATOR_OFFSETS``); how much of those a vendor keeps is then set where the
-prior's cost is least (:func:`_recentred`), which prices no measured row differently. After everything, each
-engine's extra wait under attention data parallelism, on its closed-loop rows there alone. A global that no
-row measures is not fitted: the closed-loop waits stay at the base's where fewer than 20 served first tokens
-price them (:func:`_unmeasured_waits`).
-"""
+The loss is a robust (soft L1) least-squares fit of log(measured / achievable) over every measured metric
+(static latency, serving TTFT and ITL), solved with ``scipy.optimize.least_squares``. Step costs that do not
+depend on the parameters are computed once, so one evaluation is a few array operations; the Jacobian perturbs a
+whole offset family at once (each vendor's or framework's rows are its own), the same differences as scipy's in
+15 evaluations instead of 41 on the shared rows. The vendors' compute offsets trade against the global compute
+fractions and a fit freeing them from the start stopped at poorer optima (a loss of 604 vs 591 on the shared
+rows), so they are freed only once the rest has settled; a fit from scratch tries the global compute fractions
+in either stage and keeps the order whose loss is least (``_COMPUTE_ORDERS``). Then each engine's host cost per
+sequence of a static batch, with everything else held (:func:`_with_sequence_costs`), and last each
+accelerator's offsets on top of its vendor's, refitting the vendors' with them (``_ACCELERATOR_OFFSETS``); how
+much of those a vendor keeps is then set where the prior's cost is least (:func:`_recentred`), which prices no
+measured row differently. After everything, each engine's extra wait under attention data parallelism, on its
+closed-loop rows there alone. A global that no row measures is not fitted: the closed-loop waits stay at the
+base's where fewer than 20 served first tokens price them (:func:`_unmeasured_waits`)."""
 
 from __future__ import annotations
 
