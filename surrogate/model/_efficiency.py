@@ -113,8 +113,8 @@ _WAIT_PARAMETERS = ("first_token_steps", "wave_fraction")
 # latencies 87.9 -> 43.0% (the prior alone; ad hoc). On all shared rows the first order costs least (10,570
 # against 10,692), so the shipped parameters are the same; it also wins with MI300X, MI250, Intel or
 # aiconfigurator's rows held out, and the second with AMD, llama.cpp or MLPerf's.
-_COMPUTE_FRACTIONS = ("matmul_fraction", "attention_fraction")
-_COMPUTE_ORDERS = ("fractions first", "fractions with the vendors' compute")
+# Each order names the globals held until the vendors' compute offsets are freed: none, or the compute fractions.
+_COMPUTE_ORDERS: tuple[tuple[str, ...], ...] = ((), ("matmul_fraction", "attention_fraction"))
 # What one staged fit weighs per measured metric, in the rows x fits that decide whether worker processes start
 # (``_workers.run_all``): on the shared rows a fit takes 9-19 s (9,257 metrics), a tree fit on as many rows well
 # under a second.
@@ -573,51 +573,46 @@ def fit_efficiency(table: pd.DataFrame | EfficiencyProblem, base: Efficiency | N
                    source=f"fitted on {count} measured metrics ({len(problem.vendors)} configurations)")
 
 
-def _staged_fit(base: Efficiency, problem: EfficiencyProblem, start_costs: Mapping[str, float], order: str | None,
-                settings: tuple[float, int, float]) -> tuple[Efficiency, float]:
+def _staged_fit(base: Efficiency, problem: EfficiencyProblem, start_costs: Mapping[str, float],
+                order: tuple[str, ...] | None, settings: tuple[float, int, float]) -> tuple[Efficiency, float]:
     """The staged fit from ``base`` (see the module docstring) and what it costs (soft-L1 loss with the
     offsets' prior, before the waits under attention data parallelism): the shared parameters, in two stages by
-    ``order`` (:data:`_COMPUTE_ORDERS`; None: one stage, everything at once); then the engines' host costs per
-    sequence; then the accelerators' offsets with the vendors'; then the engines' waits under attention data
-    parallelism."""
-    # One BLAS thread, here and in worker processes alike: the fit stops on a tolerance, and linear algebra
-    # split over another number of threads rounds differently (1e-10), which moved some held-out predictions by
-    # up to 4% between a fold fitted here and one fitted in a worker.
+    ``order`` (one of :data:`_COMPUTE_ORDERS`: the globals held until the vendors' compute offsets are freed;
+    None: one stage, everything at once); then the engines' host costs per sequence; then the accelerators'
+    offsets with the vendors'; then the engines' waits under attention data parallelism.
+
+    One BLAS thread, here and in worker processes alike: the fit stops on a tolerance, and linear algebra split
+    over another number of threads rounds differently (1e-10), which moved some held-out predictions by up to 4%
+    between a fold fitted here and one fitted in a worker."""
     with threadpool_limits(limits=1):
-        return _stages(base, problem, start_costs, order, settings)
-
-
-def _stages(base: Efficiency, problem: EfficiencyProblem, start_costs: Mapping[str, float], order: str | None,
-            settings: tuple[float, int, float]) -> tuple[Efficiency, float]:
-    """:func:`_staged_fit`'s stages, on the BLAS threads the caller set."""
-    prior_weight, max_evaluations, tolerance = settings
-    # The shared parameters are fitted as if no accelerator had offsets and no engine waited longer under
-    # attention data parallelism (a problem naming neither), the same numbers to the last bit; then the
-    # accelerators' on top, from the base's (_LAST_OFFSETS); then the engines' waits.
-    alone = replace(base, hardware_log_speed={}, hardware_log_compute={})
-    without_waits = replace(problem, attention_dp_names=())
-    shared = replace(without_waits, hardware_names=())
-    x = _start(alone, shared)
-    free = np.setdiff1d(np.arange(len(x)), _unmeasured_waits(shared))
-    later = np.arange(len(x))[_offset_slices(shared)["vendor_log_compute"]]
-    if order == "fractions with the vendors' compute":
-        later = np.r_[later, [i for i, (name, _) in enumerate(FITTED_PARAMETERS) if name in _COMPUTE_FRACTIONS]]
-    for varied in [np.setdiff1d(free, later), free] if order is not None else [free]:
-        x[varied] = _fit_part(varied, x, alone, shared, prior_weight, max_evaluations, tolerance)
-    fitted = _with_sequence_costs(_unpack(x, alone, shared), problem, start_costs, max_evaluations, tolerance)
-    # The accelerators' offsets close the vector, so the shared fit's is its start, taken as fitted (not back
-    # from ``fitted``: a fraction at its bound comes back 3e-4 off it); the accelerators start from the base's.
-    full = np.concatenate([x, _start(base, without_waits)[len(x):]])
-    slices = _offset_slices(without_waits)
-    last = np.concatenate([np.arange(len(full))[slices[name]] for name in _LAST_OFFSETS])
-    full[last] = _fit_part(last, full, fitted, without_waits, prior_weight, max_evaluations, tolerance)
-    full = _recentred(full, without_waits, prior_weight)
-    fitted = _unpack(full, fitted, without_waits)
-    # What the fit costs is scored before the waits: with or without them, everything else is the same.
-    loss = _soft_l1(_residuals(full, fitted, without_waits, prior_weight))
-    # The waits close the vector, from the base's, everything before them held.
-    full = np.concatenate([full, _start(base, problem)[len(full):]])
-    waits = np.arange(len(full))[_offset_slices(problem)["framework_log_attention_dp_wait"]]
-    if len(waits):
-        full[waits] = _fit_part(waits, full, fitted, problem, prior_weight, max_evaluations, tolerance)
-    return _unpack(full, fitted, problem), loss
+        prior_weight, max_evaluations, tolerance = settings
+        # The shared parameters are fitted as if no accelerator had offsets and no engine waited longer under
+        # attention data parallelism (a problem naming neither), the same numbers to the last bit; then the
+        # accelerators' on top, from the base's (_LAST_OFFSETS); then the engines' waits.
+        alone = replace(base, hardware_log_speed={}, hardware_log_compute={})
+        without_waits = replace(problem, attention_dp_names=())
+        shared = replace(without_waits, hardware_names=())
+        x = _start(alone, shared)
+        free = np.setdiff1d(np.arange(len(x)), _unmeasured_waits(shared))
+        names = [name for name, _ in FITTED_PARAMETERS]
+        later = np.r_[np.arange(len(x))[_offset_slices(shared)["vendor_log_compute"]],
+                      np.array([names.index(name) for name in order or ()], dtype=np.intp)]
+        for varied in [np.setdiff1d(free, later), free] if order is not None else [free]:
+            x[varied] = _fit_part(varied, x, alone, shared, prior_weight, max_evaluations, tolerance)
+        fitted = _with_sequence_costs(_unpack(x, alone, shared), problem, start_costs, max_evaluations, tolerance)
+        # The accelerators' offsets close the vector, so the shared fit's is its start, taken as fitted (not back
+        # from ``fitted``: a fraction at its bound comes back 3e-4 off it); the accelerators start from the base's.
+        full = np.concatenate([x, _start(base, without_waits)[len(x):]])
+        slices = _offset_slices(without_waits)
+        last = np.concatenate([np.arange(len(full))[slices[name]] for name in _LAST_OFFSETS])
+        full[last] = _fit_part(last, full, fitted, without_waits, prior_weight, max_evaluations, tolerance)
+        full = _recentred(full, without_waits, prior_weight)
+        fitted = _unpack(full, fitted, without_waits)
+        # What the fit costs is scored before the waits: with or without them, everything else is the same.
+        loss = _soft_l1(_residuals(full, fitted, without_waits, prior_weight))
+        # The waits close the vector, from the base's, everything before them held.
+        full = np.concatenate([full, _start(base, problem)[len(full):]])
+        waits = np.arange(len(full))[_offset_slices(problem)["framework_log_attention_dp_wait"]]
+        if len(waits):
+            full[waits] = _fit_part(waits, full, fitted, problem, prior_weight, max_evaluations, tolerance)
+        return _unpack(full, fitted, problem), loss

@@ -237,7 +237,7 @@ def _wide_ep(grid: pd.DataFrame, experts: int, shrink: bool) -> pd.DataFrame:
 
 
 def _valid_configs(blocks: list[pd.DataFrame], workload: Workload, model_id: str, skipped: Counter[str],
-                   share: float | None = None, software_as_of: str | None = None) -> pd.DataFrame:
+                   space: SearchSpace) -> pd.DataFrame:
     """The blocks as normalised configurations, impossible rows dropped (and counted in ``skipped``)."""
     table = pd.concat(blocks, ignore_index=True)
     table["num_devices"] = table["tp"] * table["pp"] * table["dp"]
@@ -249,10 +249,10 @@ def _valid_configs(blocks: list[pd.DataFrame], workload: Workload, model_id: str
     table["prefill_chunk_tokens"] = np.nan
     table["request_rate_per_s"] = np.nan  # closed loop; a searched rate is set where it is predicted (open loop)
     # A date: every engine as of then; else the model answers for the newest release it saw on each accelerator.
-    table["framework_version"] = pd.NA if software_as_of is None else software_as_of
+    table["framework_version"] = pd.NA if space.software_as_of is None else space.software_as_of
     # The user's share on every engine that takes one; else the engine's default, raised below where it leaves
     # too little.
-    table["engine_memory_fraction"] = user_shares(table["framework"], share)
+    table["engine_memory_fraction"] = user_shares(table["framework"], space.engine_memory_fraction)
     configs = normalize_configs(table[CONFIG_COLUMNS])
     reasons = invalid_reasons(configs)
     bad = reasons.ne("")
@@ -276,7 +276,7 @@ def enumerate_candidates(inventory: Inventory, workload: Workload, space: Search
     if not blocks:
         reasons = "; ".join(sorted(skipped)) or "no framework, precision and device combination is valid"
         raise InfeasibleError(f"nothing to search for {inventory.describe()}: {reasons}")
-    configs = _valid_configs(blocks, workload, model_id, skipped, space.engine_memory_fraction, space.software_as_of)
+    configs = _valid_configs(blocks, workload, model_id, skipped, space)
     if configs.empty:
         raise InfeasibleError(f"nothing to search for {inventory.describe()}: " + "; ".join(sorted(skipped)))
     notes = tuple(f"skipped {reason}" for reason in sorted(skipped))
