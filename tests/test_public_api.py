@@ -22,7 +22,7 @@ PUBLIC = {
                         "OPEN_LOOP_COLUMNS", "SPLITS", "VARIANTS", "Evaluation",
                         "SurrogateModel", "canonical_order", "check_columns", "compact_scores", "cross_validate",
                         "default_model_path", "disaggregated_training_rows", "error_summary", "estimate_each",
-                        "era_date", "estimate_valid", "fingerprint", "fit_efficiency", "fold_masks", "learned_metrics",
+                        "estimate_valid", "fingerprint", "fit_efficiency", "fold_masks", "learned_metrics",
                         "learned_rows", "load",
                         "load_default", "predict_at_rate", "predict_each", "read_off_quantile", "start_workers",
                         "train_bundle", "training_rows", "trust_file", "valid_rows", "with_source_eras"],

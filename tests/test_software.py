@@ -4,7 +4,13 @@ from __future__ import annotations
 
 import pandas as pd
 
-from surrogate.model._software import newest_software, software_era, with_newest_software, with_source_eras
+from surrogate.model._software import (
+    newest_software,
+    software_date,
+    software_era,
+    with_newest_software,
+    with_source_eras,
+)
 
 ROWS = pd.DataFrame({"hardware": ["h100-sxm", "h100-sxm", "b200", "mi300x"],
                      "framework": ["vllm", "vllm", "vllm", "vllm"],
@@ -48,3 +54,13 @@ def test_a_release_no_training_row_names_reports_its_own_date() -> None:
     # the date of 0.5.2, the newest data-named version below it).
     ask = pd.DataFrame({"hardware": ["mi300x"], "framework": ["vllm"], "framework_version": ["0.8.5"]})
     assert software_era(ask)[0] == "vllm 0.8.5 (2025-04-28)"
+
+
+def test_each_answer_carries_the_date_of_its_release() -> None:
+    ask = pd.DataFrame({"hardware": ["mi300x"] * 5, "framework": ["vllm"] * 5,
+                        "framework_version": ["0.8.5", "2024-07-01", "nightly-dev-20260216-d3bae71e", None, "0.8.5"]})
+    dates = software_date(ask)
+    # a release, a date as the version, a nightly's build date, no version (no date), the first again
+    assert list(dates[:3]) == ["2025-04-28", "2024-07-01", "2026-02-16"] and dates[4] == "2025-04-28"
+    assert pd.isna(dates[3])
+    assert software_era(ask)[3] == "vllm (version unknown)"

@@ -41,7 +41,7 @@ from ._rows import (
     predict_each as predict_each,
     valid_rows as valid_rows,
 )
-from ._software import era_date as era_date, with_source_eras as with_source_eras
+from ._software import with_source_eras as with_source_eras
 from ._splits import (
     SPLITS as SPLITS,
     fold_masks as fold_masks,

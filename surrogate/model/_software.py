@@ -4,13 +4,12 @@ Training rows that record no version take their source's documented era
 (``features.versions.SOURCE_ERA_DATES``; an ISO date is a valid version meaning "the engine as of
 that date"). A prediction that names no version gets the newest release of that engine the training rows ran on
 that accelerator (else on any), and ``software_era`` says which one its answer reflects: an
-accelerator measured only with 2024 releases answers for 2024 software unless asked otherwise.
+accelerator measured only with 2024 releases answers for 2024 software unless asked otherwise, and
+``software_date`` gives that release's date.
 """
 
 from __future__ import annotations
 
-import re
-from datetime import date
 from typing import Any
 
 import numpy as np
@@ -19,7 +18,7 @@ import pandas as pd
 from features.distinct import lookup, per_distinct
 from features.versions import SOURCE_ERA_DATES, release_date
 
-__all__ = ["with_source_eras", "newest_software", "with_newest_software", "software_era", "era_date"]
+__all__ = ["with_source_eras", "newest_software", "with_newest_software", "software_era", "software_date"]
 
 
 def with_source_eras(table: pd.DataFrame) -> pd.DataFrame:
@@ -90,11 +89,15 @@ def _era_label(framework: str, version: str) -> str:
     return f"{framework} {version}" + (f" ({date})" if date else "")
 
 
-# The date at the end of a label :func:`software_era` writes: "vllm 0.19.0 (2026-04-03)", "vllm as of 2026-04-03".
-_ERA_DATE = re.compile(r"(?:\(|as of )(\d{4}-\d{2}-\d{2})\)?$")
+def software_date(cfg: pd.DataFrame) -> Any:
+    """Per row, the release date of the software its answer reflects (ISO ``2026-04-03``; missing where no
+    version is known: an engine no training row recorded one for): what a caller compares eras by, where
+    :func:`software_era` is for people."""
+    versions = (cfg["framework_version"].astype("string") if "framework_version" in cfg
+                else pd.Series(pd.NA, index=cfg.index, dtype="string"))
+    return per_distinct(_release_iso, cfg["framework"].astype(str), versions.fillna(""), dtype="str")
 
 
-def era_date(label: str) -> date | None:
-    """The release date a :func:`software_era` label states (None: a version of unknown date)."""
-    found = _ERA_DATE.search(str(label))
-    return date.fromisoformat(found.group(1)) if found else None
+def _release_iso(framework: str, version: str) -> str | None:
+    released = release_date(framework, version or None) if version else None
+    return None if released is None else released.isoformat()

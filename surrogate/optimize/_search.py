@@ -26,7 +26,7 @@ from features import catalog
 from features.errors import InfeasibleError
 from features.memory import MEMORY_FRACTION_SETTINGS
 from surrogate.formatting import format_amount, memory_share_text
-from surrogate.model import era_date, predict_at_rate
+from surrogate.model import predict_at_rate
 from surrogate.optimize._disaggregated_space import enumerate_disaggregated, settle_at_rate
 from surrogate.optimize._feasibility import explain_infeasible
 from surrogate.optimize._optuna import SEARCH_DIMENSIONS, StudySettings, run_study
@@ -370,10 +370,11 @@ def _mixed_eras(ranked: pd.DataFrame) -> str | None:
     accelerators (each its newest measured there): 2024 ROCm vLLM on MI300X against 2026 vLLM on H100 compares
     software as well as hardware. Releases weeks apart (an accelerator never measured takes the engine's newest
     anywhere) are one era."""
-    if "software_era" not in ranked:
+    if "software_date" not in ranked:
         return None
-    eras = ranked.dropna(subset=["software_era"])[["framework", "hardware", "software_era"]].drop_duplicates()
-    eras = eras.assign(date=[era_date(label) for label in eras["software_era"]]).dropna(subset=["date"])
+    eras = ranked.dropna(subset=["software_date"])[["framework", "hardware", "software_era", "software_date"]]
+    eras = eras.drop_duplicates()
+    eras = eras.assign(date=pd.to_datetime(eras["software_date"]))
     mixed = [rows.sort_values("hardware") for _, rows in eras.groupby("framework", sort=True)
              if (max(rows["date"]) - min(rows["date"])).days > _ERA_GAP_DAYS]
     if not mixed:

@@ -27,7 +27,7 @@ RESULT_COLUMNS = [
     "ttft_s", "ttft_s_p10", "ttft_s_p90", "itl_s", "itl_s_p10", "itl_s_p90",
     "latency_s", "latency_s_p10", "latency_s_p90", "analytic_ttft_s", "analytic_itl_s", "analytic_latency_s",
     "mem_per_device_gb", "mem_usable_gb", "max_batch_size", "fits", "bottleneck", "feasible",
-    "software_era", "off_support", "support_nearest", "support_workload",
+    "software_era", "software_date", "off_support", "support_nearest", "support_workload",
     # The P80 a ``--risk p80`` limit bound (read off the band), present only then.
     "ttft_s_p80", "itl_s_p80", "latency_s_p80",
 ]
