@@ -277,7 +277,15 @@ def resolve_hardware(name: str) -> str:
             return here
         raise DataError(f"this machine ({here}) has not been measured yet: run `surrogate hardware probe` first "
                         f"(it measures memory bandwidth and peak FLOP/s and keeps them in {user_hardware_path()})")
-    raise UnknownNameError("GPU", str(name), closest_names(str(name), hardware_ids()))
+    error = UnknownNameError("GPU", str(name), closest_names(str(name), hardware_ids()))
+    if any(word in key for word in _CPU_WORDS):  # a CPU is priced from its probe: say how to get one
+        error.args = (f"{error}; for a CPU the catalog lacks, run `surrogate hardware probe` on it, then name it "
+                      f"'{HOST_NAME}'",)
+    raise error
+
+
+# Words in a name that mean a CPU (what a user types for "this machine" or a server processor).
+_CPU_WORDS = ("cpu", "xeon", "epyc", "ryzen", "threadripper", "graviton", "neoverse")
 
 
 def get_hardware(name: str) -> HardwareSpec:

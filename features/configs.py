@@ -255,7 +255,7 @@ def invalid_reasons(configs: pd.DataFrame, *, specs: pd.DataFrame | None = None)
     flag((c["pp"] > specs["num_layers"]).to_numpy(),
          lambda r, s: "pp " + text(r["pp"]) + " exceeds the " + text(s["num_layers"]) + " layers")
     flag(~_listed(specs["vendor"], specs["fw_vendors"]),
-         lambda r, s: r["framework"] + " does not run on " + s["vendor"] + " hardware")
+         lambda r, s: r["framework"] + " does not run on " + s["vendor"] + " hardware" + s["vendor"].map(_engines_on))
     for column, what, runs in (("weight_dtype", "weights", "fw_weight_precisions"),
                                ("kv_dtype", "KV caches", "fw_kv_precisions")):
         flag(~_listed(c[column], specs[runs]), unsupported(column, what, runs))
@@ -270,6 +270,13 @@ def invalid_reasons(configs: pd.DataFrame, *, specs: pd.DataFrame | None = None)
 
 
 Flag = Callable[[np.ndarray, Callable[[pd.DataFrame, pd.DataFrame], pd.Series]], None]
+
+
+def _engines_on(vendor: str) -> str:
+    """' (engines that do: a, b)' for a vendor's hardware: what to ask for instead ('' where none does)."""
+    table = catalog.framework_table()
+    engines = [str(fw) for fw, vendors in table["vendors"].items() if vendor in str(vendors).split(";")]
+    return f" (engines that do: {', '.join(engines)})" if engines else ""
 
 
 def _listed(values: pd.Series, lists: pd.Series) -> np.ndarray:

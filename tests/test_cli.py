@@ -54,6 +54,21 @@ def test_unknown_gpu_is_a_usage_error_with_suggestions() -> None:
     assert "Traceback" not in result.output
 
 
+def test_a_cpu_the_catalog_lacks_is_pointed_to_the_probe() -> None:
+    result = run(["estimate", "--model", "meta-llama/Meta-Llama-3-8B", "--hardware", "xeon-8480", "--input-len", "8",
+                  "--output-len", "8"])
+    assert result.exit_code == 2
+    assert ("Error: unknown GPU 'xeon-8480'; for a CPU the catalog lacks, run `surrogate hardware probe` on it, "
+            "then name it 'host'") in result.output
+
+
+def test_an_engine_that_does_not_run_on_the_hardware_names_those_that_do() -> None:
+    result = run(["estimate", "--model", "meta-llama/Meta-Llama-3-8B", "--hardware", "epyc-9654", "--input-len", "8",
+                  "--output-len", "8"])
+    assert result.exit_code == 2
+    assert "vllm does not run on AMD (CPU) hardware (engines that do: llama.cpp)" in result.output
+
+
 def test_unknown_model_and_framework_suggest_names() -> None:
     model = run(["estimate", "--model", "meta-llama/Llama-2-7b", "--hardware", "h100-sxm", "--input-len", "8",
                  "--output-len", "8"])

@@ -228,8 +228,8 @@ def test_invalid_reasons_names_each_rows_first_problem() -> None:
         "pp 40 exceeds the 32 layers",
         "",
         "num_devices 8 != tp*pp*dp = 4",
-        "tensorrt-llm does not run on AMD hardware",
-        "sglang does not run on Intel (Habana) hardware",
+        "tensorrt-llm does not run on AMD hardware (engines that do: vllm, sglang, llama.cpp)",
+        "sglang does not run on Intel (Habana) hardware (engines that do: vllm, deepspeed)",
         "batch_size must be at least 1, got 0",
         "num_devices 8 != tp*pp*dp = 3",
     ]
@@ -306,7 +306,7 @@ def test_deepspeed_may_split_heads_unevenly() -> None:
 
 def test_gaudi_only_framework_is_refused_on_an_intel_gpu() -> None:
     reasons = invalid_reasons(normalize_configs(one(hardware="intel-max-1550", framework="deepspeed")))
-    assert reasons.iloc[0] == "deepspeed does not run on Intel hardware"
+    assert reasons.iloc[0] == "deepspeed does not run on Intel hardware (engines that do: vllm, llama.cpp)"
 
 
 MODELS = [LLAMA3_8B, "Qwen/Qwen2-7B", "mistralai/Mixtral-8x7B-v0.1", "deepseek-ai/DeepSeek-V3",
