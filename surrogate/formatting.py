@@ -45,15 +45,19 @@ def describe_config(config: Mapping[str, Any], *, compact: bool = False) -> str:
     """One line naming a deployment (a configuration row, ``features.configs.CONFIG_COLUMNS``).
 
     Full: model, devices, engine, parallel layout, formats and workload (above a prediction).
-    Compact: devices, engine, layout, formats and load per replica (in tables and error messages).
+    Compact: devices, engine, layout (expert parallelism where on), formats and load per replica (in tables and
+    error messages).
     """
     if config.get("mode") == "disaggregated":
         return describe_disaggregated(config, compact=compact)
     share_text = memory_share_text(config)
     if compact:
+        # Expert parallelism only where it is on: two MoE layouts that differ in it alone read the same otherwise.
+        ep = _count(config.get("ep", 1) or 1)
         return (f"{config['num_devices']}x {config['hardware']} {config['framework']} tp{config['tp']} "
-                f"pp{config['pp']} dp{config['dp']} {config['weight_dtype']}/{config['kv_dtype']}kv "
-                f"{describe_load(config)}" + (f" mem{share_text}" if share_text else ""))
+                f"pp{config['pp']} dp{config['dp']}" + (f" ep{ep}" if ep > 1 else "")
+                + f" {config['weight_dtype']}/{config['kv_dtype']}kv {describe_load(config)}"
+                + (f" mem{share_text}" if share_text else ""))
     return (f"{config['model']} on {config['num_devices']}x {config['hardware']} with {config['framework']} "
             f"(tp={config['tp']} pp={config['pp']} dp={config['dp']} ep={config['ep']}"
             + (f", memory share {share_text}" if share_text else "") + "), "

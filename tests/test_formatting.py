@@ -52,6 +52,8 @@ def test_describe_config_full_names_model_layout_formats_and_workload() -> None:
 def test_describe_config_compact_is_one_table_cell() -> None:
     assert describe_config(ROW, compact=True) == "4x h100-sxm vllm tp2 pp1 dp2 fp8/fp8kv 64 in flight"
     assert describe_config(STATIC, compact=True) == "4x h100-sxm vllm tp2 pp1 dp2 fp8/fp8kv batch 16"
+    # An MoE layout with experts spread says so; without it two such rows of a table read the same.
+    assert describe_config({**ROW, "ep": 4}, compact=True) == "4x h100-sxm vllm tp2 pp1 dp2 ep4 fp8/fp8kv 64 in flight"
 
 
 def test_static_load_names_the_batch_and_continuous_the_requests_in_flight() -> None:
