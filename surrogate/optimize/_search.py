@@ -43,6 +43,7 @@ from surrogate.optimize._request import (
 )
 from surrogate.optimize._scoring import pareto_front, rank, score
 from surrogate.optimize._space import enumerate_candidates
+from surrogate.optimize._unsearched import unsearched_formats_note
 
 __all__ = ["Predictor", "OptimizeResult", "optimize", "KNOB_COLUMNS"]
 
@@ -457,6 +458,8 @@ def optimize(model: Predictor, inventory: Inventory, workload: Workload, options
         raise InfeasibleError(message)
     if space.software_as_of is None and (mixed := _mixed_eras(ranked)):
         notes.append(mixed)
+    if formats := unsearched_formats_note(ranked, space):
+        notes.append(formats)
     launched = _launched_checkpoint(workload.model)
     if launched is not None:
         ranked = ranked.assign(checkpoint=launched)
