@@ -14,7 +14,6 @@ from rich.table import Table
 from features.errors import ConfigError
 from surrogate.cli._root import stdout
 from surrogate.formatting import format_seconds
-from surrogate.report import off_words
 
 __all__ = ["DISAGGREGATED_FLAGS", "disaggregated_options", "print_disaggregated"]
 
@@ -93,6 +92,6 @@ def print_disaggregated(model: Any, params: dict[str, Any], workers: dict[str, i
                   "no: physics alone, no interval", "", "", "", "")
     off = str(prediction.get("off_support", ""))
     if prediction["disaggregated_learned"]:
-        table.add_row("training data", f"OFF: {off_words(prediction)}; wider interval" if off else "on the data",
+        table.add_row("training data", f"OFF: {report.off_words(prediction)}; wider interval" if off else "on the data",
                       "", "", "", "")
     stdout.print(table)
