@@ -295,8 +295,14 @@ def test_one_engine_priced_for_different_releases_on_two_accelerators_is_noted()
                            "software_date": ["2024-06-13", "2026-03-27", "2026-03-27", "2026-03-03", "2026-03-03"]})
     assert _mixed_eras(ranked) == (
         "accelerators are priced for releases of one engine far apart, the newest each was measured with ("
-        "h100-sxm with vllm 0.18.0 (2026-03-27); mi300x with vllm 0.4.3 (2024-06-13)): the ranking compares "
+        "mi300x with vllm 0.4.3 (2024-06-13) against vllm 0.18.0 (2026-03-27) on h100-sxm): the ranking compares "
         "software as well as hardware; --software-as-of DATE prices every engine as of one date")
+    # Many accelerators on the newest release are counted, not listed.
+    many = pd.concat([ranked.iloc[:1], pd.DataFrame({
+        "framework": "vllm", "hardware": ["a100-sxm4-80gb", "b200", "h100-sxm", "h200"],
+        "software_era": "vllm 0.19.0 (2026-04-03)", "software_date": "2026-04-03"})])
+    assert "mi300x with vllm 0.4.3 (2024-06-13) against vllm 0.19.0 (2026-04-03) on 4 other accelerators)" in \
+        str(_mixed_eras(many))
     assert _mixed_eras(ranked[ranked["framework"] == "sglang"]) is None
     weeks_apart = ranked.assign(software_era=ranked["software_era"].str.replace(
         "0.4.3 (2024-06-13)", "0.19.0 (2026-04-03)", regex=False),

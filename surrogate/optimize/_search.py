@@ -60,6 +60,8 @@ _NEGLIGIBLE_RATE = 1e-9
 # Releases of one engine further apart than this (half a year: the achievable model fades a vendor's offsets by a
 # third past its newest release, ``features.efficiency.VENDOR_ERA_HALF_YEARS``) are noted as different software.
 _ERA_GAP_DAYS = 183
+# Accelerators on the newest release named in that note; more are counted.
+_NAMED_NEWEST = 3
 # Latency limits scaled by these when the roofline picks first trials (it underestimates latency).
 _ROOFLINE_TIGHTENING = (1.0, 0.5, 0.25)
 
@@ -370,17 +372,26 @@ def _mixed_eras(ranked: pd.DataFrame) -> str | None:
     """A note where one engine is priced for releases more than :data:`_ERA_GAP_DAYS` apart on different
     accelerators (each its newest measured there): 2024 ROCm vLLM on MI300X against 2026 vLLM on H100 compares
     software as well as hardware. Releases weeks apart (an accelerator never measured takes the engine's newest
-    anywhere) are one era."""
+    anywhere) are one era. It names the accelerators priced for the older software and the newest release the
+    rest reach (listed where they are few: with eleven accelerator types the note had listed all 20 pairs)."""
     if "software_date" not in ranked:
         return None
     eras = ranked.dropna(subset=["software_date"])[["framework", "hardware", "software_era", "software_date"]]
     eras = eras.drop_duplicates()
     eras = eras.assign(date=pd.to_datetime(eras["software_date"]))
-    mixed = [rows.sort_values("hardware") for _, rows in eras.groupby("framework", sort=True)
-             if (max(rows["date"]) - min(rows["date"])).days > _ERA_GAP_DAYS]
-    if not mixed:
+    parts = []
+    for _, rows in eras.groupby("framework", sort=True):
+        newest = rows["date"].max()
+        old = rows["date"] < newest - pd.Timedelta(days=_ERA_GAP_DAYS)
+        if not old.any():
+            continue
+        rest = sorted(set(rows.loc[~old, "hardware"]))
+        where = ", ".join(rest) if len(rest) <= _NAMED_NEWEST else f"{len(rest)} other accelerators"
+        era = rows.loc[rows["date"] == newest, "software_era"].iloc[0]
+        parts.append(", ".join(f"{row.hardware} with {row.software_era}" for row in rows[old].sort_values(
+            "hardware").itertuples()) + f" against {era} on {where}")
+    if not parts:
         return None
-    parts = ["; ".join(f"{row.hardware} with {row.software_era}" for row in rows.itertuples()) for rows in mixed]
     return ("accelerators are priced for releases of one engine far apart, the newest each was measured with ("
             + "; ".join(parts) + "): the ranking compares software as well as hardware; --software-as-of DATE "
             "prices every engine as of one date")
