@@ -38,6 +38,8 @@ __all__ = [
     "ResolvedModel",
     "get_model",
     "framework_ids",
+    "DEFAULT_FRAMEWORK",
+    "default_framework",
     "framework_table",
     "resolve_framework",
     "get_framework",
@@ -447,6 +449,19 @@ def framework_table() -> pd.DataFrame:
 
 def framework_ids() -> list[str]:
     return list(_framework_table().index)
+
+
+# The engine a deployment that names none is priced for, where it runs.
+DEFAULT_FRAMEWORK = "vllm"
+
+
+def default_framework(hardware: str) -> str:
+    """The engine to assume on ``hardware`` when none is named: vLLM where it runs, else the first engine in the
+    catalog that does (llama.cpp on a CPU, SambaFlow on an SN40L), so a CPU user is answered, not refused."""
+    vendor = get_hardware(hardware).vendor
+    table = _framework_table()
+    runs = [str(fw) for fw, vendors in table["vendors"].items() if vendor in str(vendors).split(";")]
+    return DEFAULT_FRAMEWORK if DEFAULT_FRAMEWORK in runs or not runs else runs[0]
 
 
 def resolve_framework(name: str) -> str:

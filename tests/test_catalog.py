@@ -150,3 +150,8 @@ def test_malformed_catalog_row_names_file_and_line(tmp_path: Path, monkeypatch: 
     broken[header.index("mem_bw_gbps")] = "fast"
     _hardware_table_error([lines[0], lines[1], ",".join(broken)], tmp_path, monkeypatch,
                           r"hardware.csv:3: 'mem_bw_gbps' is not a number: 'fast'")
+
+
+def test_the_engine_assumed_where_none_is_named_runs_on_the_hardware() -> None:
+    assert [catalog.default_framework(h) for h in ("h100-sxm", "mi300x", "gaudi2", "epyc-9654", "sn40l")] == [
+        "vllm", "vllm", "vllm", "llama.cpp", "sambaflow"]

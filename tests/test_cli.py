@@ -63,10 +63,19 @@ def test_a_cpu_the_catalog_lacks_is_pointed_to_the_probe() -> None:
 
 
 def test_an_engine_that_does_not_run_on_the_hardware_names_those_that_do() -> None:
-    result = run(["estimate", "--model", "meta-llama/Meta-Llama-3-8B", "--hardware", "epyc-9654", "--input-len", "8",
-                  "--output-len", "8"])
+    result = run(["estimate", "--model", "meta-llama/Meta-Llama-3-8B", "--hardware", "epyc-9654", "--framework",
+                  "vllm", "--input-len", "8", "--output-len", "8"])
     assert result.exit_code == 2
     assert "vllm does not run on AMD (CPU) hardware (engines that do: llama.cpp)" in result.output
+
+
+def test_no_engine_named_on_a_cpu_is_priced_for_one_that_runs_there() -> None:
+    result = run(["estimate", "--model", "meta-llama/Meta-Llama-3-8B", "--hardware", "epyc-9654", "--input-len", "8",
+                  "--output-len", "8", "--json"])
+    assert result.exit_code == 0, result.output
+    assert ("note: no --framework given and vllm does not run on AMD (CPU) hardware: priced for llama.cpp"
+            in result.output)
+    assert '"framework": "llama.cpp"' in result.output
 
 
 def test_unknown_model_and_framework_suggest_names() -> None:

@@ -26,6 +26,7 @@ from surrogate.cli._options import (
     config_frame,
     config_options,
     data_options,
+    default_framework_note,
     read_configs_csv,
     training_table,
     trust_model_file_option,
@@ -116,6 +117,8 @@ def _no_deployment_flags(params: dict[str, Any]) -> None:
 def _one_deployment(params: dict[str, Any]) -> pd.DataFrame:
     """The normalised row the flags describe; ``ConfigError`` (exit 2) naming why it is impossible."""
     _require_deployment(params)
+    if note := default_framework_note(params):
+        stderr.print(f"note: {note}", soft_wrap=True)
     config, errors = models.valid_rows(config_frame(params))
     if errors:
         raise ConfigError(errors[0])

@@ -52,8 +52,9 @@ def _add_config_options(func: Command, required: bool) -> Command:
                      help="Data-parallel replicas."),
         click.option("--ep", type=click.IntRange(min=1), default=1, show_default=True,
                      help="Expert-parallel degree (MoE)."),
-        click.option("--framework", default="vllm", show_default=True,
-                     help="vllm, tensorrt-llm, sglang, llama.cpp, deepspeed-mii, deepspeed, sambaflow."),
+        click.option("--framework", default=None,
+                     help="vllm, tensorrt-llm, sglang, llama.cpp, deepspeed-mii, deepspeed, sambaflow (default: vllm, "
+                          "or where it does not run the first engine that does: llama.cpp on a CPU)."),
         click.option("--framework-version", default=None,
                      help="Engine release (e.g. 0.19.0) or a date YYYY-MM-DD (the engine as of then); "
                           "default: the newest the model was trained on."),
@@ -85,6 +86,8 @@ def config_frame(params: dict[str, Any]) -> pd.DataFrame:
     """
     import pandas as pd
 
+    from features import catalog
+
     batch, concurrency = params["batch_size"], params["concurrency"]
     if batch is not None and concurrency is not None and batch != concurrency:
         raise click.UsageError(f"--batch-size {batch} and --concurrency {concurrency} disagree: --batch-size is a "
@@ -92,8 +95,9 @@ def config_frame(params: dict[str, Any]) -> pd.DataFrame:
     if params["batching"] == "static" and concurrency is not None and batch is None:
         raise click.UsageError(f"--concurrency applies to continuous batching, not --batching static; for a static "
                                f"batch of {concurrency} give --batch-size {concurrency}")
+    framework = params["framework"] or catalog.default_framework(params["hardware"])
     row = {
-        "hardware": params["hardware"], "model": params["model"], "framework": params["framework"],
+        "hardware": params["hardware"], "model": params["model"], "framework": framework,
         "framework_version": params.get("framework_version"),
         "tp": params["tp"], "pp": params["pp"], "dp": params["dp"], "ep": params["ep"],
         "weight_dtype": params["weight_dtype"], "kv_dtype": params["kv_dtype"],
@@ -109,6 +113,19 @@ def config_frame(params: dict[str, Any]) -> pd.DataFrame:
     elif params["tp"] is None:
         row["tp"] = 1
     return pd.DataFrame([row])
+
+
+def default_framework_note(params: dict[str, Any]) -> str | None:
+    """The note for a deployment that names no engine where it is priced for another than vLLM (None else)."""
+    from features import catalog
+
+    if params["framework"]:
+        return None
+    framework = catalog.default_framework(params["hardware"])
+    if framework == catalog.DEFAULT_FRAMEWORK:
+        return None
+    return (f"no --framework given and {catalog.DEFAULT_FRAMEWORK} does not run on "
+            f"{catalog.get_hardware(params['hardware']).vendor} hardware: priced for {framework}")
 
 
 @dataclass(frozen=True)
