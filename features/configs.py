@@ -152,9 +152,11 @@ def normalize_configs(configs: pd.DataFrame) -> pd.DataFrame:
     out["hardware"] = _map_unique(out["hardware"], catalog.resolve_hardware)
     written = out["model"].astype(str)  # as written: 'nvidia/Qwen3-32B-NVFP4' states fp4 weights
     out["model"] = _map_unique(out["model"], catalog.resolve_model)
-    if "framework" not in out or out["framework"].isna().all():
-        out["framework"] = "vllm"
-    out["framework"] = _map_unique(out["framework"].fillna("vllm"), catalog.resolve_framework)
+    # A row that names no engine is priced for vLLM, or where vLLM does not run for an engine that does.
+    named = out["framework"] if "framework" in out else pd.Series(pd.NA, index=out.index, dtype=object)
+    if named.isna().any():
+        named = named.astype(object).where(named.notna(), per_distinct(catalog.default_framework, out["hardware"]))
+    out["framework"] = _map_unique(named, catalog.resolve_framework)
     # Optional: the engine release as written (``features.versions`` dates it); NA when not given.
     out["framework_version"] = (out["framework_version"].astype("string") if "framework_version" in out
                                 else pd.Series(pd.NA, index=out.index, dtype="string"))

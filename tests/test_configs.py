@@ -441,3 +441,11 @@ def test_an_engine_memory_share_must_be_a_share_and_only_for_engines_that_take_o
     llama = normalize_configs(pd.DataFrame([{**row, "framework": "llama.cpp", "engine_memory_fraction": 0.9}]))
     assert invalid_reasons(llama).iloc[0] == ("llama.cpp has no memory share setting (engine_memory_fraction is for "
                                               "vllm, sglang, tensorrt-llm); leave it empty")
+
+
+def test_a_row_naming_no_engine_takes_one_that_runs_on_its_hardware() -> None:
+    rows = pd.DataFrame({"hardware": ["h100-sxm", "epyc-9654", "sn40l", "h100-sxm"],
+                         "model": "meta-llama/Meta-Llama-3-8B", "framework": [None, None, None, "sglang"],
+                         "input_len": 128, "output_len": 64})
+    assert normalize_configs(rows)["framework"].tolist() == ["vllm", "llama.cpp", "sambaflow", "sglang"]
+    assert normalize_configs(rows.drop(columns=["framework"]))["framework"].tolist()[:2] == ["vllm", "llama.cpp"]
