@@ -40,6 +40,7 @@ __all__ = [
     "framework_ids",
     "DEFAULT_FRAMEWORK",
     "default_framework",
+    "frameworks_on",
     "framework_table",
     "resolve_framework",
     "get_framework",
@@ -455,12 +456,15 @@ def framework_ids() -> list[str]:
 DEFAULT_FRAMEWORK = "vllm"
 
 
+def frameworks_on(vendor: str) -> list[str]:
+    """The engines that run on a vendor's hardware, in catalog order."""
+    return [str(fw) for fw, vendors in _framework_table()["vendors"].items() if vendor in str(vendors).split(";")]
+
+
 def default_framework(hardware: str) -> str:
     """The engine to assume on ``hardware`` when none is named: vLLM where it runs, else the first engine in the
     catalog that does (llama.cpp on a CPU, SambaFlow on an SN40L), so a CPU user is answered, not refused."""
-    vendor = get_hardware(hardware).vendor
-    table = _framework_table()
-    runs = [str(fw) for fw, vendors in table["vendors"].items() if vendor in str(vendors).split(";")]
+    runs = frameworks_on(get_hardware(hardware).vendor)
     return DEFAULT_FRAMEWORK if DEFAULT_FRAMEWORK in runs or not runs else runs[0]
 
 

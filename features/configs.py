@@ -276,8 +276,7 @@ Flag = Callable[[np.ndarray, Callable[[pd.DataFrame, pd.DataFrame], pd.Series]],
 
 def _engines_on(vendor: str) -> str:
     """' (engines that do: a, b)' for a vendor's hardware: what to ask for instead ('' where none does)."""
-    table = catalog.framework_table()
-    engines = [str(fw) for fw, vendors in table["vendors"].items() if vendor in str(vendors).split(";")]
+    engines = catalog.frameworks_on(vendor)
     return f" (engines that do: {', '.join(engines)})" if engines else ""
 
 
