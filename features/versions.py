@@ -25,9 +25,9 @@ from packaging.version import InvalidVersion, Version
 
 from features import catalog
 from features.distinct import per_distinct
-from features.errors import DataError, UnknownNameError, closest_names
+from features.errors import ConfigError, DataError, UnknownNameError, closest_names
 
-__all__ = ["SOURCE_ERA_DATES", "DYNAMO_IMAGE_NOTE", "release_date", "software_years"]
+__all__ = ["SOURCE_ERA_DATES", "DYNAMO_IMAGE_NOTE", "release_date", "first_release", "software_years"]
 
 # What software a source ran when its rows record no version, as "YYYY-MM-DD" (the engine as of that date);
 # pass it as the version: ``versions.fillna(sources.map(SOURCE_ERA_DATES))``.
@@ -199,6 +199,10 @@ def _release_date(framework: str, version: str) -> dt.date:
         return known[version]
     stated = _date_in(version)
     if stated is not None:
+        first = _first(known)
+        if first is not None and stated < first[1]:
+            raise ConfigError(f"{framework} as of {stated} is before its first release ({first[0]}, {first[1]}); "
+                              "give a date from then on")
         return stated
     parsed = _pep440(version)
     placed = _placed(framework, parsed) if parsed is not None else None
@@ -214,6 +218,18 @@ def _release_date(framework: str, version: str) -> dt.date:
         hint = f"no {framework} versions are dated; give the engine's date as YYYY-MM-DD"
     error.args = (f"unknown {framework} version '{version}' ({hint})",)
     raise error
+
+
+def first_release(framework: str) -> tuple[str, dt.date] | None:
+    """The engine's earliest dated release and its date (None for an engine with no dated releases)."""
+    return _first(_known(catalog.resolve_framework(framework)))
+
+
+def _first(known: dict[str, dt.date]) -> tuple[str, dt.date] | None:
+    if not known:
+        return None
+    version = min(known, key=lambda name: known[name])
+    return version, known[version]
 
 
 def software_years(frameworks: pd.Series, versions: pd.Series) -> npt.NDArray[np.float64]:

@@ -280,6 +280,15 @@ def test_software_as_of_prices_every_accelerator_for_one_date(model: SurrogateMo
     assert not any("releases of one engine" in note for note in result.notes)
 
 
+def test_an_engine_not_yet_released_on_the_date_is_left_out_and_said(model: SurrogateModel) -> None:
+    space = SearchSpace(frameworks=("vllm", "sglang"), max_sequences=16, software_as_of="2023-12-01")
+    result = optimize(model, Inventory.parse(["h100-sxm:2"]), Workload(LLAMA_8B, 512, 128), OptimizeOptions(), space)
+    assert set(result.evaluated["framework"]) == {"vllm"}
+    assert "left out: sglang as of 2023-12-01 is before its first release (0.1.3, 2024-01-16)" in result.notes
+    assert SearchSpace(software_as_of="2023-12-01").unreleased("vllm") is None
+    assert SearchSpace().unreleased("sglang") is None
+
+
 def test_a_date_that_is_not_one_is_refused() -> None:
     with pytest.raises(ConfigError, match=r"software_as_of must be a date YYYY-MM-DD \(the engines as of then\), "
                                           r"got '0.19.0'"):

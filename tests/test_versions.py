@@ -19,7 +19,7 @@ from _scripts import load_script
 from packaging.version import Version
 
 from features.errors import ConfigError, UnknownNameError
-from features.versions import DYNAMO_IMAGE_NOTE, SOURCE_ERA_DATES, release_date, software_years
+from features.versions import DYNAMO_IMAGE_NOTE, SOURCE_ERA_DATES, first_release, release_date, software_years
 
 SCRIPT = Path(__file__).resolve().parents[1] / "scripts" / "framework_versions.py"
 
@@ -177,3 +177,14 @@ def test_table_has_one_row_per_version_in_the_raw_file_and_is_current(shared_dat
     assert not table.duplicated(["framework", "version"]).any()
     pd.testing.assert_frame_equal(script.full_table(raw, shared_datasets), table,
                                   obj="framework_versions.csv is stale: run python scripts/framework_versions.py")
+
+
+def test_a_date_before_an_engines_first_release_is_refused() -> None:
+    # engine_releases.csv: vLLM 0.0.1 reached the package index 2023-06-19, SGLang 0.1.3 2024-01-16.
+    assert first_release("vllm") == ("0.0.1", date(2023, 6, 19))
+    assert first_release("sglang") == ("0.1.3", date(2024, 1, 16))
+    assert first_release("llama.cpp") is None  # no dated releases: any date is taken as given
+    with pytest.raises(ConfigError, match=r"^vllm as of 2019-01-01 is before its first release \(0\.0\.1, "
+                                          r"2023-06-19\); give a date from then on$"):
+        release_date("vllm", "2019-01-01")
+    assert release_date("vllm", "2023-06-19") == date(2023, 6, 19)

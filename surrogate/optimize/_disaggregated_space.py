@@ -65,7 +65,10 @@ def _frameworks(space: SearchSpace, vendor: str, skipped: Counter[str]) -> list[
             if space.frameworks is not None:
                 skipped[f"{name} does not serve prefill and decode on separate workers"] += 1
         elif vendor in fw.vendors:
-            out.append(name)
+            if unreleased := space.unreleased(name):
+                skipped[unreleased] += 1
+            else:
+                out.append(name)
     return out
 
 

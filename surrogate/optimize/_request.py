@@ -120,6 +120,18 @@ class SearchSpace:
         if share is not None and not 0.0 < share <= 1.0:
             raise ConfigError(f"engine_memory_fraction must be above 0 and at most 1, got {share:g}")
 
+    def unreleased(self, framework: str) -> str | None:
+        """Why ``framework`` is left out of a search as of ``software_as_of`` (its first release came later), or
+        None: SGLang as of 2023 would be priced for an engine that did not exist."""
+        if self.software_as_of is None:
+            return None
+        from features.versions import first_release
+
+        first = first_release(framework)
+        if first is None or first[1] <= date.fromisoformat(self.software_as_of):
+            return None
+        return f"{framework} as of {self.software_as_of} is before its first release ({first[0]}, {first[1]})"
+
 
 @dataclass(frozen=True)
 class Objective:

@@ -185,6 +185,9 @@ def _pool_block(pool: DevicePool, fw_id: str, arch: ModelArch, workload: Workloa
         if space.frameworks is not None:  # only worth saying when the user asked for it
             skipped[f"{fw_id} does not run on {hw.vendor} ({pool.hardware})"] += 1
         return None
+    if unreleased := space.unreleased(fw_id):
+        skipped[unreleased] += 1
+        return None
     weights = [d for d in weight_choices if d in fw.weight_precisions and weight_runs_on(d, hw)]
     for d in weight_choices:
         if d not in weights:

@@ -1,4 +1,5 @@
-"""A note when the winner runs 16-bit weights but its engine and hardware serve integer formats not searched.
+"""Notes on what the search left out that a user would want to know: integer weight formats where the winner
+had to run 16-bit weights, and engines not yet released on the date ``--software-as-of`` prices for.
 
 The default formats (16-bit and fp8) are those an engine serves from the published checkpoint at about its
 quality. Where fp8 is out of reach (an A100 has no fp8 units, llama.cpp has no fp8 format, a CPU neither),
@@ -14,10 +15,10 @@ import pandas as pd
 
 from features import catalog
 from features.precision import canonical_dtype
-from surrogate.optimize._request import SIXTEEN_BIT, SearchSpace
+from surrogate.optimize._request import SIXTEEN_BIT, Inventory, SearchSpace
 from surrogate.optimize._space import weight_runs_on
 
-__all__ = ["unsearched_formats_note"]
+__all__ = ["unsearched_formats_note", "unreleased_engines_note"]
 
 # Integer weight formats, smallest saving first, and what a person serves for each.
 _INTEGER_FORMATS = ("int8", "int4")
@@ -42,3 +43,14 @@ def unsearched_formats_note(ranked: pd.DataFrame, space: SearchSpace) -> str | N
     listed = " and ".join(f"{d} ({served[d]})" for d in formats)
     return (f"the winner runs 16-bit weights; {framework.id} on {hardware.id} also serves {listed}, not searched "
             f"(integer weights cost some model quality): add --precisions fp16,{','.join(formats)} to compare")
+
+
+def unreleased_engines_note(inventory: Inventory, space: SearchSpace) -> str | None:
+    """The engines that run on the searched hardware but were left out as not yet released on
+    ``space.software_as_of`` (None where none was)."""
+    vendors = {catalog.get_hardware(pool.hardware).vendor for pool in inventory.pools}
+    names = catalog.framework_ids() if space.frameworks is None else [
+        catalog.resolve_framework(name) for name in space.frameworks]
+    reasons = [why for name in dict.fromkeys(names)
+               if vendors & set(catalog.get_framework(name).vendors) and (why := space.unreleased(name))]
+    return "left out: " + "; ".join(reasons) if reasons else None
