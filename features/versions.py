@@ -27,7 +27,8 @@ from features import catalog
 from features.distinct import per_distinct
 from features.errors import ConfigError, DataError, UnknownNameError, closest_names
 
-__all__ = ["SOURCE_ERA_DATES", "DYNAMO_IMAGE_NOTE", "release_date", "first_release", "software_years"]
+__all__ = ["SOURCE_ERA_DATES", "DYNAMO_IMAGE_NOTE", "release_date", "first_release", "before_first_release",
+           "software_years"]
 
 # What software a source ran when its rows record no version, as "YYYY-MM-DD" (the engine as of that date);
 # pass it as the version: ``versions.fillna(sources.map(SOURCE_ERA_DATES))``.
@@ -199,10 +200,8 @@ def _release_date(framework: str, version: str) -> dt.date:
         return known[version]
     stated = _date_in(version)
     if stated is not None:
-        first = _first(known)
-        if first is not None and stated < first[1]:
-            raise ConfigError(f"{framework} as of {stated} is before its first release ({first[0]}, {first[1]}); "
-                              "give a date from then on")
+        if too_early := before_first_release(framework, stated):
+            raise ConfigError(f"{too_early}; give a date from then on")
         return stated
     parsed = _pep440(version)
     placed = _placed(framework, parsed) if parsed is not None else None
@@ -223,6 +222,14 @@ def _release_date(framework: str, version: str) -> dt.date:
 def first_release(framework: str) -> tuple[str, dt.date] | None:
     """The engine's earliest dated release and its date (None for an engine with no dated releases)."""
     return _first(_known(catalog.resolve_framework(framework)))
+
+
+def before_first_release(framework: str, day: dt.date) -> str | None:
+    """Why the engine as of ``day`` cannot be priced (the day precedes its first dated release), or None."""
+    first = first_release(framework)
+    if first is None or first[1] <= day:
+        return None
+    return f"{catalog.resolve_framework(framework)} as of {day} is before its first release ({first[0]}, {first[1]})"
 
 
 def _first(known: dict[str, dt.date]) -> tuple[str, dt.date] | None:

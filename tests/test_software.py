@@ -4,13 +4,7 @@ from __future__ import annotations
 
 import pandas as pd
 
-from surrogate.model._software import (
-    newest_software,
-    software_date,
-    software_era,
-    with_newest_software,
-    with_source_eras,
-)
+from surrogate.model._software import newest_software, software_labels, with_newest_software, with_source_eras
 
 ROWS = pd.DataFrame({"hardware": ["h100-sxm", "h100-sxm", "b200", "mi300x"],
                      "framework": ["vllm", "vllm", "vllm", "vllm"],
@@ -38,7 +32,7 @@ def test_a_row_without_a_version_answers_for_the_newest_its_part_ran() -> None:
     filled = with_newest_software(ask, newest_software(ROWS, YEARS))["framework_version"].tolist()
     # mi300x only ran 2024 releases; l40s never ran: the engine's newest; a given version is kept
     assert filled == ["2024-07-01", "0.18.0", "0.19.0", "0.11.2"]
-    eras = software_era(with_newest_software(ask, newest_software(ROWS, YEARS)))
+    eras, _ = software_labels(with_newest_software(ask, newest_software(ROWS, YEARS)))
     assert eras[0] == "vllm as of 2024-07-01"
     assert eras[1].startswith("vllm 0.18.0 (") and eras[1].endswith(")")
 
@@ -53,14 +47,14 @@ def test_a_release_no_training_row_names_reports_its_own_date() -> None:
     # vLLM 0.8.5 is in no shared table; the package index dates it 2025-04-28 (it used to read 2024-08-28,
     # the date of 0.5.2, the newest data-named version below it).
     ask = pd.DataFrame({"hardware": ["mi300x"], "framework": ["vllm"], "framework_version": ["0.8.5"]})
-    assert software_era(ask)[0] == "vllm 0.8.5 (2025-04-28)"
+    assert software_labels(ask)[0][0] == "vllm 0.8.5 (2025-04-28)"
 
 
 def test_each_answer_carries_the_date_of_its_release() -> None:
     ask = pd.DataFrame({"hardware": ["mi300x"] * 5, "framework": ["vllm"] * 5,
                         "framework_version": ["0.8.5", "2024-07-01", "nightly-dev-20260216-d3bae71e", None, "0.8.5"]})
-    dates = software_date(ask)
+    eras, dates = software_labels(ask)
     # a release, a date as the version, a nightly's build date, no version (no date), the first again
     assert list(dates[:3]) == ["2025-04-28", "2024-07-01", "2026-02-16"] and dates[4] == "2025-04-28"
     assert pd.isna(dates[3])
-    assert software_era(ask)[3] == "vllm (version unknown)"
+    assert eras[3] == "vllm (version unknown)"

@@ -90,13 +90,7 @@ from surrogate.model._disaggregated import (
 from surrogate.model._efficiency import EfficiencyProblem, efficiency_problem, enough_for_efficiency, fit_efficiency
 from surrogate.model._progress import ProgressFn, Steps
 from surrogate.model._sharded import forget, predict_in_shards, shards_for
-from surrogate.model._software import (
-    newest_software,
-    software_date,
-    software_era,
-    with_newest_software,
-    with_source_eras,
-)
+from surrogate.model._software import newest_software, software_labels, with_newest_software, with_source_eras
 from surrogate.model._support import (
     TAIL_BELOW,
     WORKLOAD_DIMENSIONS,
@@ -686,8 +680,7 @@ class SurrogateModel:
         for column in support.columns:
             out[column] = support[column].array.copy()
         out["support_workload"] = self.support_.range_words(cfg, beyond)
-        out["software_era"] = software_era(cfg)
-        out["software_date"] = software_date(cfg)
+        out["software_era"], out["software_date"] = software_labels(cfg)
         for column in ["mem_per_device_gb", "mem_usable_gb", "max_batch_size", "running_sequences", "fits",
                        "bottleneck"]:
             out[column] = est[column].array.copy()

@@ -3,9 +3,9 @@
 Training rows that record no version take their source's documented era
 (``features.versions.SOURCE_ERA_DATES``; an ISO date is a valid version meaning "the engine as of
 that date"). A prediction that names no version gets the newest release of that engine the training rows ran on
-that accelerator (else on any), and ``software_era`` says which one its answer reflects: an
-accelerator measured only with 2024 releases answers for 2024 software unless asked otherwise, and
-``software_date`` gives that release's date.
+that accelerator (else on any), and its ``software_era`` says which one its answer reflects (``software_date``:
+that release's date): an accelerator measured only with 2024 releases answers for 2024 software unless asked
+otherwise.
 """
 
 from __future__ import annotations
@@ -15,10 +15,10 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from features.distinct import lookup, per_distinct
+from features.distinct import distinct_values, lookup, names_at, per_distinct
 from features.versions import SOURCE_ERA_DATES, release_date
 
-__all__ = ["with_source_eras", "newest_software", "with_newest_software", "software_era", "software_date"]
+__all__ = ["with_source_eras", "newest_software", "with_newest_software", "software_labels"]
 
 
 def with_source_eras(table: pd.DataFrame) -> pd.DataFrame:
@@ -72,12 +72,16 @@ def with_newest_software(cfg: pd.DataFrame, newest: dict[str, dict[str, Any]]) -
     return out
 
 
-def software_era(cfg: pd.DataFrame) -> Any:
-    """Per row, the engine and the software it reflects, e.g. ``vllm 0.19.0 (2026-04-03)`` (a pandas
-    string array)."""
+def software_labels(cfg: pd.DataFrame) -> tuple[Any, Any]:
+    """Per row, the engine and the software it reflects, e.g. ``vllm 0.19.0 (2026-04-03)``, and that release's
+    date (ISO ``2026-04-03``; missing where no version is known): the label for people, the date what a caller
+    compares eras by. Two pandas string arrays, each distinct engine and version labelled once for both."""
     versions = (cfg["framework_version"].astype("string") if "framework_version" in cfg
                 else pd.Series(pd.NA, index=cfg.index, dtype="string"))
-    return per_distinct(_era_label, cfg["framework"].astype(str), versions.fillna(""), dtype="str")
+    codes, (frameworks, named) = distinct_values(cfg["framework"].astype(str), versions.fillna(""))
+    pairs = list(zip(frameworks, named, strict=True))
+    return (names_at([_era_label(framework, version) for framework, version in pairs], codes),
+            names_at([_release_iso(framework, version) for framework, version in pairs], codes))
 
 
 def _era_label(framework: str, version: str) -> str:
@@ -87,15 +91,6 @@ def _era_label(framework: str, version: str) -> str:
     if date is not None and str(date) == version:
         return f"{framework} as of {date}"
     return f"{framework} {version}" + (f" ({date})" if date else "")
-
-
-def software_date(cfg: pd.DataFrame) -> Any:
-    """Per row, the release date of the software its answer reflects (ISO ``2026-04-03``; missing where no
-    version is known: an engine no training row recorded one for): what a caller compares eras by, where
-    :func:`software_era` is for people."""
-    versions = (cfg["framework_version"].astype("string") if "framework_version" in cfg
-                else pd.Series(pd.NA, index=cfg.index, dtype="string"))
-    return per_distinct(_release_iso, cfg["framework"].astype(str), versions.fillna(""), dtype="str")
 
 
 def _release_iso(framework: str, version: str) -> str | None:

@@ -39,7 +39,7 @@ from features.disaggregated import worker_configs
 from features.errors import InfeasibleError
 from surrogate.optimize._memory_share import user_shares, with_raised_disaggregated_shares
 from surrogate.optimize._request import DevicePool, Inventory, SearchSpace, Workload
-from surrogate.optimize._space import prepare, replica_layouts, sequence_grid, weight_runs_on
+from surrogate.optimize._space import prepare, replica_layouts, searched_frameworks, sequence_grid, weight_runs_on
 
 __all__ = ["MAX_WORKERS_PER_POOL", "DISAGGREGATED_CONFIG_COLUMNS", "enumerate_disaggregated", "settle_at_rate"]
 
@@ -56,10 +56,8 @@ DISAGGREGATED_CONFIG_COLUMNS = [*CONFIG_COLUMNS, "mode", "prefill_workers", "pre
 
 
 def _frameworks(space: SearchSpace, vendor: str, skipped: Counter[str]) -> list[str]:
-    names = catalog.framework_ids() if space.frameworks is None else [
-        catalog.resolve_framework(f) for f in space.frameworks]
     out = []
-    for name in dict.fromkeys(names):
+    for name in searched_frameworks(space):
         fw = catalog.get_framework(name)
         if not fw.disaggregated:
             if space.frameworks is not None:

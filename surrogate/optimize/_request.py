@@ -125,12 +125,9 @@ class SearchSpace:
         None: SGLang as of 2023 would be priced for an engine that did not exist."""
         if self.software_as_of is None:
             return None
-        from features.versions import first_release
+        from features.versions import before_first_release
 
-        first = first_release(framework)
-        if first is None or first[1] <= date.fromisoformat(self.software_as_of):
-            return None
-        return f"{framework} as of {self.software_as_of} is before its first release ({first[0]}, {first[1]})"
+        return before_first_release(framework, date.fromisoformat(self.software_as_of))
 
 
 @dataclass(frozen=True)

@@ -54,7 +54,7 @@ from surrogate.optimize._memory_share import user_shares, with_raised_memory_sha
 from surrogate.optimize._request import SIXTEEN_BIT, DevicePool, Inventory, SearchSpace, Workload
 
 __all__ = ["Candidates", "enumerate_candidates", "replica_layouts", "sequence_grid", "weight_runs_on", "check_workload",
-           "search_precisions", "prepare"]
+           "search_precisions", "prepare", "searched_frameworks"]
 
 @dataclass(frozen=True)
 class Candidates:
@@ -109,7 +109,8 @@ def search_precisions(workload: Workload, space: SearchSpace, arch: ModelArch) -
             [canonical_dtype(named.kv_dtype)] if named.kv_dtype else searched)
 
 
-def _frameworks(space: SearchSpace) -> list[str]:
+def searched_frameworks(space: SearchSpace) -> list[str]:
+    """The engines a search considers: the user's (canonical, each once) or every engine in the catalog."""
     if space.frameworks is None:
         return catalog.framework_ids()
     return list(dict.fromkeys(catalog.resolve_framework(f) for f in space.frameworks))
@@ -274,7 +275,7 @@ def enumerate_candidates(inventory: Inventory, workload: Workload, space: Search
     space = space or SearchSpace()
     arch, model_id, precisions = prepare(workload, space)
     skipped: Counter[str] = Counter()
-    blocks = [block for pool in inventory.pools for fw_id in _frameworks(space)
+    blocks = [block for pool in inventory.pools for fw_id in searched_frameworks(space)
               if (block := _pool_block(pool, fw_id, arch, workload, space, precisions, skipped)) is not None]
     if not blocks:
         reasons = "; ".join(sorted(skipped)) or "no framework, precision and device combination is valid"

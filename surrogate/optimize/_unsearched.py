@@ -16,7 +16,7 @@ import pandas as pd
 from features import catalog
 from features.precision import canonical_dtype
 from surrogate.optimize._request import SIXTEEN_BIT, Inventory, SearchSpace
-from surrogate.optimize._space import weight_runs_on
+from surrogate.optimize._space import searched_frameworks, weight_runs_on
 
 __all__ = ["unsearched_formats_note", "unreleased_engines_note"]
 
@@ -49,8 +49,6 @@ def unreleased_engines_note(inventory: Inventory, space: SearchSpace) -> str | N
     """The engines that run on the searched hardware but were left out as not yet released on
     ``space.software_as_of`` (None where none was)."""
     vendors = {catalog.get_hardware(pool.hardware).vendor for pool in inventory.pools}
-    names = catalog.framework_ids() if space.frameworks is None else [
-        catalog.resolve_framework(name) for name in space.frameworks]
-    reasons = [why for name in dict.fromkeys(names)
+    reasons = [why for name in searched_frameworks(space)
                if vendors & set(catalog.get_framework(name).vendors) and (why := space.unreleased(name))]
     return "left out: " + "; ".join(reasons) if reasons else None
