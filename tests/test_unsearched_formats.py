@@ -13,10 +13,10 @@ def winner(hardware: str, framework: str, weight_dtype: str) -> pd.DataFrame:
                           "mode": "aggregated"}])
 
 
-def test_a_cpu_running_16_bit_weights_hears_of_gguf_int4() -> None:
+def test_a_cpu_running_16_bit_weights_hears_of_gguf_q8_0_and_q4_0() -> None:
     assert unsearched_formats_note(winner("epyc-9654", "llama.cpp", "bf16"), SearchSpace()) == (
-        "the winner runs 16-bit weights; llama.cpp on epyc-9654 also serves int4 (GGUF q4_0), not searched "
-        "(integer weights cost some model quality): add --precisions fp16,int4 to compare")
+        "the winner runs 16-bit weights; llama.cpp on epyc-9654 also serves int8 (GGUF q8_0) and int4 (GGUF q4_0), "
+        "not searched (integer weights cost some model quality): add --precisions fp16,int8,int4 to compare")
 
 
 def test_an_a100_without_fp8_hears_of_int8_and_int4_checkpoints() -> None:

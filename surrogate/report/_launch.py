@@ -8,7 +8,7 @@ sglang.launch_server`` server arguments (``--tp``, ``--pp-size``, ``--dp``, ``--
 fp8_e4m3``); ``trtllm-serve`` options (``--tp_size``, ``--ep_size``, ``--pp_size``, ``--max_batch_size``,
 ``--max_seq_len``, ``enable_attention_dp`` in the ``--extra_llm_api_options`` file); a memory share set on the
 configuration with the engine's own flag (``features.memory.MEMORY_FRACTION_SETTINGS``); llama.cpp
-``llama-server`` (``-ngl``, ``--split-mode layer``, ``-c``, ``--parallel``, ``--cache-type-k/v``).
+``llama-server`` (``-ngl`` on a GPU, ``--split-mode layer``, ``-c``, ``--parallel``, ``--cache-type-k/v``).
 Replicas that an engine cannot launch itself are explained in words; a disaggregated deployment gets a
 sketch (``_launch_disaggregated``).
 """
@@ -21,6 +21,7 @@ import pandas as pd
 
 from features import catalog
 from features.errors import SurrogateError
+from features.host import is_cpu_vendor
 from features.memory import MEMORY_FRACTION_SETTINGS
 from surrogate.formatting import memory_share_text
 from surrogate.report._launch_disaggregated import disaggregated_launch
@@ -114,7 +115,8 @@ def _trtllm(row: pd.Series, model: str, max_len: int) -> str:
 
 def _llama_cpp(row: pd.Series, model: str, max_len: int) -> str:
     gguf = {"int4": "Q4_0", "int8": "Q8_0"}.get(str(row["weight_dtype"]), "F16")
-    parts = [f"llama-server -m <{model} {gguf}>.gguf -ngl 99"]
+    offload = "" if is_cpu_vendor(catalog.get_hardware(str(row["hardware"])).vendor) else " -ngl 99"  # GPU layers
+    parts = [f"llama-server -m <{model} {gguf}>.gguf{offload}"]
     if int(row["pp"]) > 1:
         parts.append(f"--split-mode layer --tensor-split {','.join(['1'] * int(row['pp']))}")
     parts += [f"-c {max_len}", "--parallel 1"]
