@@ -11,7 +11,14 @@ from _tiny_model import synthetic_table, tiny_model
 from surrogate.model import SurrogateModel
 from surrogate.model._calibration import Band, rehearsable, residual_band
 from surrogate.model._software import with_source_eras
-from surrogate.model._support import Support, assess_by_metric, fit_support, kind_folds, workload_tails
+from surrogate.model._support import (
+    Support,
+    assess_by_metric,
+    fit_support,
+    kind_folds,
+    nearest_distance,
+    workload_tails,
+)
 
 _8B, _70B = "meta-llama/Llama-3.1-8B", "meta-llama/Llama-3.1-70B"
 
@@ -283,3 +290,16 @@ def test_each_engines_newest_release_is_rehearsed_in_a_fold_of_its_own() -> None
     software = kind_folds(cfg, feats, recorded, np.zeros(6, dtype=np.int64))["software"]
     assert software[[1, 4, 5]].tolist() == [-1, -1, -1]  # an older release, and unrecorded ones: always trained
     assert software[2] == software[3] >= 0 and software[0] >= 0 and software[0] != software[2]
+
+
+def test_the_distance_to_the_nearest_training_point_is_exact_and_does_not_depend_on_the_chunk() -> None:
+    points = np.array([[0.0, 0.0], [3.0, 4.0], [10.0, 0.0]])
+    query = np.array([[0.0, 0.0], [3.0, 0.0], [6.0, 8.0], [10.0, 1.0]])
+    np.testing.assert_allclose(nearest_distance(points, query), [0.0, 3.0, 5.0, 1.0])
+    rng = np.random.default_rng(0)
+    many, train = rng.normal(size=(2500, 15)), rng.normal(size=(200, 15))  # three chunks of up to 1,024
+    from scipy.spatial import cKDTree
+
+    np.testing.assert_allclose(nearest_distance(train, many), cKDTree(train).query(many, k=1)[0], rtol=1e-12)
+    # A row's distance is the same asked alone or with 2,499 others.
+    assert nearest_distance(train, many[1500:1501])[0] == nearest_distance(train, many)[1500]

@@ -40,16 +40,14 @@ import numpy.typing as npt
 import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
-from scipy.spatial import cKDTree
 
 from features.distinct import distinct_rows, distinct_values, lookup, names_at, per_distinct
 from features.versions import SOURCE_ERA_DATES
 from surrogate.model._consistency import reads_own_trees
-from surrogate.model._workers import threads_for
 
 __all__ = ["Support", "SUPPORT_KINDS", "DISTANCE_FEATURES", "assess_by_metric", "fit_support", "kind_folds",
-           "sequences_of", "vendors_of", "workload_tails", "workload_ranges", "range_excess", "clamp_into",
-           "WORKLOAD_DIMENSIONS", "TAIL_BELOW"]
+           "nearest_distance", "sequences_of", "vendors_of", "workload_tails", "workload_ranges", "range_excess",
+           "clamp_into", "WORKLOAD_DIMENSIONS", "TAIL_BELOW"]
 
 # Kinds of "off the data", in the order a row's reasons are listed. A new vendor is also a new accelerator
 # and a new engine is also new software: the wider kind is rehearsed on its own (a whole vendor or engine
@@ -252,6 +250,21 @@ def assess_by_metric(supports: dict[str, Support], cfg: pd.DataFrame, feats: pd.
     return _with_labels(combined), by_metric
 
 
+# Query points compared with all training points at once, per chunk: 1,024 x (a few hundred) x 15 floats.
+_DISTANCE_CHUNK = 1024
+
+
+def nearest_distance(points: npt.NDArray[np.float64], query: npt.NDArray[np.float64]) -> npt.NDArray[np.float64]:
+    """Euclidean distance from each query point to the nearest of ``points``, by brute force: the training
+    set has a few hundred deployment points and a prediction asks about its distinct deployments only, so
+    this takes milliseconds, and a prediction does not import scipy's KD-tree (0.3 s of a CLI call)."""
+    out = np.empty(len(query))
+    for start in range(0, len(query), _DISTANCE_CHUNK):
+        chunk = query[start:start + _DISTANCE_CHUNK]
+        out[start:start + len(chunk)] = np.sqrt(((chunk[:, None, :] - points[None, :, :]) ** 2).sum(axis=2).min(axis=1))
+    return out
+
+
 @dataclass
 class RowKeys:
     """What the support questions look at, per distinct value: a table of many rows names few parts,
@@ -327,7 +340,7 @@ class Support:
         points = np.nan_to_num((keys.points - self.center) / self.scale, nan=0.0)
         distance = np.zeros(0)
         if len(points):
-            distance, _ = cKDTree(self.points).query(points, k=1, workers=threads_for(len(points)))
+            distance = nearest_distance(self.points, points)
         scaled = np.asarray(distance, dtype=float) / self.reference_distance
         out["support_distance"] = scaled[keys.point_codes]
         reasons = [self._differs(keys.points[i], points[i]) if scaled[i] > 1.0 else "" for i in range(len(points))]
@@ -511,6 +524,8 @@ def fit_support(cfg: pd.DataFrame, feats: pd.DataFrame) -> Support:
     deployments = np.unique(points[:, :len(_FEATURE_COLUMNS)], axis=0)
     reference = 1.0
     if len(deployments) > 1:
+        from scipy.spatial import cKDTree  # training only: a prediction's CLI call skips its 0.3 s import
+
         nearest, _ = cKDTree(deployments).query(deployments, k=2)
         reference = float(np.percentile(nearest[:, 1], _REFERENCE_PERCENTILE)) or 1.0
     ranges = workload_ranges(cfg)

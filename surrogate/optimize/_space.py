@@ -26,8 +26,8 @@ The knobs:
   each within 25% of a point of this grid (128, 192, 256 or 384), where the nearest power of two can be
   a third off (192);
 - weight and KV precision: ``SearchSpace.precisions`` that the framework supports and the hardware
-  runs (fp8 weights need fp8 tensor cores, fp4 needs fp4, int8 needs int8; weight-only int4
-  dequantises to fp16 anywhere);
+  runs (fp8 weights need fp8 tensor cores, fp4 needs fp4, int8 needs int8, but a CPU runs llama.cpp's
+  q8_0 in its SIMD units; weight-only int4 dequantises to fp16 anywhere);
 - framework: those that run on the hardware's vendor;
 - the engine's memory share: the user's (``SearchSpace.engine_memory_fraction``) on every engine that takes
   one; else its default, or where that leaves too little for the model, the share a person would set (SGLang
