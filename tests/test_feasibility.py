@@ -180,9 +180,24 @@ def test_latency_bound_names_the_best_value_and_its_configuration(risk: str) -> 
     column = "itl_s" if risk == "p50" else f"itl_s_{risk}"
     best = scored.loc[scored.loc[scored["fits"], column].idxmin()]
     message = explain_infeasible(scored, targets, Inventory.parse(["h100-sxm:2"]), workload, "searched")
+    median = "" if risk == "p50" else f"; lowest median {format_seconds(scored.loc[scored['fits'], 'itl_s'].min())}"
     assert message == (f"lowest predicted {risk.upper()} ITL is {format_seconds(best[column])} > 1 ms "
-                       f"({describe_config(best, compact=True)}) [searched]")
+                       f"({describe_config(best, compact=True)}{median}) [searched]")
     assert "TTFT" not in message  # 10 s is reachable: only the binding target is named
+
+
+def test_a_limit_the_median_meets_but_the_p90_does_not_says_that_binding_the_median_would_reach_it() -> None:
+    workload = Workload(LLAMA3_8B, 512, 128)
+    configs = enumerate_candidates(Inventory.parse(["h100-sxm:1"]), workload,
+                                   SearchSpace(frameworks=("vllm",), max_sequences=8)).configs
+    predictions = AnalyticPredictor().predict(configs, normalized=True)
+    predictions["itl_s_p90"] = predictions["itl_s"] * 1.5  # a band: P90 half again the median
+    lowest_median = predictions.loc[predictions["fits"], "itl_s"].min()
+    targets = Targets(max_itl_s=lowest_median * 1.2)  # the median meets it, no P90 does
+    scored = score(configs, predictions, targets)
+    message = explain_infeasible(scored, targets, Inventory.parse(["h100-sxm:1"]), workload, "searched")
+    assert message.endswith(f"; lowest median {format_seconds(lowest_median)}, within it: --risk p50 binds the "
+                            "median, at more risk of breaking it) [searched]")
 
 
 def test_conflicting_latency_targets_are_each_reachable_alone() -> None:

@@ -174,9 +174,10 @@ def _latency_message(fitting: pd.DataFrame, targets: Targets) -> str:
         column = targets.column(metric)
         best = fitting.loc[fitting[column].idxmin()]
         if best[column] > limit:
+            hint = _median_hint(fitting, metric, limit, targets)
             unreachable.append(f"lowest predicted {label} {metric.removesuffix('_s').upper()} is "
                                f"{format_seconds(float(best[column]))} > {format_seconds(limit)} "
-                               f"({describe_config(best, compact=True)})")
+                               f"({describe_config(best, compact=True)}{hint})")
     if unreachable:
         return "; ".join(unreachable)
     given = targets.given()
@@ -186,6 +187,16 @@ def _latency_message(fitting: pd.DataFrame, targets: Targets) -> str:
               f"{format_seconds(limit)}" for m, limit in given.items() if closest[targets.column(m)] > limit]
     return (f"each latency target is reachable alone but not all at once; closest: "
             f"{describe_config(closest, compact=True)} with {label} {', '.join(misses)}")
+
+
+def _median_hint(fitting: pd.DataFrame, metric: str, limit: float, targets: Targets) -> str:
+    """Where a cautious limit binds: the lowest median, and whether binding the median would reach the limit
+    (a user told only "P90 19 ms > 5 ms" cannot tell a hopeless limit from one a less cautious --risk meets)."""
+    if targets.risk == "p50":
+        return ""
+    lowest = float(fitting[metric].min())
+    verdict = ", within it: --risk p50 binds the median, at more risk of breaking it" if lowest <= limit else ""
+    return f"; lowest median {format_seconds(lowest)}{verdict}"
 
 
 def explain_infeasible(scored: pd.DataFrame, targets: Targets, inventory: Inventory, workload: Workload,
