@@ -19,7 +19,7 @@ from features import catalog
 from features.distinct import factorize, lookup, per_distinct
 from features.errors import ConfigError
 from features.memory import MEMORY_FRACTION_SETTINGS
-from features.precision import BYTES_PER_VALUE, PEAK_COLUMNS_BY_WEIGHT, canonical_dtype, native_peak
+from features.precision import BYTES_PER_VALUE, PEAK_COLUMNS_BY_WEIGHT, canonical_dtype, native_peak, runs_natively
 
 __all__ = ["CONFIG_COLUMNS", "ENGINE_SETTING_COLUMNS", "REQUIRED_COLUMNS", "LARGEST_COUNT", "check_table",
            "normalize_configs",
@@ -321,7 +321,8 @@ def config_warnings(configs: pd.DataFrame) -> pd.Series:
 
     * A number of sequences the row's batching does not use: ``batch_size`` under continuous
       batching, ``concurrency`` in a static batch, when it differs from the one used.
-    * fp8, fp4 or int8 weights on hardware without tensor cores for that format. Their matmuls run at
+    * fp8, fp4 or int8 weights on hardware without tensor cores for that format (int8 on a CPU runs in its
+      SIMD units: ``features.precision.runs_natively``). Their matmuls run at
       the next peak the hardware has (:data:`PEAK_COLUMNS_BY_WEIGHT`): weight-only quantisation,
       dequantised per matmul (vLLM's Marlin kernels on Ampere), which saves memory but not compute,
       and which some engines do not ship (TensorRT-LLM's fp4 needs Blackwell).
@@ -337,9 +338,10 @@ def config_warnings(configs: pd.DataFrame) -> pd.Series:
     hardware = catalog.hardware_table()
     pairs = configs[["hardware", "weight_dtype"]].drop_duplicates()
     for hw, dtype in zip(pairs["hardware"], pairs["weight_dtype"], strict=True):
-        own = native_peak(str(dtype))
-        if own is None or pd.notna(hardware.at[hw, PEAK_COLUMNS_BY_WEIGHT[str(dtype)][0]]):
+        spec = catalog.get_hardware(str(hw))
+        if runs_natively(str(dtype), spec.peak_tflops, spec.vendor):
             continue
+        own = native_peak(str(dtype))
         used = next(col for col in PEAK_COLUMNS_BY_WEIGHT[str(dtype)] if pd.notna(hardware.at[hw, col]))
         text = (f"{dtype} weights on {hw}: it has no {own} tensor cores, so this is weight-only {dtype} (matmuls at "
                 f"the {used.rsplit('_', 1)[0]} peak, as vLLM's Marlin kernels run them); an engine without such "

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
-from features.errors import UnknownNameError, closest_names
+from collections.abc import Collection
 
-__all__ = ["BYTES_PER_VALUE", "PEAK_COLUMNS_BY_WEIGHT", "canonical_dtype", "native_peak"]
+from features.errors import UnknownNameError, closest_names
+from features.host import is_cpu_vendor
+
+__all__ = ["BYTES_PER_VALUE", "PEAK_COLUMNS_BY_WEIGHT", "canonical_dtype", "native_peak", "runs_natively"]
 
 # Storage size of one weight or KV value; 4-bit formats ignore their per-block scales
 # (1 byte per 16 values for NVFP4, 1 per 32 for MXFP4: under 7%).
@@ -61,3 +64,14 @@ def native_peak(dtype: str) -> str | None:
     if dtype not in _NEEDS_OWN_PEAK:
         return None
     return PEAK_COLUMNS_BY_WEIGHT[dtype][0].rsplit("_", 1)[0]
+
+
+def runs_natively(dtype: str, peaks: Collection[str], vendor: str) -> bool:
+    """Whether ``dtype`` weights run at their own rate on hardware with these datasheet ``peaks``
+    (``HardwareSpec.peak_tflops`` keys) from this ``vendor``: fp8, fp4 and int8 need tensor cores of their own
+    on an accelerator, else they are weight-only. A CPU runs int8 weights in any case: its engine (llama.cpp's
+    q8_0) takes integer dot products in the SIMD units every x86 and Arm server core has (AVX2, AVX-512 VNNI,
+    NEON), halving the bytes a memory-bound decode reads against 16-bit; priced at the 16-bit peak, as the
+    catalog lists no integer peak for CPUs."""
+    needed = native_peak(dtype)
+    return needed is None or needed in peaks or (dtype == "int8" and is_cpu_vendor(vendor))

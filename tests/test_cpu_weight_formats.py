@@ -7,6 +7,7 @@ import pandas as pd
 from click.testing import CliRunner
 
 from features import catalog
+from features.configs import config_warnings, normalize_configs
 from surrogate.cli import cli
 from surrogate.optimize._space import weight_runs_on
 from surrogate.report import launch_command
@@ -34,3 +35,13 @@ def test_a_gpu_launch_line_offloads_every_layer() -> None:
                      "weight_dtype": "int4", "kv_dtype": "fp16", "tp": 1, "pp": 1, "dp": 1, "ep": 1,
                      "batch_size": 1, "concurrency": 1, "input_len": 512, "output_len": 128})
     assert launch_command(row).startswith("llama-server -m <meta-llama/Llama-3.1-8B Q4_0>.gguf -ngl 99 ")
+
+
+def test_predicting_int8_weights_on_a_cpu_warns_of_nothing_but_on_an_accelerator_without_int8_units_it_does() -> None:
+    rows = normalize_configs(pd.DataFrame([
+        {"hardware": hw, "model": "meta-llama/Llama-3.1-8B", "framework": fw, "weight_dtype": "int8",
+         "batch_size": 1, "input_len": 256, "output_len": 64} for hw, fw in [("epyc-9654", "llama.cpp"),
+                                                                            ("sn40l", "sambaflow")]]))
+    warnings = config_warnings(rows).tolist()
+    assert warnings[0] == ""
+    assert warnings[1].startswith("int8 weights on sn40l: it has no int8 tensor cores, so this is weight-only int8")

@@ -48,9 +48,8 @@ import pandas as pd
 from features import catalog
 from features.configs import CONFIG_COLUMNS, invalid_reasons, normalize_configs
 from features.errors import ConfigError, InfeasibleError
-from features.host import is_cpu_vendor
 from features.model_arch import ModelArch
-from features.precision import canonical_dtype, native_peak
+from features.precision import canonical_dtype, runs_natively
 from surrogate.optimize._memory_share import user_shares, with_raised_memory_shares
 from surrogate.optimize._request import SIXTEEN_BIT, DevicePool, Inventory, SearchSpace, Workload
 
@@ -118,13 +117,9 @@ def searched_frameworks(space: SearchSpace) -> list[str]:
 
 
 def weight_runs_on(dtype: str, hw: catalog.HardwareSpec) -> bool:
-    """Whether ``dtype`` weights are worth offering on ``hw``: fp8, fp4 and int8 need their own tensor cores
-    on an accelerator. A CPU runs int8 weights in any case: its engine (llama.cpp's q8_0) takes integer dot
-    products in the SIMD units every x86 and Arm server core has (AVX2, AVX-512 VNNI, NEON), and halves
-    the bytes a memory-bound decode reads against 16-bit; priced at the 16-bit peak, as the catalog lists
-    no integer peak for CPUs."""
-    needed = native_peak(dtype)
-    return needed is None or needed in hw.peak_tflops or (dtype == "int8" and is_cpu_vendor(hw.vendor))
+    """Whether ``dtype`` weights are worth offering on ``hw`` (``features.precision.runs_natively``: fp8, fp4
+    and int8 need their own tensor cores, but a CPU runs llama.cpp's q8_0)."""
+    return runs_natively(dtype, hw.peak_tflops, hw.vendor)
 
 
 def replica_layouts(hw: catalog.HardwareSpec, layer_split: bool, layers: int, devices: int) -> list[tuple[int, int]]:
