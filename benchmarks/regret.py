@@ -1,7 +1,7 @@
 """Decisions measured against reality: does the optimizer pick the configuration that really was best?
 
     python benchmarks/regret.py [--scenario {throughput,slo,all}] [--folds 5] [--n-estimators 250] [--seed 0]
-                                [--min-group 3] [--json PATH]
+                                [--min-group 3] [--json PATH] [--free-analytic-features]
 
 (``--folds 0`` trains one model per group: leave exactly that group out.)
 
@@ -44,6 +44,12 @@ uses the median only), which cuts training time about fourfold. The SLO scenario
 so its fold models are calibrated (``--scenario all`` trains calibrated models once and uses them for
 both; calibration only widens the P10/P90, so the medians, and the throughput picks, stay the same up
 to quantile crossings). The runtime is printed at the end.
+
+The SLO scenario also prints the held-out accuracy of the ITL and TTFT it ranked by, surrogate beside the
+analytic model. ``--free-analytic-features`` is an ablation: fold models whose analytic features
+(``features.build.PHYSICS_FEATURES``) are left out of the monotone constraints
+(``SurrogateModel(monotone_analytic=False)``), which breaks the monotone guarantee; it measures what the
+guarantee costs on these held-out groups.
 """
 
 from __future__ import annotations
@@ -187,6 +193,27 @@ def kv_cache_full(cfg: pd.DataFrame, predictions: pd.DataFrame) -> np.ndarray:
     return beyond_kv_cache(cfg["batching"].astype(str), cfg["concurrency"], predictions["running_sequences"])
 
 
+# Per-configuration errors kept for the accuracy line (and left out of the JSON): key -> (metric, predicted column).
+_ERRORS = {"itl_ape": ("itl", "itl_s"), "analytic_itl_ape": ("itl", "analytic_itl_s"),
+           "ttft_ape": ("ttft", "ttft_s"), "analytic_ttft_ape": ("ttft", "analytic_ttft_s")}
+
+
+def _errors(itl_s: np.ndarray, ttft_s: np.ndarray, predictions: pd.DataFrame) -> dict[str, list[float]]:
+    """|predicted - measured| / measured of the ITL and TTFT of the configurations that measured them."""
+    measured = {"itl": np.asarray(itl_s, dtype=float), "ttft": np.asarray(ttft_s, dtype=float)}
+    out = {}
+    for key, (metric, column) in _ERRORS.items():
+        ok = np.isfinite(measured[metric]) & (measured[metric] > 0)
+        predicted = predictions[column].to_numpy(dtype=float)[ok]
+        out[key] = (np.abs(predicted / measured[metric][ok] - 1.0)).tolist()
+    return out
+
+
+def _accuracy(result: pd.DataFrame, key: str) -> str:
+    apes = np.concatenate([np.asarray(v, dtype=float) for v in result[key]]) * 100
+    return f"{apes.mean():.1f} / {np.median(apes):.1f}"
+
+
 def slo_entry(name: str, objective: np.ndarray, itl_s: np.ndarray, cfg: pd.DataFrame,
               predictions: pd.DataFrame, ttft_s: np.ndarray | None = None) -> dict[str, Any]:
     """One group of the SLO scenario: its limit (the median measured ITL) and each predictor's outcome, and how
@@ -199,6 +226,7 @@ def slo_entry(name: str, objective: np.ndarray, itl_s: np.ndarray, cfg: pd.DataF
     ttft_outside = (np.zeros(len(objective), dtype=bool) if ttft_s is None
                     else _outside_band(ttft, predictions, "ttft_s"))
     entry: dict[str, Any] = {"group": name, "configs": len(objective), "limit_itl_s": limit_s,
+                             **_errors(itl_s, ttft, predictions),
                              "configs_within_limit": int((itl_s <= limit_s).sum()),
                              "itl_below_p10": int((itl_s < low).sum()), "itl_above_p90": int((itl_s > high).sum()),
                              "kv_cache_full": int(full.sum()),
@@ -269,7 +297,8 @@ def prepare(table: pd.DataFrame, min_group: int) -> pd.DataFrame:
 
 
 def held_out_predictions(table: pd.DataFrame, folds: int, n_estimators: int, seed: int, calibrate: bool,
-                         evaluated: np.ndarray) -> Iterator[tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]]:
+                         evaluated: np.ndarray, monotone_analytic: bool = True
+                         ) -> Iterator[tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]]:
     """Per fold: the evaluated rows of its groups, their configurations and the predictions of a model
     trained on every other fold."""
     fold = _fold_of_groups(table["group"], folds, seed)
@@ -279,8 +308,8 @@ def held_out_predictions(table: pd.DataFrame, folds: int, n_estimators: int, see
         if not test.any():
             continue
         started = time.perf_counter()
-        model = SurrogateModel(seed=seed, n_estimators=n_estimators, calibrate=calibrate).fit(
-            table[(fold != k).to_numpy()])
+        model = SurrogateModel(seed=seed, n_estimators=n_estimators, calibrate=calibrate,
+                               monotone_analytic=monotone_analytic).fit(table[(fold != k).to_numpy()])
         held = table[test].reset_index(drop=True)
         cfg = with_raised_memory_shares(_configs(held))  # as optimize searches them: SGLang's share raised where needed
         predictions = model.predict(cfg).reset_index(drop=True)
@@ -290,7 +319,7 @@ def held_out_predictions(table: pd.DataFrame, folds: int, n_estimators: int, see
 
 
 def evaluate(table: pd.DataFrame, scenario: str, folds: int, n_estimators: int, seed: int,
-             min_group: int) -> dict[str, pd.DataFrame]:
+             min_group: int, monotone_analytic: bool = True) -> dict[str, pd.DataFrame]:
     """Per scenario, one row per group with each predictor's outcome."""
     table = prepare(table, min_group)
     wanted = {"throughput": ["throughput"], "slo": ["slo"], "all": ["throughput", "slo"]}[scenario]
@@ -298,7 +327,8 @@ def evaluate(table: pd.DataFrame, scenario: str, folds: int, n_estimators: int, 
     for name in wanted:
         evaluated |= table[f"in_{name}"].to_numpy()
     rows: dict[str, list[dict[str, Any]]] = {name: [] for name in wanted}
-    for held, cfg, predictions in held_out_predictions(table, folds, n_estimators, seed, "slo" in wanted, evaluated):
+    for held, cfg, predictions in held_out_predictions(table, folds, n_estimators, seed, "slo" in wanted, evaluated,
+                                                       monotone_analytic):
         for name in wanted:
             for group, members in held[held[f"in_{name}"]].groupby("group").groups.items():
                 index = np.asarray(members)
@@ -389,6 +419,11 @@ def print_slo(result: pd.DataFrame, min_group: int) -> dict[str, dict[str, float
           f"costs (median {exact['median_regret_pct']:.1f}%, top-3 {exact['top3_hit_rate_pct']:.1f}%)")
     configs = int(result["configs"].sum())
     below, above = int(result["itl_below_p10"].sum()), int(result["itl_above_p90"].sum())
+    itl_rows, ttft_rows = (sum(len(v) for v in result[key]) for key in ("itl_ape", "ttft_ape"))
+    print(f"held-out accuracy on these configurations (MAPE / median APE %): ITL surrogate "
+          f"{_accuracy(result, 'itl_ape')}, analytic {_accuracy(result, 'analytic_itl_ape')} ({itl_rows} rows); TTFT "
+          f"surrogate {_accuracy(result, 'ttft_ape')}, analytic {_accuracy(result, 'analytic_ttft_ape')} "
+          f"({ttft_rows} rows)")
     print(f"the surrogate's ITL P10-P90 on these configurations: covers {(configs - below - above) / configs:.1%} "
           f"(measured above P90: {above / configs:.1%}, below P10: {below / configs:.1%})")
     full, measured = int(result["kv_cache_full"].sum()), int(result["ttft_measured"].sum())
@@ -426,10 +461,16 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--min-group", type=int, default=3)
     parser.add_argument("--json", type=Path, default=None, help="also write per-group results and the summary here")
+    parser.add_argument("--free-analytic-features", action="store_true",
+                        help="ablation: the analytic features outside the monotone constraints (no monotone guarantee)")
     args = parser.parse_args(argv)
     started = time.perf_counter()
     table = training_rows(load_shared().table)
-    results = evaluate(table, args.scenario, args.folds, args.n_estimators, args.seed, args.min_group)
+    if args.free_analytic_features:
+        print("ABLATION: fold models with the analytic features outside the monotone constraints (the monotone "
+              "guarantee does not hold)\n")
+    results = evaluate(table, args.scenario, args.folds, args.n_estimators, args.seed, args.min_group,
+                       not args.free_analytic_features)
     stats = {}
     for position, (name, result) in enumerate(results.items()):
         if position:
@@ -440,7 +481,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.json:
         payload = {name: {"summary": {label: {k: _finite_or_none(v) for k, v in values.items()}
                                       for label, values in stats[name].items()},
-                          "groups": [{k: _finite_or_none(v) for k, v in row.items()}
+                          "groups": [{k: _finite_or_none(v) for k, v in row.items() if k not in _ERRORS}
                                      for row in results[name].to_dict(orient="records")]}
                    for name in results}
         args.json.write_text(json.dumps(payload, indent=2, default=str, allow_nan=False), encoding="utf-8")

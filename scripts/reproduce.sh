@@ -35,6 +35,9 @@ done
 python benchmarks/open_loop.py --json "$OUT/open_loop.json" | tee "$OUT/open_loop.txt"
 python benchmarks/disaggregated.py --json "$OUT/disaggregated.json" | tee "$OUT/disaggregated.txt"
 python benchmarks/regret.py --scenario all --json "$OUT/regret.json" | tee "$OUT/regret.txt"
+# The same SLO groups with the analytic features outside the monotone constraints: what the guarantee costs.
+python benchmarks/regret.py --scenario slo --free-analytic-features --json "$OUT/regret_free_analytic.json" \
+  | tee "$OUT/regret_free_analytic.txt"
 python benchmarks/startup.py | tee "$OUT/startup.txt"
 python benchmarks/ingest_cache.py | tee "$OUT/ingest_cache.txt"
 # Our own llama.cpp measurements (datasets/bench-llama-cpp-cpu), re-scored; to measure again, with a llama-server

@@ -13,8 +13,9 @@ from _tiny_model import tiny_model
 from hypothesis import assume, given, settings, strategies as st
 
 from features import catalog
-from features.build import MONOTONE_INCREASING, build_features
+from features.build import FEATURE_COLUMNS, MONOTONE_INCREASING, PHYSICS_FEATURES, build_features
 from surrogate.model import SurrogateModel
+from surrogate.model._bundle import MedianFitter
 from surrogate.model._calibration import Fade, WorkloadFades
 
 _CONFIGS = st.fixed_dictionaries({
@@ -192,3 +193,13 @@ def test_plain_replicas_serve_each_request_as_one_does(config: dict[str, object]
                    "correction_weight", "mem_per_device_gb", "max_batch_size"]:
         assert many[column] == one[column], column
     assert many["throughput_tok_s"] == pytest.approx(one["throughput_tok_s"] * replicas, rel=1e-12)
+
+
+def test_the_free_analytic_ablation_leaves_only_the_analytic_features_unconstrained() -> None:
+    columns = list(FEATURE_COLUMNS)
+    shipped = dict(zip(columns, MedianFitter(0.1, 31, 10, 0, 10).params(columns)["monotone_constraints"], strict=True))
+    ablation = dict(zip(columns, MedianFitter(0.1, 31, 10, 0, 10, monotone_analytic=False).params(columns)[
+        "monotone_constraints"], strict=True))
+    assert {c for c, v in shipped.items() if v} == set(MONOTONE_INCREASING)
+    assert {c for c, v in ablation.items() if v} == set(MONOTONE_INCREASING) - set(PHYSICS_FEATURES)
+    assert {"log_input_len", "log_output_len", "log_sequences"} <= {c for c, v in ablation.items() if v}

@@ -70,6 +70,18 @@ def test_slo_entry_binds_the_p90_like_the_optimizer(regret: ModuleType) -> None:
     assert (entry["kv_cache_full"], entry["ttft_measured"], entry["ttft_outside"]) == (0, 0, 0)
 
 
+def test_the_accuracy_line_scores_the_itl_and_ttft_it_ranked_by_beside_the_analytic_model(regret: ModuleType) -> None:
+    cfg, predictions = _group()
+    ttft = np.array([0.2, 0.1, np.nan, 0.05, 0.1])  # one configuration did not measure TTFT
+    entry = regret.slo_entry("g", OBJECTIVE, ITL_S, cfg, predictions.assign(ttft_s_p10=0.05, ttft_s_p90=0.2), ttft)
+    # ITL: 8/10, 18/20, 25/30, 28/40, 45/50 -> APE 0.2, 0.1, 1/6, 0.3, 0.1; analytic 50 ms: 4, 1.5, 2/3, 0.25, 0.
+    np.testing.assert_allclose(entry["itl_ape"], [0.2, 0.1, 1 / 6, 0.3, 0.1])
+    np.testing.assert_allclose(entry["analytic_itl_ape"], [4.0, 1.5, 2 / 3, 0.25, 0.0])
+    np.testing.assert_allclose(entry["ttft_ape"], [0.5, 0.0, 1.0, 0.0])  # predicted 0.1 s each
+    frame = pd.DataFrame([entry, entry])
+    assert regret._accuracy(frame, "itl_ape") == "17.3 / 16.7"  # mean 0.8667 / 5, median 1/6
+
+
 def test_configurations_beyond_their_kv_cache_are_scored_apart(regret: ModuleType) -> None:
     cfg, predictions = _group()
     # Rows 3 and 4 (64 and 128 in flight) run 48 at once: beyond their KV cache.

@@ -237,13 +237,17 @@ class MedianFitter:
     min_child_samples: int
     seed: int
     rounds: int
+    # The ablation ``SurrogateModel(monotone_analytic=False)``: the analytic features left free, which breaks
+    # the monotone guarantee (a correction may fall as batch or prompt grows); measures what it costs.
+    monotone_analytic: bool = True
 
     def params(self, columns: list[str]) -> dict[str, Any]:
+        rising = [c for c in MONOTONE_INCREASING if self.monotone_analytic or c not in PHYSICS_FEATURES]
         return {
             "objective": "regression", "learning_rate": self.learning_rate,
             "num_leaves": self.num_leaves, "min_data_in_leaf": self.min_child_samples,
             "bagging_fraction": 0.8, "bagging_freq": 1, "feature_fraction": 0.8, "lambda_l2": 1.0,
-            "monotone_constraints": [1 if c in MONOTONE_INCREASING else 0 for c in columns],
+            "monotone_constraints": [1 if c in rising else 0 for c in columns],
             "monotone_constraints_method": "intermediate",
             "seed": self.seed, "deterministic": True,
             "force_col_wise": True, "num_threads": _THREADS, "verbose": -1,
@@ -274,7 +278,7 @@ class SurrogateModel:
                  num_leaves: int = 31, min_child_samples: int = 10, physics: bool = True,
                  with_hardware_id: bool = False, with_specs: bool = False, calibrate: bool = True,
                  fit_efficiency: bool = True, with_software: bool = True,
-                 growth_slack: float | None = None) -> None:
+                 growth_slack: float | None = None, monotone_analytic: bool = True) -> None:
         self.seed = seed
         self.n_estimators = n_estimators
         self.learning_rate = learning_rate
@@ -287,6 +291,7 @@ class SurrogateModel:
         self.fit_efficiency = fit_efficiency
         self.with_software = with_software
         self.growth_slack = growth_slack
+        self.monotone_analytic = monotone_analytic
 
     # --- pickling with a format check -------------------------------------------------------
     def __getstate__(self) -> dict[str, Any]:
@@ -309,7 +314,8 @@ class SurrogateModel:
         to worker processes)."""
         return MedianFitter(learning_rate=self.learning_rate, num_leaves=self.num_leaves,
                             min_child_samples=self.min_child_samples, seed=self.seed if self.seed is not None else 0,
-                            rounds=self.n_estimators)
+                            rounds=self.n_estimators,
+                            monotone_analytic=getattr(self, "monotone_analytic", True))  # bundles before the flag
 
     def _features(self, cfg: pd.DataFrame, est: pd.DataFrame, specs: pd.DataFrame) -> pd.DataFrame:
         feats = build_features(cfg, est, normalized=True, with_hardware_id=self.with_hardware_id,
