@@ -10,6 +10,7 @@ otherwise.
 
 from __future__ import annotations
 
+import datetime as dt
 from typing import Any
 
 import numpy as np
@@ -80,19 +81,15 @@ def software_labels(cfg: pd.DataFrame) -> tuple[Any, Any]:
                 else pd.Series(pd.NA, index=cfg.index, dtype="string"))
     codes, (frameworks, named) = distinct_values(cfg["framework"].astype(str), versions.fillna(""))
     pairs = list(zip(frameworks, named, strict=True))
-    return (names_at([_era_label(framework, version) for framework, version in pairs], codes),
-            names_at([_release_iso(framework, version) for framework, version in pairs], codes))
+    dates = [release_date(framework, version) if version else None for framework, version in pairs]
+    labels = [_era_label(framework, version, date) for (framework, version), date in zip(pairs, dates, strict=True)]
+    return names_at(labels, codes), names_at([None if date is None else date.isoformat() for date in dates], codes)
 
 
-def _era_label(framework: str, version: str) -> str:
-    date = release_date(framework, version or None)
+def _era_label(framework: str, version: str, date: dt.date | None) -> str:
+    """The label of one engine at one version (``date``: its release date, None where unknown)."""
     if not version:
         return f"{framework} (version unknown)"
     if date is not None and str(date) == version:
         return f"{framework} as of {date}"
     return f"{framework} {version}" + (f" ({date})" if date else "")
-
-
-def _release_iso(framework: str, version: str) -> str | None:
-    released = release_date(framework, version or None) if version else None
-    return None if released is None else released.isoformat()
