@@ -3,8 +3,9 @@ had to run 16-bit weights, and engines not yet released on the date ``--software
 
 The default formats (16-bit and fp8) are those an engine serves from the published checkpoint at about its
 quality. Where fp8 is out of reach (an A100 has no fp8 units, llama.cpp has no fp8 format, a CPU neither),
-the winner is 16-bit, and a memory-bound decode would run up to 4x faster from int4 weights: a CPU user
-asking for Llama-3.1-8B on a 2-core EPYC got 440 ms per token at bf16 where q4_0 gives 110 ms. Whether the
+the winner is 16-bit, and a memory-bound decode would run about 2x faster from int8 weights and up to 4x from
+int4: Llama-3.1-8B on this repository's 2-core EPYC is predicted at 525 ms per token at bf16, 262 ms at q8_0
+and 166 ms at q4_0 (README "Weight formats", from that day's `surrogate hardware probe`). Whether the
 quality lost is worth it is the user's call, so the search does not take those formats on its own; it says
 they exist.
 """
