@@ -69,7 +69,7 @@ import pandas as pd
 from features.analytic import beyond_kv_cache
 from features.configs import CONFIG_COLUMNS, normalize_configs
 from surrogate.ingest import load_shared
-from surrogate.model import SurrogateModel, read_off_quantile, training_rows
+from surrogate.model import SurrogateModel, error_summary, read_off_quantile, training_rows
 from surrogate.optimize import OBJECTIVES, Targets, rank, score, with_raised_memory_shares
 
 GROUP_KEYS = ["source", "model", "input_len", "output_len", "framework", "batching"]
@@ -193,25 +193,31 @@ def kv_cache_full(cfg: pd.DataFrame, predictions: pd.DataFrame) -> np.ndarray:
     return beyond_kv_cache(cfg["batching"].astype(str), cfg["concurrency"], predictions["running_sequences"])
 
 
-# Per-configuration errors kept for the accuracy line (and left out of the JSON): key -> (metric, predicted column).
-_ERRORS = {"itl_ape": ("itl", "itl_s"), "analytic_itl_ape": ("itl", "analytic_itl_s"),
-           "ttft_ape": ("ttft", "ttft_s"), "analytic_ttft_ape": ("ttft", "analytic_ttft_s")}
+# The predicted columns the accuracy line scores, per metric: the surrogate's and the analytic model's.
+_SCORED = {"itl": {"surrogate": "itl_s", "analytic": "analytic_itl_s"},
+           "ttft": {"surrogate": "ttft_s", "analytic": "analytic_ttft_s"}}
+# Per-configuration values a group keeps for that line (left out of the JSON).
+_SCORED_KEYS = {f"scored_{metric}_{kind}" for metric, columns in _SCORED.items() for kind in ["measured", *columns]}
 
 
-def _errors(itl_s: np.ndarray, ttft_s: np.ndarray, predictions: pd.DataFrame) -> dict[str, list[float]]:
-    """|predicted - measured| / measured of the ITL and TTFT of the configurations that measured them."""
+def _scored_values(itl_s: np.ndarray, ttft_s: np.ndarray, predictions: pd.DataFrame) -> dict[str, list[float]]:
+    """The measured ITL and TTFT of the configurations that measured them, and what each predictor said there."""
     measured = {"itl": np.asarray(itl_s, dtype=float), "ttft": np.asarray(ttft_s, dtype=float)}
     out = {}
-    for key, (metric, column) in _ERRORS.items():
+    for metric, columns in _SCORED.items():
         ok = np.isfinite(measured[metric]) & (measured[metric] > 0)
-        predicted = predictions[column].to_numpy(dtype=float)[ok]
-        out[key] = (np.abs(predicted / measured[metric][ok] - 1.0)).tolist()
+        out[f"scored_{metric}_measured"] = measured[metric][ok].tolist()
+        for predictor, column in columns.items():
+            out[f"scored_{metric}_{predictor}"] = predictions[column].to_numpy(dtype=float)[ok].tolist()
     return out
 
 
-def _accuracy(result: pd.DataFrame, key: str) -> str:
-    apes = np.concatenate([np.asarray(v, dtype=float) for v in result[key]]) * 100
-    return f"{apes.mean():.1f} / {np.median(apes):.1f}"
+def _accuracy(result: pd.DataFrame, metric: str, predictor: str) -> str:
+    """'MAPE / median APE' of one predictor on one metric over every group (``surrogate.model.error_summary``)."""
+    measured, predicted = (np.concatenate([np.asarray(v, dtype=float) for v in result[f"scored_{metric}_{which}"]])
+                           for which in ("measured", predictor))
+    scores = error_summary(measured, predicted)
+    return f"{scores['mape_pct']:.1f} / {scores['median_ape_pct']:.1f}"
 
 
 def slo_entry(name: str, objective: np.ndarray, itl_s: np.ndarray, cfg: pd.DataFrame,
@@ -226,7 +232,7 @@ def slo_entry(name: str, objective: np.ndarray, itl_s: np.ndarray, cfg: pd.DataF
     ttft_outside = (np.zeros(len(objective), dtype=bool) if ttft_s is None
                     else _outside_band(ttft, predictions, "ttft_s"))
     entry: dict[str, Any] = {"group": name, "configs": len(objective), "limit_itl_s": limit_s,
-                             **_errors(itl_s, ttft, predictions),
+                             **_scored_values(itl_s, ttft, predictions),
                              "configs_within_limit": int((itl_s <= limit_s).sum()),
                              "itl_below_p10": int((itl_s < low).sum()), "itl_above_p90": int((itl_s > high).sum()),
                              "kv_cache_full": int(full.sum()),
@@ -419,11 +425,11 @@ def print_slo(result: pd.DataFrame, min_group: int) -> dict[str, dict[str, float
           f"costs (median {exact['median_regret_pct']:.1f}%, top-3 {exact['top3_hit_rate_pct']:.1f}%)")
     configs = int(result["configs"].sum())
     below, above = int(result["itl_below_p10"].sum()), int(result["itl_above_p90"].sum())
-    itl_rows, ttft_rows = (sum(len(v) for v in result[key]) for key in ("itl_ape", "ttft_ape"))
-    print(f"held-out accuracy on these configurations (MAPE / median APE %): ITL surrogate "
-          f"{_accuracy(result, 'itl_ape')}, analytic {_accuracy(result, 'analytic_itl_ape')} ({itl_rows} rows); TTFT "
-          f"surrogate {_accuracy(result, 'ttft_ape')}, analytic {_accuracy(result, 'analytic_ttft_ape')} "
-          f"({ttft_rows} rows)")
+    itl_rows, ttft_rows = (sum(len(v) for v in result[f"scored_{metric}_measured"]) for metric in ("itl", "ttft"))
+    itl, ttft = ({p: _accuracy(result, metric, p) for p in ("surrogate", "analytic")} for metric in ("itl", "ttft"))
+    print(f"held-out accuracy on these configurations (MAPE / median APE %): ITL surrogate {itl['surrogate']}, "
+          f"analytic {itl['analytic']} ({itl_rows} rows); TTFT surrogate {ttft['surrogate']}, analytic "
+          f"{ttft['analytic']} ({ttft_rows} rows)")
     print(f"the surrogate's ITL P10-P90 on these configurations: covers {(configs - below - above) / configs:.1%} "
           f"(measured above P90: {above / configs:.1%}, below P10: {below / configs:.1%})")
     full, measured = int(result["kv_cache_full"].sum()), int(result["ttft_measured"].sum())
@@ -481,7 +487,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.json:
         payload = {name: {"summary": {label: {k: _finite_or_none(v) for k, v in values.items()}
                                       for label, values in stats[name].items()},
-                          "groups": [{k: _finite_or_none(v) for k, v in row.items() if k not in _ERRORS}
+                          "groups": [{k: _finite_or_none(v) for k, v in row.items() if k not in _SCORED_KEYS}
                                      for row in results[name].to_dict(orient="records")]}
                    for name in results}
         args.json.write_text(json.dumps(payload, indent=2, default=str, allow_nan=False), encoding="utf-8")

@@ -75,11 +75,15 @@ def test_the_accuracy_line_scores_the_itl_and_ttft_it_ranked_by_beside_the_analy
     ttft = np.array([0.2, 0.1, np.nan, 0.05, 0.1])  # one configuration did not measure TTFT
     entry = regret.slo_entry("g", OBJECTIVE, ITL_S, cfg, predictions.assign(ttft_s_p10=0.05, ttft_s_p90=0.2), ttft)
     # ITL: 8/10, 18/20, 25/30, 28/40, 45/50 -> APE 0.2, 0.1, 1/6, 0.3, 0.1; analytic 50 ms: 4, 1.5, 2/3, 0.25, 0.
-    np.testing.assert_allclose(entry["itl_ape"], [0.2, 0.1, 1 / 6, 0.3, 0.1])
-    np.testing.assert_allclose(entry["analytic_itl_ape"], [4.0, 1.5, 2 / 3, 0.25, 0.0])
-    np.testing.assert_allclose(entry["ttft_ape"], [0.5, 0.0, 1.0, 0.0])  # predicted 0.1 s each
+    np.testing.assert_allclose(entry["scored_itl_measured"], ITL_S)
+    np.testing.assert_allclose(entry["scored_itl_surrogate"], [0.008, 0.018, 0.025, 0.028, 0.045])
+    np.testing.assert_allclose(entry["scored_itl_analytic"], [0.05] * 5)
+    np.testing.assert_allclose(entry["scored_ttft_measured"], [0.2, 0.1, 0.05, 0.1])  # the row without a TTFT left out
+    np.testing.assert_allclose(entry["scored_ttft_surrogate"], [0.1] * 4)  # APE 0.5, 0, 1, 0
     frame = pd.DataFrame([entry, entry])
-    assert regret._accuracy(frame, "itl_ape") == "17.3 / 16.7"  # mean 0.8667 / 5, median 1/6
+    assert regret._accuracy(frame, "itl", "surrogate") == "17.3 / 16.7"  # mean 0.8667 / 5, median 1/6
+    assert regret._accuracy(frame, "itl", "analytic") == "128.3 / 66.7"  # mean 6.4167 / 5, median 2/3
+    assert regret._accuracy(frame, "ttft", "surrogate") == "37.5 / 25.0"
 
 
 def test_configurations_beyond_their_kv_cache_are_scored_apart(regret: ModuleType) -> None:
