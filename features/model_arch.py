@@ -9,6 +9,12 @@ token for linear-attention or Mamba layers, and at most ``sliding_window`` token
 sliding-window layers. Hybrid Mamba-Transformer models (Nemotron-H: ``hybrid_override_pattern``)
 count attention only in their ``*`` layers, Mamba-2 mixers in ``M``, MLPs in ``-`` and experts in
 ``E`` layers; their per-sequence SSM state is not a per-token KV cache and is not counted.
+Where layers differ (attention full, windowed or absent, shapes per kind, which layers route to experts:
+:mod:`features.layer_layout`) each layer is counted as it is. DeepSeek-V4's compressed attention keeps,
+beside each layer's window, one entry per ``compress_ratios[i]`` tokens of the whole context. Not
+modelled: the parameters of linear-attention layers differ from the attention projections they are
+counted as (Qwen3.5's Gated DeltaNet layers are wider: its 27B reads as 24.4B), and DeepSeek-V4's
+low-rank output projection and hyper-connections.
 """
 
 from __future__ import annotations
@@ -21,14 +27,21 @@ from typing import Any
 
 from features.checkpoint_precision import kv_cache_format, weight_format
 from features.errors import ConfigError
+from features.layer_layout import (
+    block_configs,
+    first,
+    has_layer_shapes,
+    hybrid_pattern,
+    layer_kinds,
+    layer_shapes,
+    moe_layers,
+    nas_ffn_width,
+)
 
 __all__ = ["ModelArch", "arch_from_config"]
 
 # Families whose MLP has two matrices (up, down) instead of three (gate, up, down).
 _PLAIN_MLP_TYPES = frozenset({"opt", "gptj", "bloom", "falcon", "gpt2", "gpt_neox", "phi", "gpt_bigcode"})
-# Layer kinds that keep a per-token KV cache.
-_ATTENTION_LAYER_KINDS = frozenset({"full_attention", "attention", "global", "full"})
-_SLIDING_LAYER_KINDS = frozenset({"sliding_attention", "local", "sliding", "chunked_attention"})
 
 
 @dataclass(frozen=True)
@@ -90,39 +103,6 @@ def _text_config(config: dict[str, Any]) -> dict[str, Any]:
     return config
 
 
-def _first(config: dict[str, Any], *keys: str, default: Any = None) -> Any:
-    for key in keys:
-        value = config.get(key)
-        if value is not None:
-            return value
-    return default
-
-
-def _layer_kinds(config: dict[str, Any], num_layers: int) -> list[str]:
-    """Per-layer attention kind: 'full', 'window' or 'none' (linear attention / Mamba)."""
-    types = config.get("layer_types")
-    if isinstance(types, list) and len(types) == num_layers:
-        kinds = []
-        for t in types:
-            t = str(t)
-            kinds.append("full" if t in _ATTENTION_LAYER_KINDS else "window" if t in _SLIDING_LAYER_KINDS
-                         else "none")
-        return kinds
-    pattern = config.get("hybrid_override_pattern")
-    if isinstance(pattern, str) and len(pattern) == num_layers:  # Nemotron-H: '*' = attention
-        return ["full" if ch == "*" else "none" for ch in pattern]
-    window = config.get("sliding_window")
-    if not window:
-        return ["full"] * num_layers
-    if config.get("model_type") in ("gemma2", "gemma3_text", "gemma3"):
-        return ["window" if i % 2 == 0 else "full" for i in range(num_layers)]
-    if not config.get("use_sliding_window", True):
-        return ["full"] * num_layers
-    # A window at least as long as the context never slides.
-    max_len = int(_first(config, "max_position_embeddings", default=10**9))
-    return ["window"] * num_layers if int(window) < max_len else ["full"] * num_layers
-
-
 @dataclass(frozen=True)
 class _Attention:
     """Attention shape of a model, from which its KV cache and attention FLOPs follow."""
@@ -133,6 +113,9 @@ class _Attention:
     params_per_layer: float
     kv_values_per_layer: list[float]  # K+V elements (MLA: latent + RoPE key) one token adds, per layer
     kv_heads_mean: float
+    # FLOPs per query token per context token, per layer, where layers differ in shape (else every layer
+    # does 2 * heads * (qk_dim + v_dim)).
+    flops_per_layer: list[float] | None = None
 
 
 @dataclass(frozen=True)
@@ -176,11 +159,13 @@ def arch_from_config(
     model_type = str(cfg.get("model_type", "unknown"))
     hidden, layers, heads, vocab = _dimensions(model_id, cfg)
     attn = _attention(cfg, hidden, layers, heads)
-    kinds = _layer_kinds(cfg, layers)
+    kinds = layer_kinds(cfg, layers)
     window = int(cfg.get("sliding_window") or 0) if "window" in kinds else 0
     kv_full = sum(v for v, k in zip(attn.kv_values_per_layer, kinds, strict=True) if k == "full")
     kv_window = sum(v for v, k in zip(attn.kv_values_per_layer, kinds, strict=True) if k == "window")
-    attn_flops_layer = 2.0 * heads * (attn.qk_dim + attn.v_dim)  # QK^T and AV, per context token
+    flops = attn.flops_per_layer or [2.0 * heads * (attn.qk_dim + attn.v_dim)] * layers  # QK^T and AV
+    flops_full = sum(f for f, k in zip(flops, kinds, strict=True) if k == "full")
+    compressed_kv, compressed_flops = _compressed_cache(cfg, attn, flops)
     total_attn, mlp = _layer_params(cfg, model_type, attn, hidden, layers)
 
     tied = bool(cfg.get("tie_word_embeddings", model_type not in ("llama", "mistral", "mixtral", "gptj")))
@@ -208,23 +193,17 @@ def arch_from_config(
         expert_params=mlp.expert_params,
         num_experts=mlp.num_experts,
         experts_per_token=mlp.experts_per_token,
-        kv_values_per_token_full=float(kv_full),
+        kv_values_per_token_full=float(kv_full + compressed_kv),
         kv_values_per_token_window=float(kv_window),
         sliding_window=window,
-        attn_flops_per_ctx_full=float(attn_flops_layer * kinds.count("full")),
-        attn_flops_per_ctx_window=float(attn_flops_layer * kinds.count("window")),
+        attn_flops_per_ctx_full=float(flops_full + compressed_flops),
+        attn_flops_per_ctx_window=float(sum(f for f, k in zip(flops, kinds, strict=True) if k == "window")),
         is_mla=attn.is_mla,
         native_weight_dtype=weight_format(cfg, quant_config),
-        max_position_embeddings=int(_first(cfg, "max_position_embeddings", "n_positions", "seq_length",
+        max_position_embeddings=int(first(cfg, "max_position_embeddings", "n_positions", "seq_length",
                                            default=2048)),
         native_kv_dtype=kv_cache_format(cfg, quant_config),
     )
-
-
-def _hybrid_pattern(cfg: dict[str, Any], layers: int) -> str | None:
-    """Nemotron-H's per-layer kinds ('M' Mamba-2, '*' attention, '-' MLP, 'E' experts), or None."""
-    pattern = cfg.get("hybrid_override_pattern")
-    return pattern if isinstance(pattern, str) and len(pattern) == layers else None
 
 
 def _layer_params(cfg: dict[str, Any], model_type: str, attn: _Attention, hidden: int,
@@ -234,51 +213,53 @@ def _layer_params(cfg: dict[str, Any], model_type: str, attn: _Attention, hidden
     A transformer has attention and an MLP in every layer; a Nemotron-H layer is one of the four kinds
     of its ``hybrid_override_pattern``.
     """
-    pattern = _hybrid_pattern(cfg, layers)
+    pattern = hybrid_pattern(cfg, layers)
     if pattern is None:
         return attn.params_per_layer * layers, _mlp(cfg, model_type, hidden, layers)
     mixers = attn.params_per_layer * pattern.count("*") + _mamba2_params(cfg, hidden) * pattern.count("M")
-    return mixers, _hybrid_mlp(cfg, hidden, dense_layers=pattern.count("-"), moe_layers=pattern.count("E"))
+    return mixers, _hybrid_mlp(cfg, hidden, dense_layers=pattern.count("-"), expert_layers=pattern.count("E"))
 
 
 def _mamba2_params(cfg: dict[str, Any], hidden: int) -> float:
     """One Mamba-2 mixer as Hugging Face's NemotronHMamba2Mixer builds it: ``in_proj`` to x, z, B, C and
     one dt per head (2*inner + 2*n_groups*state + heads), a depthwise conv over x, B and C, ``out_proj``."""
-    heads = int(_first(cfg, "mamba_num_heads", default=0))
-    inner = heads * int(_first(cfg, "mamba_head_dim", default=0))
-    groups_state = 2 * int(_first(cfg, "n_groups", default=1)) * int(_first(cfg, "ssm_state_size", default=0))
-    conv = (inner + groups_state) * int(_first(cfg, "conv_kernel", default=4))
+    heads = int(first(cfg, "mamba_num_heads", default=0))
+    inner = heads * int(first(cfg, "mamba_head_dim", default=0))
+    groups_state = 2 * int(first(cfg, "n_groups", default=1)) * int(first(cfg, "ssm_state_size", default=0))
+    conv = (inner + groups_state) * int(first(cfg, "conv_kernel", default=4))
     return float(hidden * (2 * inner + groups_state + heads) + conv + inner * hidden)
 
 
-def _hybrid_mlp(cfg: dict[str, Any], hidden: int, dense_layers: int, moe_layers: int) -> _Mlp:
+def _hybrid_mlp(cfg: dict[str, Any], hidden: int, dense_layers: int, expert_layers: int) -> _Mlp:
     """Nemotron-H MLPs: squared-ReLU (up, down: two matrices) dense layers and routed experts with a
     shared expert; with ``moe_latent_size`` (Nemotron 3 Super) experts work in a latent space entered and
     left through two hidden x latent projections per layer."""
     mats = 2 if str(cfg.get("mlp_hidden_act", "relu2")) == "relu2" else 3
-    dense = float(dense_layers * mats * hidden * int(_first(cfg, "intermediate_size", default=4 * hidden)))
-    experts = int(_first(cfg, "n_routed_experts", default=0) or 0)
-    if not moe_layers or experts < 2:
+    dense = float(dense_layers * mats * hidden * int(first(cfg, "intermediate_size", default=4 * hidden)))
+    experts = int(first(cfg, "n_routed_experts", default=0) or 0)
+    if not expert_layers or experts < 2:
         return _Mlp(num_experts=0, experts_per_token=0, expert_params=0.0, total_params=dense, active_params=dense)
-    top_k = int(_first(cfg, "num_experts_per_tok", default=1))
+    top_k = int(first(cfg, "num_experts_per_tok", default=1))
     latent = int(cfg.get("moe_latent_size") or 0)
-    per_expert = mats * (latent or hidden) * int(_first(cfg, "moe_intermediate_size", default=0))
-    shared = mats * hidden * int(_first(cfg, "moe_shared_expert_intermediate_size", default=0)) \
-        * int(_first(cfg, "n_shared_experts", default=1))
+    per_expert = mats * (latent or hidden) * int(first(cfg, "moe_intermediate_size", default=0))
+    shared = mats * hidden * int(first(cfg, "moe_shared_expert_intermediate_size", default=0)) \
+        * int(first(cfg, "n_shared_experts", default=1))
     always = hidden * experts + shared + (2 * hidden * latent if latent else 0)  # router, shared, latent proj
-    expert_params = float(moe_layers * experts * per_expert)
+    expert_params = float(expert_layers * experts * per_expert)
     return _Mlp(num_experts=experts, experts_per_token=top_k, expert_params=expert_params,
-                total_params=expert_params + moe_layers * always + dense,
-                active_params=float(moe_layers * (top_k * per_expert + always)) + dense)
+                total_params=expert_params + expert_layers * always + dense,
+                active_params=float(expert_layers * (top_k * per_expert + always)) + dense)
 
 
 def _dimensions(model_id: str, cfg: dict[str, Any]) -> tuple[int, int, int, int]:
     """Hidden size, layers, attention heads and vocabulary under any family's key names; every
     other number derives from them, so a config without one raises ``ConfigError``."""
-    hidden = _first(cfg, "hidden_size", "n_embd", "n_embed", "d_model")
-    layers = _first(cfg, "num_hidden_layers", "n_layer", "num_layers")
-    heads = _first(cfg, "num_attention_heads", "n_head", "num_heads")
-    vocab = _first(cfg, "vocab_size")
+    hidden = first(cfg, "hidden_size", "n_embd", "n_embed", "d_model")
+    layers = first(cfg, "num_hidden_layers", "n_layer", "num_layers")
+    if layers is None and isinstance(cfg.get("layers_block_type"), list):  # Nemotron 3 Ultra lists them only
+        layers = len(cfg["layers_block_type"])
+    heads = first(cfg, "num_attention_heads", "n_head", "num_heads")
+    vocab = first(cfg, "vocab_size")
     if None in (hidden, layers, heads, vocab):
         raise ConfigError(
             f"config for '{model_id}' lacks hidden_size, num_hidden_layers, num_attention_heads or vocab_size"
@@ -305,11 +286,13 @@ def _attention(cfg: dict[str, Any], hidden: int, layers: int, heads: int) -> _At
     kv_lora = cfg.get("kv_lora_rank")
     if kv_lora is not None:
         return _mla_attention(cfg, hidden, layers, heads, int(kv_lora))
-    head_dim = int(_first(cfg, "head_dim", default=hidden // heads))
+    if has_layer_shapes(cfg, layers):
+        return _per_layer_attention(cfg, hidden, layers, heads)
+    head_dim = int(first(cfg, "head_dim", default=hidden // heads))
     if cfg.get("multi_query") and not cfg.get("new_decoder_architecture"):
         kv_default = 1  # Falcon-7B style multi-query attention
     else:
-        kv_default = _first(cfg, "num_key_value_heads", "n_head_kv", "num_kv_heads", default=heads)
+        kv_default = first(cfg, "num_key_value_heads", "n_head_kv", "num_kv_heads", default=heads)
     kv_per_layer = cfg.get("num_key_value_heads_per_layer")
     kv_heads = [int(k) for k in kv_per_layer] if isinstance(kv_per_layer, list) else [int(kv_default)] * layers
     kv_heads_mean = sum(kv_heads) / len(kv_heads)
@@ -321,6 +304,39 @@ def _attention(cfg: dict[str, Any], hidden: int, layers: int, heads: int) -> _At
         kv_values_per_layer=[2.0 * k * head_dim for k in kv_heads],
         kv_heads_mean=kv_heads_mean,
     )
+
+
+def _per_layer_attention(cfg: dict[str, Any], hidden: int, layers: int, heads: int) -> _Attention:
+    """GQA/MQA attention whose shape varies by layer (:func:`_layer_shapes`); a layer without attention adds
+    neither parameters nor cache."""
+    shapes = layer_shapes(cfg, hidden, layers, heads)
+    present = [s for s in shapes if s is not None]
+    if not present:
+        raise ConfigError("no layer has attention")
+    kinds = layer_kinds(cfg, layers)
+    lead = next((s for s, k in zip(shapes, kinds, strict=True) if s is not None and k == "full"), present[0])
+    return _Attention(
+        is_mla=False,
+        qk_dim=lead.qk_dim,
+        v_dim=lead.v_dim,
+        params_per_layer=sum(s.params(hidden) for s in present) / layers,
+        kv_values_per_layer=[0.0 if s is None else s.kv_heads * (s.qk_dim + s.v_dim) for s in shapes],
+        kv_heads_mean=sum(s.kv_heads for s in present) / len(present),
+        flops_per_layer=[0.0 if s is None else 2.0 * s.heads * (s.qk_dim + s.v_dim) for s in shapes],
+    )
+
+
+def _compressed_cache(cfg: dict[str, Any], attn: _Attention, flops: list[float]) -> tuple[float, float]:
+    """DeepSeek-V4's compressed attention: beside its sliding window, a layer with compress ratio ``r`` > 0
+    keeps one compressed entry per ``r`` tokens of the whole context and attends to them. Returns the
+    cache values and attention FLOPs that adds per context token (0, 0 without ``compress_ratios``)."""
+    ratios = cfg.get("compress_ratios")
+    if not isinstance(ratios, list):
+        return 0.0, 0.0
+    # The list may cover the multi-token-prediction layer too; the model's own layers come first.
+    pairs = list(zip(ratios, attn.kv_values_per_layer, flops, strict=False))
+    return (sum(kv / int(r) for r, kv, _ in pairs if int(r) > 0),
+            sum(f / int(r) for r, _, f in pairs if int(r) > 0))
 
 
 def _mla_attention(cfg: dict[str, Any], hidden: int, layers: int, heads: int, kv_lora: int) -> _Attention:
@@ -345,14 +361,19 @@ def _mla_attention(cfg: dict[str, Any], hidden: int, layers: int, heads: int, kv
 
 def _mlp(cfg: dict[str, Any], model_type: str, hidden: int, layers: int) -> _Mlp:
     """Gated (gate, up, down) or plain (up, down) MLP in every layer, or routed experts where configured."""
-    num_experts = int(_first(cfg, "n_routed_experts", "num_local_experts", "num_experts", "moe_num_experts",
+    num_experts = int(first(cfg, "n_routed_experts", "num_local_experts", "num_experts", "moe_num_experts",
                              default=0) or 0)
-    top_k = int(_first(cfg, "num_experts_per_tok", "experts_per_token", "moe_topk", default=0) or 0)
-    inter = int(_first(cfg, "intermediate_size", "ffn_dim", "n_inner", "ffn_hidden_size", default=4 * hidden)
+    top_k = int(first(cfg, "num_experts_per_tok", "experts_per_token", "moe_topk", "num_experts_per_token",
+                       "top_k_experts", default=0) or 0)
+    inter = int(first(cfg, "intermediate_size", "ffn_dim", "n_inner", "ffn_hidden_size", default=4 * hidden)
                 or 4 * hidden)
     mats = 2 if model_type in _PLAIN_MLP_TYPES else 3
     if num_experts > 1:
         return _moe_mlp(cfg, hidden, layers, inter, mats, num_experts, top_k)
+    blocks = block_configs(cfg, layers)
+    if blocks is not None:
+        dense = float(mats * hidden * sum(nas_ffn_width(b["ffn"], hidden) for b in blocks))
+        return _Mlp(num_experts=0, experts_per_token=0, expert_params=0.0, total_params=dense, active_params=dense)
     dense = float(layers * mats * hidden * inter)
     return _Mlp(num_experts=0, experts_per_token=0, expert_params=0.0, total_params=dense, active_params=dense)
 
@@ -361,24 +382,24 @@ def _moe_mlp(cfg: dict[str, Any], hidden: int, layers: int, inter: int, mats: in
              top_k: int) -> _Mlp:
     """Routed experts (plus router and shared experts) in the MoE layers, dense MLPs in the rest
     (DeepSeek's ``first_k_dense_replace``, Qwen's ``mlp_only_layers`` and ``decoder_sparse_step``)."""
-    expert_inter = int(_first(cfg, "moe_intermediate_size", default=inter))
-    shared_inter = int(_first(cfg, "shared_expert_intermediate_size", "shared_intermediate_size", default=0) or 0)
-    shared_inter += int(cfg.get("n_shared_experts") or 0) * expert_inter
+    expert_inter = int(first(cfg, "moe_intermediate_size", default=inter))
+    shared_inter = int(first(cfg, "shared_expert_intermediate_size", "shared_intermediate_size", default=0) or 0)
+    if not shared_inter:  # a width given for the shared experts already counts them
+        shared_inter = int(first(cfg, "n_shared_experts", "num_shared_experts", default=0) or 0) * expert_inter
+    if cfg.get("enable_moe_block"):  # Gemma 4: the dense MLP runs beside the routed experts in every layer
+        shared_inter += inter
     if str(cfg.get("model_type", "")).startswith("llama4"):
         # Llama 4 (HF Llama4TextMoe): one shared expert of intermediate_size beside the routed ones, and
         # dense layers (between interleaved MoE layers) of intermediate_size_mlp.
         shared_inter += inter
         inter = int(cfg.get("intermediate_size_mlp") or inter)
-    dense_layers = int(cfg.get("first_k_dense_replace") or 0)
-    mlp_only = cfg.get("mlp_only_layers") or []
-    step = int(cfg.get("decoder_sparse_step") or cfg.get("moe_layer_freq") or cfg.get("interleave_moe_layer_step")
-               or 1)
-    moe_layers = [i for i in range(dense_layers, layers) if i not in mlp_only and (i + 1) % step == 0] \
-        if step > 1 else [i for i in range(dense_layers, layers) if i not in mlp_only]
-    n_moe = len(moe_layers)
+    inter = int(cfg.get("dense_intermediate_size") or inter)  # MiniMax-M3 names its dense layers' width apart
+    n_moe = len(moe_layers(cfg, layers))
     n_dense = layers - n_moe
-    expert_params = float(n_moe * num_experts * mats * hidden * expert_inter)
-    router = n_moe * hidden * num_experts
+    # Kimi's latent experts work at ``routed_expert_hidden_size``, entered and left by two projections per layer.
+    latent = int(cfg.get("routed_expert_hidden_size") or 0)
+    expert_params = float(n_moe * num_experts * mats * (latent or hidden) * expert_inter)
+    router = n_moe * hidden * num_experts + (n_moe * 2 * hidden * latent if latent else 0)
     shared = n_moe * mats * hidden * shared_inter
     dense_mlp = n_dense * mats * hidden * inter
     return _Mlp(
@@ -386,5 +407,5 @@ def _moe_mlp(cfg: dict[str, Any], hidden: int, layers: int, inter: int, mats: in
         experts_per_token=top_k,
         expert_params=expert_params,
         total_params=expert_params + router + shared + dense_mlp,
-        active_params=n_moe * top_k * mats * hidden * expert_inter + router + shared + dense_mlp,
+        active_params=n_moe * top_k * mats * (latent or hidden) * expert_inter + router + shared + dense_mlp,
     )
