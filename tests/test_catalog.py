@@ -29,12 +29,15 @@ def test_hardware_specs_match_datasheets() -> None:
     assert (h100.memory_gb, h100.mem_bw_gbps, h100.intra_node_bw_gbps) == (80 * 2**30 / 1e9, 3350, 450)
     assert "fp8" not in a100.peak_tflops and h100.peak_tflops["fp8"] == pytest.approx(1978.9)
     assert catalog.get_hardware("b200").peak_tflops["fp4"] == 9000
+    b60 = catalog.get_hardware("arc-pro-b60")  # aiconfigurator b60.yaml: 24 GiB, 456 GB/s, no FP8 units
+    assert (b60.memory_gb, b60.mem_bw_gbps, b60.peak_tflops["bf16"]) == (24 * 2**30 / 1e9, 456, 98.304)
+    assert "fp8" not in b60.peak_tflops and b60.vendor == "Intel"
 
 
 @pytest.mark.parametrize(("label", "expected"), [
     ("Nvidia A100 GPU", "a100-sxm4-40gb"), ("Nvidia H100 GPU", "h100-sxm"), ("h100_sxm", "h100-sxm"),
     ("h200_sxm", "h200"), ("b200_sxm", "b200"), ("gb200", "gb200"), ("Habana Gaudi2", "gaudi2"),
-    ("SambaNova SN40L", "sn40l"), ("AMD MI300X GPU", "mi300x"),
+    ("SambaNova SN40L", "sn40l"), ("AMD MI300X GPU", "mi300x"), ("b60", "arc-pro-b60"),
 ])
 def test_dataset_labels_resolve(label: str, expected: str) -> None:
     assert catalog.resolve_hardware(label) == expected
@@ -66,6 +69,9 @@ def test_every_dataset_label_and_model_resolves(shared_datasets: Path) -> None:
     ("Qwen/Qwen3-Coder-480B-A35B-Instruct", 480, 35),
     ("Qwen/Qwen3-0.6B", 0.6, 0.6),
     ("Qwen/Qwen3-1.7B", 1.7, 1.7),
+    ("nvidia/NVIDIA-Nemotron-3-Ultra-550B-A55B-BF16", 550, 55),  # layers_block_type: it failed to load
+    ("nvidia/Llama-3_3-Nemotron-Super-49B-v1", 49, 49),  # NAS blocks: read as a plain 80-layer Llama, 88B
+    ("google/gemma-4-26B-A4B", 26, 4),  # without the dense block beside the experts: 1.8B active
 ])
 def test_added_families_match_their_published_sizes(model: str, total_b: float, active_b: float) -> None:
     arch = catalog.get_model(model)
