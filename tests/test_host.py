@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -13,7 +14,7 @@ from click.testing import CliRunner
 from features import catalog
 from features.analytic import estimate
 from features.efficiency import Efficiency
-from features.errors import DataError
+from features.errors import DataError, UnknownNameError
 from features.host import (
     HostCpu,
     detect_host,
@@ -138,3 +139,21 @@ def test_cpu_decode_step_is_weights_over_probed_bandwidth(user_file: Path, tmp_p
     assert est["decode_memory_s"].iloc[0] == pytest.approx(weights_s, rel=0.05)  # + a small KV cache
     assert est["decode_comm_s"].iloc[0] == 0.0
     assert np.isfinite(est[["ttft_s", "itl_s", "latency_s"]].to_numpy()).all()
+
+
+def test_an_accelerator_the_catalog_lacks_is_one_user_row_away(user_file: Path) -> None:
+    with pytest.raises(UnknownNameError) as info:
+        catalog.resolve_hardware("lab-gpu-x")
+    assert str(info.value) == (
+        f"unknown GPU 'lab-gpu-x'; to price an accelerator the catalog lacks, add a row with its datasheet numbers "
+        f"to {user_file} (the columns of features/data/hardware.csv; at least id, vendor, memory_gb, mem_bw_gbps, "
+        f"devices_per_node, scale_up_domain_devices, source and a bf16_tflops or fp16_tflops peak)")
+    user_file.write_text("id,vendor,memory_gb,mem_bw_gbps,bf16_tflops,devices_per_node,scale_up_domain_devices,"
+                         "intra_node_bw_gbps,source\nlab-gpu-x,NVIDIA,24,819,197,8,8,200,its datasheet\n")
+    catalog.reload_hardware()
+    result = CliRunner().invoke(cli, ["estimate", "--model", "meta-llama/Llama-3.1-8B", "--hardware", "lab-gpu-x",
+                                      "--batch-size", "1", "--input-len", "512", "--output-len", "64", "--json"])
+    assert result.exit_code == 0, result.output
+    answer = json.loads(result.output)["estimate"]
+    # One decode step streams the 16.06 GB of bf16 weights at least once: 16.06 / 819 GB/s = 19.6 ms at peak.
+    assert answer["peak_itl_s"] >= 16.059990016 / 819 and answer["fits"]
