@@ -21,6 +21,7 @@ from typing import Any, TextIO
 import pandas as pd
 
 from features.errors import DataError, UnknownNameError, closest_names
+from features.hardware_names import match_by_parts
 from features.host import HOST_NAME, detect_host, host_id, is_cpu_vendor, user_hardware_path
 from features.model_arch import ModelArch, arch_from_config
 from features.model_names import CatalogNames, ResolvedModel, resolve_name, strip_quant_suffix
@@ -222,6 +223,7 @@ def reload_hardware() -> None:
     """Forget the loaded hardware table (after ``surrogate hardware probe`` added this machine)."""
     hardware_table.cache_clear()
     _hardware_aliases.cache_clear()
+    _hardware_labels.cache_clear()
 
 
 def packaged_vendors() -> list[str]:
@@ -255,6 +257,14 @@ def _hardware_aliases() -> dict[str, str]:
     return aliases
 
 
+@cache
+def _hardware_labels() -> tuple[tuple[str, str], ...]:
+    """Every (label, id) the catalog knows an accelerator by, as written: its ids and its aliases."""
+    aliases = _read_csv("hardware_aliases.csv", ["alias", "hardware_id", "evidence"])
+    return tuple((str(i), str(i)) for i in hardware_table().index) + tuple(
+        zip(aliases["alias"].astype(str), aliases["hardware_id"].astype(str), strict=True))
+
+
 def _key(name: str) -> str:
     """Case-, space- and separator-insensitive lookup key ('H100_SXM' == 'h100-sxm')."""
     return "".join(ch for ch in name.lower() if ch.isalnum())
@@ -274,6 +284,10 @@ def resolve_hardware(name: str) -> str:
     aliases = _hardware_aliases()
     if key in aliases:
         return aliases[key]
+    if key != HOST_NAME:  # spelled another way: vendor words, an SXM generation, a memory size
+        matched = match_by_parts(str(name), _hardware_labels(), dict(zip(table.index, table["memory_gb"], strict=True)))
+        if matched is not None:
+            return matched
     if key == HOST_NAME:
         here = host_id(detect_host())
         if here in table.index:

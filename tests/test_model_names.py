@@ -99,8 +99,8 @@ _HOW_TO = ("the catalog has no config.json for it: download the checkpoint's con
                                           f"nvidia/NVIDIA-Nemotron-3-Nano-30B-A3B-BF16? If not, {_HOW_TO}"),
     ("my-org/brand-new-model", f"unknown model 'my-org/brand-new-model'; {_HOW_TO}"),
     # a size the catalog lacks, quantised: suggestions come from the name without its suffix
-    ("nvidia/Qwen3-14B-NVFP4", "unknown model 'nvidia/Qwen3-14B-NVFP4'; did you mean: Qwen/Qwen3-1.7B, "
-                               f"nvidia/Qwen3-235B-A22B-NVFP4, Qwen/Qwen2.5-14B? If not, {_HOW_TO}"),
+    ("nvidia/Qwen3-14B-NVFP4", "unknown model 'nvidia/Qwen3-14B-NVFP4'; did you mean: nvidia/Qwen3.6-27B-NVFP4, "
+                               f"nvidia/Qwen3.5-122B-A10B-NVFP4, Qwen/Qwen3-1.7B? If not, {_HOW_TO}"),
     # a version or point release is never guessed from its neighbours
     ("mistralai/Mistral-7B-v0.2", "unknown model 'mistralai/Mistral-7B-v0.2'; did you mean: "
                                   f"mistralai/Mistral-7B-v0.3, mistralai/Mistral-7B-v0.1, mistralai/Mixtral-8x7B-v0.1? "

@@ -1,0 +1,59 @@
+"""Accelerator names as nvidia-smi, vendors and papers write them resolve to the catalog row they mean, and no
+other: a stated memory size must be the row's."""
+
+from __future__ import annotations
+
+import pytest
+
+from features import catalog
+from features.errors import UnknownNameError
+from features.hardware_names import match_by_parts, name_parts
+
+
+@pytest.mark.parametrize(("label", "expected"), [
+    ("NVIDIA A100-SXM4-80GB", "a100-sxm4-80gb"),  # nvidia-smi
+    ("NVIDIA A100-SXM4-40GB", "a100-sxm4-40gb"),
+    ("NVIDIA A100 80GB PCIe", "a100-pcie-80gb"),  # nvidia-smi
+    ("A100-80G", "a100-sxm4-80gb"),
+    ("NVIDIA H100 SXM5 80GB", "h100-sxm"),
+    ("NVIDIA H100 NVL", "h100-nvl"),
+    ("NVIDIA H100 NVL 94GB", "h100-nvl"),
+    ("H200 SXM 141GB", "h200"),  # 141 GiB: the catalog's 151.4 GB
+    ("B200 180GB", "b200"),
+    ("HGX H200", "h200"),
+    ("AMD Instinct MI325X", "mi325x"),
+    ("AMD Instinct MI300X OAM", "mi300x"),
+    ("Tesla V100 SXM2 32GB", "v100-sxm2-32gb"),
+])
+def test_a_name_written_another_way_finds_its_row(label: str, expected: str) -> None:
+    assert catalog.resolve_hardware(label) == expected
+
+
+@pytest.mark.parametrize("label", [
+    "A100 40GB PCIe",  # the catalog's PCIe A100 has 80 GB
+    "NVIDIA A100-PCIE-40GB",
+    "Tesla V100-SXM2-16GB",  # only the 32 GB V100 is in the catalog
+    "H100 64GB",
+    "NVIDIA L40",  # not an L40S
+    "MI250X",  # not an MI250
+    "NVIDIA A100",  # 'A100' is the 80 GB card, LLM-Inference-Bench's 'Nvidia A100 GPU' the 40 GB one
+])
+def test_a_different_part_or_size_is_not_matched(label: str) -> None:
+    with pytest.raises(UnknownNameError):
+        catalog.resolve_hardware(label)
+
+
+def test_name_parts_drop_brand_words_and_set_the_size_apart() -> None:
+    assert name_parts("NVIDIA H100 SXM5 80GB HBM3") == ("h100sxm", 80.0)
+    assert name_parts("AMD Instinct MI300X") == ("mi300x", None)
+    assert name_parts("gb200") == ("gb200", None)  # a part name, not a size
+
+
+def test_a_size_decides_between_rows_of_one_part_and_a_default_alias_without_one() -> None:
+    labels = [("x-40gb", "x-40"), ("x-80gb", "x-80"), ("x", "x-80")]
+    memory = {"x-40": 42.9, "x-80": 85.9}
+    assert match_by_parts("X 40GB", labels, memory) == "x-40"
+    assert match_by_parts("NVIDIA X 80G", labels, memory) == "x-80"
+    assert match_by_parts("X", labels, memory) == "x-80"  # the size-less alias names the default
+    assert match_by_parts("X 64GB", labels, memory) is None
+    assert match_by_parts("X", [("x-40gb", "x-40"), ("x-80gb", "x-80")], memory) is None  # two rows, no default
