@@ -21,6 +21,11 @@
       or a dated revision keeps its base's ``config.json`` architecture (it may change the context
       length, as Qwen3 ``-2507`` releases do). A version or point release (``-v0.3``, ``3.3``) is never
       guessed from a name; it needs an alias row with evidence.
+   c. The other way round: a name whose catalog model exists only as its fine-tune
+      (``meta-llama/Llama-4-Scout-17B-16E`` for ``...-16E-Instruct``) resolves onto it, the same
+      architecture assumed.
+
+Spaces are read as dashes (``Llama 3.1 8B``), as tables write names; no repository id has spaces.
 
 Publisher-quantisation (precision) suffixes (case-insensitive; ``-`` or ``_`` between words):
 
@@ -131,13 +136,23 @@ class CatalogNames:
     def __init__(self, names: Mapping[str, tuple[str, str]]) -> None:
         self._exact = {known.lower(): (known, *target) for known, target in names.items()}
         self._by_repository: dict[str, list[tuple[str, str, str]]] = {}
+        self._by_base: dict[str, list[tuple[str, str, str]]] = {}
         for known, (model_id, why) in names.items():
             if "/" in known:  # an HF repository id; short names ('llama-3-8b') are not repositories
                 self._by_repository.setdefault(known.rpartition("/")[2].lower(), []).append((known, model_id, why))
+            base = _without_finetune(known)
+            if base != known and not why:  # a catalog id that is itself a fine-tune: its base name finds it
+                self._by_base.setdefault(base.lower(), []).append((known, model_id, why))
 
     def exact(self, name: str) -> tuple[str, str, str] | None:
         """(name as the catalog writes it, model id, why) for a known name in any case; None otherwise."""
         return self._exact.get(name.lower())
+
+    def by_base(self, name: str) -> tuple[str, str, str] | None:
+        """(name, model id, why) of the one catalog model that is ``name``'s fine-tune (the catalog holds
+        ``meta-llama/Llama-4-Scout-17B-16E-Instruct``, the name is its base); None when none or several are."""
+        hits = self._by_base.get(name.lower(), [])
+        return hits[0] if len({model_id for _, model_id, _ in hits}) == 1 else None
 
     def by_repository(self, repository: str) -> tuple[str, str, str] | None:
         """(name, model id, why) of the one catalog model whose repository name (after the org) is
@@ -153,6 +168,16 @@ def strip_quant_suffix(name: str) -> tuple[str, QuantSuffix | None]:
         if match and match.start() > name.rfind("/") + 1:  # something must be left of the repository name
             return name[:match.start()], rule
     return name, None
+
+
+def _without_finetune(name: str) -> str:
+    """``name`` less its fine-tune and revision suffixes (at most :data:`_MAX_FINETUNE_SUFFIXES`)."""
+    for _ in range(_MAX_FINETUNE_SUFFIXES):
+        match = _FINETUNE.search(name)
+        if not match or match.start() <= name.rfind("/") + 1:
+            break
+        name = name[:match.start()]
+    return name
 
 
 def _stages(name: str) -> list[tuple[str, QuantSuffix | None, list[str]]]:
@@ -175,25 +200,29 @@ def _stages(name: str) -> list[tuple[str, QuantSuffix | None, list[str]]]:
 
 def resolve_name(name: str, catalog: CatalogNames) -> ResolvedModel | None:
     """Resolve ``name`` (an HF-style id, any case) by rules 2-4 of the module docstring; None if none hits."""
-    name = name.strip()
+    written = name.strip()
+    name = re.sub(r"\s+", "-", written)  # 'Llama 3.1 8B' as 'Llama-3.1-8B': no repository id has spaces
     quant_rule = strip_quant_suffix(name)[1]
     for stage, (candidate, rule, finetune) in enumerate(_stages(name)):
         hit = catalog.exact(candidate)
         other_org = hit is None  # found only under its repository name, published by another org
         hit = hit or catalog.by_repository(candidate.rpartition("/")[2])
         if hit is None:
+            hit = catalog.by_base(candidate)
+            if hit is not None:  # the catalog holds this model's fine-tune: the same architecture
+                return _resolved(written, hit[1], "", rule, finetune, None, True, fine_tune_of_base=hit[0])
             continue
-        written, model_id, why = hit
+        known, model_id, why = hit
         # An alias named like a quantised checkpoint ('nvidia/Llama-3.1-8B-Instruct-FP8') states its
         # precision too; a catalog id's own config already records it.
         rule = rule or (quant_rule if why else None)
-        assumed = stage > 0 or other_org
-        return _resolved(name, model_id, why, rule, finetune, written if other_org else None, assumed)
+        assumed = stage > 0 or other_org or written != name
+        return _resolved(written, model_id, why, rule, finetune, known if other_org else None, assumed)
     return None
 
 
 def _resolved(name: str, model_id: str, why: str, rule: QuantSuffix | None, finetune: list[str],
-              same_repository_as: str | None, assumed: bool) -> ResolvedModel:
+              same_repository_as: str | None, assumed: bool, fine_tune_of_base: str | None = None) -> ResolvedModel:
     """The resolution with its ``how`` line: each rule that applied, in the order it applied."""
     reasons = []
     if rule is not None:
@@ -201,6 +230,8 @@ def _resolved(name: str, model_id: str, why: str, rule: QuantSuffix | None, fine
     if finetune:
         reasons.append(f"fine-tune/revision suffix '-{'-'.join(finetune)}' of a catalog model: "
                        "same architecture assumed")
+    if fine_tune_of_base is not None:
+        reasons.append(f"the catalog holds its fine-tune {fine_tune_of_base}: same architecture assumed")
     if same_repository_as is not None:
         reasons.append(f"same repository name as {same_repository_as} under another org: same architecture assumed")
     if why:

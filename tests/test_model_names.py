@@ -55,6 +55,13 @@ RESOLVES = [
      False),
     ("nvidia/NVIDIA-Nemotron-3-Nano-30B-A3B-FP8", "nvidia/NVIDIA-Nemotron-3-Nano-30B-A3B-BF16", "fp8", None, True),
     ("qwen/qwen3-0.6b", "Qwen/Qwen3-0.6B", None, None, False),
+    # spaces for dashes, as tables write names
+    ("Llama 3.1 8B", "meta-llama/Llama-3.1-8B", None, None, True),
+    # the base of a model the catalog holds only as its fine-tune
+    ("meta-llama/Llama-4-Scout-17B-16E", "meta-llama/Llama-4-Scout-17B-16E-Instruct", None, None, True),
+    ("Qwen/Qwen3-VL-32B-FP8", "Qwen/Qwen3-VL-32B-Instruct", "fp8", None, True),
+    # Kimi-K2-Thinking's native INT4 weights: an alias row, not its base's fp8 by the fine-tune rule
+    ("moonshotai/Kimi-K2-Thinking", "moonshotai/Kimi-K2.5", None, None, False),
 ]
 
 
