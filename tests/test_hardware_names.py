@@ -24,18 +24,23 @@ from features.hardware_names import match_by_parts, name_parts
     ("AMD Instinct MI325X", "mi325x"),
     ("AMD Instinct MI300X OAM", "mi300x"),
     ("Tesla V100 SXM2 32GB", "v100-sxm2-32gb"),
+    ("Tesla V100-SXM2-16GB", "v100-sxm2-16gb"),  # nvidia-smi; the 16 GB row, not the 32
+    ("A100 40GB PCIe", "a100-pcie-40gb"),
+    ("A100 PCIe", "a100-pcie-80gb"),  # aiconfigurator's a100_pcie: the 80 GB card
+    ("NVIDIA L40", "l40"),  # not an L40S
+    ("AMD Instinct MI250X", "mi250x"),  # not an MI250
+    ("Intel Gaudi 3", "gaudi3"),
+    ("NVIDIA H800 80GB HBM3", "h800"),
 ])
 def test_a_name_written_another_way_finds_its_row(label: str, expected: str) -> None:
     assert catalog.resolve_hardware(label) == expected
 
 
 @pytest.mark.parametrize("label", [
-    "A100 40GB PCIe",  # the catalog's PCIe A100 has 80 GB
-    "NVIDIA A100-PCIE-40GB",
-    "Tesla V100-SXM2-16GB",  # only the 32 GB V100 is in the catalog
-    "H100 64GB",
-    "NVIDIA L40",  # not an L40S
-    "MI250X",  # not an MI250
+    "H100 64GB",  # no 64 GB H100 in the catalog
+    "Gaudi 3 96GB",  # Gaudi 3 has 128 GB
+    "V100",  # 16 and 32 GB, and no alias says which
+    "MI300A",  # not an MI300X
     "NVIDIA A100",  # 'A100' is the 80 GB card, LLM-Inference-Bench's 'Nvidia A100 GPU' the 40 GB one
 ])
 def test_a_different_part_or_size_is_not_matched(label: str) -> None:
