@@ -298,8 +298,8 @@ def resolve_hardware(name: str) -> str:
     if any(word in key for word in _CPU_WORDS):  # a CPU is priced from its probe: say how to get one
         error.args = (f"{error}; for a CPU the catalog lacks, run `surrogate hardware probe` on it, then name it "
                       f"'{HOST_NAME}'",)
-    else:  # an accelerator the catalog lacks is one row of datasheet numbers away
-        error.args = (f"{error}{' If not,' if error.suggestions else ';'} to price an accelerator the catalog "
+    elif not error.suggestions:  # no name is close: an accelerator the catalog lacks is one datasheet row away
+        error.args = (f"{error}; to price an accelerator the catalog "
                       f"lacks, add a row with its datasheet numbers to {user_hardware_path()} (the columns of "
                       f"features/data/hardware.csv; at least {', '.join(_HARDWARE_REQUIRED)} and a bf16_tflops "
                       f"or fp16_tflops peak)",)

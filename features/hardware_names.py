@@ -2,11 +2,11 @@
 
 ``nvidia-smi`` prints ``NVIDIA A100-SXM4-80GB``, vendors' tables ``NVIDIA H100 SXM5 80GB`` or ``AMD Instinct
 MI325X``, papers ``H200 SXM 141GB``. :func:`match_by_parts` reads such a name as a part and a memory size:
-brand words (``NVIDIA``, ``AMD Instinct``, ``Tesla``, ``HGX``) and memory kinds (``HBM3``) are dropped, an
-SXM generation is just SXM, and a size (``80GB``, ``80G``) is set apart. The part must equal what a catalog
-id or alias reads as, and a stated size must be that row's memory (as GB or as GiB, within 8%): an
-``A100 40GB PCIe`` does not become the catalog's 80 GB PCIe card, and a part with no size that two rows share
-(``A100 SXM``: 40 and 80 GB) matches only through an alias that says which (``A100``: the 80 GB card).
+brand words (``NVIDIA``, ``AMD Instinct``, ``Tesla``, ``HGX``) and memory kinds (``HBM3``) are dropped and a
+size (``80GB``, ``80G``) is set apart; nothing else is loosened (``A100-SXM9`` is no part). The part must
+equal what a catalog id or alias reads as, and a stated size must be that row's memory (as GB or as GiB,
+within 8%): ``H100 64GB`` does not become the 80 GB card, and a part with no size that two rows share
+(``A100 SXM``: 40 and 80 GB) matches only through an alias that says which (``a100_sxm``: the 80 GB card).
 """
 
 from __future__ import annotations
@@ -20,7 +20,6 @@ _BRAND_WORDS = frozenset({"nvidia", "amd", "instinct", "intel", "tesla", "geforc
                           "graphics", "accelerator", "oam"})
 _MEMORY_KINDS = frozenset({"hbm", "hbm2", "hbm2e", "hbm3", "hbm3e", "gddr6", "gddr6x", "gddr7"})
 _SIZE = re.compile(r"^(\d+(?:\.\d+)?)(?:g|gb|gib)$")
-_SXM = re.compile(r"^sxm\d$")
 # How far a stated memory size may be from a row's and still name it (marketing rounds: 94 GB, 141 GB).
 _SIZE_TOLERANCE = 0.08
 
@@ -37,7 +36,7 @@ def name_parts(name: str) -> tuple[str, float | None]:
         if found:
             size = float(found.group(1))
         elif word not in _BRAND_WORDS and word not in _MEMORY_KINDS:
-            kept.append("sxm" if _SXM.match(word) else word)
+            kept.append(word)
     return "".join(ch for ch in "".join(kept) if ch.isalnum()), size
 
 

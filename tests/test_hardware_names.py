@@ -41,6 +41,7 @@ def test_a_name_written_another_way_finds_its_row(label: str, expected: str) -> 
     "Gaudi 3 96GB",  # Gaudi 3 has 128 GB
     "V100",  # 16 and 32 GB, and no alias says which
     "MI300A",  # not an MI300X
+    "a100-sxm9",  # no such part
     "NVIDIA A100",  # 'A100' is the 80 GB card, LLM-Inference-Bench's 'Nvidia A100 GPU' the 40 GB one
 ])
 def test_a_different_part_or_size_is_not_matched(label: str) -> None:
@@ -49,7 +50,7 @@ def test_a_different_part_or_size_is_not_matched(label: str) -> None:
 
 
 def test_name_parts_drop_brand_words_and_set_the_size_apart() -> None:
-    assert name_parts("NVIDIA H100 SXM5 80GB HBM3") == ("h100sxm", 80.0)
+    assert name_parts("NVIDIA H100 SXM5 80GB HBM3") == ("h100sxm5", 80.0)
     assert name_parts("AMD Instinct MI300X") == ("mi300x", None)
     assert name_parts("gb200") == ("gb200", None)  # a part name, not a size
 

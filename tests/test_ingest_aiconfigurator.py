@@ -37,7 +37,7 @@ def test_rejections_name_file_line_and_reason(result: IngestResult) -> None:
         "silicon_sample.csv:6: silicon_tpot_ms is missing",
         "silicon_sample.csv:7: tp 36 does not divide the 128 attention heads",
         "silicon_sample.csv:13: prefill_moe_tp_size is not a positive whole number: '0'",
-        "silicon_sample.csv:15: unknown GPU 'h300_sxm'; did you mean: h100-sxm, mi300x, h200?",
+        "silicon_sample.csv:15: unknown GPU 'h300_sxm'; did you mean: h100-sxm, mi300x, h800?",
     ])
 
 
