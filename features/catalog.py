@@ -12,6 +12,7 @@ from __future__ import annotations
 import csv
 import json
 import logging
+import re
 from dataclasses import dataclass, field, replace
 from functools import cache
 from importlib import resources
@@ -44,6 +45,7 @@ __all__ = [
     "frameworks_on",
     "framework_table",
     "resolve_framework",
+    "split_framework_version",
     "get_framework",
     "catalog_fingerprint",
     "reload_hardware",
@@ -495,6 +497,21 @@ def resolve_framework(name: str) -> str:
             error.args = (f"{error}; the engines this tool models are {', '.join(framework_ids())}",)
         raise error
     return fid
+
+
+# An engine named with its release, as tables write it: 'vLLM 0.6.3', 'sglang v0.4.1', 'vllm==0.8.5'.
+_ENGINE_WITH_VERSION = re.compile(r"^(.*?)[\s_=-]+v?(\d+(?:\.\d+)+\S*)$", re.IGNORECASE)
+
+
+def split_framework_version(name: str) -> tuple[str, str | None]:
+    """``('vLLM', '0.6.3')`` for ``'vLLM 0.6.3'``: an engine name with its release written after it, where the
+    name alone is no engine and what precedes the release is one; ``(name, None)`` otherwise."""
+    if _framework_names().get(_key(str(name))) is not None:
+        return name, None
+    match = _ENGINE_WITH_VERSION.match(str(name).strip())
+    if match and _framework_names().get(_key(match.group(1))) is not None:
+        return match.group(1), match.group(2)
+    return name, None
 
 
 @cache

@@ -156,10 +156,20 @@ def normalize_configs(configs: pd.DataFrame) -> pd.DataFrame:
     named = out["framework"] if "framework" in out else pd.Series(pd.NA, index=out.index, dtype=object)
     if named.isna().any():
         named = named.astype(object).where(named.notna(), per_distinct(catalog.default_framework, out["hardware"]))
-    out["framework"] = _map_unique(named, catalog.resolve_framework)
+    # An engine written with its release ('vLLM 0.6.3') gives both, unless a framework_version says otherwise.
+    engines = _map_unique(named, lambda name: catalog.split_framework_version(name)[0])
+    out["framework"] = _map_unique(engines, catalog.resolve_framework)
     # Optional: the engine release as written (``features.versions`` dates it); NA when not given.
     out["framework_version"] = (out["framework_version"].astype("string") if "framework_version" in out
                                 else pd.Series(pd.NA, index=out.index, dtype="string"))
+    embedded = _map_unique(named, lambda name: catalog.split_framework_version(name)[1] or "").astype("string")
+    embedded = embedded.where(embedded != "")
+    clash = embedded.notna() & out["framework_version"].notna() & (embedded != out["framework_version"])
+    if clash.any():
+        row = clash.to_numpy().nonzero()[0][0]
+        raise ConfigError(f"framework '{named.iloc[row]}' names release {embedded.iloc[row]} but framework_version "
+                          f"says {out['framework_version'].iloc[row]}")
+    out["framework_version"] = out["framework_version"].fillna(embedded)
     frameworks = catalog.framework_table()
     layer_split = lookup(out["framework"], frameworks["device_split"]) == "layer"
 

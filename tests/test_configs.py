@@ -112,6 +112,29 @@ def test_framework_version_is_optional_and_kept_as_written() -> None:
     assert out.iloc[0] == "0.19.0" and pd.isna(out.iloc[1]) and out.iloc[2] == "nightly-dev"
 
 
+def test_an_engine_written_with_its_release_gives_both() -> None:
+    frame = pd.concat([one(framework="vLLM 0.6.3"), one(framework="sglang v0.4.1"), one(framework="vllm==0.8.5"),
+                       one(framework="vLLM 0.6.3", framework_version="0.6.3"), one(framework="tensorrt-llm")],
+                      ignore_index=True)
+    out = normalize_configs(frame)
+    assert out["framework"].tolist() == ["vllm", "sglang", "vllm", "vllm", "tensorrt-llm"]
+    assert out["framework_version"].tolist()[:4] == ["0.6.3", "0.4.1", "0.8.5", "0.6.3"]
+    assert pd.isna(out["framework_version"].iloc[4])
+    with pytest.raises(ConfigError, match="^framework 'vLLM 0.6.3' names release 0.6.3 but framework_version says "
+                                          "0.7.0$"):
+        normalize_configs(one(framework="vLLM 0.6.3", framework_version="0.7.0"))
+    with pytest.raises(UnknownNameError, match="unknown framework 'lmdeploy 0.6.3'"):  # not an engine we model
+        normalize_configs(one(framework="lmdeploy 0.6.3"))
+
+
+@pytest.mark.parametrize(("label", "engine"), [
+    ("trtllm-serve", "tensorrt-llm"), ("Triton TRT-LLM", "tensorrt-llm"), ("llama-server", "llama.cpp"),
+    ("ollama", "llama.cpp"), ("ROCm vLLM", "vllm"), ("DeepSpeed-FastGen", "deepspeed-mii"),
+])
+def test_engines_by_the_names_of_their_servers_and_builds(label: str, engine: str) -> None:
+    assert catalog.resolve_framework(label) == engine
+
+
 def test_input_is_not_modified_and_extra_columns_pass_through() -> None:
     frame = one(weight_dtype="bfloat16", measured_latency_s=1.5)
     before = frame.copy()
