@@ -72,6 +72,7 @@ def test_every_dataset_label_and_model_resolves(shared_datasets: Path) -> None:
     ("nvidia/NVIDIA-Nemotron-3-Ultra-550B-A55B-BF16", 550, 55),  # layers_block_type: it failed to load
     ("nvidia/Llama-3_3-Nemotron-Super-49B-v1", 49, 49),  # NAS blocks: read as a plain 80-layer Llama, 88B
     ("google/gemma-4-26B-A4B", 26, 4),  # without the dense block beside the experts: 1.8B active
+    ("tiiuae/falcon-40b", 41.3, 41.3),  # the shared reference's models.csv: 41.3B
 ])
 def test_added_families_match_their_published_sizes(model: str, total_b: float, active_b: float) -> None:
     arch = catalog.get_model(model)
