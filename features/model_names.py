@@ -25,7 +25,9 @@
       (``meta-llama/Llama-4-Scout-17B-16E`` for ``...-16E-Instruct``) resolves onto it, the same
       architecture assumed.
 
-Spaces are read as dashes (``Llama 3.1 8B``), as tables write names; no repository id has spaces.
+Spaces are read as dashes (``Llama 3.1 8B``), as tables write names; no repository id has spaces. A name
+nothing else resolves is tried once more with a dash between a family and its version number
+(MLPerf's ``llama2-70b`` as ``llama-2-70b``, ``llama3.1-8b`` as ``llama-3.1-8b``).
 
 Publisher-quantisation (precision) suffixes (case-insensitive; ``-`` or ``_`` between words):
 
@@ -65,7 +67,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 __all__ = ["QUANT_SUFFIXES", "FINETUNE_WORDS", "QuantSuffix", "ResolvedModel", "CatalogNames",
            "resolve_name", "strip_quant_suffix"]
@@ -202,6 +204,19 @@ def resolve_name(name: str, catalog: CatalogNames) -> ResolvedModel | None:
     """Resolve ``name`` (an HF-style id, any case) by rules 2-4 of the module docstring; None if none hits."""
     written = name.strip()
     name = re.sub(r"\s+", "-", written)  # 'Llama 3.1 8B' as 'Llama-3.1-8B': no repository id has spaces
+    found = _resolve_spelled(written, name, catalog)
+    org, _, repository = name.rpartition("/")
+    # MLPerf's and short tables' 'llama2-70b', 'llama3.1-8b': a family run into its version number.
+    dashed = re.sub(r"^([A-Za-z]+)(\d)", r"\1-\2", repository)
+    if found is None and dashed != repository:
+        found = _resolve_spelled(written, f"{org}/{dashed}" if org else dashed, catalog)
+        if found is not None and found.how.endswith(")"):  # say how the name was read
+            found = replace(found, how=f"{found.how[:-1]}; read as '{dashed}')", assumed=True)
+    return found
+
+
+def _resolve_spelled(written: str, name: str, catalog: CatalogNames) -> ResolvedModel | None:
+    """:func:`resolve_name` of one spelling ``name`` of the name as ``written``."""
     quant_rule = strip_quant_suffix(name)[1]
     for stage, (candidate, rule, finetune) in enumerate(_stages(name)):
         hit = catalog.exact(candidate)

@@ -55,8 +55,10 @@ RESOLVES = [
      False),
     ("nvidia/NVIDIA-Nemotron-3-Nano-30B-A3B-FP8", "nvidia/NVIDIA-Nemotron-3-Nano-30B-A3B-BF16", "fp8", None, True),
     ("qwen/qwen3-0.6b", "Qwen/Qwen3-0.6B", None, None, False),
-    # spaces for dashes, as tables write names
+    # spaces for dashes, and a family run into its version (MLPerf's benchmark names), as tables write names
     ("Llama 3.1 8B", "meta-llama/Llama-3.1-8B", None, None, True),
+    ("llama2-70b", "meta-llama/Llama-2-70b-hf", None, None, True),
+    ("llama3.1-8b", "meta-llama/Llama-3.1-8B", None, None, True),
     # the base of a model the catalog holds only as its fine-tune
     ("meta-llama/Llama-4-Scout-17B-16E", "meta-llama/Llama-4-Scout-17B-16E-Instruct", None, None, True),
     ("Qwen/Qwen3-VL-32B-FP8", "Qwen/Qwen3-VL-32B-Instruct", "fp8", None, True),
@@ -73,6 +75,11 @@ def test_names_as_people_write_them_resolve(name: str, model_id: str, weight: st
         model_id, weight, kv, assumed)
     assert catalog.resolve_model(name) == model_id
     assert resolved.how.startswith(model_id if name.lower() == model_id.lower() else f"{name} -> {model_id}")
+
+
+def test_a_name_read_with_a_dash_says_so() -> None:
+    assert catalog.resolve_model_name("llama2-70b").how == ("llama2-70b -> meta-llama/Llama-2-70b-hf (alias: short "
+                                                             "name; read as 'llama-2-70b')")
 
 
 def test_how_says_what_was_resolved_and_assumed() -> None:
