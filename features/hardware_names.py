@@ -19,6 +19,9 @@ __all__ = ["name_parts", "match_by_parts"]
 _BRAND_WORDS = frozenset({"nvidia", "amd", "instinct", "intel", "tesla", "geforce", "habana", "hgx", "dgx", "gpu",
                           "graphics", "accelerator", "oam"})
 _MEMORY_KINDS = frozenset({"hbm", "hbm2", "hbm2e", "hbm3", "hbm3e", "gddr6", "gddr6x", "gddr7"})
+# How a system runs the part, not which part it is (MLPerf's 'AMD Instinct MI300X-NPS1-SPX-192GB-750W',
+# 'NVIDIA H200-SXM-141GB-CTS'): a power cap, AMD's memory and compute partition modes, a custom thermal solution.
+_SETTINGS = re.compile(r"^(\d+w|nps\d|spx|dpx|qpx|cpx|cts)$")
 _SIZE = re.compile(r"^(\d+(?:\.\d+)?)(?:g|gb|gib)$")
 # How far a stated memory size may be from a row's and still name it (marketing rounds: 94 GB, 141 GB).
 _SIZE_TOLERANCE = 0.08
@@ -35,7 +38,7 @@ def name_parts(name: str) -> tuple[str, float | None]:
         found = _SIZE.match(word)
         if found:
             size = float(found.group(1))
-        elif word not in _BRAND_WORDS and word not in _MEMORY_KINDS:
+        elif word not in _BRAND_WORDS and word not in _MEMORY_KINDS and not _SETTINGS.match(word):
             kept.append(word)
     return "".join(ch for ch in "".join(kept) if ch.isalnum()), size
 

@@ -31,6 +31,9 @@ from features.hardware_names import match_by_parts, name_parts
     ("AMD Instinct MI250X", "mi250x"),  # not an MI250
     ("Intel Gaudi 3", "gaudi3"),
     ("NVIDIA H800 80GB HBM3", "h800"),
+    ("AMD Instinct MI325X-NPS1-SPX-256GB-1000W", "mi325x"),  # MLPerf system descriptions: partition modes, power
+    ("NVIDIA H200-SXM-141GB-CTS", "h200"),
+    ("NVIDIA H100-NVL-94GB", "h100-nvl"),
 ])
 def test_a_name_written_another_way_finds_its_row(label: str, expected: str) -> None:
     assert catalog.resolve_hardware(label) == expected
