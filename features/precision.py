@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Collection
 
 from features.errors import UnknownNameError, closest_names
@@ -43,16 +44,28 @@ _SPELLINGS = {
     "float8": "fp8", "fp8_e4m3": "fp8", "e4m3": "fp8", "fp8_block": "fp8", "fp8_e5m2": "fp8",
     "nvfp4": "fp4", "mxfp4": "fp4", "w4a16": "int4", "int4_wo": "int4", "awq": "int4", "gptq": "int4",
     "q4_0": "int4", "q8_0": "int8", "w8a8": "int8", "auto": "fp16",
+    # Weights are what these name: int4 weights with int8 activations, int8 weights with 16-bit ones;
+    # llama.cpp's 4-bit k-quants (about 4.5 bits a weight with their scales) and q4_1.
+    "w4a8": "int4", "w8a16": "int8", "q4_k": "int4", "q4_k_m": "int4", "q4_k_s": "int4", "q4_1": "int4",
 }
+# Words a compound spelling may add that say how, not what ('fp8-dynamic', 'int4-awq', 'gptq-int4').
+_QUALIFIERS = frozenset({"dynamic", "static", "block", "blockwise", "channel", "tensor", "per", "quantized",
+                         "weight", "only", "wo"})
 
 
 def canonical_dtype(name: str) -> str:
-    """'bfloat16' -> 'bf16', 'nvfp4' -> 'fp4'; ``UnknownNameError`` for anything else."""
+    """'bfloat16' -> 'bf16', 'nvfp4' -> 'fp4', 'gptq-int4' -> 'int4'; ``UnknownNameError`` for anything else
+    (a compound whose words name two formats, 'fp8-int4', or none we model, 'q5_k_m')."""
     key = str(name).strip().lower()
     key = _SPELLINGS.get(key, key)
-    if key not in BYTES_PER_VALUE:
-        raise UnknownNameError("precision", str(name), closest_names(str(name), list(BYTES_PER_VALUE)))
-    return key
+    if key in BYTES_PER_VALUE:
+        return key
+    # A compound spelling whose format words all name one format ('gptq-int4', 'fp8-dynamic').
+    words = [w for w in re.split(r"[-_\s.]+", key) if w and w not in _QUALIFIERS]
+    named = {_SPELLINGS.get(w, w) for w in words}
+    if words and len(named) == 1 and (only := named.pop()) in BYTES_PER_VALUE:
+        return only
+    raise UnknownNameError("precision", str(name), closest_names(str(name), list(BYTES_PER_VALUE)))
 
 
 def native_peak(dtype: str) -> str | None:
