@@ -49,6 +49,18 @@ def _map_unique(values: pd.Series, resolve: Callable[[str], str]) -> pd.Series:
     return pd.Series(per_distinct(resolve, values.astype(str), dtype="str"), index=values.index)
 
 
+# Batching modes as tables write them: TensorRT-LLM's in-flight batching is continuous batching.
+_BATCHING_SPELLINGS = {"continuousbatching": "continuous", "inflight": "continuous", "inflightbatching": "continuous",
+                       "iterationlevel": "continuous", "staticbatching": "static", "staticbatch": "static"}
+
+
+def _batching_mode(written: str) -> str:
+    """'static' or 'continuous' for a mode as written ('Continuous batching', 'in-flight'); anything else as
+    it is, lower-case, for the caller to refuse."""
+    key = "".join(ch for ch in str(written).lower() if ch.isalpha())
+    return _BATCHING_SPELLINGS.get(key, str(written).strip().lower())
+
+
 def _stated_dtype(stated: dict[str, str], model: str) -> str:
     """The precision a checkpoint states, canonical."""
     return canonical_dtype(stated[model])
@@ -202,7 +214,7 @@ def normalize_configs(configs: pd.DataFrame) -> pd.DataFrame:
             out[name] = _map_unique(written, partial(_stated_dtype, stated))
     default_batching = pd.Series(lookup(out["framework"], frameworks["batching"], dtype="str"), index=out.index)
     batching = column("batching", None).fillna(default_batching) if "batching" in out else default_batching
-    out["batching"] = batching.astype(str).str.strip().str.lower()
+    out["batching"] = _map_unique(batching, _batching_mode)
     bad = ~out["batching"].isin(["static", "continuous"])
     if bad.any():
         raise ConfigError(f"batching must be 'static' or 'continuous', got '{out['batching'][bad].iloc[0]}'")

@@ -184,6 +184,13 @@ def test_missing_required_columns_are_named() -> None:
     assert REQUIRED_COLUMNS == ["hardware", "model", "input_len", "output_len"]
 
 
+def test_batching_modes_as_tables_write_them() -> None:
+    frame = pd.concat([one(batching=b, concurrency=4, batch_size=None) for b in
+                       ["Continuous batching", "in-flight", "inflight_batching", "CONTINUOUS"]]
+                      + [one(batching=b) for b in ["Static batching", " static "]], ignore_index=True)
+    assert normalize_configs(frame)["batching"].tolist() == ["continuous"] * 4 + ["static"] * 2
+
+
 def test_unknown_batching_is_refused() -> None:
     with pytest.raises(ConfigError, match="^batching must be 'static' or 'continuous', got 'dynamic'$"):
         normalize_configs(one(batching="dynamic"))
