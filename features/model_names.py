@@ -25,7 +25,8 @@
       (``meta-llama/Llama-4-Scout-17B-16E`` for ``...-16E-Instruct``) resolves onto it, the same
       architecture assumed.
 
-Spaces are read as dashes (``Llama 3.1 8B``), as tables write names; no repository id has spaces. A name
+Spaces are read as dashes (``Llama 3.1 8B``), as tables write names; no repository id has spaces. A revision
+(``...@main``) and a folder's trailing slash are dropped. A name
 nothing else resolves is tried once more with a dash between a family and its version number
 (MLPerf's ``llama2-70b`` as ``llama-2-70b``, ``llama3.1-8b`` as ``llama-3.1-8b``).
 
@@ -204,6 +205,7 @@ def resolve_name(name: str, catalog: CatalogNames) -> ResolvedModel | None:
     """Resolve ``name`` (an HF-style id, any case) by rules 2-4 of the module docstring; None if none hits."""
     written = name.strip()
     name = re.sub(r"\s+", "-", written)  # 'Llama 3.1 8B' as 'Llama-3.1-8B': no repository id has spaces
+    name = re.sub(r"@[^/]*$", "", name.rstrip("/"))  # a revision ('...@main') or a folder's slash names no model
     found = _resolve_spelled(written, name, catalog)
     org, _, repository = name.rpartition("/")
     # MLPerf's and short tables' 'llama2-70b', 'llama3.1-8b': a family run into its version number.
@@ -252,7 +254,8 @@ def _resolved(name: str, model_id: str, why: str, rule: QuantSuffix | None, fine
     if why:
         reasons.append(f"alias: {_first_clause(why)}")
     if not reasons:
-        return ResolvedModel(name, model_id, how=f"{model_id} (catalog id)")
+        head = model_id if name.lower() == model_id.lower() else f"{name} -> {model_id}"  # as written, if not so
+        return ResolvedModel(name, model_id, how=f"{head} (catalog id)", assumed=assumed)
     weight = rule.weight_dtype if rule else None
     kv = rule.kv_dtype if rule else None
     precision = f" with {weight} weights" if weight else ""

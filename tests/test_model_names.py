@@ -59,6 +59,8 @@ RESOLVES = [
     ("Llama 3.1 8B", "meta-llama/Llama-3.1-8B", None, None, True),
     ("llama2-70b", "meta-llama/Llama-2-70b-hf", None, None, True),
     ("llama3.1-8b", "meta-llama/Llama-3.1-8B", None, None, True),
+    ("Qwen/Qwen3-32B@main", "Qwen/Qwen3-32B", None, None, True),  # a revision: read as its repository
+    ("~/models/Qwen2.5-7B-Instruct/", "Qwen/Qwen2.5-7B", None, None, True),  # a folder that is not here
     # the base of a model the catalog holds only as its fine-tune
     ("meta-llama/Llama-4-Scout-17B-16E", "meta-llama/Llama-4-Scout-17B-16E-Instruct", None, None, True),
     ("Qwen/Qwen3-VL-32B-FP8", "Qwen/Qwen3-VL-32B-Instruct", "fp8", None, True),
