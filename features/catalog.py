@@ -46,6 +46,7 @@ __all__ = [
     "framework_table",
     "resolve_framework",
     "split_framework_version",
+    "split_hardware_count",
     "get_framework",
     "catalog_fingerprint",
     "reload_hardware",
@@ -497,6 +498,30 @@ def resolve_framework(name: str) -> str:
             error.args = (f"{error}; the engines this tool models are {', '.join(framework_ids())}",)
         raise error
     return fid
+
+
+# Devices counted into the accelerator's name, as tables write them: '8x H100', '8 x H200 SXM', 'h100-sxm:8'.
+_COUNT_FIRST = re.compile(r"^(\d+)\s*[x×*]\s*(\S.*)$", re.IGNORECASE)
+_COUNT_LAST = re.compile(r"^(.*\S)\s*(?::|\s[x×*]\s*)(\d+)$", re.IGNORECASE)
+
+
+def split_hardware_count(name: str) -> tuple[str, int | None]:
+    """``('H100', 8)`` for ``'8x H100'`` or ``'h100-sxm:8'``: a device count written with the accelerator, where
+    the name alone is no accelerator and the rest is one; ``(name, None)`` otherwise."""
+    try:
+        resolve_hardware(str(name))
+        return name, None
+    except UnknownNameError:
+        pass
+    for pattern, part, count in ((_COUNT_FIRST, 2, 1), (_COUNT_LAST, 1, 2)):
+        match = pattern.match(str(name).strip())
+        if match:
+            try:
+                resolve_hardware(match.group(part))
+            except UnknownNameError:
+                continue
+            return match.group(part), int(match.group(count))
+    return name, None
 
 
 # An engine named with its release, as tables write it: 'vLLM 0.6.3', 'sglang v0.4.1', 'vllm==0.8.5'.

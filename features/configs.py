@@ -161,7 +161,19 @@ def normalize_configs(configs: pd.DataFrame) -> pd.DataFrame:
     """
     _check_columns(configs)
     out = configs.copy()
-    out["hardware"] = _map_unique(out["hardware"], catalog.resolve_hardware)
+    # Devices counted into the name ('8x H100') give the accelerator and num_devices, unless num_devices differs.
+    counted = _map_unique(out["hardware"], lambda name: str(catalog.split_hardware_count(name)[1] or ""))
+    out["hardware"] = _map_unique(_map_unique(out["hardware"], lambda name: catalog.split_hardware_count(name)[0]),
+                                  catalog.resolve_hardware)
+    if counted.ne("").any():
+        count = pd.to_numeric(counted.where(counted.ne("")), errors="coerce")
+        given = _counts(out, "num_devices")
+        clash = count.notna() & given.notna() & (count != given)
+        if clash.any():
+            row = clash.to_numpy().nonzero()[0][0]
+            raise ConfigError(f"hardware '{configs['hardware'].iloc[row]}' counts {int(count.iloc[row])} devices but "
+                              f"num_devices says {int(given.iloc[row])}")
+        out["num_devices"] = given.fillna(count)
     written = out["model"].astype(str)  # as written: 'nvidia/Qwen3-32B-NVFP4' states fp4 weights
     out["model"] = _map_unique(out["model"], catalog.resolve_model)
     # A row that names no engine is priced for vLLM, or where vLLM does not run for an engine that does.

@@ -184,6 +184,17 @@ def test_missing_required_columns_are_named() -> None:
     assert REQUIRED_COLUMNS == ["hardware", "model", "input_len", "output_len"]
 
 
+def test_devices_counted_into_the_accelerator_name_give_num_devices() -> None:
+    frame = pd.concat([one(hardware="8x H100"), one(hardware="h100-sxm:8"), one(hardware="4 x H200 SXM"),
+                       one(hardware="8x H100", num_devices=8)], ignore_index=True)
+    out = normalize_configs(frame)
+    assert out["hardware"].tolist() == ["h100-sxm", "h100-sxm", "h200", "h100-sxm"]
+    assert out["num_devices"].tolist() == [8, 8, 4, 8] and out["tp"].tolist() == [8, 8, 4, 8]
+    with pytest.raises(ConfigError, match="^hardware '8x H100' counts 8 devices but num_devices says 4$"):
+        normalize_configs(one(hardware="8x H100", num_devices=4))
+    assert catalog.split_hardware_count("MI300X") == ("MI300X", None)  # a part name ending in X is no count
+
+
 def test_batching_modes_as_tables_write_them() -> None:
     frame = pd.concat([one(batching=b, concurrency=4, batch_size=None) for b in
                        ["Continuous batching", "in-flight", "inflight_batching", "CONTINUOUS"]]
