@@ -25,6 +25,8 @@ _SLIDING_LAYER_KINDS = frozenset({"sliding_attention", "local", "sliding", "chun
 
 
 def first(config: dict[str, Any], *keys: str, default: Any = None) -> Any:
+    """The value of the first of ``keys`` the config sets (not None), else ``default``: families name one number
+    differently (``num_key_value_heads``, ``n_head_kv``)."""
     for key in keys:
         value = config.get(key)
         if value is not None:
