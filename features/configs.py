@@ -16,7 +16,7 @@ import numpy.typing as npt
 import pandas as pd
 
 from features import catalog
-from features.distinct import factorize, lookup, per_distinct
+from features.distinct import distinct_values, factorize, lookup, names_at, per_distinct
 from features.errors import ConfigError
 from features.memory import MEMORY_FRACTION_SETTINGS
 from features.precision import BYTES_PER_VALUE, PEAK_COLUMNS_BY_WEIGHT, canonical_dtype, native_peak, runs_natively
@@ -59,6 +59,17 @@ def _batching_mode(written: str) -> str:
     it is, lower-case, for the caller to refuse."""
     key = "".join(ch for ch in str(written).lower() if ch.isalpha())
     return _BATCHING_SPELLINGS.get(key, str(written).strip().lower())
+
+
+def _split_per_distinct(values: pd.Series, split: Callable[[str], tuple[str, Any]],
+                        resolve: Callable[[str], str]) -> tuple[pd.Series, list[Any], np.ndarray]:
+    """Each distinct value split once into a name and what was written with it ('8x H100': 'H100', 8), the name
+    resolved to its catalog id: the ids per row, the extras per distinct value (None where none was written)
+    and each row's distinct value."""
+    codes, (distinct,) = distinct_values(values.astype(str))
+    parts = [split(value) for value in distinct]
+    ids = pd.Series(names_at([resolve(name) for name, _ in parts], codes), index=values.index)
+    return ids, [extra for _, extra in parts], codes
 
 
 def _stated_dtype(stated: dict[str, str], model: str) -> str:
@@ -162,11 +173,10 @@ def normalize_configs(configs: pd.DataFrame) -> pd.DataFrame:
     _check_columns(configs)
     out = configs.copy()
     # Devices counted into the name ('8x H100') give the accelerator and num_devices, unless num_devices differs.
-    counted = _map_unique(out["hardware"], lambda name: str(catalog.split_hardware_count(name)[1] or ""))
-    out["hardware"] = _map_unique(_map_unique(out["hardware"], lambda name: catalog.split_hardware_count(name)[0]),
-                                  catalog.resolve_hardware)
-    if counted.ne("").any():
-        count = pd.to_numeric(counted.where(counted.ne("")), errors="coerce")
+    out["hardware"], counts, codes = _split_per_distinct(out["hardware"], catalog.split_hardware_count,
+                                                         catalog.resolve_hardware)
+    if any(n is not None for n in counts):
+        count = pd.Series(np.array([np.nan if n is None else n for n in counts], dtype=float)[codes], index=out.index)
         given = _counts(out, "num_devices")
         clash = count.notna() & given.notna() & (count != given)
         if clash.any():
@@ -181,13 +191,12 @@ def normalize_configs(configs: pd.DataFrame) -> pd.DataFrame:
     if named.isna().any():
         named = named.astype(object).where(named.notna(), per_distinct(catalog.default_framework, out["hardware"]))
     # An engine written with its release ('vLLM 0.6.3') gives both, unless a framework_version says otherwise.
-    engines = _map_unique(named, lambda name: catalog.split_framework_version(name)[0])
-    out["framework"] = _map_unique(engines, catalog.resolve_framework)
+    out["framework"], releases, codes = _split_per_distinct(named, catalog.split_framework_version,
+                                                            catalog.resolve_framework)
+    embedded = pd.Series(names_at(releases, codes), index=out.index, dtype="string")
     # Optional: the engine release as written (``features.versions`` dates it); NA when not given.
     out["framework_version"] = (out["framework_version"].astype("string") if "framework_version" in out
                                 else pd.Series(pd.NA, index=out.index, dtype="string"))
-    embedded = _map_unique(named, lambda name: catalog.split_framework_version(name)[1] or "").astype("string")
-    embedded = embedded.where(embedded != "")
     clash = embedded.notna() & out["framework_version"].notna() & (embedded != out["framework_version"])
     if clash.any():
         row = clash.to_numpy().nonzero()[0][0]
