@@ -64,6 +64,9 @@ RESOLVES = [
     # the base of a model the catalog holds only as its fine-tune
     ("meta-llama/Llama-4-Scout-17B-16E", "meta-llama/Llama-4-Scout-17B-16E-Instruct", None, None, True),
     ("Qwen/Qwen3-VL-32B-FP8", "Qwen/Qwen3-VL-32B-Instruct", "fp8", None, True),
+    # DeepSeek-R1's distills: fine-tunes of the models they were distilled onto (DeepSeek's README table)
+    ("deepseek-ai/DeepSeek-R1-Distill-Llama-70B", "meta-llama/Llama-3.1-70B", None, None, False),
+    ("RedHatAI/DeepSeek-R1-Distill-Qwen-32B-FP8-dynamic", "Qwen/Qwen2.5-32B", "fp8", None, True),
     # Kimi-K2-Thinking's native INT4 weights: an alias row, not its base's fp8 by the fine-tune rule
     ("moonshotai/Kimi-K2-Thinking", "moonshotai/Kimi-K2.5", None, None, False),
 ]
