@@ -22,7 +22,7 @@ from features.memory import MEMORY_FRACTION_SETTINGS
 from features.precision import BYTES_PER_VALUE, PEAK_COLUMNS_BY_WEIGHT, canonical_dtype, native_peak, runs_natively
 
 __all__ = ["CONFIG_COLUMNS", "ENGINE_SETTING_COLUMNS", "REQUIRED_COLUMNS", "LARGEST_COUNT", "check_table",
-           "normalize_configs",
+           "normalize_configs", "batching_mode",
            "invalid_reasons", "config_warnings", "gather_specs"]
 
 CONFIG_COLUMNS = [
@@ -54,7 +54,7 @@ _BATCHING_SPELLINGS = {"continuousbatching": "continuous", "inflight": "continuo
                        "iterationlevel": "continuous", "staticbatching": "static", "staticbatch": "static"}
 
 
-def _batching_mode(written: str) -> str:
+def batching_mode(written: str) -> str:
     """'static' or 'continuous' for a mode as written ('Continuous batching', 'in-flight'); anything else as
     it is, lower-case, for the caller to refuse."""
     key = "".join(ch for ch in str(written).lower() if ch.isalpha())
@@ -235,7 +235,7 @@ def normalize_configs(configs: pd.DataFrame) -> pd.DataFrame:
             out[name] = _map_unique(written, partial(_stated_dtype, stated))
     default_batching = pd.Series(lookup(out["framework"], frameworks["batching"], dtype="str"), index=out.index)
     batching = column("batching", None).fillna(default_batching) if "batching" in out else default_batching
-    out["batching"] = _map_unique(batching, _batching_mode)
+    out["batching"] = _map_unique(batching, batching_mode)
     bad = ~out["batching"].isin(["static", "continuous"])
     if bad.any():
         raise ConfigError(f"batching must be 'static' or 'continuous', got '{out['batching'][bad].iloc[0]}'")

@@ -57,3 +57,19 @@ def test_a_table_without_hardware_is_a_data_error(tmp_path: Path) -> None:
     path.write_text("model,latency_s\nqwen3-8b,1.0\n")
     with pytest.raises(DataError, match="needs at least the columns hardware"):
         ingest("csv", path)
+
+
+def test_names_written_with_counts_releases_and_other_spellings_are_read(tmp_path: Path) -> None:
+    path = tmp_path / "lab.csv"
+    path.write_text("hardware,model,framework,batching,concurrency,input_len,output_len,ttft_s,itl_s,num_devices\n"
+                    "8x NVIDIA H100 80GB HBM3,Llama 3.1 70B,vLLM 0.6.3,Continuous batching,64,1024,256,0.5,0.03,\n"
+                    "H200 SXM 141GB,meta-llama/Llama-3.1-70B,trtllm-serve,in-flight,32,2048,512,0.4,0.02,\n"
+                    "8x H100,meta-llama/Llama-3.1-70B,vllm,continuous,64,1024,256,0.5,0.03,4\n")
+    result = ingest("csv", path)
+    assert [str(r) for r in result.account.rejections] == [
+        "lab.csv:4: hardware '8x H100' counts 8 devices but num_devices says 4"]
+    table = result.table.sort_values("source_line")
+    assert table["hardware"].tolist() == ["h100-sxm", "h200"]
+    assert table["framework"].tolist() == ["vllm", "tensorrt-llm"]
+    assert table["num_devices"].tolist() == [8, 1] and table["batching"].tolist() == ["continuous"] * 2
+    assert table["framework_version"].iloc[0] == "0.6.3" and pd.isna(table["framework_version"].iloc[1])

@@ -15,7 +15,7 @@ import numpy as np
 import pandas as pd
 
 from features import catalog
-from features.configs import invalid_reasons, normalize_configs
+from features.configs import batching_mode, invalid_reasons, normalize_configs
 from features.errors import ConfigError, SurrogateError
 from features.precision import canonical_dtype
 from surrogate.ingest.account import Note, Rejection, row_strings
@@ -82,6 +82,29 @@ def _resolve_each(values: pd.Series, resolve: Callable[[str], str]) -> tuple[pd.
     out = [None if v is None else resolved[str(v)] for v in raw]
     why = ["" if v is None else errors[str(v)] for v in raw]
     return pd.Series(out, index=values.index, dtype="string"), pd.Series(why, index=values.index, dtype=object)
+
+
+def _split_written(frame: pd.DataFrame, sink: _Sink) -> None:
+    """What a table writes into a name, taken out as ``normalize_configs`` takes it: a device count with the
+    accelerator ('8x H100': num_devices 8), a release with the engine ('vLLM 0.6.3': framework_version), a
+    batching mode's other spellings ('in-flight'). A count or release that another column contradicts
+    rejects the row, naming both."""
+    for name, split, extra, says in (
+            ("hardware", catalog.split_hardware_count, "num_devices", "counts {} devices"),
+            ("framework", catalog.split_framework_version, "framework_version", "names release {}")):
+        written = frame[name].astype(object).where(frame[name].notna(), None)
+        parts = {str(v): split(str(v)) for v in pd.unique(written.dropna())}
+        if not any(part[1] is not None for part in parts.values()):
+            continue
+        found = pd.Series([None if v is None else parts[str(v)][1] for v in written], index=frame.index, dtype=object)
+        stated = frame[extra].astype(object).where(frame[extra].notna(), None)
+        clash = found.notna() & stated.notna() & (found.astype(str) != stated.astype(str))
+        for idx in frame.index[clash]:
+            sink.reject(pd.Series(frame.index == idx, index=frame.index),
+                        f"{name} '{written[idx]}' {says.format(found[idx])} but {extra} says {stated[idx]}")
+        frame[name] = [None if v is None else parts[str(v)][0] for v in written]
+        frame[extra] = stated.where(stated.notna(), found)
+    frame["batching"] = frame["batching"].map(batching_mode, na_action="ignore")
 
 
 def _fill_defaults(frame: pd.DataFrame, sink: _Sink) -> None:
@@ -209,8 +232,10 @@ def check_records(records: pd.DataFrame, source: str) -> tuple[pd.DataFrame, lis
             frame[name] = empty_frame([name])[name].reindex(frame.index)
     frame["source"] = source
     sink = _Sink(frame)
-    for name, (label_col, resolve) in _LABELS.items():
+    for name, (label_col, _) in _LABELS.items():
         frame[label_col] = frame[label_col].fillna(frame[name])
+    _split_written(frame, sink)
+    for name, (_, resolve) in _LABELS.items():
         resolved, errors = _resolve_each(frame[name], resolve)
         sink.reject(errors.ne(""), errors)
         frame[name] = resolved
