@@ -78,6 +78,17 @@ def test_no_engine_named_on_a_cpu_is_priced_for_one_that_runs_there() -> None:
     assert '"framework": "llama.cpp"' in result.output
 
 
+def test_names_as_a_lab_table_writes_them() -> None:
+    result = CliRunner().invoke(cli, ["estimate", "--model", "llama2-70b", "--hardware", "8x NVIDIA H100 80GB HBM3",
+                                      "--framework", "vLLM 0.8.5", "--concurrency", "32", "--input-len", "1024",
+                                      "--output-len", "256", "--json"])
+    assert result.exit_code == 0, result.output
+    config = json.loads(result.stdout)["config"]  # the name rules' notes go to stderr
+    assert (config["hardware"], config["model"], config["framework"], config["framework_version"]) == (
+        "h100-sxm", "meta-llama/Llama-2-70b-hf", "vllm", "0.8.5")
+    assert (config["num_devices"], config["tp"]) == (8, 8)  # the count in the name, tp following it
+
+
 def test_unknown_model_and_framework_suggest_names() -> None:
     model = run(["estimate", "--model", "meta-llama/Llama-2-7b", "--hardware", "h100-sxm", "--input-len", "8",
                  "--output-len", "8"])

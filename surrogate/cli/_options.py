@@ -95,7 +95,9 @@ def config_frame(params: dict[str, Any]) -> pd.DataFrame:
     if params["batching"] == "static" and concurrency is not None and batch is None:
         raise click.UsageError(f"--concurrency applies to continuous batching, not --batching static; for a static "
                                f"batch of {concurrency} give --batch-size {concurrency}")
-    framework = params["framework"] or catalog.default_framework(params["hardware"])
+    # '8x H100' names the devices too: tp follows from them unless --tp or --num-devices says otherwise.
+    hardware, counted = catalog.split_hardware_count(params["hardware"])
+    framework = params["framework"] or catalog.default_framework(hardware)
     row = {
         "hardware": params["hardware"], "model": params["model"], "framework": framework,
         "framework_version": params.get("framework_version"),
@@ -111,7 +113,10 @@ def config_frame(params: dict[str, Any]) -> pd.DataFrame:
         if params["tp"] is None:
             row.pop("tp")
     elif params["tp"] is None:
-        row["tp"] = 1
+        if counted is None:
+            row["tp"] = 1
+        else:
+            row.pop("tp")
     return pd.DataFrame([row])
 
 
@@ -121,11 +126,12 @@ def default_framework_note(params: dict[str, Any]) -> str | None:
 
     if params["framework"]:
         return None
-    framework = catalog.default_framework(params["hardware"])
+    hardware = catalog.split_hardware_count(params["hardware"])[0]
+    framework = catalog.default_framework(hardware)
     if framework == catalog.DEFAULT_FRAMEWORK:
         return None
     return (f"no --framework given and {catalog.DEFAULT_FRAMEWORK} does not run on "
-            f"{catalog.get_hardware(params['hardware']).vendor} hardware: priced for {framework}")
+            f"{catalog.get_hardware(hardware).vendor} hardware: priced for {framework}")
 
 
 @dataclass(frozen=True)
