@@ -12,7 +12,6 @@ from __future__ import annotations
 import csv
 import json
 import logging
-import re
 from dataclasses import dataclass, field, replace
 from functools import cache
 from importlib import resources
@@ -45,8 +44,6 @@ __all__ = [
     "frameworks_on",
     "framework_table",
     "resolve_framework",
-    "split_framework_version",
-    "split_hardware_count",
     "get_framework",
     "catalog_fingerprint",
     "reload_hardware",
@@ -498,45 +495,6 @@ def resolve_framework(name: str) -> str:
             error.args = (f"{error}; the engines this tool models are {', '.join(framework_ids())}",)
         raise error
     return fid
-
-
-# Devices counted into the accelerator's name, as tables write them: '8x H100', '8 x H200 SXM', 'h100-sxm:8'.
-_COUNT_FIRST = re.compile(r"^(\d+)\s*[x×*]\s*(\S.*)$", re.IGNORECASE)
-_COUNT_LAST = re.compile(r"^(.*\S)\s*(?::|\s[x×*]\s*)(\d+)$", re.IGNORECASE)
-
-
-def split_hardware_count(name: str) -> tuple[str, int | None]:
-    """``('H100', 8)`` for ``'8x H100'`` or ``'h100-sxm:8'``: a device count written with the accelerator, where
-    the name alone is no accelerator and the rest is one; ``(name, None)`` otherwise."""
-    try:
-        resolve_hardware(str(name))
-        return name, None
-    except UnknownNameError:
-        pass
-    for pattern, part, count in ((_COUNT_FIRST, 2, 1), (_COUNT_LAST, 1, 2)):
-        match = pattern.match(str(name).strip())
-        if match:
-            try:
-                resolve_hardware(match.group(part))
-            except UnknownNameError:
-                continue
-            return match.group(part), int(match.group(count))
-    return name, None
-
-
-# An engine named with its release, as tables write it: 'vLLM 0.6.3', 'sglang v0.4.1', 'vllm==0.8.5'.
-_ENGINE_WITH_VERSION = re.compile(r"^(.*?)[\s_=-]+v?(\d+(?:\.\d+)+\S*)$", re.IGNORECASE)
-
-
-def split_framework_version(name: str) -> tuple[str, str | None]:
-    """``('vLLM', '0.6.3')`` for ``'vLLM 0.6.3'``: an engine name with its release written after it, where the
-    name alone is no engine and what precedes the release is one; ``(name, None)`` otherwise."""
-    if _framework_names().get(_key(str(name))) is not None:
-        return name, None
-    match = _ENGINE_WITH_VERSION.match(str(name).strip())
-    if match and _framework_names().get(_key(match.group(1))) is not None:
-        return match.group(1), match.group(2)
-    return name, None
 
 
 @cache

@@ -17,6 +17,7 @@ import pandas as pd
 
 from features import catalog
 from features.distinct import distinct_values, factorize, lookup, names_at, per_distinct
+from features.embedded import split_framework_version, split_hardware_count
 from features.errors import ConfigError
 from features.memory import MEMORY_FRACTION_SETTINGS
 from features.precision import BYTES_PER_VALUE, PEAK_COLUMNS_BY_WEIGHT, canonical_dtype, native_peak, runs_natively
@@ -173,7 +174,7 @@ def normalize_configs(configs: pd.DataFrame) -> pd.DataFrame:
     _check_columns(configs)
     out = configs.copy()
     # Devices counted into the name ('8x H100') give the accelerator and num_devices, unless num_devices differs.
-    out["hardware"], counts, codes = _split_per_distinct(out["hardware"], catalog.split_hardware_count,
+    out["hardware"], counts, codes = _split_per_distinct(out["hardware"], split_hardware_count,
                                                          catalog.resolve_hardware)
     if any(n is not None for n in counts):
         count = pd.Series(np.array([np.nan if n is None else n for n in counts], dtype=float)[codes], index=out.index)
@@ -191,7 +192,7 @@ def normalize_configs(configs: pd.DataFrame) -> pd.DataFrame:
     if named.isna().any():
         named = named.astype(object).where(named.notna(), per_distinct(catalog.default_framework, out["hardware"]))
     # An engine written with its release ('vLLM 0.6.3') gives both, unless a framework_version says otherwise.
-    out["framework"], releases, codes = _split_per_distinct(named, catalog.split_framework_version,
+    out["framework"], releases, codes = _split_per_distinct(named, split_framework_version,
                                                             catalog.resolve_framework)
     embedded = pd.Series(names_at(releases, codes), index=out.index, dtype="string")
     # Optional: the engine release as written (``features.versions`` dates it); NA when not given.

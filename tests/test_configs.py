@@ -192,7 +192,6 @@ def test_devices_counted_into_the_accelerator_name_give_num_devices() -> None:
     assert out["num_devices"].tolist() == [8, 8, 4, 8] and out["tp"].tolist() == [8, 8, 4, 8]
     with pytest.raises(ConfigError, match="^hardware '8x H100' counts 8 devices but num_devices says 4$"):
         normalize_configs(one(hardware="8x H100", num_devices=4))
-    assert catalog.split_hardware_count("MI300X") == ("MI300X", None)  # a part name ending in X is no count
 
 
 def test_batching_modes_as_tables_write_them() -> None:

@@ -87,6 +87,7 @@ def config_frame(params: dict[str, Any]) -> pd.DataFrame:
     import pandas as pd
 
     from features import catalog
+    from features.embedded import split_hardware_count
 
     batch, concurrency = params["batch_size"], params["concurrency"]
     if batch is not None and concurrency is not None and batch != concurrency:
@@ -96,7 +97,7 @@ def config_frame(params: dict[str, Any]) -> pd.DataFrame:
         raise click.UsageError(f"--concurrency applies to continuous batching, not --batching static; for a static "
                                f"batch of {concurrency} give --batch-size {concurrency}")
     # '8x H100' names the devices too: tp follows from them unless --tp or --num-devices says otherwise.
-    hardware, counted = catalog.split_hardware_count(params["hardware"])
+    hardware, counted = split_hardware_count(params["hardware"])
     framework = params["framework"] or catalog.default_framework(hardware)
     row = {
         "hardware": params["hardware"], "model": params["model"], "framework": framework,
@@ -123,10 +124,11 @@ def config_frame(params: dict[str, Any]) -> pd.DataFrame:
 def default_framework_note(params: dict[str, Any]) -> str | None:
     """The note for a deployment that names no engine where it is priced for another than vLLM (None else)."""
     from features import catalog
+    from features.embedded import split_hardware_count
 
     if params["framework"]:
         return None
-    hardware = catalog.split_hardware_count(params["hardware"])[0]
+    hardware = split_hardware_count(params["hardware"])[0]
     framework = catalog.default_framework(hardware)
     if framework == catalog.DEFAULT_FRAMEWORK:
         return None

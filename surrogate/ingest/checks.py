@@ -16,6 +16,7 @@ import pandas as pd
 
 from features import catalog
 from features.configs import batching_mode, invalid_reasons, normalize_configs
+from features.embedded import split_framework_version, split_hardware_count
 from features.errors import ConfigError, SurrogateError
 from features.precision import canonical_dtype
 from surrogate.ingest.account import Note, Rejection, row_strings
@@ -90,8 +91,8 @@ def _split_written(frame: pd.DataFrame, sink: _Sink) -> None:
     batching mode's other spellings ('in-flight'). A count or release that another column contradicts
     rejects the row, naming both."""
     for name, split, extra, says in (
-            ("hardware", catalog.split_hardware_count, "num_devices", "counts {} devices"),
-            ("framework", catalog.split_framework_version, "framework_version", "names release {}")):
+            ("hardware", split_hardware_count, "num_devices", "counts {} devices"),
+            ("framework", split_framework_version, "framework_version", "names release {}")):
         written = frame[name].astype(object).where(frame[name].notna(), None)
         parts = {str(v): split(str(v)) for v in pd.unique(written.dropna())}
         if not any(part[1] is not None for part in parts.values()):
