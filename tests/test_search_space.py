@@ -22,6 +22,11 @@ def test_inventory_parses_merges_and_resolves_aliases() -> None:
     assert [(p.hardware, p.count) for p in inventory.pools] == [("h100-sxm", 12), ("a100-sxm4-80gb", 1)]
 
 
+def test_inventory_reads_counts_as_tables_write_them() -> None:
+    inventory = Inventory.parse(["8x H100", "NVIDIA A100-SXM4-80GB:4", "2 x H200 SXM 141GB"])
+    assert [(p.hardware, p.count) for p in inventory.pools] == [("h100-sxm", 8), ("a100-sxm4-80gb", 4), ("h200", 2)]
+
+
 def test_unknown_gpu_suggests_names() -> None:
     with pytest.raises(UnknownNameError, match="did you mean"):
         Inventory.parse(["h1000:8"])

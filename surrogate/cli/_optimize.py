@@ -65,7 +65,8 @@ def _model(path: Path | None, trust: bool) -> models.SurrogateModel:
 @click.command("optimize")
 @click.option("--model", "model_name", required=True, help="HF model id, alias, or path to a config.json.")
 @click.option("--gpus", multiple=True, required=True,
-              help="Devices you have, TYPE:COUNT (repeatable), e.g. --gpus h100-sxm:8 --gpus a100-sxm4-80gb:16.")
+              help="Devices you have, TYPE:COUNT (repeatable), e.g. --gpus h100-sxm:8 --gpus a100-sxm4-80gb:16 "
+                   "(or as tables write it: --gpus '8x H100').")
 @click.option("--input-len", type=click.IntRange(min=1), required=True, help="Prompt tokens per request.")
 @click.option("--output-len", type=click.IntRange(min=1), required=True, help="Generated tokens per request.")
 @click.option("--concurrency", type=click.IntRange(min=1), default=None,

@@ -41,17 +41,22 @@ class Inventory:
 
     @classmethod
     def parse(cls, items: Sequence[str]) -> Inventory:
-        """``["h100-sxm:8", "a100-sxm4-80gb:16"]``; a bare name means one device.
+        """``["h100-sxm:8", "a100-sxm4-80gb:16"]``, or as tables write it (``"8x H100"``); a bare name means one
+        device.
 
         Unknown names raise ``UnknownNameError`` with suggestions; bad counts raise ``ConfigError``.
         """
         from features.catalog import resolve_hardware
+        from features.embedded import split_hardware_count
 
         if not items:
             raise ConfigError("give at least one --gpus TYPE:COUNT, e.g. --gpus h100-sxm:8")
         counts: dict[str, int] = {}
         for item in items:
             name, _, count_text = str(item).partition(":")
+            if not count_text:  # '8x H100'
+                name, counted = split_hardware_count(name.strip())
+                count_text = str(counted or "")
             try:
                 count = int(count_text) if count_text else 1
             except ValueError:
