@@ -6,7 +6,8 @@ brand words (``NVIDIA``, ``AMD Instinct``, ``Tesla``, ``HGX``) and memory kinds 
 size (``80GB``, ``80G``) is set apart; nothing else is loosened (``A100-SXM9`` is no part). The part must
 equal what a catalog id or alias reads as, and a stated size must be that row's memory (as GB or as GiB,
 within 8%): ``H100 64GB`` does not become the 80 GB card, and a part with no size that two rows share
-(``A100 SXM``: 40 and 80 GB) matches only through an alias that says which (``a100_sxm``: the 80 GB card).
+(``A100 SXM``: 40 and 80 GB) matches only through an alias that says which (``a100_sxm``: the 80 GB card),
+the bare part's alias first (``NVIDIA A100`` is what ``A100`` is, not what a dataset's ``Nvidia A100 GPU`` is).
 """
 
 from __future__ import annotations
@@ -57,9 +58,15 @@ def match_by_parts(name: str, labels: Iterable[tuple[str, str]], memory_gb: Mapp
     part, size = name_parts(name)
     if not part:
         return None
-    same_part = [(hardware_id, name_parts(label)[1]) for label, hardware_id in labels if name_parts(label)[0] == part]
+    same_part = [(hardware_id, name_parts(label)[1], _plain(label) == part) for label, hardware_id in labels
+                 if name_parts(label)[0] == part]
     if size is not None:
-        ids = {h for h, _ in same_part if h in memory_gb and _same_size(size, memory_gb[h])}
-    else:
-        ids = {h for h, label_size in same_part if label_size is None} or {h for h, _ in same_part}
+        ids = {h for h, _, _ in same_part if h in memory_gb and _same_size(size, memory_gb[h])}
+    else:  # the label that is the bare part ('A100') says which row it means, before labels with more words
+        ids = ({h for h, label_size, plain in same_part if label_size is None and plain}
+               or {h for h, label_size, _ in same_part if label_size is None} or {h for h, _, _ in same_part})
     return ids.pop() if len(ids) == 1 else None
+
+
+def _plain(label: str) -> str:
+    return "".join(ch for ch in label.lower() if ch.isalnum())

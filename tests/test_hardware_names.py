@@ -34,6 +34,9 @@ from features.hardware_names import match_by_parts, name_parts
     ("AMD Instinct MI325X-NPS1-SPX-256GB-1000W", "mi325x"),  # MLPerf system descriptions: partition modes, power
     ("NVIDIA H200-SXM-141GB-CTS", "h200"),
     ("NVIDIA H100-NVL-94GB", "h100-nvl"),
+    # the bare part's alias decides ('A100': the 80 GB card), not a dataset's label ('Nvidia A100 GPU': 40 GB)
+    ("NVIDIA A100", "a100-sxm4-80gb"),
+    ("Nvidia A100 GPU", "a100-sxm4-40gb"),  # that label itself keeps its own row
 ])
 def test_a_name_written_another_way_finds_its_row(label: str, expected: str) -> None:
     assert catalog.resolve_hardware(label) == expected
@@ -45,7 +48,7 @@ def test_a_name_written_another_way_finds_its_row(label: str, expected: str) -> 
     "V100",  # 16 and 32 GB, and no alias says which
     "MI300A",  # not an MI300X
     "a100-sxm9",  # no such part
-    "NVIDIA A100",  # 'A100' is the 80 GB card, LLM-Inference-Bench's 'Nvidia A100 GPU' the 40 GB one
+    "NVIDIA Jetson AGX Orin 64G",  # not in the catalog (MLPerf's edge systems)
 ])
 def test_a_different_part_or_size_is_not_matched(label: str) -> None:
     with pytest.raises(UnknownNameError):
