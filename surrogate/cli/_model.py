@@ -56,6 +56,24 @@ _STRICT = click.option("--strict", is_flag=True,
                        help="With --input: exit 1 if any row cannot be used (they are listed either way).")
 
 
+def _score_bundle(model_file: Path, trust: bool, rows: pd.DataFrame, out_dir: Path | None, as_json: bool) -> None:
+    """``evaluate --model-file``: the bundle's predictions of every row, scored; rows it cannot predict named."""
+    model = models.load_default() if str(model_file) == "default" else models.load(model_file, trust=trust)
+    evaluation, errors = models.score_bundle(model, rows)
+    if out_dir is not None:
+        report.write_evaluation(evaluation, out_dir)
+    if as_json:
+        report.print_json(evaluation.summary)
+        return
+    for part in report.evaluation_report(evaluation.summary):
+        stdout.print(part)
+    for position, reason in list(errors.items())[:5]:
+        where = rows.iloc[position]
+        stdout.print(f"not scored: {where.get('source_file', '')}:{where.get('source_line', '')}: {reason}")
+    if len(errors) > 5:
+        stdout.print(f"... and {len(errors) - 5} more rows not scored")
+
+
 @click.command()
 @config_options(required=False)
 @click.option("--input", "input_path", type=click.Path(path_type=Path, dir_okay=False, exists=True), default=None,
@@ -222,15 +240,24 @@ def train(data_dir: Path | None, shared_dir: Path | None, out_path: Path, seed: 
 @click.option("--without-software", is_flag=True,
               help="Hide the engine's software date from the model (to measure what it changes).")
 @click.option("--json", "as_json", is_flag=True, help="Print the summary as JSON.")
+@click.option("--model-file", type=click.Path(path_type=Path, dir_okay=False), default=None,
+              help="Score this trained bundle on the data as it is, without retraining ('default': the bundled "
+                   "model); --split and the training flags do not apply.")
+@trust_model_file_option
 def evaluate(data_dir: Path | None, shared_dir: Path | None, split: str, seed: int, out_dir: Path | None,
-             with_specs: bool, with_hardware_id: bool, without_software: bool, as_json: bool) -> None:
+             with_specs: bool, with_hardware_id: bool, without_software: bool, as_json: bool,
+             model_file: Path | None, trust_model_file: bool) -> None:
     """Accuracy on held-out rows: peak and achievable models, LightGBM without physics, full surrogate.
 
     Disaggregated (xPyD) rows are held out by the same split and scored apart, beside the aggregated rows of
-    the same sources; those that cannot be predicted are counted with the reason.
+    the same sources; those that cannot be predicted are counted with the reason. With --model-file, a trained
+    bundle is scored on the rows as they are: how the default model does on your own measurements.
     """
     table = training_table(data_dir, shared_dir)
     rows = models.training_rows(table)
+    if model_file is not None:
+        _score_bundle(model_file, trust_model_file, rows, out_dir, as_json)
+        return
     started = time.perf_counter()
     with progress_bar() as bar:
         task = bar.add_task("evaluating", total=1.0)

@@ -3,7 +3,8 @@
 ``SurrogateModel`` is the bundle (fit, predict, save); ``load``/``load_default`` read bundles back,
 unpickling only files this user trusts (``trust_file`` records one from elsewhere);
 ``AnalyticPredictor`` is physics alone behind the same ``predict``; ``train_bundle`` and
-``cross_validate`` train and score on held-out rows. Intervals come from ``_calibration``.
+``cross_validate`` train and score on held-out rows; ``score_bundle`` scores a trained bundle as it is.
+Intervals come from ``_calibration``.
 """
 
 import lazy_loader

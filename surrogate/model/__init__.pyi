@@ -41,6 +41,7 @@ from ._rows import (
     predict_each as predict_each,
     valid_rows as valid_rows,
 )
+from ._score import score_bundle as score_bundle
 from ._software import with_source_eras as with_source_eras
 from ._splits import (
     SPLITS as SPLITS,

@@ -66,6 +66,8 @@ _COVERAGE_RULE = f"coverage within {COVERAGE_TARGET_PCT[0]:g}-{COVERAGE_TARGET_P
 # disaggregated-serving issue (their surrogate median APE within 1.5x the aggregated rows' of the same
 # sources), and why a row is not scored.
 DISAGG_VARIANTS = ["peak", "achievable", "surrogate"]
+# Summaries with no held-out groups to break down: random folds, and a trained bundle scored on given rows.
+UNGROUPED_SPLITS = frozenset({"random", "bundle"})
 DISAGG_RATIO_TARGET = 1.5
 _DISAGG_RULE = f"disaggregated median APE within {DISAGG_RATIO_TARGET:g}x aggregated"
 NO_WORKER_COUNTS = ("no worker counts (prefill_workers, decode_workers, concurrency): the deployment's size is "
@@ -305,7 +307,7 @@ def summarize(predictions: pd.DataFrame, split: str, dropped_rows: int = 0) -> d
             out["metrics"][metric] = learned
         if physics is not None:
             out["physics_only"][metric] = {**physics, "note": "; ".join(sorted(set(reason[measured & (reason != "")])))}
-    if split != "random":
+    if split not in UNGROUPED_SPLITS:
         out["overlap"] = _overlap(predictions)
     out["rule_checks"] = rule_checks(out["metrics"], out["physics_only"])
     return out
@@ -327,7 +329,7 @@ def _score(predictions: pd.DataFrame, metric: str, split: str, rows: np.ndarray)
         return None
     sub = predictions[rows]
     entry: dict[str, Any] = _variant_scores(sub, metric, with_coverage=True)
-    if split != "random":
+    if split not in UNGROUPED_SPLITS:
         entry["by_group"] = {str(g): _variant_scores(part, metric, with_coverage=False)
                              for g, part in sub.groupby("group")}
     if split != "source" and "source" in sub and sub["source"].nunique() > 1:
@@ -345,7 +347,7 @@ def _variant_scores(part: pd.DataFrame, metric: str, with_coverage: bool,
                     variants: list[str] = VARIANTS) -> dict[str, Any]:
     measured = part[f"{metric}_measured"].to_numpy(dtype=float)
     out = {}
-    for variant in variants:
+    for variant in (v for v in variants if f"{metric}_{v}" in part):  # a scored bundle has no no-physics twin
         low = high = None
         if variant == "surrogate" and with_coverage:
             low = part[f"{metric}_surrogate_p10"].to_numpy(dtype=float)
