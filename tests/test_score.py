@@ -60,3 +60,10 @@ def test_evaluate_model_file_default_scores_an_ingested_table(tmp_path: Path) ->
     assert summary["split"] == "bundle"
     assert sum(entry["surrogate"]["rows"] for entry in summary["metrics"].values()) == int(
         rows[["latency_s", "ttft_s", "itl_s"]].notna().sum().sum())
+
+
+def test_training_flags_with_a_model_file_are_a_usage_error() -> None:
+    result = CliRunner().invoke(cli, ["evaluate", "--model-file", "default", "--split", "hardware"])
+    assert result.exit_code == 2
+    assert ("--model-file scores a trained bundle as it is; --split choose how models are trained and do not "
+            "apply") in " ".join(result.output.split())

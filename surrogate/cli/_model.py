@@ -253,6 +253,14 @@ def evaluate(data_dir: Path | None, shared_dir: Path | None, split: str, seed: i
     the same sources; those that cannot be predicted are counted with the reason. With --model-file, a trained
     bundle is scored on the rows as they are: how the default model does on your own measurements.
     """
+    if model_file is not None:
+        context = click.get_current_context()
+        given = [f"--{name.replace('_', '-')}" for name in ("split", "seed", "with_specs", "with_hardware_id",
+                                                           "without_software")
+                 if context.get_parameter_source(name) is not click.core.ParameterSource.DEFAULT]
+        if given:
+            raise click.UsageError(f"--model-file scores a trained bundle as it is; {', '.join(given)} "
+                                   "choose how models are trained and do not apply")
     table = training_table(data_dir, shared_dir)
     rows = models.training_rows(table)
     if model_file is not None:
