@@ -67,3 +67,18 @@ def test_training_flags_with_a_model_file_are_a_usage_error() -> None:
     assert result.exit_code == 2
     assert ("--model-file scores a trained bundle as it is; --split choose how models are trained and do not "
             "apply") in " ".join(result.output.split())
+
+
+def test_the_table_says_what_was_scored_and_a_dataset_of_several_sources_prints(tmp_path: Path) -> None:
+    rows = pd.concat([_rows().iloc[[0]], _rows().iloc[[0]].assign(source="lab", itl_s=0.013)], ignore_index=True)
+    evaluation, _ = score_bundle(load_default(), rows)
+    from rich.console import Console
+
+    from surrogate.report import evaluation_report
+    console = Console(width=200, record=True)
+    for part in evaluation_report(evaluation.summary):
+        console.print(part)
+    text = console.export_text()
+    assert "accuracy of the trained bundle on these rows, as it is (MAPE / median APE %)" in text
+    assert "split bundle: every row predicted by the trained bundle given, without retraining" in text
+    assert "per data source" in text  # the table with a column no scored bundle has ('-' there)

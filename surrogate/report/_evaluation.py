@@ -60,8 +60,9 @@ def evaluation_report(summary: dict[str, Any]) -> list[Table | Text]:
 def _accuracy_table(summary: dict[str, Any]) -> Table:
     """One row per metric: every predictor's MAPE / median APE side by side, the surrogate's p90 APE
     and P10-P90 coverage; metrics no training row measured follow, marked physics only."""
-    table = Table(title=f"held-out accuracy, split = {summary['split']} (MAPE / median APE %)",
-                  show_header=True, header_style="bold")
+    title = ("accuracy of the trained bundle on these rows, as it is" if summary["split"] == "bundle"
+             else f"held-out accuracy, split = {summary['split']}")
+    table = Table(title=f"{title} (MAPE / median APE %)", show_header=True, header_style="bold")
     for name in ["metric", "rows", *_LABELS.values(), "surrogate p90 APE %", "P10-P90 coverage %", "scored as"]:
         table.add_column(name, justify="left" if name in ("metric", "scored as") else "right")
     sections = [(summary.get("metrics", {}), None), (summary.get("physics_only", {}), "note")]

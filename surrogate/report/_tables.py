@@ -181,7 +181,7 @@ def groups_table(summary: dict[str, Any]) -> Table:
     for metric, entry in summary["metrics"].items():
         for group, variants in entry.get("by_group", {}).items():
             table.add_row(metric, group, str(variants["surrogate"]["rows"]),
-                          *(f"{variants[v]['median_ape_pct']:.1f}" for v in
+                          *(f"{variants[v]['median_ape_pct']:.1f}" if v in variants else "-" for v in
                             ("peak", "achievable", "lightgbm_no_physics", "surrogate")))
     return table
 
@@ -199,8 +199,8 @@ def sources_table(summary: dict[str, Any]) -> Table | None:
     for metric, source, variants in rows:
         coverage = variants["surrogate"].get("p10_p90_coverage_pct")
         table.add_row(metric, source, str(variants["surrogate"]["rows"]),
-                      *(f"{variants[v]['mape_pct']:.1f} / {variants[v]['median_ape_pct']:.1f}" for v in
-                        ("peak", "achievable", "lightgbm_no_physics", "surrogate")),
+                      *(f"{variants[v]['mape_pct']:.1f} / {variants[v]['median_ape_pct']:.1f}" if v in variants
+                        else "-" for v in ("peak", "achievable", "lightgbm_no_physics", "surrogate")),
                       f"{coverage:.1f}" if coverage is not None else "")
     return table
 
