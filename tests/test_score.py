@@ -53,8 +53,11 @@ def test_evaluate_model_file_default_scores_an_ingested_table(tmp_path: Path) ->
     runner = CliRunner()
     data = tmp_path / "data"
     assert runner.invoke(cli, ["data", "ingest", "csv", str(FIXTURE), "--into", str(data)]).exit_code == 0
-    result = runner.invoke(cli, ["evaluate", "--model-file", "default", "--data", str(data), "--json"])
+    out = tmp_path / "scored"
+    result = runner.invoke(cli, ["evaluate", "--model-file", "default", "--data", str(data), "--json", "--out",
+                                 str(out)])
     assert result.exit_code == 0, result.output
+    assert {p.name for p in out.iterdir()} >= {"evaluation.json", "predictions.csv", "ttft_s.png"}
     summary = json.loads(result.stdout)
     rows = training_rows(pd.read_parquet(data / "table.parquet"))
     assert summary["split"] == "bundle"

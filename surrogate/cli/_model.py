@@ -72,6 +72,8 @@ def _score_bundle(model_file: Path, trust: bool, rows: pd.DataFrame, out_dir: Pa
         stdout.print(f"not scored: {where.get('source_file', '')}:{where.get('source_line', '')}: {reason}")
     if len(errors) > 5:
         stdout.print(f"... and {len(errors) - 5} more rows not scored")
+    if out_dir is not None:
+        stdout.print(f"wrote {out_dir}/evaluation.json, predictions.csv and plots")
 
 
 @click.command()

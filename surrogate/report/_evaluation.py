@@ -35,8 +35,10 @@ def write_evaluation(evaluation: Evaluation, out_dir: Path) -> list[Path]:
         evaluation.disaggregated_predictions.to_csv(disaggregated_path, index=False)
         written.append(disaggregated_path)
     for metric in METRICS:
-        png = predicted_vs_measured(evaluation.predictions, metric, VARIANTS, out_dir / f"{metric}.png",
-                                    f"{metric}, held out by {evaluation.split}")
+        variants = [v for v in VARIANTS if f"{metric}_{v}" in evaluation.predictions]  # a scored bundle has fewer
+        title = (f"{metric}, the trained bundle as it is" if evaluation.split == "bundle"
+                 else f"{metric}, held out by {evaluation.split}")
+        png = predicted_vs_measured(evaluation.predictions, metric, variants, out_dir / f"{metric}.png", title)
         if png is not None:
             written.append(png)
     return written
