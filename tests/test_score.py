@@ -12,6 +12,7 @@ from click.testing import CliRunner
 from features.configs import CONFIG_COLUMNS
 from surrogate.cli import cli
 from surrogate.model import error_summary, load_default, score_bundle, training_rows
+from surrogate.model._score import OFF_THE_DATA, ON_THE_DATA
 
 FIXTURE = Path(__file__).parent / "fixtures" / "ingest" / "csv" / "my_measurements.csv"
 
@@ -85,3 +86,13 @@ def test_the_table_says_what_was_scored_and_a_dataset_of_several_sources_prints(
     assert "accuracy of the trained bundle on these rows, as it is (MAPE / median APE %)" in text
     assert "split bundle: every row predicted by the trained bundle given, without retraining" in text
     assert "per data source" in text  # the table with a column no scored bundle has ('-' there)
+
+
+def test_rows_are_scored_on_and_off_the_training_data_per_metric() -> None:
+    rows = pd.concat([_rows().iloc[[0]], _rows().iloc[[0]].assign(model="google/gemma-4-26B-A4B", itl_s=0.02)],
+                     ignore_index=True)
+    evaluation, errors = score_bundle(load_default(), rows)
+    assert errors == {}
+    groups = evaluation.summary["metrics"]["itl_s"]["by_group"]
+    assert set(groups) == {ON_THE_DATA, OFF_THE_DATA}  # Llama-3.1-8B on H100 was trained on; Gemma 4 never was
+    assert groups[OFF_THE_DATA]["surrogate"]["rows"] == 1

@@ -66,8 +66,10 @@ _COVERAGE_RULE = f"coverage within {COVERAGE_TARGET_PCT[0]:g}-{COVERAGE_TARGET_P
 # disaggregated-serving issue (their surrogate median APE within 1.5x the aggregated rows' of the same
 # sources), and why a row is not scored.
 DISAGG_VARIANTS = ["peak", "achievable", "surrogate"]
-# Summaries with no held-out groups to break down: random folds, and a trained bundle scored on given rows.
-UNGROUPED_SPLITS = frozenset({"random", "bundle"})
+# Summaries with no held-out groups to break down (random folds), and those whose groups are no held-out groups
+# either (a trained bundle scored on given rows: its groups are how far each row is from the training data).
+UNGROUPED_SPLITS = frozenset({"random"})
+_NOT_HELD_OUT = frozenset({"random", "bundle"})
 DISAGG_RATIO_TARGET = 1.5
 _DISAGG_RULE = f"disaggregated median APE within {DISAGG_RATIO_TARGET:g}x aggregated"
 NO_WORKER_COUNTS = ("no worker counts (prefill_workers, decode_workers, concurrency): the deployment's size is "
@@ -307,7 +309,7 @@ def summarize(predictions: pd.DataFrame, split: str, dropped_rows: int = 0) -> d
             out["metrics"][metric] = learned
         if physics is not None:
             out["physics_only"][metric] = {**physics, "note": "; ".join(sorted(set(reason[measured & (reason != "")])))}
-    if split not in UNGROUPED_SPLITS:
+    if split not in _NOT_HELD_OUT:
         out["overlap"] = _overlap(predictions)
     out["rule_checks"] = rule_checks(out["metrics"], out["physics_only"])
     return out
@@ -330,8 +332,9 @@ def _score(predictions: pd.DataFrame, metric: str, split: str, rows: np.ndarray)
     sub = predictions[rows]
     entry: dict[str, Any] = _variant_scores(sub, metric, with_coverage=True)
     if split not in UNGROUPED_SPLITS:
+        column = f"{metric}_group" if f"{metric}_group" in sub else "group"  # a scored bundle groups per metric
         entry["by_group"] = {str(g): _variant_scores(part, metric, with_coverage=False)
-                             for g, part in sub.groupby("group")}
+                             for g, part in sub.groupby(column)}
     if split != "source" and "source" in sub and sub["source"].nunique() > 1:
         # Sources differ in lab, era and batching: one number over all of them hides which one fails.
         entry["by_source"] = {str(s): _variant_scores(part, metric, with_coverage=True)

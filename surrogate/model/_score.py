@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
 from features.configs import CONFIG_COLUMNS
@@ -17,20 +18,27 @@ from surrogate.model._evaluate import Evaluation, summarize
 from surrogate.model._rows import predict_each
 from surrogate.model._software import with_source_eras
 
-__all__ = ["score_bundle", "BUNDLE_RULE"]
+__all__ = ["score_bundle", "BUNDLE_RULE", "ON_THE_DATA", "OFF_THE_DATA"]
 
+ON_THE_DATA = "on the training data"
+OFF_THE_DATA = "off the training data (correction trusted less)"
 BUNDLE_RULE = ("every row predicted by the trained bundle given, without retraining; rows it trained on score "
                "as in distribution")
 
 
 def score_bundle(model: SurrogateModel, rows: pd.DataFrame) -> tuple[Evaluation, dict[int, str]]:
     """``model``'s predictions of ``rows`` (training-table rows with measured metrics) scored as ``evaluate``
-    scores a split, and ``{position: reason}`` for the rows it could not predict."""
+    scores a split, per metric the rows on its training data (its correction trusted in full) apart from those
+    off it, and ``{position: reason}`` for the rows it could not predict."""
     dated = with_source_eras(rows.reset_index(drop=True))
     predicted, errors = predict_each(model, dated[[c for c in dated.columns if c in CONFIG_COLUMNS]])
     held = dated.loc[predicted.index]
-    frame = pd.DataFrame({"fold": 0, "group": "all"}, index=held.index)
+    frame = pd.DataFrame({"fold": 0, "group": ON_THE_DATA}, index=held.index)
     for metric in METRICS:
+        # Per metric, whether its correction was trusted in full (the row is on that metric's training data)
+        # or less (off it: another model, accelerator, engine or release, or far from the trained points).
+        trusted = predicted[f"{metric}_correction_weight"].to_numpy(dtype=float) >= 1.0
+        frame[f"{metric}_group"] = np.where(trusted, ON_THE_DATA, OFF_THE_DATA)
         frame[f"{metric}_measured"] = pd.to_numeric(held[metric], errors="coerce") if metric in held else float("nan")
         frame[f"{metric}_peak"] = predicted[f"peak_{metric}"]
         frame[f"{metric}_achievable"] = predicted[f"analytic_{metric}"]

@@ -49,7 +49,7 @@ def evaluation_report(summary: dict[str, Any]) -> list[Table | Text]:
     splits), the disaggregated rows' table (when evaluated), the split rule, dropped rows, metrics scored as
     physics only, the rule checks, and the disaggregated rows not scored with their reasons."""
     parts: list[Table | Text] = [_accuracy_table(summary)]
-    if summary["split"] not in ("random", "bundle"):  # splits with held-out groups
+    if summary["split"] != "random":  # held-out groups, or a scored bundle's rows by distance from its data
         parts.append(groups_table(summary))
     for table in (sources_table(summary), engines_table(summary)):
         if table is not None:
