@@ -56,17 +56,24 @@ _STRICT = click.option("--strict", is_flag=True,
                        help="With --input: exit 1 if any row cannot be used (they are listed either way).")
 
 
-def _score_bundle(model_file: Path, trust: bool, rows: pd.DataFrame, out_dir: Path | None, as_json: bool) -> None:
-    """``evaluate --model-file``: the bundle's predictions of every row, scored; rows it cannot predict named."""
-    model = models.load_default() if str(model_file) == "default" else models.load(model_file, trust=trust)
-    evaluation, errors = models.score_bundle(model, rows)
+def _show_evaluation(evaluation: models.Evaluation, out_dir: Path | None, as_json: bool) -> bool:
+    """Write the --out files and print the summary: JSON (then False: nothing more to say) or the report."""
     if out_dir is not None:
         report.write_evaluation(evaluation, out_dir)
     if as_json:
         report.print_json(evaluation.summary)
-        return
+        return False
     for part in report.evaluation_report(evaluation.summary):
         stdout.print(part)
+    return True
+
+
+def _score_bundle(model_file: Path, trust: bool, rows: pd.DataFrame, out_dir: Path | None, as_json: bool) -> None:
+    """``evaluate --model-file``: the bundle's predictions of every row, scored; rows it cannot predict named."""
+    model = models.load_default() if str(model_file) == "default" else models.load(model_file, trust=trust)
+    evaluation, errors = models.score_bundle(model, rows)
+    if not _show_evaluation(evaluation, out_dir, as_json):
+        return
     for position, reason in list(errors.items())[:5]:
         where = rows.iloc[position]
         stdout.print(f"not scored: {where.get('source_file', '')}:{where.get('source_line', '')}: {reason}")
@@ -275,13 +282,8 @@ def evaluate(data_dir: Path | None, shared_dir: Path | None, split: str, seed: i
                                            with_hardware_id=with_hardware_id, with_software=not without_software,
                                            progress=_reporter(bar, task))
     elapsed = format_duration(time.perf_counter() - started)
-    if out_dir is not None:
-        report.write_evaluation(evaluation, out_dir)
-    if as_json:
-        report.print_json(evaluation.summary)
+    if not _show_evaluation(evaluation, out_dir, as_json):
         return
-    for part in report.evaluation_report(evaluation.summary):
-        stdout.print(part)
     if out_dir is not None:
         extra = ", disaggregated_predictions.csv" if evaluation.disaggregated_predictions is not None else ""
         stdout.print(f"wrote {out_dir}/evaluation.json, predictions.csv{extra} and plots")
