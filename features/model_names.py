@@ -28,7 +28,8 @@
 Spaces are read as dashes (``Llama 3.1 8B``), as tables write names; no repository id has spaces. A revision
 (``...@main``) and a folder's trailing slash are dropped. A name
 nothing else resolves is tried once more with a dash between a family and its version number
-(MLPerf's ``llama2-70b`` as ``llama-2-70b``, ``llama3.1-8b`` as ``llama-3.1-8b``).
+(MLPerf's ``llama2-70b`` as ``llama-2-70b``, ``llama3.1-8b`` as ``llama-3.1-8b``), and without an MLPerf
+accuracy target (``llama2-70b-99.9``).
 
 Publisher-quantisation (precision) suffixes (case-insensitive; ``-`` or ``_`` between words):
 
@@ -208,13 +209,20 @@ def resolve_name(name: str, catalog: CatalogNames) -> ResolvedModel | None:
     name = re.sub(r"@[^/]*$", "", name.rstrip("/"))  # a revision ('...@main') or a folder's slash names no model
     found = _resolve_spelled(written, name, catalog)
     org, _, repository = name.rpartition("/")
-    # MLPerf's and short tables' 'llama2-70b', 'llama3.1-8b': a family run into its version number.
-    dashed = re.sub(r"^([A-Za-z]+)(\d)", r"\1-\2", repository)
-    if found is None and dashed != repository:
-        found = _resolve_spelled(written, f"{org}/{dashed}" if org else dashed, catalog)
+    # MLPerf's and short tables' 'llama2-70b', 'llama3.1-8b': a family run into its version number, and
+    # MLPerf's benchmark names with their accuracy target and scenario ('llama2-70b-99.9', '...-interactive').
+    benchmark = _MLPERF_SUFFIX.sub("", repository)
+    for spelled in dict.fromkeys([benchmark, re.sub(r"^([A-Za-z]+)(\d)", r"\1-\2", benchmark)]):
+        if found is not None or spelled == repository:
+            continue
+        found = _resolve_spelled(written, f"{org}/{spelled}" if org else spelled, catalog)
         if found is not None and found.how.endswith(")"):  # say how the name was read
-            found = replace(found, how=f"{found.how[:-1]}; read as '{dashed}')", assumed=True)
+            found = replace(found, how=f"{found.how[:-1]}; read as '{spelled}')", assumed=True)
     return found
+
+
+# An MLPerf benchmark's accuracy target (99% or 99.9% of the reference) and its interactive scenario.
+_MLPERF_SUFFIX = re.compile(r"(-interactive)?-99(\.9)?(-interactive)?$", re.IGNORECASE)
 
 
 def _resolve_spelled(written: str, name: str, catalog: CatalogNames) -> ResolvedModel | None:

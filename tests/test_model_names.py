@@ -59,6 +59,8 @@ RESOLVES = [
     ("Llama 3.1 8B", "meta-llama/Llama-3.1-8B", None, None, True),
     ("llama2-70b", "meta-llama/Llama-2-70b-hf", None, None, True),
     ("llama3.1-8b", "meta-llama/Llama-3.1-8B", None, None, True),
+    ("llama2-70b-99.9", "meta-llama/Llama-2-70b-hf", None, None, True),  # MLPerf's accuracy target dropped
+    ("mixtral-8x7b-99", "mistralai/Mixtral-8x7B-v0.1", None, None, True),
     ("Qwen/Qwen3-32B@main", "Qwen/Qwen3-32B", None, None, True),  # a revision: read as its repository
     ("~/models/Qwen2.5-7B-Instruct/", "Qwen/Qwen2.5-7B", None, None, True),  # a folder that is not here
     # the base of a model the catalog holds only as its fine-tune
