@@ -284,16 +284,16 @@ def resolve_hardware(name: str) -> str:
     aliases = _hardware_aliases()
     if key in aliases:
         return aliases[key]
-    if key != HOST_NAME:  # spelled another way: vendor words, an SXM generation, a memory size
-        matched = match_by_parts(str(name), _hardware_labels(), dict(zip(table.index, table["memory_gb"], strict=True)))
-        if matched is not None:
-            return matched
     if key == HOST_NAME:
         here = host_id(detect_host())
         if here in table.index:
             return here
         raise DataError(f"this machine ({here}) has not been measured yet: run `surrogate hardware probe` first "
                         f"(it measures memory bandwidth and peak FLOP/s and keeps them in {user_hardware_path()})")
+    # Spelled another way: brand words, run settings, a memory size (features.hardware_names).
+    matched = match_by_parts(str(name), _hardware_labels(), dict(zip(table.index, table["memory_gb"], strict=True)))
+    if matched is not None:
+        return matched
     error = UnknownNameError("GPU", str(name), closest_names(str(name), hardware_ids()))
     if any(word in key for word in _CPU_WORDS):  # a CPU is priced from its probe: say how to get one
         error.args = (f"{error}; for a CPU the catalog lacks, run `surrogate hardware probe` on it, then name it "

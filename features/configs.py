@@ -17,7 +17,7 @@ import pandas as pd
 
 from features import catalog
 from features.distinct import distinct_values, factorize, lookup, names_at, per_distinct
-from features.embedded import split_framework_version, split_hardware_count
+from features.embedded import contradiction, split_framework_version, split_hardware_count
 from features.errors import ConfigError
 from features.memory import MEMORY_FRACTION_SETTINGS
 from features.precision import BYTES_PER_VALUE, PEAK_COLUMNS_BY_WEIGHT, canonical_dtype, native_peak, runs_natively
@@ -182,8 +182,8 @@ def normalize_configs(configs: pd.DataFrame) -> pd.DataFrame:
         clash = count.notna() & given.notna() & (count != given)
         if clash.any():
             row = clash.to_numpy().nonzero()[0][0]
-            raise ConfigError(f"hardware '{configs['hardware'].iloc[row]}' counts {int(count.iloc[row])} devices but "
-                              f"num_devices says {int(given.iloc[row])}")
+            raise ConfigError(contradiction("hardware", configs["hardware"].iloc[row], int(count.iloc[row]),
+                                            "num_devices", int(given.iloc[row])))
         out["num_devices"] = given.fillna(count)
     written = out["model"].astype(str)  # as written: 'nvidia/Qwen3-32B-NVFP4' states fp4 weights
     out["model"] = _map_unique(out["model"], catalog.resolve_model)
@@ -201,8 +201,8 @@ def normalize_configs(configs: pd.DataFrame) -> pd.DataFrame:
     clash = embedded.notna() & out["framework_version"].notna() & (embedded != out["framework_version"])
     if clash.any():
         row = clash.to_numpy().nonzero()[0][0]
-        raise ConfigError(f"framework '{named.iloc[row]}' names release {embedded.iloc[row]} but framework_version "
-                          f"says {out['framework_version'].iloc[row]}")
+        raise ConfigError(contradiction("framework", named.iloc[row], embedded.iloc[row], "framework_version",
+                                        out["framework_version"].iloc[row]))
     out["framework_version"] = out["framework_version"].fillna(embedded)
     frameworks = catalog.framework_table()
     layer_split = lookup(out["framework"], frameworks["device_split"]) == "layer"

@@ -10,7 +10,7 @@ import re
 from features.catalog import resolve_framework, resolve_hardware
 from features.errors import UnknownNameError
 
-__all__ = ["split_hardware_count", "split_framework_version"]
+__all__ = ["split_hardware_count", "split_framework_version", "contradiction"]
 
 # Devices counted into the accelerator's name, as tables write them: '8x H100', '8 x H200 SXM', 'h100-sxm:8'.
 _COUNT_FIRST = re.compile(r"^(\d+)\s*[x×*]\s*(\S.*)$", re.IGNORECASE)
@@ -57,3 +57,9 @@ def _is_engine(name: str) -> bool:
     except UnknownNameError:
         return False
     return True
+
+
+def contradiction(column: str, written: str, found: object, other: str, stated: object) -> str:
+    """Why a row is refused whose name states a count or release (``found``) that column ``other`` contradicts."""
+    said = f"counts {found} devices" if column == "hardware" else f"names release {found}"
+    return f"{column} '{written}' {said} but {other} says {stated}"

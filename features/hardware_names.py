@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable, Mapping
+from functools import lru_cache
 
 __all__ = ["name_parts", "match_by_parts"]
 
@@ -28,6 +29,7 @@ _SIZE = re.compile(r"^(\d+(?:\.\d+)?)(?:g|gb|gib)$")
 _SIZE_TOLERANCE = 0.08
 
 
+@lru_cache(maxsize=4096)  # every unresolved name reads each catalog label again: read the labels once
 def name_parts(name: str) -> tuple[str, float | None]:
     """The part a name reads as (lower-case letters and digits, brand words and memory kinds dropped) and the
     memory size it states in GB or GiB (None if it states none)."""
@@ -58,8 +60,8 @@ def match_by_parts(name: str, labels: Iterable[tuple[str, str]], memory_gb: Mapp
     part, size = name_parts(name)
     if not part:
         return None
-    same_part = [(hardware_id, name_parts(label)[1], _plain(label) == part) for label, hardware_id in labels
-                 if name_parts(label)[0] == part]
+    same_part = [(hardware_id, label_size, _plain(label) == part) for label, hardware_id in labels
+                 for label_part, label_size in [name_parts(label)] if label_part == part]
     if size is not None:
         ids = {h for h, _, _ in same_part if h in memory_gb and _same_size(size, memory_gb[h])}
     else:  # the label that is the bare part ('A100') says which row it means, before labels with more words

@@ -208,17 +208,19 @@ def resolve_name(name: str, catalog: CatalogNames) -> ResolvedModel | None:
     name = re.sub(r"\s+", "-", written)  # 'Llama 3.1 8B' as 'Llama-3.1-8B': no repository id has spaces
     name = re.sub(r"@[^/]*$", "", name.rstrip("/"))  # a revision ('...@main') or a folder's slash names no model
     found = _resolve_spelled(written, name, catalog)
+    if found is not None:
+        return found
     org, _, repository = name.rpartition("/")
     # MLPerf's and short tables' 'llama2-70b', 'llama3.1-8b': a family run into its version number, and
     # MLPerf's benchmark names with their accuracy target and scenario ('llama2-70b-99.9', '...-interactive').
     benchmark = _MLPERF_SUFFIX.sub("", repository)
-    for spelled in dict.fromkeys([benchmark, re.sub(r"^([A-Za-z]+)(\d)", r"\1-\2", benchmark)]):
-        if found is not None or spelled == repository:
-            continue
+    spellings = dict.fromkeys([benchmark, re.sub(r"^([A-Za-z]+)(\d)", r"\1-\2", benchmark)])
+    for spelled in (s for s in spellings if s != repository):
         found = _resolve_spelled(written, f"{org}/{spelled}" if org else spelled, catalog)
-        if found is not None and found.how.endswith(")"):  # say how the name was read
-            found = replace(found, how=f"{found.how[:-1]}; read as '{spelled}')", assumed=True)
-    return found
+        if found is not None:  # say how the name was read
+            how = f"{found.how[:-1]}; read as '{spelled}')" if found.how.endswith(")") else found.how
+            return replace(found, how=how, assumed=True)
+    return None
 
 
 # An MLPerf benchmark's accuracy target (99% or 99.9% of the reference) and its interactive scenario.

@@ -16,7 +16,7 @@ import pandas as pd
 
 from features import catalog
 from features.configs import batching_mode, invalid_reasons, normalize_configs
-from features.embedded import split_framework_version, split_hardware_count
+from features.embedded import contradiction, split_framework_version, split_hardware_count
 from features.errors import ConfigError, SurrogateError
 from features.precision import canonical_dtype
 from surrogate.ingest.account import Note, Rejection, row_strings
@@ -90,9 +90,8 @@ def _split_written(frame: pd.DataFrame, sink: _Sink) -> None:
     accelerator ('8x H100': num_devices 8), a release with the engine ('vLLM 0.6.3': framework_version), a
     batching mode's other spellings ('in-flight'). A count or release that another column contradicts
     rejects the row, naming both."""
-    for name, split, extra, says in (
-            ("hardware", split_hardware_count, "num_devices", "counts {} devices"),
-            ("framework", split_framework_version, "framework_version", "names release {}")):
+    for name, split, extra in (("hardware", split_hardware_count, "num_devices"),
+                               ("framework", split_framework_version, "framework_version")):
         written = frame[name].astype(object).where(frame[name].notna(), None)
         parts = {str(v): split(str(v)) for v in pd.unique(written.dropna())}
         if not any(part[1] is not None for part in parts.values()):
@@ -100,9 +99,9 @@ def _split_written(frame: pd.DataFrame, sink: _Sink) -> None:
         found = pd.Series([None if v is None else parts[str(v)][1] for v in written], index=frame.index, dtype=object)
         stated = frame[extra].astype(object).where(frame[extra].notna(), None)
         clash = found.notna() & stated.notna() & (found.astype(str) != stated.astype(str))
-        for idx in frame.index[clash]:
-            sink.reject(pd.Series(frame.index == idx, index=frame.index),
-                        f"{name} '{written[idx]}' {says.format(found[idx])} but {extra} says {stated[idx]}")
+        reasons = pd.Series([contradiction(name, w, f, extra, t) if c else "" for w, f, t, c
+                             in zip(written, found, stated, clash, strict=True)], index=frame.index, dtype=object)
+        sink.reject(clash, reasons)
         frame[name] = [None if v is None else parts[str(v)][0] for v in written]
         frame[extra] = stated.where(stated.notna(), found)
     frame["batching"] = frame["batching"].map(batching_mode, na_action="ignore")

@@ -66,9 +66,8 @@ _COVERAGE_RULE = f"coverage within {COVERAGE_TARGET_PCT[0]:g}-{COVERAGE_TARGET_P
 # disaggregated-serving issue (their surrogate median APE within 1.5x the aggregated rows' of the same
 # sources), and why a row is not scored.
 DISAGG_VARIANTS = ["peak", "achievable", "surrogate"]
-# Summaries with no held-out groups to break down (random folds), and those whose groups are no held-out groups
-# either (a trained bundle scored on given rows: its groups are how far each row is from the training data).
-UNGROUPED_SPLITS = frozenset({"random"})
+# Summaries of no held-out groups: random folds, and a trained bundle scored on given rows (``_score``; its
+# groups are whether each row is on a metric's training data).
 _NOT_HELD_OUT = frozenset({"random", "bundle"})
 DISAGG_RATIO_TARGET = 1.5
 _DISAGG_RULE = f"disaggregated median APE within {DISAGG_RATIO_TARGET:g}x aggregated"
@@ -331,7 +330,7 @@ def _score(predictions: pd.DataFrame, metric: str, split: str, rows: np.ndarray)
         return None
     sub = predictions[rows]
     entry: dict[str, Any] = _variant_scores(sub, metric, with_coverage=True)
-    if split not in UNGROUPED_SPLITS:
+    if split != "random":
         column = f"{metric}_group" if f"{metric}_group" in sub else "group"  # a scored bundle groups per metric
         entry["by_group"] = {str(g): _variant_scores(part, metric, with_coverage=False)
                              for g, part in sub.groupby(column)}

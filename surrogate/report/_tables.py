@@ -176,11 +176,11 @@ def scores_table(scores: dict[str, Any], title: str) -> Table:
 def groups_table(summary: dict[str, Any]) -> Table:
     """Median APE per held-out group (leave-one-group-out splits)."""
     bundle = summary["split"] == "bundle"  # a scored bundle's rows, by how far each is from its training data
-    group = "training data" if bundle else summary["split"]
-    title = "median APE % on and off the training data" if bundle else f"median APE % per held-out {group}"
+    header = "training data" if bundle else summary["split"]
+    title = "median APE % on and off the training data" if bundle else f"median APE % per held-out {header}"
     table = Table(title=title, show_header=True, header_style="bold")
-    for name in ["metric", group, "rows", "peak", "achievable", "lightgbm no physics", "surrogate"]:
-        table.add_column(name, justify="left" if name in ("metric", group) else "right")
+    for name in ["metric", header, "rows", "peak", "achievable", "lightgbm no physics", "surrogate"]:
+        table.add_column(name, justify="left" if name in ("metric", header) else "right")
     for metric, entry in summary["metrics"].items():
         for group, variants in entry.get("by_group", {}).items():
             table.add_row(metric, group, str(variants["surrogate"]["rows"]),
