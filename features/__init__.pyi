@@ -7,5 +7,6 @@ from .analytic import (
 from .configs import (
     CONFIG_COLUMNS as CONFIG_COLUMNS,
     config_warnings as config_warnings,
+    mean_lengths as mean_lengths,
     normalize_configs as normalize_configs,
 )

@@ -7,6 +7,7 @@ continuous stream with ``concurrency`` requests in flight per replica.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable
 from functools import partial
 from typing import Any
@@ -24,7 +25,7 @@ from features.precision import BYTES_PER_VALUE, PEAK_COLUMNS_BY_WEIGHT, canonica
 
 __all__ = ["CONFIG_COLUMNS", "ENGINE_SETTING_COLUMNS", "REQUIRED_COLUMNS", "LARGEST_COUNT", "check_table",
            "normalize_configs", "batching_mode",
-           "invalid_reasons", "config_warnings", "gather_specs"]
+           "invalid_reasons", "config_warnings", "gather_specs", "mean_lengths", "MEAN_LENGTH_COLUMNS"]
 
 CONFIG_COLUMNS = [
     "hardware", "num_devices", "tp", "pp", "dp", "ep", "framework", "framework_version", "model", "weight_dtype",
@@ -43,6 +44,7 @@ _INT_COLUMNS = ["num_devices", "tp", "pp", "dp", "ep", "batch_size", "concurrenc
 # A sanity bound, not a measured limit: no device count, batch or token length comes near it, and
 # every count below it is exact in float64 and int64 (the largest int32).
 LARGEST_COUNT = 2**31 - 1
+_log = logging.getLogger(__name__)
 
 
 def _map_unique(values: pd.Series, resolve: Callable[[str], str]) -> pd.Series:
@@ -116,6 +118,36 @@ def _counts(out: pd.DataFrame, name: str) -> pd.Series:
     return numbers
 
 
+MEAN_LENGTH_COLUMNS = ("input_len", "output_len")
+
+
+def mean_lengths(configs: pd.DataFrame) -> tuple[pd.DataFrame, dict[int, str]]:
+    """``configs`` with token lengths that are not whole (a mean over requests of varying length, as tables
+    of such runs give it) read as the nearest whole number (half up), and per position of each such row what
+    was read. Other cells are left to :func:`normalize_configs`' checks."""
+    notes: dict[int, list[str]] = {}
+    out = configs
+    for name in MEAN_LENGTH_COLUMNS:
+        if name not in configs or configs.columns.duplicated().any():
+            continue
+        values = pd.to_numeric(configs[name], errors="coerce").astype(float).to_numpy()
+        with np.errstate(invalid="ignore"):
+            fractional = np.isfinite(values) & (values != np.round(values)) & (np.abs(values) <= LARGEST_COUNT)
+        if not fractional.any():
+            continue
+        rounded = np.floor(values + 0.5)
+        if out is configs:
+            out = configs.copy()
+        column = out[name].astype(object)
+        column[fractional] = rounded[fractional]
+        out[name] = column
+        for i in fractional.nonzero()[0]:
+            notes.setdefault(int(i), []).append(
+                f"{name} {values[i]:g} is not a whole number of tokens: read as {int(rounded[i])}, the nearest (a mean "
+                "length is predicted as if every request had it)")
+    return out, {i: "; ".join(texts) for i, texts in notes.items()}
+
+
 def check_table(configs: pd.DataFrame) -> None:
     """What no row can fix: a column named twice, a required column absent."""
     duplicated = configs.columns[configs.columns.duplicated()]
@@ -167,12 +199,18 @@ def normalize_configs(configs: pd.DataFrame) -> pd.DataFrame:
     """Fill defaults and canonical names; raise ``ConfigError``/``UnknownNameError`` on bad input.
 
     Whole numbers (devices, parallel degrees, batch, concurrency, lengths) must be finite whole
-    numbers up to :data:`LARGEST_COUNT`. Whether a configuration is possible (degrees that divide,
+    numbers up to :data:`LARGEST_COUNT`; a length that is not whole is read as a mean (:func:`mean_lengths`),
+    with a logged warning. Whether a configuration is possible (degrees that divide,
     context window, formats the engine runs) is :func:`invalid_reasons`' job; what it asks that it
     does not use, :func:`config_warnings`'.
     """
     _check_columns(configs)
-    out = configs.copy()
+    out, rounded = mean_lengths(configs)
+    if rounded:
+        first = min(rounded)
+        _log.warning("%s%s", rounded[first], f" (row {first}; {len(rounded) - 1:,} more rows read the same way)"
+                     if len(rounded) > 1 else "")
+    out = out.copy()
     # Devices counted into the name ('8x H100') give the accelerator and num_devices, unless num_devices differs.
     out["hardware"], counts, codes = _split_per_distinct(out["hardware"], split_hardware_count,
                                                          catalog.resolve_hardware)

@@ -16,6 +16,7 @@ from features.configs import (
     config_warnings,
     gather_specs,
     invalid_reasons,
+    mean_lengths,
     normalize_configs,
 )
 from features.errors import ConfigError, UnknownNameError
@@ -232,8 +233,9 @@ def test_non_numeric_parallelism_or_batch_names_the_column(column: str) -> None:
         normalize_configs(frame)
 
 
-@pytest.mark.parametrize("column", ["tp", "batch_size", "input_len"])
+@pytest.mark.parametrize("column", ["tp", "batch_size", "concurrency"])
 def test_fractional_value_is_not_a_whole_number(column: str) -> None:
+    # (a length may be a mean: test_a_length_that_is_a_mean_is_read_as_the_nearest_whole_number_and_said)
     with pytest.raises(ConfigError, match=f"^column '{column}' must be a whole number"):
         normalize_configs(one(**{column: 2.5}))
 
@@ -324,6 +326,27 @@ def test_weights_without_their_own_tensor_cores_are_flagged_not_refused() -> Non
 def test_counts_that_are_not_finite_whole_numbers_are_named(value: object, message: str) -> None:
     with pytest.raises(ConfigError, match=message):
         normalize_configs(one(input_len=value))
+
+
+def test_a_length_that_is_a_mean_is_read_as_the_nearest_whole_number_and_said(
+        caplog: pytest.LogCaptureFixture) -> None:
+    # Tables of requests of varying length give the mean (215.73 prompt tokens); it is priced as if every request
+    # had the nearest whole length, half up, and the warning names the first such cell and how many more.
+    table = pd.concat([one(input_len=215.73), one(output_len=97.5), one(input_len=512.4), one()], ignore_index=True)
+    with caplog.at_level("WARNING", logger="features.configs"):
+        out = normalize_configs(table)
+    assert out["input_len"].tolist() == [216, 128, 512, 128] and out["output_len"].tolist() == [64, 98, 64, 64]
+    assert caplog.messages == ["input_len 215.73 is not a whole number of tokens: read as 216, the nearest (a mean "
+                               "length is predicted as if every request had it) (row 0; 2 more rows read the same "
+                               "way)"]
+    rounded, notes = mean_lengths(table)
+    assert rounded["input_len"].tolist() == [216, 128, 512, 128] and table["input_len"].iloc[0] == 215.73
+    assert sorted(notes) == [0, 1, 2] and notes[1].startswith("output_len 97.5 is not a whole number of tokens: "
+                                                              "read as 98")
+    assert mean_lengths(one())[1] == {}
+    # only lengths: a parallel degree or a batch is a count, and half a GPU is refused as before
+    with pytest.raises(ConfigError, match="^column 'tp' must be a whole number; got 1.5$"):
+        normalize_configs(one(tp=1.5))
 
 
 def test_a_column_given_twice_is_refused() -> None:

@@ -46,6 +46,8 @@ FILES: dict[str, bytes] = {
     "unexpected.csv": f"{HEADER},gpus\n{GOOD_ROW},8\n".encode(),
     "mixed.csv": f"{HEADER}\n{GOOD_ROW}\nh1000,meta-llama/Llama-3.1-8B,1,128,32\n".encode(),
     "ok.csv": f"{HEADER}\n{GOOD_ROW}\n".encode(),
+    "means.csv": f"{HEADER}\n{GOOD_ROW}\nh100-sxm,meta-llama/Llama-3.1-8B,1,215.73,32\n"
+                 "h100-sxm,meta-llama/Llama-3.1-8B,1,216,32\n".encode(),
     "ingest_mixed.csv": (f"{INGEST_HEADER}\n{INGEST_ROW}\n" + INGEST_ROW.replace(",128,", ",inf,") + "\n"
                          + INGEST_ROW.replace(",128,", ",1e30,") + "\n").encode(),
     "notjson.json": b"not json {",
@@ -288,6 +290,20 @@ def test_predict_uses_the_good_rows_and_lists_the_bad_ones(paths: dict[str, str]
     assert f"{paths['tmp']}/mixed.csv:3: unknown GPU 'h1000'" in result.output
     assert "warning: 1 of 2 rows" in result.output and "the other 1 was predicted" in result.output
     assert pd.read_csv(out)["hardware"].tolist() == ["h100-sxm"]
+
+
+@pytest.mark.parametrize("command", ["estimate", "predict --model-file {model}"])
+def test_a_mean_length_is_predicted_at_the_nearest_whole_one_and_said_by_line(paths: dict[str, str],
+                                                                              command: str) -> None:
+    result = invoke(shlex.split(f"{command.format(**paths)} --input {paths['tmp']}/means.csv --json"))
+    assert result.exit_code == 0, result.output
+    assert f"{paths['tmp']}/means.csv:3: warning: input_len 215.73 is not a whole number of tokens: read as 216, the " \
+           "nearest (a mean length is predicted as if every request had it)" in result.stderr
+    rows = json.loads(result.stdout)
+    assert [row["input_len"] for row in rows] == ["128", "215.73", "216"]  # the input columns as written
+    assert {k: v for k, v in rows[1].items() if k != "input_len"} == {k: v for k, v in rows[2].items()
+                                                                     if k != "input_len"}
+    assert "means.csv:4" not in result.stderr
 
 
 def test_ingest_keeps_the_good_rows_of_a_file_with_bad_ones(paths: dict[str, str], tmp_path: Path) -> None:

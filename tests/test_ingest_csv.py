@@ -73,3 +73,23 @@ def test_names_written_with_counts_releases_and_other_spellings_are_read(tmp_pat
     assert table["framework"].tolist() == ["vllm", "tensorrt-llm"]
     assert table["num_devices"].tolist() == [8, 1] and table["batching"].tolist() == ["continuous"] * 2
     assert table["framework_version"].iloc[0] == "0.6.3" and pd.isna(table["framework_version"].iloc[1])
+
+
+def test_a_mean_length_is_kept_as_written_beside_the_whole_number_read(tmp_path: Path) -> None:
+    path = tmp_path / "means.csv"
+    path.write_text("hardware,model,framework,batch_size,input_len,output_len,latency_s\n"
+                    "h100-sxm,meta-llama/Llama-3.1-8B,vllm,8,215.73,128,1.3\n"
+                    "h100-sxm,meta-llama/Llama-3.1-8B,vllm,8,512,127.5,1.4\n"
+                    "h100-sxm,meta-llama/Llama-3.1-8B,vllm,8.5,512,128,1.4\n")
+    result = ingest("csv", path)
+    assert [str(r) for r in result.account.rejections] == ["means.csv:4: batch_size '8.5' is not a whole number"]
+    table = result.table.sort_values("source_line")
+    assert table["input_len"].tolist() == [216, 512] and table["output_len"].tolist() == [128, 128]
+    measurements = result.measurements.sort_values("source_line")
+    assert [json.loads(f) for f in measurements["source_fields"]] == [{"input_len_written": 215.73},
+                                                                      {"output_len_written": 127.5}]
+    assert [str(n) for n in result.account.notes if "whole number" in str(n)] == [
+        "means.csv:2: input_len 215.73 is not a whole number of tokens: read as 216, the nearest (a mean length; "
+        "kept as input_len_written in source_fields)",
+        "means.csv:3: output_len 127.5 is not a whole number of tokens: read as 128, the nearest (a mean length; "
+        "kept as output_len_written in source_fields)"]

@@ -14,7 +14,8 @@ import pytest
 REPO = Path(__file__).resolve().parents[1]
 
 PUBLIC = {
-    "features": ["ANALYTIC_COLUMNS", "CONFIG_COLUMNS", "config_warnings", "estimate", "normalize_configs"],
+    "features": ["ANALYTIC_COLUMNS", "CONFIG_COLUMNS", "config_warnings", "estimate", "mean_lengths",
+                 "normalize_configs"],
     "surrogate": ["__version__", "SurrogateModel", "load", "load_default", "ConfigError", "DataError",
                   "IncompatibleBundleError", "InfeasibleError", "MissingPathError", "NotFittedError",
                   "SurrogateError", "UnknownNameError", "UntrustedModelError"],

@@ -30,13 +30,15 @@ def usable_rows(file: ConfigFile) -> tuple[pd.DataFrame, list[int], list[str]]:
     """The file's usable rows normalised, their positions in the file's table, and every other row as
     ``file:line: reason`` in line order (also printed to stderr, with warnings on the usable rows)."""
     models.check_columns(file.frame)
-    config, errors = models.valid_rows(file.frame)
+    frame, rounded = features.mean_lengths(file.frame)  # said here by line, not once by normalize_configs
+    config, errors = models.valid_rows(frame)
     positions = [p for p in range(len(file.frame)) if p not in errors]
     refused = [(file.lines[p], f"{file.where(p)}: {reason}") for p, reason in errors.items()]
     problems = [text for _, text in sorted(refused + file.unreadable)]
     for text in problems:
         stderr.print(text, markup=False, highlight=False, soft_wrap=True)
     for position, warning in zip(positions, features.config_warnings(config), strict=True):
+        warning = "; ".join(text for text in (rounded.get(position, ""), warning) if text)
         if warning:
             stderr.print(f"{file.where(position)}: warning: {warning}", style="yellow", markup=False,
                          highlight=False, soft_wrap=True)

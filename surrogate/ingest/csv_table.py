@@ -18,9 +18,9 @@ from typing import Any
 
 import pandas as pd
 
-from features.configs import LARGEST_COUNT
+from features.configs import LARGEST_COUNT, MEAN_LENGTH_COLUMNS
 from features.errors import DataError
-from surrogate.ingest.account import Rejection
+from surrogate.ingest.account import Note, Rejection
 from surrogate.ingest.base import AdapterOutput, read_csv_rows, relative_name
 from surrogate.ingest.schema import (
     DEPLOYMENT_COLUMNS,
@@ -61,7 +61,8 @@ def _rows(file: Path, label: str) -> tuple[list[str], list[tuple[int, dict[str, 
 
 def _parse_number(name: str, value: Any) -> tuple[Any, str]:
     """A numeric cell as a number, and why it cannot be one ('' when it can): not a number, not finite,
-    not whole in a count column, or a count beyond :data:`features.configs.LARGEST_COUNT`."""
+    not whole in a count column (a token length may be a mean: :func:`_mean_length`), or a count beyond
+    :data:`features.configs.LARGEST_COUNT`."""
     parsed = pd.to_numeric(pd.Series([value]), errors="coerce").iloc[0]
     if pd.isna(parsed):
         return None, f"{name} {value!r} is not a number"
@@ -69,7 +70,7 @@ def _parse_number(name: str, value: Any) -> tuple[Any, str]:
     if not math.isfinite(number):
         return None, f"{name} {value!r} is not a finite number"
     if name in _WHOLE:
-        if number != round(number):
+        if number != round(number) and name not in MEAN_LENGTH_COLUMNS:
             return None, f"{name} {value!r} is not a whole number"
         if abs(number) > LARGEST_COUNT:
             return None, f"{name} {value!r} is too large (at most {LARGEST_COUNT:,})"
@@ -88,6 +89,7 @@ def read(path: Path) -> AdapterOutput:
         raise DataError(f"{label}:1: needs at least the columns hardware, model, input_len, output_len and a metric "
                         f"(found: {', '.join(header[:12])})")
     records: list[dict[str, Any]] = []
+    notes: list[Note] = []
     for line, values in rows:
         bad = []
         record: dict[str, Any] = {"source_file": label, "source_line": line}
@@ -102,10 +104,20 @@ def read(path: Path) -> AdapterOutput:
             rejections.append(Rejection(label, line, "; ".join(bad)))
             continue
         extra = {k: v for k, v in values.items() if k not in known and v is not None}
+        for name in MEAN_LENGTH_COLUMNS:
+            written = record.get(name)
+            if written is not None and float(written) != round(float(written)):
+                # A mean over requests of varying length: the table keeps whole tokens, the written mean is kept
+                # in source_fields, and the note says what was read.
+                record[name] = math.floor(float(written) + 0.5)
+                extra[f"{name}_written"] = float(written)
+                notes.append(Note(label, line, f"{name} {float(written):g} is not a whole number of tokens: read as "
+                                  f"{record[name]}, the nearest (a mean length; kept as {name}_written in "
+                                  "source_fields)"))
         record["source_fields"] = json.dumps(extra, sort_keys=True, default=str) if extra else None
         records.append(record)
     frame = pd.DataFrame.from_records(records, columns=[c for c in MEASUREMENT_COLUMNS if c != "measurement_id"])
-    return AdapterOutput(coerce_dtypes(frame), rejections, [])
+    return AdapterOutput(coerce_dtypes(frame), rejections, notes)
 
 
 def read_bench(path: Path) -> AdapterOutput:
