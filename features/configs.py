@@ -7,7 +7,7 @@ continuous stream with ``concurrency`` requests in flight per replica.
 
 from __future__ import annotations
 
-import logging
+import warnings
 from collections.abc import Callable
 from functools import partial
 from typing import Any
@@ -44,7 +44,6 @@ _INT_COLUMNS = ["num_devices", "tp", "pp", "dp", "ep", "batch_size", "concurrenc
 # A sanity bound, not a measured limit: no device count, batch or token length comes near it, and
 # every count below it is exact in float64 and int64 (the largest int32).
 LARGEST_COUNT = 2**31 - 1
-_log = logging.getLogger(__name__)
 
 
 def _map_unique(values: pd.Series, resolve: Callable[[str], str]) -> pd.Series:
@@ -200,16 +199,16 @@ def normalize_configs(configs: pd.DataFrame) -> pd.DataFrame:
 
     Whole numbers (devices, parallel degrees, batch, concurrency, lengths) must be finite whole
     numbers up to :data:`LARGEST_COUNT`; a length that is not whole is read as a mean (:func:`mean_lengths`),
-    with a logged warning. Whether a configuration is possible (degrees that divide,
+    with a ``UserWarning``. Whether a configuration is possible (degrees that divide,
     context window, formats the engine runs) is :func:`invalid_reasons`' job; what it asks that it
     does not use, :func:`config_warnings`'.
     """
     _check_columns(configs)
     out, rounded = mean_lengths(configs)
-    if rounded:
+    if rounded:  # a warning, not a log line: said once however often one table is normalised
         first = min(rounded)
-        _log.warning("%s%s", rounded[first], f" (row {first}; {len(rounded) - 1:,} more rows read the same way)"
-                     if len(rounded) > 1 else "")
+        warnings.warn(rounded[first] + (f" (row {first}; {len(rounded) - 1:,} more rows read the same way)"
+                                        if len(rounded) > 1 else ""), UserWarning, stacklevel=2)
     out = out.copy()
     # Devices counted into the name ('8x H100') give the accelerator and num_devices, unless num_devices differs.
     out["hardware"], counts, codes = _split_per_distinct(out["hardware"], split_hardware_count,

@@ -57,6 +57,7 @@ from features.host import is_cpu_vendor
 from features.roofline import FloatArray, StepCost
 
 __all__ = ["Efficiency", "RowEfficiency", "RowGroups", "AchievableStep", "achievable_step", "default_efficiency",
+           "default_newest_software",
            "matmul_efficiency", "link_efficiency", "GLOBAL_PARAMETERS", "SAME_RELEASE_YEARS",
            "VENDOR_ERA_HALF_YEARS"]
 
@@ -376,13 +377,29 @@ def achievable_step(step: StepCost, e: RowEfficiency) -> AchievableStep:
 
 
 @cache
-def default_efficiency() -> Efficiency:
-    """The shipped parameters (``features/data/efficiency.json``), or the defaults above without that file."""
+def _shipped() -> dict[str, Any] | None:
+    """``features/data/efficiency.json`` as written by ``scripts/fit_efficiency.py`` (None without the file)."""
     path = resources.files("features") / "data" / "efficiency.json"
     if not path.is_file():
-        return Efficiency()
+        return None
     try:
-        values = json.loads(path.read_text(encoding="utf-8"))
+        values: dict[str, Any] = json.loads(path.read_text(encoding="utf-8"))
     except json.JSONDecodeError as exc:
         raise DataError(f"{path}: not valid JSON: {exc}") from exc
-    return Efficiency.from_dict(values["parameters"])
+    return values
+
+
+def default_efficiency() -> Efficiency:
+    """The shipped parameters (``features/data/efficiency.json``), or the defaults above without that file."""
+    values = _shipped()
+    return Efficiency() if values is None else Efficiency.from_dict(values["parameters"])
+
+
+def default_newest_software() -> dict[str, dict[str, Any]]:
+    """The newest engine release the shipped parameters' rows ran, per engine (key ``framework``) and per
+    accelerator and engine (``hardware/framework``): ``{"version": ..., "year": years since 2020}``. A row that
+    names no release is priced in that era by ``surrogate estimate``, as the default model predicts it; rows
+    with an unknown date take every offset in full (:meth:`Efficiency.vendor_era_weights`), the era of the
+    vendor's oldest measurements."""
+    values = _shipped()
+    return {} if values is None else dict(values.get("newest_software", {}))

@@ -328,17 +328,16 @@ def test_counts_that_are_not_finite_whole_numbers_are_named(value: object, messa
         normalize_configs(one(input_len=value))
 
 
-def test_a_length_that_is_a_mean_is_read_as_the_nearest_whole_number_and_said(
-        caplog: pytest.LogCaptureFixture) -> None:
+def test_a_length_that_is_a_mean_is_read_as_the_nearest_whole_number_and_said() -> None:
     # Tables of requests of varying length give the mean (215.73 prompt tokens); it is priced as if every request
     # had the nearest whole length, half up, and the warning names the first such cell and how many more.
     table = pd.concat([one(input_len=215.73), one(output_len=97.5), one(input_len=512.4), one()], ignore_index=True)
-    with caplog.at_level("WARNING", logger="features.configs"):
+    with pytest.warns(UserWarning) as said:
         out = normalize_configs(table)
     assert out["input_len"].tolist() == [216, 128, 512, 128] and out["output_len"].tolist() == [64, 98, 64, 64]
-    assert caplog.messages == ["input_len 215.73 is not a whole number of tokens: read as 216, the nearest (a mean "
-                               "length is predicted as if every request had it) (row 0; 2 more rows read the same "
-                               "way)"]
+    assert [str(w.message) for w in said] == [
+        "input_len 215.73 is not a whole number of tokens: read as 216, the nearest (a mean length is predicted as "
+        "if every request had it) (row 0; 2 more rows read the same way)"]
     rounded, notes = mean_lengths(table)
     assert rounded["input_len"].tolist() == [216, 128, 512, 128] and table["input_len"].iloc[0] == 215.73
     assert sorted(notes) == [0, 1, 2] and notes[1].startswith("output_len 97.5 is not a whole number of tokens: "

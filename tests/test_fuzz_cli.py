@@ -48,6 +48,8 @@ FILES: dict[str, bytes] = {
     "ok.csv": f"{HEADER}\n{GOOD_ROW}\n".encode(),
     "means.csv": f"{HEADER}\n{GOOD_ROW}\nh100-sxm,meta-llama/Llama-3.1-8B,1,215.73,32\n"
                  "h100-sxm,meta-llama/Llama-3.1-8B,1,216,32\n".encode(),
+    "means_disagg.csv": (b"hardware,model,framework,mode,prefill_workers,decode_workers,concurrency,input_len,"
+                         b"output_len\nh200,meta-llama/Llama-3.1-70B,sglang,disaggregated,1,1,32,1000.5,1000\n"),
     "ingest_mixed.csv": (f"{INGEST_HEADER}\n{INGEST_ROW}\n" + INGEST_ROW.replace(",128,", ",inf,") + "\n"
                          + INGEST_ROW.replace(",128,", ",1e30,") + "\n").encode(),
     "notjson.json": b"not json {",
@@ -304,6 +306,15 @@ def test_a_mean_length_is_predicted_at_the_nearest_whole_one_and_said_by_line(pa
     assert {k: v for k, v in rows[1].items() if k != "input_len"} == {k: v for k, v in rows[2].items()
                                                                      if k != "input_len"}
     assert "means.csv:4" not in result.stderr
+
+
+def test_a_disaggregated_row_with_a_mean_length_is_read_the_same_way(paths: dict[str, str]) -> None:
+    result = invoke(shlex.split(f"predict --model-file {paths['model']} --input {paths['tmp']}/means_disagg.csv"))
+    assert result.exit_code == 0, result.output
+    assert result.stderr.count("is not a whole number of tokens") == 1  # said once, by line
+    assert f"{paths['tmp']}/means_disagg.csv:2: warning: input_len 1000.5 is not a whole number of tokens: read as " \
+           "1001" in result.stderr
+    assert "1001 in / 1000 out tokens" in result.stdout
 
 
 def test_ingest_keeps_the_good_rows_of_a_file_with_bad_ones(paths: dict[str, str], tmp_path: Path) -> None:

@@ -106,8 +106,9 @@ def estimate(input_path: Path | None, output_path: Path | None, strict: bool, as
         return
     if output_path is not None:
         raise click.UsageError("--output writes the estimates of an --input CSV; for one deployment use --json")
-    config = _one_deployment(params)
-    result = features.estimate(config, normalized=True).iloc[0]
+    config = models.in_measured_era(_one_deployment(params))
+    aliases = ["achievable_ttft_s", "achievable_itl_s", "achievable_latency_s"]  # the --input CSV's names
+    result = models.estimate_valid(config).iloc[0].drop(aliases)
     row = config.iloc[0]
     if as_json:
         report.print_json({"config": row.to_dict(), "estimate": result.to_dict()})

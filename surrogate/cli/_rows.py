@@ -166,7 +166,11 @@ def _predict_disaggregated(model: Any, file: ConfigFile) -> tuple[_Block | None,
     listed as ``file:line: reason`` (missing worker counts, unreadable numbers, what the physics refuses)."""
     import pandas as pd
 
-    frame, reasons = _disaggregated_frame(file.frame)
+    rounded_frame, rounded = features.mean_lengths(file.frame)
+    for p, note in sorted(rounded.items()):
+        stderr.print(f"{file.where(p)}: warning: {note}", style="yellow", markup=False, highlight=False,
+                     soft_wrap=True)
+    frame, reasons = _disaggregated_frame(rounded_frame)
     predicted: dict[int, pd.DataFrame] = {}
     usable = [p for p in range(len(frame)) if p not in reasons]
     try:

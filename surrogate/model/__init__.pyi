@@ -5,6 +5,7 @@ from ._analytic import (
     AnalyticPredictor as AnalyticPredictor,
     estimate_each as estimate_each,
     estimate_valid as estimate_valid,
+    in_measured_era as in_measured_era,
 )
 from ._bundle import (
     BUNDLE_FORMAT as BUNDLE_FORMAT,

@@ -10,13 +10,15 @@ import pandas as pd
 
 from features.analytic import estimate
 from features.configs import CONFIG_COLUMNS, normalize_configs
+from features.efficiency import default_newest_software
 from surrogate.model._rows import valid_rows
+from surrogate.model._software import software_labels, with_newest_software
 
-__all__ = ["AnalyticPredictor", "estimate_each", "estimate_valid", "ESTIMATE_OUTPUT_COLUMNS"]
+__all__ = ["AnalyticPredictor", "estimate_each", "estimate_valid", "in_measured_era", "ESTIMATE_OUTPUT_COLUMNS"]
 
 # What `surrogate estimate --input ... --output ...` writes beside the input columns.
 ESTIMATE_OUTPUT_COLUMNS = ["peak_ttft_s", "peak_itl_s", "peak_latency_s", "achievable_ttft_s", "achievable_itl_s",
-                           "achievable_latency_s", "fits", "mem_per_device_gb"]
+                           "achievable_latency_s", "fits", "mem_per_device_gb", "software_era"]
 
 _METRICS = ["latency_s", "ttft_s", "itl_s", "throughput_tok_s", "output_throughput_tok_s"]
 
@@ -57,10 +59,22 @@ def estimate_each(configs: pd.DataFrame) -> tuple[pd.DataFrame, dict[int, str]]:
     return estimate_valid(cfg), errors
 
 
+def in_measured_era(cfg: pd.DataFrame) -> pd.DataFrame:
+    """Normalised rows that name no engine release given the newest one the shipped parameters were fitted on,
+    on that accelerator, else anywhere (``features.efficiency.default_newest_software``): the era the default
+    model predicts in, so ``surrogate estimate`` and ``surrogate predict`` price one deployment alike. Left
+    undated, a row took every vendor and accelerator offset in full, the era of its oldest rows: an Arc Pro
+    B60 decode step at 159 ms where the same vLLM 0.19.0 that ``predict`` assumes gives 70 ms."""
+    return with_newest_software(cfg, default_newest_software())
+
+
 def estimate_valid(cfg: pd.DataFrame) -> pd.DataFrame:
-    """The analytic estimate of normalised, possible rows (``valid_rows``), with the ``achievable_*``
-    names ``ESTIMATE_OUTPUT_COLUMNS`` uses for the achievable times."""
+    """The analytic estimate of normalised, possible rows (``valid_rows``), in the era :func:`in_measured_era`
+    gives rows that name none, with the ``achievable_*`` names ``ESTIMATE_OUTPUT_COLUMNS`` uses for the
+    achievable times and the ``software_era`` each answer reflects."""
+    cfg = in_measured_era(cfg)
     est = estimate(cfg, normalized=True)
     for metric in ("ttft_s", "itl_s", "latency_s"):
         est[f"achievable_{metric}"] = est[metric]
+    est["software_era"] = software_labels(cfg)[0]
     return est

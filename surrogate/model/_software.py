@@ -16,10 +16,11 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from features.configs import CONFIG_COLUMNS, normalize_configs
 from features.distinct import distinct_values, lookup, names_at, per_distinct
-from features.versions import SOURCE_ERA_DATES, release_date
+from features.versions import SOURCE_ERA_DATES, release_date, software_years
 
-__all__ = ["with_source_eras", "newest_software", "with_newest_software", "software_labels"]
+__all__ = ["with_source_eras", "newest_software", "newest_software_of", "with_newest_software", "software_labels"]
 
 
 def with_source_eras(table: pd.DataFrame) -> pd.DataFrame:
@@ -52,6 +53,15 @@ def newest_software(cfg: pd.DataFrame, feats: pd.DataFrame) -> dict[str, dict[st
         labels = sorted({str(v) for v in versions2[rows & (years2 == newest)]})
         out[key] = {"version": labels[0], "year": newest}
     return out
+
+
+def newest_software_of(table: pd.DataFrame) -> dict[str, dict[str, Any]]:
+    """:func:`newest_software` of canonical training rows (their source's era where they record no version),
+    without pricing them: what a bundle trained on ``table`` records (``scripts/fit_efficiency.py`` ships it
+    beside the parameters, for ``surrogate estimate``)."""
+    cfg = normalize_configs(with_source_eras(table)[[c for c in CONFIG_COLUMNS if c in table]])
+    years = software_years(cfg["framework"], cfg["framework_version"])
+    return newest_software(cfg, pd.DataFrame({"software_year": years}, index=cfg.index))
 
 
 def with_newest_software(cfg: pd.DataFrame, newest: dict[str, dict[str, Any]]) -> pd.DataFrame:

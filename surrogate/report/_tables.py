@@ -68,6 +68,8 @@ def estimate_table(result: pd.Series) -> Table:
     for key, label, fmt in _MEMORY:
         if key in result.index:
             table.add_row(label, fmt(result[key]), "")
+    if result.get("software_era"):
+        table.add_row("software", str(result["software_era"]), "")
     return table
 
 
