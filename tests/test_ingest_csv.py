@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any
 
 import pandas as pd
 import pytest
@@ -59,13 +60,19 @@ def test_a_table_without_hardware_is_a_data_error(tmp_path: Path) -> None:
         ingest("csv", path)
 
 
+def _ingest_text(path: Path, text: str) -> Any:
+    """The csv source's result for a table written out as ``text``."""
+    path.write_text(text)
+    return ingest("csv", path)
+
+
 def test_names_written_with_counts_releases_and_other_spellings_are_read(tmp_path: Path) -> None:
-    path = tmp_path / "lab.csv"
-    path.write_text("hardware,model,framework,batching,concurrency,input_len,output_len,ttft_s,itl_s,num_devices\n"
-                    "8x NVIDIA H100 80GB HBM3,Llama 3.1 70B,vLLM 0.6.3,Continuous batching,64,1024,256,0.5,0.03,\n"
-                    "H200 SXM 141GB,meta-llama/Llama-3.1-70B,trtllm-serve,in-flight,32,2048,512,0.4,0.02,\n"
-                    "8x H100,meta-llama/Llama-3.1-70B,vllm,continuous,64,1024,256,0.5,0.03,4\n")
-    result = ingest("csv", path)
+    result = _ingest_text(
+        tmp_path / "lab.csv",
+        "hardware,model,framework,batching,concurrency,input_len,output_len,ttft_s,itl_s,num_devices\n"
+        "8x NVIDIA H100 80GB HBM3,Llama 3.1 70B,vLLM 0.6.3,Continuous batching,64,1024,256,0.5,0.03,\n"
+        "H200 SXM 141GB,meta-llama/Llama-3.1-70B,trtllm-serve,in-flight,32,2048,512,0.4,0.02,\n"
+        "8x H100,meta-llama/Llama-3.1-70B,vllm,continuous,64,1024,256,0.5,0.03,4\n")
     assert [str(r) for r in result.account.rejections] == [
         "lab.csv:4: hardware '8x H100' counts 8 devices but num_devices says 4"]
     table = result.table.sort_values("source_line")
@@ -76,12 +83,12 @@ def test_names_written_with_counts_releases_and_other_spellings_are_read(tmp_pat
 
 
 def test_a_mean_length_is_kept_as_written_beside_the_whole_number_read(tmp_path: Path) -> None:
-    path = tmp_path / "means.csv"
-    path.write_text("hardware,model,framework,batch_size,input_len,output_len,latency_s\n"
-                    "h100-sxm,meta-llama/Llama-3.1-8B,vllm,8,215.73,128,1.3\n"
-                    "h100-sxm,meta-llama/Llama-3.1-8B,vllm,8,512,127.5,1.4\n"
-                    "h100-sxm,meta-llama/Llama-3.1-8B,vllm,8.5,512,128,1.4\n")
-    result = ingest("csv", path)
+    result = _ingest_text(
+        tmp_path / "means.csv",
+        "hardware,model,framework,batch_size,input_len,output_len,latency_s\n"
+        "h100-sxm,meta-llama/Llama-3.1-8B,vllm,8,215.73,128,1.3\n"
+        "h100-sxm,meta-llama/Llama-3.1-8B,vllm,8,512,127.5,1.4\n"
+        "h100-sxm,meta-llama/Llama-3.1-8B,vllm,8.5,512,128,1.4\n")
     assert [str(r) for r in result.account.rejections] == ["means.csv:4: batch_size '8.5' is not a whole number"]
     table = result.table.sort_values("source_line")
     assert table["input_len"].tolist() == [216, 512] and table["output_len"].tolist() == [128, 128]
