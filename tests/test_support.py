@@ -303,3 +303,18 @@ def test_the_distance_to_the_nearest_training_point_is_exact_and_does_not_depend
     np.testing.assert_allclose(nearest_distance(train, many), cKDTree(train).query(many, k=1)[0], rtol=1e-12)
     # A row's distance is the same asked alone or with 2,499 others.
     assert nearest_distance(train, many[1500:1501])[0] == nearest_distance(train, many)[1500]
+
+
+def test_a_new_model_shape_is_compared_with_the_trained_shape_nearest_in_shape() -> None:
+    # The default model trained dense Llamas of 8-70B and MoEs up to DeepSeek's 671B. Compared with the nearest
+    # deployment of any shape, a dense Qwen3.5-27B on one H100 read as "parameters 24.4B (nearest trained: 671B)".
+    from surrogate.model import load_default
+
+    rows = pd.DataFrame([{"hardware": "h100-sxm", "model": model, "concurrency": 64, "input_len": 1024,
+                          "output_len": 256} for model in ("Qwen/Qwen3.5-27B", "Qwen/Qwen3.5-35B-A3B")])
+    nearest = load_default().predict(rows)["support_nearest"].tolist()
+    assert nearest[0].startswith("a model shape never trained on: ") and "671B" not in nearest[0]
+    assert "active parameters 24.4B (nearest trained: 70.6B)" in nearest[0]  # Llama-3.1-70B, the nearest dense shape
+    # where no word says which shape it was compared with, the prefix names it (gpt-oss-120b)
+    assert nearest[1].startswith("a model shape never trained on (nearest trained shape: 117B parameters, 5.71B "
+                                 "active): ")

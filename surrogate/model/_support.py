@@ -349,11 +349,18 @@ class Support:
 
     def _differs(self, raw: npt.NDArray[np.float64], point: npt.NDArray[np.float64]) -> str:
         """What a far deployment point differs in, in words, from the nearest training deployment of the same
-        model shape (else the nearest of any): the features that make up most of the gap (at least half the
-        largest, at most three), e.g. "weight bytes per value 1 (nearest trained: 2)". Compared with the
-        nearest point of any shape, an fp8 Llama-3.1-8B read as "671B parameters, MLA" (DeepSeek-V3 in fp8)."""
-        same = np.all(np.isclose(self.points[:, _MODEL_SHAPE], point[_MODEL_SHAPE]), axis=1)
-        pool = self.points[same] if same.any() else self.points
+        model shape (else of the trained shape nearest in shape alone, named first): the features that make up
+        most of the gap (at least half the largest, at most three), e.g. "weight bytes per value 1 (nearest
+        trained: 2)". Compared with the nearest point of any shape, an fp8 Llama-3.1-8B read as "671B parameters,
+        MLA" (DeepSeek-V3 in fp8), and a dense Qwen3.5-27B on one H100 as "parameters 24.4B (nearest trained:
+        671B)" where dense models of 8-70B were trained."""
+        shapes = self.points[:, _MODEL_SHAPE]
+        same = np.all(np.isclose(shapes, point[_MODEL_SHAPE]), axis=1)
+        new_shape = not same.any()
+        if new_shape:
+            closest = shapes[np.argmin(np.linalg.norm(shapes - point[_MODEL_SHAPE], axis=1))]
+            same = np.all(np.isclose(shapes, closest), axis=1)
+        pool = self.points[same]
         nearest = pool[np.argmin(np.linalg.norm(pool - point, axis=1))]
         trained = nearest * self.scale + self.center
         gaps = np.abs(point - nearest)
@@ -362,8 +369,14 @@ class Support:
         for j in order:
             name, say = _FEATURE_WORDS[DISTANCE_FEATURES[j]]
             words.append(f"{name} {say(raw[j])} (nearest trained: {say(trained[j])})")
-        prefix = "" if same.any() else "a model shape never trained on: "
-        return prefix + "; ".join(words)
+        if not new_shape:
+            return "; ".join(words)
+        sizes = [DISTANCE_FEATURES.index(name) for name in ("log_total_params", "log_active_params")]
+        named = "" if any(j in sizes for j in order) else (  # which shape, where no word above says it
+            f" (nearest trained shape: {_billions_of_exp(trained[sizes[0]])} parameters"
+            + ("" if np.isclose(trained[sizes[0]], trained[sizes[1]]) else
+               f", {_billions_of_exp(trained[sizes[1]])} active") + ")")
+        return f"a model shape never trained on{named}: " + "; ".join(words)
 
     def range_excess(self, cfg: pd.DataFrame) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.float64]]:
         """Per row, how far above (per dimension) and below its model's trained workload range it lies
