@@ -43,11 +43,12 @@ FILES: dict[str, bytes] = {
     "latin1.csv": f"{HEADER}\n{GOOD_ROW}\n".encode() + "h100-sxm,caf\u00e9,1,128,32\n".encode("latin-1"),
     "binary.csv": bytes(range(256)) * 2,
     "ragged.csv": f"{HEADER}\n{GOOD_ROW},7\n".encode(),
-    "unexpected.csv": f"{HEADER},gpus\n{GOOD_ROW},8\n".encode(),
+    "unexpected.csv": f"{HEADER},colour\n{GOOD_ROW},red\n".encode(),
     "mixed.csv": f"{HEADER}\n{GOOD_ROW}\nh1000,meta-llama/Llama-3.1-8B,1,128,32\n".encode(),
     "ok.csv": f"{HEADER}\n{GOOD_ROW}\n".encode(),
     "means.csv": f"{HEADER}\n{GOOD_ROW}\nh100-sxm,meta-llama/Llama-3.1-8B,1,215.73,32\n"
                  "h100-sxm,meta-llama/Llama-3.1-8B,1,216,32\n".encode(),
+    "lab_names.csv": b"gpu,model,tp_size,isl,osl,ttft_ms\nh100-sxm,meta-llama/Llama-3.1-8B,1,128,32,250\n",
     "means_disagg.csv": (b"hardware,model,framework,mode,prefill_workers,decode_workers,concurrency,input_len,"
                          b"output_len\nh200,meta-llama/Llama-3.1-70B,sglang,disaggregated,1,1,32,1000.5,1000\n"),
     "ingest_mixed.csv": (f"{INGEST_HEADER}\n{INGEST_ROW}\n" + INGEST_ROW.replace(",128,", ",inf,") + "\n"
@@ -133,7 +134,7 @@ CASES = [
      "latin1.csv:3: not UTF-8 text (byte 0xe9 in field 2)"),
     ("est-binary", "estimate --input {tmp}/binary.csv", 1, "not UTF-8 text"),
     ("est-ragged", "estimate --input {tmp}/ragged.csv", 1, "ragged.csv:2: expected 5 fields, found 6"),
-    ("est-unexpected-column", "estimate --input {tmp}/unexpected.csv", 2, "unexpected columns: gpus"),
+    ("est-unexpected-column", "estimate --input {tmp}/unexpected.csv", 2, "unexpected columns: colour"),
     ("est-mixed-strict", "estimate --input {tmp}/mixed.csv --strict", 1, "1 of 2 rows of"),
     ("est-input-and-flags", "estimate --input {tmp}/ok.csv --hardware h100-sxm", 2,
      "--hardware describe one deployment, but --input's CSV"),
@@ -306,6 +307,18 @@ def test_a_mean_length_is_predicted_at_the_nearest_whole_one_and_said_by_line(pa
     assert {k: v for k, v in rows[1].items() if k != "input_len"} == {k: v for k, v in rows[2].items()
                                                                      if k != "input_len"}
     assert "means.csv:4" not in result.stderr
+
+
+@pytest.mark.parametrize("command", ["estimate", "predict --model-file {model}"])
+def test_other_labs_column_names_are_read_as_ingest_reads_them(paths: dict[str, str], command: str) -> None:
+    result = invoke(shlex.split(f"{command.format(**paths)} --input {paths['tmp']}/lab_names.csv --json"))
+    assert result.exit_code == 0, result.output
+    assert f"{paths['tmp']}/lab_names.csv: note: columns read under other names: gpu as hardware, tp_size as tp, " \
+           "isl as input_len, osl as output_len, ttft_ms as ttft_s (ms / 1,000)" in result.stderr
+    row = json.loads(result.stdout)[0]
+    assert (row["hardware"], row["tp"], row["input_len"], row["output_len"]) == ("h100-sxm", "1", "128", "32")
+    if command == "estimate":  # the input columns kept (predict writes its own ttft_s over the measured one)
+        assert row["ttft_s"] == 0.25
 
 
 def test_a_disaggregated_row_with_a_mean_length_is_read_the_same_way(paths: dict[str, str]) -> None:

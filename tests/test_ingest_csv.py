@@ -100,3 +100,32 @@ def test_a_mean_length_is_kept_as_written_beside_the_whole_number_read(tmp_path:
         "kept as input_len_written in source_fields)",
         "means.csv:3: output_len 127.5 is not a whole number of tokens: read as 128, the nearest (a mean length; "
         "kept as output_len_written in source_fields)"]
+
+
+def test_other_labs_column_names_are_read_as_the_canonical_ones_and_said(tmp_path: Path) -> None:
+    # isl/osl, num_gpus, ttft_ms/tpot_ms: how serving benchmarks write them; milliseconds become seconds.
+    result = _ingest_text(tmp_path / "lab.csv",
+                          "GPU,num_gpus,model_name,engine,max_concurrency,isl,osl,ttft_ms,tpot_ms\n"
+                          "H100,8,meta-llama/Llama-3.1-70B,vllm,64,1024,256,350,25\n")
+    row = result.table.iloc[0]
+    assert (row["hardware"], row["num_devices"], row["tp"], row["framework"], row["concurrency"]) == \
+        ("h100-sxm", 8, 8, "vllm", 64)
+    assert (row["input_len"], row["output_len"], row["ttft_s"], row["itl_s"]) == (1024, 256, 0.35, 0.025)
+    assert [str(n) for n in result.account.notes if "other names" in str(n)] == [
+        "lab.csv (header): columns read under other names: GPU as hardware, num_gpus as num_devices, model_name as "
+        "model, engine as framework, max_concurrency as concurrency, isl as input_len, osl as output_len, ttft_ms as "
+        "ttft_s (ms / 1,000), tpot_ms as itl_s (ms / 1,000)"]
+
+
+def test_a_canonical_column_wins_and_two_other_names_for_one_column_are_refused(tmp_path: Path) -> None:
+    both = _ingest_text(tmp_path / "both.csv", "hardware,gpu,model,framework,concurrency,input_len,output_len,itl_s\n"
+                                               "h100-sxm,H100 80GB,meta-llama/Llama-3.1-8B,vllm,8,128,32,0.01\n")
+    assert both.table["hardware"].tolist() == ["h100-sxm"]
+    assert json.loads(both.measurements["source_fields"].iloc[0]) == {"gpu": "H100 80GB"}
+    with pytest.raises(DataError, match=r"^two.csv:1: columns 'gpu' and 'accelerator' both give hardware; keep one or "
+                                        r"name it hardware$"):
+        _ingest_text(tmp_path / "two.csv", "gpu,accelerator,model,input_len,output_len,itl_s\nh100,h100,x,1,1,1\n")
+    # a time without its unit is not guessed
+    with pytest.raises(DataError, match=r"^unitless.csv:1: no metric column read; 'ttft' \(say its unit: ttft_s or "
+                                        r"ttft_ms\)$"):
+        _ingest_text(tmp_path / "unitless.csv", "hardware,model,input_len,output_len,ttft\nh100-sxm,x,1,1,300\n")

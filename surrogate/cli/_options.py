@@ -178,7 +178,32 @@ def read_configs_csv(path: Path) -> ConfigFile:
     if not rows and not unreadable:
         raise DataError(f"{path} has a header but no rows: add one configuration per row")
     frame = pd.DataFrame(rows, columns=header, dtype=object)
-    return ConfigFile(path, frame, lines, unreadable)
+    return ConfigFile(path, _canonical_columns(frame, path), lines, unreadable)
+
+
+def _canonical_columns(frame: pd.DataFrame, path: Path) -> pd.DataFrame:
+    """``frame`` with columns written under other labs' names (``isl``, ``num_gpus``, ``ttft_ms``) renamed to the
+    canonical ones, milliseconds made seconds, as ``surrogate data ingest csv`` reads them; said on stderr."""
+    import pandas as pd
+
+    from surrogate.cli._root import stderr
+    from surrogate.ingest.column_names import read_header
+    from surrogate.ingest.schema import SCHEMA
+
+    if frame.columns.duplicated().any():
+        return frame  # refused, naming the column, when the rows are read
+    reading = read_header([str(c) for c in frame.columns], [c.name for c in SCHEMA], str(path))
+    renamed = {written: canonical for canonical, written in reading.sources.items() if written != canonical}
+    if not renamed:
+        return frame
+    out = frame.rename(columns=renamed)
+    for canonical, divisor in reading.divisors.items():
+        if divisor != 1.0:
+            numbers = pd.to_numeric(out[canonical], errors="coerce")
+            out[canonical] = out[canonical].where(numbers.isna(), numbers / divisor)
+    for note in reading.notes:
+        stderr.print(f"{path}: note: {note}", markup=False, highlight=False, soft_wrap=True)
+    return out
 
 
 class OutputPath(click.Path):

@@ -18,7 +18,14 @@ import pandas as pd
 
 from features.errors import ConfigError, DataError, MissingPathError
 from surrogate.ingest import aiconfigurator, csv_table, llm_inference_bench, mlperf, vllm_bench
-from surrogate.ingest.account import Account, exact_copy_mask, key_strings, merge_measurements, noise_floor
+from surrogate.ingest.account import (
+    HEADER_LINE,
+    Account,
+    exact_copy_mask,
+    key_strings,
+    merge_measurements,
+    noise_floor,
+)
 from surrogate.ingest.base import AdapterOutput, IngestContext
 from surrogate.ingest.cache import cached
 from surrogate.ingest.checks import check_records
@@ -132,7 +139,7 @@ def ingest(source: str, path: str | Path, context: IngestContext | None = None,
     base = existing if existing is not None else empty_frame(MEASUREMENT_COLUMNS)
     kept_lines = set(zip(measurements["source_file"].astype(str), measurements["source_line"].astype(int),
                          strict=True))
-    account.notes = [n for n in account.notes if (n.file, n.line) in kept_lines]
+    account.notes = [n for n in account.notes if (n.file, n.line) in kept_lines or n.line == HEADER_LINE]
     combined = account_against(account, measurements, base)
     table = merge_measurements(combined)
     return IngestResult(table=table, measurements=combined, account=account, accounts=[account])

@@ -42,16 +42,22 @@ class Rejection:
         return f"{self.file}:{self.line}: {self.reason}"
 
 
+# The line of a note on the file's header (how a column was read), not on a row: a parquet file numbers its rows
+# from 1, so the header cannot be line 1.
+HEADER_LINE = 0
+
+
 @dataclass(frozen=True)
 class Note:
-    """A remark on a row that was kept (a reinterpretation, a dropped field, a suspicious value)."""
+    """A remark on a row that was kept (a reinterpretation, a dropped field, a suspicious value), or on the
+    header (``line`` :data:`HEADER_LINE`: how a column was read)."""
 
     file: str
     line: int
     message: str
 
     def __str__(self) -> str:
-        return f"{self.file}:{self.line}: {self.message}"
+        return f"{self.file}{' (header)' if self.line == HEADER_LINE else f':{self.line}'}: {self.message}"
 
 
 @dataclass(frozen=True)

@@ -4,9 +4,10 @@ Column names are those of :data:`surrogate.ingest.schema.SCHEMA` (``hardware, mo
 tp, batch_size, input_len, output_len, latency_s, ...``). Required: ``hardware``, ``model``,
 ``framework``, ``input_len``, ``output_len`` and at least one metric; the rest defaults as
 documented (aggregated, pp = dp = ep = 1, tp from num_devices, the framework's batching, the
-checkpoint's weight format). Columns the schema does not know, and provenance columns of a table
-exported from a dataset, are kept in ``source_fields``. ``source_line`` is the physical line for
-CSV (header = 1) and the 1-based row number for parquet.
+checkpoint's weight format). Other labs' names for them (``isl``, ``num_gpus``, ``ttft_ms``, ...) are read
+as the canonical ones, milliseconds as seconds (:mod:`surrogate.ingest.column_names`). Columns the schema does
+not know, and provenance columns of a table exported from a dataset, are kept in ``source_fields``.
+``source_line`` is the physical line for CSV (header = 1) and the 1-based row number for parquet.
 """
 
 from __future__ import annotations
@@ -20,8 +21,9 @@ import pandas as pd
 
 from features.configs import LARGEST_COUNT, MEAN_LENGTH_COLUMNS
 from features.errors import DataError
-from surrogate.ingest.account import Note, Rejection
+from surrogate.ingest.account import HEADER_LINE, Note, Rejection
 from surrogate.ingest.base import AdapterOutput, read_csv_rows, relative_name
+from surrogate.ingest.column_names import read_header
 from surrogate.ingest.schema import (
     DEPLOYMENT_COLUMNS,
     DISAGG_COLUMNS,
@@ -59,18 +61,20 @@ def _rows(file: Path, label: str) -> tuple[list[str], list[tuple[int, dict[str, 
     return header, rows, rejections
 
 
-def _parse_number(name: str, value: Any) -> tuple[Any, str]:
-    """A numeric cell as a number, and why it cannot be one ('' when it can): not a number, not finite,
-    not whole in a count column (a token length may be a mean: :func:`_mean_length`), or a count beyond
+def _parse_number(name: str, value: Any, column: str | None = None) -> tuple[Any, str]:
+    """A numeric cell of canonical ``column`` (written as ``name``; the same by default) as a number, and why it
+    cannot be one ('' when it can): not a number, not finite, not whole in a count column (a token length may
+    be a mean, read as the nearest whole number by :func:`read`), or a count beyond
     :data:`features.configs.LARGEST_COUNT`."""
+    column = column or name
     parsed = pd.to_numeric(pd.Series([value]), errors="coerce").iloc[0]
     if pd.isna(parsed):
         return None, f"{name} {value!r} is not a number"
     number = float(parsed)
     if not math.isfinite(number):
         return None, f"{name} {value!r} is not a finite number"
-    if name in _WHOLE:
-        if number != round(number) and name not in MEAN_LENGTH_COLUMNS:
+    if column in _WHOLE:
+        if number != round(number) and column not in MEAN_LENGTH_COLUMNS:
             return None, f"{name} {value!r} is not a whole number"
         if abs(number) > LARGEST_COUNT:
             return None, f"{name} {value!r} is too large (at most {LARGEST_COUNT:,})"
@@ -84,26 +88,31 @@ def read(path: Path) -> AdapterOutput:
         raise DataError(f"{path} is not a file; the csv source reads one .csv or .parquet file")
     label = relative_name(path, path.parent)
     header, rows, rejections = _rows(path, label)
-    known = [c for c in header if c in INPUT_COLUMNS]
-    if "hardware" not in header or "model" not in header:
+    reading = read_header(header, INPUT_COLUMNS, label)
+    known = list(reading.sources)
+    if "hardware" not in known or "model" not in known:
         raise DataError(f"{label}:1: needs at least the columns hardware, model, input_len, output_len and a metric "
-                        f"(found: {', '.join(header[:12])})")
+                        f"(found: {', '.join(header[:12])}){reading.hint(header)}")
+    reading.check_metrics(header, METRIC_COLUMNS, label)
+    notes = [Note(label, HEADER_LINE, text) for text in reading.notes]
+    used = set(reading.sources.values())
     records: list[dict[str, Any]] = []
-    notes: list[Note] = []
     for line, values in rows:
         bad = []
         record: dict[str, Any] = {"source_file": label, "source_line": line}
         for name in known:
-            value = values.get(name)
+            value = values.get(reading.sources[name])
             if name in _NUMERIC and value is not None:
-                value, problem = _parse_number(name, value)
+                value, problem = _parse_number(reading.sources[name], value, name)
                 if problem:
                     bad.append(problem)
+                elif reading.divisors[name] != 1.0:
+                    value = float(value) / reading.divisors[name]
             record[name] = value
         if bad:
             rejections.append(Rejection(label, line, "; ".join(bad)))
             continue
-        extra = {k: v for k, v in values.items() if k not in known and v is not None}
+        extra = {k: v for k, v in values.items() if k not in used and v is not None}
         for name in MEAN_LENGTH_COLUMNS:
             written = record.get(name)
             if written is not None and float(written) != round(float(written)):
