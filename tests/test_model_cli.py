@@ -71,9 +71,9 @@ def test_predict_json_and_errors(bundle: Path, tmp_path: Path) -> None:
     usage = CliRunner().invoke(cli, ["predict", "--model-file", str(bundle), "--model", "meta-llama/Meta-Llama-3-8B"])
     assert usage.exit_code == 2 and "missing --hardware, --input-len, --output-len" in usage.output
     bad = tmp_path / "bad.csv"
-    bad.write_text("gpu,model\nh100,x\n")
+    bad.write_text("colour,model\nred,x\n")
     wrong = CliRunner().invoke(cli, ["predict", "--model-file", str(bundle), "--input", str(bad)])
-    assert wrong.exit_code == 2 and "unexpected columns: gpu" in wrong.output
+    assert wrong.exit_code == 2 and "unexpected columns: colour" in wrong.output
     missing = CliRunner().invoke(cli, ["predict", "--model-file", str(tmp_path / "none.joblib"), *ONE])
     assert missing.exit_code == 2 and "does not exist" in missing.output
     assert "Traceback" not in wrong.output + missing.output + usage.output

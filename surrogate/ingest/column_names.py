@@ -14,7 +14,7 @@ from dataclasses import dataclass
 
 from features.errors import DataError
 
-__all__ = ["ColumnReading", "read_header", "SYNONYMS"]
+__all__ = ["ColumnReading", "read_header", "canonical_name", "SYNONYMS"]
 
 # canonical column -> other names for it, each with the number its values are divided by to be in the canonical
 # unit (1000: milliseconds to seconds).
@@ -84,3 +84,8 @@ def read_header(header: list[str], canonical: list[str], label: str) -> ColumnRe
         sources[target], divisors[target] = name, divisor
         notes.append(f"{name} as {target}{' (ms / 1,000)' if divisor == 1000.0 else ''}")
     return ColumnReading(sources, divisors, [f"columns read under other names: {', '.join(notes)}"] if notes else [])
+
+
+def canonical_name(name: str) -> str:
+    """The canonical column another lab's ``name`` stands for ('' if none); its unit may differ (``ttft_ms``)."""
+    return _BY_NAME.get(name.lower(), ("", 1.0))[0]

@@ -224,8 +224,17 @@ def check_columns(configs: pd.DataFrame) -> None:
         if missing:
             parts.append(f"missing columns: {', '.join(missing)}")
         if unexpected:
-            parts.append(f"unexpected columns: {', '.join(unexpected)}")
+            parts.append(f"unexpected columns: {', '.join(unexpected)}{_renames(unexpected)}")
         raise ConfigError("; ".join(parts) + f" (expected some of: {', '.join(CONFIG_COLUMNS)})")
+
+
+def _renames(columns: list[str]) -> str:
+    """What other labs' names among ``columns`` are called here ('' if none): ' (rename isl to input_len)'."""
+    from surrogate.ingest.column_names import canonical_name
+
+    pairs = [(c, canonical_name(c)) for c in columns]
+    known = [f"{c} to {name}" for c, name in pairs if name]
+    return f" (rename {', '.join(known)})" if known else ""
 
 
 @dataclass(frozen=True)
