@@ -25,3 +25,21 @@ def test_a_device_count_is_split_off_only_where_the_rest_is_an_accelerator(writt
 ])
 def test_a_release_is_split_off_only_where_the_rest_is_an_engine(written: str, split: tuple[str, str | None]) -> None:
     assert split_framework_version(written) == split
+
+
+@pytest.mark.parametrize(("written", "split"), [
+    # vLLM's engine generation is no release
+    ("vLLM V1", ("vLLM", None)), ("vllm-v1", ("vllm", None)), ("vLLM (V1 engine)", ("vLLM", None)),
+    # a container image: the engine its path (or, for Triton, its tag) names, the release its tag gives
+    ("vllm/vllm-openai:v0.8.5", ("vllm", "0.8.5")), ("docker.io/vllm/vllm-openai:v0.10.1.1", ("vllm", "0.10.1.1")),
+    ("vllm/vllm-openai:latest", ("vllm", None)),
+    ("lmsysorg/sglang:v0.4.6.post1-cu124", ("sglang", "0.4.6.post1")),
+    ("nvcr.io/nvidia/tensorrt-llm/release:1.0.0rc4", ("tensorrt-llm", "1.0.0rc4")),
+    ("rocm/vllm:rocm6.3.1_vllm_0.8.5_20250521", ("vllm", "0.8.5")),
+    ("nvcr.io/nvidia/tritonserver:24.08-trtllm-python-py3", ("trtllm", None)),  # 24.08 is the container's
+    # an image naming no engine stays as written (and is refused as an unknown engine)
+    ("my/image:1.2", ("my/image:1.2", None)),
+])
+def test_an_engine_generation_or_container_image_gives_the_engine_and_release(
+        written: str, split: tuple[str, str | None]) -> None:
+    assert split_framework_version(written) == split
