@@ -42,6 +42,7 @@ suffix                 weights   KV cache  written by, e.g.
 -FP8-block             fp8                 block-scaled FP8 (DeepSeek-style 128x128)
 -GPTQ-Int4             int4                Qwen/Qwen2.5-72B-Instruct-GPTQ-Int4
 -GPTQ-Int8             int8                Qwen/Qwen2.5-7B-Instruct-GPTQ-Int8
+-AWQ-INT4              int4                hugging-quants/Meta-Llama-3.1-8B-Instruct-AWQ-INT4
 -quantized.w4a16       int4                RedHatAI/Meta-Llama-3.1-8B-Instruct-quantized.w4a16
 -quantized.w8a8        int8                RedHatAI/Meta-Llama-3.1-8B-Instruct-quantized.w8a8
 -bnb-4bit              int4                unsloth/Llama-3.1-8B-Instruct-bnb-4bit
@@ -97,6 +98,7 @@ QUANT_SUFFIXES: tuple[QuantSuffix, ...] = (
     QuantSuffix("-FP8-block", "fp8"),
     QuantSuffix("-GPTQ-Int4", "int4"),
     QuantSuffix("-GPTQ-Int8", "int8"),
+    QuantSuffix("-AWQ-INT4", "int4"),
     QuantSuffix("-quantized.w4a16", "int4"),
     QuantSuffix("-quantized.w8a8", "int8"),
     QuantSuffix("-bnb-4bit", "int4"),
@@ -233,7 +235,10 @@ def _resolve_spelled(written: str, name: str, catalog: CatalogNames) -> Resolved
     for stage, (candidate, rule, finetune) in enumerate(_stages(name)):
         hit = catalog.exact(candidate)
         other_org = hit is None  # found only under its repository name, published by another org
-        hit = hit or catalog.by_repository(candidate.rpartition("/")[2])
+        repository = candidate.rpartition("/")[2]
+        # A re-upload under another org may keep only the short name ('TheBloke/Llama-2-7B-GPTQ'): the repository
+        # name as a short alias ('llama-2-7b'), where no repository of that name is known.
+        hit = hit or catalog.by_repository(repository) or (catalog.exact(repository) if "/" in candidate else None)
         if hit is None:
             hit = catalog.by_base(candidate)
             if hit is not None:  # the catalog holds this model's fine-tune: the same architecture

@@ -71,6 +71,10 @@ RESOLVES = [
     ("RedHatAI/DeepSeek-R1-Distill-Qwen-32B-FP8-dynamic", "Qwen/Qwen2.5-32B", "fp8", None, True),
     # Kimi-K2-Thinking's native INT4 weights: an alias row, not its base's fp8 by the fine-tune rule
     ("moonshotai/Kimi-K2-Thinking", "moonshotai/Kimi-K2.5", None, None, False),
+    # re-uploads that keep only the short name under another org, and hugging-quants' AWQ suffix
+    ("TheBloke/Llama-2-7B-GPTQ", "meta-llama/Llama-2-7b-hf", "int4", None, True),
+    ("TheBloke/Llama-2-70B-Chat-AWQ", "meta-llama/Llama-2-70b-hf", "int4", None, True),
+    ("hugging-quants/Meta-Llama-3.1-8B-Instruct-AWQ-INT4", "meta-llama/Llama-3.1-8B", "int4", None, True),
 ]
 
 
