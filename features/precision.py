@@ -47,22 +47,30 @@ _SPELLINGS = {
     # Weights are what these name: int4 weights with int8 activations, int8 weights with 16-bit ones;
     # llama.cpp's 4-bit k-quants (about 4.5 bits a weight with their scales) and q4_1.
     "w4a8": "int4", "w8a16": "int8", "q4_k": "int4", "q4_k_m": "int4", "q4_k_s": "int4", "q4_1": "int4",
+    # PyTorch's dtype names ('torch.float8_e4m3fn') and SmoothQuant's int8 weights and activations.
+    "e4m3fn": "fp8", "e5m2": "fp8", "float8_e4m3fn": "fp8", "float8_e5m2": "fp8", "smoothquant": "int8",
 }
+# Words that give the weights' bits but not their kind: beside a format word ('W8A8-FP8', llm-compressor's FP8
+# scheme) the format word says which; alone they read as integers (above).
+_BITS_ONLY = frozenset({"w8a8", "w4a16", "w4a8", "w8a16"})
 # Words a compound spelling may add that say how, not what ('fp8-dynamic', 'int4-awq', 'gptq-int4').
 _QUALIFIERS = frozenset({"dynamic", "static", "block", "blockwise", "channel", "tensor", "per", "quantized",
-                         "weight", "only", "wo"})
+                         "weight", "only", "wo", "torch"})
 
 
 def canonical_dtype(name: str) -> str:
-    """'bfloat16' -> 'bf16', 'nvfp4' -> 'fp4', 'gptq-int4' -> 'int4'; ``UnknownNameError`` for anything else
-    (a compound whose words name two formats, 'fp8-int4', or none we model, 'q5_k_m')."""
+    """'bfloat16' -> 'bf16', 'nvfp4' -> 'fp4', 'gptq-int4' -> 'int4', 'FP8 (E4M3)' -> 'fp8', 'W8A8-FP8' -> 'fp8';
+    ``UnknownNameError`` for anything else (a compound whose words name two formats, 'fp8-int4', or none we
+    model, 'q5_k_m')."""
     key = str(name).strip().lower()
     key = _SPELLINGS.get(key, key)
     if key in BYTES_PER_VALUE:
         return key
-    # A compound spelling whose format words all name one format ('gptq-int4', 'fp8-dynamic').
-    words = [w for w in re.split(r"[-_\s.]+", key) if w and w not in _QUALIFIERS]
+    # A compound spelling whose format words all name one format ('gptq-int4', 'fp8-dynamic', 'FP8 (E4M3)').
+    words = [w for w in re.split(r"[-_\s.()]+", key) if w and w not in _QUALIFIERS]
     named = {_SPELLINGS.get(w, w) for w in words}
+    if len(named) > 1:  # bits beside a format word: the format word says which ('W8A8-FP8')
+        named = {_SPELLINGS.get(w, w) for w in words if w not in _BITS_ONLY} or named
     if words and len(named) == 1 and (only := named.pop()) in BYTES_PER_VALUE:
         return only
     raise UnknownNameError("precision", str(name), closest_names(str(name), list(BYTES_PER_VALUE)))
