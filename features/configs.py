@@ -52,8 +52,10 @@ def _map_unique(values: pd.Series, resolve: Callable[[str], str]) -> pd.Series:
 
 
 # Batching modes as tables write them: TensorRT-LLM's in-flight batching is continuous batching.
+# 'IFB': TensorRT-LLM's in-flight batching, as its docs abbreviate it.
 _BATCHING_SPELLINGS = {"continuousbatching": "continuous", "inflight": "continuous", "inflightbatching": "continuous",
-                       "iterationlevel": "continuous", "staticbatching": "static", "staticbatch": "static"}
+                       "ifb": "continuous", "iterationlevel": "continuous", "staticbatching": "static",
+                       "staticbatch": "static"}
 
 
 def batching_mode(written: str) -> str:

@@ -197,9 +197,9 @@ def test_devices_counted_into_the_accelerator_name_give_num_devices() -> None:
 
 def test_batching_modes_as_tables_write_them() -> None:
     frame = pd.concat([one(batching=b, concurrency=4, batch_size=None) for b in
-                       ["Continuous batching", "in-flight", "inflight_batching", "CONTINUOUS"]]
+                       ["Continuous batching", "in-flight", "inflight_batching", "CONTINUOUS", "IFB"]]
                       + [one(batching=b) for b in ["Static batching", " static "]], ignore_index=True)
-    assert normalize_configs(frame)["batching"].tolist() == ["continuous"] * 4 + ["static"] * 2
+    assert normalize_configs(frame)["batching"].tolist() == ["continuous"] * 5 + ["static"] * 2
 
 
 def test_unknown_batching_is_refused() -> None:
