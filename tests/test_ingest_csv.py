@@ -129,3 +129,17 @@ def test_a_canonical_column_wins_and_two_other_names_for_one_column_are_refused(
     with pytest.raises(DataError, match=r"^unitless.csv:1: no metric column read; 'ttft' \(say its unit: ttft_s or "
                                         r"ttft_ms\)$"):
         _ingest_text(tmp_path / "unitless.csv", "hardware,model,input_len,output_len,ttft\nh100-sxm,x,1,1,300\n")
+
+
+def test_a_row_without_a_weight_format_takes_the_one_its_model_name_states(tmp_path: Path) -> None:
+    # The catalog id the name resolves to is the 16-bit base; the publisher's name says int4 (AWQ).
+    result = _ingest_text(tmp_path / "awq.csv",
+                          "hardware,model,framework,concurrency,input_len,output_len,itl_s\n"
+                          "h100-sxm,TheBloke/Llama-2-70B-Chat-AWQ,vllm,8,128,32,0.02\n"
+                          "h100-sxm,meta-llama/Llama-2-70b-hf,vllm,8,128,32,0.03\n")
+    table = result.table.sort_values("source_line")
+    assert table["model"].tolist() == ["meta-llama/Llama-2-70b-hf"] * 2
+    assert table["weight_dtype"].tolist() == ["int4", "fp16"]
+    assert [str(n) for n in result.account.notes if "weight format" in str(n)] == [
+        "awq.csv:2: weight format not recorded: the checkpoint's int4 assumed",
+        "awq.csv:3: weight format not recorded: the checkpoint's fp16 assumed"]

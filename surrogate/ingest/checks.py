@@ -18,6 +18,7 @@ from features import catalog
 from features.configs import batching_mode, invalid_reasons, normalize_configs
 from features.embedded import contradiction, split_framework_version, split_hardware_count
 from features.errors import ConfigError, SurrogateError
+from features.model_names import strip_quant_suffix
 from features.precision import canonical_dtype
 from surrogate.ingest.account import Note, Rejection, row_strings
 from surrogate.ingest.schema import (
@@ -138,8 +139,13 @@ def _fill_defaults(frame: pd.DataFrame, sink: _Sink) -> None:
                                                                        "batch_size"]
     no_dtype = f["weight_dtype"].isna() & sink.alive
     if no_dtype.any():
-        native = {m: catalog.get_model(m).native_weight_dtype for m in pd.unique(f.loc[no_dtype, "model"])}
-        f.loc[no_dtype, "weight_dtype"] = f.loc[no_dtype, "model"].map(native)
+        # A publisher's quantised name states its weights ('TheBloke/Llama-2-70B-AWQ': int4), which the catalog id
+        # it resolved to does not: such a row takes the name as written.
+        label = f["model_label"].fillna(f["model"]).astype(str)
+        stated = label.map(lambda name: strip_quant_suffix(name)[1] is not None)
+        written = f["model"].where(~stated, label)
+        native = {m: catalog.get_model(m).native_weight_dtype for m in pd.unique(written[no_dtype])}
+        f.loc[no_dtype, "weight_dtype"] = written[no_dtype].map(native)
         sink.note(no_dtype, "weight format not recorded: the checkpoint's " + f["weight_dtype"].astype(str)
                   + " assumed")
 
