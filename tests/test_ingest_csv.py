@@ -136,10 +136,13 @@ def test_a_row_without_a_weight_format_takes_the_one_its_model_name_states(tmp_p
     result = _ingest_text(tmp_path / "awq.csv",
                           "hardware,model,framework,concurrency,input_len,output_len,itl_s\n"
                           "h100-sxm,TheBloke/Llama-2-70B-Chat-AWQ,vllm,8,128,32,0.02\n"
-                          "h100-sxm,meta-llama/Llama-2-70b-hf,vllm,8,128,32,0.03\n")
+                          "h100-sxm,meta-llama/Llama-2-70b-hf,vllm,8,128,32,0.03\n"
+                          "h100-sxm,amd/Llama-3.1-8B-Instruct-FP8-KV,vllm,8,128,32,0.01\n")
     table = result.table.sort_values("source_line")
-    assert table["model"].tolist() == ["meta-llama/Llama-2-70b-hf"] * 2
-    assert table["weight_dtype"].tolist() == ["int4", "fp16"]
+    assert table["model"].tolist() == ["meta-llama/Llama-2-70b-hf"] * 2 + ["meta-llama/Llama-3.1-8B"]
+    assert table["weight_dtype"].tolist() == ["int4", "fp16", "fp8"]
+    assert table["kv_dtype"].iloc[2] == "fp8"  # '-FP8-KV' states the KV cache too
     assert [str(n) for n in result.account.notes if "weight format" in str(n)] == [
         "awq.csv:2: weight format not recorded: the checkpoint's int4 assumed",
-        "awq.csv:3: weight format not recorded: the checkpoint's fp16 assumed"]
+        "awq.csv:3: weight format not recorded: the checkpoint's fp16 assumed",
+        "awq.csv:4: weight format not recorded: the checkpoint's fp8 assumed"]

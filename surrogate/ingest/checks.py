@@ -138,14 +138,17 @@ def _fill_defaults(frame: pd.DataFrame, sink: _Sink) -> None:
     f.loc[continuous & f["concurrency"].isna(), "concurrency"] = f.loc[continuous & f["concurrency"].isna(),
                                                                        "batch_size"]
     no_dtype = f["weight_dtype"].isna() & sink.alive
+    # A publisher's quantised name states its formats ('TheBloke/Llama-2-70B-AWQ': int4 weights, '...-FP8-KV' an
+    # fp8 KV cache too), which the catalog id it resolved to does not: its suffix rule says them.
+    rules = f["model_label"].fillna(f["model"]).astype(str).map(lambda name: strip_quant_suffix(name)[1])
+    stated_kv = rules.map(lambda rule: rule.kv_dtype if rule is not None else None)
+    no_kv = f["kv_dtype"].isna() & sink.alive & stated_kv.notna()
+    f.loc[no_kv, "kv_dtype"] = stated_kv[no_kv]
     if no_dtype.any():
-        # A publisher's quantised name states its weights ('TheBloke/Llama-2-70B-AWQ': int4), which the catalog id
-        # it resolved to does not: such a row takes the name as written.
-        label = f["model_label"].fillna(f["model"]).astype(str)
-        stated = label.map(lambda name: strip_quant_suffix(name)[1] is not None)
-        written = f["model"].where(~stated, label)
-        native = {m: catalog.get_model(m).native_weight_dtype for m in pd.unique(written[no_dtype])}
-        f.loc[no_dtype, "weight_dtype"] = written[no_dtype].map(native)
+        native = {m: catalog.get_model(m).native_weight_dtype for m in pd.unique(f.loc[no_dtype, "model"])}
+        stated = rules.map(lambda rule: rule.weight_dtype if rule is not None else None)
+        f.loc[no_dtype, "weight_dtype"] = stated[no_dtype].where(stated[no_dtype].notna(),
+                                                                 f.loc[no_dtype, "model"].map(native))
         sink.note(no_dtype, "weight format not recorded: the checkpoint's " + f["weight_dtype"].astype(str)
                   + " assumed")
 
