@@ -140,7 +140,8 @@ def _fill_defaults(frame: pd.DataFrame, sink: _Sink) -> None:
     no_dtype = f["weight_dtype"].isna() & sink.alive
     # A publisher's quantised name states its formats ('TheBloke/Llama-2-70B-AWQ': int4 weights, '...-FP8-KV' an
     # fp8 KV cache too), which the catalog id it resolved to does not: its suffix rule says them.
-    rules = f["model_label"].fillna(f["model"]).astype(str).map(lambda name: strip_quant_suffix(name)[1])
+    rules = f["model_label"].fillna(f["model"]).astype(object).map(
+        lambda name: strip_quant_suffix(name)[1] if isinstance(name, str) else None)
     stated_kv = rules.map(lambda rule: rule.kv_dtype if rule is not None else None)
     no_kv = f["kv_dtype"].isna() & sink.alive & stated_kv.notna()
     f.loc[no_kv, "kv_dtype"] = stated_kv[no_kv]
