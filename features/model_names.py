@@ -236,9 +236,13 @@ def _resolve_spelled(written: str, name: str, catalog: CatalogNames) -> Resolved
         hit = catalog.exact(candidate)
         other_org = hit is None  # found only under its repository name, published by another org
         repository = candidate.rpartition("/")[2]
-        # A re-upload under another org may keep only the short name ('TheBloke/Llama-2-7B-GPTQ'): the repository
-        # name as a short alias ('llama-2-7b'), where no repository of that name is known.
-        hit = hit or catalog.by_repository(repository) or (catalog.exact(repository) if "/" in candidate else None)
+        hit = hit or catalog.by_repository(repository)
+        # A re-upload may keep only the short name ('TheBloke/Llama-2-7B-GPTQ', Meta's own 'meta-llama/Llama-2-7b'):
+        # the repository name as a short alias ('llama-2-7b'), where no repository of that name is known.
+        short = hit is None and "/" in candidate and catalog.exact(repository) is not None
+        if short:
+            hit = catalog.exact(repository)
+            other_org = False
         if hit is None:
             hit = catalog.by_base(candidate)
             if hit is not None:  # the catalog holds this model's fine-tune: the same architecture
@@ -248,7 +252,9 @@ def _resolve_spelled(written: str, name: str, catalog: CatalogNames) -> Resolved
         # An alias named like a quantised checkpoint ('nvidia/Llama-3.1-8B-Instruct-FP8') states its
         # precision too; a catalog id's own config already records it.
         rule = rule or (quant_rule if why else None)
-        assumed = stage > 0 or other_org or written != name
+        assumed = stage > 0 or other_org or short or written != name
+        if short:
+            why = f"repository name read as the short name '{known}'; {why}" if why else why
         return _resolved(written, model_id, why, rule, finetune, known if other_org else None, assumed)
     return None
 

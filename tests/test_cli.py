@@ -90,9 +90,10 @@ def test_names_as_a_lab_table_writes_them() -> None:
 
 
 def test_unknown_model_and_framework_suggest_names() -> None:
-    model = run(["estimate", "--model", "meta-llama/Llama-2-7b", "--hardware", "h100-sxm", "--input-len", "8",
+    # (Meta's own 'meta-llama/Llama-2-7b' resolves: its repository name is the catalog's short name llama-2-7b)
+    model = run(["estimate", "--model", "meta-llama/Llama-5-7b", "--hardware", "h100-sxm", "--input-len", "8",
                  "--output-len", "8"])
-    assert model.exit_code == 2 and "unknown model 'meta-llama/Llama-2-7b'; did you mean:" in model.output
+    assert model.exit_code == 2 and "unknown model 'meta-llama/Llama-5-7b'; did you mean:" in model.output
     framework = run([*ESTIMATE, "--framework", "vlm"])
     assert framework.exit_code == 2 and "unknown framework 'vlm'; did you mean: vllm" in framework.output
 

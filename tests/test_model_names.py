@@ -73,6 +73,7 @@ RESOLVES = [
     ("moonshotai/Kimi-K2-Thinking", "moonshotai/Kimi-K2.5", None, None, False),
     # re-uploads that keep only the short name under another org, and hugging-quants' AWQ suffix
     ("TheBloke/Llama-2-7B-GPTQ", "meta-llama/Llama-2-7b-hf", "int4", None, True),
+    ("meta-llama/Llama-2-7b", "meta-llama/Llama-2-7b-hf", None, None, True),  # Meta's original-format repository
     ("TheBloke/Llama-2-70B-Chat-AWQ", "meta-llama/Llama-2-70b-hf", "int4", None, True),
     ("hugging-quants/Meta-Llama-3.1-8B-Instruct-AWQ-INT4", "meta-llama/Llama-3.1-8B", "int4", None, True),
 ]
