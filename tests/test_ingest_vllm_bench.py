@@ -100,3 +100,17 @@ def test_a_directory_reads_every_json_file() -> None:
 def test_context_flags_only_apply_to_vllm_bench() -> None:
     with pytest.raises(ConfigError, match="only applies to vllm-bench"):
         ingest("csv", FIXTURES / "serving_vllm.json", IngestContext(tp=2))
+
+
+def test_a_mean_length_from_token_totals_rounds_half_up(tmp_path: Path) -> None:
+    # 200 requests, 102,500 prompt tokens: a mean of 512.5, read as 513 (half up, as the csv source reads a
+    # written mean; Python's round() would give 512).
+    import json
+
+    run = json.loads((FIXTURES / "serving_vllm.json").read_text())
+    run.update(total_input_tokens=102_500, input_lens=[], output_lens=[])
+    path = tmp_path / "serving.json"
+    path.write_text(json.dumps(run))
+    result = ingest("vllm-bench", path)
+    assert result.table["input_len"].tolist() == [513]
+    assert any("input_len 513 is the mean over 200 requests" in str(n) for n in result.account.notes)

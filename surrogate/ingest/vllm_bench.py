@@ -32,6 +32,7 @@ sequences in flight than the server held. ``request_rate`` inf with no ``max_con
 from __future__ import annotations
 
 import json
+import math
 from pathlib import Path
 from typing import Any
 
@@ -204,7 +205,7 @@ class _Row:
             lengths[name] = self.facts[name]
             total = number(self.obj.get(total_key))
             if lengths[name] is None and total is not None:
-                lengths[name] = max(1, round(total / completed))
+                lengths[name] = max(1, math.floor(total / completed + 0.5))  # half up, as the csv source
                 self.note(f"{name} {lengths[name]} is the mean over {completed} requests ({total_key} / completed)")
         if None in lengths.values():
             self.facts.update(lengths)
