@@ -52,8 +52,8 @@ def split_framework_version(name: str) -> tuple[str, str | None]:
     """``('vLLM', '0.6.3')`` for ``'vLLM 0.6.3'``: an engine name with its release written after it, where the
     name alone is no engine and what precedes the release is one; ``(name, None)`` otherwise. vLLM's engine
     generation ('vLLM V1') is dropped, and a container image gives the engine its path names and the release
-    its tag starts with (``('vllm-openai', '0.8.5')`` for ``'vllm/vllm-openai:v0.8.5'``; a tag that is no
-    release, such as Triton's '24.08-trtllm-python-py3' or 'latest', gives none)."""
+    its tag starts with (``('vllm', '0.8.5')`` for ``'vllm/vllm-openai:v0.8.5'``; a tag that is no release,
+    such as Triton's '24.08-trtllm-python-py3' or 'latest', gives none)."""
     text = str(name).strip()
     if _is_engine(text):
         return name, None

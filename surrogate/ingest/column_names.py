@@ -1,11 +1,11 @@
 """Column names other labs' tables use, read as the canonical ones (``surrogate data ingest csv``).
 
-Benchmark tools and papers name the same facts differently: ``isl``/``osl`` (aiconfigurator, NVIDIA's
-GenAI-Perf), ``num_gpus``, ``ttft_ms`` and ``tpot_ms`` (vLLM's and SGLang's serving benchmarks). A table
-that names its columns so is read as if it used the canonical names, times given in milliseconds are
-converted to seconds, and the columns read so are said once (a note on the file's header). Names whose unit is
-not stated (``ttft``, ``latency``) are not guessed: the error for a table without its required columns
-names the spelling to use.
+Benchmark tools and papers name the same facts differently: ``isl``/``osl`` (aiconfigurator's tables),
+``num_gpus``, ``mean_ttft_ms`` and ``mean_tpot_ms`` (vLLM's serving benchmark). A table that names its columns
+so is read as if it used the canonical names, times given in milliseconds are converted to seconds, and the
+columns read so are said once (a note on the file's header). Names whose unit is not stated (``ttft``,
+``latency``) are not guessed: the errors for a table without its required columns or any metric name the
+spelling to use.
 """
 
 from __future__ import annotations
