@@ -146,3 +146,16 @@ def test_a_row_without_a_weight_format_takes_the_one_its_model_name_states(tmp_p
         "awq.csv:2: weight format not recorded: the checkpoint's int4 assumed",
         "awq.csv:3: weight format not recorded: the checkpoint's fp16 assumed",
         "awq.csv:4: weight format not recorded: the checkpoint's fp8 assumed"]
+
+
+def test_a_table_separated_by_semicolons_or_tabs_is_read(tmp_path: Path) -> None:
+    # Spreadsheets export ';' where the decimal mark is a comma; a header without a comma names the separator.
+    semi = _ingest_text(tmp_path / "semi.csv", "hardware;model;framework;concurrency;input_len;output_len;itl_s\n"
+                                               "h100-sxm;meta-llama/Llama-3.1-8B;vllm;8;128;32;0.01\n"
+                                               "h100-sxm;meta-llama/Llama-3.1-8B;vllm;16;128;32;0,02\n")
+    assert semi.table["itl_s"].tolist() == [0.01]
+    assert [str(r) for r in semi.account.rejections] == [
+        "semi.csv:3: itl_s '0,02' is not a number (a decimal comma? write it with a point)"]
+    tabs = _ingest_text(tmp_path / "tabs.tsv", "hardware\tmodel\tframework\tconcurrency\tinput_len\toutput_len\titl_s\n"
+                                               "h100-sxm\tmeta-llama/Llama-3.1-8B\tvllm\t8\t128\t32\t0.01\n")
+    assert tabs.table["concurrency"].tolist() == [8]

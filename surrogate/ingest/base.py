@@ -14,7 +14,7 @@ import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field, fields
 from pathlib import Path
-from typing import Any
+from typing import Any, TextIO
 
 import pandas as pd
 
@@ -99,10 +99,25 @@ def relative_name(path: Path, root: Path) -> str:
     return path.name if str(rel) == "." else rel.as_posix()
 
 
+# What separates the fields when the header has no comma: spreadsheets export ';' where the decimal mark is a
+# comma, and tab-separated tables are common. A header with a comma is read as a CSV.
+_OTHER_DELIMITERS = (";", "\t", "|")
+
+
+def _delimiter(handle: TextIO) -> str:
+    """The field separator of the file ``handle`` is open on, from its first line, which is put back."""
+    first = handle.readline()
+    handle.seek(0)
+    if "," in first:
+        return ","
+    return next((d for d in _OTHER_DELIMITERS if d in first), ",")
+
+
 def read_csv_rows(path: Path, file_label: str) -> tuple[list[str], Iterator[CsvRow | Rejection]]:
     """Header (names stripped of surrounding spaces) and the data rows of a CSV file.
 
-    Blank lines are skipped but counted, so ``line`` is the physical line (header = 1); a line of separators
+    Fields are separated by commas, or by ';', tabs or '|' where the header has no comma. Blank lines are
+    skipped but counted, so ``line`` is the physical line (header = 1); a line of separators
     only (empty fields) is a row, so it is listed with its reason rather than dropped. A row with the
     wrong number of fields, or bytes that are not UTF-8, comes back as a :class:`Rejection` instead of
     a row. A header that is not UTF-8 or names a column twice is a ``DataError``: no row of such a
@@ -114,7 +129,7 @@ def read_csv_rows(path: Path, file_label: str) -> tuple[list[str], Iterator[CsvR
         handle = path.open("r", encoding="utf-8-sig", errors="surrogateescape", newline="")
     except OSError as exc:
         raise DataError(f"cannot read {path}: {exc.strerror or exc}") from exc
-    reader = csv.reader(handle)
+    reader = csv.reader(handle, delimiter=_delimiter(handle))
     try:
         header = next(reader)
     except StopIteration:

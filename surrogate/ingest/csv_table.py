@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import json
 import math
+import re
 from pathlib import Path
 from typing import Any
 
@@ -69,7 +70,9 @@ def _parse_number(name: str, value: Any, column: str | None = None) -> tuple[Any
     column = column or name
     parsed = pd.to_numeric(pd.Series([value]), errors="coerce").iloc[0]
     if pd.isna(parsed):
-        return None, f"{name} {value!r} is not a number"
+        comma = isinstance(value, str) and re.fullmatch(r"-?\d+,\d+", value.strip())
+        hint = " (a decimal comma? write it with a point)" if comma else ""
+        return None, f"{name} {value!r} is not a number{hint}"
     number = float(parsed)
     if not math.isfinite(number):
         return None, f"{name} {value!r} is not a finite number"
