@@ -140,14 +140,16 @@ def _fill_defaults(frame: pd.DataFrame, sink: _Sink) -> None:
     no_dtype = f["weight_dtype"].isna() & sink.alive
     # A publisher's quantised name states its formats ('TheBloke/Llama-2-70B-AWQ': int4 weights, '...-FP8-KV' an
     # fp8 KV cache too), which the catalog id it resolved to does not: its suffix rule says them.
-    rules = f["model_label"].fillna(f["model"]).astype(object).map(
-        lambda name: strip_quant_suffix(name)[1] if isinstance(name, str) else None)
-    stated_kv = rules.map(lambda rule: rule.kv_dtype if rule is not None else None)
+    # Each distinct name read once (a file repeats a few names over thousands of rows).
+    labels = f["model_label"].fillna(f["model"]).astype(object)
+    found = {name: strip_quant_suffix(str(name))[1] for name in pd.unique(labels.dropna())}
+    rules = {name: rule for name, rule in found.items() if rule is not None}
+    stated_kv = labels.map({name: rule.kv_dtype for name, rule in rules.items() if rule.kv_dtype is not None})
     no_kv = f["kv_dtype"].isna() & sink.alive & stated_kv.notna()
     f.loc[no_kv, "kv_dtype"] = stated_kv[no_kv]
     if no_dtype.any():
         native = {m: catalog.get_model(m).native_weight_dtype for m in pd.unique(f.loc[no_dtype, "model"])}
-        stated = rules.map(lambda rule: rule.weight_dtype if rule is not None else None)
+        stated = labels.map({name: rule.weight_dtype for name, rule in rules.items() if rule.weight_dtype is not None})
         f.loc[no_dtype, "weight_dtype"] = stated[no_dtype].where(stated[no_dtype].notna(),
                                                                  f.loc[no_dtype, "model"].map(native))
         sink.note(no_dtype, "weight format not recorded: the checkpoint's " + f["weight_dtype"].astype(str)
