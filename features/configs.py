@@ -25,7 +25,8 @@ from features.precision import BYTES_PER_VALUE, PEAK_COLUMNS_BY_WEIGHT, canonica
 
 __all__ = ["CONFIG_COLUMNS", "ENGINE_SETTING_COLUMNS", "REQUIRED_COLUMNS", "LARGEST_COUNT", "check_table",
            "normalize_configs", "batching_mode",
-           "invalid_reasons", "config_warnings", "gather_specs", "mean_lengths", "MEAN_LENGTH_COLUMNS"]
+           "invalid_reasons", "config_warnings", "gather_specs", "mean_lengths", "nearest_tokens",
+           "MEAN_LENGTH_COLUMNS"]
 
 CONFIG_COLUMNS = [
     "hardware", "num_devices", "tp", "pp", "dp", "ep", "framework", "framework_version", "model", "weight_dtype",
@@ -51,8 +52,7 @@ def _map_unique(values: pd.Series, resolve: Callable[[str], str]) -> pd.Series:
     return pd.Series(per_distinct(resolve, values.astype(str), dtype="str"), index=values.index)
 
 
-# Batching modes as tables write them: TensorRT-LLM's in-flight batching is continuous batching.
-# 'IFB': TensorRT-LLM's in-flight batching, as its docs abbreviate it.
+# Batching modes as tables write them: TensorRT-LLM's in-flight batching ('IFB' in its docs) is continuous.
 _BATCHING_SPELLINGS = {"continuousbatching": "continuous", "inflight": "continuous", "inflightbatching": "continuous",
                        "ifb": "continuous", "iterationlevel": "continuous", "staticbatching": "static",
                        "staticbatch": "static"}
@@ -122,6 +122,13 @@ def _counts(out: pd.DataFrame, name: str) -> pd.Series:
 MEAN_LENGTH_COLUMNS = ("input_len", "output_len")
 
 
+def nearest_tokens(mean: npt.ArrayLike) -> npt.NDArray[np.float64]:
+    """A mean token length as the nearest whole number, half up (512.5 -> 513; NumPy's and Python's rounding
+    take halves to even): how every reader of a mean length rounds it."""
+    out: npt.NDArray[np.float64] = np.floor(np.asarray(mean, dtype=float) + 0.5)
+    return out
+
+
 def mean_lengths(configs: pd.DataFrame) -> tuple[pd.DataFrame, dict[int, str]]:
     """``configs`` with token lengths that are not whole (a mean over requests of varying length, as tables
     of such runs give it) read as the nearest whole number (half up), and per position of each such row what
@@ -136,7 +143,7 @@ def mean_lengths(configs: pd.DataFrame) -> tuple[pd.DataFrame, dict[int, str]]:
             fractional = np.isfinite(values) & (values != np.round(values)) & (np.abs(values) <= LARGEST_COUNT)
         if not fractional.any():
             continue
-        rounded = np.floor(values + 0.5)
+        rounded = nearest_tokens(values)
         if out is configs:
             out = configs.copy()
         column = out[name].astype(object)
@@ -211,7 +218,7 @@ def normalize_configs(configs: pd.DataFrame) -> pd.DataFrame:
         first = min(rounded)
         warnings.warn(rounded[first] + (f" (row {first}; {len(rounded) - 1:,} more rows read the same way)"
                                         if len(rounded) > 1 else ""), UserWarning, stacklevel=2)
-    out = out.copy()
+    out = out.copy() if out is configs else out  # mean_lengths copied a table it rounded
     # Devices counted into the name ('8x H100') give the accelerator and num_devices, unless num_devices differs.
     out["hardware"], counts, codes = _split_per_distinct(out["hardware"], split_hardware_count,
                                                          catalog.resolve_hardware)

@@ -20,7 +20,7 @@ from typing import Any
 
 import pandas as pd
 
-from features.configs import LARGEST_COUNT, MEAN_LENGTH_COLUMNS
+from features.configs import LARGEST_COUNT, MEAN_LENGTH_COLUMNS, nearest_tokens
 from features.errors import DataError
 from surrogate.ingest.account import HEADER_LINE, Note, Rejection
 from surrogate.ingest.base import AdapterOutput, read_csv_rows, relative_name
@@ -121,7 +121,7 @@ def read(path: Path) -> AdapterOutput:
             if written is not None and float(written) != round(float(written)):
                 # A mean over requests of varying length: the table keeps whole tokens, the written mean is kept
                 # in source_fields, and the note says what was read.
-                record[name] = math.floor(float(written) + 0.5)
+                record[name] = int(nearest_tokens(float(written)))
                 extra[f"{name}_written"] = float(written)
                 notes.append(Note(label, line, f"{name} {float(written):g} is not a whole number of tokens: read as "
                                   f"{record[name]}, the nearest (a mean length; kept as {name}_written in "

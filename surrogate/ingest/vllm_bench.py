@@ -32,13 +32,13 @@ sequences in flight than the server held. ``request_rate`` inf with no ``max_con
 from __future__ import annotations
 
 import json
-import math
 from pathlib import Path
 from typing import Any
 
 import pandas as pd
 
 from features import catalog
+from features.configs import nearest_tokens
 from features.errors import DataError, MissingPathError, SurrogateError
 from surrogate.ingest.account import Note, Rejection
 from surrogate.ingest.base import AdapterOutput, IngestContext, not_text, number, relative_name, whole
@@ -205,7 +205,7 @@ class _Row:
             lengths[name] = self.facts[name]
             total = number(self.obj.get(total_key))
             if lengths[name] is None and total is not None:
-                lengths[name] = max(1, math.floor(total / completed + 0.5))  # half up, as the csv source
+                lengths[name] = max(1, int(nearest_tokens(total / completed)))
                 self.note(f"{name} {lengths[name]} is the mean over {completed} requests ({total_key} / completed)")
         if None in lengths.values():
             self.facts.update(lengths)
