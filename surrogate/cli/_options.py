@@ -182,26 +182,13 @@ def read_configs_csv(path: Path) -> ConfigFile:
 
 
 def _canonical_columns(frame: pd.DataFrame, path: Path) -> pd.DataFrame:
-    """``frame`` with columns written under other labs' names (``isl``, ``num_gpus``, ``ttft_ms``) renamed to the
-    canonical ones, milliseconds made seconds, as ``surrogate data ingest csv`` reads them; said on stderr."""
-    import pandas as pd
-
+    """``frame`` under the canonical column names, as ``surrogate data ingest csv`` reads other labs' names;
+    what was renamed said on stderr."""
     from surrogate.cli._root import stderr
-    from surrogate.ingest.column_names import read_header
-    from surrogate.ingest.schema import SCHEMA
+    from surrogate.ingest.column_names import canonical_frame
 
-    if frame.columns.duplicated().any():
-        return frame  # refused, naming the column, when the rows are read
-    reading = read_header([str(c) for c in frame.columns], [c.name for c in SCHEMA], str(path))
-    renamed = {written: canonical for canonical, written in reading.sources.items() if written != canonical}
-    if not renamed:
-        return frame
-    out = frame.rename(columns=renamed)
-    for canonical, divisor in reading.divisors.items():
-        if divisor != 1.0:
-            numbers = pd.to_numeric(out[canonical], errors="coerce")
-            out[canonical] = out[canonical].where(numbers.isna(), numbers / divisor)
-    for note in reading.notes:
+    out, notes = canonical_frame(frame, str(path))
+    for note in notes:
         stderr.print(f"{path}: note: {note}", markup=False, highlight=False, soft_wrap=True)
     return out
 

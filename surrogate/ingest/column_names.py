@@ -11,10 +11,14 @@ spelling to use.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from features.errors import DataError
 
-__all__ = ["ColumnReading", "read_header", "canonical_name", "SYNONYMS"]
+if TYPE_CHECKING:
+    import pandas as pd
+
+__all__ = ["ColumnReading", "read_header", "canonical_frame", "canonical_name", "SYNONYMS"]
 
 # canonical column -> other names for it, each with the number its values are divided by to be in the canonical
 # unit (1000: milliseconds to seconds).
@@ -89,3 +93,25 @@ def read_header(header: list[str], canonical: list[str], label: str) -> ColumnRe
 def canonical_name(name: str) -> str:
     """The canonical column another lab's ``name`` stands for ('' if none); its unit may differ (``ttft_ms``)."""
     return _BY_NAME.get(name.lower(), ("", 1.0))[0]
+
+
+def canonical_frame(frame: pd.DataFrame, label: str) -> tuple[pd.DataFrame, list[str]]:
+    """``frame`` (a table of cells as written) with other labs' column names renamed to the canonical ones of
+    :data:`surrogate.ingest.schema.SCHEMA` and their milliseconds made seconds, and the note saying so (none
+    where nothing was renamed); a table naming a column twice is left for its reader to refuse."""
+    import pandas as pd
+
+    from surrogate.ingest.schema import SCHEMA
+
+    if frame.columns.duplicated().any():
+        return frame, []
+    reading = read_header([str(c) for c in frame.columns], [c.name for c in SCHEMA], label)
+    renamed = {written: canonical for canonical, written in reading.sources.items() if written != canonical}
+    if not renamed:
+        return frame, []
+    out = frame.rename(columns=renamed)
+    for canonical, divisor in reading.divisors.items():
+        if divisor != 1.0:
+            numbers = pd.to_numeric(out[canonical], errors="coerce")
+            out[canonical] = out[canonical].where(numbers.isna(), numbers / divisor)
+    return out, reading.notes
