@@ -75,8 +75,9 @@ _ACHIEVABLE_PARTS = ("compute", "memory", "communication", "overhead")
 
 TIMING_COLUMNS = ["ttft_s", "itl_s", "latency_s", "throughput_tok_s", "output_throughput_tok_s"]
 # What the memory model says about the requested batch or concurrency (``_memory_columns``).
-MEMORY_COLUMNS = ["mem_per_device_gb", "mem_weights_gb", "mem_kv_gb", "mem_activations_gb", "mem_overhead_gb",
-                  "mem_usable_gb", "max_batch_size", "max_context_tokens", "running_sequences", "fits"]
+MEMORY_COLUMNS = ["mem_per_device_gb", "mem_weights_gb", "mem_kv_gb", "mem_state_gb", "mem_activations_gb",
+                  "mem_overhead_gb", "mem_usable_gb", "max_batch_size", "max_context_tokens", "running_sequences",
+                  "fits"]
 PHASE_COLUMNS = [
     "prefill_flops", "prefill_bytes", "prefill_comm_bytes", "prefill_compute_s", "prefill_memory_s",
     "prefill_comm_s", "prefill_bottleneck",
@@ -418,14 +419,17 @@ def _memory_columns(mem: MemoryBreakdown, running: FloatArray,
     """Memory output columns in GB. ``mem_kv_gb`` is the KV cache of the sequences the engine holds at
     once: a static batch whole; under continuous batching the requested ones it can admit (at least
     one: a configuration fits when the engine can run it), the rest queue and the timings include
-    that. ``max_batch_size`` is the most sequences whose full-length KV fits at these lengths;
+    that. ``mem_state_gb`` is those sequences' recurrent state (linear-attention and Mamba layers; 0 for a
+    transformer), which does not grow with their length.
+    ``max_batch_size`` is the most sequences whose full-length KV fits at these lengths;
     ``max_context_tokens`` the longest sequence the requested batch or concurrency can hold in full;
     ``running_sequences`` how many requests run at once (a static batch whole; under continuous batching
     the concurrency, or fewer where the KV cache holds fewer at their mean length: the rest wait)."""
     return {
         "mem_per_device_gb": mem.total_bytes / _GB,
         "mem_weights_gb": mem.weight_bytes / _GB,
-        "mem_kv_gb": mem.kv_bytes / _GB,
+        "mem_kv_gb": (mem.kv_bytes - mem.state_bytes) / _GB,
+        "mem_state_gb": mem.state_bytes / _GB,
         "mem_activations_gb": mem.activation_bytes / _GB,
         "mem_overhead_gb": np.broadcast_to(mem.overhead_bytes, shape) / _GB,
         "mem_usable_gb": mem.usable_bytes / _GB,

@@ -494,6 +494,7 @@ def gather_specs(configs: pd.DataFrame) -> pd.DataFrame:
     for field in ["num_layers", "hidden_size", "num_attention_heads", "num_kv_heads", "vocab_size",
                   "total_params", "active_params", "matmul_params_per_token", "expert_params", "num_experts",
                   "experts_per_token", "kv_values_per_token_full", "kv_values_per_token_window",
+                  "recurrent_state_bytes_per_sequence",
                   "sliding_window", "attn_flops_per_ctx_full", "attn_flops_per_ctx_window", "is_mla",
                   "ffn_active_width", "max_position_embeddings"]:
         values = np.array([getattr(a, field) for a in models], dtype=float)

@@ -122,13 +122,15 @@ def worker_configs(configs: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame, n
 
 
 def _kv_bytes(cfg: pd.DataFrame, specs: pd.DataFrame) -> np.ndarray:
-    """Bytes of one request's KV cache after its prompt (all layers; windowed layers keep their window)."""
+    """Bytes of one request's KV cache after its prompt (all layers; windowed layers keep their window), with its
+    recurrent state (linear-attention and Mamba layers), which moves to the decode worker too."""
     length = cfg["input_len"].to_numpy(dtype=float)
     window = specs["sliding_window"].to_numpy(dtype=float)
     windowed = np.where(window > 0, np.minimum(length, window), length)
     values = (specs["kv_values_per_token_full"].to_numpy(dtype=float) * length
               + specs["kv_values_per_token_window"].to_numpy(dtype=float) * windowed)
-    out: np.ndarray = values * specs["kv_bytes_per_value"].to_numpy(dtype=float)
+    out: np.ndarray = (values * specs["kv_bytes_per_value"].to_numpy(dtype=float)
+                       + specs["recurrent_state_bytes_per_sequence"].to_numpy(dtype=float))
     return out
 
 

@@ -55,6 +55,9 @@ def layer_kinds(config: dict[str, Any], num_layers: int) -> list[str]:
         # Kimi Linear: the listed layers (numbered from 1) attend in full; the rest are KDA (linear) layers.
         full = {int(i) for i in linear["full_attn_layers"]}
         return ["full" if i + 1 in full else "none" for i in range(num_layers)]
+    interval = config.get("full_attention_interval")
+    if interval and config.get("linear_num_value_heads"):  # Qwen3-Next without layer_types: every n-th is full
+        return ["full" if (i + 1) % int(interval) == 0 else "none" for i in range(num_layers)]
     blocks = block_configs(config, num_layers)
     if blocks is not None:  # DeciLM / Nemotron-NAS: some layers have no attention at all
         return ["none" if block["attention"].get("no_op") else "full" for block in blocks]

@@ -30,6 +30,7 @@ from features.roofline import (
     FloatArray,
     kv_shards,
     numeric_columns,
+    recurrent_state_bytes_per_device,
     weight_bytes_per_device,
     window_tokens,
 )
@@ -142,7 +143,9 @@ class MemoryBreakdown:
 
     ``kv_bytes`` is the KV cache of the sequences the engine holds at once: the whole batch for a
     static engine; for a continuous one the requested sequences it can admit, at least one (the
-    rest queue). ``requested_sequences`` is the batch or concurrency asked for.
+    rest queue). A sequence's cache includes its recurrent state (``state_bytes_per_sequence``: linear-attention
+    and Mamba layers), which does not grow with its length. ``requested_sequences`` is the batch or
+    concurrency asked for.
     """
 
     weight_bytes: FloatArray
@@ -157,10 +160,17 @@ class MemoryBreakdown:
     kv_bytes_per_token_window: FloatArray
     window: FloatArray
     context_limit: FloatArray
+    state_bytes_per_sequence: FloatArray
 
     @property
     def total_bytes(self) -> FloatArray:
         return self.weight_bytes + self.kv_bytes + self.activation_bytes + self.overhead_bytes
+
+    @property
+    def state_bytes(self) -> FloatArray:
+        """The recurrent state of the sequences held (a part of ``kv_bytes``)."""
+        held = self.kv_bytes / np.maximum(self.kv_bytes_per_sequence, 1.0)
+        return held * self.state_bytes_per_sequence
 
     @property
     def free_for_kv_bytes(self) -> FloatArray:
@@ -181,7 +191,7 @@ class MemoryBreakdown:
     def max_context_tokens(self) -> FloatArray:
         """Longest sequence (tokens) of which ``requested_sequences`` hold their KV cache at once,
         capped at the model's context window: the dual of :attr:`max_sequences`."""
-        budget = self.free_for_kv_bytes / np.maximum(self.requested_sequences, 1.0)
+        budget = self.free_for_kv_bytes / np.maximum(self.requested_sequences, 1.0) - self.state_bytes_per_sequence
         full, windowed, window = self.kv_bytes_per_token_full, self.kv_bytes_per_token_window, self.window
         # KV(L) = full * L + windowed * min(L, window): piecewise linear, so invert each piece.
         per_token = full + windowed
@@ -189,6 +199,7 @@ class MemoryBreakdown:
         beyond = np.where(full > 0, (budget - windowed * window) / np.where(full > 0, full, 1.0), np.inf)
         longest = np.where((window > 0) & (inside <= window), inside, beyond)
         longest = np.where(per_token > 0, longest, np.inf)
+        longest = np.where(budget < 0, 0.0, longest)
         return np.clip(np.floor(np.minimum(longest, self.context_limit)), 0.0, None)
 
 
@@ -217,7 +228,9 @@ def memory_per_device(
     shards = kv_shards(s, tp, pp)
     full_per_token = s["kv_values_per_token_full"] * s["kv_bytes_per_value"] / shards
     window_per_token = s["kv_values_per_token_window"] * s["kv_bytes_per_value"] / shards
-    kv_per_seq = full_per_token * seq_len + window_per_token * window_tokens(seq_len, s["sliding_window"])
+    state_per_seq = recurrent_state_bytes_per_device(s, tp, pp)
+    kv_per_seq = (full_per_token * seq_len + window_per_token * window_tokens(seq_len, s["sliding_window"])
+                  + state_per_seq)
     # Peak activations: the residual stream plus the widest MLP intermediate for the prefill
     # tokens of one layer, and fp32 logits for the last token of each sequence.
     hidden_values = prefill_tokens * (2.0 * s["hidden_size"] + s["ffn_active_width"] / tp)
@@ -245,4 +258,5 @@ def memory_per_device(
         kv_bytes_per_token_window=window_per_token,
         window=np.where(s["sliding_window"] > 0, s["sliding_window"], 0.0),
         context_limit=s["max_position_embeddings"],
+        state_bytes_per_sequence=state_per_seq,
     )

@@ -6,15 +6,16 @@ and biases are left out (well under 0.1% of any model here). KV-cache sizes foll
 serving engines store per token: K and V per KV head for MHA/GQA/MQA, the compressed latent
 plus the RoPE key for MLA (DeepSeek-V2 paper, arXiv 2405.04434, section 2.1.2), nothing per
 token for linear-attention or Mamba layers, and at most ``sliding_window`` tokens for
-sliding-window layers. Hybrid Mamba-Transformer models (Nemotron-H: ``hybrid_override_pattern``)
-count attention only in their ``*`` layers, Mamba-2 mixers in ``M``, MLPs in ``-`` and experts in
-``E`` layers; their per-sequence SSM state is not a per-token KV cache and is not counted.
-Where layers differ (attention full, windowed or absent, shapes per kind, which layers route to experts:
-:mod:`features.layer_layout`) each layer is counted as it is. DeepSeek-V4's compressed attention keeps,
-beside each layer's window, one entry per ``compress_ratios[i]`` tokens of the whole context. Not
-modelled: the parameters of linear-attention layers differ from the attention projections they are
-counted as (Qwen3.5's Gated DeltaNet layers are wider: its 27B reads as 24.4B), and DeepSeek-V4's
-low-rank output projection and hyper-connections.
+sliding-window layers. Linear-attention and Mamba layers (:mod:`features.recurrent`) are counted as the
+modules they are, and their per-sequence recurrent state apart from the per-token cache
+(``recurrent_state_bytes_per_sequence``). Hybrid Mamba-Transformer models (Nemotron-H:
+``hybrid_override_pattern``) count attention only in their ``*`` layers, Mamba-2 mixers in ``M``, MLPs in
+``-`` and experts in ``E`` layers. A full-attention layer with ``attn_output_gate`` (Qwen3-Next, Qwen3.5)
+projects a gate as wide as its queries. Where layers differ (attention full, windowed or absent, shapes per
+kind, which layers route to experts: :mod:`features.layer_layout`) each layer is counted as it is.
+DeepSeek-V4's compressed attention keeps, beside each layer's window, one entry per ``compress_ratios[i]``
+tokens of the whole context. Not modelled: DeepSeek-V4's low-rank output projection and hyper-connections,
+and Kimi Linear's output gate on its MLA layers.
 """
 
 from __future__ import annotations
@@ -37,6 +38,7 @@ from features.layer_layout import (
     moe_layers,
     nas_ffn_width,
 )
+from features.recurrent import mamba2_layer, recurrent_layer
 
 __all__ = ["ModelArch", "arch_from_config"]
 
@@ -76,6 +78,9 @@ class ModelArch:
     native_kv_dtype: str | None = field(default=None, metadata={
         "help": "KV-cache precision the checkpoint was calibrated for (hf_quant_config.json or "
                 "quantization_config); None when it says nothing (engines then use the model dtype)"})
+    recurrent_state_bytes_per_sequence: float = field(default=0.0, metadata={
+        "help": "bytes of recurrent and conv state one sequence keeps in linear-attention / Mamba layers, "
+                "whatever its length (features.recurrent)"})
 
     @property
     def is_moe(self) -> bool:
@@ -116,6 +121,9 @@ class _Attention:
     # FLOPs per query token per context token, per layer, where layers differ in shape (else every layer
     # does 2 * heads * (qk_dim + v_dim)).
     flops_per_layer: list[float] | None = None
+    # Whether params_per_layer is the mean over all layers, those without attention counting 0 (per-layer
+    # shapes), rather than the parameters of each attention layer.
+    averages_absent_layers: bool = False
 
 
 @dataclass(frozen=True)
@@ -166,7 +174,7 @@ def arch_from_config(
     flops = attn.flops_per_layer or [2.0 * heads * (attn.qk_dim + attn.v_dim)] * layers  # QK^T and AV
     flops_full = sum(f for f, k in zip(flops, kinds, strict=True) if k == "full")
     compressed_kv, compressed_flops = _compressed_cache(cfg, attn, flops)
-    total_attn, mlp = _layer_params(cfg, model_type, attn, hidden, layers)
+    total_attn, mlp, state_bytes = _layer_params(cfg, model_type, attn, hidden, layers)
 
     tied = bool(cfg.get("tie_word_embeddings", model_type not in ("llama", "mistral", "mixtral", "gptj")))
     embed = float(vocab * hidden)
@@ -203,31 +211,36 @@ def arch_from_config(
         max_position_embeddings=int(first(cfg, "max_position_embeddings", "n_positions", "seq_length",
                                            default=2048)),
         native_kv_dtype=kv_cache_format(cfg, quant_config),
+        recurrent_state_bytes_per_sequence=state_bytes,
     )
 
 
 def _layer_params(cfg: dict[str, Any], model_type: str, attn: _Attention, hidden: int,
-                  layers: int) -> tuple[float, _Mlp]:
-    """Token-mixer parameters (attention, plus Mamba-2 mixers in a hybrid) and the MLP/expert parameters.
+                  layers: int) -> tuple[float, _Mlp, float]:
+    """Token-mixer parameters (attention, and linear-attention or Mamba-2 layers where the model has them), the
+    MLP/expert parameters, and the recurrent-state bytes one sequence keeps.
 
-    A transformer has attention and an MLP in every layer; a Nemotron-H layer is one of the four kinds
-    of its ``hybrid_override_pattern``.
+    A transformer has a token mixer and an MLP in every layer: attention, or in the layers
+    :func:`~features.layer_layout.layer_kinds` marks 'none' the linear attention its config names (Qwen3.5's
+    Gated DeltaNet, Kimi Linear's KDA); a Nemotron-H layer is one of the four kinds of its
+    ``hybrid_override_pattern``.
     """
+    gate = hidden * attn.qk_dim * int(first(cfg, "num_attention_heads", default=0)) \
+        if cfg.get("attn_output_gate") else 0
     pattern = hybrid_pattern(cfg, layers)
-    if pattern is None:
-        return attn.params_per_layer * layers, _mlp(cfg, model_type, hidden, layers)
-    mixers = attn.params_per_layer * pattern.count("*") + _mamba2_params(cfg, hidden) * pattern.count("M")
-    return mixers, _hybrid_mlp(cfg, hidden, dense_layers=pattern.count("-"), expert_layers=pattern.count("E"))
-
-
-def _mamba2_params(cfg: dict[str, Any], hidden: int) -> float:
-    """One Mamba-2 mixer as Hugging Face's NemotronHMamba2Mixer builds it: ``in_proj`` to x, z, B, C and
-    one dt per head (2*inner + 2*n_groups*state + heads), a depthwise conv over x, B and C, ``out_proj``."""
-    heads = int(first(cfg, "mamba_num_heads", default=0))
-    inner = heads * int(first(cfg, "mamba_head_dim", default=0))
-    groups_state = 2 * int(first(cfg, "n_groups", default=1)) * int(first(cfg, "ssm_state_size", default=0))
-    conv = (inner + groups_state) * int(first(cfg, "conv_kernel", default=4))
-    return float(hidden * (2 * inner + groups_state + heads) + conv + inner * hidden)
+    if pattern is not None:
+        mamba = mamba2_layer(cfg, hidden)
+        mixers = (attn.params_per_layer + gate) * pattern.count("*") + mamba.params * pattern.count("M")
+        return (mixers, _hybrid_mlp(cfg, hidden, dense_layers=pattern.count("-"), expert_layers=pattern.count("E")),
+                mamba.state_bytes_per_sequence * pattern.count("M"))
+    mlp = _mlp(cfg, model_type, hidden, layers)
+    linear = recurrent_layer(cfg, hidden)
+    if linear is None:
+        return (attn.params_per_layer + gate) * layers, mlp, 0.0
+    recurrent = layer_kinds(cfg, layers).count("none")
+    attention_layers = layers if attn.averages_absent_layers else layers - recurrent
+    return ((attn.params_per_layer + gate) * attention_layers + linear.params * recurrent, mlp,
+            linear.state_bytes_per_sequence * recurrent)
 
 
 def _hybrid_mlp(cfg: dict[str, Any], hidden: int, dense_layers: int, expert_layers: int) -> _Mlp:
@@ -323,6 +336,7 @@ def _per_layer_attention(cfg: dict[str, Any], hidden: int, layers: int, heads: i
         kv_values_per_layer=[0.0 if s is None else s.kv_heads * (s.qk_dim + s.v_dim) for s in shapes],
         kv_heads_mean=sum(s.kv_heads for s in present) / len(present),
         flops_per_layer=[0.0 if s is None else 2.0 * s.heads * (s.qk_dim + s.v_dim) for s in shapes],
+        averages_absent_layers=True,
     )
 
 

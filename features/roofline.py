@@ -116,6 +116,12 @@ def kv_shards(s: dict[str, FloatArray], tp: FloatArray, pp: FloatArray) -> Float
     return np.where(s["is_mla"] > 0, 1.0, np.minimum(tp, np.maximum(s["num_kv_heads"], 1.0))) * pp
 
 
+def recurrent_state_bytes_per_device(s: dict[str, FloatArray], tp: FloatArray, pp: FloatArray) -> FloatArray:
+    """Bytes of one sequence's recurrent state (linear-attention and Mamba layers) one device holds: the
+    state's heads split over tensor-parallel ranks, its layers over pipeline stages."""
+    return np.asarray(s["recurrent_state_bytes_per_sequence"], dtype=float) / (tp * pp)
+
+
 def window_tokens(context: FloatArray, window: FloatArray) -> FloatArray:
     """Tokens a windowed layer attends to; ``window == 0`` means no windowed layers."""
     return np.where(window > 0, np.minimum(context, np.where(window > 0, window, 1.0)), 0.0)
@@ -266,13 +272,15 @@ def _weight_stream_bytes(s: dict[str, FloatArray], tp: FloatArray, pp: FloatArra
 
 def _kv_bytes(s: dict[str, FloatArray], tp: FloatArray, pp: FloatArray, tokens: FloatArray, d_seqs: FloatArray,
               d_ctx: FloatArray, p_seqs: FloatArray, p_len: FloatArray) -> FloatArray:
-    """KV-cache bytes one device moves: each sequence's context read once per step, new tokens written."""
+    """KV-cache bytes one device moves: each sequence's context read once per step, new tokens written, and
+    each sequence's recurrent state (linear-attention and Mamba layers) read and written once."""
     window = s["sliding_window"]
     kv_full, kv_window = s["kv_values_per_token_full"], s["kv_values_per_token_window"]
     kv_values_read = (d_seqs * (kv_full * d_ctx + kv_window * window_tokens(d_ctx, window))
                       + p_seqs * (kv_full * p_len + kv_window * window_tokens(p_len, window)))
     kv_values_written = tokens * (kv_full + kv_window)
-    return (kv_values_read + kv_values_written) * s["kv_bytes_per_value"] / kv_shards(s, tp, pp)
+    state = 2.0 * (d_seqs + p_seqs) * recurrent_state_bytes_per_device(s, tp, pp)
+    return (kv_values_read + kv_values_written) * s["kv_bytes_per_value"] / kv_shards(s, tp, pp) + state
 
 
 def _collectives(s: dict[str, FloatArray], tp: FloatArray, pp: FloatArray, ep: FloatArray,

@@ -27,6 +27,14 @@ for split in batch input_length version source vendor random hardware model fram
 done
 surrogate evaluate --data "$DATA" --split hardware --with-specs --out "$OUT/evaluate-hardware-with-specs" \
   > "$OUT/evaluate-hardware-with-specs.txt"
+surrogate evaluate --data "$DATA" --split version --without-software --out "$OUT/evaluate-version-without-software" \
+  > "$OUT/evaluate-version-without-software.txt"
+# The two splits whose rules fail by a margin a seed could make, at four more seeds (text only).
+for seed in 1 2 3 4; do
+  for split in version source; do
+    surrogate evaluate --data "$DATA" --split "$split" --seed "$seed" > "$OUT/evaluate-$split-seed-$seed.txt"
+  done
+done
 python scripts/accuracy_tables.py --results "$OUT" > "$OUT/accuracy.md"
 python benchmarks/speed.py --json "$OUT/speed.json" | tee "$OUT/speed.txt"
 for bench in optimize_speed optimizer_quality; do
@@ -34,6 +42,7 @@ for bench in optimize_speed optimizer_quality; do
 done
 python benchmarks/open_loop.py --json "$OUT/open_loop.json" | tee "$OUT/open_loop.txt"
 python benchmarks/disaggregated.py --json "$OUT/disaggregated.json" | tee "$OUT/disaggregated.txt"
+python benchmarks/expert_parallel.py --json "$OUT/expert_parallel.json" | tee "$OUT/expert_parallel.txt"
 python benchmarks/regret.py --scenario all --json "$OUT/regret.json" | tee "$OUT/regret.txt"
 # The same SLO groups with the analytic features outside the monotone constraints: what the guarantee costs.
 python benchmarks/regret.py --scenario slo --free-analytic-features --json "$OUT/regret_free_analytic.json" \

@@ -75,10 +75,20 @@ def test_static_latency_is_prefill_plus_decode_steps() -> None:
 
 def test_memory_parts_add_up_and_70b_does_not_fit_one_a100() -> None:
     result = estimate(one(model="meta-llama/Llama-2-70b-hf")).iloc[0]
-    parts = result[["mem_weights_gb", "mem_kv_gb", "mem_activations_gb", "mem_overhead_gb"]].sum()
+    parts = result[["mem_weights_gb", "mem_kv_gb", "mem_state_gb", "mem_activations_gb", "mem_overhead_gb"]].sum()
     assert result["mem_per_device_gb"] == pytest.approx(parts)
     assert result["mem_weights_gb"] == pytest.approx(137.96, rel=0.01)  # 68.98e9 params * 2 bytes
     assert not result["fits"]
+
+
+def test_a_linear_attention_models_state_is_its_own_memory_part() -> None:
+    # Qwen3.5-27B: 153,944,064 bytes of state per sequence (test_catalog), 8 sequences held whole in a static batch.
+    result = estimate(one(model="Qwen/Qwen3.5-27B", tp=2, num_devices=2, batch_size=8, input_len=1000,
+                          output_len=100)).iloc[0]
+    assert result["mem_state_gb"] == pytest.approx(8 * 153_944_064 / 2 / 1e9, rel=1e-12)
+    parts = result[["mem_weights_gb", "mem_kv_gb", "mem_state_gb", "mem_activations_gb", "mem_overhead_gb"]].sum()
+    assert result["mem_per_device_gb"] == pytest.approx(parts)
+    assert estimate(one()).iloc[0]["mem_state_gb"] == 0
 
 
 def test_llama_cpp_layer_split_uses_pipeline_not_tensor_parallel() -> None:

@@ -73,6 +73,10 @@ def test_every_dataset_label_and_model_resolves(shared_datasets: Path) -> None:
     ("nvidia/Llama-3_3-Nemotron-Super-49B-v1", 49, 49),  # NAS blocks: read as a plain 80-layer Llama, 88B
     ("google/gemma-4-26B-A4B", 26, 4),  # without the dense block beside the experts: 1.8B active
     ("tiiuae/falcon-40b", 41.3, 41.3),  # the shared reference's models.csv: 41.3B
+    # Gated DeltaNet layers counted as the wider modules they are: as attention projections 393.7B and 24.4B.
+    ("Qwen/Qwen3.5-397B-A17B", 397, 17),
+    ("Qwen/Qwen3.5-122B-A10B", 122, 10),
+    ("Qwen/Qwen3.5-27B", 27, 27),
 ])
 def test_added_families_match_their_published_sizes(model: str, total_b: float, active_b: float) -> None:
     arch = catalog.get_model(model)
@@ -86,6 +90,28 @@ def test_hybrid_mamba_layers_keep_no_kv_cache() -> None:
     # 6 of 52 layers are attention ('*' in hybrid_override_pattern), each 2 KV heads x 128 x (K+V)
     assert arch.kv_values_per_token_full == 6 * 2 * 2 * 128
     assert arch.num_experts == 128 and arch.experts_per_token == 6
+
+
+def test_qwen35_gated_deltanet_layers_by_hand() -> None:
+    # Qwen3.5-27B config.json: hidden 5120, 64 layers, every 4th full attention (24 heads of 256, 4 KV heads, a
+    # query-wide output gate: attn_output_gate); the other 48 Gated DeltaNet: q, k of 16 x 128, v, z of 48 x 128,
+    # two gates per value head, a kernel-4 conv over q, k and v, out_proj. Dense MLP 17408, vocab 248320, untied.
+    hidden, key, value = 5120, 16 * 128, 48 * 128
+    deltanet = hidden * (2 * key + 2 * value) + hidden * 2 * 48 + (2 * key + value) * 4 + value * hidden
+    attention = hidden * 24 * 256 * 2 + 2 * hidden * 4 * 256 + 24 * 256 * hidden
+    mlp = 3 * hidden * 17408
+    arch = catalog.get_model("Qwen/Qwen3.5-27B")
+    assert arch.total_params == 48 * deltanet + 16 * attention + 64 * mlp + 2 * 248320 * hidden
+    assert arch.kv_values_per_token_full == 16 * 2 * 4 * 256
+    assert arch.recurrent_state_bytes_per_sequence == 48 * (48 * 128 * 128 * 4 + (2 * key + value) * 3 * 2)
+
+
+def test_mamba_layers_keep_their_state_per_sequence() -> None:
+    # Nemotron 3 Nano: 23 Mamba-2 layers ('M'), each 64 heads x 64 x 128 of fp32 state (mamba_ssm_cache_dtype)
+    # and the conv's last 3 inputs of 64 x 64 + 2 x 8 x 128 channels in bf16.
+    arch = catalog.get_model("nvidia/NVIDIA-Nemotron-3-Nano-30B-A3B-BF16")
+    assert arch.recurrent_state_bytes_per_sequence == 23 * (64 * 64 * 128 * 4 + (64 * 64 + 2 * 8 * 128) * 3 * 2)
+    assert catalog.get_model("meta-llama/Llama-3.1-8B").recurrent_state_bytes_per_sequence == 0
 
 
 def test_every_model_row_and_alias_loads() -> None:

@@ -45,6 +45,15 @@ def test_estimate_json_parses() -> None:
     assert payload["estimate"]["latency_s"] > payload["estimate"]["ttft_s"] > 0
 
 
+def test_estimate_shows_a_recurrent_state_only_where_a_model_keeps_one() -> None:
+    # Qwen3.5-27B keeps 153,944,064 bytes of Gated DeltaNet state per sequence (test_catalog): 4 sequences, 0.62 GB.
+    qwen = run(["estimate", "--model", "Qwen/Qwen3.5-27B", "--hardware", "h100-sxm", "--batch-size", "4",
+                "--input-len", "1000", "--output-len", "100"])
+    assert qwen.exit_code == 0, qwen.output
+    assert "recurrent state" in qwen.output and "0.62 GB" in qwen.output
+    assert "recurrent state" not in run(ESTIMATE).output
+
+
 def test_unknown_gpu_is_a_usage_error_with_suggestions() -> None:
     result = run(["estimate", "--model", "meta-llama/Meta-Llama-3-8B", "--hardware", "h1000", "--input-len", "8",
                   "--output-len", "8"])

@@ -138,6 +138,13 @@ def test_an_overloaded_prefill_pool_bounds_the_rate_and_queues() -> None:
     assert got["request_rate_req_s"] * got["latency_s"] == pytest.approx(2048, rel=1e-6)
 
 
+def test_a_request_hands_its_recurrent_state_to_the_decode_worker() -> None:
+    # Qwen3.5-27B after a 1,024-token prompt: 16 attention layers x 4 KV heads x 256 x (K, V) x 2 bytes per token,
+    # and 153,944,064 bytes of Gated DeltaNet state (test_memory), whatever the prompt's length.
+    got = estimate_disaggregated(_one(model="Qwen/Qwen3.5-27B")).iloc[0]
+    assert got["kv_bytes_per_request"] == 16 * 4 * 256 * 2 * 2 * 1024 + 153_944_064
+
+
 def test_one_p_one_d_with_free_transfer_matches_the_aggregated_model() -> None:
     """With one client 1P1D is the aggregated replica split in two: TTFT within 20% (both wait half a decode step
     for a first token; disaggregated adds the transfer and the prefill queue), ITL within 10% (aggregated decode

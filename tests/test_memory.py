@@ -98,6 +98,32 @@ def test_sliding_window_layers_cap_their_kv_at_the_window() -> None:
     assert short.weight_bytes[0] == pytest.approx(catalog.get_model("openai/gpt-oss-120b").total_params * 0.5)
 
 
+# Qwen3.5-27B config.json: 48 of 64 layers Gated DeltaNet, each keeping per sequence 48 value heads x 128 x 128
+# of fp32 state (mamba_ssm_dtype) and the conv's last 3 inputs of 2 x 16 x 128 + 48 x 128 channels in bf16.
+QWEN35_27B_STATE_BYTES = 48 * (48 * 128 * 128 * 4 + (2 * 16 * 128 + 48 * 128) * 3 * 2)
+# 16 full-attention layers, 4 KV heads of 256.
+QWEN35_27B_KV_VALUES = 16 * 2 * 4 * 256
+
+
+def test_a_linear_attention_sequence_holds_its_state_whatever_its_length() -> None:
+    specs = specs_for(model="Qwen/Qwen3.5-27B", weight_dtype="bf16")
+    assert QWEN35_27B_STATE_BYTES == 153_944_064
+    one = memory(specs, seq_len=1)
+    long = memory(specs, seq_len=10_000)
+    assert one.kv_bytes_per_sequence[0] == pytest.approx(QWEN35_27B_STATE_BYTES + QWEN35_27B_KV_VALUES * 2, rel=1e-12)
+    assert long.kv_bytes_per_sequence[0] == pytest.approx(QWEN35_27B_STATE_BYTES + QWEN35_27B_KV_VALUES * 2 * 10_000,
+                                                          rel=1e-12)
+    # Heads split over tp ranks, layers over pipeline stages.
+    split = memory(specs, tp=2, pp=2, seq_len=1)
+    assert split.kv_bytes_per_sequence[0] == pytest.approx(QWEN35_27B_STATE_BYTES / 4 + QWEN35_27B_KV_VALUES * 2 / 4,
+                                                           rel=1e-12)
+    # The state takes its share of the budget before any token does.
+    room = one.free_for_kv_bytes[0]
+    assert one.max_sequences[0] == np.floor(room / (QWEN35_27B_STATE_BYTES + QWEN35_27B_KV_VALUES * 2))
+    many = memory(specs, sequences=int(room // QWEN35_27B_STATE_BYTES) + 1, seq_len=1)
+    assert many.max_context_tokens[0] == 0
+
+
 def test_experts_split_over_the_larger_of_tp_and_ep() -> None:
     # Mixtral-8x7B: 45,097,156,608 routed-expert params (32 layers * 8 experts * 3 * 4096 * 14336), the rest
     # (46,702,526,464 - 45,097,156,608 = 1,605,369,856) dense; bf16 = 2 bytes each.
@@ -223,7 +249,9 @@ def test_rows_are_independent() -> None:
 # --- invariants -----------------------------------------------------------------------------
 
 MODELS = ["meta-llama/Llama-2-7b-hf", LLAMA3_8B, "mistralai/Mixtral-8x7B-v0.1", "deepseek-ai/DeepSeek-V3",
-          "openai/gpt-oss-120b", "Qwen/Qwen2-7B", "mistralai/Mistral-7B-v0.1", "google/gemma-2-9b"]
+          "openai/gpt-oss-120b", "Qwen/Qwen2-7B", "mistralai/Mistral-7B-v0.1", "google/gemma-2-9b",
+          # per-sequence recurrent state beside (or instead of) a per-token cache
+          "Qwen/Qwen3.5-27B", "nvidia/NVIDIA-Nemotron-3-Nano-30B-A3B-BF16"]
 HARDWARE = ["a100-sxm4-80gb", "h100-sxm", "mi300x", "l4"]
 _SPECS = {(m, h): specs_for(model=m, hardware=h, weight_dtype="fp16") for m in MODELS for h in HARDWARE}
 specs_st = st.sampled_from(sorted(_SPECS)).map(_SPECS.__getitem__)

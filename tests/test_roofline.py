@@ -169,6 +169,18 @@ def test_sliding_window_layers_stop_growing_at_the_window() -> None:
     assert long.kv_bytes[0] - short.kv_bytes[0] == pytest.approx(18432 * 1000 * 2, rel=1e-9)
 
 
+def test_each_sequence_reads_and_writes_its_recurrent_state_every_step() -> None:
+    # Qwen3.5-27B: 48 Gated DeltaNet layers keep 153,944,064 bytes of state per sequence (test_memory); 16
+    # full-attention layers cache 16 x 2 x 4 x 256 values per token, split over 4 KV heads.
+    specs = specs_for(model="Qwen/Qwen3.5-27B", weight_dtype="bf16")
+    state, kv_values = 153_944_064, 16 * 2 * 4 * 256
+    c = cost(specs, tp=2, decode_seqs=8, decode_context=999)
+    cached = 8 * kv_values * 1000 * 2 / 2  # 999 read and 1 written per sequence, fp16, 2 KV-head shards
+    assert c.kv_bytes[0] == pytest.approx(cached + 2 * 8 * state / 2, rel=1e-12)
+    prefill = cost(specs, prefill_seqs=3, prefill_len=100)
+    assert prefill.kv_bytes[0] == pytest.approx(3 * kv_values * (100 + 100) * 2 + 2 * 3 * state, rel=1e-12)
+
+
 def test_matmul_peak_follows_the_weight_format_attention_stays_fp16() -> None:
     # H100 SXM fp8 1978.9 TFLOPS for matmuls; attention (fp16 activations) at 989.4
     c = cost(specs_for(weight_dtype="fp8"), prefill_seqs=1, prefill_len=2000)

@@ -34,6 +34,7 @@ _MEMORY: list[tuple[str, str, Any]] = [
     ("mem_per_device_gb", "memory per device", _gb(1)),
     ("mem_weights_gb", "  weights", _gb(1)),
     ("mem_kv_gb", "  KV cache", _gb(2)),
+    ("mem_state_gb", "  recurrent state", _gb(2)),
     ("mem_activations_gb", "  activations", _gb(2)),
     ("mem_overhead_gb", "  runtime overhead", _gb(2)),
     ("mem_usable_gb", "usable memory per device", _gb(1)),
@@ -66,7 +67,7 @@ def estimate_table(result: pd.Series) -> Table:
             table.add_row(f"  {label}", format_seconds(float(result[f"achievable_{phase}_{part}_s"])), "")
     table.add_row("bound by (achievable)", str(result["achievable_bottleneck"]), str(result["bottleneck"]))
     for key, label, fmt in _MEMORY:
-        if key in result.index:
+        if key in result.index and not (key == "mem_state_gb" and not result[key]):  # a transformer keeps none
             table.add_row(label, fmt(result[key]), "")
     if result.get("software_era"):
         table.add_row("software", str(result["software_era"]), "")
