@@ -100,6 +100,37 @@ def test_kimi_linear_caches_only_its_full_attention_layers() -> None:
     assert arch.kv_values_per_token_full == 2 * (32 + 8)
 
 
+def test_kda_layers_count_their_own_projections_and_state() -> None:
+    # KDA layers of 2 heads of 8 (width 16): q, k, v, o; a kernel-3 conv over each of q, k, v; a low-rank decay
+    # gate 64 -> 8 -> 16 and a full-rank output gate 64 -> 16; one update gate per head. Each sequence keeps 2 x 8 x 8
+    # fp32 state (mamba_ssm_dtype) and the convs' last 2 inputs of 3 x 16 channels in 16 bits.
+    mla = {**BASE, "kv_lora_rank": 32, "qk_rope_head_dim": 8, "qk_nope_head_dim": 16, "v_head_dim": 16,
+           "mamba_ssm_dtype": "float32"}
+    kda = {"full_attn_layers": [2, 4], "num_heads": 2, "head_dim": 8, "short_conv_kernel_size": 3,
+           "use_full_rank_gate": True}
+    plain = arch_from_config("mla", mla)
+    hybrid = arch_from_config("kimi-linear-like", {**mla, "linear_attn_config": kda})
+    mla_params = 64 * 4 * 24 + 64 * (32 + 8) + 32 * 4 * (16 + 16) + 4 * 16 * 64
+    kda_params = 4 * 64 * 16 + 3 * 16 * 3 + (64 * 8 + 8 * 16) + 64 * 16 + 64 * 2
+    assert plain.total_params - hybrid.total_params == 2 * (mla_params - kda_params)
+    assert hybrid.recurrent_state_bytes_per_sequence == 2 * (2 * 8 * 8 * 4 + 3 * 16 * 2 * 2)
+    assert plain.recurrent_state_bytes_per_sequence == 0
+
+
+def test_qwen3_next_without_layer_types_attends_in_full_every_interval() -> None:
+    # Gated DeltaNet in 3 of every 4 layers (full_attention_interval), each with q, k of 1 x 8, v and z of 2 x 8,
+    # two gates per value head, a kernel-4 conv over q, k, v and out_proj; the full layer's queries carry a gate.
+    config = {**BASE, "full_attention_interval": 4, "linear_num_key_heads": 1, "linear_num_value_heads": 2,
+              "linear_key_head_dim": 8, "linear_value_head_dim": 8, "linear_conv_kernel_dim": 4,
+              "attn_output_gate": True}
+    arch = arch_from_config("qwen3-next-like", config)
+    deltanet = 64 * (2 * 8 + 2 * 16) + 64 * 2 * 2 + (2 * 8 + 16) * 4 + 16 * 64
+    assert arch.total_params == 3 * deltanet + (GQA_ATTN + 64 * 4 * 16) + 4 * 3 * 64 * 128 + 2 * EMBED
+    assert arch.kv_values_per_token_full == 2 * 2 * 16  # one full layer: K and V, 2 KV heads of 16
+    # no mamba_ssm_dtype: the state is held at 16 bits, as vLLM's "auto" keeps it
+    assert arch.recurrent_state_bytes_per_sequence == 3 * (2 * 8 * 8 * 2 + (2 * 8 + 16) * 3 * 2)
+
+
 def test_latent_experts_work_at_their_own_width() -> None:
     config = {**BASE, "n_routed_experts": 8, "num_experts_per_token": 2, "moe_intermediate_size": 32,
               "routed_expert_hidden_size": 16, "num_shared_experts": 1}
