@@ -313,8 +313,9 @@ def test_a_new_model_shape_is_compared_with_the_trained_shape_nearest_in_shape()
     rows = pd.DataFrame([{"hardware": "h100-sxm", "model": model, "concurrency": 64, "input_len": 1024,
                           "output_len": 256} for model in ("Qwen/Qwen3.5-27B", "Qwen/Qwen3.5-35B-A3B")])
     nearest = load_default().predict(rows)["support_nearest"].tolist()
-    assert nearest[0].startswith("a model shape never trained on: ") and "671B" not in nearest[0]
-    assert "active parameters 26.9B (nearest trained: 70.6B)" in nearest[0]  # Llama-3.1-70B, the nearest dense shape
+    # Llama-3.1-70B, the nearest dense shape, named in the prefix as no listed difference names its size
+    assert nearest[0].startswith("a model shape never trained on (nearest trained shape: 70.6B parameters): ")
+    assert "671B" not in nearest[0] and "hidden size 5120 (nearest trained: 8192)" in nearest[0]
     # where no word says which shape it was compared with, the prefix names it (gpt-oss-120b)
     assert nearest[1].startswith("a model shape never trained on (nearest trained shape: 117B parameters, 5.71B "
                                  "active): ")

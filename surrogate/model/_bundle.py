@@ -496,7 +496,7 @@ class SurrogateModel:
         over, not how the prior does: trained on batches of at most 16, vLLM's static latencies at 128 and 256
         sequences (nearly all on MI300X) came out 1.53x and 1.78x slower than predicted (median), 65-67% of
         them above P90, while the rehearsed band of static latency at 16x past the range was -0.17..+0.17
-        (log); MI300X's compute-bound efficiency (-1.41 log in the full fit) had been fitted on the batches
+        (log); MI300X's compute-bound efficiency (-1.30 log in the full fit) had been fitted on the batches
         being rehearsed. Refit, the split's static latency coverage went 68.2 -> 76.0%
         (``surrogate evaluate --split batch``)."""
         if not self.calibrate or problem is None or not tails:

@@ -73,7 +73,7 @@ _OFFSETS = (("vendor_log_speed", "vendor"), ("vendor_log_compute", "vendor"), ("
 # costs come out as they would without them. The offsets' prior is soft-L1 like the data (an offset of
 # several tenths counts about linearly), so a vendor keeps what its accelerators share and an accelerator the
 # rest: MI250 and MI300X share AMD's slower rates, not MI300X's compute lag (AMD's compute offset 0.00 once
-# :func:`_recentred` sets the split the solver leaves where it began; MI300X's own -1.41, MI250's +0.68).
+# :func:`_recentred` sets the split the solver leaves where it began; MI300X's own -1.30, MI250's +0.72).
 # Fitted from the start with the rest, the global fractions and every vendor's offsets drifted along directions
 # the prior alone holds (the matmul fraction from 0.91 to 0.33, NVIDIA's rates e^0.46 up to make it back; 2,818
 # Jacobians, 200 s instead of 16 s on the shared rows); fitted before the host costs, they took those in
