@@ -399,21 +399,42 @@ def test_an_engine_no_disaggregated_row_ran_is_answered_by_the_physics() -> None
     assert got["itl_s"] == pytest.approx(got["analytic_itl_s"])
 
 
-def test_a_length_trained_at_one_value_keeps_the_whole_correction_with_the_physics_band() -> None:
-    """Trained on 512-token prompts alone (1.6x the TTFT physics): the trees never split on the prompt length, so
-    a 2048-token row keeps the correction they learned, its band the physics' error on the trained rows: 0..log 1.6
-    (the rows are exactly 1.6x the physics)."""
+def test_a_length_trained_at_one_value_adds_the_seconds_it_learned_with_the_physics_band() -> None:
+    """Trained on 512-token prompts alone (1.6x the TTFT physics), nothing rehearsed how the correction grows with
+    the prompt: a 2,048-token row reads the correction at its twin (512 tokens) and adds the seconds it added
+    there, so its ratio falls toward the physics as the prefill grows; its band is the physics' error on the
+    trained rows: 0..log 1.6 (the rows are exactly 1.6x the physics)."""
     table = _disaggregated_table()
     short = table[table["input_len"] == 512].reset_index(drop=True)
     correction = DisaggregatedCorrection(seed=0, n_estimators=20).fit(short)
     assert correction.kind_bands_["ttft_s"]["input_len"].shrink == 1.0
     assert correction.workload_extents_["ttft_s"]["input_len"] == 0.0
+    assert correction.added_growth_["ttft_s"] == {}
     row = short.iloc[[7]]
-    got = correction.predict(pd.concat([row, row.assign(input_len=2048)], ignore_index=True))
-    assert list(got["off_support"]) == ["", "workload"]
-    kept = got["ttft_s"] / got["analytic_ttft_s"]
-    assert kept.iloc[1] == pytest.approx(kept.iloc[0]) and kept.iloc[1] > 1.0
+    got = correction.predict(pd.concat([row, row.assign(input_len=2048), row.assign(input_len=8192)],
+                                       ignore_index=True))
+    assert list(got["off_support"]) == ["", "workload", "workload"]
+    added = got["ttft_s"] - got["analytic_ttft_s"]
+    assert added.iloc[0] > 0
+    np.testing.assert_allclose(added.iloc[1:], added.iloc[0], rtol=1e-9)
+    ratio = got["ttft_s"] / got["analytic_ttft_s"]
+    assert ratio.iloc[0] > ratio.iloc[1] > ratio.iloc[2] > 1.0
     assert got["ttft_s_p90"].iloc[1] / got["ttft_s_p10"].iloc[1] == pytest.approx(1.6)
+
+
+def test_a_ratio_that_held_across_the_rehearsed_halves_grows_with_the_physics_above_the_range() -> None:
+    """Trained at 512 and 2,048 tokens, every row 1.6x its physics: the lower half's correction, read at the upper
+    rows' twins, needed its seconds grown as fast as the physics grew (a ratio), so the rehearsed power is above
+    0 and a 4,096-token row keeps the ratio (1.6x), more than the fixed seconds would give."""
+    correction = DisaggregatedCorrection(seed=0, n_estimators=20).fit(_disaggregated_table())
+    assert correction.added_growth_["ttft_s"]["input_len"] > 0
+    row = _disaggregated_table().query("input_len == 2048").iloc[[7]]
+    got = correction.predict(pd.concat([row, row.assign(input_len=4096)], ignore_index=True))
+    seconds = got["ttft_s"].iloc[0] - got["analytic_ttft_s"].iloc[0]
+    fixed = (got["analytic_ttft_s"].iloc[1] + seconds) / got["analytic_ttft_s"].iloc[1]
+    ratio = got["ttft_s"].iloc[1] / got["analytic_ttft_s"].iloc[1]
+    assert fixed < ratio and ratio == pytest.approx(1.6)
+    assert got["ttft_s"].iloc[1] > got["ttft_s"].iloc[0]
 
 
 def test_the_bundle_records_each_kind_s_share_and_band(bundle: SurrogateModel) -> None:
@@ -424,5 +445,6 @@ def test_the_bundle_records_each_kind_s_share_and_band(bundle: SurrogateModel) -
     assert bands["model"]["shrink"] == bands["hardware"]["shrink"] == bands["framework"]["shrink"] == 0.0
     assert bands["input_len"]["extent_log"] == pytest.approx(np.log(4))
     assert bands["output_len"] == {**bands["output_len"], "shrink": 1.0, "extent_log": 0.0}
+    assert "added_growth" in bands["input_len"] and "added_growth" not in bands["output_len"]
     # The physics' band reaches the physics itself (0) and the rows' 1.6x above it.
     assert bands["physics"]["shrink"] == 0.0 and bands["physics"]["low_log"] <= 0.0 < bands["physics"]["high_log"]

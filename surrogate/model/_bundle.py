@@ -142,7 +142,9 @@ __all__ = ["SurrogateModel", "METRICS", "BUNDLE_FORMAT", "canonical_order", "che
 #     (``Efficiency.framework_log_attention_dp_wait``).
 # 26: the disaggregated correction's band from deployments held out whole, and a share kept and a band per kind
 #     of being off its data: model, accelerator, engine, each workload dimension (``DisaggregatedCorrection``).
-BUNDLE_FORMAT = 26
+# 27: above its trained range a slower-than-physics disaggregated level adds a time grown by a rehearsed power of
+#     the distance, read at the row's twin (``DisaggregatedCorrection.added_growth_``).
+BUNDLE_FORMAT = 27
 # Groupings whose held-out rehearsal refits the achievable prior without the group (its vendor or engine
 # offset falls back to zero, as it would for a vendor or engine never measured).
 _HELD_OUT_GROUPINGS = ("vendor", "hardware", "model", "framework")

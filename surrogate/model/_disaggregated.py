@@ -14,7 +14,11 @@ accelerator and engine held out in turn; each workload dimension's upper and low
 other), the slope of what the held-out rows needed on what they got, pooled over the held-out groups and clipped
 to [0, 1] as the aggregated bundle rehearses its kinds; a kind with one group to learn from keeps none, a
 workload dimension trained at one value all),
-the interval widens to the error left there, and the row says what it is off. Latency is TTFT +
+the interval widens to the error left there, and the row says what it is off. Above the trained range a level
+slower than the physics is an added time, as the aggregated bundle reads it: the correction read at the row's twin
+(its workload clamped to the range) adds seconds that grow by a rehearsed power of the distance (each dimension's
+upper half predicted from its lower half), never faster than the physics grows, and stay fixed where nothing
+rehearsed it; a faster level fades by the rehearsed share. Latency is TTFT +
 (output - 1) x ITL of the corrected metrics; throughput follows from the client concurrency by Little's law.
 Rows that do not record their worker counts are left out (the deployment's size is unknown) and counted.
 """
@@ -32,7 +36,7 @@ from features.configs import gather_specs, normalize_configs
 from features.disaggregated import WORKER_COLUMNS, estimate_disaggregated, worker_configs
 from features.efficiency import Efficiency
 from features.errors import DataError
-from surrogate.model._calibration import Band, at_least, shrunk_band
+from surrogate.model._calibration import Band, added_growth_power, added_time, at_least, shrunk_band
 from surrogate.model._compiled import predict_trees
 
 __all__ = ["DisaggregatedCorrection", "disaggregated_rows", "complete_disaggregated", "DISAGG_METRICS",
@@ -176,6 +180,7 @@ class DisaggregatedCorrection:
         out.efficiency_ = efficiency
         out.models_, out.bands_, out.train_rows_, out.kind_bands_ = {}, {}, {}, {}
         out.seen_values_, out.workload_range_, out.workload_extents_, out.physics_bands_ = {}, {}, {}, {}
+        out.added_growth_ = {}
         return out
 
     def _params(self, metric: str, columns: list[str]) -> dict[str, Any]:
@@ -210,6 +215,7 @@ class DisaggregatedCorrection:
         self.kind_bands_: dict[str, dict[str, Band]] = {}
         self.workload_extents_: dict[str, dict[str, float]] = {}
         self.physics_bands_: dict[str, Band] = {}
+        self.added_growth_: dict[str, dict[str, float]] = {}
         self.train_rows_: dict[str, int] = {}
         self.seen_values_ = {kind: sorted(set(_labels(rows, (kind,)))) for kind in OFF_KINDS[:-1]}
         self.workload_range_ = {c: (float(np.nanmin(v)), float(np.nanmax(v))) for c in WORKLOAD_COLUMNS
@@ -231,6 +237,7 @@ class DisaggregatedCorrection:
                 for kind, (held, _) in rehearsals.items()}
             self.workload_extents_[metric] = {kind: extent for kind, (_, extent) in rehearsals.items()
                                               if kind in WORKLOAD_COLUMNS}
+            self.added_growth_[metric] = self._added_growth(metric, x, target, kept, est[ok].reset_index(drop=True))
             self.models_[metric] = self._train(metric, x, target)
             self.train_rows_[metric] = int(ok.sum())
         return self
@@ -246,7 +253,33 @@ class DisaggregatedCorrection:
                 out[metric]["physics"] = self.physics_bands_[metric].to_dict()
             for kind, band in self.kind_bands_.get(metric, {}).items():
                 extent = self.workload_extents_.get(metric, {}).get(kind)
-                out[metric][kind] = band.to_dict() | ({"extent_log": extent} if extent is not None else {})
+                growth = self.added_growth_.get(metric, {}).get(kind)
+                out[metric][kind] = band.to_dict() | ({"extent_log": extent} if extent is not None else {}) \
+                    | ({"added_growth": growth} if growth is not None else {})
+        return out
+
+    def _added_growth(self, metric: str, x: pd.DataFrame, target: np.ndarray, rows: pd.DataFrame,
+                      est: pd.DataFrame) -> dict[str, float]:
+        """Per workload dimension with two halves, the power of the distance by which a slower level's added time
+        grew above the range (:func:`added_growth_power`): its upper half predicted by a model of the lower half,
+        read at each row's twin (the dimension clamped to the lower half's top), against what the rows needed. A
+        dimension trained at one value, or whose upper rows the lower half read as no slower than the physics: 0
+        (the added seconds stay)."""
+        out: dict[str, float] = {}
+        for column in WORKLOAD_COLUMNS:
+            halves = _halves(_workload(rows, column))
+            if not halves:
+                continue
+            upper, distance = halves[0]
+            if int((~upper).sum()) < MIN_DISAGGREGATED_ROWS:
+                continue
+            top = float(np.nanmax(_workload(rows, column)[~upper]))
+            twins = rows[upper].copy()
+            twins[column] = np.minimum(_workload(twins, column), top)
+            twin_est = estimate_disaggregated(twins, efficiency=self.efficiency_)
+            level = self._train(metric, x[~upper], target[~upper]).predict(_features(twins, twin_est))
+            growth = np.log(est[metric].to_numpy(dtype=float)[upper] / twin_est[metric].to_numpy(dtype=float))
+            out[column] = added_growth_power(level, target[upper], growth, distance)
         return out
 
     def _held_out(self, metric: str, x: pd.DataFrame, target: np.ndarray,
@@ -338,6 +371,26 @@ class DisaggregatedCorrection:
         high = np.maximum(band.high_log, band.high_log + (physics.high_log - band.high_log) * toward)
         return band.shrink / farther, low, high
 
+    def _twins(self, configs: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
+        """The physics and features of ``configs`` with each workload dimension clamped to the top of its trained
+        range (where a row above it reads its correction)."""
+        twins = configs.copy()
+        for column, (_, high) in self.workload_range_.items():
+            if column in twins:
+                twins[column] = np.minimum(_workload(twins, column), high)
+        est = estimate_disaggregated(twins, efficiency=self.efficiency_)
+        return est, _features(twins, est)
+
+    def _above_range(self, configs: pd.DataFrame) -> dict[str, np.ndarray]:
+        """Per trained workload dimension, how far (log) each row lies above its range (0 inside, below it and
+        where unknown)."""
+        out = {}
+        for column, (_, high) in self.workload_range_.items():
+            with np.errstate(divide="ignore", invalid="ignore"):
+                far = np.log(_workload(configs, column) / high)
+            out[column] = np.where(np.isfinite(far), np.maximum(far, 0.0), 0.0)
+        return out
+
     def _past_range(self, configs: pd.DataFrame) -> dict[str, np.ndarray]:
         """Per trained workload dimension, how far (log) each row lies past its range (0 inside)."""
         return {column: _beyond(_workload(configs, column), low, high)
@@ -375,6 +428,10 @@ class DisaggregatedCorrection:
         est = estimate_disaggregated(configs, efficiency=self.efficiency_)
         feats = _features(configs, est)
         beyond = self._past_range(configs)
+        above = self._above_range(configs)
+        twins = np.logical_or.reduce([np.zeros(len(configs), dtype=bool), *(far > 0 for far in above.values())])
+        twins &= bool(self.models_)
+        twin_est, twin_feats = self._twins(configs[twins])
         support = self.seen(normalize_configs(configs[[c for c in ("hardware", "model", "framework", "input_len",
                                                                    "output_len", "concurrency") if c in configs]])
                             .set_axis(configs.index), beyond)
@@ -386,21 +443,33 @@ class DisaggregatedCorrection:
             model = self.models_.get(metric)
             middle = predict_trees(model, feats[self.feature_names_]) if model else np.zeros(len(configs))
             seen_low, seen_high = self.bands_.get(metric, (np.nan, np.nan))
-            shrink, low, high = np.ones(len(configs)), np.full(len(configs), seen_low), np.full(len(configs), seen_high)
+            n = len(configs)
+            shrink, low, high = np.ones(n), np.full(n, seen_low), np.full(n, seen_high)
+            shrink_above = np.ones(n)  # the share kept of a faster level above the range (a slower one adds time)
+            powered = np.zeros(n)
             for kind, band in self.kind_bands_.get(metric, {}).items():
                 if kind in WORKLOAD_COLUMNS:
-                    far = beyond.get(kind, np.zeros(len(configs)))  # a dimension no training row recorded: inside
+                    far = beyond.get(kind, np.zeros(n))  # a dimension no training row recorded: inside
                     rows = far > 0
                     kept, band_low, band_high = self._farther(band, far, self.physics_bands_[metric],
                                                               self.workload_extents_[metric][kind])
+                    up = above.get(kind, np.zeros(n))
+                    shrink_above = np.where(up > 0, np.minimum(shrink_above, kept), shrink_above)
+                    powered = powered + self.added_growth_.get(metric, {}).get(kind, 0.0) * up
+                    shrunk = rows & ~(up > 0)
                 else:
-                    rows = off[kind]
-                    kept, band_low, band_high = (np.full(len(configs), value)
+                    rows = shrunk = off[kind]
+                    kept, band_low, band_high = (np.full(n, value)
                                                  for value in (band.shrink, band.low_log, band.high_log))
-                shrink = np.where(rows, np.minimum(shrink, kept), shrink)
+                shrink = np.where(shrunk, np.minimum(shrink, kept), shrink)
                 low = np.where(rows, np.minimum(low, band_low), low)
                 high = np.where(rows, np.maximum(high, band_high), high)
             middle = shrink * middle
+            if model and twins.any():
+                level = shrink[twins] * predict_trees(model, twin_feats[self.feature_names_])
+                growth = np.log(physics[twins] / twin_est[metric].to_numpy(dtype=float))
+                middle[twins] = np.where(level < 0, shrink_above[twins] * level,
+                                         added_time(level, growth, powered[twins]))
             peak = est[f"peak_{metric}"].to_numpy(dtype=float)
             floored |= physics * np.exp(middle) < peak
             for column, widen in ((metric, 0.0), (f"{metric}_p10", low), (f"{metric}_p90", high)):
