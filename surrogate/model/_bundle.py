@@ -142,8 +142,10 @@ __all__ = ["SurrogateModel", "METRICS", "BUNDLE_FORMAT", "canonical_order", "che
 #     (``Efficiency.framework_log_attention_dp_wait``).
 # 26: the disaggregated correction's band from deployments held out whole, and a share kept and a band per kind
 #     of being off its data: model, accelerator, engine, each workload dimension (``DisaggregatedCorrection``).
-# 27: above its trained range a slower-than-physics disaggregated level adds a time grown by a rehearsed power of
-#     the distance, read at the row's twin (``DisaggregatedCorrection.added_growth_``).
+# 27: the disaggregated correction is monotone in the features that rise with the workload, per metric, blind to
+#     those that can fall (``feature_names_`` per metric), fitted with a Huber loss; above its trained range a
+#     slower-than-physics level adds a time grown by a rehearsed power of the distance, read at the row's twin
+#     (``added_growth_``), below it only a slower level fades.
 BUNDLE_FORMAT = 27
 # Groupings whose held-out rehearsal refits the achievable prior without the group (its vendor or engine
 # offset falls back to zero, as it would for a vendor or engine never measured).
