@@ -43,6 +43,7 @@ done
 python benchmarks/open_loop.py --json "$OUT/open_loop.json" | tee "$OUT/open_loop.txt"
 python benchmarks/disaggregated.py --json "$OUT/disaggregated.json" | tee "$OUT/disaggregated.txt"
 python benchmarks/expert_parallel.py --json "$OUT/expert_parallel.json" | tee "$OUT/expert_parallel.txt"
+python benchmarks/monotone.py --json "$OUT/monotone.json" | tee "$OUT/monotone.txt"
 python benchmarks/regret.py --scenario all --json "$OUT/regret.json" | tee "$OUT/regret.txt"
 # The same SLO groups with the analytic features outside the monotone constraints: what the guarantee costs.
 python benchmarks/regret.py --scenario slo --free-analytic-features --json "$OUT/regret_free_analytic.json" \

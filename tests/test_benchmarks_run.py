@@ -27,6 +27,7 @@ RUNS = [
     ("disaggregated.py", ["--quick"], "leave one model out  disaggregated", True),
     ("ingest_cache.py", ["--repeats", "1"], "the same table", True),
     ("memory_check.py", ["--out", "{tmp}/memory_check.txt"], "predicted not to fit", True),
+    ("monotone.py", ["--quick"], "disaggregated            itl_s      output_len", True),
     ("open_loop.py", ["--quick"], "measured rate / predicted capacity", True),
     ("expert_parallel.py", [], "expert parallel, attention data parallel", True),
     ("optimize_speed.py", ["--repeats", "1", "--cores", "", "--only", "64 users"],

@@ -8,8 +8,9 @@ parallel degrees, lengths, concurrency, the model's size, the hardware's rates).
 feature that rises with the workload along the metric's axes (``MONOTONE_AXES``: TTFT in concurrency and prompt
 length, ITL in those and the output length) and blind to those that can fall there (``LEFT_OUT_FEATURES``), so
 where the physics does not get faster with more work, neither does the prediction (a slower prior never gives a
-faster prediction either). Without that the default model's TTFT fell as concurrency grew on 252 of the 264
-measured deployments swept from 1 to 16,384 in flight, by up to 4.5x in one doubling (ad hoc sweep). Like the
+faster prediction either). Without that the default model's TTFT fell as concurrency grew on 108 of the 115
+measured deployments swept from 1 to 16,384 in flight, by up to 4.5x in one doubling (``python
+benchmarks/monotone.py`` on commit c9c4431's bundle; none since). Like the
 aggregated model it never predicts below the peak bound (rows floored there are reported). P10/P90 come from
 the residuals of deployments held out whole (a model on one system and engine at one prompt and output length:
 what a user asks about is a deployment nobody measured, not a row whose neighbours were). Off the data (a model,
