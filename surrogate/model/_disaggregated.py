@@ -308,12 +308,9 @@ class DisaggregatedCorrection:
             upper, distance = halves[0]
             if int((~upper).sum()) < MIN_DISAGGREGATED_ROWS:
                 continue
-            top = float(np.nanmax(_workload(rows, column)[~upper]))
-            twins = rows[upper].copy()
-            twins[column] = np.minimum(_workload(twins, column), top)
-            twin_est = estimate_disaggregated(twins, efficiency=self.efficiency_)
-            level = self._train(metric, x[~upper], target[~upper]).predict(
-                _features(twins, twin_est)[self.feature_names_[metric]])
+            kept = _workload(rows, column)[~upper]
+            twin_est, twin_feats = self._twins(rows[upper], {column: (float(np.nanmin(kept)), float(np.nanmax(kept)))})
+            level = self._train(metric, x[~upper], target[~upper]).predict(twin_feats[self.feature_names_[metric]])
             growth = np.log(est[metric].to_numpy(dtype=float)[upper] / twin_est[metric].to_numpy(dtype=float))
             out[column] = added_growth_power(level, target[upper], growth, distance)
         return out
@@ -409,13 +406,14 @@ class DisaggregatedCorrection:
         high = np.maximum(band.high_log, band.high_log + (physics.high_log - band.high_log) * toward)
         return band.shrink / farther, low, high
 
-    def _twins(self, configs: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
+    def _twins(self, configs: pd.DataFrame,
+               ranges: Mapping[str, tuple[float, float]] | None = None) -> tuple[pd.DataFrame, pd.DataFrame]:
         """The physics and features of ``configs`` with each workload dimension clamped to its trained range
-        (where a row above it reads its correction). Clamped below as well: the twin of a row above the range in
-        one dimension and below it in another does not move as the second grows, so the time it adds, weighed
-        against the row's own physics, never falls."""
+        (``ranges``, default :attr:`workload_range_`: where a row above it reads its correction). Clamped below as
+        well: the twin of a row above the range in one dimension and below it in another does not move as the
+        second grows, so the time it adds, weighed against the row's own physics, never falls."""
         twins = configs.copy()
-        for column, (low, high) in self.workload_range_.items():
+        for column, (low, high) in (self.workload_range_ if ranges is None else ranges).items():
             if column in twins:
                 twins[column] = np.clip(_workload(twins, column), low, high)
         est = estimate_disaggregated(twins, efficiency=self.efficiency_)
@@ -424,12 +422,8 @@ class DisaggregatedCorrection:
     def _above_range(self, configs: pd.DataFrame) -> dict[str, np.ndarray]:
         """Per trained workload dimension, how far (log) each row lies above its range (0 inside, below it and
         where unknown)."""
-        out = {}
-        for column, (_, high) in self.workload_range_.items():
-            with np.errstate(divide="ignore", invalid="ignore"):
-                far = np.log(_workload(configs, column) / high)
-            out[column] = np.where(np.isfinite(far), np.maximum(far, 0.0), 0.0)
-        return out
+        return {column: _beyond(_workload(configs, column), 0.0, high)  # nothing lies below 0
+                for column, (_, high) in self.workload_range_.items()}
 
     def _past_range(self, configs: pd.DataFrame) -> dict[str, np.ndarray]:
         """Per trained workload dimension, how far (log) each row lies past its range (0 inside)."""
@@ -471,7 +465,8 @@ class DisaggregatedCorrection:
         above = self._above_range(configs)
         twins = np.logical_or.reduce([np.zeros(len(configs), dtype=bool), *(far > 0 for far in above.values())])
         twins &= bool(self.models_)
-        twin_est, twin_feats = self._twins(configs[twins])
+        # Only rows above the range have twins (a physics estimate of none costs as much as of one row).
+        twin_est, twin_feats = self._twins(configs[twins]) if twins.any() else (None, None)
         support = self.seen(normalize_configs(configs[[c for c in ("hardware", "model", "framework", "input_len",
                                                                    "output_len", "concurrency") if c in configs]])
                             .set_axis(configs.index), beyond)
@@ -483,7 +478,7 @@ class DisaggregatedCorrection:
             model = self.models_.get(metric)
             n = len(configs)
             level = predict_trees(model, feats[self.feature_names_[metric]]) if model else np.zeros(n)
-            if model and twins.any():  # above the range: the correction at the top of it
+            if model and twin_feats is not None:  # above the range: the correction at the top of it
                 level[twins] = predict_trees(model, twin_feats[self.feature_names_[metric]])
             seen_low, seen_high = self.bands_.get(metric, (np.nan, np.nan))
             shrink, low, high = np.ones(n), np.full(n, seen_low), np.full(n, seen_high)
@@ -511,7 +506,7 @@ class DisaggregatedCorrection:
             slower = level > 0
             level = level * np.where(slower, share_below, share_above)
             middle = level
-            if twins.any():
+            if twin_est is not None:
                 growth = np.log(physics[twins] / twin_est[metric].to_numpy(dtype=float))
                 middle[twins] = np.where(slower[twins], added_time(level[twins], growth, powered[twins]),
                                          level[twins])
