@@ -74,7 +74,8 @@ def test_throughput_follows_latency_and_p10_uses_p90_latency() -> None:
 
 
 def test_static_itl_is_kept_when_it_cannot_be_derived() -> None:
-    # Row 0: a single output token (no decode step). Row 1: latency below TTFT: it becomes TTFT + 4 ITL.
+    # Row 0: a single output token (no decode step). Row 1: latency below TTFT, no floors: it becomes TTFT,
+    # which leaves no decode time to derive an ITL from, so the predicted ITL stays.
     cfg = _cfg(batching=["static", "static"], concurrency=[1, 1], batch_size=[2, 2], dp=[1, 1],
                input_len=[10, 10], output_len=[1, 5])
     out = _out(ttft=[[0.3, 0.3, 0.3], [0.3, 0.3, 0.3]], itl=[[0.05, 0.04, 0.06], [0.02, 0.01, 0.03]],
@@ -82,9 +83,48 @@ def test_static_itl_is_kept_when_it_cannot_be_derived() -> None:
     make_consistent(cfg, out)
     np.testing.assert_allclose(out.loc[0, ["itl_s", "itl_s_p10", "itl_s_p90"]].to_numpy(float), [0.05, 0.04, 0.06])
     np.testing.assert_allclose(out.loc[1, ["itl_s", "itl_s_p10", "itl_s_p90"]].to_numpy(float), [0.02, 0.01, 0.03])
-    np.testing.assert_allclose(out["latency_s"].to_numpy(), [0.3, 0.38])
-    np.testing.assert_allclose(out.loc[1, ["latency_s_p10", "latency_s_p90"]].to_numpy(float), [0.34, 0.42])
+    np.testing.assert_allclose(out["latency_s"].to_numpy(), [0.3, 0.3])
     assert out.loc[0, "throughput_tok_s"] == pytest.approx(2 * 11 / 0.3)
+
+
+def test_static_latency_is_at_least_ttft_plus_the_steps_at_the_floor_itl() -> None:
+    # Latency 0.1 below TTFT 0.3; four decode steps at the floor's 0.025 s: 0.3 + 4 x 0.025 = 0.4 per quantile.
+    cfg = _cfg(batching=["static"], concurrency=[1], batch_size=[2], dp=[1], input_len=[10], output_len=[5])
+    out = _out(ttft=[[0.3, 0.3, 0.3]], itl=[[0.02, 0.01, 0.03]], latency=[[0.1, 0.1, 0.1]])
+    floors = {"ttft_s": np.array([0.2]), "itl_s": np.array([0.025]), "latency_s": np.array([0.25])}
+    make_consistent(cfg, out, floors)
+    assert [out.loc[0, f"latency_s{s}"] for s in SUFFIXES] == pytest.approx([0.4, 0.4, 0.4])
+    assert [out.loc[0, f"itl_s{s}"] for s in SUFFIXES] == pytest.approx([0.025, 0.025, 0.025])
+
+
+def test_static_latency_does_not_fall_where_the_predicted_latency_crosses_ttft() -> None:
+    # One deployment at 5 and at 9 output tokens. The short row's predicted latency (0.25) is below its TTFT
+    # (0.3), the long one's (0.35) just above. Taking TTFT + 4 x the predicted ITL (0.1) at the short row gave
+    # 0.7 there and 0.35 at the longer output; the floor's steps (0.01 s) give 0.34 and max(0.35, 0.38) = 0.38.
+    cfg = _cfg(batching=["static", "static"], concurrency=[1, 1], batch_size=[8, 8], dp=[1, 1],
+               input_len=[512, 512], output_len=[5, 9])
+    out = _out(ttft=[[0.3, 0.3, 0.3]] * 2, itl=[[0.1, 0.1, 0.1]] * 2, latency=[[0.25, 0.25, 0.25], [0.35, 0.35, 0.35]])
+    floors = {"ttft_s": np.array([0.1, 0.1]), "itl_s": np.array([0.01, 0.01]), "latency_s": np.array([0.1, 0.2])}
+    make_consistent(cfg, out, floors)
+    np.testing.assert_allclose(out["latency_s"].to_numpy(), [0.34, 0.38])
+    np.testing.assert_allclose(out["itl_s"].to_numpy(), [0.01, 0.01])
+
+
+@settings(max_examples=60, deadline=None)
+@given(ttft_s=st.floats(0.01, 10.0), latency_s=st.lists(st.floats(0.001, 100.0), min_size=2, max_size=6),
+       floor_itl_s=st.floats(0.0, 0.1))
+def test_static_latency_never_falls_as_the_output_grows(ttft_s: float, latency_s: list[float],
+                                                        floor_itl_s: float) -> None:
+    """Predicted latencies that rise with the output (TTFT fixed, as a static batch's prefill is) stay rising."""
+    rising = np.sort(np.asarray(latency_s))
+    n = len(rising)
+    cfg = _cfg(batching=["static"] * n, concurrency=[1] * n, batch_size=[4] * n, dp=[1] * n, input_len=[256] * n,
+               output_len=[2 ** (i + 1) for i in range(n)])
+    out = _out(ttft=[[ttft_s] * 3] * n, itl=[[1.0, 1.0, 1.0]] * n, latency=[[v, v, v] for v in rising])
+    make_consistent(cfg, out, {"itl_s": np.full(n, floor_itl_s)})
+    for s in SUFFIXES:
+        assert (np.diff(out[f"latency_s{s}"].to_numpy()) >= 0).all()
+        assert (out[f"latency_s{s}"] >= out[f"ttft_s{s}"]).all()
 
 
 def test_static_quantiles_keep_their_order_and_ttft_stays_within_latency() -> None:
