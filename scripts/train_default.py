@@ -23,6 +23,7 @@ from rich.console import Console  # noqa: E402
 
 from surrogate.ingest import load_shared  # noqa: E402
 from surrogate.model import disaggregated_training_rows, load, train_bundle  # noqa: E402
+from surrogate.model._disaggregated import DisaggregatedCorrection  # noqa: E402
 from surrogate.report import scores_table  # noqa: E402
 
 DEFAULT_OUT = Path(__file__).resolve().parents[1] / "models" / "default.joblib"
@@ -41,9 +42,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.disaggregated_only:
         model = load(args.out, trust=True)
         model.disaggregated_ = model._fit_disaggregated(disaggregated_training_rows(result.table))
-        rows = model.disaggregated_.train_rows_ if model.disaggregated_ else {}
-        model.metadata["disaggregated_rows_by_metric"] = rows
-        model.metadata["disaggregated_bands_log"] = model.disaggregated_.bands_to_dict() if model.disaggregated_ else {}
+        model.metadata.update((model.disaggregated_ or DisaggregatedCorrection.physics_only()).metadata())
         model.save(args.out)
         console.print(f"refitted the disaggregated correction on {model.metadata['disaggregated_rows_by_metric']} "
                       f"rows; wrote {args.out}")

@@ -23,7 +23,7 @@ from features.roofline import NETWORK_LATENCY_S, P2P_LATENCY_S
 from surrogate.cli import cli
 from surrogate.model import SurrogateModel
 from surrogate.model._calibration import Band
-from surrogate.model._disaggregated import DisaggregatedCorrection, _halves
+from surrogate.model._disaggregated import DISAGG_METRICS, DisaggregatedCorrection, _halves
 
 BASE = {"hardware": "h100-sxm", "model": "meta-llama/Llama-3.1-8B", "framework": "vllm", "weight_dtype": "bf16",
         "kv_dtype": "bf16", "input_len": 1024, "output_len": 128}
@@ -448,3 +448,25 @@ def test_the_bundle_records_each_kind_s_share_and_band(bundle: SurrogateModel) -
     assert "added_growth" in bands["input_len"] and "added_growth" not in bands["output_len"]
     # The physics' band reaches the physics itself (0) and the rows' 1.6x above it.
     assert bands["physics"]["shrink"] == 0.0 and bands["physics"]["low_log"] <= 0.0 < bands["physics"]["high_log"]
+
+
+def test_the_slack_is_one_minus_how_fast_the_measured_time_grows_with_the_physics_in_a_deployment() -> None:
+    """Measured = 3 x physics ** 0.7 (each deployment's rows differ only in concurrency): the within-deployment
+    elasticity is 0.7, so the correction may fall as the physics rises, at most 0.3 times as fast (slack 0.3), and
+    with that slack the trees predict the held rows as they were measured; a physics that grows right (a constant
+    factor) leaves no slack."""
+    table = _disaggregated_table()
+    physics = estimate_disaggregated(table)
+    for metric in DISAGG_METRICS:
+        table[metric] = 3.0 * physics[metric] ** 0.7
+    correction = DisaggregatedCorrection(seed=0, n_estimators=200).fit(table)
+    assert correction.slack_ == pytest.approx({"ttft_s": 0.3, "itl_s": 0.3})
+    got = correction.predict(table)
+    for metric in DISAGG_METRICS:
+        assert np.median(np.abs(got[metric] / table[metric] - 1)) < 0.05, metric
+    assert DisaggregatedCorrection(seed=0, n_estimators=20).fit(_disaggregated_table()).slack_ == \
+        pytest.approx({"ttft_s": 0.0, "itl_s": 0.0})
+
+
+def test_the_bundle_records_the_disaggregated_slack(bundle: SurrogateModel) -> None:
+    assert bundle.metadata["disaggregated_growth_slack"] == pytest.approx({"ttft_s": 0.0, "itl_s": 0.0})

@@ -623,8 +623,7 @@ class SurrogateModel:
             "feature_names": self.feature_names_in_, "physics": self.physics,
             "with_hardware_id": self.with_hardware_id, "with_specs": self.with_specs, "cv_scores": {},
             "efficiency": self.efficiency_.to_dict(),
-            "disaggregated_rows_by_metric": self.disaggregated_.train_rows_ if self.disaggregated_ else {},
-            "disaggregated_bands_log": self.disaggregated_.bands_to_dict() if self.disaggregated_ else {},
+            **(self.disaggregated_ or DisaggregatedCorrection.physics_only()).metadata(),
         }
 
     # --- prediction ---------------------------------------------------------------------------

@@ -19,7 +19,7 @@ engine (llama.cpp held out then took the full correction, of the wrong sign:
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass
 from functools import partial
 from statistics import NormalDist
@@ -612,18 +612,19 @@ _DEPLOYMENT_KEYS = ["hardware", "model", "framework", "tp", "pp", "dp", "ep", "w
 MAX_GROWTH_SLACK = 0.5
 
 
-def growth_slack(cfg: pd.DataFrame, log_measured: np.ndarray, log_prior: np.ndarray) -> float:
+def growth_slack(cfg: pd.DataFrame, log_measured: np.ndarray, log_prior: np.ndarray,
+                 keys: Sequence[str] = tuple(_DEPLOYMENT_KEYS)) -> float:
     """How much slower than the prior a metric grows along the workload, as 1 - elasticity, in [0, 0.5].
 
     The elasticity is the within-deployment slope of log(measured) on log(prior): each deployment's
-    rows (same hardware, model, engine, layout, formats) differ only in batch and lengths. 1 means
+    rows (same ``keys``: hardware, model, engine, layout, formats) differ only in batch and lengths. 1 means
     the prior scales right (slack 0), as TTFT under continuous batching now does on the shared rows (0.6
     when its prior prefilled a wave of half the running prompts ahead of each one, which grew too fast).
     """
     ok = np.isfinite(log_measured) & np.isfinite(log_prior)
     if ok.sum() < 3:
         return 0.0
-    groups = cfg.loc[ok, [k for k in _DEPLOYMENT_KEYS if k in cfg]].astype(str).agg("|".join, axis=1).to_numpy()
+    groups = cfg.loc[ok, [k for k in keys if k in cfg]].astype(str).agg("|".join, axis=1).to_numpy()
     frame = pd.DataFrame({"g": groups, "y": log_measured[ok], "a": log_prior[ok]})
     y = frame["y"] - frame.groupby("g")["y"].transform("mean")
     a = frame["a"] - frame.groupby("g")["a"].transform("mean")
