@@ -19,7 +19,9 @@ physics. What holds for every prediction:
   only upwards, below only downwards); above it a slower level is the time it added at the twin, grown
   by a rehearsed power of the distance, never faster than the prior (prior + added time never falls).
   So the median and P90 of the metrics a model predicts (static latency and TTFT, continuous TTFT and
-  ITL) never fall as batch or concurrency, input or output length grows. Derived metrics (static
+  ITL) never fall as batch or concurrency, input or output length grows; static latency, predicted
+  apart from TTFT, is at least TTFT + (output - 1) x the peak ITL, a time that grows with the output
+  too (``_consistency.make_consistent``). Derived metrics (static
   ITL = (latency - TTFT) / steps, continuous latency = TTFT + steps * ITL) and P10 carry no such
   guarantee: P10 widens downwards off the trained range.
 - Support-aware: each row says how far it is from the training rows (``surrogate.model._support``);
