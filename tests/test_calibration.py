@@ -462,6 +462,16 @@ def test_growth_slack_ignores_differences_between_deployments() -> None:
     assert growth_slack(cfg, log_measured, log_prior) == 0.0
 
 
+def test_growth_slack_groups_by_the_keys_given_and_reads_a_missing_key_as_one_label() -> None:
+    # Grouped by model alone the two deployments are one: their offsets then read as growth (slope 0.6 -> 0.26).
+    cfg, log_measured, log_prior = _deployments(0.6)
+    assert growth_slack(cfg, log_measured, log_prior, keys=("model",)) > 0.4
+    # A release recorded for neither (missing, as a string column holds it) groups as if the key were absent.
+    cfg["framework_version"] = pd.array([None] * 6, dtype="string")
+    assert growth_slack(cfg, log_measured, log_prior, keys=("hardware", "model", "framework_version")) \
+        == pytest.approx(0.4)
+
+
 def test_served_rows_beyond_what_the_kv_cache_holds_share_one_cell_whatever_the_engine() -> None:
     cfg = pd.DataFrame({"framework": ["vllm", "sglang", "vllm", "tensorrt-llm"],
                         "batching": ["continuous", "continuous", "static", "continuous"],

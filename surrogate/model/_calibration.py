@@ -624,7 +624,9 @@ def growth_slack(cfg: pd.DataFrame, log_measured: np.ndarray, log_prior: np.ndar
     ok = np.isfinite(log_measured) & np.isfinite(log_prior)
     if ok.sum() < 3:
         return 0.0
-    groups = cfg.loc[ok, [k for k in keys if k in cfg]].astype(str).agg("|".join, axis=1).to_numpy()
+    columns = cfg.loc[ok, [k for k in keys if k in cfg]].astype(object)
+    # A key a row lacks (a release no source recorded) is one label, not a missing value the join would refuse.
+    groups = columns.where(columns.notna(), "").astype(str).agg("|".join, axis=1).to_numpy()
     frame = pd.DataFrame({"g": groups, "y": log_measured[ok], "a": log_prior[ok]})
     y = frame["y"] - frame.groupby("g")["y"].transform("mean")
     a = frame["a"] - frame.groupby("g")["a"].transform("mean")
