@@ -42,6 +42,7 @@ for bench in optimize_speed optimizer_quality; do
 done
 python benchmarks/open_loop.py --json "$OUT/open_loop.json" | tee "$OUT/open_loop.txt"
 python benchmarks/disaggregated.py --json "$OUT/disaggregated.json" | tee "$OUT/disaggregated.txt"
+python benchmarks/disaggregated_physics.py --json "$OUT/disaggregated_physics.json" | tee "$OUT/disaggregated_physics.txt"
 python benchmarks/expert_parallel.py --json "$OUT/expert_parallel.json" | tee "$OUT/expert_parallel.txt"
 python benchmarks/monotone.py --json "$OUT/monotone.json" | tee "$OUT/monotone.txt"
 python benchmarks/regret.py --scenario all --json "$OUT/regret.json" | tee "$OUT/regret.txt"

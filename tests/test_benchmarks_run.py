@@ -25,6 +25,7 @@ RUNS = [
     ("achievable.py", ["--quick"], "Leave one accelerator out of the fit", True),
     ("closed_loop.py", ["--quick"], "interpolation (checkerboard held out)", True),
     ("disaggregated.py", ["--quick"], "leave one model out  disaggregated", True),
+    ("disaggregated_physics.py", [], "tensorrt-llm", True),
     ("ingest_cache.py", ["--repeats", "1"], "the same table", True),
     ("memory_check.py", ["--out", "{tmp}/memory_check.txt"], "predicted not to fit", True),
     ("monotone.py", ["--quick"], "disaggregated            itl_s      output_len", True),
