@@ -79,11 +79,17 @@ THROUGHPUT_PREDICTORS = ["surrogate", "analytic", "random", "unfiltered"]
 # SLO predictors: label -> (what the limit binds, whether the memory model filters).
 SLO_PREDICTORS = {"surrogate": ("p90", True), "surrogate_p80": ("p80", True), "surrogate_p70": ("p90", True),
                   "surrogate_p50": ("p50", True), "analytic": ("p50", True), "unfiltered": ("p90", False),
-                  "exact_median": ("p90", False)}
+                  "exact_median": ("p90", False), "exact_median_half": ("p90", False),
+                  "exact_median_quarter": ("p90", False), "exact_median_tenth": ("p90", False)}
 SLO_LABELS = {"surrogate": "surrogate, limit on P90", "surrogate_p80": "surrogate, limit on P80*",
               "surrogate_p70": "surrogate, limit on P70*", "surrogate_p50": "surrogate, limit on median",
               "analytic": "analytic alone", "unfiltered": "P90, no memory filter",
-              "exact_median": "exact median, same P90 band"}
+              "exact_median": "exact median, same P90 band", "exact_median_half": "exact median, band^(1/2)",
+              "exact_median_quarter": "exact median, band^(1/4)", "exact_median_tenth": "exact median, band^(1/10)"}
+# The "exact median" predictors' band: the surrogate's P90 / median raised to this power (1: its own band; 1/2 half
+# as wide in log): how narrow a band the SLO aims need, whatever the median's accuracy.
+EXACT_BAND_POWERS = {"exact_median": 1.0, "exact_median_half": 0.5, "exact_median_quarter": 0.25,
+                     "exact_median_tenth": 0.1}
 # The levels between the median and P90 the sweep binds (predictor label -> quantile), read off the band:
 # P80 as ``--risk p80`` binds it, P70 an analysis only.
 INTERPOLATED_LEVELS = {"surrogate_p80": 0.8, "surrogate_p70": 0.7}
@@ -128,15 +134,15 @@ def analytic_predictions(cfg: pd.DataFrame, predictions: pd.DataFrame) -> pd.Dat
 
 
 def exact_median_predictions(predictions: pd.DataFrame, objective: np.ndarray, itl_s: np.ndarray,
-                             cfg: pd.DataFrame) -> pd.DataFrame:
+                             cfg: pd.DataFrame, band_power: float = 1.0) -> pd.DataFrame:
     """A predictor that knows each configuration's measured ITL and objective exactly but keeps the
-    surrogate's own P90 band (P90 / median of ITL) and ignores memory: how much of the SLO regret is the
-    band's width alone, whatever the median's accuracy."""
+    surrogate's own P90 band (P90 / median of ITL, raised to ``band_power``: narrower below 1) and ignores
+    memory: how much of the SLO regret is the band's width alone, whatever the median's accuracy."""
     out = predictions.assign(fits=True)
     band = predictions["itl_s_p90"].to_numpy(dtype=float) / predictions["itl_s"].to_numpy(dtype=float)
     out["itl_s"] = itl_s
     out["itl_s_p10"] = itl_s
-    out["itl_s_p90"] = itl_s * band
+    out["itl_s_p90"] = itl_s * band ** band_power
     throughput = objective * cfg["num_devices"].to_numpy(dtype=float)
     for suffix in _SUFFIXES:
         out[f"output_throughput_tok_s{suffix}"] = throughput
@@ -160,6 +166,14 @@ def slo_pick(cfg: pd.DataFrame, predictions: pd.DataFrame, limit_s: float, risk:
     ranked = rank(scored, OBJECTIVE)
     within = bool((scored["itl_over_s"].to_numpy(dtype=float) <= 0.0).any())
     return (None if ranked.empty else int(ranked.index[0])), within
+
+
+def best_at_limit(objective: np.ndarray, itl_s: np.ndarray, limit_s: float) -> bool:
+    """Whether the best configuration within the limit measured the limit itself (the limit is the group's median
+    measured ITL, one configuration's own where the group has an odd count): a P90 above the median, however
+    exact the median, then rules it out."""
+    pool = np.flatnonzero(itl_s <= limit_s)
+    return bool(len(pool)) and bool(itl_s[pool[np.argmax(objective[pool])]] == limit_s)
 
 
 def slo_outcome(objective: np.ndarray, itl_s: np.ndarray, limit_s: float, pick: int | None) -> dict[str, Any]:
@@ -234,6 +248,7 @@ def slo_entry(name: str, objective: np.ndarray, itl_s: np.ndarray, cfg: pd.DataF
     entry: dict[str, Any] = {"group": name, "configs": len(objective), "limit_itl_s": limit_s,
                              **_scored_values(itl_s, ttft, predictions),
                              "configs_within_limit": int((itl_s <= limit_s).sum()),
+                             "best_at_limit": best_at_limit(objective, itl_s, limit_s),
                              "itl_below_p10": int((itl_s < low).sum()), "itl_above_p90": int((itl_s > high).sum()),
                              "kv_cache_full": int(full.sum()),
                              "kv_cache_full_itl_outside": int(itl_outside[full].sum()),
@@ -244,7 +259,8 @@ def slo_entry(name: str, objective: np.ndarray, itl_s: np.ndarray, cfg: pd.DataF
     analytic = analytic_predictions(cfg, predictions)
     unfiltered = predictions.assign(fits=True)
     frames = {"surrogate": predictions, "surrogate_p50": predictions, "analytic": analytic, "unfiltered": unfiltered,
-              "exact_median": exact_median_predictions(predictions, objective, itl_s, cfg)}
+              **{label: exact_median_predictions(predictions, objective, itl_s, cfg, power)
+                 for label, power in EXACT_BAND_POWERS.items()}}
     for label, quantile in INTERPOLATED_LEVELS.items():
         level = read_off_quantile(predictions["itl_s"].to_numpy(dtype=float),
                                   predictions["itl_s_p90"].to_numpy(dtype=float), quantile)
@@ -422,7 +438,10 @@ def print_slo(result: pd.DataFrame, min_group: int) -> dict[str, dict[str, float
     exact = stats["exact_median"]
     print(f"exact median, same P90 band: each configuration's measured ITL and objective as the median, P90 = "
           f"measured ITL x the surrogate's P90/median for it, no memory filter: the regret the band's width alone "
-          f"costs (median {exact['median_regret_pct']:.1f}%, top-3 {exact['top3_hit_rate_pct']:.1f}%)")
+          f"costs (median {exact['median_regret_pct']:.1f}%, top-3 {exact['top3_hit_rate_pct']:.1f}%); band^(1/k): "
+          f"the same with P90 / median raised to 1/k, a band k times narrower in log; in "
+          f"{int(result['best_at_limit'].sum())} of {len(result)} groups the best configuration within the limit "
+          f"measured the limit itself (the median of an odd count), which any band above the median rules out")
     configs = int(result["configs"].sum())
     below, above = int(result["itl_below_p10"].sum()), int(result["itl_above_p90"].sum())
     itl_rows, ttft_rows = (sum(len(v) for v in result[f"scored_{metric}_measured"]) for metric in ("itl", "ttft"))

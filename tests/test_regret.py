@@ -137,3 +137,31 @@ def test_slo_summary(regret: ModuleType) -> None:
     assert stats["picks"] == 4 and stats["break_pct"] == pytest.approx(25.0)
     assert stats["no_pick"] == 1 and stats["no_pick_memory"] == 1
     assert stats["top3_hit_rate_pct"] == pytest.approx(40.0)
+
+
+def test_exact_median_band_power(regret: ModuleType) -> None:
+    """The exact-median predictor takes the measured ITL as its median and the surrogate's P90 / median raised
+    to the band power: row 0's band 0.012 / 0.008 = 1.5, row 4's 0.060 / 0.045 = 4/3."""
+    cfg, predictions = _group()
+    own = regret.exact_median_predictions(predictions, OBJECTIVE, ITL_S, cfg)
+    half = regret.exact_median_predictions(predictions, OBJECTIVE, ITL_S, cfg, band_power=0.5)
+    assert own["itl_s"].tolist() == ITL_S.tolist() and bool(own["fits"].all())
+    assert own["itl_s_p90"].iloc[0] == pytest.approx(0.015) and own["itl_s_p90"].iloc[4] == pytest.approx(0.050 * 4 / 3)
+    assert half["itl_s_p90"].iloc[0] == pytest.approx(0.010 * 1.5 ** 0.5)
+    assert half["itl_s_p90"].iloc[4] == pytest.approx(0.050 * (4 / 3) ** 0.5)
+    # The best within the limit (30 ms, the median measured) is row 2, measured at the limit itself: any band
+    # above the median puts its P90 over (30 x 1.32 ** 0.5 = 34.5 ms) and the pick falls to row 1; with no band
+    # (power 0) the P90 is the measured ITL and row 2 is picked.
+    limit = float(np.median(ITL_S))
+    assert regret.slo_pick(cfg, own, limit, "p90")[0] == 1
+    assert regret.slo_pick(cfg, half, limit, "p90")[0] == 1
+    none = regret.exact_median_predictions(predictions, OBJECTIVE, ITL_S, cfg, band_power=0.0)
+    assert regret.slo_pick(cfg, none, limit, "p90")[0] == 2
+
+
+def test_best_at_limit(regret: ModuleType) -> None:
+    """Five configurations: the limit is row 2's 30 ms and row 2 is the best within it; with row 2's objective
+    below row 1's the best within the limit is row 1, under it."""
+    assert regret.best_at_limit(OBJECTIVE, ITL_S, 0.030)
+    assert not regret.best_at_limit(np.array([100.0, 300.0, 200.0, 400.0, 500.0]), ITL_S, 0.030)
+    assert not regret.best_at_limit(OBJECTIVE, ITL_S, 0.005)   # nothing within the limit
