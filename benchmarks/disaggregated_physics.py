@@ -30,24 +30,23 @@ FAR_TIMES = 5.0
 LOW_LOAD_PER_RANK = 4
 
 
-def _ranks(dp: pd.Series) -> pd.Series:
+def _ranks(dp: np.ndarray) -> np.ndarray:
     """Attention-DP ranks of the prefill worker, binned: 1, 2-4, 8 or more."""
-    values = pd.to_numeric(dp, errors="coerce").fillna(1.0).to_numpy(dtype=float)
-    return pd.Series(np.where(values <= 1, "1", np.where(values <= 4, "2-4", "8+")), index=dp.index)
+    return np.where(dp <= 1, "1", np.where(dp <= 4, "2-4", "8+"))
 
 
 def breakdown(rows: pd.DataFrame) -> pd.DataFrame:
     """One line per engine x prefill ranks x load: rows, median and P90 of measured / physics, far share."""
     physics = estimate_disaggregated(rows, default_efficiency())
+    dp = pd.to_numeric(rows["prefill_dp"], errors="coerce").fillna(1.0).to_numpy(dtype=float)
     frame = pd.DataFrame({
         "engine": rows["framework"].astype(str).to_numpy(),
-        "prefill_dp": _ranks(rows["prefill_dp"]).to_numpy(),
+        "prefill_dp": _ranks(dp),
         "ttft_ratio": pd.to_numeric(rows["ttft_s"]).to_numpy(dtype=float) / physics["ttft_s"].to_numpy(dtype=float),
         "itl_ratio": pd.to_numeric(rows["itl_s"]).to_numpy(dtype=float) / physics["itl_s"].to_numpy(dtype=float),
     })
     per_worker = (pd.to_numeric(rows["concurrency"]).to_numpy(dtype=float)
                   / pd.to_numeric(rows["prefill_workers"]).to_numpy(dtype=float))
-    dp = pd.to_numeric(rows["prefill_dp"], errors="coerce").fillna(1.0).to_numpy(dtype=float)
     frame["load"] = np.where(per_worker < LOW_LOAD_PER_RANK * dp, "low", "high")
     lines = []
     for keys, cell in [(("all", "all", "all"), frame), *frame.groupby(["engine", "prefill_dp", "load"])]:

@@ -76,20 +76,19 @@ GROUP_KEYS = ["source", "model", "input_len", "output_len", "framework", "batchi
 OBJECTIVE = OBJECTIVES["throughput"]
 SCENARIOS = ("throughput", "slo", "all")
 THROUGHPUT_PREDICTORS = ["surrogate", "analytic", "random", "unfiltered"]
+# The "exact median" predictors' band: the surrogate's P90 / median raised to this power (1: its own band; 1/2 half
+# as wide in log): how narrow a band the SLO aims need, whatever the median's accuracy.
+EXACT_BAND_POWERS = {"exact_median": 1.0, "exact_median_half": 0.5, "exact_median_quarter": 0.25,
+                     "exact_median_tenth": 0.1}
 # SLO predictors: label -> (what the limit binds, whether the memory model filters).
 SLO_PREDICTORS = {"surrogate": ("p90", True), "surrogate_p80": ("p80", True), "surrogate_p70": ("p90", True),
                   "surrogate_p50": ("p50", True), "analytic": ("p50", True), "unfiltered": ("p90", False),
-                  "exact_median": ("p90", False), "exact_median_half": ("p90", False),
-                  "exact_median_quarter": ("p90", False), "exact_median_tenth": ("p90", False)}
+                  **{label: ("p90", False) for label in EXACT_BAND_POWERS}}
 SLO_LABELS = {"surrogate": "surrogate, limit on P90", "surrogate_p80": "surrogate, limit on P80*",
               "surrogate_p70": "surrogate, limit on P70*", "surrogate_p50": "surrogate, limit on median",
               "analytic": "analytic alone", "unfiltered": "P90, no memory filter",
               "exact_median": "exact median, same P90 band", "exact_median_half": "exact median, band^(1/2)",
               "exact_median_quarter": "exact median, band^(1/4)", "exact_median_tenth": "exact median, band^(1/10)"}
-# The "exact median" predictors' band: the surrogate's P90 / median raised to this power (1: its own band; 1/2 half
-# as wide in log): how narrow a band the SLO aims need, whatever the median's accuracy.
-EXACT_BAND_POWERS = {"exact_median": 1.0, "exact_median_half": 0.5, "exact_median_quarter": 0.25,
-                     "exact_median_tenth": 0.1}
 # The levels between the median and P90 the sweep binds (predictor label -> quantile), read off the band:
 # P80 as ``--risk p80`` binds it, P70 an analysis only.
 INTERPOLATED_LEVELS = {"surrogate_p80": 0.8, "surrogate_p70": 0.7}
