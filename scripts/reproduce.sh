@@ -49,6 +49,8 @@ python benchmarks/regret.py --scenario all --json "$OUT/regret.json" | tee "$OUT
 # The same SLO groups with the analytic features outside the monotone constraints: what the guarantee costs.
 python benchmarks/regret.py --scenario slo --free-analytic-features --json "$OUT/regret_free_analytic.json" \
   | tee "$OUT/regret_free_analytic.txt"
+# How accurate any calibrated ITL predictor must be for the SLO aims (no model trained; seconds).
+python benchmarks/slo_accuracy.py --json "$OUT/slo_accuracy.json" | tee "$OUT/slo_accuracy.txt"
 python benchmarks/startup.py | tee "$OUT/startup.txt"
 python benchmarks/ingest_cache.py | tee "$OUT/ingest_cache.txt"
 # Our own llama.cpp measurements (datasets/bench-llama-cpp-cpu), re-scored; to measure again, with a llama-server

@@ -38,6 +38,7 @@ RUNS = [
     ("optimizer_quality.py", ["--budgets", "10", "--seeds", "0"], "", False),
     ("regret.py", ["--folds", "2", "--n-estimators", "10"], "median regret", True),
     ("roofline_baseline.py", [], "", True),
+    ("slo_accuracy.py", ["--draws", "3"], "median APE", True),
     # A tiny bundle: compiling the default's trees would take half a minute of the smoke run.
     ("speed.py", ["--rows", "2000", "--repeats", "1", "--skip-train", "--model-file", "{tmp}/tiny.joblib"],
      "configurations/s", False),
