@@ -11,7 +11,7 @@ any difference).
 
 ``--readme`` replaces the output shown under each ``$ surrogate ...`` line of a README code block, and the
 block under "What the first command prints", with what the command prints now (lines right-stripped; an
-output shown as "..." keeps that and its last line), so the README cannot drift from what the code does.
+output shown as "..." keeps that and its last line on stdout), so the README cannot drift from what the code does.
 """
 
 from __future__ import annotations
@@ -58,6 +58,10 @@ def _printed(record: str) -> list[str]:
     return lines
 
 
+# How the CLI's own lines on stderr begin (``surrogate.cli``: notes and warnings beside a table).
+_STDERR_PREFIXES = ("note: ", "warning: ")
+
+
 def refresh_readme(text: str, records: dict[str, str]) -> str:
     """README text with every shown command output replaced by ``records`` (command -> recorded run)."""
     lines = text.splitlines()
@@ -83,8 +87,10 @@ def refresh_readme(text: str, records: dict[str, str]) -> str:
             if replacing:
                 shown = lines[index + 1] if index + 1 < len(lines) else ""
                 printed = _printed(records[command])
-                # An output the README elides ("..." first) keeps its elision and its last line.
-                out += ["...", printed[-1]] if shown == "..." and printed else printed
+                # An output the README elides ("..." first) keeps its elision and its last line on stdout (the
+                # record puts stderr's "note:" and "warning:" lines after it).
+                answers = [text for text in printed if not text.startswith(_STDERR_PREFIXES)] or printed
+                out += ["...", answers[-1]] if shown == "..." and printed else printed
             continue
         if not replacing:
             out.append(line)

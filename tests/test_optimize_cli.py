@@ -14,6 +14,7 @@ from _tiny_model import tiny_model
 from click.testing import CliRunner
 
 from surrogate.cli import cli
+from surrogate.formatting import format_seconds
 from surrogate.model import _files as model_files
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
@@ -46,7 +47,7 @@ def test_tables_and_recommendation(model_file: str) -> None:
 def test_json_payload(model_file: str) -> None:
     result = run([*BASE, "--json", "--top", "3", "--objective", "cost", "--model-file", model_file])
     assert result.exit_code == 0, result.output
-    payload = json.loads(result.output)
+    payload = json.loads(result.stdout)  # notes go to stderr
     assert payload["method"] == "exhaustive" and len(payload["top"]) == 3
     best = payload["best"]
     assert best["max_model_len"] == 640 and best["cost_usd_per_mtok"] > 0 and best["fits"] is not False
@@ -60,6 +61,19 @@ def test_pareto_writes_csv_and_png(model_file: str, tmp_path: Path) -> None:
     assert "Pareto front" in result.output
     for name in ["pareto.csv", "pareto.png", "top.csv", "result.json"]:
         assert (tmp_path / name).stat().st_size > 0
+
+
+def test_a_ranking_without_latency_limits_says_what_its_pick_waits(model_file: str) -> None:
+    result = run([*BASE, "--model-file", model_file])
+    assert result.exit_code == 0, result.output
+    payload = json.loads(run([*BASE, "--json", "--model-file", model_file]).stdout)
+    best = payload["best"]
+    assert ("note: no latency limit given: ranked by output tokens/s per device alone; #1 waits "
+            f"{format_seconds(best['ttft_s'])} (P90 {format_seconds(best['ttft_s_p90'])}) for its first token and "
+            f"{format_seconds(best['itl_s'])} (P90 {format_seconds(best['itl_s_p90'])}) between tokens. --max-ttft-s, "
+            "--max-itl-s or --max-latency-s trade throughput for latency") in " ".join(result.stderr.split())
+    assert "no latency limit" not in run([*BASE, "--max-itl-s", "0.03", "--model-file", model_file]).stderr
+    assert "no latency limit" not in run([*BASE, "--objective", "latency", "--model-file", model_file]).stderr
 
 
 def test_infeasible_exits_1_with_the_reason(model_file: str) -> None:

@@ -117,7 +117,9 @@ def test_cost_search_leaves_unpriced_hardware_out_of_the_study(model: SurrogateM
     counting = _Counting(model)
     result = optimize(counting, inventory, WORKLOAD, OptimizeOptions(objective="cost", search="optuna", trials=16),
                       space)
-    assert result.notes == ("--objective cost leaves out mi300x: no price in the catalog",)
+    assert result.notes[0] == "--objective cost leaves out mi300x: no price in the catalog"
+    assert len(result.notes) == 2 and result.notes[1].startswith(
+        "no latency limit given: ranked by USD per million output tokens alone; #1 waits ")
     all_rows = enumerate_candidates(inventory, WORKLOAD, space).configs
     assert result.space_size == int((all_rows["hardware"] == "h100-sxm").sum()) < len(all_rows)
     assert set(pd.concat(counting.calls)["hardware"]) == {"h100-sxm"}  # never even predicted
@@ -128,7 +130,8 @@ def test_throughput_objective_keeps_unpriced_hardware(model: SurrogateModel) -> 
     inventory = Inventory.parse(["h100-sxm:2", "mi300x:2"])
     result = optimize(model, inventory, WORKLOAD, OptimizeOptions(), SearchSpace(frameworks=("vllm",),
                                                                                  max_sequences=16))
-    assert result.notes == () and set(result.evaluated["hardware"]) == {"h100-sxm", "mi300x"}
+    assert len(result.notes) == 1 and result.notes[0].startswith("no latency limit given: ranked by output tokens/s")
+    assert set(result.evaluated["hardware"]) == {"h100-sxm", "mi300x"}
 
 
 def test_optuna_search_that_finds_nothing_raises_with_the_search_described(model: SurrogateModel) -> None:

@@ -43,6 +43,7 @@ from surrogate.optimize._request import (
 )
 from surrogate.optimize._scoring import pareto_front, rank, score
 from surrogate.optimize._space import enumerate_candidates
+from surrogate.optimize._unbounded import unbounded_latency_note
 from surrogate.optimize._unsearched import unreleased_engines_note, unsearched_formats_note
 
 __all__ = ["Predictor", "OptimizeResult", "optimize", "KNOB_COLUMNS"]
@@ -473,6 +474,8 @@ def optimize(model: Predictor, inventory: Inventory, workload: Workload, options
         notes.append(formats)
     if unreleased := unreleased_engines_note(inventory, space):
         notes.append(unreleased)
+    if unbounded := unbounded_latency_note(ranked, objective, options.targets):
+        notes.append(unbounded)
     launched = _launched_checkpoint(workload.model)
     if launched is not None:
         ranked = ranked.assign(checkpoint=launched)
