@@ -150,6 +150,22 @@ def test_served_itl_on_hardware_its_trees_never_saw_takes_the_rehearsed_trust() 
     assert row["itl_s_correction_weight"] == pytest.approx(model.bands_["itl_s"]["hardware"].shrink)
 
 
+def test_a_batching_mode_the_trees_never_saw_is_the_prior_alone() -> None:
+    # The tiny model's TTFT trees learned from served rows only: a static batch keeps none of their correction,
+    # whatever the rehearsed trust of an unseen accelerator would keep; a served row keeps all of it.
+    model = tiny_model()
+    assert model._trained_modes("ttft_s") == ["continuous"] and model._trained_modes("latency_s") == []
+    served = synthetic_table().head(1)
+    static = served.assign(batching="static")
+    prediction = model.predict(pd.concat([served, static], ignore_index=True))
+    assert prediction["ttft_s_correction_weight"].tolist() == [1.0, 0.0]
+    assert prediction["correction_weight"].tolist() == [1.0, 0.0]
+    static_row = prediction.iloc[1]
+    assert static_row["ttft_s"] == max(static_row["analytic_ttft_s"], static_row["peak_ttft_s"])
+    assert static_row["ttft_s_p10"] <= static_row["ttft_s"] <= static_row["ttft_s_p90"]
+    assert prediction.iloc[0]["ttft_s"] != prediction.iloc[0]["analytic_ttft_s"]
+
+
 def test_a_far_row_says_what_the_nearest_trained_deployment_of_its_model_differs_in() -> None:
     # Trained: Llama-3-8B and Qwen2.5-14B, bf16 weights and KV cache. An fp8 KV cache halves the KV bytes per
     # token (Llama-3-8B: 32 layers x 2 x 8 KV heads x 128 x 2 bytes = 131,072); a 70B model is a new shape,
