@@ -729,9 +729,10 @@ class SurrogateModel:
         scheduler's queue and mixed steps), and a rehearsal cannot say how a correction carries from one to the
         other when the training rows hold only one: a row of the other mode is the prior alone, its band the
         one its support flags give (the accelerator under that mode is unseen). On the shared rows this is
-        the leave-one-source-out split: without MLPerf the latency trees see static batches only, and their
-        correction moved MLPerf's served latencies from 7.5% to 9.2% median APE; without LLM-Inference-Bench
-        the TTFT trees see serving only, and moved its static TTFTs from 32.2% to 36.8%."""
+        the leave-one-source-out split: without LLM-Inference-Bench the TTFT trees see serving only, and their
+        correction had moved its static TTFTs from the prior's 32.2% to 36.8% median APE. Every bundle's
+        latency trees learn static rows only and its ITL trees served ones (``learned_values``): the derived
+        metric's weight (a served row's latency, a static row's ITL) reads 0, and its value is unchanged."""
         support = self.metric_support_.get(metric)
         return sorted({mode for _, mode in support.hardware}) if support is not None else []
 
