@@ -89,8 +89,8 @@ def refresh_readme(text: str, records: dict[str, str]) -> str:
                 printed = _printed(records[command])
                 # An output the README elides ("..." first) keeps its elision and its last line on stdout (the
                 # record puts stderr's "note:" and "warning:" lines after it).
-                answers = [text for text in printed if not text.startswith(_STDERR_PREFIXES)] or printed
-                out += ["...", answers[-1]] if shown == "..." and printed else printed
+                on_stdout = [shown_line for shown_line in printed if not shown_line.startswith(_STDERR_PREFIXES)]
+                out += ["...", (on_stdout or printed)[-1]] if shown == "..." and printed else printed
             continue
         if not replacing:
             out.append(line)

@@ -53,6 +53,21 @@ def test_a_prediction_too_slow_picks_nothing(slo: ModuleType) -> None:
     assert math.isinf(regret[0])
 
 
+def test_each_draw_scores_its_pick_as_the_regret_benchmark_does(slo: ModuleType) -> None:
+    # group_outcomes is slo_outcome vectorised over draws: the same regret, break and top-3 for the pick it makes.
+    regret_benchmark = load_script("benchmarks/regret.py", "regret_benchmark_for_slo")
+    objective, itl_s = np.array([10.0, 40.0, 20.0, 30.0, 5.0]), np.array([0.010, 0.025, 0.020, 0.030, 0.005])
+    eps = np.random.default_rng(7).normal(0.0, 0.3, size=(40, 5))
+    regret, picked, breaks, top3 = slo.group_outcomes(objective, itl_s, eps, 0.1)
+    limit_s = float(np.median(itl_s))
+    for draw in range(len(eps)):
+        feasible = itl_s * np.exp(eps[draw] + slo.Z_90 * 0.1) <= limit_s
+        pick = int(np.argmax(np.where(feasible, objective * np.exp(-eps[draw]), -np.inf))) if feasible.any() else None
+        expected = regret_benchmark.slo_outcome(objective, itl_s, limit_s, pick)
+        assert (picked[draw], breaks[draw], top3[draw]) == (expected["picked"], expected["breaks"], expected["top3"])
+        assert regret[draw] == expected["regret"]
+
+
 def test_simulation_is_seeded_and_exact_without_spread(slo: ModuleType) -> None:
     groups = [(OBJECTIVE, ITL_S), (OBJECTIVE[::-1].copy(), ITL_S)]
     first = slo.simulate(groups, 0.1, 0.5, 50, np.random.default_rng(3))
